@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AccessTokenVerifier, AuthClaims, Role } from './auth.js';
+import { isServiceCall } from './auth.js';
+import type { Config } from './config.js';
+import { forbidden, unauthenticated } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** What every subgraph resolver receives. */
+export interface RequestContext {
+  requestId: string;
+  /** Verified access-token claims; null for anonymous calls. */
+  auth: AuthClaims | null;
+  /** True when the caller presented the internal service token (service-to-service call). */
+  service: boolean;
+  ip: string | undefined;
+  userAgent: string | undefined;
+  logger: Logger;
+}
+
+/** A request id from the caller when well-formed, a new one otherwise. */
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/** The client IP: the gateway forwards `x-forwarded-for` from trusted hops only. */
+export function clientIp(headers: IncomingHttpHeaders, remote: string | undefined): string | undefined {
+  const fwd = headers['x-forwarded-for'];
+  const first = typeof fwd === 'string' ? fwd.split(',')[0]?.trim() : undefined;
+  return first && first.length > 0 ? first : remote;
+}
+
+/** Builds the {@link RequestContext} of a subgraph request: verifies the JWT again (zero trust). */
+export async function buildRequestContext(opts: {
+  headers: IncomingHttpHeaders;
+  remoteAddress: string | undefined;
+  verifier: AccessTokenVerifier;
+  config: Pick<Config, 'SERVICE_TOKEN'>;
+  logger: Logger;
+}): Promise<RequestContext> {
+  const requestId = requestIdFrom(opts.headers);
+  const auth = await opts.verifier.verifyHeader(opts.headers.authorization);
+  const ua = opts.headers['user-agent'];
+  return {
+    requestId,
+    auth,
+    service: isServiceCall(opts.headers['x-service-token'], opts.config),
+    ip: clientIp(opts.headers, opts.remoteAddress),
+    userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
+    logger: opts.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
+  };
+}
+
+/** The caller's claims, or UNAUTHENTICATED. */
+export function requireAuth(ctx: RequestContext): AuthClaims {
+  if (!ctx.auth) throw unauthenticated();
+  return ctx.auth;
+}
+
+/** Internal fields are reachable only with the service token. */
+export function requireService(ctx: RequestContext): void {
+  if (!ctx.service) throw forbidden('Internal operation');
+}
+
+/** The caller's claims when their role in the current tenant is at least one of `roles`, or a platform admin. */
+export function requireRole(ctx: RequestContext, roles: readonly Role[]): AuthClaims {
+  const auth = requireAuth(ctx);
+  if (!auth.platformAdmin && !roles.includes(auth.role)) throw forbidden();
+  return auth;
+}

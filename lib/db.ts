@@ -1,0 +1,161 @@
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import type { Config } from './config.js';
+import { forbidden } from './errors.js';
+
+export type Db = NodePgDatabase<Record<string, never>>;
+export type PoolClient = pg.PoolClient;
+
+/** Identifiers we interpolate into SQL (schema and role names) must match this. */
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Quotes a validated identifier; throws on anything that is not a plain lower-case identifier. */
+export function ident(name: string): string {
+  if (!IDENT.test(name)) throw new Error(`invalid SQL identifier: ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+/** Schema and role names of a tenant (they are the same: `t_<short id>`). */
+export function tenantSchemaName(tenantId: string): string {
+  return `t_${tenantId.replace(/-/g, '').slice(0, 16)}`;
+}
+
+/**
+ * A pg pool with the statement timeout and an application name set per connection.
+ * @param url connection string (app role for services, owner role for migrations and provisioning)
+ */
+export function createPool(
+  config: Pick<Config, 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS'>,
+  url: string,
+  applicationName: string,
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.DB_POOL_MAX,
+    application_name: applicationName,
+    statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Wraps a pool (or one client) in drizzle. */
+export function createDb(client: pg.Pool | pg.PoolClient | pg.Client): Db {
+  return drizzle({ client });
+}
+
+/** What `withTenant` needs to know about the caller. */
+export interface TenantScope {
+  tenantId: string;
+  schemaName: string;
+  userId?: string | undefined;
+}
+
+/**
+ * Runs `fn` in one transaction scoped to a tenant: `SET LOCAL ROLE <tenant role>` and
+ * `SET LOCAL search_path = <tenant schema>` first, plus `app.tenant_id` / `app.user_id` settings
+ * read by row-level-security policies. The role and settings end with the transaction, so a
+ * pooled connection never carries one tenant's scope into another's request.
+ */
+export async function withTenant<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  if (tenantSchemaName(scope.tenantId) !== scope.schemaName) throw forbidden('Tenant scope mismatch');
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL ROLE ${ident(scope.schemaName)}`);
+    await client.query(`SET LOCAL search_path = ${ident(scope.schemaName)}`);
+    await client.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [
+      scope.tenantId,
+      scope.userId ?? '',
+    ]);
+    const result = await fn(createDb(client), client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Row-level-security scope for platform tables that carry a tenant id. */
+export type PlatformScope =
+  | { kind: 'tenant'; tenantId: string; userId?: string | undefined }
+  | { kind: 'user'; userId: string }
+  /** System work (workers, platform administrators): sees every tenant's rows. */
+  | { kind: 'system' };
+
+/**
+ * Runs `fn` in a transaction on platform tables with the RLS settings of `scope`
+ * (`app.tenant_id`, `app.user_id`, `app.system`). Policies on shared tables read these; the app
+ * role cannot bypass RLS, so a query outside this helper sees no tenant rows at all.
+ */
+export async function withPlatform<T>(
+  pool: pg.Pool,
+  scope: PlatformScope,
+  fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const tenantId = scope.kind === 'tenant' ? scope.tenantId : '';
+    const userId = scope.kind === 'system' ? '' : (scope.userId ?? '');
+    await client.query(
+      `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('app.system', $3, true)`,
+      [tenantId, userId, scope.kind === 'system' ? 'on' : 'off'],
+    );
+    const result = await fn(createDb(client), client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Applies a folder of committed drizzle migrations with the real migrator.
+ * `searchPath` targets a tenant schema; the migration record lives in `recordSchema.recordTable`,
+ * so each schema (and each owner of migrations) keeps its own history.
+ */
+export async function runMigrations(opts: {
+  url: string;
+  folder: string;
+  recordSchema: string;
+  recordTable: string;
+  searchPath?: string;
+}): Promise<void> {
+  const client = new pg.Client({ connectionString: opts.url, application_name: 'tradesage-migrator' });
+  await client.connect();
+  try {
+    // A dedicated (unpooled) connection, so a session-level search_path is safe here.
+    if (opts.searchPath) await client.query(`SET search_path = ${ident(opts.searchPath)}`);
+    await migrate(drizzle({ client }), {
+      migrationsFolder: opts.folder,
+      migrationsSchema: opts.recordSchema,
+      migrationsTable: opts.recordTable,
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+/** True when the database answers. */
+export async function pingDb(pool: pg.Pool): Promise<boolean> {
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,117 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from './logger.js';
+
+/** The closed set of error codes of the public API (`docs/api.md`). */
+export const ErrorCode = {
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  BadUserInput: 'BAD_USER_INPUT',
+  NotFound: 'NOT_FOUND',
+  Conflict: 'CONFLICT',
+  RateLimited: 'RATE_LIMITED',
+  RiskRejected: 'RISK_REJECTED',
+  Internal: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** A domain error: safe to show to the caller, with a code from {@link ErrorCode}. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const unauthenticated = (message = 'Authentication required'): AppError =>
+  new AppError(ErrorCode.Unauthenticated, message);
+export const forbidden = (message = 'Not allowed'): AppError => new AppError(ErrorCode.Forbidden, message);
+export const badInput = (message: string, details: Record<string, unknown> = {}): AppError =>
+  new AppError(ErrorCode.BadUserInput, message, details);
+export const notFound = (what: string): AppError => new AppError(ErrorCode.NotFound, `${what} not found`);
+export const conflict = (message: string): AppError => new AppError(ErrorCode.Conflict, message);
+export const rateLimited = (retryAfterSeconds: number): AppError =>
+  new AppError(ErrorCode.RateLimited, 'Too many requests; retry later', { retryAfter: retryAfterSeconds });
+
+/** HTTP status for a code, used by REST endpoints and the gateway's transport-level rejections. */
+export function httpStatusFor(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCode.Unauthenticated:
+      return 401;
+    case ErrorCode.Forbidden:
+      return 403;
+    case ErrorCode.BadUserInput:
+      return 400;
+    case ErrorCode.NotFound:
+      return 404;
+    case ErrorCode.Conflict:
+      return 409;
+    case ErrorCode.RateLimited:
+      return 429;
+    case ErrorCode.RiskRejected:
+      return 422;
+    case ErrorCode.Internal:
+      return 500;
+  }
+}
+
+/** Converts a domain error to a GraphQLError carrying `extensions.code`. */
+export function toGraphQLError(err: AppError): GraphQLError {
+  return new GraphQLError(err.message, { extensions: { code: err.code, ...err.details } });
+}
+
+function originalOf(error: unknown): unknown {
+  let e = error;
+  // GraphQLError wraps resolver errors in `originalError`, sometimes more than once.
+  while (e instanceof GraphQLError && e.originalError) e = e.originalError;
+  return e;
+}
+
+/**
+ * Apollo `formatError` for every server: domain errors keep their code and message,
+ * GraphQL validation errors keep theirs, anything else is logged with the request id and masked.
+ */
+export function createErrorFormatter(
+  logger: Logger,
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const original = originalOf(error);
+    if (original instanceof AppError) {
+      return {
+        message: original.message,
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { code: original.code, ...original.details },
+      };
+    }
+    const code = formatted.extensions?.['code'];
+    if (typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.Internal) {
+      return strip(formatted, code);
+    }
+    if (
+      code === 'GRAPHQL_VALIDATION_FAILED' ||
+      code === 'GRAPHQL_PARSE_FAILED' ||
+      code === 'BAD_REQUEST' ||
+      code === 'PERSISTED_QUERY_NOT_FOUND' ||
+      code === 'PERSISTED_QUERY_NOT_SUPPORTED' ||
+      code === 'OPERATION_RESOLUTION_FAILURE'
+    ) {
+      return strip(formatted, code === 'OPERATION_RESOLUTION_FAILURE' ? ErrorCode.BadUserInput : code);
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error');
+    return {
+      message: 'Internal server error',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: ErrorCode.Internal },
+    };
+  };
+}
+
+function strip(formatted: GraphQLFormattedError, code: string): GraphQLFormattedError {
+  const { stacktrace: _stack, exception: _exception, ...rest } = formatted.extensions ?? {};
+  return { ...formatted, extensions: { ...rest, code } };
+}

@@ -1,0 +1,39 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
+
+export type { Redis } from 'ioredis';
+
+/** The role a connection plays; each role gets its own client (a subscriber cannot run commands). */
+export type RedisRole = 'commands' | 'subscriber' | 'bullmq';
+
+/**
+ * A Redis client for one role. Command clients use `keyPrefix` so every key carries the
+ * service's prefix; BullMQ connections must not (BullMQ has its own `prefix`) and need
+ * `maxRetriesPerRequest: null`.
+ * @param prefix per-service (or per-test) prefix, e.g. `ts:sessions:`
+ */
+export function createRedis(config: Pick<Config, 'REDIS_URL'>, role: RedisRole, prefix?: string): Redis {
+  const options: RedisOptions = {
+    lazyConnect: false,
+    enableReadyCheck: true,
+    maxRetriesPerRequest: role === 'bullmq' ? null : 3,
+    connectionName: `tradesage-${role}`,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  if (role === 'commands' && prefix) options.keyPrefix = prefix;
+  return new Redis(config.REDIS_URL, options);
+}
+
+/** True when Redis answers PING. */
+export async function pingRedis(redis: Redis): Promise<boolean> {
+  try {
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+/** Channel names (pub/sub channels are not prefixed by ioredis' keyPrefix, so we prefix them here). */
+export const channels = {
+  sessionRevoked: (prefix: string): string => `${prefix}sessions:revoked`,
+} as const;

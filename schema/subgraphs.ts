@@ -1,0 +1,11 @@
+/**
+ * The subgraphs composed into the supergraph, in one place. The URL is the local default; the
+ * gateway overrides it per subgraph from configuration (e.g. `AUTH_URL` in containers).
+ */
+export const SUBGRAPHS = [
+  { name: 'auth', dir: 'subgraphs/auth', defaultUrl: 'http://127.0.0.1:8001/graphql' },
+  { name: 'sessions', dir: 'subgraphs/sessions', defaultUrl: 'http://127.0.0.1:8002/graphql' },
+  { name: 'tenants', dir: 'subgraphs/tenants', defaultUrl: 'http://127.0.0.1:8003/graphql' },
+] as const;
+
+export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];

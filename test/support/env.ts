@@ -1,0 +1,96 @@
+/**
+ * Per-test-file namespaces: a database of its own (bootstrapped and migrated), a Redis key prefix,
+ * a BullMQ prefix, a JWT key folder and free ports. Nothing is shared between files, so they run in
+ * parallel; `cleanup()` drops what the file created.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { loadConfig, processEnv, type Config } from '../../lib/config.js';
+import { dropDatabase, initDatabase } from '../../lib/db-bootstrap.js';
+
+export interface TestEnv {
+  config: Config;
+  /** Short unique name of this namespace. */
+  namespace: string;
+  tmpDir: string;
+  cleanup(): Promise<void>;
+}
+
+/** Ports that were free a moment ago (bound to port 0, then released). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/**
+ * Creates the namespace of one test file.
+ * @param name short label (letters, digits, underscores), e.g. the test file's subject
+ * @param overrides extra configuration variables
+ */
+export async function createTestEnv(name: string, overrides: Record<string, string> = {}): Promise<TestEnv> {
+  const namespace = `${name}_${randomBytes(4).toString('hex')}`.toLowerCase();
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), `tradesage-${namespace}-`));
+  const [gateway, auth, sessions, tenants] = await freePorts(4);
+  const base = processEnv();
+  const dbUrl = (role: string, db: string): string => `postgres://${role}@127.0.0.1:5432/${db}`;
+  const database = `ts_test_${namespace}`;
+  const config = loadConfig({
+    ...base,
+    NODE_ENV: 'test',
+    LOG_LEVEL: base['TEST_LOG_LEVEL'] ?? 'silent',
+    DATABASE_URL: dbUrl('tradesage_app', database),
+    DATABASE_OWNER_URL: dbUrl('tradesage_owner', database),
+    DATABASE_ADMIN_URL: base['TEST_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    DB_POOL_MAX: '5',
+    REDIS_PREFIX: `test:${namespace}:`,
+    BULLMQ_PREFIX: `test-bull-${namespace}`,
+    SERVICE_TOKEN: randomBytes(32).toString('hex'),
+    JWT_KEYS_DIR: path.join(tmpDir, 'jwt'),
+    GATEWAY_PORT: String(gateway),
+    AUTH_PORT: String(auth),
+    SESSIONS_PORT: String(sessions),
+    TENANTS_PORT: String(tenants),
+    SUPERGRAPH_WATCH: 'false',
+    JOB_BACKOFF_MS: '200',
+    ...overrides,
+  });
+  await initDatabase(config);
+  return {
+    config,
+    namespace,
+    tmpDir,
+    async cleanup() {
+      await dropDatabase(config).catch(() => undefined);
+      const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+      try {
+        for (const pattern of [`${config.REDIS_PREFIX}*`, `${config.BULLMQ_PREFIX}:*`]) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+            cursor = next;
+            if (keys.length > 0) await redis.del(...keys);
+          } while (cursor !== '0');
+        }
+      } finally {
+        redis.disconnect();
+      }
+      await rm(tmpDir, { recursive: true, force: true });
+    },
+  };
+}
