@@ -2,7 +2,40 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 // One root config generating resolver types for every subgraph (schema-first). Generated files are
 // committed; `make codegen-check` fails CI when they drift from the schemas.
-const subgraphs = ['auth', 'sessions', 'tenants'] as const;
+const subgraphs = ['auth', 'sessions', 'tenants', 'market-data'] as const;
+
+// Per-subgraph overrides: a context type extending lib's RequestContext with the subgraph's services,
+// and mappers from GraphQL types to the domain objects resolvers really return (paths are relative
+// to the generated file).
+const overrides: Partial<Record<(typeof subgraphs)[number], { contextType?: string; mappers?: Record<string, string> }>> = {
+  auth: { contextType: '../context.js#AuthContext' },
+  sessions: {
+    contextType: '../context.js#SessionsContext',
+    mappers: { Session: '../session.service.js#SessionView', SessionEvent: '../session.service.js#SessionEventView' },
+  },
+  tenants: {
+    contextType: '../context.js#TenantsContext',
+    mappers: {
+      Tenant: '../models.js#TenantModel',
+      Membership: '../models.js#MembershipModel',
+      Backup: '../models.js#BackupModel',
+      Job: '../models.js#JobModel',
+      User: '../models.js#UserModel',
+    },
+  },
+  'market-data': {
+    contextType: '../context.js#MarketDataContext',
+    mappers: {
+      Instrument: '../instrument.catalog.js#InstrumentModel',
+      PriceTick: '../tick.js#Tick',
+      Quote: '../tick.js#Tick',
+      Candle: '../candle.service.js#CandleModel',
+      IndicatorSet: '../indicator.service.js#IndicatorSetModel',
+      Mover: '../summary.service.js#MoverModel',
+      VolatilityRank: '../summary.service.js#VolatilityModel',
+    },
+  },
+};
 
 const config: CodegenConfig = {
   overwrite: true,
@@ -17,7 +50,8 @@ const config: CodegenConfig = {
           useIndexSignature: true,
           useTypeImports: true,
           enumsAsTypes: true,
-          contextType: '../../../../lib/context.js#RequestContext',
+          contextType: overrides[name]?.contextType ?? '../../../../lib/context.js#RequestContext',
+          ...(overrides[name]?.mappers ? { mappers: overrides[name].mappers } : {}),
           scalars: { DateTime: 'Date | string', JSON: 'unknown', Decimal: 'string' },
           avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
           maybeValue: 'T | null',

@@ -33,8 +33,14 @@ const schema = z
     DATABASE_URL: z.url().default('postgres://tradesage_app@127.0.0.1:5432/tradesage'),
     DATABASE_OWNER_URL: z.url().default('postgres://tradesage_owner@127.0.0.1:5432/tradesage'),
     DATABASE_ADMIN_URL: z.url().default('postgres://postgres@127.0.0.1:5432/postgres'),
-    DATABASE_APP_ROLE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tradesage_app'),
-    DATABASE_OWNER_ROLE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('tradesage_owner'),
+    DATABASE_APP_ROLE: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .default('tradesage_app'),
+    DATABASE_OWNER_ROLE: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .default('tradesage_owner'),
     DATABASE_APP_PASSWORD: z.string().default(''),
     DATABASE_OWNER_PASSWORD: z.string().default(''),
     DB_POOL_MAX: positiveInt.default(10),
@@ -54,6 +60,7 @@ const schema = z
     AUTH_URL: z.url().optional(),
     SESSIONS_URL: z.url().optional(),
     TENANTS_URL: z.url().optional(),
+    MARKET_DATA_URL: z.url().optional(),
 
     SUPERGRAPH_PATH: z.string().default(path.join(PROJECT_ROOT, 'schema', 'supergraph.graphql')),
     SUPERGRAPH_WATCH: bool.optional(),
@@ -67,6 +74,12 @@ const schema = z
     RATE_LIMIT_PER_USER: positiveInt.default(1200),
     RATE_LIMIT_PER_TENANT: positiveInt.default(6000),
     SESSION_CACHE_SECONDS: positiveInt.default(30),
+    /** How long the gateway keeps an automatic persisted query (APQ) in Redis. */
+    APQ_TTL_SECONDS: positiveInt.default(24 * 3600),
+    /** Share one subgraph fetch between identical concurrent query fetches with the same Authorization. */
+    GATEWAY_DEDUPE: bool.default(true),
+    /** Gateway -> subgraph request timeout. */
+    SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
 
     JWT_KEYS_DIR: z.string().default(path.join(PROJECT_ROOT, 'keys', 'jwt')),
     JWT_ISSUER: z.string().default('tradesage-auth'),
@@ -75,6 +88,8 @@ const schema = z
     ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
     SESSION_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
     SESSION_EVENTS_MAX: positiveInt.default(50),
+    /** A session's lastActiveAt (and TTL) is rewritten at most this often, to avoid a write per request. */
+    SESSION_TOUCH_INTERVAL_SECONDS: positiveInt.default(60),
     /** Shared secret for internal (service-to-service) calls; never logged. */
     SERVICE_TOKEN: z.string().min(32, 'SERVICE_TOKEN must be at least 32 characters (run `make setup`)'),
 
@@ -82,6 +97,10 @@ const schema = z
     LOGIN_THROTTLE_PER_ACCOUNT: positiveInt.default(5),
     LOGIN_THROTTLE_PER_IP: positiveInt.default(50),
     PASSWORD_MIN_LENGTH: positiveInt.default(10),
+    /** argon2id cost (OWASP: 19 MiB, 2 passes, 1 lane); tests may lower it to stay fast. */
+    ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
+    ARGON2_TIME_COST: positiveInt.default(2),
+    ARGON2_PARALLELISM: positiveInt.default(1),
 
     OIDC_ISSUER: z.url().optional(),
     OIDC_CLIENT_ID: z.string().optional(),
@@ -96,7 +115,44 @@ const schema = z
     PROVISIONING_CONCURRENCY: positiveInt.default(4),
     JOB_ATTEMPTS: positiveInt.default(5),
     JOB_BACKOFF_MS: positiveInt.default(1000),
-    PAPER_STARTING_CASH: z.string().regex(/^\d+(\.\d+)?$/).default('100000'),
+    PAPER_STARTING_CASH: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/)
+      .default('100000'),
+    /** Port of the tenants worker's /health, /ready and /metrics; unset: 8103 (0, any free port, in tests). */
+    TENANTS_WORKER_PORT: port.optional(),
+    /** Tenant schemas migrated per batch by the migrate-tenants job. */
+    TENANT_MIGRATION_BATCH_SIZE: positiveInt.default(50),
+
+    /** Whether this market-data replica takes part in the feed leader election (one producer at a time). */
+    MARKET_FEED_ENABLED: bool.default(true),
+    /** Feed provider: `simulator` (seeded geometric Brownian motion) or `replay` (stored ticks played back). */
+    MARKET_FEED_PROVIDER: z.enum(['simulator', 'replay']).default('simulator'),
+    /** Seed of the simulator: the same seed and symbols give the same price paths. */
+    MARKET_FEED_SEED: z.coerce.number().int().min(0).default(42),
+    /** Ticks per second, in total across the symbols. */
+    MARKET_FEED_TICKS_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(50),
+    /** Symbols the feed produces; empty: every tradable instrument. */
+    MARKET_FEED_SYMBOLS: list.default([]),
+    /** Replay window (ISO-8601); unset: the last 24 hours of stored ticks. */
+    MARKET_FEED_REPLAY_FROM: z.iso.datetime({ offset: true }).optional(),
+    MARKET_FEED_REPLAY_TO: z.iso.datetime({ offset: true }).optional(),
+    /** Replay speed: 1 plays stored ticks at their recorded pace, 10 ten times faster. */
+    MARKET_FEED_REPLAY_SPEED: z.coerce.number().positive().default(1),
+    /** Feed leader lock lifetime; the leader renews it every third of this, followers take over after it. */
+    MARKET_FEED_LOCK_TTL_MS: z.coerce.number().int().min(500).default(5_000),
+    /** Ticks written to Postgres per batch (one transaction: ticks + 1m bars + roll-ups). */
+    MARKET_TICK_BATCH_SIZE: positiveInt.default(5_000),
+    /** Longest a published tick waits in the write buffer before a batch is flushed. */
+    MARKET_TICK_FLUSH_MS: positiveInt.default(250),
+    /** Ticks held in memory while Postgres is slow or down; beyond this, new ticks are dropped (and counted). */
+    MARKET_TICK_BUFFER_MAX: positiveInt.default(200_000),
+    /** Days of raw ticks kept; older daily partitions are dropped (bars are kept). */
+    MARKET_TICK_RETENTION_DAYS: positiveInt.default(30),
+    /** Daily tick partitions created ahead of today. */
+    MARKET_TICK_PARTITIONS_AHEAD: z.coerce.number().int().min(0).max(60).default(3),
+    /** How often partitions are created ahead and old ones dropped. */
+    MARKET_MAINTENANCE_INTERVAL_MS: positiveInt.default(3_600_000),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {
@@ -119,7 +175,9 @@ export type Config = Readonly<
     authUrl: string;
     sessionsUrl: string;
     tenantsUrl: string;
+    marketDataUrl: string;
     jwksUrl: string;
+    tenantsWorkerPort: number;
   }
 >;
 
@@ -151,7 +209,10 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     authUrl,
     sessionsUrl: c.SESSIONS_URL ?? local(c.SESSIONS_PORT),
     tenantsUrl: c.TENANTS_URL ?? local(c.TENANTS_PORT),
+    marketDataUrl: c.MARKET_DATA_URL ?? local(c.MARKET_DATA_PORT),
     jwksUrl: c.JWKS_URL ?? `${authUrl}/.well-known/jwks.json`,
+    // Test files start workers in parallel, so a fixed default port would collide there.
+    tenantsWorkerPort: c.TENANTS_WORKER_PORT ?? (c.NODE_ENV === 'test' ? 0 : 8103),
   });
 }
 
@@ -167,6 +228,16 @@ function stripEmpty(env: Record<string, string | undefined>): Record<string, str
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
   return out;
+}
+
+/**
+ * Turns off Apollo's phone-home: @apollo/gateway (2.14) sends anonymous OTLP metrics to
+ * usage-reporting.api.apollographql.com unless `APOLLO_TELEMETRY_DISABLED` is set when the gateway is
+ * constructed. It is a process-wide switch read by the library, so it is written here, next to the
+ * only other place that touches `process.env`.
+ */
+export function disableApolloTelemetry(): void {
+  process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
 }
 
 let envFileLoaded = false;

@@ -12,6 +12,13 @@ import { ident, runMigrations } from './db.js';
 export const PLATFORM_MIGRATIONS = [
   { owner: 'auth', schema: 'auth', folder: path.join(PROJECT_ROOT, 'subgraphs/auth/migrations') },
   { owner: 'tenants', schema: 'tenancy', folder: path.join(PROJECT_ROOT, 'subgraphs/tenants/migrations/platform') },
+  {
+    owner: 'market-data',
+    schema: 'market',
+    folder: path.join(PROJECT_ROOT, 'subgraphs/market-data/migrations'),
+    // The app role calls market's SECURITY DEFINER partition-maintenance functions.
+    grantExecute: true,
+  },
 ] as const;
 
 type BootstrapConfig = Pick<
@@ -101,6 +108,11 @@ export async function migratePlatform(config: BootstrapConfig): Promise<void> {
       await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${app}`);
       await c.query(`REVOKE ALL ON TABLE ${s}."__migrations" FROM ${app}`);
       await c.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${app}`);
+      // Such migrations revoke EXECUTE from PUBLIC on their functions (some are SECURITY DEFINER);
+      // the app role gets it back explicitly, only where the owner opted in.
+      if ('grantExecute' in m && m.grantExecute) {
+        await c.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} TO ${app}`);
+      }
     });
   }
 }

@@ -67,8 +67,17 @@ export function toGraphQLError(err: AppError): GraphQLError {
 
 function originalOf(error: unknown): unknown {
   let e = error;
-  // GraphQLError wraps resolver errors in `originalError`, sometimes more than once.
-  while (e instanceof GraphQLError && e.originalError) e = e.originalError;
+  // GraphQLError wraps resolver errors in `originalError`, sometimes more than once. Duck-typed, not
+  // `instanceof GraphQLError`: under vitest, graphql can load twice (its ESM build for our code, the
+  // CommonJS one for Apollo), and the wrapper then comes from the other copy's class.
+  while (
+    !(e instanceof AppError) &&
+    e instanceof Error &&
+    'originalError' in e &&
+    e.originalError instanceof Error
+  ) {
+    e = e.originalError;
+  }
   return e;
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
@@ -9,7 +10,7 @@ import {
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
 import { AppError, createErrorFormatter, httpStatusFor } from './errors.js';
 import type { Logger } from './logger.js';
@@ -74,11 +75,15 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
   });
   app.get('/ready', async (_req, res) => {
     const entries = await Promise.all(
-      Object.entries(opts.readiness).map(async ([k, check]) => [k, await check().catch(() => false)] as const),
+      Object.entries(opts.readiness).map(
+        async ([k, check]) => [k, await check().catch(() => false)] as const,
+      ),
     );
     const checks = Object.fromEntries(entries);
     const ready = entries.every(([, ok]) => ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', service: opts.name, checks });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unavailable', service: opts.name, checks });
   });
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', opts.metrics.registry.contentType);
@@ -101,12 +106,17 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
           ApolloServerPluginLandingPageDisabled(),
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
+          // Federated traces (ftv1) would tell any caller who asks how long each resolver took.
+          ApolloServerPluginInlineTraceDisabled(),
           errorCounter(opts.metrics),
           ...(g.plugins ?? []),
         ],
       });
       await apollo.start();
-      app.use('/graphql', expressMiddleware(apollo, { context: ({ req }) => g.context(req) }));
+      app.use(
+        '/graphql',
+        expressMiddleware(apollo, { context: ({ req }) => contextOrHttpError(g.context, req) }),
+      );
     }
     app.use(jsonErrorHandler(opts.logger));
     await new Promise<void>((resolve, reject) => {
@@ -131,6 +141,22 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
   };
 
   return { app, server, start, stop };
+}
+
+/**
+ * A domain error thrown while building the context (a bad or revoked token) would otherwise become
+ * an HTTP 500; keep its code and answer with the matching status instead.
+ */
+async function contextOrHttpError<T>(build: (req: Request) => Promise<T>, req: Request): Promise<T> {
+  try {
+    return await build(req);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    throw new GraphQLError(err.message, {
+      originalError: err,
+      extensions: { code: err.code, ...err.details, http: { status: httpStatusFor(err.code) } },
+    });
+  }
 }
 
 function routeLabel(req: Request): string {
@@ -160,7 +186,9 @@ function errorCounter<T extends object>(metrics: HttpMetrics): ApolloServerPlugi
 function jsonErrorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof AppError) {
-      res.status(httpStatusFor(err.code)).json({ error: { code: err.code, message: err.message, ...err.details } });
+      res
+        .status(httpStatusFor(err.code))
+        .json({ error: { code: err.code, message: err.message, ...err.details } });
       return;
     }
     const status = (err as { status?: unknown; type?: unknown }).status;

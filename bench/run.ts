@@ -1,0 +1,15 @@
+/**
+ * `make bench`: runs the benchmarks one after another and prints their figures. Figures are recorded
+ * in BENCHMARKS.md by hand, with the command and the machine.
+ */
+import { spawnSync } from 'node:child_process';
+
+const benches = ['bench/gateway-overhead.ts', 'bench/provisioning.ts'];
+const only = process.argv.slice(2);
+let failed = 0;
+for (const b of benches.filter((x) => only.length === 0 || only.some((o) => x.includes(o)))) {
+  console.log(`\n== ${b}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', b], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed === 0 ? 0 : 1);

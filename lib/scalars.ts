@@ -1,0 +1,67 @@
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+
+function toIso(value: unknown): string {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  if (typeof value === 'string' || typeof value === 'number') {
+    const d = new Date(value);
+    if (!Number.isNaN(d.getTime())) return d.toISOString();
+  }
+  throw new GraphQLError('DateTime must be an ISO-8601 date-time', {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
+/**
+ * `DateTime`: serialized as an ISO-8601 UTC string; accepts ISO strings as input and parses them
+ * into `Date`. Shared so every subgraph renders time the same way.
+ */
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'ISO-8601 date-time string (UTC).',
+  serialize: toIso,
+  parseValue: (value) => new Date(toIso(value)),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) {
+      throw new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return new Date(toIso(ast.value));
+  },
+});
+
+const DECIMAL = /^-?\d{1,40}(\.\d{1,30})?$/;
+
+function toDecimalString(value: unknown): string {
+  // Numbers are refused on input (a float literal may already have lost precision), accepted on output
+  // only when they are integers.
+  if (typeof value === 'string' && DECIMAL.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'object' && value !== null && typeof (value as { toFixed?: unknown }).toFixed === 'function') {
+    const s = (value as { toFixed: () => string }).toFixed();
+    if (DECIMAL.test(s)) return s;
+  }
+  throw new GraphQLError('Decimal must be a decimal number in a string, e.g. "12.34"', {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
+/**
+ * `Decimal`: an exact decimal number serialized as a string (never a float). Accepts strings such as
+ * "-12.340" as input and keeps them as strings; serializes strings, safe integers and decimal.js values.
+ */
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: 'Decimal',
+  description: 'Exact decimal number, serialized as a string.',
+  serialize: toDecimalString,
+  parseValue: (value) => {
+    if (typeof value !== 'string') {
+      throw new GraphQLError('Decimal input must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return toDecimalString(value);
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) {
+      throw new GraphQLError('Decimal input must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return toDecimalString(ast.value);
+  },
+});

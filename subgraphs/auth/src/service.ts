@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type pg from 'pg';
+import { AccessTokenVerifier, CachedSessionLiveness } from '../../../lib/auth.js';
+import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
+import { buildRequestContext } from '../../../lib/context.js';
+import { createDb, createPool, pingDb } from '../../../lib/db.js';
+import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import { createLogger } from '../../../lib/logger.js';
+import { createMetrics } from '../../../lib/metrics.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createAuthMetrics } from './auth.metrics.js';
+import { AuthService } from './auth.service.js';
+import type { AuthContext } from './context.js';
+import { mountAuthRoutes } from './http.routes.js';
+import { SigningKeyStore } from './keys.js';
+import { LoginThrottle } from './login-throttle.service.js';
+import { OidcService } from './oidc.service.js';
+import { PasswordHasher } from './password-hasher.js';
+import { resolvers } from './resolvers/index.js';
+import { createSessionsClient, type SessionsClient } from './sessions.client.js';
+import { createTenantsClient, type TenantsClient } from './tenants.client.js';
+import { TokenSigner } from './token.service.js';
+import { UserRepository } from './user.repository.js';
+
+/** Optional collaborators, for tests. */
+export interface AuthDeps {
+  /** Clock for token timestamps, in epoch milliseconds. */
+  now?: () => number;
+  tenants?: TenantsClient;
+  sessions?: SessionsClient;
+  /** How often the key folder is re-read (ms); 0 disables the timer. */
+  keyReloadMs?: number;
+}
+
+/**
+ * The auth subgraph on `config.AUTH_PORT`: users and credentials, JWT signing keys and JWKS, OIDC,
+ * and the sign-in mutations. Keys are created in `JWT_KEYS_DIR` when it has none. Nothing connects
+ * until `start()`.
+ */
+export function createAuthService(config: Config, deps: AuthDeps = {}): Service {
+  let running: HttpService | undefined;
+
+  return {
+    async start() {
+      if (running) throw new Error('auth service already started');
+      const logger = createLogger(config, 'auth');
+      const metrics = createMetrics('auth');
+      const keys = await SigningKeyStore.open(config.JWT_KEYS_DIR, deps.keyReloadMs);
+      const pool: pg.Pool = createPool(config, config.DATABASE_URL, 'tradesage-auth');
+      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}auth:`);
+      const subscriber: Redis = createRedis(config, 'subscriber');
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        keys.close();
+        await Promise.all([
+          redis.quit().catch(() => redis.disconnect()),
+          subscriber.quit().catch(() => subscriber.disconnect()),
+          pool.end().catch(() => undefined),
+        ]);
+      };
+
+      try {
+        const liveness = new CachedSessionLiveness(config, logger);
+        await liveness.listen(subscriber, config.REDIS_PREFIX);
+        // Our own tokens are verified against the keys in memory, not by fetching our own JWKS.
+        const verifier = new AccessTokenVerifier(config, liveness, keys.getKey);
+        const oidc = OidcService.fromConfig(config, redis, logger);
+        const accounts = new AuthService({
+          users: new UserRepository(createDb(pool)),
+          hasher: new PasswordHasher(config),
+          throttle: new LoginThrottle(redis, config),
+          tokens: new TokenSigner(keys, config, deps.now),
+          tenants: deps.tenants ?? createTenantsClient(config),
+          sessions: deps.sessions ?? createSessionsClient(config),
+          metrics: createAuthMetrics(metrics.registry),
+          logger,
+          config,
+        });
+        const typeDefs = parse(
+          readFileSync(path.join(PROJECT_ROOT, 'subgraphs/auth/schema.graphql'), 'utf8'),
+        );
+        const http = createHttpService<AuthContext>({
+          name: 'auth',
+          config,
+          port: config.AUTH_PORT,
+          logger,
+          metrics,
+          readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
+          graphql: {
+            schema: buildSubgraphSchema({
+              typeDefs,
+              // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
+              resolvers: resolvers as GraphQLResolverMap<unknown>,
+            }),
+            context: async (req) => ({
+              ...(await buildRequestContext({
+                headers: req.headers,
+                remoteAddress: req.socket.remoteAddress,
+                verifier,
+                config,
+                logger,
+              })),
+              accounts,
+              oidc,
+            }),
+          },
+          routes: (app) => mountAuthRoutes(app, { keys, accounts, oidc }),
+          onStop: [release],
+        });
+        const address = await http.start().catch(async (err: unknown) => {
+          await http.stop().catch(() => undefined);
+          throw err;
+        });
+        running = http;
+        return address;
+      } catch (err) {
+        await release();
+        throw err;
+      }
+    },
+    async stop() {
+      const http = running;
+      running = undefined;
+      if (http) await http.stop();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Starts the whole platform in-process for end-to-end tests: sessions, auth, tenants, the tenants
+ * worker and the gateway, on the free ports of a {@link TestEnv}, in dependency order, and stops them
+ * in reverse order.
+ */
+import { createGateway } from '../../gateway/src/gateway.js';
+import type { Service } from '../../lib/http.js';
+import { createAuthService } from '../../subgraphs/auth/src/service.js';
+import { createSessionsService } from '../../subgraphs/sessions/src/service.js';
+import { createTenantsWorker } from '../../subgraphs/tenants/src/jobs/worker.js';
+import { createTenantsService } from '../../subgraphs/tenants/src/service.js';
+import type { TestEnv } from './env.js';
+
+export interface RunningPlatform {
+  gatewayUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts every service of the spine; see {@link RunningPlatform}. */
+export async function startPlatform(env: TestEnv): Promise<RunningPlatform> {
+  const c = env.config;
+  const services: Service[] = [
+    createSessionsService(c),
+    createAuthService(c),
+    createTenantsService(c),
+    createTenantsWorker(c),
+    createGateway(c),
+  ];
+  const started: Service[] = [];
+  let gatewayUrl = '';
+  try {
+    for (const s of services) {
+      const { url } = await s.start();
+      started.push(s);
+      gatewayUrl = url;
+    }
+  } catch (err) {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    gatewayUrl: `${gatewayUrl}/graphql`,
+    async stop() {
+      for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
+    },
+  };
+}
+
+export interface GraphQLResult<T> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
+  headers: Headers;
+}
+
+/** Posts one GraphQL operation, as a web client would. */
+export async function gql<T = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResult<T>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as Omit<GraphQLResult<T>, 'status' | 'headers'>;
+  return { ...body, status: res.status, headers: res.headers };
+}
+
+/** Polls `fn` until it returns a defined value or `timeoutMs` passes (then throws with `what`). */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
