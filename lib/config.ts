@@ -124,6 +124,55 @@ const schema = z
     /** Tenant schemas migrated per batch by the migrate-tenants job. */
     TENANT_MIGRATION_BATCH_SIZE: positiveInt.default(50),
 
+    /** MA130 backup host (SFTP over SSH, key authentication; the seed's names). */
+    MA130_HOST: z.string().min(1).default('127.0.0.1'),
+    MA130_PORT: port.default(22),
+    MA130_USERNAME: z.string().min(1).default('tradesage_backup'),
+    /** Private key of the backup account (OpenSSH format); relative paths are from the project root. */
+    MA130_KEY_PATH: z.string().min(1).default('keys/ma130_rsa'),
+    /** Absolute folder on the MA130 under which `YYYY/MM/DD/backup_...sql.gz.enc` files are written. */
+    MA130_BACKUP_PATH: z.string().startsWith('/').default('/data/tradesage/backups'),
+    /**
+     * Pinned host key of the MA130, `SHA256:<base64>` as `ssh-keygen -lf` prints it. Required for
+     * backups: a connection whose host key differs is refused (a permanent failure, never retried).
+     */
+    MA130_HOST_KEY_SHA256: z
+      .string()
+      .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<43 base64 characters> (ssh-keygen -lf)')
+      .optional(),
+    /** TCP connect + SSH handshake timeout. */
+    MA130_CONNECT_TIMEOUT_MS: positiveInt.default(20_000),
+    /**
+     * Backup encryption keys `id:base64(32 bytes)`, comma-separated, oldest first: the last one
+     * encrypts, all of them decrypt (key rotation). When unset, BACKUP_KEY_PATH is read instead.
+     */
+    BACKUP_ENCRYPTION_KEYS: z.string().optional(),
+    /** Key file: one key per line (`id:base64` or bare base64, whose id is derived), last one encrypts. */
+    BACKUP_KEY_PATH: z.string().min(1).default('keys/backup.key'),
+    /** gzip level of backups (the seed says 9; 1 or 6 trade size for speed, see BENCHMARKS.md). */
+    BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(9),
+    /** Nightly backup schedule (cron, BACKUP_CRON_TZ), off-peak by default. */
+    BACKUP_CRON: z.string().min(9).default('30 2 * * *'),
+    BACKUP_CRON_TZ: z.string().min(1).default('UTC'),
+    /** Whether the worker upserts the nightly schedule (false removes it). */
+    BACKUP_SCHEDULE_ENABLED: bool.default(true),
+    /** Backups running at once in one worker (each runs a pg_dump and a gzip). */
+    BACKUP_CONCURRENCY: positiveInt.default(2),
+    /** Retention: newest backup of each of the last N days / ISO weeks / months is kept. */
+    BACKUP_RETENTION_DAILY: z.coerce.number().int().min(0).default(7),
+    BACKUP_RETENTION_WEEKLY: z.coerce.number().int().min(0).default(4),
+    BACKUP_RETENTION_MONTHLY: z.coerce.number().int().min(0).default(12),
+    /** pg_dump --lock-wait-timeout, and the restore's lock_timeout. */
+    BACKUP_LOCK_WAIT_TIMEOUT_MS: positiveInt.default(30_000),
+    /** A tenant whose last verified backup is older than this is DEGRADED (health, alerts). */
+    BACKUP_STALE_AFTER_HOURS: positiveInt.default(36),
+    /** Folder for restore downloads (verified before decrypting); unset: the OS temp folder. */
+    BACKUP_TMP_DIR: z.string().optional(),
+    /** Folder of pg_dump and psql (matching the server's major version); unset: the PATH. */
+    PG_BIN_DIR: z.string().optional(),
+    /** Size a tenant schema may reach; health and alerts warn from 80% of it. */
+    TENANT_SCHEMA_QUOTA_BYTES: positiveInt.default(5 * 1024 ** 3),
+
     /** Whether this market-data replica takes part in the feed leader election (one producer at a time). */
     MARKET_FEED_ENABLED: bool.default(true),
     /** Feed provider: `simulator` (seeded geometric Brownian motion) or `replay` (stored ticks played back). */

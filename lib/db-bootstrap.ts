@@ -11,7 +11,11 @@ import { ident, runMigrations } from './db.js';
 /** Platform schemas and the committed migrations that build them, one entry per owning subgraph. */
 export const PLATFORM_MIGRATIONS = [
   { owner: 'auth', schema: 'auth', folder: path.join(PROJECT_ROOT, 'subgraphs/auth/migrations') },
-  { owner: 'tenants', schema: 'tenancy', folder: path.join(PROJECT_ROOT, 'subgraphs/tenants/migrations/platform') },
+  {
+    owner: 'tenants',
+    schema: 'tenancy',
+    folder: path.join(PROJECT_ROOT, 'subgraphs/tenants/migrations/platform'),
+  },
   {
     owner: 'market-data',
     schema: 'market',

@@ -35,7 +35,11 @@ function toDecimalString(value: unknown): string {
   // only when they are integers.
   if (typeof value === 'string' && DECIMAL.test(value)) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  if (typeof value === 'object' && value !== null && typeof (value as { toFixed?: unknown }).toFixed === 'function') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { toFixed?: unknown }).toFixed === 'function'
+  ) {
     const s = (value as { toFixed: () => string }).toFixed();
     if (DECIMAL.test(s)) return s;
   }

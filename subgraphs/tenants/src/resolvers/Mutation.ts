@@ -1,0 +1,18 @@
+import { requireAuth, requireService } from '../../../../lib/context.js';
+import type { MutationResolvers } from '../generated/resolvers-types.js';
+
+export const Mutation: MutationResolvers = {
+  provisionTenant: async (_parent, { input }, ctx) => {
+    const { job } = await ctx.services.tenants.provision(requireAuth(ctx), input);
+    return job;
+  },
+  createOwnedTenant: async (_parent, { input }, ctx) => {
+    requireService(ctx);
+    const { tenant, job } = await ctx.services.tenants.createOwned(
+      input.ownerUserId,
+      input.organizationName,
+      input.template,
+    );
+    return { tenantId: tenant.id, jobId: job.id };
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * The tenants subgraph service: GraphQL on /graphql, the seed's REST endpoints, /health, /ready and
+ * /metrics. No side effects until start().
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type pg from 'pg';
+import { AccessTokenVerifier, CachedSessionLiveness } from '../../../lib/auth.js';
+import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
+import { buildRequestContext } from '../../../lib/context.js';
+import { createPool, pingDb } from '../../../lib/db.js';
+import { createHttpService, type HttpService } from '../../../lib/http.js';
+import { createLogger, type Logger } from '../../../lib/logger.js';
+import { createMetrics } from '../../../lib/metrics.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import type { TenantsContext, TenantsServices } from './context.js';
+import type { TenantStatus } from './db/schema.js';
+import { HealthService } from './health.service.js';
+import { JobService } from './job.service.js';
+import { TenantQueues } from './jobs/queues.js';
+import { resolvers } from './resolvers/index.js';
+import { mountRestRoutes } from './rest.routes.js';
+import { TenantRepository } from './tenant.repository.js';
+import { TenantService } from './tenant.service.js';
+import { createTenantsByStatusGauge } from './tenants.metrics.js';
+import { TemplateRegistry } from './template.registry.js';
+
+export interface TenantsServiceDeps {
+  /**
+   * Token verifier. Default: auth's JWKS plus session liveness from the sessions service (revocations
+   * from Redis). Tests of this subgraph alone pass one with a local JWKS and `null` liveness.
+   */
+  verifier?: AccessTokenVerifier;
+  logger?: Logger;
+}
+
+interface Running {
+  pool: pg.Pool;
+  redis: Redis;
+  subscriber: Redis | undefined;
+  queues: TenantQueues;
+  services: TenantsServices;
+}
+
+/**
+ * Creates (without starting) the tenants service on config.TENANTS_PORT.
+ * @param deps optional verifier and logger (see {@link TenantsServiceDeps})
+ */
+export function createTenantsService(config: Config, deps: TenantsServiceDeps = {}): HttpService {
+  const logger = deps.logger ?? createLogger(config, 'tenants');
+  const metrics = createMetrics('tenants');
+  const liveness = deps.verifier ? undefined : new CachedSessionLiveness(config, logger);
+  const verifier = deps.verifier ?? new AccessTokenVerifier(config, liveness ?? null);
+  const typeDefs = parse(readFileSync(path.join(PROJECT_ROOT, 'subgraphs/tenants/schema.graphql'), 'utf8'));
+  // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
+  const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }]);
+  let running: Running | undefined;
+
+  const services = (): TenantsServices => {
+    if (!running) throw new Error('tenants service not started');
+    return running.services;
+  };
+
+  createTenantsByStatusGauge(
+    metrics.registry,
+    () =>
+      running ? running.services.tenants.countByStatus() : Promise.resolve(new Map<TenantStatus, number>()),
+    (err) => logger.warn({ err }, 'tenants_by_status collection failed'),
+  );
+
+  const http = createHttpService<TenantsContext>({
+    name: 'tenants',
+    config,
+    port: config.TENANTS_PORT,
+    logger,
+    metrics,
+    readiness: {
+      postgres: () => (running ? pingDb(running.pool) : Promise.resolve(false)),
+      redis: () => (running ? pingRedis(running.redis) : Promise.resolve(false)),
+    },
+    graphql: {
+      schema,
+      // No federated traces (ftv1): nothing reads them, and they cost time on every request.
+      plugins: [ApolloServerPluginInlineTraceDisabled()],
+      context: async (req) => ({
+        ...(await buildRequestContext({
+          headers: req.headers,
+          remoteAddress: req.socket.remoteAddress,
+          verifier,
+          config,
+          logger,
+        })),
+        services: services(),
+      }),
+    },
+    routes: (app) => mountRestRoutes(app, verifier, services),
+    onStop: [
+      async () => {
+        const r = running;
+        running = undefined;
+        if (!r) return;
+        await r.queues.close();
+        for (const c of [r.redis, r.subscriber]) if (c) await c.quit().catch(() => c.disconnect());
+        await r.pool.end();
+      },
+    ],
+  });
+
+  return {
+    app: http.app,
+    server: http.server,
+    async start() {
+      const pool = createPool(config, config.DATABASE_URL, 'tenants');
+      // Producer connection: fails fast when Redis is away (see TenantQueues), no key prefix (BullMQ has its own).
+      const redis = createRedis(config, 'commands');
+      redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      let subscriber: Redis | undefined;
+      if (liveness) {
+        subscriber = createRedis(config, 'subscriber');
+        await liveness.listen(subscriber, config.REDIS_PREFIX);
+      }
+      const queues = new TenantQueues(config, redis, (err) => logger.warn({ err }, 'queue connection error'));
+      const repo = new TenantRepository(pool);
+      const templates = new TemplateRegistry(config.TENANT_TEMPLATES_DIR);
+      const tenants = new TenantService(config, repo, templates, queues, logger);
+      running = {
+        pool,
+        redis,
+        subscriber,
+        queues,
+        services: {
+          tenants,
+          health: new HealthService(pool, templates),
+          jobs: new JobService(queues, tenants),
+        },
+      };
+      return http.start();
+    },
+    stop: () => http.stop(),
+  };
+}

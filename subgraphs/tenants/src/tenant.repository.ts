@@ -1,0 +1,198 @@
+/**
+ * SQL on the `tenancy` tables. Every method runs in a row-level-security scope (lib/db withPlatform):
+ * the policies decide what a scope sees, and the queries below say what the caller asked for. Methods
+ * for users add the membership condition explicitly as well, so a policy mistake alone leaks nothing.
+ */
+import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type pg from 'pg';
+import { withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
+import {
+  backups,
+  memberships,
+  tenants,
+  type BackupRow,
+  type MembershipRow,
+  type TenantRow,
+  type TenantStatus,
+} from './db/schema.js';
+
+export const SYSTEM: PlatformScope = { kind: 'system' };
+
+/** A tenant scope: the tenant's own rows (used to create and update one tenant). */
+export const tenantScope = (tenantId: string, userId?: string): PlatformScope => ({
+  kind: 'tenant',
+  tenantId,
+  userId,
+});
+
+/** A user scope: the user's memberships and the tenants they belong to. */
+export const userScope = (userId: string): PlatformScope => ({ kind: 'user', userId });
+
+export interface NewTenant {
+  id: string;
+  organizationName: string;
+  template: string;
+  schemaName: string;
+}
+
+export class TenantRepository {
+  constructor(private readonly pool: pg.Pool) {}
+
+  private run<T>(scope: PlatformScope, fn: (tx: Db) => Promise<T>): Promise<T> {
+    return withPlatform(this.pool, scope, (tx) => fn(tx));
+  }
+
+  /** The tenant when the scope may see it. */
+  findById(scope: PlatformScope, id: string): Promise<TenantRow | undefined> {
+    return this.run(
+      scope,
+      async (tx) => (await tx.select().from(tenants).where(eq(tenants.id, id)).limit(1))[0],
+    );
+  }
+
+  /** Every tenant the scope sees, oldest first (system scope: all of them). */
+  listAll(scope: PlatformScope): Promise<TenantRow[]> {
+    return this.run(scope, (tx) =>
+      tx.select().from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id)),
+    );
+  }
+
+  /** The tenants `userId` is a member of, oldest first. */
+  listForUser(userId: string): Promise<TenantRow[]> {
+    return this.run(userScope(userId), async (tx) => {
+      const rows = await tx
+        .select({ tenant: tenants })
+        .from(tenants)
+        .innerJoin(memberships, and(eq(memberships.tenantId, tenants.id), eq(memberships.userId, userId)))
+        .orderBy(asc(tenants.createdAt), asc(tenants.id));
+      return rows.map((r) => r.tenant);
+    });
+  }
+
+  /** The tenant when `userId` is a member of it, with the member's role. */
+  findForMember(
+    userId: string,
+    tenantId: string,
+  ): Promise<{ tenant: TenantRow; membership: MembershipRow } | undefined> {
+    return this.run(userScope(userId), async (tx) => {
+      const rows = await tx
+        .select({ tenant: tenants, membership: memberships })
+        .from(tenants)
+        .innerJoin(memberships, and(eq(memberships.tenantId, tenants.id), eq(memberships.userId, userId)))
+        .where(eq(tenants.id, tenantId))
+        .limit(1);
+      return rows[0];
+    });
+  }
+
+  /** A user's memberships with their tenants, most recently joined first. */
+  membershipsOf(userId: string): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
+    return this.run(userScope(userId), (tx) =>
+      tx
+        .select({ tenant: tenants, membership: memberships })
+        .from(memberships)
+        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+        .where(eq(memberships.userId, userId))
+        .orderBy(desc(memberships.createdAt), asc(tenants.id)),
+    );
+  }
+
+  /**
+   * Creates a tenant (PROVISIONING) and its OWNER membership in one transaction, in the new tenant's
+   * own scope: either both rows exist afterwards or neither does.
+   */
+  createWithOwner(tenant: NewTenant, ownerUserId: string): Promise<TenantRow> {
+    return this.run(tenantScope(tenant.id, ownerUserId), async (tx) => {
+      const [row] = await tx
+        .insert(tenants)
+        .values({ ...tenant, status: 'PROVISIONING' })
+        .returning();
+      await tx.insert(memberships).values({ tenantId: tenant.id, userId: ownerUserId, role: 'OWNER' });
+      if (!row) throw new Error('tenant insert returned no row');
+      return row;
+    });
+  }
+
+  /**
+   * Moves a tenant back to PROVISIONING (a retry), only from FAILED.
+   * @returns false when the tenant was not FAILED any more (someone else retried first)
+   */
+  markProvisioning(id: string): Promise<boolean> {
+    return this.run(tenantScope(id), async (tx) => {
+      const rows = await tx
+        .update(tenants)
+        .set({ status: 'PROVISIONING', lastError: null, updatedAt: sql`now()` })
+        .where(and(eq(tenants.id, id), eq(tenants.status, 'FAILED')))
+        .returning({ id: tenants.id });
+      return rows.length > 0;
+    });
+  }
+
+  /**
+   * Marks a tenant FAILED with the error when its status is one of `from` (by default PROVISIONING or
+   * FAILED: a late failure never demotes an ACTIVE or SUSPENDED tenant).
+   */
+  markFailed(id: string, error: string, from: TenantStatus[] = ['PROVISIONING', 'FAILED']): Promise<void> {
+    return this.run(SYSTEM, async (tx) => {
+      await tx
+        .update(tenants)
+        .set({ status: 'FAILED', lastError: error.slice(0, 2000), updatedAt: sql`now()` })
+        .where(and(eq(tenants.id, id), inArray(tenants.status, from)));
+    });
+  }
+
+  /**
+   * Marks a tenant ACTIVE once provisioned. An ACTIVE tenant is left untouched (so a second run
+   * changes nothing), and a SUSPENDED one stays suspended.
+   */
+  markActive(id: string): Promise<void> {
+    return this.run(SYSTEM, async (tx) => {
+      await tx
+        .update(tenants)
+        .set({
+          status: 'ACTIVE',
+          lastError: null,
+          provisionedAt: sql`coalesce(${tenants.provisionedAt}, now())`,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(tenants.id, id), inArray(tenants.status, ['PROVISIONING', 'FAILED'])));
+    });
+  }
+
+  /** Backups of a tenant, most recent first (the scope decides whether any are visible). */
+  listBackups(scope: PlatformScope, tenantId: string, limit: number): Promise<BackupRow[]> {
+    return this.run(scope, (tx) =>
+      tx
+        .select()
+        .from(backups)
+        .where(eq(backups.tenantId, tenantId))
+        .orderBy(desc(backups.startedAt), desc(backups.id))
+        .limit(limit),
+    );
+  }
+
+  /** Number of tenants per status (system scope). */
+  countByStatus(): Promise<Map<TenantStatus, number>> {
+    return this.run(SYSTEM, async (tx) => {
+      const rows = await tx
+        .select({ status: tenants.status, n: sql<number>`count(*)::int` })
+        .from(tenants)
+        .groupBy(tenants.status);
+      return new Map(rows.map((r) => [r.status, r.n]));
+    });
+  }
+
+  /** One batch of ACTIVE tenants with ids after `afterId` (keyset pagination, system scope). */
+  activeBatch(afterId: string | undefined, limit: number): Promise<TenantRow[]> {
+    return this.run(SYSTEM, (tx) =>
+      tx
+        .select()
+        .from(tenants)
+        .where(
+          afterId ? and(eq(tenants.status, 'ACTIVE'), gt(tenants.id, afterId)) : eq(tenants.status, 'ACTIVE'),
+        )
+        .orderBy(asc(tenants.id))
+        .limit(limit),
+    );
+  }
+}

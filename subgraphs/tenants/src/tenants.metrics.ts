@@ -1,0 +1,55 @@
+import { Counter, Gauge, Histogram, type Registry } from '../../../lib/metrics.js';
+import { TENANT_STATUSES, type TenantStatus } from './db/schema.js';
+
+/** Metrics of the provisioning worker. */
+export interface ProvisioningMetrics {
+  /** Finished provisioning runs by result (`success`, `failure`: the last attempt failed). */
+  provisioned: Counter<'result'>;
+  /** Duration of each provisioning attempt, by result (`success`, `error`). */
+  duration: Histogram<'result'>;
+}
+
+/** Registers the provisioning metrics on the worker's registry. */
+export function createProvisioningMetrics(registry: Registry): ProvisioningMetrics {
+  return {
+    provisioned: new Counter({
+      name: 'tenants_provisioned_total',
+      help: 'Tenant provisioning runs finished, by result (success, failure after the last attempt)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'tenant_provisioning_duration_seconds',
+      help: 'Duration of tenant provisioning attempts in seconds, by result',
+      labelNames: ['result'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * `tenants_by_status`, read from the database when scraped (so it is right whichever process changed
+ * a status). Registered by the tenants API service.
+ */
+export function createTenantsByStatusGauge(
+  registry: Registry,
+  count: () => Promise<Map<TenantStatus, number>>,
+  onError: (err: unknown) => void,
+): Gauge<'status'> {
+  return new Gauge({
+    name: 'tenants_by_status',
+    help: 'Tenants by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      try {
+        const counts = await count();
+        for (const s of TENANT_STATUSES) this.set({ status: s }, counts.get(s) ?? 0);
+      } catch (err) {
+        // A scrape must not fail because the database is away; the gauge keeps its last values.
+        onError(err);
+      }
+    },
+  });
+}

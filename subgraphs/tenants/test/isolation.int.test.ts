@@ -1,0 +1,176 @@
+/**
+ * Tenant isolation in the database: tenant roles reach only their own schema, row-level security hides
+ * every tenancy row from a connection without a scope, and each scope sees exactly its rows.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantSchemaName, withPlatform, withTenant } from '../../../lib/db.js';
+import { provisionActive, startHarness, type Harness } from './support/harness.js';
+
+let h: Harness;
+const alice = randomUUID();
+const bob = randomUUID();
+let tenantA: string;
+let tenantB: string;
+
+beforeAll(async () => {
+  h = await startHarness('tenants_isolation');
+  [tenantA, tenantB] = await Promise.all([
+    provisionActive(h, alice, 'Alpha Fund'),
+    provisionActive(h, bob, 'Beta Fund'),
+  ]);
+  // One backup row per tenant, so the backups policy has something to hide.
+  await h.admin.query(
+    `INSERT INTO tenancy.backups (tenant_id, type, status) VALUES ($1, 'MANUAL', 'verified'), ($2, 'MANUAL', 'verified')`,
+    [tenantA, tenantB],
+  );
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+const scopeA = (): { tenantId: string; schemaName: string; userId: string } => ({
+  tenantId: tenantA,
+  schemaName: tenantSchemaName(tenantA),
+  userId: alice,
+});
+
+function pgCode(err: unknown): unknown {
+  return (err as { code?: unknown }).code;
+}
+
+describe('tenant schemas', () => {
+  it("reads the tenant's own tables inside withTenant, unqualified", async () => {
+    const rows = await withTenant(
+      h.app,
+      scopeA(),
+      async (_tx, c) => (await c.query<{ cash: string }>('SELECT cash::text FROM accounts')).rows,
+    );
+    expect(rows).toEqual([{ cash: '100000.0000' }]);
+  });
+
+  it("fails with a permission error on another tenant's tables, even with hand-written SQL", async () => {
+    expect.assertions(2);
+    const other = tenantSchemaName(tenantB);
+    await withTenant(h.app, scopeA(), async (_tx, c) => {
+      await c.query(`SELECT * FROM ${other}.accounts`);
+    }).catch((err: unknown) => {
+      expect(pgCode(err)).toBe('42501');
+      expect(String((err as Error).message)).toMatch(/permission denied for schema/);
+    });
+  });
+
+  it('cannot reach the platform tables or create objects anywhere', async () => {
+    for (const sql of [
+      'SELECT * FROM tenancy.tenants',
+      'SELECT * FROM tenancy.memberships',
+      'CREATE TABLE sneaky (id int)',
+      `CREATE TABLE ${tenantSchemaName(tenantB)}.sneaky (id int)`,
+    ]) {
+      const err = await withTenant(h.app, scopeA(), async (_tx, c) => {
+        await c.query(sql);
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(pgCode(err), sql).toBe('42501');
+    }
+  });
+
+  it('gives the app role nothing of a tenant schema outside withTenant (it is NOINHERIT)', async () => {
+    const err = await h.app.query(`SELECT * FROM ${tenantSchemaName(tenantA)}.accounts`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(pgCode(err)).toBe('42501');
+  });
+
+  it('ends the tenant scope with the transaction (no role or search_path left on the pooled connection)', async () => {
+    const client: pg.PoolClient = await h.app.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL ROLE ${tenantSchemaName(tenantA)}`);
+      await client.query('COMMIT');
+      const r = await client.query('SELECT current_user AS u');
+      expect(r.rows[0].u).toBe(h.config.DATABASE_APP_ROLE);
+    } finally {
+      client.release();
+    }
+  });
+});
+
+describe('row-level security on tenancy tables', () => {
+  it('shows no row at all to the app role without a scope', async () => {
+    for (const table of ['tenants', 'memberships', 'backups']) {
+      const r = await h.app.query(`SELECT count(*)::int AS n FROM tenancy.${table}`);
+      expect(r.rows[0].n, table).toBe(0);
+    }
+    const all = await h.admin.query('SELECT count(*)::int AS n FROM tenancy.tenants');
+    expect(all.rows[0].n).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows a user scope only its own memberships, tenants and backups', async () => {
+    const seen = await withPlatform(h.app, { kind: 'user', userId: alice }, async (_tx, c) => ({
+      memberships: (await c.query('SELECT tenant_id, user_id, role FROM tenancy.memberships')).rows,
+      tenants: (await c.query('SELECT id FROM tenancy.tenants')).rows,
+      backups: (await c.query('SELECT tenant_id FROM tenancy.backups')).rows,
+    }));
+    expect(seen.memberships).toEqual([{ tenant_id: tenantA, user_id: alice, role: 'OWNER' }]);
+    expect(seen.tenants).toEqual([{ id: tenantA }]);
+    expect(seen.backups).toEqual([{ tenant_id: tenantA }]);
+  });
+
+  it("shows a tenant scope only its tenant's rows, and refuses writes into another tenant", async () => {
+    const seen = await withPlatform(h.app, { kind: 'tenant', tenantId: tenantB }, async (_tx, c) => ({
+      tenants: (await c.query('SELECT id FROM tenancy.tenants')).rows,
+      memberships: (await c.query('SELECT user_id FROM tenancy.memberships')).rows,
+    }));
+    expect(seen).toEqual({ tenants: [{ id: tenantB }], memberships: [{ user_id: bob }] });
+
+    const err = await withPlatform(h.app, { kind: 'tenant', tenantId: tenantB }, async (_tx, c) => {
+      await c.query(`INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'ADMIN')`, [
+        tenantA,
+        bob,
+      ]);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(pgCode(err)).toBe('42501');
+    const updated = await withPlatform(h.app, { kind: 'tenant', tenantId: tenantB }, async (_tx, c) =>
+      c.query(`UPDATE tenancy.tenants SET organization_name = 'hijacked' WHERE id = $1`, [tenantA]),
+    );
+    expect(updated.rowCount).toBe(0);
+  });
+
+  it('shows the system scope every tenant', async () => {
+    const ids = await withPlatform(h.app, { kind: 'system' }, async (_tx, c) =>
+      (await c.query<{ id: string }>('SELECT id FROM tenancy.tenants')).rows.map((r) => r.id),
+    );
+    expect(ids).toEqual(expect.arrayContaining([tenantA, tenantB]));
+  });
+
+  it('keeps the policies forced and the app role unable to bypass them', async () => {
+    const tables = await h.admin.query(
+      `SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'tenancy' AND relname IN ('tenants', 'memberships', 'backups') ORDER BY 1`,
+    );
+    expect(tables.rows).toEqual([
+      { relname: 'backups', relrowsecurity: true, relforcerowsecurity: true },
+      { relname: 'memberships', relrowsecurity: true, relforcerowsecurity: true },
+      { relname: 'tenants', relrowsecurity: true, relforcerowsecurity: true },
+    ]);
+    const role = await h.admin.query(
+      'SELECT rolbypassrls, rolsuper, rolinherit FROM pg_roles WHERE rolname = $1',
+      [h.config.DATABASE_APP_ROLE],
+    );
+    expect(role.rows[0]).toEqual({ rolbypassrls: false, rolsuper: false, rolinherit: false });
+    const owned = await h.admin.query(
+      `SELECT count(*)::int AS n FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
+      [h.config.DATABASE_APP_ROLE],
+    );
+    expect(owned.rows[0].n).toBe(0);
+  });
+});

@@ -1,0 +1,222 @@
+/**
+ * Test harness of the tenants subgraph: tokens signed with a local key (served to the verifier as a
+ * local JWKS, no auth service needed), the service and worker started in-process, and small helpers.
+ */
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import pg from 'pg';
+import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
+import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
+import type { HttpService } from '../../../../lib/http.js';
+import { createTestEnv, type TestEnv } from '../../../../test/support/env.js';
+import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
+import { createTenantsService } from '../../src/service.js';
+
+export interface Caller {
+  userId: string;
+  tenantId?: string;
+  role?: Role;
+  platformAdmin?: boolean;
+}
+
+export interface Harness {
+  env: TestEnv;
+  config: Config;
+  /** Folder of the test's templates (a copy of schema/templates plus whatever the test writes). */
+  templatesDir: string;
+  service: HttpService;
+  worker: TenantsWorker;
+  url: string;
+  /** Base URL of the worker's /health, /ready and /metrics. */
+  workerUrl: string;
+  /** Superuser connection to the test database (catalog checks, bypasses RLS). */
+  admin: pg.Pool;
+  /** App-role pool, as the services use it. */
+  app: pg.Pool;
+  token(caller: Caller): Promise<string>;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResult<T>>;
+  stop(): Promise<void>;
+}
+
+export interface GraphQLResult<T> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: unknown[]; extensions?: { code?: string } & Record<string, unknown> }[];
+}
+
+/** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function adminUrl(config: Config): string {
+  const u = new URL(config.DATABASE_ADMIN_URL);
+  u.pathname = new URL(config.DATABASE_URL).pathname;
+  return u.toString();
+}
+
+/**
+ * A test namespace with the tenants service and worker running.
+ * @param name unique namespace label of the test file
+ * @param overrides configuration overrides (TENANT_TEMPLATES_DIR is set by the harness)
+ */
+export async function startHarness(name: string, overrides: Record<string, string> = {}): Promise<Harness> {
+  const templatesDir = await mkdtemp(path.join(os.tmpdir(), `tradesage-templates-${name}-`));
+  await copyFile(
+    path.join(PROJECT_ROOT, 'schema/templates/trading.json'),
+    path.join(templatesDir, 'trading.json'),
+  );
+  const env = await createTestEnv(name, { TENANT_TEMPLATES_DIR: templatesDir, ...overrides });
+  const config = env.config;
+
+  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'tenants-test', alg: 'EdDSA' };
+  const verifier = new AccessTokenVerifier(config, null, createLocalJWKSet({ keys: [jwk] }));
+
+  const service = createTenantsService(config, { verifier });
+  const worker = createTenantsWorker(config);
+  let url: string;
+  let workerUrl: string;
+  try {
+    ({ url } = await service.start());
+    ({ url: workerUrl } = await worker.start());
+  } catch (err) {
+    // afterAll sees no harness when beforeAll failed: release everything here.
+    await worker.stop().catch(() => undefined);
+    await service.stop().catch(() => undefined);
+    await env.cleanup();
+    throw err;
+  }
+  const admin = new pg.Pool({ connectionString: adminUrl(config), max: 3 });
+  const app = new pg.Pool({ connectionString: config.DATABASE_URL, max: 3 });
+
+  const token = (caller: Caller): Promise<string> =>
+    new SignJWT({
+      sid: randomUUID(),
+      tid: caller.tenantId ?? randomUUID(),
+      role: caller.role ?? 'OWNER',
+      adm: caller.platformAdmin ?? false,
+      email: `${caller.userId.slice(0, 8)}@example.com`,
+    })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'tenants-test' })
+      .setSubject(caller.userId)
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience(config.JWT_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(privateKey);
+
+  const gql = async <T>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    bearer?: string,
+    headers: Record<string, string> = {},
+  ): Promise<GraphQLResult<T>> => {
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, ...((await res.json()) as Omit<GraphQLResult<T>, 'status'>) };
+  };
+
+  return {
+    env,
+    config,
+    templatesDir,
+    service,
+    worker,
+    url,
+    workerUrl,
+    admin,
+    app,
+    token,
+    gql,
+    async stop() {
+      await worker.stop().catch(() => undefined);
+      await service.stop().catch(() => undefined);
+      await admin.end().catch(() => undefined);
+      await app.end().catch(() => undefined);
+      await env.cleanup();
+    },
+  };
+}
+
+/** Writes a template whose single migration set lives in `folder` (absolute). */
+export async function writeTemplate(
+  dir: string,
+  name: string,
+  folder: string,
+  table = '__migrations_trading',
+): Promise<void> {
+  await writeFile(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ name, migrations: [{ owner: 'trading', folder, table }], seeds: ['paper-account'] }),
+  );
+}
+
+/** Writes a drizzle migrations folder with the given SQL files (`tag` -> SQL), in order. */
+export async function writeMigrations(
+  folder: string,
+  migrations: [tag: string, sql: string][],
+): Promise<void> {
+  await mkdir(path.join(folder, 'meta'), { recursive: true });
+  const entries = migrations.map(([tag], idx) => ({
+    idx,
+    version: '7',
+    when: 1_700_000_000_000 + idx * 1000,
+    tag,
+    breakpoints: true,
+  }));
+  for (const [tag, sql] of migrations) await writeFile(path.join(folder, `${tag}.sql`), sql);
+  await writeFile(
+    path.join(folder, 'meta', '_journal.json'),
+    JSON.stringify({ version: '7', dialect: 'postgresql', entries }),
+  );
+}
+
+/** Provisions a tenant through GraphQL as `userId` and waits until it is ACTIVE. */
+export async function provisionActive(h: Harness, userId: string, organizationName: string): Promise<string> {
+  const t = await h.token({ userId });
+  const r = await h.gql<{ provisionTenant: { id: string } }>(
+    'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id } }',
+    { input: { organizationName } },
+    t,
+  );
+  if (!r.data?.provisionTenant) throw new Error(`provisionTenant failed: ${JSON.stringify(r.errors)}`);
+  const tenantId = r.data.provisionTenant.id.replace(/^provision-/, '');
+  await waitForStatus(h, tenantId, 'ACTIVE');
+  return tenantId;
+}
+
+/** Waits until the tenant row has `status` (read as superuser). */
+export async function waitForStatus(h: Harness, tenantId: string, status: string): Promise<void> {
+  await waitFor(async () => {
+    const r = await h.admin.query<{ status: string }>('SELECT status FROM tenancy.tenants WHERE id = $1', [
+      tenantId,
+    ]);
+    return r.rows[0]?.status === status ? true : undefined;
+  }, `tenant ${tenantId} ${status}`);
+}
