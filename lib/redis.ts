@@ -11,14 +11,21 @@ export type RedisRole = 'commands' | 'subscriber' | 'bullmq';
  * service's prefix; BullMQ connections must not (BullMQ has its own `prefix`) and need
  * `maxRetriesPerRequest: null`.
  * @param prefix per-service (or per-test) prefix, e.g. `ts:sessions:`
+ * @param tuning extra ioredis options for a hot path (e.g. `enableAutoPipelining`)
  */
-export function createRedis(config: Pick<Config, 'REDIS_URL'>, role: RedisRole, prefix?: string): Redis {
+export function createRedis(
+  config: Pick<Config, 'REDIS_URL'>,
+  role: RedisRole,
+  prefix?: string,
+  tuning: Pick<RedisOptions, 'enableAutoPipelining'> = {},
+): Redis {
   const options: RedisOptions = {
     lazyConnect: false,
     enableReadyCheck: true,
     maxRetriesPerRequest: role === 'bullmq' ? null : 3,
     connectionName: `tradesage-${role}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),
+    ...tuning,
   };
   if (role === 'commands' && prefix) options.keyPrefix = prefix;
   return new Redis(config.REDIS_URL, options);

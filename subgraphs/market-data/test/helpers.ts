@@ -1,0 +1,76 @@
+/** Shared helpers of the market-data tests: a test env with a market-data port, tokens, tick factories. */
+import { randomUUID } from 'node:crypto';
+import { createTestEnv, freePorts, type TestEnv } from '../../../test/support/env.js';
+import { SigningKeyStore } from '../../auth/src/keys.js';
+import { TokenSigner } from '../../auth/src/token.service.js';
+import { createMarketDataService, type MarketDataDeps, type MarketDataService } from '../src/service.js';
+import type { Tick } from '../src/tick.js';
+
+export interface MarketTestEnv extends TestEnv {
+  keys: SigningKeyStore;
+  /** A fresh access token for a TRADER of some tenant. */
+  token(overrides?: { ttlSeconds?: number }): Promise<string>;
+  /** Creates (not starts) a market-data service with test keys and no session liveness check. */
+  service(deps?: MarketDataDeps, port?: number): MarketDataService;
+}
+
+/** createTestEnv plus a market-data port (createTestEnv allocates none) and a signing key. */
+export async function createMarketTestEnv(
+  name: string,
+  overrides: Record<string, string> = {},
+): Promise<MarketTestEnv> {
+  const [port] = await freePorts(1);
+  const env = await createTestEnv(name, {
+    MARKET_DATA_PORT: String(port),
+    MARKET_MAINTENANCE_INTERVAL_MS: '3600000',
+    ...overrides,
+  });
+  const keys = await SigningKeyStore.open(env.config.JWT_KEYS_DIR, 0);
+  return {
+    ...env,
+    keys,
+    async token(o = {}) {
+      const signer = new TokenSigner(keys, {
+        ...env.config,
+        ACCESS_TOKEN_TTL_SECONDS: o.ttlSeconds ?? env.config.ACCESS_TOKEN_TTL_SECONDS,
+      });
+      const { accessToken } = await signer.sign({
+        userId: randomUUID(),
+        sessionId: randomUUID(),
+        tenantId: randomUUID(),
+        role: 'TRADER',
+        platformAdmin: false,
+        email: 'trader@example.test',
+      });
+      return accessToken;
+    },
+    service(deps = {}, p) {
+      const config = p === undefined ? env.config : { ...env.config, MARKET_DATA_PORT: p };
+      return createMarketDataService(config, { jwks: keys.getKey, sessions: null, ...deps });
+    },
+    async cleanup() {
+      keys.close();
+      await env.cleanup();
+    },
+  };
+}
+
+/** A tick with defaults (AAPL). */
+export function tick(ts: number, price: string, size: string, over: Partial<Tick> = {}): Tick {
+  return { symbol: 'AAPL', price, bid: price, ask: price, size, ts, seq: ts, producer: 'test', ...over };
+}
+
+/** Posts a GraphQL operation to a subgraph. */
+export async function gql<T = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+}
