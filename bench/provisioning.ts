@@ -18,7 +18,12 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const env = await createTestEnv('bench_prov', { LOG_LEVEL: 'warn', RATE_LIMIT_PER_IP: '1000000', RATE_LIMIT_PER_USER: '1000000', RATE_LIMIT_PER_TENANT: '1000000' });
+  const env = await createTestEnv('bench_prov', {
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_IP: '1000000',
+    RATE_LIMIT_PER_USER: '1000000',
+    RATE_LIMIT_PER_TENANT: '1000000',
+  });
   const platform = await startPlatform(env);
   const url = platform.gatewayUrl;
   const db = new pg.Client({ connectionString: env.config.DATABASE_OWNER_URL });
@@ -31,12 +36,23 @@ async function main(): Promise<void> {
       const r = await gql<{ register: { accessToken: string; tenant: { id: string } } }>(
         url,
         'mutation($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }',
-        { input: { email: `bench${i}@example.com`, password: 'benchmark password 1', organizationName: `Bench ${i}` } },
+        {
+          input: {
+            email: `bench${i}@example.com`,
+            password: 'benchmark password 1',
+            organizationName: `Bench ${i}`,
+          },
+        },
       );
       if (!r.data) throw new Error(JSON.stringify(r.errors));
       const { accessToken, tenant } = r.data.register;
       for (;;) {
-        const s = await gql<{ tenant: { status: string } }>(url, 'query($id: ID!) { tenant(id: $id) { status } }', { id: tenant.id }, accessToken);
+        const s = await gql<{ tenant: { status: string } }>(
+          url,
+          'query($id: ID!) { tenant(id: $id) { status } }',
+          { id: tenant.id },
+          accessToken,
+        );
         if (s.data?.tenant.status === 'ACTIVE') break;
         if (s.data?.tenant.status === 'FAILED') throw new Error('provisioning failed');
         await new Promise((res) => setTimeout(res, 5));
@@ -44,7 +60,9 @@ async function main(): Promise<void> {
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    console.log(`registration -> ACTIVE (${registrations} sequential): p50 ${pct(times, 50).toFixed(0)} ms, p90 ${pct(times, 90).toFixed(0)} ms, max ${times.at(-1)?.toFixed(0)} ms`);
+    console.log(
+      `registration -> ACTIVE (${registrations} sequential): p50 ${pct(times, 50).toFixed(0)} ms, p90 ${pct(times, 90).toFixed(0)} ms, max ${times.at(-1)?.toFixed(0)} ms`,
+    );
 
     // 2. many tenants in one run
     const login = await gql<{ login: { accessToken: string } }>(
@@ -61,7 +79,12 @@ async function main(): Promise<void> {
       Array.from({ length: concurrency }, async () => {
         while (next < tenants) {
           const i = next++;
-          const r = await gql(url, 'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id } }', { input: { organizationName: `Bulk ${i}` } }, token);
+          const r = await gql(
+            url,
+            'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id } }',
+            { input: { organizationName: `Bulk ${i}` } },
+            token,
+          );
           if (r.errors) throw new Error(JSON.stringify(r.errors));
         }
       }),
@@ -83,7 +106,9 @@ async function main(): Promise<void> {
     );
     const stamps = done.rows.map((r) => r.provisioned_at.getTime());
     const total = (stamps.at(-1)! - start) / 1000;
-    console.log(`provisioned ${tenants} tenants in ${total.toFixed(1)} s (enqueue ${(enqueued / 1000).toFixed(1)} s, worker concurrency ${env.config.PROVISIONING_CONCURRENCY})`);
+    console.log(
+      `provisioned ${tenants} tenants in ${total.toFixed(1)} s (enqueue ${(enqueued / 1000).toFixed(1)} s, worker concurrency ${env.config.PROVISIONING_CONCURRENCY})`,
+    );
     const blocks: string[] = [];
     for (let b = 0; b * 100 < stamps.length; b++) {
       const from = b === 0 ? start : stamps[b * 100 - 1]!;

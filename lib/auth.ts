@@ -41,7 +41,8 @@ export class AccessTokenVerifier {
     jwks?: JWTVerifyGetKey,
   ) {
     this.jwks =
-      jwks ?? createRemoteJWKSet(new URL(config.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 5_000 });
+      jwks ??
+      createRemoteJWKSet(new URL(config.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 5_000 });
   }
 
   /**
@@ -108,7 +109,8 @@ export class CachedSessionLiveness implements SessionLiveness {
     const channel = channels.sessionRevoked(redisPrefix);
     subscriber.on('message', (ch: string, message: string) => {
       if (ch !== channel) return;
-      for (const id of message.split(',')) this.cache.set(id, { live: false, until: Number.POSITIVE_INFINITY });
+      for (const id of message.split(','))
+        this.cache.set(id, { live: false, until: Number.POSITIVE_INFINITY });
     });
     await subscriber.subscribe(channel);
   }
@@ -128,10 +130,13 @@ export class CachedSessionLiveness implements SessionLiveness {
 
   private async fetch(sessionId: string): Promise<boolean> {
     try {
-      const res = await fetch(`${this.config.sessionsUrl}/internal/sessions/${encodeURIComponent(sessionId)}`, {
-        headers: { 'x-service-token': this.config.SERVICE_TOKEN },
-        signal: AbortSignal.timeout(3000),
-      });
+      const res = await fetch(
+        `${this.config.sessionsUrl}/internal/sessions/${encodeURIComponent(sessionId)}`,
+        {
+          headers: { 'x-service-token': this.config.SERVICE_TOKEN },
+          signal: AbortSignal.timeout(3000),
+        },
+      );
       if (res.status === 404) return false;
       if (!res.ok) throw new Error(`sessions answered ${res.status}`);
       const body = (await res.json()) as { live?: boolean };
@@ -145,7 +150,10 @@ export class CachedSessionLiveness implements SessionLiveness {
 }
 
 /** Constant-time check of the internal service token header. */
-export function isServiceCall(header: string | string[] | undefined, config: Pick<Config, 'SERVICE_TOKEN'>): boolean {
+export function isServiceCall(
+  header: string | string[] | undefined,
+  config: Pick<Config, 'SERVICE_TOKEN'>,
+): boolean {
   if (typeof header !== 'string') return false;
   const a = Buffer.from(header);
   const b = Buffer.from(config.SERVICE_TOKEN);

@@ -17,9 +17,9 @@ describe('loadConfig', () => {
     const c = loadConfig({ SERVICE_TOKEN: token, NODE_ENV: 'production' });
     expect(c.introspection).toBe(false);
     expect(c.supergraphWatch).toBe(false);
-    expect(loadConfig({ SERVICE_TOKEN: token, NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection).toBe(
-      true,
-    );
+    expect(
+      loadConfig({ SERVICE_TOKEN: token, NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection,
+    ).toBe(true);
   });
 
   it('lists every bad variable in one error', () => {
@@ -42,7 +42,11 @@ describe('loadConfig', () => {
   });
 
   it('parses comma lists and treats empty values as unset', () => {
-    const c = loadConfig({ SERVICE_TOKEN: token, CORS_ORIGINS: 'https://a.test, https://b.test,', LOG_LEVEL: '' });
+    const c = loadConfig({
+      SERVICE_TOKEN: token,
+      CORS_ORIGINS: 'https://a.test, https://b.test,',
+      LOG_LEVEL: '',
+    });
     expect(c.CORS_ORIGINS).toEqual(['https://a.test', 'https://b.test']);
     expect(c.LOG_LEVEL).toBe('info');
   });

@@ -16,6 +16,7 @@ const bool = z
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const decimalString = z.string().regex(/^\d+(\.\d+)?$/, 'expected a non-negative decimal number');
 const list = z.string().transform((v) =>
   v
     .split(',')
@@ -61,6 +62,8 @@ const schema = z
     SESSIONS_URL: z.url().optional(),
     TENANTS_URL: z.url().optional(),
     MARKET_DATA_URL: z.url().optional(),
+    TRADING_URL: z.url().optional(),
+    ANALYTICS_URL: z.url().optional(),
 
     SUPERGRAPH_PATH: z.string().default(path.join(PROJECT_ROOT, 'schema', 'supergraph.graphql')),
     SUPERGRAPH_WATCH: bool.optional(),
@@ -158,6 +161,14 @@ const schema = z
     BACKUP_SCHEDULE_ENABLED: bool.default(true),
     /** Backups running at once in one worker (each runs a pg_dump and a gzip). */
     BACKUP_CONCURRENCY: positiveInt.default(2),
+    /** Attempts of a backup, restore or clone job, and the first retry delay (exponential, jittered). */
+    BACKUP_JOB_ATTEMPTS: positiveInt.default(5),
+    BACKUP_RETRY_DELAY_MS: positiveInt.default(30_000),
+    /**
+     * BullMQ lock of backup and restore jobs: renewed every half of it while the job runs; a job whose
+     * worker died is picked up again after about this long (stalled-job recovery).
+     */
+    BACKUP_JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
     /** Retention: newest backup of each of the last N days / ISO weeks / months is kept. */
     BACKUP_RETENTION_DAILY: z.coerce.number().int().min(0).default(7),
     BACKUP_RETENTION_WEEKLY: z.coerce.number().int().min(0).default(4),
@@ -202,6 +213,57 @@ const schema = z
     MARKET_TICK_PARTITIONS_AHEAD: z.coerce.number().int().min(0).max(60).default(3),
     /** How often partitions are created ahead and old ones dropped. */
     MARKET_MAINTENANCE_INTERVAL_MS: positiveInt.default(3_600_000),
+
+    /** Whether this trading replica runs the execution engine (competes for symbol locks, fills resting orders). */
+    TRADING_ENGINE_ENABLED: bool.default(true),
+    /** Symbol lock lifetime; the owner renews every third of it, another replica takes a symbol over after it. */
+    TRADING_ENGINE_LOCK_TTL_MS: z.coerce.number().int().min(500).default(5_000),
+    /** Slippage of market (and triggered stop) fills: fixed basis points away from the bid/ask. */
+    TRADING_SLIPPAGE_BPS: decimalString.default('0'),
+    /** Extra slippage, in basis points per multiple of the tick's trade size the fill takes (market impact). */
+    TRADING_SLIPPAGE_IMPACT_BPS: decimalString.default('0'),
+    /** Quantity one order may fill per tick, as a multiple of the tick's trade size; 0: unlimited liquidity. */
+    TRADING_LIQUIDITY_FACTOR: z.coerce.number().min(0).default(0),
+    /** Commission in basis points of each fill's notional (charged in the cash ledger as `fee`). */
+    TRADING_FEE_BPS: decimalString.default('0'),
+    /** Smallest commission of a fill (when TRADING_FEE_BPS > 0). */
+    TRADING_FEE_MIN: decimalString.default('0'),
+    /** Cash held against short positions, as a multiple of their cost (1.5: proceeds plus 50 % margin). */
+    TRADING_SHORT_MARGIN_RATE: decimalString.default('1.5'),
+    /** When DAY orders expire, HH:MM in UTC (20:00 is 4 pm in New York during daylight saving time). */
+    TRADING_DAY_END_UTC: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM')
+      .default('20:00'),
+    /** Market orders need a quote at most this old (ms); 0 accepts any age. */
+    TRADING_MAX_QUOTE_AGE_MS: z.coerce.number().int().min(0).default(300_000),
+    /** How often the engine expires due DAY orders. */
+    TRADING_EXPIRY_INTERVAL_MS: positiveInt.default(5_000),
+    /** Approximate length the `trading:trades` Redis stream is trimmed to. */
+    TRADING_TRADE_STREAM_MAXLEN: positiveInt.default(1_000_000),
+    /** How often the instrument catalog (from market-data) is refreshed. */
+    TRADING_CATALOG_REFRESH_MS: positiveInt.default(60_000),
+    /** Account transactions the engine runs at once when a tick crosses resting orders of many accounts. */
+    TRADING_FILL_CONCURRENCY: positiveInt.default(8),
+
+    /** Annual risk-free rate (0.04 = 4 %) used by Sharpe, Sortino and alpha; daily rate = annual / 252. */
+    ANALYTICS_RISK_FREE_RATE: z.coerce.number().min(-1).max(1).default(0),
+    /** Instrument whose daily closes are the benchmark of alpha and beta. */
+    ANALYTICS_BENCHMARK_SYMBOL: z.string().min(1).default('SPY'),
+    /** How long a computed report stays cached in Redis (invalidated earlier by a trade of the account). */
+    ANALYTICS_CACHE_TTL_SECONDS: positiveInt.default(300),
+    /** Whether this replica runs the periodic equity snapshotter (one run at a time across replicas). */
+    ANALYTICS_SNAPSHOTS_ENABLED: bool.default(true),
+    /** How often equity snapshots are taken (an intraday row each time; the day's daily row is updated). */
+    ANALYTICS_SNAPSHOT_INTERVAL_MS: positiveInt.default(300_000),
+    /** Whether intraday snapshot rows are kept (daily rows are always written). */
+    ANALYTICS_INTRADAY_SNAPSHOTS: bool.default(true),
+    /** Whether this replica consumes trading's trade stream (consumer group `analytics`). */
+    ANALYTICS_TRADE_CONSUMER_ENABLED: bool.default(true),
+    /** Window of the rolling volatility series, in daily returns. */
+    ANALYTICS_ROLLING_WINDOW_DAYS: z.coerce.number().int().min(2).default(21),
+    /** Daily returns (most recent) that historical VaR and expected shortfall look back on. */
+    ANALYTICS_VAR_LOOKBACK_DAYS: z.coerce.number().int().min(2).default(500),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {
@@ -225,6 +287,8 @@ export type Config = Readonly<
     sessionsUrl: string;
     tenantsUrl: string;
     marketDataUrl: string;
+    tradingUrl: string;
+    analyticsUrl: string;
     jwksUrl: string;
     tenantsWorkerPort: number;
   }
@@ -259,6 +323,8 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     sessionsUrl: c.SESSIONS_URL ?? local(c.SESSIONS_PORT),
     tenantsUrl: c.TENANTS_URL ?? local(c.TENANTS_PORT),
     marketDataUrl: c.MARKET_DATA_URL ?? local(c.MARKET_DATA_PORT),
+    tradingUrl: c.TRADING_URL ?? local(c.TRADING_PORT),
+    analyticsUrl: c.ANALYTICS_URL ?? local(c.ANALYTICS_PORT),
     jwksUrl: c.JWKS_URL ?? `${authUrl}/.well-known/jwks.json`,
     // Test files start workers in parallel, so a fixed default port would collide there.
     tenantsWorkerPort: c.TENANTS_WORKER_PORT ?? (c.NODE_ENV === 'test' ? 0 : 8103),

@@ -23,6 +23,11 @@ export const PLATFORM_MIGRATIONS = [
     // The app role calls market's SECURITY DEFINER partition-maintenance functions.
     grantExecute: true,
   },
+  {
+    owner: 'trading',
+    schema: 'trading',
+    folder: path.join(PROJECT_ROOT, 'subgraphs/trading/migrations/platform'),
+  },
 ] as const;
 
 type BootstrapConfig = Pick<

@@ -19,9 +19,14 @@ describe('createErrorFormatter', () => {
 
   it('masks unexpected errors, never leaking SQL or stacks', () => {
     const err = new GraphQLError('boom', {
-      originalError: new Error('duplicate key value violates unique constraint "users_email_key" SELECT * FROM'),
+      originalError: new Error(
+        'duplicate key value violates unique constraint "users_email_key" SELECT * FROM',
+      ),
     });
-    const out = format({ message: err.message, extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] } }, err);
+    const out = format(
+      { message: err.message, extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] } },
+      err,
+    );
     expect(out.message).toBe('Internal server error');
     expect(out.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR' });
     expect(JSON.stringify(out)).not.toMatch(/SELECT|unique|stack/);
@@ -29,7 +34,10 @@ describe('createErrorFormatter', () => {
 
   it('passes validation errors through without stack traces', () => {
     const out = format(
-      { message: 'Cannot query field "x"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED', stacktrace: ['a'] } },
+      {
+        message: 'Cannot query field "x"',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', stacktrace: ['a'] },
+      },
       new GraphQLError('Cannot query field "x"'),
     );
     expect(out.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });

@@ -35,17 +35,27 @@ async function register(email: string, organizationName: string): Promise<Payloa
 
 async function waitActive(tenantId: string, token: string): Promise<void> {
   await eventually(async () => {
-    const r = await gql<{ tenant: { status: string } | null }>(url, 'query($id: ID!) { tenant(id: $id) { status } }', { id: tenantId }, token);
+    const r = await gql<{ tenant: { status: string } | null }>(
+      url,
+      'query($id: ID!) { tenant(id: $id) { status } }',
+      { id: tenantId },
+      token,
+    );
     return r.data?.tenant?.status === 'ACTIVE' ? true : undefined;
   }, `tenant ${tenantId} ACTIVE`);
 }
 
 /** Resolves once `token` is refused by the gateway; fails after 1 s (the revocation promise). */
 async function refusedWithinOneSecond(token: string): Promise<void> {
-  await eventually(async () => {
-    const r = await gql(url, '{ me { id } }', {}, token);
-    return r.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' ? true : undefined;
-  }, 'revoked token refused', 1000, 25);
+  await eventually(
+    async () => {
+      const r = await gql(url, '{ me { id } }', {}, token);
+      return r.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' ? true : undefined;
+    },
+    'revoked token refused',
+    1000,
+    25,
+  );
 }
 
 beforeAll(async () => {
@@ -85,12 +95,9 @@ describe('registration to an active tenant', () => {
     expect(job.errors).toBeUndefined();
     expect(job.data!.job).toMatchObject({ state: 'completed', progress: 100 });
 
-    const me = await gql<{ me: { email: string; memberships: { role: string; tenant: { schemaName: string; status: string } }[] } }>(
-      url,
-      ME,
-      {},
-      alice.accessToken,
-    );
+    const me = await gql<{
+      me: { email: string; memberships: { role: string; tenant: { schemaName: string; status: string } }[] };
+    }>(url, ME, {}, alice.accessToken);
     expect(me.errors).toBeUndefined();
     expect(me.data!.me.memberships).toHaveLength(1);
     const [m] = me.data!.me.memberships;
@@ -103,7 +110,10 @@ describe('registration to an active tenant', () => {
       const schema = m!.tenant.schemaName;
       const role = await db.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [schema]);
       expect(role.rows).toEqual([{ rolcanlogin: false }]);
-      const tables = await db.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [schema]);
+      const tables = await db.query(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+        [schema],
+      );
       expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toContain('accounts');
       const record = await db.query(`SELECT count(*)::int AS n FROM "${schema}"."__migrations_trading"`);
       expect(record.rows[0].n).toBeGreaterThan(0);
@@ -113,7 +123,12 @@ describe('registration to an active tenant', () => {
   });
 
   it('lists the caller session, marked current', async () => {
-    const r = await gql<{ mySessions: { id: string; current: boolean }[] }>(url, '{ mySessions { id current } }', {}, alice.accessToken);
+    const r = await gql<{ mySessions: { id: string; current: boolean }[] }>(
+      url,
+      '{ mySessions { id current } }',
+      {},
+      alice.accessToken,
+    );
     expect(r.errors).toBeUndefined();
     expect(r.data!.mySessions).toContainEqual({ id: alice.session.id, current: true });
   });
@@ -122,8 +137,12 @@ describe('registration to an active tenant', () => {
 describe('tokens and sessions through the gateway', () => {
   it('answers a wrong password and an unknown email identically', async () => {
     await register('bob@example.com', 'Bob Ltd');
-    const wrong = await gql(url, LOGIN, { input: { email: 'bob@example.com', password: 'not the password!' } });
-    const unknown = await gql(url, LOGIN, { input: { email: 'nobody@example.com', password: 'not the password!' } });
+    const wrong = await gql(url, LOGIN, {
+      input: { email: 'bob@example.com', password: 'not the password!' },
+    });
+    const unknown = await gql(url, LOGIN, {
+      input: { email: 'nobody@example.com', password: 'not the password!' },
+    });
     expect(wrong.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(unknown.errors?.[0]).toEqual(wrong.errors?.[0]);
   });
@@ -155,13 +174,20 @@ describe('tokens and sessions through the gateway', () => {
 
   it('stops a revoked session within one second', async () => {
     const erin = await register('erin@example.com', 'Erin AG');
-    const second = await gql<{ login: Payload }>(url, LOGIN, { input: { email: 'erin@example.com', password } });
+    const second = await gql<{ login: Payload }>(url, LOGIN, {
+      input: { email: 'erin@example.com', password },
+    });
     expect(second.errors).toBeUndefined();
     const other = second.data!.login;
     const ok = await gql(url, '{ me { id } }', {}, other.accessToken);
     expect(ok.errors).toBeUndefined();
 
-    const r = await gql<{ revokeSession: boolean }>(url, 'mutation($id: ID!) { revokeSession(id: $id) }', { id: other.session.id }, erin.accessToken);
+    const r = await gql<{ revokeSession: boolean }>(
+      url,
+      'mutation($id: ID!) { revokeSession(id: $id) }',
+      { id: other.session.id },
+      erin.accessToken,
+    );
     expect(r.data?.revokeSession).toBe(true);
     await refusedWithinOneSecond(other.accessToken);
     const still = await gql(url, '{ me { id } }', {}, erin.accessToken);
@@ -188,10 +214,20 @@ describe('tenants', () => {
   });
 
   it('hides another tenant and its jobs', async () => {
-    const t = await gql<{ tenant: unknown }>(url, 'query($id: ID!) { tenant(id: $id) { id organizationName } }', { id: hal.tenant.id }, gus.accessToken);
+    const t = await gql<{ tenant: unknown }>(
+      url,
+      'query($id: ID!) { tenant(id: $id) { id organizationName } }',
+      { id: hal.tenant.id },
+      gus.accessToken,
+    );
     expect(t.data?.tenant ?? null).toBeNull();
     if (t.errors) expect(['NOT_FOUND', 'FORBIDDEN']).toContain(t.errors[0]?.extensions?.code);
-    const j = await gql(url, 'query($id: ID!) { job(id: $id) { state } }', { id: `provision-${hal.tenant.id}` }, gus.accessToken);
+    const j = await gql(
+      url,
+      'query($id: ID!) { job(id: $id) { state } }',
+      { id: `provision-${hal.tenant.id}` },
+      gus.accessToken,
+    );
     expect(j.data?.job ?? null).toBeNull();
     if (j.errors) expect(['NOT_FOUND', 'FORBIDDEN']).toContain(j.errors[0]?.extensions?.code);
     const list = await gql<{ tenants: { id: string }[] }>(url, '{ tenants { id } }', {}, gus.accessToken);
@@ -199,7 +235,12 @@ describe('tenants', () => {
   });
 
   it('refuses switching to a tenant without membership', async () => {
-    const r = await gql(url, `mutation($id: ID!) { switchTenant(tenantId: $id) { ${PAYLOAD} } }`, { id: hal.tenant.id }, gus.accessToken);
+    const r = await gql(
+      url,
+      `mutation($id: ID!) { switchTenant(tenantId: $id) { ${PAYLOAD} } }`,
+      { id: hal.tenant.id },
+      gus.accessToken,
+    );
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
@@ -213,7 +254,12 @@ describe('tenants', () => {
     expect(p.errors).toBeUndefined();
     const tenantId = p.data!.provisionTenant.id.replace(/^provision-/, '');
     await waitActive(tenantId, gus.accessToken);
-    const s = await gql<{ switchTenant: Payload }>(url, `mutation($id: ID!) { switchTenant(tenantId: $id) { ${PAYLOAD} } }`, { id: tenantId }, gus.accessToken);
+    const s = await gql<{ switchTenant: Payload }>(
+      url,
+      `mutation($id: ID!) { switchTenant(tenantId: $id) { ${PAYLOAD} } }`,
+      { id: tenantId },
+      gus.accessToken,
+    );
     expect(s.errors).toBeUndefined();
     expect(s.data!.switchTenant.tenant.id).toBe(tenantId);
   });
@@ -226,9 +272,13 @@ describe('tenants', () => {
       gus.accessToken,
     );
     expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const anon = await gql(url, 'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id } }', {
-      input: { organizationName: 'X' },
-    });
+    const anon = await gql(
+      url,
+      'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id } }',
+      {
+        input: { organizationName: 'X' },
+      },
+    );
     expect(anon.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 

@@ -1,0 +1,301 @@
+/**
+ * The run command's orchestrator (`make dev`, `make prod`): starts every process of the platform
+ * (scripts/platform.ts) as a child (`node --import tsx <entry>`) in dependency order, waits for each one's
+ * /health, prefixes and prettifies their logs (raw JSON also goes to data/logs/<name>.log), and on
+ * Ctrl-C / SIGTERM stops them in reverse order: SIGTERM, then SIGKILL after a timeout. If a child
+ * dies on its own, everything else is stopped and the exit code is 1.
+ *
+ * Preparation (npm ci, setup, db-init) is done before this runs, by scripts/run.sh.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import {
+  createLineFormatter,
+  isBuilt,
+  logFile,
+  paint,
+  processesToStart,
+  type PlatformProcess,
+} from './platform.js';
+
+interface Options {
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+  colour: boolean;
+}
+
+interface Running {
+  spec: PlatformProcess;
+  child: ChildProcess;
+  log: WriteStream;
+  exited: Promise<void>;
+  alive: boolean;
+}
+
+const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+
+function parseOptions(argv: string[]): Options {
+  const num = (flag: string, fallback: number): number => {
+    const arg = argv.find((a) => a.startsWith(`--${flag}=`));
+    const value = arg ? Number(arg.split('=')[1]) : fallback;
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number of ms`);
+    return value;
+  };
+  const env = processEnv();
+  return {
+    startTimeoutMs: num('start-timeout', 90_000),
+    stopTimeoutMs: num('stop-timeout', 10_000),
+    colour:
+      !argv.includes('--no-color') &&
+      env['NO_COLOR'] === undefined &&
+      (process.stdout.isTTY || env['FORCE_COLOR'] !== undefined),
+  };
+}
+
+/** True when something accepts connections on 127.0.0.1:port. */
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function getStatus(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+function openLog(name: string): WriteStream {
+  const file = logFile(name);
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Keep one previous generation so a long-lived dev machine's logs stay bounded.
+  if (existsSync(file) && statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  return createWriteStream(file, { flags: 'a' });
+}
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      console.error('Run `make setup` to create .env, then fix the variables above (see env.example).');
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const config = loadConfigOrExit();
+  const mode = config.isProduction ? 'production' : config.NODE_ENV;
+  const specs = processesToStart(config);
+  const width = Math.max(...specs.map((s) => s.name.length), 'dev'.length);
+  const say = (msg: string, colour: 'green' | 'red' | 'yellow' | 'cyan' = 'cyan'): void => {
+    console.log(
+      `${paint('dev'.padEnd(width), colour, opts.colour, true)} ${paint('│', 'gray', opts.colour)} ${msg}`,
+    );
+  };
+  const shout = (msg: string): void => {
+    const bar = paint('!'.repeat(78), 'red', opts.colour, true);
+    console.error(`\n${bar}\n${paint(`  ${msg}`, 'red', opts.colour, true)}\n${bar}\n`);
+  };
+
+  const missing = specs.filter((s) => !isBuilt(s));
+  if (missing.length > 0) {
+    shout(`missing entry point(s): ${missing.map((m) => m.entry).join(', ')}`);
+    process.exit(1);
+  }
+
+  const running: Running[] = [];
+  let stopping: Promise<never> | undefined;
+
+  const stopAll = (exitCode: number, reason: string): Promise<never> => {
+    stopping ??= (async (): Promise<never> => {
+      say(`stopping (${reason})`, exitCode === 0 ? 'yellow' : 'red');
+      for (const r of [...running].reverse()) {
+        if (!r.alive) continue;
+        say(`stopping ${r.spec.name} (SIGTERM)`, 'yellow');
+        r.child.kill('SIGTERM');
+        const timedOut = await Promise.race([
+          r.exited.then(() => false),
+          sleep(opts.stopTimeoutMs).then(() => true),
+        ]);
+        if (timedOut && r.alive) {
+          say(`${r.spec.name} did not stop within ${opts.stopTimeoutMs} ms: SIGKILL`, 'red');
+          killGroup(r, 'SIGKILL');
+          await r.exited;
+        }
+      }
+      await Promise.all(running.map((r) => new Promise<void>((resolve) => r.log.end(resolve))));
+      say(
+        exitCode === 0 ? 'all processes stopped' : 'all processes stopped after a failure',
+        exitCode ? 'red' : 'green',
+      );
+      process.exit(exitCode);
+    })();
+    return stopping;
+  };
+
+  const killGroup = (r: Running, signal: NodeJS.Signals): void => {
+    if (r.child.pid === undefined) return;
+    try {
+      // Each child leads its own process group (detached), so this also reaches anything it spawned.
+      process.kill(-r.child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      shout(`${signal} again: killing every process now`);
+      for (const r of running) if (r.alive) killGroup(r, 'SIGKILL');
+      process.exit(1);
+    }
+    void stopAll(0, `received ${signal}`);
+  };
+  // A closed stdout (`make dev | head`) must not take the platform down; the log files still get
+  // every line.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // Last resort if this process dies abruptly: children run in their own process groups and would
+  // otherwise outlive it.
+  process.on('exit', () => {
+    for (const r of running) if (r.alive) killGroup(r, 'SIGKILL');
+  });
+
+  say(`starting TradeSage (${mode}): ${specs.map((s) => s.name).join(' → ')}`);
+  const env = { ...processEnv(), FORCE_COLOR: '0' };
+
+  for (const spec of specs) {
+    if (stopping) return;
+    if (await portInUse(spec.port)) {
+      shout(
+        `port ${spec.port} (${spec.name}) is already in use: is another \`make dev\` or compose stack running?`,
+      );
+      await stopAll(1, 'port in use');
+    }
+    const format = createLineFormatter(spec.name, spec.colour, { colour: opts.colour, width });
+    const formatErr = createLineFormatter(spec.name, spec.colour, {
+      colour: opts.colour,
+      width,
+      stderr: true,
+    });
+    const log = openLog(spec.name);
+    const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+      cwd: PROJECT_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: the terminal's Ctrl-C reaches only this orchestrator, which then stops the
+      // children one by one in reverse order instead of all at once.
+      detached: true,
+    });
+    let resolveExit: () => void = () => undefined;
+    const r: Running = {
+      spec,
+      child,
+      log,
+      alive: true,
+      exited: new Promise<void>((resolve) => {
+        resolveExit = resolve;
+      }),
+    };
+    running.push(r);
+    for (const [stream, fmt] of [
+      [child.stdout, format],
+      [child.stderr, formatErr],
+    ] as const) {
+      if (!stream) continue;
+      readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (!log.writableEnded) log.write(`${line}\n`);
+        console.log(fmt(line));
+      });
+    }
+    child.on('error', (err) => {
+      shout(`${spec.name} could not be started: ${err.message}`);
+    });
+    // 'close' comes after the output pipes drained, so no log line is lost before the file closes.
+    child.on('close', () => resolveExit());
+    child.on('exit', (code, signal) => {
+      r.alive = false;
+      if (!stopping) {
+        shout(
+          `${spec.name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${String(code)}`})`,
+        );
+        void stopAll(1, `${spec.name} died`);
+      } else {
+        say(`${spec.name} stopped (${signal ? `signal ${signal}` : `exit code ${String(code)}`})`);
+      }
+    });
+
+    const started = Date.now();
+    const healthUrl = `http://127.0.0.1:${spec.port}/health`;
+    for (;;) {
+      if (stopping || !r.alive) return;
+      if ((await getStatus(healthUrl)) === 200) break;
+      if (Date.now() - started > opts.startTimeoutMs) {
+        shout(`${spec.name} did not answer ${healthUrl} within ${opts.startTimeoutMs} ms`);
+        await stopAll(1, `${spec.name} did not start`);
+      }
+      await sleep(250);
+    }
+    say(
+      `${paint('✔', 'green', opts.colour)} ${spec.name} is up on :${spec.port} (${Date.now() - started} ms)`,
+      'green',
+    );
+  }
+
+  const readiness = await Promise.all(
+    specs.map(async (s) => [s, await getStatus(`http://127.0.0.1:${s.port}/ready`)] as const),
+  );
+  const notReady = readiness.filter(([, status]) => status !== 200).map(([s]) => s.name);
+  const g = `http://localhost:${config.GATEWAY_PORT}`;
+  const col = (label: string): string => `  ${label.padEnd(width + 1)}`;
+  const lines = [
+    '',
+    `TradeSage is running (${mode}). Ctrl-C stops everything.`,
+    '',
+    `${col('GraphQL')}${g}/graphql   (HTTP and graphql-ws)`,
+    `${col('GraphiQL')}${g}/graphiql`,
+    ...specs.map((s) => `${col(s.name)}http://localhost:${s.port}   /health /ready /metrics`),
+    `${col('JWKS')}http://localhost:${config.AUTH_PORT}/.well-known/jwks.json`,
+    `${col('REST')}http://localhost:${config.TENANTS_PORT}/api/v1/tenants/provision`,
+    `${col('logs')}${path.relative(PROJECT_ROOT, logFile('<name>'))}   (make logs, make auth-logs, make tenant-logs)`,
+    '',
+  ];
+  for (const l of lines) say(l, 'green');
+  if (notReady.length > 0) say(`not ready yet (see /ready): ${notReady.join(', ')}`, 'yellow');
+  await new Promise<never>(() => undefined);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { SUBGRAPHS } from '../schema/subgraphs.js';
+import { createLineFormatter, isBuilt, platformProcesses } from './platform.js';
+
+const config = loadConfig({ SERVICE_TOKEN: 'x'.repeat(32), NODE_ENV: 'development' });
+const read = (file: string): Promise<string> => readFile(path.join(PROJECT_ROOT, file), 'utf8');
+
+describe('platformProcesses', () => {
+  it('starts the spine in dependency order, the gateway last, and every core entry exists', () => {
+    const all = platformProcesses(config);
+    const core = all.filter((p) => p.core);
+    expect(core.map((p) => p.name)).toEqual(['sessions', 'auth', 'tenants', 'tenants-worker', 'gateway']);
+    expect(core.map((p) => p.port)).toEqual([8002, 8001, 8003, 8103, 8000]);
+    expect(all.at(-1)?.name).toBe('gateway');
+    expect(core.filter((p) => !isBuilt(p)).map((p) => p.entry)).toEqual([]);
+  });
+
+  it('covers every subgraph composed into the supergraph', () => {
+    const names = new Set(platformProcesses(config).map((p) => p.name));
+    for (const s of SUBGRAPHS) expect(names.has(s.name), s.name).toBe(true);
+  });
+
+  it('matches docker-compose.yml and the Prometheus targets', async () => {
+    const compose = await read('docker-compose.yml');
+    const prometheus = await read('ops/prometheus/prometheus.yml');
+    for (const p of platformProcesses(config)) {
+      expect(prometheus, p.name).toContain(`'${p.name}:${p.port}'`);
+      if (!p.core && !isBuilt(p)) continue;
+      expect(compose, p.name).toMatch(new RegExp(`^  ${p.name}:$`, 'm'));
+      expect(compose, p.name).toContain(`'${p.entry}'`);
+      expect(compose, p.name).toContain(`http://127.0.0.1:${p.port}/health`);
+    }
+  });
+});
+
+describe('createLineFormatter', () => {
+  const format = createLineFormatter('auth', 'magenta', { colour: false, width: 8 });
+
+  it('prettifies pino JSON lines and prefixes them with the process name', () => {
+    const line = JSON.stringify({ level: 30, time: 0, service: 'auth', msg: 'auth listening', port: 8001 });
+    const out = format(line);
+    expect(out).toMatch(/^auth {5}│ \[.+\] INFO: auth listening \{"port":8001\}$/);
+  });
+
+  it('prefixes every line of a multi-line entry and passes plain text through', () => {
+    const line = JSON.stringify({
+      level: 50,
+      time: 0,
+      msg: 'boom',
+      err: { type: 'Error', message: 'x', stack: 'Error: x\n    at f' },
+    });
+    const lines = format(line).split('\n');
+    expect(lines.length).toBeGreaterThan(2);
+    for (const l of lines) expect(l.startsWith('auth     │ ')).toBe(true);
+    expect(format('not json {')).toBe('auth     │ not json {');
+    expect(format('{ broken')).toBe('auth     │ { broken');
+  });
+});
