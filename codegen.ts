@@ -2,7 +2,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 // One root config generating resolver types for every subgraph (schema-first). Generated files are
 // committed; `make codegen-check` fails CI when they drift from the schemas.
-const subgraphs = ['auth', 'sessions', 'tenants', 'market-data'] as const;
+const subgraphs = ['auth', 'sessions', 'tenants', 'trading', 'market-data', 'analytics'] as const;
 
 // Per-subgraph overrides: a context type extending lib's RequestContext with the subgraph's services,
 // and mappers from GraphQL types to the domain objects resolvers really return (paths are relative
@@ -28,6 +28,20 @@ const overrides: Partial<
       User: '../models.js#UserModel',
     },
   },
+  trading: {
+    contextType: '../context.js#TradingContext',
+    mappers: {
+      Account: '../models.js#AccountModel',
+      Position: '../models.js#PositionModel',
+      Order: '../models.js#OrderModel',
+      OrderEvent: '../models.js#OrderEventModel',
+      Trade: '../models.js#TradeModel',
+      LedgerEntry: '../models.js#LedgerEntryModel',
+      RiskLimits: '../models.js#RiskLimitsModel',
+      OrderPreview: '../models.js#OrderPreviewModel',
+      Instrument: '../models.js#InstrumentRefModel',
+    },
+  },
   'market-data': {
     contextType: '../context.js#MarketDataContext',
     mappers: {
@@ -39,6 +53,10 @@ const overrides: Partial<
       Mover: '../summary.service.js#MoverModel',
       VolatilityRank: '../summary.service.js#VolatilityModel',
     },
+  },
+  analytics: {
+    contextType: '../context.js#AnalyticsContext',
+    mappers: { Dashboard: '../dashboard.service.js#DashboardModel' },
   },
 };
 

@@ -46,7 +46,7 @@ export async function freePorts(n: number): Promise<number[]> {
 export async function createTestEnv(name: string, overrides: Record<string, string> = {}): Promise<TestEnv> {
   const namespace = `${name}_${randomBytes(4).toString('hex')}`.toLowerCase();
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), `tradesage-${namespace}-`));
-  const [gateway, auth, sessions, tenants] = await freePorts(4);
+  const [gateway, auth, sessions, tenants, trading, marketData, analytics] = await freePorts(7);
   const base = processEnv();
   const dbUrl = (role: string, db: string): string => `postgres://${role}@127.0.0.1:5432/${db}`;
   const database = `ts_test_${namespace}`;
@@ -66,6 +66,9 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     AUTH_PORT: String(auth),
     SESSIONS_PORT: String(sessions),
     TENANTS_PORT: String(tenants),
+    TRADING_PORT: String(trading),
+    MARKET_DATA_PORT: String(marketData),
+    ANALYTICS_PORT: String(analytics),
     SUPERGRAPH_WATCH: 'false',
     JOB_BACKOFF_MS: '200',
     ...overrides,

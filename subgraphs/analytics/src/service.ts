@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type { JWTVerifyGetKey } from 'jose';
+import type pg from 'pg';
+import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
+import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
+import { buildRequestContext } from '../../../lib/context.js';
+import { createPool, pingDb } from '../../../lib/db.js';
+import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import { createLogger } from '../../../lib/logger.js';
+import { createMetrics } from '../../../lib/metrics.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createAnalyticsMetrics, type AnalyticsMetrics } from './analytics.metrics.js';
+import type { AnalyticsContext, AnalyticsServices } from './context.js';
+import { DashboardService } from './dashboard.service.js';
+import { MarketRepository } from './market.repository.js';
+import { ReportCache } from './report.cache.js';
+import { ReportService } from './report.service.js';
+import { resolvers } from './resolvers/index.js';
+import { SnapshotService } from './snapshot.service.js';
+import { TradeIngestService } from './trade-ingest.service.js';
+import { TradeStreamConsumer } from './trade-stream.consumer.js';
+
+/** Redis keys of the subgraph live under `<REDIS_PREFIX>analytics:` (the cache client's keyPrefix). */
+export const REDIS_NAMESPACE = 'analytics:';
+/** Trading's trade stream and market-data's quote hash, relative to REDIS_PREFIX. */
+export const TRADE_STREAM_KEY = 'trading:trades';
+export const QUOTES_KEY = 'market:quotes';
+
+/** Optional collaborators, for tests and benchmarks. */
+export interface AnalyticsDeps {
+  /** Verifies tokens against these keys instead of fetching auth's JWKS. */
+  jwks?: JWTVerifyGetKey;
+  /** Session liveness; null skips the check (tests without a sessions service). Default: sessions service. */
+  sessions?: SessionLiveness | null;
+  /** Clock. */
+  now?: () => Date;
+  /** Name of this replica in the stream's consumer group. */
+  consumerName?: string;
+}
+
+/** Internals of a started service, for tests and benchmarks. */
+export interface AnalyticsRuntime {
+  pool: pg.Pool;
+  metrics: AnalyticsMetrics;
+  snapshots: SnapshotService;
+  ingest: TradeIngestService;
+  cache: ReportCache;
+  services: AnalyticsServices;
+}
+
+export interface AnalyticsService extends Service {
+  /** The running internals; throws before `start()`. */
+  runtime(): AnalyticsRuntime;
+}
+
+/**
+ * The analytics subgraph on `config.ANALYTICS_PORT`: performance and risk reports (cached in
+ * Redis), saved dashboards, the trade stream consumer and the periodic equity snapshotter.
+ * Nothing connects until `start()`.
+ */
+export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {}): AnalyticsService {
+  let running: { http: HttpService; runtime: AnalyticsRuntime } | undefined;
+  const now = deps.now ?? ((): Date => new Date());
+  const consumerName =
+    deps.consumerName ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  return {
+    runtime() {
+      if (!running) throw new Error('analytics service not started');
+      return running.runtime;
+    },
+    async start() {
+      if (running) throw new Error('analytics service already started');
+      const logger = createLogger(config, 'analytics');
+      const metrics = createMetrics('analytics');
+      const analyticsMetrics = createAnalyticsMetrics(metrics.registry);
+      const pool = createPool(config, config.DATABASE_URL, 'tradesage-analytics');
+      const cacheRedis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`);
+      // Other services' keys (quotes, the trade stream) are named in full, so this client has no prefix.
+      const sharedRedis: Redis = createRedis(config, 'commands');
+      const blockingRedis: Redis = createRedis(config, 'commands');
+      const subscriber: Redis = createRedis(config, 'subscriber');
+
+      const market = new MarketRepository(pool, sharedRedis, `${config.REDIS_PREFIX}${QUOTES_KEY}`);
+      const cache = new ReportCache(cacheRedis, config.ANALYTICS_CACHE_TTL_SECONDS, analyticsMetrics);
+      const reports = new ReportService(
+        pool,
+        market,
+        cache,
+        analyticsMetrics,
+        {
+          riskFreeRate: config.ANALYTICS_RISK_FREE_RATE,
+          benchmarkSymbol: config.ANALYTICS_BENCHMARK_SYMBOL,
+          rollingWindow: config.ANALYTICS_ROLLING_WINDOW_DAYS,
+          varLookback: config.ANALYTICS_VAR_LOOKBACK_DAYS,
+        },
+        now,
+      );
+      const snapshots = new SnapshotService(
+        pool,
+        market,
+        cacheRedis,
+        analyticsMetrics,
+        logger,
+        { intraday: config.ANALYTICS_INTRADAY_SNAPSHOTS, intervalMs: config.ANALYTICS_SNAPSHOT_INTERVAL_MS },
+        now,
+      );
+      const ingest = new TradeIngestService(pool, cache, snapshots, logger);
+      const consumer = config.ANALYTICS_TRADE_CONSUMER_ENABLED
+        ? new TradeStreamConsumer(
+            blockingRedis,
+            sharedRedis,
+            `${config.REDIS_PREFIX}${TRADE_STREAM_KEY}`,
+            consumerName,
+            (e) => ingest.ingest(e),
+            analyticsMetrics,
+            logger,
+          )
+        : undefined;
+      const services: AnalyticsServices = { reports, dashboards: new DashboardService(pool) };
+
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        await snapshots.stop();
+        await consumer?.stop();
+        await Promise.all([
+          cacheRedis.quit().catch(() => cacheRedis.disconnect()),
+          sharedRedis.quit().catch(() => sharedRedis.disconnect()),
+          subscriber.quit().catch(() => subscriber.disconnect()),
+          pool.end().catch(() => undefined),
+        ]);
+        blockingRedis.disconnect();
+      };
+
+      try {
+        let sessions: SessionLiveness | null;
+        if (deps.sessions !== undefined) sessions = deps.sessions;
+        else {
+          const liveness = new CachedSessionLiveness(config, logger);
+          await liveness.listen(subscriber, config.REDIS_PREFIX);
+          sessions = liveness;
+        }
+        const verifier = new AccessTokenVerifier(config, sessions, deps.jwks);
+        const schema = buildSubgraphSchema({
+          typeDefs: parse(
+            readFileSync(path.join(PROJECT_ROOT, 'subgraphs/analytics/schema.graphql'), 'utf8'),
+          ),
+          // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
+          resolvers: resolvers as GraphQLResolverMap<unknown>,
+        });
+        const http = createHttpService<AnalyticsContext>({
+          name: 'analytics',
+          config,
+          port: config.ANALYTICS_PORT,
+          logger,
+          metrics,
+          readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(cacheRedis) },
+          graphql: {
+            schema,
+            context: async (req) => ({
+              ...(await buildRequestContext({
+                headers: req.headers,
+                remoteAddress: req.socket.remoteAddress,
+                verifier,
+                config,
+                logger,
+              })),
+              analytics: services,
+            }),
+          },
+          onStop: [release],
+        });
+        const address = await http.start().catch(async (err: unknown) => {
+          await http.stop().catch(() => undefined);
+          throw err;
+        });
+        await consumer?.start();
+        if (config.ANALYTICS_SNAPSHOTS_ENABLED) snapshots.start();
+        running = {
+          http,
+          runtime: { pool, metrics: analyticsMetrics, snapshots, ingest, cache, services },
+        };
+        return address;
+      } catch (err) {
+        await release();
+        throw err;
+      }
+    },
+    async stop() {
+      const r = running;
+      running = undefined;
+      if (r) await r.http.stop();
+    },
+  };
+}

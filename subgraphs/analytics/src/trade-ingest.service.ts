@@ -1,0 +1,71 @@
+/**
+ * What a trade event does in analytics: apply the fill to the account's lots (closing round trips
+ * into `closed_trades`), invalidate the account's cached reports, and snapshot the account.
+ * Applying is idempotent (`applied_trades`), so a redelivered entry changes nothing. The first trade
+ * analytics sees for an account replays the account's whole execution history from trading's
+ * `executions` table first (backfill), in execution order.
+ */
+import { Decimal } from 'decimal.js';
+import type pg from 'pg';
+import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
+import type { Logger } from '../../../lib/logger.js';
+import { AnalyticsRepository } from './analytics.repository.js';
+import { applyFill } from './metrics/lots.js';
+import type { ReportCache } from './report.cache.js';
+import type { SnapshotService } from './snapshot.service.js';
+import type { TradeEvent } from './trade-event.js';
+
+export type IngestResult = 'applied' | 'duplicate';
+
+interface Fill {
+  tradeId: string;
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  quantity: string;
+  price: string;
+  executedAt: Date;
+}
+
+async function applyOne(repo: AnalyticsRepository, accountId: string, f: Fill): Promise<boolean> {
+  if (!(await repo.markApplied(f.tradeId, accountId, f.executedAt))) return false;
+  const lot = await repo.lockLot(accountId, f.symbol);
+  const r = applyFill(lot, {
+    side: f.side,
+    quantity: new Decimal(f.quantity),
+    price: new Decimal(f.price),
+    at: f.executedAt,
+  });
+  await repo.saveLot(accountId, f.symbol, r.lot);
+  if (r.closed) await repo.insertClosedTrade(accountId, f.symbol, f.tradeId, r.closed);
+  return true;
+}
+
+export class TradeIngestService {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly cache: ReportCache,
+    private readonly snapshots: SnapshotService,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Handles one trade event (see the module comment). */
+  async ingest(event: TradeEvent): Promise<IngestResult> {
+    const scope: TenantScope = { tenantId: event.tenantId, schemaName: tenantSchemaName(event.tenantId) };
+    const applied = await withTenant(this.pool, scope, async (_tx, client) => {
+      const repo = new AnalyticsRepository(client);
+      // Serializes ingestion per account, so replay and live events never interleave.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`analytics:${event.accountId}`]);
+      if (!(await repo.hasAppliedTrades(event.accountId))) {
+        for (const e of await repo.executions(event.accountId)) {
+          await applyOne(repo, event.accountId, { ...e, tradeId: e.id });
+        }
+      }
+      return applyOne(repo, event.accountId, event);
+    });
+    await this.cache.invalidate(event.tenantId, event.accountId);
+    await this.snapshots.snapshotAccount(scope, event.accountId).catch((err: unknown) => {
+      this.logger.warn({ err, accountId: event.accountId }, 'snapshot after trade failed');
+    });
+    return applied ? 'applied' : 'duplicate';
+  }
+}
