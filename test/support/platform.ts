@@ -1,14 +1,17 @@
 /**
  * Starts the whole platform in-process for end-to-end tests: sessions, auth, tenants, the tenants
- * worker and the gateway, on the free ports of a {@link TestEnv}, in dependency order, and stops them
+ * worker, market-data, trading, analytics and the gateway, on the free ports of a {@link TestEnv}, in dependency order, and stops them
  * in reverse order.
  */
 import { createGateway } from '../../gateway/src/gateway.js';
 import type { Service } from '../../lib/http.js';
+import { createAnalyticsService } from '../../subgraphs/analytics/src/service.js';
 import { createAuthService } from '../../subgraphs/auth/src/service.js';
+import { createMarketDataService } from '../../subgraphs/market-data/src/service.js';
 import { createSessionsService } from '../../subgraphs/sessions/src/service.js';
 import { createTenantsWorker } from '../../subgraphs/tenants/src/jobs/worker.js';
 import { createTenantsService } from '../../subgraphs/tenants/src/service.js';
+import { createTradingService } from '../../subgraphs/trading/src/service.js';
 import type { TestEnv } from './env.js';
 
 export interface RunningPlatform {
@@ -24,6 +27,9 @@ export async function startPlatform(env: TestEnv): Promise<RunningPlatform> {
     createAuthService(c),
     createTenantsService(c),
     createTenantsWorker(c),
+    createMarketDataService(c),
+    createTradingService(c),
+    createAnalyticsService(c),
     createGateway(c),
   ];
   const started: Service[] = [];
