@@ -1,0 +1,111 @@
+/**
+ * The per-request context of the gateway, built before any parsing: the request id, the client IP,
+ * the verified token (or none), then the rate limits. Refusals here are transport-level, so they
+ * answer with an HTTP status (401 with `WWW-Authenticate`, 429 with `Retry-After`) and a GraphQL
+ * error body carrying `extensions.code`, as GraphQL-over-HTTP allows for requests refused before
+ * execution.
+ */
+import { HeaderMap } from '@apollo/server';
+import type { Request, Response } from 'express';
+import { GraphQLError } from 'graphql';
+import type { AuthClaims } from '../../lib/auth.js';
+import { requestIdFrom } from '../../lib/context.js';
+import { AppError, rateLimited } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
+import type { RateLimiter } from './rate-limit.service.js';
+import type { HeaderVerifier } from './token.cache.js';
+
+/** Mutable per-request metric labels, filled in as the request is understood. */
+export interface RequestLabels {
+  operationType: string;
+}
+
+/** What the gateway's plugins and data sources see for one request. */
+export interface GatewayContext {
+  requestId: string;
+  clientIp: string;
+  /** The `Authorization` header exactly as received, present only when it verified. */
+  authorization: string | undefined;
+  auth: AuthClaims | null;
+  logger: Logger;
+  labels: RequestLabels;
+}
+
+/** `res.locals` key holding the {@link RequestLabels} of a request. */
+export const LABELS_KEY = 'gatewayLabels';
+
+/** `res.locals` key holding the request id chosen when the request arrived. */
+export const REQUEST_ID_KEY = 'requestId';
+
+/** Wraps a domain error for Apollo with the HTTP status and headers of a transport-level refusal. */
+function refusal(err: AppError, status: number, headers: [string, string][]): GraphQLError {
+  return new GraphQLError(err.message, {
+    originalError: err,
+    extensions: { code: err.code, ...err.details, http: { status, headers: new HeaderMap(headers) } },
+  });
+}
+
+/** Builds the Apollo `context` function of the gateway. */
+export function createContextBuilder(deps: {
+  verifier: HeaderVerifier;
+  limiter: RateLimiter;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}): (args: { req: Request; res: Response }) => Promise<GatewayContext> {
+  return async ({ req, res }) => {
+    const given = res.locals[REQUEST_ID_KEY] as string | undefined;
+    const requestId = given ?? requestIdFrom(req.headers);
+    if (!given) res.setHeader('x-request-id', requestId);
+    // `trust proxy` (lib/http) makes req.ip the client behind a trusted hop, the socket peer otherwise.
+    const clientIp = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const labels = (res.locals[LABELS_KEY] as RequestLabels | undefined) ?? { operationType: 'unknown' };
+
+    const header = req.headers.authorization;
+    let auth: AuthClaims | null = null;
+    let authError: AppError | undefined;
+    try {
+      auth = await deps.verifier.verifyHeader(header);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      authError = err;
+    }
+
+    // Counted even when the token is bad, so a flood of forged tokens hits the IP limit.
+    const verdict = await deps.limiter.check({
+      ip: clientIp,
+      userId: auth?.userId,
+      tenantId: auth?.tenantId,
+    });
+    if (!verdict.allowed) {
+      deps.metrics.rateLimited.inc({ scope: verdict.scope });
+      deps.logger.info({ requestId, scope: verdict.scope, clientIp }, 'rate limited');
+      throw refusal(rateLimited(verdict.retryAfterSeconds), 429, [
+        ['retry-after', String(verdict.retryAfterSeconds)],
+      ]);
+    }
+    if (authError) {
+      const reason = authFailureReason(authError.message);
+      deps.metrics.authFailures.inc({ reason });
+      deps.logger.info({ requestId, reason }, 'token refused');
+      throw refusal(authError, 401, [
+        ['www-authenticate', `Bearer error="invalid_token"`],
+        ['cache-control', 'no-store'],
+      ]);
+    }
+    // The child logger is made on first use: most requests never log, and a pino child per request
+    // is a measurable share of the gateway's work on small queries.
+    let logger: Logger | undefined;
+    return {
+      requestId,
+      clientIp,
+      authorization: auth ? header : undefined,
+      auth,
+      get logger(): Logger {
+        logger ??= deps.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId });
+        return logger;
+      },
+      labels,
+    };
+  };
+}

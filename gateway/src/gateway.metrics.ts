@@ -1,0 +1,61 @@
+import { Counter, Histogram } from 'prom-client';
+import type { HttpMetrics } from '../../lib/metrics.js';
+
+/** Why a token was refused (few values on purpose: they are label values). */
+export type AuthFailureReason = 'malformed' | 'expired' | 'revoked' | 'invalid';
+
+/** The gateway's own metrics, on the service registry next to the shared HTTP metrics. */
+export interface GatewayMetrics {
+  http: HttpMetrics;
+  requestDuration: Histogram<'operation_type'>;
+  rateLimited: Counter<'scope'>;
+  authFailures: Counter<'reason'>;
+  supergraphReloads: Counter<'result'>;
+  sharedFetches: Counter;
+}
+
+/** Registers the gateway metrics on `http.registry`. */
+export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
+  const registers = [http.registry];
+  return {
+    http,
+    requestDuration: new Histogram({
+      name: 'gateway_request_duration_seconds',
+      help: 'GraphQL requests through the gateway, by operation type (unknown when refused before parsing)',
+      labelNames: ['operation_type'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'gateway_rate_limited_total',
+      help: 'Requests refused by the gateway rate limits, by scope (ip, user, tenant)',
+      labelNames: ['scope'],
+      registers,
+    }),
+    authFailures: new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Requests whose Authorization header was refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    supergraphReloads: new Counter({
+      name: 'gateway_supergraph_reloads_total',
+      help: 'Supergraph file reloads, by result (ok, failed)',
+      labelNames: ['result'],
+      registers,
+    }),
+    sharedFetches: new Counter({
+      name: 'gateway_subgraph_fetches_shared_total',
+      help: 'Subgraph fetches answered by an identical fetch already in flight',
+      registers,
+    }),
+  };
+}
+
+/** Maps lib/auth's UNAUTHENTICATED messages to a metric label. */
+export function authFailureReason(message: string): AuthFailureReason {
+  if (message.startsWith('Malformed')) return 'malformed';
+  if (message.includes('expired') && message.startsWith('Access token')) return 'expired';
+  if (message.startsWith('Session')) return 'revoked';
+  return 'invalid';
+}

@@ -1,0 +1,423 @@
+/**
+ * The gateway (:8000): Apollo Gateway over the static supergraph, behind Apollo Server, with the
+ * request-path policy of the platform: token verification and live-session checks, rate limits,
+ * operation limits, CSRF prevention, CORS, APQ in Redis, masked errors, GraphiQL from local assets,
+ * and /health, /ready, /metrics from lib/http.
+ */
+import { ApolloGateway, HEALTH_CHECK_QUERY } from '@apollo/gateway';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { AccessTokenVerifier, CachedSessionLiveness } from '../../lib/auth.js';
+import { disableApolloTelemetry, type Config } from '../../lib/config.js';
+import { badInput, createErrorFormatter, ErrorCode } from '../../lib/errors.js';
+import { requestIdFrom } from '../../lib/context.js';
+import { createHttpService, type Service } from '../../lib/http.js';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
+import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
+import { RedisKeyValueCache } from './apq.cache.js';
+import {
+  createContextBuilder,
+  LABELS_KEY,
+  REQUEST_ID_KEY,
+  type GatewayContext,
+  type RequestLabels,
+} from './gateway.context.js';
+import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js';
+import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
+import { aliasLimitRule, depthLimitRule } from './limits.rules.js';
+import { RateLimiter } from './rate-limit.service.js';
+import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
+import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
+import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
+import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
+import { CachingTokenVerifier, type HeaderVerifier } from './token.cache.js';
+import { createSubgraphHttpClient, type SubgraphHttpClient } from './subgraph.fetcher.js';
+import {
+  GatewayLifecycle,
+  SupergraphFileManager,
+  subgraphsOf,
+  type GatewayState,
+} from './supergraph.manager.js';
+
+/** Injectable collaborators; everything defaults to what `config` describes. */
+export interface GatewayDeps {
+  logger?: Logger;
+  metrics?: HttpMetrics;
+  /** Token verifier to use instead of JWKS at `config.jwksUrl` + the sessions service (used as is, uncached). */
+  verifier?: HeaderVerifier;
+  /** Subgraph URLs by name, over those from configuration and the supergraph. */
+  subgraphUrls?: Record<string, string>;
+}
+
+/** The gateway service: start/stop plus its lifecycle state. */
+export interface GatewayService extends Service {
+  readonly state: GatewayState;
+  readonly app: Express;
+}
+
+/** Extension keys a subgraph or the library may set that must not reach clients. */
+const PRIVATE_EXTENSIONS = ['serviceName', 'response', 'http', 'stacktrace', 'exception', 'subgraphStatus'];
+
+/**
+ * The shared formatter (domain codes kept, anything else logged and masked) plus removal of what
+ * federation adds: the subgraph's name, URL and raw response body.
+ */
+function createGatewayErrorFormatter(
+  logger: Logger,
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  const base = createErrorFormatter(logger);
+  return (formatted, error) => {
+    const out = base(formatted, error);
+    if (!out.extensions) return out;
+    const extensions = { ...out.extensions };
+    for (const key of PRIVATE_EXTENSIONS) delete extensions[key];
+    return { ...out, extensions };
+  };
+}
+
+/**
+ * Request duration by operation type, errors by code, `Retry-After` for a subgraph's RATE_LIMITED,
+ * and a log line with the request id for every error the formatter is about to mask (the formatter
+ * logs the error itself, but Apollo gives it no request context).
+ */
+function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlugin<GatewayContext> {
+  const classify = createErrorFormatter(logger.child({}, { level: 'silent' }));
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        didEncounterErrors: ({ errors, contextValue }) => {
+          const masked = errors.filter(
+            (e) => classify(e.toJSON(), e).extensions?.['code'] === ErrorCode.Internal,
+          );
+          if (masked.length > 0) {
+            contextValue.logger.error(
+              { errors: masked.map((e) => ({ message: e.message, path: e.path })) },
+              'request failed with masked errors',
+            );
+          }
+          return Promise.resolve();
+        },
+        didResolveOperation: ({ operation, request, contextValue }) => {
+          if (!operation) {
+            // Apollo leaves this to execution, where the gateway's planner throws a 500-class error.
+            const message = request.operationName
+              ? `Unknown operation named "${request.operationName}"`
+              : 'Must provide an operation name when the document holds several operations';
+            const err = badInput(message);
+            throw new GraphQLError(message, {
+              originalError: err,
+              extensions: { code: err.code, http: { status: 400, headers: new HeaderMap() } },
+            });
+          }
+          contextValue.labels.operationType = operation.operation;
+          return Promise.resolve();
+        },
+        willSendResponse: ({ response }) => {
+          if (response.body.kind !== 'single') return Promise.resolve();
+          let retryAfter: number | undefined;
+          for (const e of response.body.singleResult.errors ?? []) {
+            const code = e.extensions?.['code'];
+            metrics.http.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
+            const after = e.extensions?.['retryAfter'];
+            if (code === ErrorCode.RateLimited && typeof after === 'number') {
+              retryAfter = Math.max(retryAfter ?? 0, Math.ceil(after));
+            }
+          }
+          if (retryAfter !== undefined) response.http.headers.set('retry-after', String(retryAfter));
+          return Promise.resolve();
+        },
+      }),
+  };
+}
+
+/** JSON error body in the shape of a GraphQL response, for refusals made before Apollo runs. */
+function sendGraphQLError(
+  req: Request,
+  res: Response,
+  status: number,
+  message: string,
+  extensions: Record<string, unknown>,
+): void {
+  const type =
+    req.accepts(['application/graphql-response+json', 'application/json']) ===
+    'application/graphql-response+json'
+      ? 'application/graphql-response+json; charset=utf-8'
+      : 'application/json; charset=utf-8';
+  res
+    .status(status)
+    .type(type)
+    .send(JSON.stringify({ errors: [{ message, extensions }] }));
+}
+
+/** Refuses a query document longer than MAX_QUERY_BYTES with 413 before anything parses it. */
+function querySizeLimit(maxBytes: number): RequestHandler {
+  return (req, res, next) => {
+    const body = req.body as unknown;
+    const fromBody = typeof body === 'object' && body !== null && 'query' in body ? body.query : undefined;
+    const fromUrl = req.method === 'GET' ? req.query['query'] : undefined;
+    const sizes = [fromBody, fromUrl].map((q) => (typeof q === 'string' ? Buffer.byteLength(q) : 0));
+    const size = Math.max(...sizes);
+    if (size > maxBytes) {
+      sendGraphQLError(req, res, 413, `Query is too large (${size} bytes, limit ${maxBytes})`, {
+        code: ErrorCode.BadUserInput,
+        limit: 'size',
+        max: maxBytes,
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * Creates the gateway without starting it (no side effects until `start()`).
+ * @param config validated configuration; `SUPERGRAPH_PATH`, `supergraphWatch`, `jwksUrl`, subgraph URLs, limits
+ * @param deps optional collaborators (tests)
+ */
+export function createGateway(config: Config, deps: GatewayDeps = {}): GatewayService {
+  const logger = deps.logger ?? createLogger(config, 'gateway');
+  const httpMetrics = deps.metrics ?? createMetrics('gateway');
+  const metrics = createGatewayMetrics(httpMetrics);
+  const subscriptionMetrics = createSubscriptionMetrics(httpMetrics.registry);
+  let planner: SubscriptionPlanner | undefined;
+  // Rebuilt lazily when the supergraph changes (development reload).
+  const currentPlanner = (): SubscriptionPlanner => {
+    if (planner?.sdl !== manager.supergraphSdl) planner = new SubscriptionPlanner(manager.supergraphSdl);
+    return planner;
+  };
+  const lifecycle = new GatewayLifecycle(logger);
+  const manager = new SupergraphFileManager({
+    path: config.SUPERGRAPH_PATH,
+    watch: config.supergraphWatch,
+    lifecycle,
+    logger,
+    onReload: (result) => metrics.supergraphReloads.inc({ result }),
+  });
+  const urls: Record<string, string> = { ...subgraphUrlsFromConfig(config), ...deps.subgraphUrls };
+  const subgraphUrl = (name: string, composed: string): string => urls[name] ?? composed;
+
+  let redis: Redis | undefined;
+  let subscriber: Redis | undefined;
+  let wsSubscriber: Redis | undefined;
+  let subscriptions: SubscriptionServer | undefined;
+  let client: SubgraphHttpClient | undefined;
+  let apollo: ApolloServer<GatewayContext> | undefined;
+  let handler: RequestHandler | undefined;
+
+  const corsMiddleware = cors({
+    origin: config.CORS_ORIGINS,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: [
+      'content-type',
+      'authorization',
+      'x-request-id',
+      'apollo-require-preflight',
+      'x-apollo-operation-name',
+    ],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+  });
+
+  let lastUnreachable = '';
+  const subgraphsReachable = async (): Promise<boolean> => {
+    const endpoints = subgraphsOf(manager.supergraphSdl);
+    if (endpoints.length === 0) return false;
+    const results = await Promise.all(
+      endpoints.map(async ({ name, url }) => {
+        try {
+          const res = await fetch(subgraphUrl(name, url), {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: HEALTH_CHECK_QUERY }),
+            signal: AbortSignal.timeout(2000),
+          });
+          await res.arrayBuffer();
+          return { name, ok: res.ok };
+        } catch {
+          return { name, ok: false };
+        }
+      }),
+    );
+    // /ready is polled often: say which subgraphs are unreachable when that set changes, not every time.
+    const unreachable = results
+      .filter((r) => !r.ok)
+      .map((r) => r.name)
+      .join(',');
+    if (unreachable !== lastUnreachable) {
+      if (unreachable) logger.warn({ subgraphs: unreachable.split(',') }, 'subgraphs unreachable');
+      else logger.info('every subgraph is reachable');
+      lastUnreachable = unreachable;
+    }
+    return unreachable === '';
+  };
+
+  const http = createHttpService<GatewayContext>({
+    name: 'gateway',
+    config,
+    port: config.GATEWAY_PORT,
+    logger,
+    metrics: httpMetrics,
+    readiness: {
+      gateway: () => Promise.resolve(lifecycle.state === 'serving' || lifecycle.state === 'reloading'),
+      redis: () => (redis ? pingRedis(redis) : Promise.resolve(false)),
+      subgraphs: subgraphsReachable,
+    },
+    routes: (app) => {
+      // Express would hash every response body for a weak ETag; GraphQL POST answers never revalidate,
+      // and GraphiQL assets set their own.
+      app.set('etag', false);
+      mountGraphiql(app, logger);
+      app.use('/graphql', corsMiddleware);
+      app.get('/graphql', (req, res, next) => {
+        if (prefersHtml(req)) sendGraphiqlPage(res);
+        else next();
+      });
+      app.use('/graphql', (req: Request, res: Response, next: NextFunction) => {
+        // Set before anything can refuse the request, so every answer carries its request id.
+        const requestId = requestIdFrom(req.headers);
+        res.locals[REQUEST_ID_KEY] = requestId;
+        res.setHeader('x-request-id', requestId);
+        const labels: RequestLabels = { operationType: 'unknown' };
+        res.locals[LABELS_KEY] = labels;
+        const end = metrics.requestDuration.startTimer();
+        res.on('finish', () => end({ operation_type: labels.operationType }));
+        next();
+      });
+      app.use('/graphql', querySizeLimit(config.MAX_QUERY_BYTES));
+      app.use('/graphql', (req, res, next) => {
+        if (handler) {
+          handler(req, res, next);
+          return;
+        }
+        sendGraphQLError(req, res, 503, 'Gateway is not serving yet', { code: ErrorCode.Internal });
+      });
+    },
+  });
+
+  const release = async (): Promise<void> => {
+    client?.close();
+    const clients = [redis, subscriber, wsSubscriber].filter((r): r is Redis => r !== undefined);
+    await Promise.all(
+      clients.map((r) =>
+        r.quit().then(
+          () => undefined,
+          () => r.disconnect(),
+        ),
+      ),
+    );
+  };
+
+  const start = async (): Promise<{ port: number; url: string }> => {
+    disableApolloTelemetry();
+    try {
+      // Every request runs one rate-limit script; auto-pipelining sends those issued in the same tick
+      // in one write, which matters under concurrency.
+      redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}gateway:`, {
+        enableAutoPipelining: true,
+      });
+      subscriber = createRedis(config, 'subscriber');
+      const liveness = new CachedSessionLiveness(config, logger);
+      await liveness.listen(subscriber, config.REDIS_PREFIX);
+      const verifier =
+        deps.verifier ?? new CachingTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
+      const limiter = new RateLimiter(redis, config);
+      const httpClient = createSubgraphHttpClient({
+        timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+        dedupe: config.GATEWAY_DEDUPE,
+        onShared: () => metrics.sharedFetches.inc(),
+      });
+      client = httpClient;
+      const gateway = new ApolloGateway({
+        supergraphSdl: manager,
+        buildService: ({ name, url }) =>
+          new SubgraphDataSource(subgraphUrl(name, url ?? ''), httpClient.fetcher, config.GATEWAY_DEDUPE),
+        logger,
+        validateSupergraph: true,
+        serviceHealthCheck: false,
+        // Query plans in responses (on a request header) would show clients the subgraph layout.
+        __exposeQueryPlanExperimental: false,
+      });
+      apollo = new ApolloServer<GatewayContext>({
+        gateway,
+        introspection: config.introspection,
+        hideSchemaDetailsFromClientErrors: !config.introspection,
+        csrfPrevention: true,
+        allowBatchedHttpRequests: false,
+        includeStacktraceInErrorResponses: false,
+        stopOnTerminationSignals: false,
+        persistedQueries: {
+          cache: new RedisKeyValueCache(redis, config.APQ_TTL_SECONDS),
+          ttl: config.APQ_TTL_SECONDS,
+        },
+        validationRules: [depthLimitRule(config.MAX_QUERY_DEPTH), aliasLimitRule(config.MAX_QUERY_ALIASES)],
+        formatError: createGatewayErrorFormatter(logger),
+        logger,
+        plugins: [
+          ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
+          ApolloServerPluginLandingPageDisabled(),
+          ApolloServerPluginUsageReportingDisabled(),
+          ApolloServerPluginSchemaReportingDisabled(),
+          gatewayPlugin(metrics, logger),
+        ],
+      });
+      await apollo.start();
+      handler = expressMiddleware(apollo, {
+        context: createContextBuilder({ verifier, limiter, metrics, logger }),
+      });
+      const bound = await http.start();
+      wsSubscriber = createRedis(config, 'subscriber');
+      subscriptions = await attachSubscriptionServer({
+        server: http.server,
+        path: '/graphql',
+        planner: currentPlanner,
+        verifier,
+        subgraphUrl: (name) =>
+          subgraphUrl(name, subgraphsOf(manager.supergraphSdl).find((e) => e.name === name)?.url ?? ''),
+        logger,
+        metrics: subscriptionMetrics,
+        subscriber: wsSubscriber,
+        redisPrefix: config.REDIS_PREFIX,
+      });
+      lifecycle.to('serving');
+      return bound;
+    } catch (err) {
+      lifecycle.to('stopped');
+      handler = undefined;
+      await apollo?.stop().catch(() => undefined);
+      await release();
+      throw err;
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    if (lifecycle.state === 'stopped') return;
+    lifecycle.to('stopped');
+    handler = undefined;
+    // Drains in-flight requests (ApolloServerPluginDrainHttpServer), stops the gateway (and the
+    // supergraph watcher), then the HTTP shell, then the connections.
+    await subscriptions?.dispose();
+    subscriptions = undefined;
+    await apollo?.stop();
+    await http.stop();
+    await release();
+  };
+
+  return {
+    start,
+    stop,
+    app: http.app,
+    get state() {
+      return lifecycle.state;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * How the gateway talks to one subgraph: which URL (configuration overrides the URL composed into
+ * the supergraph) and which headers. Nothing from the client is forwarded except what the gateway
+ * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated) and the
+ * client IP as `x-forwarded-for`.
+ */
+import { randomUUID } from 'node:crypto';
+import { RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { GraphQLError, OperationTypeNode } from 'graphql';
+import type { Config } from '../../lib/config.js';
+import { ErrorCode } from '../../lib/errors.js';
+import type { SubgraphName } from '../../schema/subgraphs.js';
+import type { GatewayContext } from './gateway.context.js';
+import { DEDUPE_HEADER, type SubgraphFetcher } from './subgraph.fetcher.js';
+
+/**
+ * Subgraph URLs from configuration, by subgraph name (`AUTH_URL` etc. or the local ports).
+ * Subgraphs not listed keep the URL composed into the supergraph.
+ */
+export function subgraphUrlsFromConfig(
+  config: Pick<
+    Config,
+    'authUrl' | 'sessionsUrl' | 'tenantsUrl' | 'tradingUrl' | 'marketDataUrl' | 'analyticsUrl'
+  >,
+): Record<SubgraphName, string> {
+  // Typed by schema/subgraphs.ts: a subgraph added there without a URL here fails typecheck.
+  const byName: Record<SubgraphName, string> = {
+    auth: `${config.authUrl}/graphql`,
+    sessions: `${config.sessionsUrl}/graphql`,
+    tenants: `${config.tenantsUrl}/graphql`,
+    trading: `${config.tradingUrl}/graphql`,
+    'market-data': `${config.marketDataUrl}/graphql`,
+    analytics: `${config.analyticsUrl}/graphql`,
+  };
+  return byName;
+}
+
+const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Data source with the gateway's header policy, HTTP client and error hygiene. */
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    url: string,
+    fetcher: SubgraphFetcher,
+    private readonly dedupe: boolean,
+  ) {
+    super({ url, fetcher });
+  }
+
+  override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    const headers = options.request.http?.headers;
+    if (!headers) return;
+    // Health checks and schema loads carry no incoming request (the kind enum is not exported).
+    if (!('incomingRequestContext' in options)) {
+      headers.set('x-request-id', randomUUID());
+      return;
+    }
+    const ctx = options.context;
+    headers.set('x-request-id', ctx.requestId);
+    headers.set('x-forwarded-for', ctx.clientIp);
+    if (ctx.authorization !== undefined) headers.set('authorization', ctx.authorization);
+    if (this.dedupe && options.incomingRequestContext.operation?.operation === OperationTypeNode.QUERY) {
+      headers.set(DEDUPE_HEADER, '1');
+    }
+  }
+
+  /**
+   * A non-2xx answer from a subgraph. The library's error carries the subgraph's URL and raw body in
+   * `extensions.response`; here a public error code the subgraph sent (e.g. UNAUTHENTICATED from its
+   * own token check) is kept with its message, and anything else becomes an error without a public
+   * code, which the formatter logs and masks.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]) {
+    const body = await this.parseBody(response).catch(() => undefined);
+    const first = (
+      body as { errors?: { message?: unknown; extensions?: Record<string, unknown> }[] } | undefined
+    )?.errors?.[0];
+    const code = first?.extensions?.['code'];
+    if (typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.Internal) {
+      const { code: _code, ...rest } = first?.extensions ?? {};
+      return new GraphQLError(typeof first?.message === 'string' ? first.message : code, {
+        extensions: { ...rest, code },
+      });
+    }
+    return new GraphQLError(`subgraph answered HTTP ${response.status}`, {
+      extensions: { subgraphStatus: response.status },
+    });
+  }
+}

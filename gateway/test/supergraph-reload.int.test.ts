@@ -1,0 +1,96 @@
+/**
+ * Supergraph hot reload (development): rewriting the file makes new fields servable without a
+ * restart; a broken file is refused with a logged error and the previous schema keeps serving.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../../test/support/env.js';
+import { createGateway, type GatewayService } from '../src/gateway.js';
+import {
+  pollUntil,
+  post,
+  startAuthFixtures,
+  startEchoSubgraph,
+  writeEchoSupergraph,
+  type AuthFixtures,
+  type EchoSubgraph,
+} from './support/harness.js';
+
+let env: TestEnv;
+let echo: EchoSubgraph;
+let auth: AuthFixtures;
+let gateway: GatewayService;
+let base: string;
+let supergraphPath: string;
+
+beforeAll(async () => {
+  env = await createTestEnv('gateway_reload');
+  echo = await startEchoSubgraph();
+  auth = await startAuthFixtures(env.config);
+  supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
+  await writeEchoSupergraph(supergraphPath, echo.url, false);
+  gateway = createGateway({
+    ...env.config,
+    SUPERGRAPH_PATH: supergraphPath,
+    supergraphWatch: true,
+    jwksUrl: auth.jwksUrl,
+    sessionsUrl: auth.sessionsUrl,
+  });
+  ({ url: base } = await gateway.start());
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await echo?.stop();
+  await auth?.stop();
+  await env?.cleanup();
+});
+
+const reloads = async (result: 'ok' | 'failed'): Promise<number> => {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`gateway_supergraph_reloads_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(
+    text,
+  );
+  return Number(m?.[1] ?? 0);
+};
+
+describe('supergraph hot reload', () => {
+  it('serves a field added to the supergraph file, without a restart', async () => {
+    const before = await post(`${base}/graphql`, { query: '{ added }' });
+    expect(before.status).toBe(400);
+    expect(before.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    await writeEchoSupergraph(supergraphPath, echo.url, true);
+    const served = await pollUntil(async () => {
+      const res = await post(`${base}/graphql`, { query: '{ added hello }' });
+      return JSON.stringify(res.body.data) === JSON.stringify({ added: 'new field', hello: 'world' });
+    }, 10_000);
+    expect(served).toBe(true);
+    expect(gateway.state).toBe('serving');
+  });
+
+  it('keeps the current schema when the new file is broken', async () => {
+    const failedBefore = await reloads('failed');
+    await writeFile(supergraphPath, 'schema @link(url: "https://specs.apollo.dev/link/v1.0") { query: Query');
+    expect(await pollUntil(async () => (await reloads('failed')) > failedBefore, 10_000)).toBe(true);
+    const res = await post(`${base}/graphql`, { query: '{ added hello }' });
+    expect(res.body.data).toEqual({ added: 'new field', hello: 'world' });
+    expect(gateway.state).toBe('serving');
+    expect((await fetch(`${base}/ready`)).status).toBe(200);
+
+    // A valid supergraph that does not build (no join spec) is refused the same way.
+    const failedMid = await reloads('failed');
+    await writeFile(supergraphPath, 'type Query { hello: String }\n');
+    expect(await pollUntil(async () => (await reloads('failed')) > failedMid, 10_000)).toBe(true);
+    expect((await post(`${base}/graphql`, { query: '{ added }' })).body.data).toEqual({ added: 'new field' });
+
+    // And a good file afterwards is picked up again.
+    await writeEchoSupergraph(supergraphPath, echo.url, false);
+    const removed = await pollUntil(async () => {
+      const r = await post(`${base}/graphql`, { query: '{ added }' });
+      return r.body.errors?.[0]?.extensions?.['code'] === 'GRAPHQL_VALIDATION_FAILED';
+    }, 10_000);
+    expect(removed).toBe(true);
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * Test fixtures for the gateway: a small federated subgraph that records what it receives (and
+ * misbehaves on request: leaks SQL and stack traces, sleeps, counts calls), supergraph composition
+ * for it, a JWKS server with a test Ed25519 key, a sessions liveness endpoint the test controls, and
+ * token minting. Real HTTP servers on loopback and real Redis; nothing is mocked.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import { composeServices } from '@apollo/composition';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { GraphQLError, parse } from 'graphql';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { Config } from '../../../lib/config.js';
+
+/** The test subgraph's schema; `withAdded` adds the field used by the hot-reload test. */
+export function echoTypeDefs(withAdded: boolean): string {
+  return `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+
+type Query {
+  hello: String!
+  "Headers the subgraph received for this request, as JSON."
+  headers: String!
+  "Throws an error whose message holds SQL text."
+  boom: String
+  "Throws a domain error with a public code."
+  missing: String
+  "Sleeps, counting calls (dedupe test)."
+  slow(ms: Int = 100): String!
+  node: Node!
+  ${withAdded ? 'added: String!' : ''}
+}
+
+type Node {
+  id: ID!
+  child: Node!
+}
+
+type Mutation {
+  poke: Int!
+}
+`;
+}
+
+/** A running test subgraph. */
+export interface EchoSubgraph {
+  url: string;
+  /** Headers of every request received, in order. */
+  received: IncomingHttpHeaders[];
+  counters: { slow: number; poke: number };
+  stop(): Promise<void>;
+}
+
+/** Starts the test subgraph on a free loopback port (it serves the schema with `added`). */
+export async function startEchoSubgraph(): Promise<EchoSubgraph> {
+  const received: IncomingHttpHeaders[] = [];
+  const counters = { slow: 0, poke: 0 };
+  interface Ctx {
+    headers: IncomingHttpHeaders;
+  }
+  const node = (depth: number): Record<string, unknown> => ({
+    id: `n${depth}`,
+    get child() {
+      return node(depth + 1);
+    },
+  });
+  const server = new ApolloServer<Ctx>({
+    schema: buildSubgraphSchema({
+      typeDefs: parse(echoTypeDefs(true)),
+      resolvers: {
+        Query: {
+          hello: () => 'world',
+          headers: (_p: unknown, _a: unknown, ctx: unknown) => JSON.stringify((ctx as Ctx).headers),
+          boom: () => {
+            throw new Error(
+              'duplicate key value violates unique constraint "users_email_key": INSERT INTO auth.users (email) VALUES ($1)',
+            );
+          },
+          missing: () => {
+            throw new GraphQLError('Widget not found', { extensions: { code: 'NOT_FOUND' } });
+          },
+          slow: async (_p: unknown, args: { ms: number }) => {
+            counters.slow++;
+            await new Promise((r) => setTimeout(r, args.ms));
+            return 'done';
+          },
+          node: () => node(1),
+          added: () => 'new field',
+        },
+        Mutation: {
+          poke: () => ++counters.poke,
+        },
+      },
+    }),
+    // A careless subgraph: stack traces on, no masking. The gateway must not pass either through.
+    includeStacktraceInErrorResponses: true,
+    stopOnTerminationSignals: false,
+  });
+  const { url } = await startStandaloneServer(server, {
+    listen: { port: 0, host: '127.0.0.1' },
+    context: ({ req }) => {
+      received.push({ ...req.headers });
+      return Promise.resolve({ headers: req.headers });
+    },
+  });
+  return { url, received, counters, stop: () => server.stop() };
+}
+
+/** Composes a supergraph for the given subgraphs; throws on composition errors. */
+export function composeSupergraph(subgraphs: { name: string; url: string; typeDefs: string }[]): string {
+  const result = composeServices(
+    subgraphs.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(s.typeDefs) })),
+  );
+  if (result.errors) throw new Error(result.errors.map((e) => e.message).join('\n'));
+  return result.supergraphSdl;
+}
+
+/** Writes a supergraph with the echo subgraph to `file`. */
+export async function writeEchoSupergraph(file: string, url: string, withAdded: boolean): Promise<void> {
+  await writeFile(file, composeSupergraph([{ name: 'echo', url, typeDefs: echoTypeDefs(withAdded) }]));
+}
+
+/** Claims a test token carries (the access-token contract of docs/api.md and lib/auth). */
+export interface TokenClaims {
+  sub: string;
+  sid: string;
+  tid: string;
+  role: string;
+  adm: boolean;
+  email: string;
+}
+
+/** JWKS + sessions liveness fixtures, and token minting with the published or another key. */
+export interface AuthFixtures {
+  jwksUrl: string;
+  sessionsUrl: string;
+  /** Signs an access token; `ttlSeconds` may be negative for an expired one. */
+  mint(
+    claims?: Partial<TokenClaims>,
+    opts?: { ttlSeconds?: number; key?: 'published' | 'other' },
+  ): Promise<string>;
+  /** Marks a session revoked at the liveness endpoint (the test also publishes on Redis). */
+  revoke(sessionId: string): void;
+  /** Liveness lookups received, by session id. */
+  livenessCalls: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+async function listen(handler: http.RequestListener): Promise<{ url: string; server: http.Server }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** Starts the JWKS and liveness servers for `config` (its issuer, audience and service token). */
+export async function startAuthFixtures(
+  config: Pick<Config, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'SERVICE_TOKEN'>,
+): Promise<AuthFixtures> {
+  const kid = `test-${randomUUID()}`;
+  const published = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const other = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const jwk: JWK = { ...(await exportJWK(published.publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+  const revoked = new Set<string>();
+  const livenessCalls = new Map<string, number>();
+
+  const jwks = await listen((req, res) => {
+    if (req.url === '/.well-known/jwks.json') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  const sessions = await listen((req, res) => {
+    const m = /^\/internal\/sessions\/([^/]+)$/.exec(req.url ?? '');
+    if (!m?.[1] || req.headers['x-service-token'] !== config.SERVICE_TOKEN) {
+      res.statusCode = m ? 403 : 404;
+      res.end();
+      return;
+    }
+    const id = decodeURIComponent(m[1]);
+    livenessCalls.set(id, (livenessCalls.get(id) ?? 0) + 1);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ live: !revoked.has(id) }));
+  });
+
+  const mint = async (
+    claims: Partial<TokenClaims> = {},
+    opts: { ttlSeconds?: number; key?: 'published' | 'other' } = {},
+  ): Promise<string> => {
+    const c: TokenClaims = {
+      sub: randomUUID(),
+      sid: randomUUID(),
+      tid: randomUUID(),
+      role: 'OWNER',
+      adm: false,
+      email: 'trader@example.com',
+      ...claims,
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const key: CryptoKey = opts.key === 'other' ? other.privateKey : published.privateKey;
+    return new SignJWT({ sid: c.sid, tid: c.tid, role: c.role, adm: c.adm, email: c.email })
+      .setProtectedHeader({ alg: 'EdDSA', kid })
+      .setSubject(c.sub)
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience(config.JWT_AUDIENCE)
+      .setIssuedAt(now - 60)
+      .setExpirationTime(now + (opts.ttlSeconds ?? 900))
+      .sign(key);
+  };
+
+  return {
+    jwksUrl: `${jwks.url}/.well-known/jwks.json`,
+    sessionsUrl: sessions.url,
+    mint,
+    revoke: (id) => revoked.add(id),
+    livenessCalls,
+    async stop() {
+      for (const s of [jwks.server, sessions.server]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    },
+  };
+}
+
+/** The result of one HTTP GraphQL call, status and headers included. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
+}
+
+/** POSTs a GraphQL body (JSON) to `url` with the given headers. */
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: JSON.parse(text) as Answer['body'] };
+}
+
+/** Polls `fn` until it returns true or `timeoutMs` passes; returns the last result. */
+export async function pollUntil(
+  fn: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Live federated subscriptions through the gateway's graphql-ws endpoint: events from market-data
+ * completed with fields from trading, shared upstream streams, and sockets refused or closed for
+ * bad, missing and revoked credentials.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createTestEnv, type TestEnv } from './support/env.js';
+import { eventually, gql, startPlatform, type RunningPlatform } from './support/platform.js';
+
+let env: TestEnv;
+let platform: RunningPlatform;
+let wsUrl: string;
+let token: string;
+let sessionId: string;
+const clients: Client[] = [];
+
+const PRICE = `subscription($symbols: [ID!]!) {
+  priceUpdated(symbols: $symbols) { symbol price bid ask instrument { name position { quantity } } }
+}`;
+
+interface Tick {
+  symbol: string;
+  price: string;
+  instrument: { name: string; position: { quantity: string } | null };
+}
+
+function client(authorization: string | undefined, onClosed?: (code: number) => void): Client {
+  const c = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: authorization ? { authorization } : {},
+    on: { closed: (e) => onClosed?.((e as { code: number }).code) },
+  });
+  clients.push(c);
+  return c;
+}
+
+/** Collects `n` events of one subscription, then unsubscribes. */
+async function take(
+  c: Client,
+  n: number,
+  symbols: string[],
+): Promise<{ data?: { priceUpdated: Tick }; errors?: unknown }[]> {
+  const out: { data?: { priceUpdated: Tick }; errors?: unknown }[] = [];
+  for await (const r of c.iterate<{ priceUpdated: Tick }>({ query: PRICE, variables: { symbols } })) {
+    out.push(r as { data?: { priceUpdated: Tick } });
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${env.config.GATEWAY_PORT}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+}
+
+beforeAll(async () => {
+  env = await createTestEnv('subs_e2e', {
+    MARKET_FEED_SYMBOLS: 'AAPL,MSFT,EURUSD',
+    MARKET_FEED_TICKS_PER_SECOND: '60',
+  });
+  platform = await startPlatform(env);
+  wsUrl = platform.gatewayUrl.replace(/^http/, 'ws');
+  const r = await gql<{ register: { accessToken: string; session: { id: string }; tenant: { id: string } } }>(
+    platform.gatewayUrl,
+    'mutation($input: RegisterInput!) { register(input: $input) { accessToken session { id } tenant { id } } }',
+    { input: { email: 'subs@example.com', password: 'subscriptions are live', organizationName: 'Live Co' } },
+  );
+  expect(r.errors).toBeUndefined();
+  token = r.data!.register.accessToken;
+  sessionId = r.data!.register.session.id;
+  const tenantId = r.data!.register.tenant.id;
+  await eventually(async () => {
+    const s = await gql<{ tenant: { status: string } }>(
+      platform.gatewayUrl,
+      'query($id: ID!) { tenant(id: $id) { status } }',
+      { id: tenantId },
+      token,
+    );
+    return s.data?.tenant.status === 'ACTIVE' ? true : undefined;
+  }, 'tenant ACTIVE');
+});
+
+afterAll(async () => {
+  for (const c of clients) void c.dispose();
+  await platform?.stop();
+  await env?.cleanup();
+});
+
+describe('priceUpdated through the gateway', () => {
+  it('delivers only the requested symbols, with fields from market-data and trading', async () => {
+    const events = await take(client(`Bearer ${token}`), 6, ['AAPL', 'MSFT']);
+    expect(events).toHaveLength(6);
+    for (const e of events) {
+      expect(e.errors).toBeUndefined();
+      const t = e.data!.priceUpdated;
+      expect(['AAPL', 'MSFT']).toContain(t.symbol);
+      expect(t.price).toMatch(/^\d+(\.\d+)?$/);
+      expect(t.instrument.name.length).toBeGreaterThan(0);
+      // The new account is flat: trading answered (no error) with no position.
+      expect(t.instrument.position).toBeNull();
+    }
+  });
+
+  it('shares one upstream stream between 200 identical subscriptions', async () => {
+    const before = await metric('gateway_subscription_upstreams');
+    const c = client(`Bearer ${token}`);
+    const subs = Array.from({ length: 200 }, () => take(c, 2, ['EURUSD']));
+    await eventually(
+      async () => ((await metric('gateway_subscriptions_active')) >= 200 ? true : undefined),
+      '200 active',
+    );
+    expect(await metric('gateway_subscription_upstreams')).toBe(before + 1);
+    const results = await Promise.all(subs);
+    for (const r of results) expect(r.every((e) => e.data?.priceUpdated.symbol === 'EURUSD')).toBe(true);
+  });
+
+  it('refuses sockets without a token or with a bad one', async () => {
+    for (const auth of [undefined, 'Bearer not.a.token', `Bearer ${token.slice(0, -4)}AAAA`]) {
+      const codes: number[] = [];
+      const c = client(auth, (code) => codes.push(code));
+      await expect(take(c, 1, ['AAPL'])).rejects.toBeDefined();
+      expect(codes[0]).toBe(4403);
+    }
+  });
+
+  it('closes a socket whose session is revoked', async () => {
+    const login = await gql<{ login: { accessToken: string; session: { id: string } } }>(
+      platform.gatewayUrl,
+      'mutation($input: LoginInput!) { login(input: $input) { accessToken session { id } } }',
+      { input: { email: 'subs@example.com', password: 'subscriptions are live' } },
+    );
+    const other = login.data!.login;
+    expect(other.session.id).not.toBe(sessionId);
+    const codes: number[] = [];
+    const c = client(`Bearer ${other.accessToken}`, (code) => codes.push(code));
+    const running = take(c, 1_000_000, ['AAPL']).catch(() => undefined);
+    await take(client(`Bearer ${other.accessToken}`), 1, ['AAPL']);
+    const revoked = await gql<{ revokeSession: boolean }>(
+      platform.gatewayUrl,
+      'mutation($id: ID!) { revokeSession(id: $id) }',
+      { id: other.session.id },
+      token,
+    );
+    expect(revoked.data?.revokeSession).toBe(true);
+    await eventually(() => Promise.resolve(codes.length > 0 ? true : undefined), 'socket closed', 1000, 20);
+    expect(codes[0]).toBe(4403);
+    await running;
+  });
+
+  it('answers an unknown symbol with BAD_USER_INPUT', async () => {
+    const events = await take(client(`Bearer ${token}`), 1, ['NOPE']);
+    const errors = events[0]?.errors as { extensions?: { code?: string } }[] | undefined;
+    expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
