@@ -12,16 +12,24 @@ step 'dependencies'
 bash scripts/ensure-deps.sh
 bash scripts/ensure-services.sh
 
-# The GraphiQL browser test drives Debian's Chromium with playwright-core (no browser download).
-if ! command -v chromium >/dev/null 2>&1; then
+# System tools the tests drive for real, from Debian's packages (no downloads at run time):
+#   chromium        the GraphiQL browser test (playwright-core, no browser download)
+#   openssh-server  the MA130 backup tests start their own sshd on loopback
+#   prometheus      promtool checks the alert rules
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo 'installing chromium (apt-get)'
+    echo "installing ${need[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    echo 'warning: chromium is missing and cannot be installed here (needs root and apt-get);' >&2
-    echo '         install it (e.g. sudo apt-get install chromium) or the browser test fails.' >&2
+    echo "warning: missing ${need[*]} and cannot install here (needs root and apt-get);" >&2
+    echo '         install them or the browser, backup and alert-rule tests fail.' >&2
   fi
 fi
 
