@@ -20,21 +20,32 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-/** Ports that were free a moment ago (bound to port 0, then released). */
+/** Below Linux's ephemeral range (32768-60999), so outgoing connections never take these ports. */
+const PORT_MIN = 20_000;
+const PORT_MAX = 32_000;
+
+function tryListen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(undefined));
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+/**
+ * Ports that were free a moment ago. Chosen at random below the ephemeral range: a port handed out by
+ * the kernel for port 0 could be taken by any outgoing connection (to Postgres, Redis...) before the
+ * service under test binds it, which made parallel test files collide.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const held: net.Server[] = [];
+  while (held.length < n) {
+    const port = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN));
+    const s = await tryListen(port);
+    if (s) held.push(s);
+  }
+  const ports = held.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
 
