@@ -68,13 +68,13 @@ export async function withTenant<T>(
   if (tenantSchemaName(scope.tenantId) !== scope.schemaName) throw forbidden('Tenant scope mismatch');
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL ROLE ${ident(scope.schemaName)}`);
-    await client.query(`SET LOCAL search_path = ${ident(scope.schemaName)}`);
-    await client.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [
-      scope.tenantId,
-      scope.userId ?? '',
-    ]);
+    // One round trip for the whole prologue (it is paid by every tenant transaction): a simple-protocol
+    // batch whose only values are a validated identifier and two escaped literals.
+    await client.query(
+      `BEGIN; SET LOCAL ROLE ${ident(scope.schemaName)}; SET LOCAL search_path = ${ident(scope.schemaName)}; ` +
+        `SELECT set_config('app.tenant_id', ${pg.escapeLiteral(scope.tenantId)}, true), ` +
+        `set_config('app.user_id', ${pg.escapeLiteral(scope.userId ?? '')}, true)`,
+    );
     const result = await fn(createDb(client), client);
     await client.query('COMMIT');
     return result;

@@ -1,4 +1,5 @@
 import type { RequestContext } from '../../../lib/context.js';
+import type { BackupService } from './backup/backup.service.js';
 import type { HealthService } from './health.service.js';
 import type { JobService } from './job.service.js';
 import type { TenantService } from './tenant.service.js';
@@ -8,6 +9,7 @@ export interface TenantsServices {
   tenants: TenantService;
   health: HealthService;
   jobs: JobService;
+  backups: BackupService;
 }
 
 /** Context of the tenants subgraph: lib's request context plus the tenants services. */

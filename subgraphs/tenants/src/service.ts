@@ -17,6 +17,8 @@ import { createHttpService, type HttpService } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { BackupRepository } from './backup/backup.repository.js';
+import { BackupService } from './backup/backup.service.js';
 import type { TenantsContext, TenantsServices } from './context.js';
 import type { TenantStatus } from './db/schema.js';
 import { HealthService } from './health.service.js';
@@ -127,6 +129,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
       const repo = new TenantRepository(pool);
       const templates = new TemplateRegistry(config.TENANT_TEMPLATES_DIR);
       const tenants = new TenantService(config, repo, templates, queues, logger);
+      const backupRepo = new BackupRepository(pool);
       running = {
         pool,
         redis,
@@ -134,8 +137,14 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
         queues,
         services: {
           tenants,
-          health: new HealthService(pool, templates),
-          jobs: new JobService(queues, tenants),
+          health: new HealthService(pool, templates, {
+            backups: backupRepo,
+            configured: config.MA130_HOST_KEY_SHA256 !== undefined,
+            staleAfterHours: config.BACKUP_STALE_AFTER_HOURS,
+            quotaBytes: config.TENANT_SCHEMA_QUOTA_BYTES,
+          }),
+          jobs: new JobService(queues, tenants, backupRepo),
+          backups: new BackupService(config, repo, backupRepo, queues, logger),
         },
       };
       return http.start();

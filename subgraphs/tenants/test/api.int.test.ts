@@ -90,7 +90,7 @@ describe('tenant and tenants', () => {
   it('reports health and backups to members', async () => {
     await h.admin.query(
       `INSERT INTO tenancy.backups (tenant_id, type, status, path, size_bytes, sha256, started_at)
-       VALUES ($1, 'MANUAL', 'verified', '/b/1', 1234, 'abc', now() - interval '1 day'), ($1, 'SCHEDULED', 'verified', '/b/2', 99, 'def', now())`,
+       VALUES ($1, 'MANUAL', 'VERIFIED', '/b/1', 1234, 'abc', now() - interval '1 day'), ($1, 'SCHEDULED', 'VERIFIED', '/b/2', 99, 'def', now())`,
       [tenantA],
     );
     const r = await h.gql<{

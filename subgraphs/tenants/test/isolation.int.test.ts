@@ -22,7 +22,7 @@ beforeAll(async () => {
   ]);
   // One backup row per tenant, so the backups policy has something to hide.
   await h.admin.query(
-    `INSERT INTO tenancy.backups (tenant_id, type, status) VALUES ($1, 'MANUAL', 'verified'), ($2, 'MANUAL', 'verified')`,
+    `INSERT INTO tenancy.backups (tenant_id, type, status) VALUES ($1, 'MANUAL', 'VERIFIED'), ($2, 'MANUAL', 'VERIFIED')`,
     [tenantA, tenantB],
   );
 });

@@ -4,7 +4,18 @@
  * policies that read session settings).
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 /** Lifecycle of a tenant. */
 export const TENANT_STATUSES = ['PROVISIONING', 'ACTIVE', 'FAILED', 'SUSPENDED'] as const;
@@ -15,6 +26,15 @@ export const MEMBERSHIP_ROLES = ['OWNER', 'ADMIN', 'TRADER', 'VIEWER'] as const;
 
 /** Kinds of backups (the backup worker writes these rows). */
 export const BACKUP_TYPES = ['MANUAL', 'SCHEDULED', 'INITIAL'] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+
+/**
+ * Lifecycle of a backup row: QUEUED (job queued, or waiting for a retry) -> RUNNING -> VERIFIED (the
+ * file is under its final name and its read-back sha256 matched) or FAILED (for good); a VERIFIED
+ * backup removed by retention becomes PRUNED. Only VERIFIED rows point at a usable file.
+ */
+export const BACKUP_STATUSES = ['QUEUED', 'RUNNING', 'VERIFIED', 'FAILED', 'PRUNED'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
 
 export const tenancy = pgSchema('tenancy');
 
@@ -65,18 +85,37 @@ export const backups = tenancy.table(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     type: text('type', { enum: BACKUP_TYPES }).notNull(),
-    // Free text on purpose: the backup worker owns the states (running, uploaded, verified, failed...).
-    status: text('status').notNull(),
+    status: text('status', { enum: BACKUP_STATUSES }).notNull().default('QUEUED'),
+    /** Remote path of the file on the MA130 (set when the run starts; final once VERIFIED). */
     path: text('path'),
+    /** Size and sha256 (hex) of the encrypted file as stored. */
     sizeBytes: bigint('size_bytes', { mode: 'number' }),
     sha256: text('sha256'),
+    /** Queued at first; the start of the first run once it runs (it names the file, retries keep it). */
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
     error: text('error'),
+    /** 0..100, written by the job as it advances. */
+    progress: integer('progress').notNull().default(0),
+    /** BullMQ job id (`backup-<id>`). */
+    jobId: text('job_id'),
+    /** Runs started (retries included). */
+    attempts: integer('attempts').notNull().default(0),
+    /** Encryption key id, gzip level and SQL bytes of the file (from its manifest). */
+    keyId: text('key_id'),
+    gzipLevel: integer('gzip_level'),
+    dumpBytes: bigint('dump_bytes', { mode: 'number' }),
+    /** Rows per table at backup time; a restore checks them before it commits. */
+    rowCounts: jsonb('row_counts').$type<Record<string, number>>(),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    prunedAt: timestamp('pruned_at', { withTimezone: true }),
   },
   (t) => [
     check('backups_type_check', sql.raw(`"type" IN (${inList(BACKUP_TYPES)})`)),
+    check('backups_status_check', sql.raw(`"status" IN (${inList(BACKUP_STATUSES)})`)),
+    check('backups_progress_check', sql.raw('"progress" BETWEEN 0 AND 100')),
     index('backups_tenant_started_idx').on(t.tenantId, t.startedAt.desc()),
+    index('backups_status_idx').on(t.status, t.tenantId),
   ],
 );
 

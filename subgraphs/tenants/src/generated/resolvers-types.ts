@@ -5,6 +5,7 @@ import type { TenantModel, MembershipModel, BackupModel, JobModel, UserModel } f
 import type { TenantsContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -26,11 +27,15 @@ export type Backup = {
   error: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   path: Maybe<Scalars['String']['output']>;
+  /** 0..100 while QUEUED or RUNNING; 100 once VERIFIED. */
+  progress: Scalars['Int']['output'];
   sha256: Maybe<Scalars['String']['output']>;
   sizeBytes: Maybe<Scalars['Int']['output']>;
   startedAt: Scalars['DateTime']['output'];
   status: Scalars['String']['output'];
   type: BackupType;
+  /** When the file was read back from the MA130 and matched (only VERIFIED backups are restorable). */
+  verifiedAt: Maybe<Scalars['DateTime']['output']>;
 };
 
 export type BackupType =
@@ -69,10 +74,28 @@ export type MembershipGrant = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Queues a backup of the tenant to the MA130 (platform admin, or the tenant's OWNER or ADMIN). A MANUAL backup requested while another is queued or running returns that one's job. */
+  backupTenant: Job;
+  /** Restores a VERIFIED backup into a new tenant owned by the caller (who must be an OWNER or ADMIN of the backed-up tenant, or a platform admin). */
+  cloneTenant: TenantClone;
   /** Internal (service token): creates an organization owned by a user and queues provisioning. */
   createOwnedTenant: OwnedTenant;
   /** Creates (or retries) a tenant and queues its schema provisioning. */
   provisionTenant: Job;
+  /** Restores a VERIFIED backup over its tenant, swapped in atomically (platform admin, or the tenant's OWNER or ADMIN). */
+  restoreTenant: Job;
+};
+
+
+export type MutationBackupTenantArgs = {
+  backupType?: InputMaybe<BackupType>;
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type MutationCloneTenantArgs = {
+  backupId: Scalars['ID']['input'];
+  organizationName: Scalars['String']['input'];
 };
 
 
@@ -83,6 +106,11 @@ export type MutationCreateOwnedTenantArgs = {
 
 export type MutationProvisionTenantArgs = {
   input: ProvisionTenantInput;
+};
+
+
+export type MutationRestoreTenantArgs = {
+  backupId: Scalars['ID']['input'];
 };
 
 export type OwnedTenant = {
@@ -156,13 +184,32 @@ export type TenantBackupsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type TenantClone = {
+  __typename?: 'TenantClone';
+  job: Job;
+  /** The new tenant (PROVISIONING until the job has restored and activated it). */
+  tenant: Tenant;
+};
+
 export type TenantHealth = {
   __typename?: 'TenantHealth';
+  /** Database connections currently holding locks on the tenant's tables. */
+  activeConnections: Scalars['Int']['output'];
   checkedAt: Scalars['DateTime']['output'];
+  lastBackupAt: Maybe<Scalars['DateTime']['output']>;
+  /** Status of the newest backup (QUEUED, RUNNING, VERIFIED, FAILED, PRUNED); null when there is none. */
+  lastBackupStatus: Maybe<Scalars['String']['output']>;
+  lastVerifiedBackupAgeSeconds: Maybe<Scalars['Float']['output']>;
+  /** When the newest verified backup completed, and how many seconds ago. */
+  lastVerifiedBackupAt: Maybe<Scalars['DateTime']['output']>;
   /** Applied template migrations against the template's current count. */
   migrationsApplied: Scalars['Int']['output'];
   migrationsExpected: Scalars['Int']['output'];
+  /** TENANT_SCHEMA_QUOTA_BYTES: the health turns DEGRADED from 80% of it. */
+  quotaBytes: Scalars['Float']['output'];
   reasons: Array<Scalars['String']['output']>;
+  /** Rows per table of the tenant schema (exact up to 100,000, an estimate beyond; migration records excluded). */
+  rowCounts: Scalars['JSON']['output'];
   schemaPresent: Scalars['Boolean']['output'];
   schemaSizeBytes: Maybe<Scalars['Float']['output']>;
   /** OK, DEGRADED or DOWN. */
@@ -298,9 +345,10 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Role: Role;
   Tenant: ResolverTypeWrapper<TenantModel>;
+  TenantClone: ResolverTypeWrapper<Omit<TenantClone, 'job' | 'tenant'> & { job: ResolversTypes['Job'], tenant: ResolversTypes['Tenant'] }>;
   TenantHealth: ResolverTypeWrapper<TenantHealth>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   TenantStatus: TenantStatus;
   User: ResolverTypeWrapper<UserModel>;
 }>;
@@ -322,9 +370,10 @@ export type ResolversParentTypes = ResolversObject<{
   ProvisionTenantInput: ProvisionTenantInput;
   Query: Record<PropertyKey, never>;
   Tenant: TenantModel;
+  TenantClone: Omit<TenantClone, 'job' | 'tenant'> & { job: ResolversParentTypes['Job'], tenant: ResolversParentTypes['Tenant'] };
   TenantHealth: TenantHealth;
-  Boolean: Scalars['Boolean']['output'];
   Float: Scalars['Float']['output'];
+  Boolean: Scalars['Boolean']['output'];
   User: UserModel;
 }>;
 
@@ -333,11 +382,13 @@ export type BackupResolvers<ContextType = TenantsContext, ParentType extends Res
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   path?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sha256?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sizeBytes?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['BackupType'], ParentType, ContextType>;
+  verifiedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -368,8 +419,11 @@ export type MembershipGrantResolvers<ContextType = TenantsContext, ParentType ex
 }>;
 
 export type MutationResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  backupTenant?: Resolver<ResolversTypes['Job'], ParentType, ContextType, RequireFields<MutationBackupTenantArgs, 'backupType' | 'tenantId'>>;
+  cloneTenant?: Resolver<ResolversTypes['TenantClone'], ParentType, ContextType, RequireFields<MutationCloneTenantArgs, 'backupId' | 'organizationName'>>;
   createOwnedTenant?: Resolver<ResolversTypes['OwnedTenant'], ParentType, ContextType, RequireFields<MutationCreateOwnedTenantArgs, 'input'>>;
   provisionTenant?: Resolver<ResolversTypes['Job'], ParentType, ContextType, RequireFields<MutationProvisionTenantArgs, 'input'>>;
+  restoreTenant?: Resolver<ResolversTypes['Job'], ParentType, ContextType, RequireFields<MutationRestoreTenantArgs, 'backupId'>>;
 }>;
 
 export type OwnedTenantResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['OwnedTenant'] = ResolversParentTypes['OwnedTenant']> = ResolversObject<{
@@ -397,11 +451,23 @@ export type TenantResolvers<ContextType = TenantsContext, ParentType extends Res
   template?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type TenantCloneResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['TenantClone'] = ResolversParentTypes['TenantClone']> = ResolversObject<{
+  job?: Resolver<ResolversTypes['Job'], ParentType, ContextType>;
+  tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
+}>;
+
 export type TenantHealthResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['TenantHealth'] = ResolversParentTypes['TenantHealth']> = ResolversObject<{
+  activeConnections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   checkedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastBackupAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastBackupStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastVerifiedBackupAgeSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lastVerifiedBackupAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   migrationsApplied?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   migrationsExpected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  quotaBytes?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  rowCounts?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   schemaPresent?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   schemaSizeBytes?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -424,6 +490,7 @@ export type Resolvers<ContextType = TenantsContext> = ResolversObject<{
   OwnedTenant?: OwnedTenantResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
+  TenantClone?: TenantCloneResolvers<ContextType>;
   TenantHealth?: TenantHealthResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;

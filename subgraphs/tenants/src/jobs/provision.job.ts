@@ -63,6 +63,11 @@ export interface ProvisionerDeps {
   templates: TemplateRegistry;
   logger: Logger;
   metrics?: ProvisioningMetrics | undefined;
+  /**
+   * Called once the tenant is ACTIVE, inside the run (so a failure retries the job, which is
+   * idempotent): the worker queues the tenant's INITIAL backup here.
+   */
+  onProvisioned?: ((tenantId: string) => Promise<void>) | undefined;
 }
 
 /** Details of an error for `tenants.last_error` and logs (never shown through the API). */
@@ -160,6 +165,7 @@ export class Provisioner {
         }),
       );
       await step('activate', () => repo.markActive(tenant.id));
+      await this.deps.onProvisioned?.(tenant.id);
       return {
         tenantId: tenant.id,
         schemaName: schema,

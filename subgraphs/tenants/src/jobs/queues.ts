@@ -10,13 +10,23 @@ import type { JobModel } from '../models.js';
 export const QUEUES = {
   provisioning: 'tenant-provisioning',
   migrations: 'tenant-migrations',
+  backups: 'tenant-backups',
+  restores: 'tenant-restores',
 } as const;
 
 /** Job names (shown as `Job.kind`). */
 export const JOB_KINDS = {
   provision: 'provision',
   migrateTenants: 'migrate-tenants',
+  backup: 'backup',
+  /** The scheduled fan-out: retention, then one `backup` job per ACTIVE tenant. */
+  nightlyBackups: 'nightly-backups',
+  restore: 'restore',
+  clone: 'clone',
 } as const;
+
+/** Id of the nightly backup job scheduler (upserted by the worker at start, so there is only one). */
+export const NIGHTLY_BACKUPS_SCHEDULER = 'nightly-backups';
 
 export interface ProvisionJobData {
   tenantId: string;
@@ -34,8 +44,47 @@ export interface MigrateTenantsJobData {
   template?: string;
 }
 
+/** A `backup` job: one backup row (created before the job is queued). */
+export interface BackupJobData {
+  backupId: string;
+  tenantId: string;
+  type: 'MANUAL' | 'SCHEDULED' | 'INITIAL';
+}
+
+/** Data of the `tenant-backups` queue: a backup, or the nightly fan-out (no data). */
+export type BackupsQueueData = BackupJobData | Record<string, never>;
+
+export interface BackupJobResult {
+  backupId: string;
+  tenantId: string;
+  status: string;
+  path?: string;
+  sizeBytes?: number;
+  sha256?: string;
+}
+
+/** A `restore` (in place) or `clone` (into a new tenant) job. */
+export interface RestoreJobData {
+  backupId: string;
+  /** The tenant the backup belongs to. */
+  tenantId: string;
+  /** Clone only: the new tenant (created PROVISIONING before the job is queued). */
+  targetTenantId?: string;
+}
+
+export interface RestoreJobResult {
+  backupId: string;
+  tenantId: string;
+  schema: string;
+  bytes: number;
+}
+
 /** Idempotent id of a tenant's provisioning job: adding it twice queues it once. */
 export const provisionJobId = (tenantId: string): string => `provision-${tenantId}`;
+/** Id of a backup's job: the backup row's id, so queueing a backup twice queues it once. */
+export const backupJobId = (backupId: string): string => `backup-${backupId}`;
+/** Id of a restore or clone job. */
+export const restoreJobId = (restoreId: string): string => `restore-${restoreId}`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -47,13 +96,23 @@ export function isUuid(value: string): boolean {
 /** What a job id says about its job: the kind, and the tenant for tenant jobs. */
 export type ParsedJobId =
   | { kind: typeof JOB_KINDS.provision; queue: typeof QUEUES.provisioning; tenantId: string }
-  | { kind: typeof JOB_KINDS.migrateTenants; queue: typeof QUEUES.migrations };
+  | { kind: typeof JOB_KINDS.migrateTenants; queue: typeof QUEUES.migrations }
+  | { kind: typeof JOB_KINDS.backup; queue: typeof QUEUES.backups; backupId: string }
+  | { kind: typeof JOB_KINDS.restore; queue: typeof QUEUES.restores; restoreId: string };
 
 /** Parses a job id of this service; null for anything else. */
 export function parseJobId(id: string): ParsedJobId | null {
   const provision = /^provision-(.+)$/.exec(id);
   if (provision?.[1] && isUuid(provision[1])) {
     return { kind: JOB_KINDS.provision, queue: QUEUES.provisioning, tenantId: provision[1].toLowerCase() };
+  }
+  const backup = /^backup-(.+)$/.exec(id);
+  if (backup?.[1] && isUuid(backup[1])) {
+    return { kind: JOB_KINDS.backup, queue: QUEUES.backups, backupId: backup[1].toLowerCase() };
+  }
+  const restore = /^restore-(.+)$/.exec(id);
+  if (restore?.[1] && isUuid(restore[1])) {
+    return { kind: JOB_KINDS.restore, queue: QUEUES.restores, restoreId: restore[1].toLowerCase() };
   }
   if (/^migrate-tenants-[A-Za-z0-9_-]{1,100}$/.test(id)) {
     return { kind: JOB_KINDS.migrateTenants, queue: QUEUES.migrations };
@@ -71,6 +130,21 @@ export function jobOptions(config: Pick<Config, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: 0.5 },
     removeOnComplete: { age: 24 * 3600, count: 1000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+  };
+}
+
+/**
+ * Options of backup, restore and clone jobs: their own attempts and a longer backoff (an MA130 that is
+ * away for minutes should not exhaust the retries in seconds), jitter so a nightly run's retries spread.
+ */
+export function backupJobOptions(
+  config: Pick<Config, 'BACKUP_JOB_ATTEMPTS' | 'BACKUP_RETRY_DELAY_MS'>,
+): JobsOptions {
+  return {
+    attempts: config.BACKUP_JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.BACKUP_RETRY_DELAY_MS, jitter: 0.5 },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
   };
 }
 
@@ -94,22 +168,50 @@ export async function toJobModel(job: Job): Promise<JobModel> {
 export class TenantQueues {
   readonly provisioning: Queue<ProvisionJobData, ProvisionJobResult>;
   readonly migrations: Queue<MigrateTenantsJobData>;
+  readonly backups: Queue<BackupsQueueData, BackupJobResult>;
+  readonly restores: Queue<RestoreJobData, RestoreJobResult>;
 
   /**
    * @param connection a Redis client without keyPrefix; a producer should fail fast when Redis is
    *   down (so a tenant is marked FAILED instead of a request hanging), so not the `bullmq` role
    */
   constructor(
-    private readonly config: Pick<Config, 'BULLMQ_PREFIX' | 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS'>,
+    private readonly config: Pick<
+      Config,
+      'BULLMQ_PREFIX' | 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS' | 'BACKUP_JOB_ATTEMPTS' | 'BACKUP_RETRY_DELAY_MS'
+    >,
     connection: Redis,
     onError: (err: Error) => void,
   ) {
     const opts = { connection, prefix: config.BULLMQ_PREFIX, defaultJobOptions: jobOptions(config) };
+    const backupOpts = { ...opts, defaultJobOptions: backupJobOptions(config) };
     this.provisioning = new Queue(QUEUES.provisioning, opts);
     this.migrations = new Queue(QUEUES.migrations, opts);
+    this.backups = new Queue(QUEUES.backups, backupOpts);
+    this.restores = new Queue(QUEUES.restores, backupOpts);
     // Connection errors surface on the calls that fail; the events only need to be observed.
-    this.provisioning.on('error', onError);
-    this.migrations.on('error', onError);
+    for (const q of [this.provisioning, this.migrations, this.backups, this.restores]) q.on('error', onError);
+  }
+
+  /** Queues a backup's job under its idempotent id (the row exists already); returns the job. */
+  async enqueueBackup(data: BackupJobData): Promise<JobModel> {
+    const id = backupJobId(data.backupId);
+    const existing = await this.backups.getJob(id);
+    if (existing) return toJobModel(existing);
+    return toJobModel(await this.backups.add(JOB_KINDS.backup, data, { jobId: id }));
+  }
+
+  /** Queues a restore (in place) or a clone. */
+  async enqueueRestore(restoreId: string, data: RestoreJobData): Promise<JobModel> {
+    const name = data.targetTenantId ? JOB_KINDS.clone : JOB_KINDS.restore;
+    return toJobModel(await this.restores.add(name, data, { jobId: restoreJobId(restoreId) }));
+  }
+
+  /** A restore or clone touching the tenant that is still queued or running. */
+  async pendingRestore(tenantId: string): Promise<Job<RestoreJobData, RestoreJobResult> | undefined> {
+    // Restores are rare and few: scanning the unfinished ones is cheap.
+    const jobs = await this.restores.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
+    return jobs.find((j) => j.data.tenantId === tenantId || j.data.targetTenantId === tenantId);
   }
 
   /**
@@ -150,8 +252,13 @@ export class TenantQueues {
 
   /** A job of any tenants queue by id. */
   async find(parsed: ParsedJobId, id: string): Promise<Job | undefined> {
-    const queue = parsed.queue === QUEUES.provisioning ? this.provisioning : this.migrations;
-    return (await queue.getJob(id)) ?? undefined;
+    const queues: Record<ParsedJobId['queue'], Queue> = {
+      [QUEUES.provisioning]: this.provisioning,
+      [QUEUES.migrations]: this.migrations,
+      [QUEUES.backups]: this.backups,
+      [QUEUES.restores]: this.restores,
+    };
+    return (await queues[parsed.queue].getJob(id)) ?? undefined;
   }
 
   private async view(id: string): Promise<JobModel> {
@@ -161,6 +268,11 @@ export class TenantQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.provisioning.close(), this.migrations.close()]);
+    await Promise.all([
+      this.provisioning.close(),
+      this.migrations.close(),
+      this.backups.close(),
+      this.restores.close(),
+    ]);
   }
 }

@@ -1,8 +1,11 @@
 /**
- * The tenants worker process: BullMQ workers for `tenant-provisioning` and `tenant-migrations`, plus
- * its own /health, /ready and /metrics (the provisioning metrics live in this process).
+ * The tenants worker process: BullMQ workers for `tenant-provisioning`, `tenant-migrations`,
+ * `tenant-backups` (backups and the nightly fan-out) and `tenant-restores` (restores and clones), plus
+ * its own /health, /ready and /metrics (the provisioning and backup metrics live in this process).
+ * The nightly backup job scheduler is upserted here, at start, and nowhere else: every worker replica
+ * upserts the same scheduler id, so there is only ever one schedule.
  */
-import { QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import type pg from 'pg';
 import type { Config } from '../../../../lib/config.js';
 import { createPool, pingDb } from '../../../../lib/db.js';
@@ -10,27 +13,42 @@ import { createHttpService, type HttpService, type Service } from '../../../../l
 import { createLogger, type Logger } from '../../../../lib/logger.js';
 import { createMetrics } from '../../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../../lib/redis.js';
+import { loadBackupKeyring } from '../backup/backup-crypto.js';
+import { BackupJobs, lazyKeyring } from '../backup/backup.jobs.js';
+import { createBackupMetrics, SCHEMA_SIZE_TOP } from '../backup/backup.metrics.js';
+import { backupSettings } from '../backup/backup.pipeline.js';
+import { BackupRepository } from '../backup/backup.repository.js';
 import { TenantRepository } from '../tenant.repository.js';
 import { createProvisioningMetrics } from '../tenants.metrics.js';
 import { TemplateRegistry } from '../template.registry.js';
 import { migrateTenants, type MigrateTenantsResult } from './migrate-tenants.job.js';
 import { Provisioner } from './provision.job.js';
 import {
+  backupJobOptions,
+  JOB_KINDS,
+  NIGHTLY_BACKUPS_SCHEDULER,
   QUEUES,
   parseJobId,
+  type BackupJobData,
+  type BackupJobResult,
+  type BackupsQueueData,
   type MigrateTenantsJobData,
   type ProvisionJobData,
   type ProvisionJobResult,
+  type RestoreJobData,
+  type RestoreJobResult,
 } from './queues.js';
 
 export interface TenantsWorkerDeps {
   logger?: Logger;
 }
 
-/** The worker service; `provisioner` is exposed so tests can run the processor directly. */
+/** The worker service; `provisioner` and `backups` are exposed so tests can run processors directly. */
 export interface TenantsWorker extends Service {
   /** Available once started. */
   readonly provisioner: Provisioner;
+  /** Available once started. */
+  readonly backups: BackupJobs;
 }
 
 interface Running {
@@ -42,6 +60,13 @@ interface Running {
   migrations: Worker<MigrateTenantsJobData, MigrateTenantsResult>;
   events: QueueEvents;
   provisioner: Provisioner;
+  backupConnection: Redis;
+  backupEventsConnection: Redis;
+  backupQueue: Queue<BackupsQueueData, BackupJobResult>;
+  backupWorker: Worker<BackupsQueueData, unknown>;
+  restoreWorker: Worker<RestoreJobData, RestoreJobResult>;
+  backupEvents: QueueEvents;
+  backups: BackupJobs;
 }
 
 /**
@@ -53,6 +78,22 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
   const metrics = createMetrics('tenants-worker');
   const provisioningMetrics = createProvisioningMetrics(metrics.registry);
   let running: Running | undefined;
+  // Backups need a pinned MA130 host key; without one (tests of other features, a fresh checkout
+  // before `make dev` starts the development MA130) nothing is scheduled or queued automatically.
+  const backupsConfigured = config.MA130_HOST_KEY_SHA256 !== undefined;
+  const backupMetrics = createBackupMetrics(
+    metrics.registry,
+    async () => {
+      if (!running) throw new Error('tenants worker not started');
+      const fleet = await new BackupRepository(running.appPool).fleet(
+        config.BACKUP_STALE_AFTER_HOURS * 3600,
+        config.TENANT_SCHEMA_QUOTA_BYTES,
+        SCHEMA_SIZE_TOP,
+      );
+      return { ...fleet, configured: backupsConfigured, quotaBytes: config.TENANT_SCHEMA_QUOTA_BYTES };
+    },
+    (err) => logger.warn({ err }, 'backup metrics collection failed'),
+  );
 
   const http: HttpService = createHttpService({
     name: 'tenants-worker',
@@ -71,7 +112,16 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     const appPool = createPool(config, config.DATABASE_URL, 'tenants-worker');
     const repo = new TenantRepository(appPool);
     const templates = new TemplateRegistry(config.TENANT_TEMPLATES_DIR);
-    const provisioner = new Provisioner({
+    // Producer of the backups queue (nightly fan-out, INITIAL backups): waits for Redis rather than
+    // failing while it restarts (the `bullmq` role).
+    const backupConnection = createRedis(config, 'bullmq');
+    const backupEventsConnection = createRedis(config, 'bullmq');
+    const backupQueue = new Queue<BackupsQueueData, BackupJobResult>(QUEUES.backups, {
+      connection: backupConnection,
+      prefix: config.BULLMQ_PREFIX,
+      defaultJobOptions: backupJobOptions(config),
+    });
+    const provisioner: Provisioner = new Provisioner({
       config,
       ownerPool,
       appPool,
@@ -79,11 +129,27 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       templates,
       logger,
       metrics: provisioningMetrics,
+      // `backups` is created just below; this only runs once jobs are processed.
+      onProvisioned: backupsConfigured ? (tenantId) => backups.queueInitial(tenantId) : undefined,
     });
+    const backups = new BackupJobs({
+      config,
+      settings: backupSettings(config),
+      keyring: lazyKeyring(() => loadBackupKeyring(config)),
+      ownerPool,
+      backups: new BackupRepository(appPool),
+      tenants: repo,
+      templates,
+      queue: backupQueue,
+      provisioner: () => provisioner,
+      metrics: backupMetrics,
+      logger,
+    });
+
     // Workers block on Redis: `maxRetriesPerRequest: null` (the `bullmq` role), own connections.
     const connection = createRedis(config, 'bullmq');
     const eventsConnection = createRedis(config, 'bullmq');
-    for (const c of [connection, eventsConnection])
+    for (const c of [connection, eventsConnection, backupConnection, backupEventsConnection])
       c.on('error', (err) => logger.warn({ err }, 'redis error'));
     const provisioning = new Worker<ProvisionJobData, ProvisionJobResult>(
       QUEUES.provisioning,
@@ -117,10 +183,49 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
         logger.error({ err, jobId }, 'could not mark tenant FAILED');
       });
     });
-    for (const w of [provisioning, migrations]) {
+    // Backups and restores: the lock is renewed every half of BACKUP_JOB_LOCK_MS while a job runs; a job
+    // whose worker died is found stalled after about that long and run again (every step is safe to
+    // repeat). A job that stalls a third time fails for good.
+    const lockOpts = {
+      connection,
+      prefix: config.BULLMQ_PREFIX,
+      lockDuration: config.BACKUP_JOB_LOCK_MS,
+      stalledInterval: config.BACKUP_JOB_LOCK_MS,
+      maxStalledCount: 2,
+    };
+    const backupWorker = new Worker<BackupsQueueData, unknown>(
+      QUEUES.backups,
+      (job) =>
+        job.name === JOB_KINDS.nightlyBackups
+          ? backups.nightly(job)
+          : backups.backup(job as typeof job & { data: BackupJobData }),
+      { ...lockOpts, concurrency: config.BACKUP_CONCURRENCY },
+    );
+    const restoreWorker = new Worker<RestoreJobData, RestoreJobResult>(
+      QUEUES.restores,
+      (job) => backups.restore(job),
+      { ...lockOpts, concurrency: 1 },
+    );
+    // A backup job that failed without its processor seeing the last attempt (stalled too often)
+    // still leaves its row FAILED, never RUNNING forever.
+    const backupEvents = new QueueEvents(QUEUES.backups, {
+      connection: backupEventsConnection,
+      prefix: config.BULLMQ_PREFIX,
+    });
+    const backupRepo = new BackupRepository(appPool);
+    backupEvents.on('failed', ({ jobId, failedReason }) => {
+      const parsed = parseJobId(jobId);
+      if (parsed?.kind !== 'backup') return;
+      backupRepo.markFailed(parsed.backupId, failedReason).catch((err: unknown) => {
+        logger.error({ err, jobId }, 'could not mark backup FAILED');
+      });
+    });
+    for (const w of [provisioning, migrations, backupWorker, restoreWorker]) {
       w.on('error', (err) => logger.error({ err }, 'worker error'));
     }
-    events.on('error', (err) => logger.error({ err }, 'queue events error'));
+    for (const e of [events, backupEvents])
+      e.on('error', (err) => logger.error({ err }, 'queue events error'));
+    backupQueue.on('error', (err) => logger.warn({ err }, 'backup queue error'));
     running = {
       ownerPool,
       appPool,
@@ -130,8 +235,32 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       migrations,
       events,
       provisioner,
+      backupConnection,
+      backupEventsConnection,
+      backupQueue,
+      backupWorker,
+      restoreWorker,
+      backupEvents,
+      backups,
     };
-    await Promise.all([provisioning.waitUntilReady(), migrations.waitUntilReady(), events.waitUntilReady()]);
+    await Promise.all(
+      [provisioning, migrations, backupWorker, restoreWorker, events, backupEvents].map((x) =>
+        x.waitUntilReady(),
+      ),
+    );
+    // The one place the nightly schedule is written. Upserting is idempotent: replicas and restarts
+    // update the same scheduler instead of adding schedules.
+    if (backupsConfigured && config.BACKUP_SCHEDULE_ENABLED) {
+      await backupQueue.upsertJobScheduler(
+        NIGHTLY_BACKUPS_SCHEDULER,
+        { pattern: config.BACKUP_CRON, tz: config.BACKUP_CRON_TZ },
+        { name: JOB_KINDS.nightlyBackups, data: {}, opts: { attempts: 3 } },
+      );
+    } else {
+      await backupQueue.removeJobScheduler(NIGHTLY_BACKUPS_SCHEDULER);
+      if (!backupsConfigured)
+        logger.warn('MA130_HOST_KEY_SHA256 is not set: automatic tenant backups are off');
+    }
     return http.start();
   };
 
@@ -141,8 +270,20 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     await http.stop();
     if (!r) return;
     // close() lets active jobs finish (BullMQ's SIGTERM advice); a job cut short is recovered as stalled.
-    await Promise.all([r.provisioning.close(), r.migrations.close(), r.events.close()]);
-    for (const c of [r.connection, r.eventsConnection]) await c.quit().catch(() => c.disconnect());
+    await Promise.all(
+      [
+        r.provisioning,
+        r.migrations,
+        r.backupWorker,
+        r.restoreWorker,
+        r.events,
+        r.backupEvents,
+        r.backupQueue,
+      ].map((x) => x.close()),
+    );
+    r.backups.close();
+    for (const c of [r.connection, r.eventsConnection, r.backupConnection, r.backupEventsConnection])
+      await c.quit().catch(() => c.disconnect());
     await Promise.all([r.ownerPool.end(), r.appPool.end()]);
   };
 
@@ -152,6 +293,10 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     get provisioner(): Provisioner {
       if (!running) throw new Error('tenants worker not started');
       return running.provisioner;
+    },
+    get backups(): BackupJobs {
+      if (!running) throw new Error('tenants worker not started');
+      return running.backups;
     },
   };
 }

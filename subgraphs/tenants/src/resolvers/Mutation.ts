@@ -6,6 +6,18 @@ export const Mutation: MutationResolvers = {
     const { job } = await ctx.services.tenants.provision(requireAuth(ctx), input);
     return job;
   },
+  backupTenant: async (_parent, { tenantId, backupType }, ctx) => {
+    const { job } = await ctx.services.backups.requestBackup(
+      requireAuth(ctx),
+      tenantId,
+      backupType ?? 'MANUAL',
+    );
+    return job;
+  },
+  restoreTenant: (_parent, { backupId }, ctx) =>
+    ctx.services.backups.requestRestore(requireAuth(ctx), backupId),
+  cloneTenant: (_parent, { backupId, organizationName }, ctx) =>
+    ctx.services.backups.requestClone(requireAuth(ctx), backupId, organizationName),
   createOwnedTenant: async (_parent, { input }, ctx) => {
     requireService(ctx);
     const { tenant, job } = await ctx.services.tenants.createOwned(

@@ -1,6 +1,7 @@
 import { DateTimeScalar } from '../../../../lib/scalars.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import { JSONScalar } from '../json.scalar.js';
+import { Backup } from './Backup.js';
 import { Mutation } from './Mutation.js';
 import { Query } from './Query.js';
 import { Tenant } from './Tenant.js';
@@ -13,5 +14,6 @@ export const resolvers: Resolvers = {
   Query,
   Mutation,
   Tenant,
+  Backup,
   User,
 };

@@ -1,0 +1,399 @@
+/**
+ * Gateway overhead (issue 2): one single-subgraph query at 50 concurrent connections, sent directly
+ * to the subgraph and through the gateway, in the same run, printing req/s and p50/p99 for both.
+ *
+ * Topology, as deployed: the subgraph and the gateway each run in a process of their own (children
+ * of this one), the load generator in a third (`wrk` when installed, otherwise a small keep-alive
+ * HTTP loop in Node). The subgraph is built like the real ones (lib/http, Apollo, @apollo/subgraph,
+ * the JWT verified again in its context). Every request carries an access token, so the gateway does
+ * its whole request path: JWT + session liveness (cached), rate limits in Redis, limits, planning
+ * (cached), the subgraph fetch. By default each connection uses its own user's token, so the in-flight
+ * dedupe never merges requests; a last run shows one shared token (dedupe on).
+ *
+ * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50]`. Loopback only; stops by itself.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { AccessTokenVerifier, CachedSessionLiveness } from '../lib/auth.js';
+import type { Config } from '../lib/config.js';
+import { buildRequestContext, type RequestContext } from '../lib/context.js';
+import { createHttpService, type Service } from '../lib/http.js';
+import { createLogger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { createGateway } from '../gateway/src/gateway.js';
+import { composeSupergraph, startAuthFixtures } from '../gateway/test/support/harness.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import { loadConfig, processEnv } from '../lib/config.js';
+import { freePorts } from '../test/support/env.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const QUERY = 'query Bench { me { id email role tenantId } }';
+const TYPE_DEFS = `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+type Query { me: Viewer }
+type Viewer @key(fields: "id") { id: ID!  email: String!  role: String!  tenantId: ID! }
+`;
+
+interface ChildSpec {
+  role: 'subgraph' | 'gateway';
+  config: Config;
+}
+
+/** The bench subgraph: `me` from the verified token, on `port`. */
+function benchSubgraph(config: Config, port: number): Service {
+  const logger = createLogger(config, 'bench-subgraph');
+  const liveness = new CachedSessionLiveness(config, logger);
+  const verifier = new AccessTokenVerifier(config, liveness);
+  return createHttpService<RequestContext>({
+    name: 'bench-subgraph',
+    config,
+    port,
+    logger,
+    metrics: createMetrics('bench-subgraph'),
+    readiness: {},
+    graphql: {
+      schema: buildSubgraphSchema({
+        typeDefs: parse(TYPE_DEFS),
+        resolvers: {
+          Query: {
+            me: (_p: unknown, _a: unknown, ctx: unknown) => {
+              const auth = (ctx as RequestContext).auth;
+              return auth
+                ? { id: auth.userId, email: auth.email, role: auth.role, tenantId: auth.tenantId }
+                : null;
+            },
+          },
+        },
+      }),
+      context: (req) =>
+        buildRequestContext({ headers: req.headers, remoteAddress: req.ip, verifier, config, logger }),
+    },
+  });
+}
+
+/** Child process entry: `--child <spec.json> <port>`; prints `ready` once listening. */
+async function child(specFile: string, port: number): Promise<void> {
+  const spec = JSON.parse(await readFile(specFile, 'utf8')) as ChildSpec;
+  const service =
+    spec.role === 'subgraph'
+      ? benchSubgraph(spec.config, port)
+      : createGateway({ ...spec.config, GATEWAY_PORT: port });
+  await service.start();
+  // CPU used so far, on request: per-request CPU cost does not depend on what else the machine runs.
+  process.on('message', () => {
+    const u = process.cpuUsage();
+    process.send?.(u.user + u.system);
+  });
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void service.stop().finally(() => process.exit(0));
+  });
+}
+
+function startChild(spec: ChildSpec, file: string, port: number): Promise<ChildProcess> {
+  return writeFile(file, JSON.stringify(spec)).then(
+    () =>
+      new Promise<ChildProcess>((resolve, reject) => {
+        // `--cpu-prof=<dir>` (after the positional arguments) profiles the gateway child.
+        const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
+        const flags =
+          prof && spec.role === 'gateway' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
+        const proc = spawn(
+          process.execPath,
+          [...flags, '--import', 'tsx', SELF, '--child', file, String(port)],
+          {
+            stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+          },
+        );
+        proc.once('exit', (code) => reject(new Error(`${spec.role} exited early (${code})`)));
+        proc.stdout?.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('ready')) resolve(proc);
+        });
+      }),
+  );
+}
+
+/** CPU time (µs) a child has used so far. */
+function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('message', (m) => resolve(Number(m)));
+    proc.send('cpu');
+  });
+}
+
+/**
+ * Runs a command to completion without blocking this process: the JWKS and liveness fixtures live
+ * here and must keep answering while the load runs.
+ */
+function exec(
+  cmd: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.once('error', reject);
+    proc.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+interface Row {
+  name: string;
+  result: LoadResult;
+  subgraphCpuUs: number;
+  gatewayCpuUs: number;
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Parses wrk's `--latency` output (latencies in us/ms/s). */
+function parseWrk(out: string): LoadResult {
+  const ms = (v: string, unit: string): number =>
+    Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  const pct = (p: string): number => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m?.[1] && m[2] ? ms(m[1], m[2]) : Number.NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50: pct('50'), p99: pct('99'), errors };
+}
+
+/** wrk with a Lua script that POSTs the query and rotates the tokens per request. */
+async function runWrk(
+  url: string,
+  tokens: string[],
+  seconds: number,
+  connections: number,
+  dir: string,
+): Promise<LoadResult> {
+  const script = path.join(dir, 'bench.lua');
+  const body = JSON.stringify({ query: QUERY });
+  await writeFile(
+    script,
+    `local tokens = { ${tokens.map((t) => JSON.stringify(t)).join(', ')} }
+local body = ${JSON.stringify(body)}
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("POST", nil, { ["content-type"] = "application/json", ["authorization"] = "Bearer " .. tokens[i] }, body)
+end
+`,
+  );
+  const r = await exec('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url]);
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  return parseWrk(r.stdout);
+}
+
+/** Fallback load generator (no wrk): keep-alive HTTP loop in a child process. */
+async function runNodeLoad(
+  url: string,
+  tokens: string[],
+  seconds: number,
+  connections: number,
+  dir: string,
+): Promise<LoadResult> {
+  const file = path.join(dir, 'load.json');
+  await writeFile(file, JSON.stringify({ url, tokens, seconds, connections }));
+  const r = await exec(process.execPath, ['--import', 'tsx', SELF, '--load', file]);
+  if (r.status !== 0) throw new Error(`load child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+}
+
+/** The Node load loop: `connections` workers, each one request at a time on a keep-alive agent. */
+async function load(file: string): Promise<void> {
+  const { url, tokens, seconds, connections } = JSON.parse(await readFile(file, 'utf8')) as {
+    url: string;
+    tokens: string[];
+    seconds: number;
+    connections: number;
+  };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const body = JSON.stringify({ query: QUERY });
+  const target = new URL(url);
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + seconds * 1000;
+  const once = (token: string): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.request(
+        target,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) latencies.push(performance.now() - t0);
+            else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: connections }, async (_x, c) => {
+      let n = c;
+      while (performance.now() < until) await once(tokens[n++ % tokens.length] ?? '');
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const pick = (p: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+  process.stdout.write(
+    `${JSON.stringify({ rps: latencies.length / seconds, p50: pick(50), p99: pick(99), errors })}\n`,
+  );
+  agent.destroy();
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 10);
+  const connections = Number(process.argv[3] ?? 50);
+  // No database needed: a config of our own with free ports and a Redis prefix removed at the end.
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tradesage-bench-gateway-'));
+  const [gatewayPort, subgraphPort] = await freePorts(2);
+  const c = loadConfig({
+    ...processEnv(),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    REDIS_PREFIX: `bench:${randomBytes(4).toString('hex')}:`,
+    SERVICE_TOKEN: randomBytes(32).toString('hex'),
+    GATEWAY_PORT: String(gatewayPort),
+    AUTH_PORT: String(subgraphPort),
+    SUPERGRAPH_WATCH: 'false',
+  });
+  const auth = await startAuthFixtures(c);
+  const procs: ChildProcess[] = [];
+  try {
+    const subgraphUrl = `http://127.0.0.1:${c.AUTH_PORT}`;
+    const supergraphPath = path.join(tmpDir, 'supergraph.graphql');
+    await writeFile(
+      supergraphPath,
+      composeSupergraph([{ name: 'bench', url: `${subgraphUrl}/graphql`, typeDefs: TYPE_DEFS }]),
+    );
+    const config: Config = {
+      ...c,
+      SUPERGRAPH_PATH: supergraphPath,
+      jwksUrl: auth.jwksUrl,
+      sessionsUrl: auth.sessionsUrl,
+      RATE_LIMIT_PER_IP: 1_000_000_000,
+      RATE_LIMIT_PER_USER: 1_000_000_000,
+      RATE_LIMIT_PER_TENANT: 1_000_000_000,
+    };
+    procs.push(
+      await startChild({ role: 'subgraph', config }, path.join(tmpDir, 'subgraph.json'), c.AUTH_PORT),
+    );
+    procs.push(
+      await startChild({ role: 'gateway', config }, path.join(tmpDir, 'gateway.json'), c.GATEWAY_PORT),
+    );
+
+    const tokens = await Promise.all(
+      Array.from({ length: Math.max(connections * 2, 100) }, (_x, i) =>
+        auth.mint({ email: `bench${i}@example.com` }),
+      ),
+    );
+    const shared = [tokens[0] ?? ''];
+    const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+    const run = (url: string, toks: string[], secs: number): Promise<LoadResult> =>
+      hasWrk
+        ? runWrk(url, toks, secs, connections, tmpDir)
+        : runNodeLoad(url, toks, secs, connections, tmpDir);
+
+    const direct = `${subgraphUrl}/graphql`;
+    const viaGateway = `http://127.0.0.1:${c.GATEWAY_PORT}/graphql`;
+    // Sanity: both answer the query with data before anything is measured.
+    for (const u of [direct, viaGateway]) {
+      const res = await fetch(u, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${shared[0] ?? ''}` },
+        body: JSON.stringify({ query: QUERY }),
+      });
+      const json = (await res.json()) as { data?: { me?: unknown } };
+      if (!json.data?.me) throw new Error(`${u} did not answer the bench query: ${JSON.stringify(json)}`);
+    }
+    // Warm-up (JIT, query plan and session caches, keep-alive sockets).
+    await run(direct, tokens, 3);
+    await run(viaGateway, tokens, 3);
+
+    const [subgraphProc, gatewayProc] = procs as [ChildProcess, ChildProcess];
+    const measured = async (name: string, url: string, toks: string[]): Promise<Row> => {
+      const [s0, g0] = [await cpuOf(subgraphProc), await cpuOf(gatewayProc)];
+      const result = await run(url, toks, seconds);
+      const [s1, g1] = [await cpuOf(subgraphProc), await cpuOf(gatewayProc)];
+      const n = Math.max(1, result.rps * seconds);
+      return { name, result, subgraphCpuUs: (s1 - s0) / n, gatewayCpuUs: (g1 - g0) / n };
+    };
+    const rows: Row[] = [
+      await measured('direct to subgraph', direct, tokens),
+      await measured('through gateway', viaGateway, tokens),
+      await measured('through gateway, one shared token (dedupe)', viaGateway, shared),
+    ];
+    console.log(`gateway overhead: ${QUERY}`);
+    console.log(
+      `${connections} connections, ${seconds} s per run, load generator: ${hasWrk ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+    );
+    for (const { name, result: r, subgraphCpuUs, gatewayCpuUs } of rows) {
+      console.log(
+        `  ${name.padEnd(44)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  errors ${r.errors}  CPU/request: subgraph ${subgraphCpuUs.toFixed(0)} µs, gateway ${gatewayCpuUs.toFixed(0)} µs`,
+      );
+    }
+    const [d, g] = [rows[0]?.result, rows[1]?.result];
+    if (d && g) {
+      console.log(
+        `  gateway/direct: throughput ${((100 * g.rps) / d.rps).toFixed(0)}% (target >= 60%), p99 ${(g.p99 / d.p99).toFixed(2)}x (target <= 2x)`,
+      );
+    }
+  } finally {
+    for (const p of procs.reverse()) {
+      if (p.exitCode !== null) continue;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+    await auth.stop();
+    const redis = new Redis(c.REDIS_URL);
+    const keys = await redis.keys(`${c.REDIS_PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  await child(args[1] ?? '', Number(args[2]));
+} else if (args[0] === '--load') {
+  await load(args[1] ?? '');
+} else {
+  await main();
+}

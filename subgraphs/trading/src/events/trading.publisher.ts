@@ -1,0 +1,127 @@
+/**
+ * After a transaction commits: events for subscriptions (pub/sub per tenant and account), the durable
+ * trade stream for other services (`trading:trades`, XADD with approximate trimming), the real-time
+ * cache (positions, last trade, account summary) and announcements of resting orders for the replica
+ * whose engine owns their symbol. All of it goes out in one pipelined round trip.
+ *
+ * Delivery is after commit, so a subscriber never sees a change that was rolled back; a crash between
+ * commit and publish loses those events (the database stays the source of truth: the order and trade
+ * queries, and the analytics consumer's catch-up from the executions table, are unaffected).
+ */
+import type { Logger } from '../../../../lib/logger.js';
+import type { Redis } from '../../../../lib/redis.js';
+import type { TxEffects } from '../account-session.js';
+import { str } from '../decimal.js';
+import { isOpen } from '../order.types.js';
+import type { TradingMetrics } from '../trading.metrics.js';
+import { tradingChannels, tradingKeys } from './trading.channels.js';
+
+export class TradingPublisher {
+  /**
+   * @param redis command client whose keyPrefix is REDIS_PREFIX
+   * @param prefix REDIS_PREFIX (channels carry it explicitly)
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly streamMaxLen: number,
+    private readonly metrics: TradingMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Publishes the effects of one committed transaction. Never throws: the change is committed, a
+   * failure here is logged and counted.
+   * @param announce whether an open order's symbol needs announcing to another replica's engine
+   */
+  async publish(tenantId: string, effects: TxEffects, announce: (symbol: string) => boolean): Promise<void> {
+    const p = this.redis.pipeline();
+    const { accountId } = effects;
+    for (const order of effects.orders) {
+      p.publish(tradingChannels.orders(this.prefix, tenantId, accountId), JSON.stringify(order));
+      if (isOpen(order.status) && announce(order.symbol)) {
+        p.publish(tradingChannels.book(this.prefix), JSON.stringify({ tenantId, order }));
+      }
+    }
+    for (const trade of effects.trades) {
+      const e = trade.execution;
+      p.publish(tradingChannels.trades(this.prefix, tenantId, accountId), JSON.stringify(trade));
+      p.xadd(
+        tradingKeys.tradeStream,
+        'MAXLEN',
+        '~',
+        String(this.streamMaxLen),
+        '*',
+        'tenantId',
+        tenantId,
+        'accountId',
+        accountId,
+        'tradeId',
+        e.id,
+        'orderId',
+        e.orderId,
+        'symbol',
+        e.symbol,
+        'side',
+        e.side,
+        'quantity',
+        str(e.quantity),
+        'price',
+        str(e.price),
+        'notional',
+        str(e.notional),
+        'fee',
+        str(e.fee),
+        'executedAt',
+        e.executedAt.toISOString(),
+      );
+    }
+    const last = effects.trades.at(-1);
+    if (last) {
+      p.set(
+        tradingKeys.lastTrade(tenantId, accountId),
+        JSON.stringify({
+          id: last.execution.id,
+          orderId: last.execution.orderId,
+          symbol: last.execution.symbol,
+          side: last.execution.side,
+          quantity: str(last.execution.quantity),
+          price: str(last.execution.price),
+          executedAt: last.execution.executedAt.toISOString(),
+        }),
+      );
+    }
+    const posKey = tradingKeys.positions(tenantId, accountId);
+    for (const pos of effects.positions) {
+      if (Number(pos.quantity) === 0) p.hdel(posKey, pos.symbol);
+      else
+        p.hset(
+          posKey,
+          pos.symbol,
+          JSON.stringify({
+            quantity: str(pos.quantity),
+            averagePrice: str(pos.averagePrice),
+            realizedPnl: str(pos.realizedPnl),
+            updatedAt: pos.updatedAt.toISOString(),
+          }),
+        );
+    }
+    if (effects.trades.length > 0 || effects.orders.length > 0) {
+      p.hset(tradingKeys.account(tenantId, accountId), {
+        cash: str(effects.account.cash),
+        reserved: str(effects.account.reserved),
+        tradingState: effects.account.tradingState,
+        updatedAt: effects.account.updatedAt.toISOString(),
+      });
+    }
+    if (p.length === 0) return;
+    try {
+      const results = (await p.exec()) ?? [];
+      if (results.some(([err]) => err))
+        throw results.find(([err]) => err)?.[0] ?? new Error('pipeline failed');
+    } catch (err) {
+      this.metrics.publishFailures.inc();
+      this.logger.error({ err, tenantId, accountId }, 'could not publish trading events');
+    }
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * Order lifecycle rules: validation, idempotent placement, pre-trade checks, immediate execution of
+ * marketable orders, cancel, cancel-all, replace and the dry run (previewOrder).
+ *
+ * Every change of one account runs in one withTenant transaction that first locks the account row, so
+ * concurrent submits, cancels and fills of an account happen one after the other: buying power read by
+ * a check is still true when its reservation is written. A submit whose clientOrderId already exists in
+ * the account returns that order (checked under the same lock, with the unique index behind it).
+ */
+import type pg from 'pg';
+import type { TenantScope } from '../../../lib/db.js';
+import { badInput, conflict, notFound } from '../../../lib/errors.js';
+import type { Logger } from '../../../lib/logger.js';
+import { DuplicateOrderError, openSession, type AccountSession, type TxEffects } from './account-session.js';
+import { Dec, str } from './decimal.js';
+import type { OrderRow } from './db/tenant-schema.js';
+import type { EffectsSink } from './execution/engine.js';
+import { applyTick } from './execution/order-matcher.js';
+import type { InstrumentCatalog, InstrumentInfo } from './market/instrument.catalog.js';
+import type { MarketTick } from './market/market-tick.js';
+import type { QuoteBook } from './market/quote.book.js';
+import type { OrderPreviewModel } from './models.js';
+import {
+  dayOrderExpiry,
+  isOpen,
+  tradingDay,
+  type OrderIntent,
+  type OrderType,
+  type PricingConfig,
+  type Side,
+  type TimeInForce,
+} from './order.types.js';
+import type { OrderBookRegistry } from './order-book.registry.js';
+import { DEFAULT_LIMITS, evaluateRisk, freshQuote, type RiskDecision } from './risk.rules.js';
+import { inTenant, isRetryable, type Caller } from './tenant-scope.js';
+import type { TradingMetrics } from './trading.metrics.js';
+import type { SessionData, SessionStore } from './session.store.js';
+import type { TradingRepository } from './trading.repository.js';
+
+/** Raw input of placeOrder / previewOrder (GraphQL's PlaceOrderInput). */
+export interface PlaceOrderInput {
+  accountId: string;
+  clientOrderId: string;
+  symbol: string;
+  side: Side;
+  type: OrderType;
+  quantity: string;
+  limitPrice?: string | null | undefined;
+  stopPrice?: string | null | undefined;
+  timeInForce?: TimeInForce | null | undefined;
+}
+
+export interface ReplaceOrderInput {
+  clientOrderId: string;
+  quantity?: string | null | undefined;
+  limitPrice?: string | null | undefined;
+  stopPrice?: string | null | undefined;
+  timeInForce?: TimeInForce | null | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CLIENT_ORDER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const SYMBOL = /^[A-Za-z0-9._/-]{1,32}$/;
+/** Largest quantity or price accepted (numeric(28, 10) holds 18 integer digits). */
+const MAX_VALUE = new Dec('1e15');
+
+/** A well-formed id, or BAD_USER_INPUT naming the field. */
+export function requireId(value: string, field: string): string {
+  if (!UUID.test(value)) throw badInput(`${field} must be a UUID`, { field });
+  return value.toLowerCase();
+}
+
+function positiveDecimal(value: string, field: string): Dec {
+  const d = new Dec(value);
+  if (!d.isFinite() || d.lte(0)) throw badInput(`${field} must be positive`, { field });
+  if (d.gt(MAX_VALUE)) throw badInput(`${field} is too large`, { field });
+  if (d.decimalPlaces() > 10) throw badInput(`${field} has more than 10 decimals`, { field });
+  return d;
+}
+
+/**
+ * Checks the shape of an order (not the risk rules: those reject with a stored reason).
+ * @throws AppError BAD_USER_INPUT for missing or contradictory fields
+ */
+export function validateOrder(input: PlaceOrderInput): OrderIntent {
+  const accountId = requireId(input.accountId, 'accountId');
+  if (!CLIENT_ORDER_ID.test(input.clientOrderId)) {
+    throw badInput('clientOrderId must be 1-64 characters of A-Z a-z 0-9 . _ : -', {
+      field: 'clientOrderId',
+    });
+  }
+  if (!SYMBOL.test(input.symbol)) throw badInput('Malformed symbol', { field: 'symbol' });
+  const timeInForce = input.timeInForce ?? 'DAY';
+  const needsLimit = input.type === 'LIMIT' || input.type === 'STOP_LIMIT';
+  const needsStop = input.type === 'STOP' || input.type === 'STOP_LIMIT';
+  if (needsLimit && !input.limitPrice)
+    throw badInput(`${input.type} orders need a limitPrice`, { field: 'limitPrice' });
+  if (!needsLimit && input.limitPrice) {
+    throw badInput(`${input.type} orders take no limitPrice`, { field: 'limitPrice' });
+  }
+  if (needsStop && !input.stopPrice)
+    throw badInput(`${input.type} orders need a stopPrice`, { field: 'stopPrice' });
+  if (!needsStop && input.stopPrice)
+    throw badInput(`${input.type} orders take no stopPrice`, { field: 'stopPrice' });
+  if (needsStop && (timeInForce === 'IOC' || timeInForce === 'FOK')) {
+    throw badInput('Stop orders are DAY or GTC', { field: 'timeInForce' });
+  }
+  return {
+    accountId,
+    clientOrderId: input.clientOrderId,
+    symbol: input.symbol,
+    side: input.side,
+    type: input.type,
+    timeInForce,
+    quantity: positiveDecimal(input.quantity, 'quantity'),
+    limitPrice: input.limitPrice ? positiveDecimal(input.limitPrice, 'limitPrice') : null,
+    stopPrice: input.stopPrice ? positiveDecimal(input.stopPrice, 'stopPrice') : null,
+  };
+}
+
+/** True when an existing order was placed with the same parameters as `intent`. */
+function sameOrder(o: OrderRow, intent: OrderIntent): boolean {
+  const eq = (a: string | null, b: Dec | null): boolean => (a === null ? b === null : b !== null && b.eq(a));
+  return (
+    o.symbol === intent.symbol &&
+    o.side === intent.side &&
+    o.type === intent.type &&
+    o.timeInForce === intent.timeInForce &&
+    new Dec(o.quantity).eq(intent.quantity) &&
+    eq(o.limitPrice, intent.limitPrice) &&
+    eq(o.stopPrice, intent.stopPrice)
+  );
+}
+
+export interface OrderServiceDeps {
+  pool: pg.Pool;
+  catalog: InstrumentCatalog;
+  quotes: QuoteBook;
+  registry: OrderBookRegistry;
+  pricing: PricingConfig;
+  metrics: TradingMetrics;
+  logger: Logger;
+  sink: EffectsSink;
+  now: () => number;
+}
+
+interface Prepared {
+  instrument: InstrumentInfo | undefined;
+  quote: MarketTick | null;
+}
+
+export class OrderService {
+  constructor(private readonly deps: OrderServiceDeps) {}
+
+  /**
+   * Places an order. A risk rejection is a REJECTED order (stored, with its reason), not an error.
+   * @throws AppError BAD_USER_INPUT (malformed), NOT_FOUND (account), CONFLICT (clientOrderId reused
+   *   with different parameters)
+   */
+  async place(caller: Caller, input: PlaceOrderInput): Promise<OrderRow> {
+    const intent = validateOrder(input);
+    const end = this.deps.metrics.placementDuration.startTimer({ type: intent.type });
+    await this.deps.registry.ensure(caller.scope);
+    const prepared = await this.prepare(intent.symbol);
+    const result = await this.withRetry(caller.scope, intent, (repo, store) =>
+      this.placeIn(repo, store, intent, prepared),
+    );
+    end();
+    if (result.effects) {
+      this.deps.metrics.ordersPlaced.inc({
+        result: result.order.status === 'REJECTED' ? 'rejected' : 'accepted',
+      });
+      if (result.order.rejectReason)
+        this.deps.metrics.orderRejections.inc({ reason: result.order.rejectReason });
+      this.deps.metrics.fills.inc({ source: 'placement' }, result.effects.trades.length);
+      await this.deps.sink(caller.scope, result.effects);
+    } else {
+      this.deps.metrics.ordersPlaced.inc({ result: 'duplicate' });
+    }
+    return result.order;
+  }
+
+  /** Runs an order through validation and every check without placing it (nothing is written). */
+  async preview(caller: Caller, input: PlaceOrderInput): Promise<OrderPreviewModel> {
+    const intent = validateOrder(input);
+    const prepared = await this.prepare(intent.symbol);
+    return inTenant(this.deps.pool, caller.scope, async (_repo, store) => {
+      const now = this.deps.now();
+      const opened = await openSession(store, intent.accountId, this.deps.pricing, now, {
+        lock: false,
+        defaults: DEFAULT_LIMITS,
+        symbol: intent.symbol,
+      });
+      if (!opened) throw notFound('Account');
+      const { session, data } = opened;
+      const decision = await this.decide(session, data, intent, prepared, now, {
+        submissions: session.submissionsThisMinute() + 1,
+      });
+      return {
+        accepted: decision.rejection === null,
+        rejectReason: decision.rejection?.reason ?? null,
+        message: decision.rejection?.message ?? null,
+        estimatedPrice: decision.estimatedPrice,
+        estimatedNotional: decision.estimatedNotional,
+        estimatedFee: decision.estimatedFee,
+        reservation: decision.reservation,
+        buyingPower: decision.buyingPower,
+        buyingPowerAfter: decision.buyingPower.sub(decision.rejection ? 0 : decision.reservation),
+      };
+    });
+  }
+
+  /**
+   * Cancels an open order.
+   * @throws AppError NOT_FOUND, CONFLICT when the order is no longer open
+   */
+  async cancel(caller: Caller, orderId: string): Promise<OrderRow> {
+    const id = requireId(orderId, 'id');
+    const { order, effects } = await inTenant(this.deps.pool, caller.scope, async (repo, store) => {
+      const found = await repo.getOrder(id);
+      if (!found) throw notFound('Order');
+      const { session } = await this.lockSession(store, found.accountId);
+      const [locked] = await store.lockOrders(found.accountId, [id]);
+      if (!locked) throw notFound('Order');
+      const row = session.adopt(locked);
+      if (!isOpen(row.status)) throw conflict(`Order is ${row.status} and cannot be canceled`);
+      session.close(row, 'CANCELED', 'CANCELED', 'CANCELED_BY_USER');
+      const fx = await session.flush(store);
+      return { order: fx.orders.find((o) => o.id === id) ?? row, effects: fx };
+    });
+    await this.deps.sink(caller.scope, effects);
+    return order;
+  }
+
+  /** Cancels every open order of an account (of one symbol when given). */
+  async cancelAll(caller: Caller, accountId: string, symbol?: string | null): Promise<OrderRow[]> {
+    const id = requireId(accountId, 'accountId');
+    const { orders, effects } = await inTenant(this.deps.pool, caller.scope, async (_repo, store) => {
+      const { session } = await this.lockSession(store, id);
+      const rows = (await store.lockOpenOrders(id, symbol ?? undefined)).map((r) => session.adopt(r));
+      for (const row of rows) session.close(row, 'CANCELED', 'CANCELED', 'CANCELED_BY_USER');
+      if (rows.length === 0) return { orders: [] as OrderRow[], effects: null };
+      const fx = await session.flush(store);
+      return { orders: fx.orders, effects: fx };
+    });
+    if (effects) await this.deps.sink(caller.scope, effects);
+    return orders;
+  }
+
+  /**
+   * Replaces an open LIMIT, STOP or STOP_LIMIT order: cancels it and places a new order with the
+   * changes, atomically. When the new order fails a check it is stored REJECTED and the original stays.
+   * @throws AppError NOT_FOUND, CONFLICT (not open; clientOrderId used by another order), BAD_USER_INPUT
+   */
+  async replace(caller: Caller, orderId: string, input: ReplaceOrderInput): Promise<OrderRow> {
+    const id = requireId(orderId, 'id');
+    await this.deps.registry.ensure(caller.scope);
+    const { order, effects } = await inTenant(this.deps.pool, caller.scope, async (repo, store) => {
+      const found = await repo.getOrder(id);
+      if (!found) throw notFound('Order');
+      const { session, data } = await this.lockSession(store, found.accountId, {
+        clientOrderId: input.clientOrderId,
+        symbol: found.symbol,
+        excludeOrderId: id,
+      });
+      if (data.existingOrderId) {
+        const existing = await repo.getOrder(data.existingOrderId);
+        if (existing?.replacesOrderId === id) return { order: existing, effects: null };
+        throw conflict('clientOrderId is already used by another order');
+      }
+      const [locked] = await store.lockOrders(found.accountId, [id]);
+      if (!locked) throw notFound('Order');
+      const original = session.adopt(locked);
+      if (!isOpen(original.status)) throw conflict(`Order is ${original.status} and cannot be replaced`);
+      if (original.type === 'MARKET') throw badInput('Market orders cannot be replaced', { field: 'id' });
+      const remaining = new Dec(original.quantity).sub(original.filledQuantity);
+      const intent = validateOrder({
+        accountId: original.accountId,
+        clientOrderId: input.clientOrderId,
+        symbol: original.symbol,
+        side: original.side,
+        type: original.type,
+        quantity: input.quantity ?? str(remaining),
+        limitPrice: input.limitPrice ?? original.limitPrice,
+        stopPrice: input.stopPrice ?? original.stopPrice,
+        timeInForce: input.timeInForce ?? original.timeInForce,
+      });
+      const prepared = await this.prepare(intent.symbol);
+      const now = this.deps.now();
+      const decision = await this.decide(session, data, intent, prepared, now, {
+        submissions: session.countSubmission(),
+        exclude: original,
+      });
+      const created = session.createOrder(intent, decision, {
+        expiresAt: this.expiryOf(intent.timeInForce, now),
+        replacesOrderId: id,
+      });
+      if (decision.rejection === null) {
+        session.markReplaced(original, created.id);
+        this.executeNow(session, created, prepared, now);
+      }
+      const fx = await session.flush(store);
+      return { order: fx.orders.find((o) => o.id === created.id) ?? created, effects: fx };
+    });
+    if (effects) await this.deps.sink(caller.scope, effects);
+    return order;
+  }
+
+  private async placeIn(
+    repo: TradingRepository,
+    store: SessionStore,
+    intent: OrderIntent,
+    prepared: Prepared,
+  ): Promise<{ order: OrderRow; effects: TxEffects | null }> {
+    const now = this.deps.now();
+    const { session, data } = await this.lockSession(store, intent.accountId, {
+      clientOrderId: intent.clientOrderId,
+      symbol: intent.symbol,
+    });
+    if (data.existingOrderId) {
+      const existing = await repo.getOrder(data.existingOrderId);
+      if (existing) {
+        if (!sameOrder(existing, intent)) {
+          throw conflict('clientOrderId was already used for an order with different parameters');
+        }
+        return { order: existing, effects: null };
+      }
+    }
+    const decision = await this.decide(session, data, intent, prepared, now, {
+      submissions: session.countSubmission(),
+    });
+    const order = session.createOrder(intent, decision, {
+      expiresAt: this.expiryOf(intent.timeInForce, now),
+    });
+    if (decision.rejection === null) this.executeNow(session, order, prepared, now);
+    const effects = await session.flush(store);
+    return { order: effects.orders.find((o) => o.id === order.id) ?? order, effects };
+  }
+
+  /** Gathers what the checks need and runs them. */
+  private async decide(
+    session: AccountSession,
+    data: SessionData,
+    intent: OrderIntent,
+    prepared: Prepared,
+    now: number,
+    opts: { submissions: number; exclude?: OrderRow },
+  ): Promise<RiskDecision> {
+    const limits = session.limits;
+    const marks = await this.marksFor(
+      session,
+      limits.maxGrossExposure !== null || limits.dailyLossLimit !== null,
+      now,
+    );
+    if (marks) session.rollDay(marks);
+    const position = session.position(intent.symbol);
+    return evaluateRisk(intent, {
+      instrument: prepared.instrument,
+      accountCurrency: session.currency,
+      quote: prepared.quote,
+      now,
+      tradingState: session.tradingState,
+      cash: session.cashBalance,
+      reserved: session.reservedCash.sub(opts.exclude?.reservedAmount ?? 0),
+      shortMargin: session.shortMargin(),
+      limits,
+      position: { quantity: position.quantity, averagePrice: position.averagePrice },
+      openBuy: new Dec(data.openBuy),
+      openSell: new Dec(data.openSell),
+      grossExposure: marks ? session.grossExposure(marks) : new Dec(0),
+      ordersThisMinute: opts.submissions,
+      pricing: this.deps.pricing,
+    });
+  }
+
+  /**
+   * Marks of the account's positions, when a check needs them (exposure or loss limits) or the trading
+   * day's baseline has not been taken yet; null otherwise (saves a Redis round trip per order).
+   */
+  private async marksFor(
+    session: AccountSession,
+    needed: boolean,
+    now: number,
+  ): Promise<Map<string, Dec> | null> {
+    const newDay = session.dayStartDate !== tradingDay(now, this.deps.pricing.dayEndMinuteUtc);
+    if (!needed && !newDay) return null;
+    const quotes = await this.deps.quotes.getMany(session.heldSymbols());
+    const marks = new Map<string, Dec>();
+    for (const [s, q] of quotes) marks.set(s, new Dec(q.price));
+    return marks;
+  }
+
+  /** Trades an accepted order against the current quote (market, marketable limit, IOC/FOK). */
+  private executeNow(session: AccountSession, order: OrderRow, prepared: Prepared, now: number): void {
+    const quote = freshQuote(prepared.quote, now, this.deps.pricing.maxQuoteAgeMs);
+    const steps = {
+      tickSize: new Dec(prepared.instrument?.tickSize ?? 0),
+      lotSize: new Dec(prepared.instrument?.lotSize ?? 0),
+    };
+    applyTick(session, order, quote, steps, this.deps.pricing, now);
+  }
+
+  private expiryOf(tif: TimeInForce, now: number): Date | null {
+    return tif === 'DAY' ? dayOrderExpiry(now, this.deps.pricing.dayEndMinuteUtc) : null;
+  }
+
+  private async prepare(symbol: string): Promise<Prepared> {
+    const [instrument, quote] = await Promise.all([
+      this.deps.catalog.lookup(symbol),
+      this.deps.quotes.get(symbol),
+    ]);
+    return { instrument, quote };
+  }
+
+  private async lockSession(
+    store: SessionStore,
+    accountId: string,
+    opts: { clientOrderId?: string; symbol?: string; excludeOrderId?: string } = {},
+  ): Promise<{ session: AccountSession; data: SessionData }> {
+    const opened = await openSession(store, accountId, this.deps.pricing, this.deps.now(), {
+      lock: true,
+      defaults: DEFAULT_LIMITS,
+      ...opts,
+    });
+    if (!opened) throw notFound('Account');
+    return opened;
+  }
+
+  /**
+   * Runs a placement transaction; a deadlock or serialization failure is retried, and a duplicate
+   * clientOrderId found only at insert (never expected under the account lock) answers with the stored
+   * order.
+   */
+  private async withRetry(
+    scope: TenantScope,
+    intent: OrderIntent,
+    fn: (
+      repo: TradingRepository,
+      store: SessionStore,
+    ) => Promise<{ order: OrderRow; effects: TxEffects | null }>,
+  ): Promise<{ order: OrderRow; effects: TxEffects | null }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inTenant(this.deps.pool, scope, fn);
+      } catch (err) {
+        if (err instanceof DuplicateOrderError) {
+          const existing = await inTenant(this.deps.pool, scope, (repo) =>
+            repo.findOrderByClientId(intent.accountId, intent.clientOrderId),
+          );
+          if (existing) return { order: existing, effects: null };
+        }
+        if (!isRetryable(err) || attempt >= 3) throw err;
+        this.deps.logger.warn({ err, attempt }, 'order transaction retried');
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The vocabulary of orders shared by the services, the engine and the resolvers: what a caller asks
+ * for (an {@link OrderIntent}), the machine-readable reasons stored on rejected and canceled orders,
+ * and the pricing settings taken from configuration.
+ */
+import type { Config } from '../../../lib/config.js';
+import { Dec } from './decimal.js';
+import type { OrderStatus, OrderType, Side, TimeInForce } from './db/tenant-schema.js';
+
+export type { OrderStatus, OrderType, Side, TimeInForce, TradingState } from './db/tenant-schema.js';
+
+/** A validated order request. */
+export interface OrderIntent {
+  accountId: string;
+  clientOrderId: string;
+  symbol: string;
+  side: Side;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  quantity: Dec;
+  limitPrice: Dec | null;
+  stopPrice: Dec | null;
+}
+
+/** Reasons a pre-trade check rejects an order with (`Order.rejectReason`, the REJECTED event). */
+export const REJECT_REASONS = [
+  'TRADING_HALTED',
+  'REDUCE_ONLY',
+  'UNKNOWN_INSTRUMENT',
+  'INSTRUMENT_NOT_TRADABLE',
+  'CURRENCY_MISMATCH',
+  'INVALID_LOT_SIZE',
+  'INVALID_TICK_SIZE',
+  'QUANTITY_BELOW_MINIMUM',
+  'QUANTITY_ABOVE_MAXIMUM',
+  'ORDER_RATE_EXCEEDED',
+  'NO_MARKET_DATA',
+  'PRICE_OUTSIDE_COLLAR',
+  'MAX_NOTIONAL_EXCEEDED',
+  'SHORT_SELLING_NOT_ALLOWED',
+  'POSITION_LIMIT_EXCEEDED',
+  'EXPOSURE_LIMIT_EXCEEDED',
+  'INSUFFICIENT_BUYING_POWER',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Reasons recorded on CANCELED / EXPIRED events. */
+export const CANCEL_REASONS = [
+  'CANCELED_BY_USER',
+  'REPLACED',
+  'IOC_REMAINDER',
+  'FOK_NOT_FILLABLE',
+  'NO_MARKET_DATA',
+  'INSUFFICIENT_BUYING_POWER',
+  'SHORT_SELLING_NOT_ALLOWED',
+  'DAY_ORDER_EXPIRED',
+] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/** Orders in these states may still fill. */
+export const OPEN_STATUSES: readonly OrderStatus[] = ['NEW', 'PARTIALLY_FILLED'];
+
+export function isOpen(status: OrderStatus): boolean {
+  return status === 'NEW' || status === 'PARTIALLY_FILLED';
+}
+
+/** +1 for buys, -1 for sells. */
+export function sideSign(side: Side): 1 | -1 {
+  return side === 'BUY' ? 1 : -1;
+}
+
+/** Execution and pricing settings (from configuration). */
+export interface PricingConfig {
+  /** Fixed slippage of market fills, basis points. */
+  slippageBps: Dec;
+  /** Extra slippage per multiple of the tick's trade size taken, basis points. */
+  impactBps: Dec;
+  /** Per-order, per-tick liquidity as a multiple of the tick's size; 0 = unlimited. */
+  liquidityFactor: Dec;
+  feeBps: Dec;
+  feeMin: Dec;
+  shortMarginRate: Dec;
+  /** 0: any age. */
+  maxQuoteAgeMs: number;
+  /** Minutes after midnight UTC at which DAY orders expire. */
+  dayEndMinuteUtc: number;
+}
+
+/** How far above the stop price a buy stop (below, a sell stop) reserves, since it fills as a market order. */
+export const STOP_RESERVE_BUFFER = new Dec('0.05');
+
+export function pricingFrom(config: Config): PricingConfig {
+  const [h, m] = config.TRADING_DAY_END_UTC.split(':').map(Number);
+  return {
+    slippageBps: new Dec(config.TRADING_SLIPPAGE_BPS),
+    impactBps: new Dec(config.TRADING_SLIPPAGE_IMPACT_BPS),
+    liquidityFactor: new Dec(config.TRADING_LIQUIDITY_FACTOR),
+    feeBps: new Dec(config.TRADING_FEE_BPS),
+    feeMin: new Dec(config.TRADING_FEE_MIN),
+    shortMarginRate: new Dec(config.TRADING_SHORT_MARGIN_RATE),
+    maxQuoteAgeMs: config.TRADING_MAX_QUOTE_AGE_MS,
+    dayEndMinuteUtc: (h ?? 20) * 60 + (m ?? 0),
+  };
+}
+
+/** When a DAY order placed at `now` expires: the next day end (UTC) strictly after `now`. */
+export function dayOrderExpiry(now: number, dayEndMinuteUtc: number): Date {
+  const d = new Date(now);
+  const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 0, dayEndMinuteUtc);
+  return new Date(end > now ? end : end + 24 * 3600 * 1000);
+}
+
+/** The trading day (`YYYY-MM-DD`) `now` belongs to: a day ends at the DAY-order cutoff. */
+export function tradingDay(now: number, dayEndMinuteUtc: number): string {
+  const expiry = dayOrderExpiry(now, dayEndMinuteUtc);
+  return new Date(expiry.getTime() - 1).toISOString().slice(0, 10);
+}
+
+/** The commission of a fill of `notional`: max(bps of the notional, the minimum), 0 when both are 0. */
+export function feeFor(notional: Dec, pricing: Pick<PricingConfig, 'feeBps' | 'feeMin'>): Dec {
+  if (pricing.feeBps.isZero() && pricing.feeMin.isZero()) return new Dec(0);
+  const bps = notional.mul(pricing.feeBps).div(10_000);
+  return (bps.gt(pricing.feeMin) ? bps : pricing.feeMin).toDecimalPlaces(4, Dec.ROUND_HALF_EVEN);
+}

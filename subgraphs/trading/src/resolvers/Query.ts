@@ -1,0 +1,9 @@
+import type { QueryResolvers } from '../generated/resolvers-types.js';
+import { callerOf } from '../tenant-scope.js';
+
+export const Query: QueryResolvers = {
+  accounts: (_parent, _args, ctx) => ctx.trading.accounts.list(callerOf(ctx)),
+  account: (_parent, { id }, ctx) => ctx.trading.accounts.get(callerOf(ctx), id),
+  order: (_parent, { id }, ctx) => ctx.trading.accounts.order(callerOf(ctx), id),
+  previewOrder: (_parent, { input }, ctx) => ctx.trading.orders.preview(callerOf(ctx), input),
+};

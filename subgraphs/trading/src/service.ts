@@ -1,0 +1,258 @@
+/**
+ * The trading subgraph service on `config.TRADING_PORT` (8004): accounts, orders, executions,
+ * positions, the cash ledger, risk limits and the execution engine; `orderUpdated` and `tradeExecuted`
+ * over graphql-ws on the same `/graphql`. Nothing connects until `start()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type { JWTVerifyGetKey } from 'jose';
+import type pg from 'pg';
+import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
+import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
+import { buildRequestContext } from '../../../lib/context.js';
+import { createPool, pingDb, type TenantScope } from '../../../lib/db.js';
+import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import { createLogger, type Logger } from '../../../lib/logger.js';
+import { createMetrics } from '../../../lib/metrics.js';
+import { channels, createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { AccountService } from './account.service.js';
+import type { TxEffects } from './account-session.js';
+import type { TradingContext, TradingServices } from './context.js';
+import { EventHub } from './events/event.hub.js';
+import { TradingPublisher } from './events/trading.publisher.js';
+import { ExecutionEngine } from './execution/engine.js';
+import { FillService } from './execution/fill.service.js';
+import {
+  GraphqlInstrumentSource,
+  InstrumentCatalog,
+  type InstrumentSource,
+} from './market/instrument.catalog.js';
+import { QuoteBook } from './market/quote.book.js';
+import { OrderService } from './order.service.js';
+import { pricingFrom } from './order.types.js';
+import { OrderBookRegistry } from './order-book.registry.js';
+import { resolvers } from './resolvers/index.js';
+import { createTradingMetrics, type TradingMetrics } from './trading.metrics.js';
+import { attachGraphqlWs, type GraphqlWsServer } from './ws.server.js';
+
+/** Optional collaborators, for tests and benchmarks. */
+export interface TradingDeps {
+  /** Verifies tokens against these keys instead of fetching auth's JWKS. */
+  jwks?: JWTVerifyGetKey;
+  /** Session liveness; null skips the check (tests without a sessions service). Default: sessions service. */
+  sessions?: SessionLiveness | null;
+  /** The instrument catalog's source (default: market-data's `instruments` query). */
+  instruments?: InstrumentSource;
+  /** Clock in epoch ms (order timestamps, DAY expiry, rate windows, quote age). */
+  now?: () => number;
+  /** Id of this replica in the symbol leases (default: host, pid and random). */
+  instanceId?: string;
+  logger?: Logger;
+}
+
+/** Internals of a started service, for tests and benchmarks. */
+export interface TradingRuntime {
+  engine: ExecutionEngine | undefined;
+  orders: OrderService;
+  accounts: AccountService;
+  quotes: QuoteBook;
+  catalog: InstrumentCatalog;
+  pool: pg.Pool;
+  redis: Redis;
+  metrics: TradingMetrics;
+}
+
+export interface TradingService extends Service {
+  /** The running internals; throws before `start()`. */
+  runtime(): TradingRuntime;
+  /** Stops like a crash would, as far as the symbol leases are concerned (they are left to expire). */
+  crash(): Promise<void>;
+}
+
+/**
+ * Creates (without starting) the trading service.
+ * @param config process configuration (TRADING_* variables, database, Redis, JWT)
+ * @param deps optional collaborators (see {@link TradingDeps})
+ */
+export function createTradingService(config: Config, deps: TradingDeps = {}): TradingService {
+  const now = deps.now ?? Date.now;
+  const instanceId = deps.instanceId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let running: { http: HttpService; ws: GraphqlWsServer; runtime: TradingRuntime } | undefined;
+
+  const stopAll = async (release: boolean): Promise<void> => {
+    const r = running;
+    running = undefined;
+    if (!r) return;
+    // The engine first (no new fills), then sockets and the HTTP server, whose onStop releases
+    // pools and clients.
+    await r.runtime.engine?.stop(release);
+    await r.ws.dispose();
+    await r.http.stop();
+  };
+
+  return {
+    runtime() {
+      if (!running) throw new Error('trading service not started');
+      return running.runtime;
+    },
+    async start() {
+      if (running) throw new Error('trading service already started');
+      const logger = deps.logger ?? createLogger(config, 'trading');
+      const metrics = createMetrics('trading');
+      const tradingMetrics = createTradingMetrics(metrics.registry);
+      const pool = createPool(config, config.DATABASE_URL, 'tradesage-trading');
+      const redis: Redis = createRedis(config, 'commands', config.REDIS_PREFIX);
+      const subscriber: Redis = createRedis(config, 'subscriber');
+      // ioredis reconnects by itself; an error event without a listener would only be printed.
+      for (const client of [redis, subscriber]) {
+        client.on('error', (err: unknown) => logger.warn({ err }, 'redis connection error'));
+      }
+      const catalog = new InstrumentCatalog(
+        deps.instruments ?? new GraphqlInstrumentSource(config),
+        logger,
+        now,
+      );
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        catalog.close();
+        await Promise.all([
+          redis.quit().catch(() => redis.disconnect()),
+          subscriber.quit().catch(() => subscriber.disconnect()),
+          pool.end().catch(() => undefined),
+        ]);
+      };
+
+      let engine: ExecutionEngine | undefined;
+      try {
+        await catalog.open(config.TRADING_CATALOG_REFRESH_MS);
+        const pricing = pricingFrom(config);
+        const quotes = new QuoteBook(redis);
+        const hub = new EventHub(subscriber, tradingMetrics);
+        const registry = new OrderBookRegistry(pool);
+        const publisher = new TradingPublisher(
+          redis,
+          config.REDIS_PREFIX,
+          config.TRADING_TRADE_STREAM_MAXLEN,
+          tradingMetrics,
+          logger,
+        );
+        if (config.TRADING_ENGINE_ENABLED) {
+          engine = new ExecutionEngine({
+            pool,
+            redis,
+            hub,
+            redisPrefix: config.REDIS_PREFIX,
+            catalog,
+            quotes,
+            registry,
+            fills: new FillService(pool, catalog, quotes, pricing),
+            metrics: tradingMetrics,
+            logger,
+            instanceId,
+            lockTtlMs: config.TRADING_ENGINE_LOCK_TTL_MS,
+            expiryIntervalMs: config.TRADING_EXPIRY_INTERVAL_MS,
+            fillConcurrency: config.TRADING_FILL_CONCURRENCY,
+            now,
+          });
+        }
+        const localEngine = engine;
+        const sink = async (scope: TenantScope, effects: TxEffects): Promise<void> => {
+          localEngine?.sync(scope, effects);
+          await publisher.publish(scope.tenantId, effects, (symbol) => !localEngine?.owns(symbol));
+        };
+        engine?.onEffects(sink);
+        const orders = new OrderService({
+          pool,
+          catalog,
+          quotes,
+          registry,
+          pricing,
+          metrics: tradingMetrics,
+          logger,
+          sink,
+          now,
+        });
+        const accounts = new AccountService(pool, quotes, pricing, sink, now);
+        const services: TradingServices = { orders, accounts, hub, redisPrefix: config.REDIS_PREFIX };
+
+        let sessions: SessionLiveness | null;
+        if (deps.sessions !== undefined) sessions = deps.sessions;
+        else {
+          const liveness = new CachedSessionLiveness(config, logger);
+          await liveness.listen(subscriber, config.REDIS_PREFIX);
+          sessions = liveness;
+        }
+        const verifier = new AccessTokenVerifier(config, sessions, deps.jwks);
+
+        const schema = buildSubgraphSchema({
+          typeDefs: parse(readFileSync(path.join(PROJECT_ROOT, 'subgraphs/trading/schema.graphql'), 'utf8')),
+          // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
+          resolvers: resolvers as GraphQLResolverMap<unknown>,
+        });
+        const http = createHttpService<TradingContext>({
+          name: 'trading',
+          config,
+          port: config.TRADING_PORT,
+          logger,
+          metrics,
+          readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
+          graphql: {
+            schema,
+            context: async (req) => ({
+              ...(await buildRequestContext({
+                headers: req.headers,
+                remoteAddress: req.socket.remoteAddress,
+                verifier,
+                config,
+                logger,
+              })),
+              trading: services,
+            }),
+          },
+          onStop: [release],
+        });
+        const ws = attachGraphqlWs({
+          server: http.server,
+          path: '/graphql',
+          schema,
+          verifier,
+          trading: services,
+          logger,
+          now,
+        });
+        const revoked = channels.sessionRevoked(config.REDIS_PREFIX);
+        subscriber.on('message', (channel: string, message: string) => {
+          if (channel === revoked) ws.closeSessions(message.split(','));
+        });
+        if (deps.sessions !== undefined) await subscriber.subscribe(revoked);
+
+        await engine?.start();
+        const address = await http.start().catch(async (err: unknown) => {
+          await engine?.stop().catch(() => undefined);
+          await ws.dispose().catch(() => undefined);
+          await http.stop().catch(() => undefined);
+          throw err;
+        });
+        running = {
+          http,
+          ws,
+          runtime: { engine, orders, accounts, quotes, catalog, pool, redis, metrics: tradingMetrics },
+        };
+        return address;
+      } catch (err) {
+        await engine?.stop().catch(() => undefined);
+        await release();
+        throw err;
+      }
+    },
+    stop: () => stopAll(true),
+    crash: () => stopAll(false),
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The caller's tenant and the one door to its data. Tenant data is reached only through lib/db
+ * withTenant (SET LOCAL ROLE + search_path in one transaction); the scope comes from the verified
+ * access token (`tid`), never from arguments, so a caller can only ever name objects of its own tenant.
+ */
+import type pg from 'pg';
+import type { AuthClaims, Role } from '../../../lib/auth.js';
+import { requireAuth, requireRole, type RequestContext } from '../../../lib/context.js';
+import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
+import { AppError, ErrorCode } from '../../../lib/errors.js';
+import { SessionStore } from './session.store.js';
+import { TradingRepository } from './trading.repository.js';
+
+/** Who is calling, and the tenant scope their token grants. */
+export interface Caller {
+  auth: AuthClaims;
+  scope: TenantScope & { userId: string };
+}
+
+/** Roles that may place, cancel and replace orders. */
+export const TRADER_ROLES: readonly Role[] = ['OWNER', 'ADMIN', 'TRADER'];
+/** Roles that may manage cash, limits and the trading state. */
+export const MANAGER_ROLES: readonly Role[] = ['OWNER', 'ADMIN'];
+
+/** The tenant scope of verified claims. */
+export function scopeOf(auth: AuthClaims): Caller['scope'] {
+  return { tenantId: auth.tenantId, schemaName: tenantSchemaName(auth.tenantId), userId: auth.userId };
+}
+
+/**
+ * The caller, when authenticated (any role reads) or holding one of `roles`.
+ * @throws AppError UNAUTHENTICATED / FORBIDDEN
+ */
+export function callerOf(ctx: RequestContext, roles?: readonly Role[]): Caller {
+  const auth = roles ? requireRole(ctx, roles) : requireAuth(ctx);
+  return { auth, scope: scopeOf(auth) };
+}
+
+/** The tenant's schema or role does not exist (not provisioned yet, or gone). */
+export function notProvisioned(): AppError {
+  return new AppError(ErrorCode.NotFound, "The organization's trading workspace is not provisioned");
+}
+
+/**
+ * Runs `fn` in one withTenant transaction with the repository (drizzle, reads) and the session store
+ * (hand-written SQL of the order hot path) on it. A tenant whose role does not exist (still
+ * provisioning) answers NOT_FOUND instead of a database error.
+ */
+export async function inTenant<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  fn: (repo: TradingRepository, store: SessionStore) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withTenant(pool, scope, (tx, client) =>
+      fn(new TradingRepository(tx), new SessionStore(client)),
+    );
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    if (e.code === '22023' && typeof e.message === 'string' && e.message.includes('role'))
+      throw notProvisioned();
+    if (e.code === '42P01') throw notProvisioned();
+    throw err;
+  }
+}
+
+/** True for a PostgreSQL serialization failure or deadlock (safe to retry the whole transaction). */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '40001' || code === '40P01';
+}
