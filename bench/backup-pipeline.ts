@@ -6,7 +6,7 @@
  * OpenSSH server on loopback, at gzip levels 1, 6 and 9 (interleaved, so neither side gets the warmer
  * cache). Throughput = SQL bytes / wall seconds. Target: ours >= 80% of the shell's at level 9.
  *
- * Run: `npx tsx bench/backup-pipeline.ts [rows=2400000] [levels=1,6,9]`. Uses its own database,
+ * Run: `npx tsx bench/backup-pipeline.ts [rows=2400000] [levels=1,6,9] [rounds=3]` (medians). Uses its own database,
  * sshd and temp folder (test support) and cleans up.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -30,6 +30,7 @@ import { createTestEnv } from '../test/support/env.js';
 const execFileAsync = promisify(execFile);
 const rows = Number(process.argv[2] ?? 2_400_000);
 const levels = (process.argv[3] ?? '1,6,9').split(',').map(Number);
+const rounds = Number(process.argv[4] ?? 3);
 const MB = 1024 * 1024;
 
 function run(cmd: string, env: Record<string, string>): Promise<void> {
@@ -124,57 +125,61 @@ async function main(): Promise<void> {
     console.log(`cpu: ${cpu.trim()}`);
 
     const sshOpts = `-i ${sshd.clientKeyPath} -p ${sshd.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes`;
-    const results: {
-      level: number;
-      shell: number;
-      ours: number;
-      oursNoVerify: number;
-      shellSize: number;
-      oursSize: number;
-    }[] = [];
+    // Median of `rounds` interleaved runs per side: this machine is shared, so one run can be unlucky.
+    const samples = new Map<
+      number,
+      { shell: number[]; ours: number[]; verify: number[]; shellSize: number; oursSize: number }
+    >();
     const keyring = new BackupKeyring(parseBackupKeys(config.BACKUP_ENCRYPTION_KEYS ?? ''));
-    for (const level of levels) {
-      // Shell: exactly the seed's pipeline.
-      const target = path.join(root, `shell-${level}.sql.gz`);
-      const s0 = performance.now();
-      await run(
-        `pg_dump --schema=${schema} --dbname="$DB" | gzip -${level} | ssh ${sshOpts} ${sshd.username}@127.0.0.1 'cat > ${target}'`,
-        { DB: dbname.toString() },
-      );
-      const shellSec = (performance.now() - s0) / 1000;
-      const shellSize = (await stat(target)).size;
+    for (let round = 1; round <= rounds; round++) {
+      for (const level of levels) {
+        const s = samples.get(level) ?? { shell: [], ours: [], verify: [], shellSize: 0, oursSize: 0 };
+        samples.set(level, s);
+        // Shell: exactly the seed's pipeline.
+        const target = path.join(root, `shell-${level}.sql.gz`);
+        const s0 = performance.now();
+        await run(
+          `pg_dump --schema=${schema} --dbname="$DB" | gzip -${level} | ssh ${sshOpts} ${sshd.username}@127.0.0.1 'cat > ${target}'`,
+          { DB: dbname.toString() },
+        );
+        const shellSec = (performance.now() - s0) / 1000;
+        s.shellSize = (await stat(target)).size;
 
-      const settings = { ...backupSettings(config), gzipLevel: level };
-      const o0 = performance.now();
-      let verifyStart = 0;
-      const result = await runBackup(
-        { ownerPool, settings, keyring },
-        { backupId: randomUUID(), tenantId, schemaName: schema, startedAt: new Date() },
-        (p) => {
-          if (p.phase === 'verifying' && verifyStart === 0) verifyStart = performance.now();
-        },
-      );
-      const oursSec = (performance.now() - o0) / 1000;
-      const verifySec = verifyStart ? (performance.now() - verifyStart) / 1000 : 0;
-      results.push({
-        level,
-        shell: dumpBytes / MB / shellSec,
-        ours: dumpBytes / MB / oursSec,
-        oursNoVerify: dumpBytes / MB / (oursSec - verifySec),
-        shellSize,
-        oursSize: result.manifest.sizeBytes,
-      });
-      console.log(
-        `gzip -${level}: shell ${shellSec.toFixed(2)} s (${(dumpBytes / MB / shellSec).toFixed(1)} MB/s, ${(shellSize / MB).toFixed(1)} MB) | ours ${oursSec.toFixed(2)} s (${(dumpBytes / MB / oursSec).toFixed(1)} MB/s, ${(result.manifest.sizeBytes / MB).toFixed(1)} MB; of which read-back verify ${verifySec.toFixed(2)} s) | ratio ${((shellSec / oursSec) * 100).toFixed(0)}%`,
-      );
+        const settings = { ...backupSettings(config), gzipLevel: level };
+        const o0 = performance.now();
+        let verifyStart = 0;
+        const result = await runBackup(
+          { ownerPool, settings, keyring },
+          { backupId: randomUUID(), tenantId, schemaName: schema, startedAt: new Date() },
+          (p) => {
+            if (p.phase === 'verifying' && verifyStart === 0) verifyStart = performance.now();
+          },
+        );
+        const oursSec = (performance.now() - o0) / 1000;
+        s.shell.push(shellSec);
+        s.ours.push(oursSec);
+        s.verify.push(verifyStart ? (performance.now() - verifyStart) / 1000 : 0);
+        s.oursSize = result.manifest.sizeBytes;
+        console.log(
+          `round ${round} gzip -${level}: shell ${shellSec.toFixed(2)} s | ours ${oursSec.toFixed(2)} s (read-back verify ${(s.verify.at(-1) ?? 0).toFixed(2)} s) | load ${(os.loadavg()[0] ?? 0).toFixed(1)}`,
+        );
+      }
     }
+    const median = (xs: number[]): number => {
+      const a = [...xs].sort((x, y) => x - y);
+      return a[Math.floor(a.length / 2)] ?? Number.NaN;
+    };
+    const mbs = (sec: number): number => dumpBytes / MB / sec;
     console.log(
-      '\n| gzip level | shell MB/s | ours MB/s (incl. verify) | ours / shell | ours without read-back | compressed size (shell / ours) |',
+      '\n| gzip level | shell MB/s | ours MB/s (incl. read-back) | ours / shell | ours without read-back | compressed (shell / ours) |',
     );
     console.log('|---|---|---|---|---|---|');
-    for (const r of results) {
+    for (const [level, s] of samples) {
+      const shell = mbs(median(s.shell));
+      const ours = mbs(median(s.ours));
+      const noVerify = mbs(median(s.ours.map((t, i) => t - (s.verify[i] ?? 0))));
       console.log(
-        `| ${r.level} | ${r.shell.toFixed(1)} | ${r.ours.toFixed(1)} | ${((r.ours / r.shell) * 100).toFixed(0)}% | ${r.oursNoVerify.toFixed(1)} MB/s (${((r.oursNoVerify / r.shell) * 100).toFixed(0)}%) | ${(r.shellSize / MB).toFixed(1)} / ${(r.oursSize / MB).toFixed(1)} MB |`,
+        `| ${level} | ${shell.toFixed(1)} | ${ours.toFixed(1)} | ${((ours / shell) * 100).toFixed(0)}% | ${noVerify.toFixed(1)} MB/s (${((noVerify / shell) * 100).toFixed(0)}%) | ${(s.shellSize / MB).toFixed(1)} / ${(s.oursSize / MB).toFixed(1)} MB |`,
       );
     }
   } finally {

@@ -59,7 +59,10 @@ async function child(role: Role, file: string): Promise<void> {
 
 function startChild(role: Role, file: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', role, file], {
+    // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child.
+    const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
+    const flags = prof && role === 'trading' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
+    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, '--child', role, file], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     proc.once('exit', (code) => reject(new Error(`${role} exited early (${code})`)));
@@ -99,6 +102,7 @@ async function load(file: string): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.clients });
   const target = new URL(spec.url);
   const answers: Answer[] = [];
+  const errorSamples: string[] = [];
   let errors = 0;
   const until = performance.now() + spec.seconds * 1000;
   const once = (c: number, k: number): Promise<void> =>
@@ -143,7 +147,11 @@ async function load(file: string): Promise<void> {
               const o = json.data?.placeOrder;
               if (res.statusCode === 200 && o) {
                 answers.push({ tenant, clientOrderId, status: o.status, reason: o.rejectReason, ms });
-              } else errors++;
+              } else {
+                errors++;
+                if (errorSamples.length < 5)
+                  errorSamples.push(`${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`);
+              }
             } catch {
               errors++;
             }
@@ -165,7 +173,7 @@ async function load(file: string): Promise<void> {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  await writeFile(spec.out, JSON.stringify({ answers, errors, elapsed }));
+  await writeFile(spec.out, JSON.stringify({ answers, errors, errorSamples, elapsed }));
   agent.destroy();
 }
 
@@ -282,9 +290,10 @@ async function main(): Promise<void> {
     const code = await exec(['--import', 'tsx', SELF, '--load', path.join(env.tmpDir, 'run.json')]);
     const cpu1 = await Promise.all(procs.map(cpuOf));
     if (code !== 0) throw new Error('load generator failed');
-    const { answers, errors, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
+    const { answers, errors, errorSamples, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
       answers: Answer[];
       errors: number;
+      errorSamples: string[];
       elapsed: number;
     };
 
@@ -301,6 +310,7 @@ async function main(): Promise<void> {
       `  ${(answers.length / elapsed).toFixed(0)} orders/s  p50 ${percentile(lat, 50).toFixed(1)} ms  p99 ${percentile(lat, 99).toFixed(1)} ms  max ${(lat.at(-1) ?? 0).toFixed(1)} ms  transport/GraphQL errors ${errors}`,
     );
     console.log(`  outcomes: ${[...byStatus].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const e of errorSamples) console.log(`  error sample: ${e}`);
     const n = Math.max(1, answers.length);
     const names = ['gateway', 'trading', 'market-data'];
     console.log(

@@ -21,7 +21,10 @@ export function createRedis(
 ): Redis {
   const options: RedisOptions = {
     lazyConnect: false,
-    enableReadyCheck: true,
+    // A subscriber skips the ready check: ioredis (5.11) sends CLIENT SETINFO, awaits it, then INFO; a
+    // SUBSCRIBE issued meanwhile is written at once (it may run while Redis loads) and puts the
+    // connection in subscriber mode, so the INFO fails and the client reports a fatal error.
+    enableReadyCheck: role !== 'subscriber',
     maxRetriesPerRequest: role === 'bullmq' ? null : 3,
     connectionName: `tradesage-${role}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),

@@ -9,6 +9,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startLocalSshd, type LocalSshd } from '../../ops/ma130/local-sshd.js';
+import { freePorts } from './env.js';
 
 export interface TestSshd extends LocalSshd {
   /** Local folder the tests use as MA130_BACKUP_PATH (the server sees the same path). */
@@ -27,7 +28,18 @@ export async function startTestSshd(dir: string): Promise<TestSshd> {
   const sshdDir = path.join(dir, 'sshd');
   const root = path.join(dir, 'ma130');
   await mkdir(root, { recursive: true });
-  const sshd = await startLocalSshd({ dir: sshdDir });
+  // A port below the ephemeral range (like every test port: see freePorts), so no outgoing
+  // connection of a parallel test file can be holding it by the time sshd binds.
+  let sshd: LocalSshd | undefined;
+  for (let attempt = 1; !sshd; attempt++) {
+    const [port] = await freePorts(1);
+    try {
+      sshd = await startLocalSshd({ dir: sshdDir, ...(port ? { port } : {}) });
+    } catch (err) {
+      // Taken in between by another test file: try another port.
+      if (attempt >= 3) throw err;
+    }
+  }
   return Object.assign(sshd, {
     root,
     hostKeyFingerprint: sshd.hostKeySha256,

@@ -543,7 +543,8 @@ export function limitsFromRow(
 
 /**
  * Locks an account (or reads it, for dry runs) and loads what a session needs: positions and limits,
- * plus (when given) whether a clientOrderId exists and the open quantities of a symbol.
+ * plus (when given) whether a clientOrderId exists, the open quantities of a symbol, and orders (locked
+ * and adopted by the session, oldest first). One round trip.
  * @returns undefined when the account does not exist in this tenant
  */
 export async function openSession(
@@ -557,19 +558,18 @@ export async function openSession(
     clientOrderId?: string | undefined;
     symbol?: string | undefined;
     excludeOrderId?: string | undefined;
+    orderIds?: readonly string[] | undefined;
   },
-): Promise<{ session: AccountSession; data: SessionData } | undefined> {
-  const account = opts.lock ? await store.lockAccount(accountId) : await store.getAccount(accountId);
-  if (!account) return undefined;
-  const data = await store.load(accountId, opts);
-  return {
-    session: new AccountSession(
-      account,
-      data.positions,
-      limitsFromRow(data.limits, opts.defaults),
-      pricing,
-      now,
-    ),
-    data,
-  };
+): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] } | undefined> {
+  const opened = await store.open(accountId, opts);
+  if (!opened) return undefined;
+  const { account, data } = opened;
+  const session = new AccountSession(
+    account,
+    data.positions,
+    limitsFromRow(data.limits, opts.defaults),
+    pricing,
+    now,
+  );
+  return { session, data, orders: opened.orders.map((o) => session.adopt(o)) };
 }

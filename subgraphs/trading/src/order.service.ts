@@ -219,10 +219,9 @@ export class OrderService {
     const { order, effects } = await inTenant(this.deps.pool, caller.scope, async (repo, store) => {
       const found = await repo.getOrder(id);
       if (!found) throw notFound('Order');
-      const { session } = await this.lockSession(store, found.accountId);
-      const [locked] = await store.lockOrders(found.accountId, [id]);
-      if (!locked) throw notFound('Order');
-      const row = session.adopt(locked);
+      const { session, orders } = await this.lockSession(store, found.accountId, { orderIds: [id] });
+      const row = orders[0];
+      if (!row) throw notFound('Order');
       if (!isOpen(row.status)) throw conflict(`Order is ${row.status} and cannot be canceled`);
       session.close(row, 'CANCELED', 'CANCELED', 'CANCELED_BY_USER');
       const fx = await session.flush(store);
@@ -258,19 +257,19 @@ export class OrderService {
     const { order, effects } = await inTenant(this.deps.pool, caller.scope, async (repo, store) => {
       const found = await repo.getOrder(id);
       if (!found) throw notFound('Order');
-      const { session, data } = await this.lockSession(store, found.accountId, {
+      const { session, data, orders } = await this.lockSession(store, found.accountId, {
         clientOrderId: input.clientOrderId,
         symbol: found.symbol,
         excludeOrderId: id,
+        orderIds: [id],
       });
       if (data.existingOrderId) {
         const existing = await repo.getOrder(data.existingOrderId);
         if (existing?.replacesOrderId === id) return { order: existing, effects: null };
         throw conflict('clientOrderId is already used by another order');
       }
-      const [locked] = await store.lockOrders(found.accountId, [id]);
-      if (!locked) throw notFound('Order');
-      const original = session.adopt(locked);
+      const original = orders[0];
+      if (!original) throw notFound('Order');
       if (!isOpen(original.status)) throw conflict(`Order is ${original.status} and cannot be replaced`);
       if (original.type === 'MARKET') throw badInput('Market orders cannot be replaced', { field: 'id' });
       const remaining = new Dec(original.quantity).sub(original.filledQuantity);
@@ -415,8 +414,8 @@ export class OrderService {
   private async lockSession(
     store: SessionStore,
     accountId: string,
-    opts: { clientOrderId?: string; symbol?: string; excludeOrderId?: string } = {},
-  ): Promise<{ session: AccountSession; data: SessionData }> {
+    opts: { clientOrderId?: string; symbol?: string; excludeOrderId?: string; orderIds?: string[] } = {},
+  ): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] }> {
     const opened = await openSession(store, accountId, this.deps.pricing, this.deps.now(), {
       lock: true,
       defaults: DEFAULT_LIMITS,

@@ -12,7 +12,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { parse } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
-import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
+import { CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
 import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
 import { buildRequestContext } from '../../../lib/context.js';
 import { createPool, pingDb, type TenantScope } from '../../../lib/db.js';
@@ -37,6 +37,7 @@ import { OrderService } from './order.service.js';
 import { pricingFrom } from './order.types.js';
 import { OrderBookRegistry } from './order-book.registry.js';
 import { resolvers } from './resolvers/index.js';
+import { CachingAccessTokenVerifier } from './token.cache.js';
 import { createTradingMetrics, type TradingMetrics } from './trading.metrics.js';
 import { attachGraphqlWs, type GraphqlWsServer } from './ws.server.js';
 
@@ -189,7 +190,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           await liveness.listen(subscriber, config.REDIS_PREFIX);
           sessions = liveness;
         }
-        const verifier = new AccessTokenVerifier(config, sessions, deps.jwks);
+        const verifier = new CachingAccessTokenVerifier(config, sessions, deps.jwks);
 
         const schema = buildSubgraphSchema({
           typeDefs: parse(readFileSync(path.join(PROJECT_ROOT, 'subgraphs/trading/schema.graphql'), 'utf8')),

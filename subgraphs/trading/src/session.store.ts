@@ -2,13 +2,14 @@
  * The SQL of the order hot path (placement, cancel, replace, fills), on the withTenant transaction's
  * client. It is written by hand rather than with drizzle's query builder, for round trips: an order is
  * lock + one read + one write (plus the transaction's prologue and COMMIT), where the builder needed
- * sixteen statements, and each round trip costs more CPU than the rest of the order's work.
+ * sixteen statements, and each round trip costs more CPU than the rest of the order's work
+ * (`*.int.test.ts` and bench/trading-*.ts exercise all of it).
  *
- * - The account row is locked in a statement of its own, and everything else is read by the next
- *   statement, whose snapshot is taken after the lock was granted (READ COMMITTED): nothing read can
- *   predate the previous holder's commit.
- * - Everything a session changed is written by one statement of data-modifying CTEs fed by `unnest`
- *   arrays (fixed text whatever the row counts). Foreign keys are checked at the end of the statement,
+ * - The account row is locked, and everything else read, by one call of `trading_open_session` (a
+ *   tenant-schema function, migration 0003) whose reads take their snapshot after the lock was granted:
+ *   nothing read can predate the previous holder's commit.
+ * - Everything a session changed is written by one statement of data-modifying CTEs fed by one JSON
+ *   document (fixed text whatever the row counts). Foreign keys are checked at the end of the statement,
  *   so events and executions may reference orders inserted by the same statement.
  * - Values are always parameters; numerics travel as text (no float anywhere).
  */
@@ -86,9 +87,6 @@ function mapAccount(r: Raw): AccountRow {
   };
 }
 
-const ACCOUNT_COLUMNS = `id, name, currency, cash, created_at, reserved, trading_state, trading_state_reason,
-  rate_window_start, rate_window_count, day_start_date::text AS day_start_date, day_start_equity, updated_at`;
-
 /** What a session needs besides the account row, read in one statement. */
 export interface SessionData {
   positions: PositionRow[];
@@ -122,34 +120,17 @@ export interface SessionChanges {
   positions: PositionRow[];
 }
 
-const READ = `
-SELECT
-  (SELECT coalesce(json_agg(json_build_object(
-      'symbol', symbol, 'quantity', quantity::text, 'averagePrice', average_price::text,
-      'realizedPnl', realized_pnl::text, 'updatedAt', updated_at)), '[]'::json)
-     FROM positions WHERE account_id = $1) AS positions,
-  (SELECT json_build_object(
-      'maxOrderQuantity', max_order_quantity::text, 'minOrderQuantity', min_order_quantity::text,
-      'maxOrderNotional', max_order_notional::text, 'maxPositionQuantity', max_position_quantity::text,
-      'maxGrossExposure', max_gross_exposure::text, 'priceCollarPct', price_collar_pct::text,
-      'allowShortSelling', allow_short_selling, 'maxOrdersPerMinute', max_orders_per_minute,
-      'dailyLossLimit', daily_loss_limit::text, 'updatedAt', updated_at, 'updatedBy', updated_by)
-     FROM risk_limits WHERE account_id = $1) AS limits,
-  (SELECT id FROM orders WHERE account_id = $1 AND client_order_id = $2) AS existing_id,
-  (SELECT coalesce(sum(quantity - filled_quantity) FILTER (WHERE side = 'BUY'), 0)::text
-     FROM orders WHERE account_id = $1 AND symbol = $3 AND status IN ('NEW', 'PARTIALLY_FILLED')
-      AND id IS DISTINCT FROM $4::uuid) AS open_buy,
-  (SELECT coalesce(sum(quantity - filled_quantity) FILTER (WHERE side = 'SELL'), 0)::text
-     FROM orders WHERE account_id = $1 AND symbol = $3 AND status IN ('NEW', 'PARTIALLY_FILLED')
-      AND id IS DISTINCT FROM $4::uuid) AS open_sell`;
-
 const FLUSH = `
-WITH new_orders AS (
+WITH doc AS (SELECT $1::jsonb AS d),
+new_orders AS (
   INSERT INTO orders (${ORDER_COLUMNS})
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::numeric[], $9::numeric[], $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::bool[],
-    $15::numeric[], $16::numeric[], $17::numeric[], $18::text[], $19::text[], $20::uuid[], $21::uuid[],
-    $22::timestamptz[], $23::int8[], $24::int8[], $25::timestamptz[], $26::timestamptz[])
+  SELECT v.* FROM doc, jsonb_to_recordset(doc.d->'newOrders') AS v(
+    id uuid, account_id uuid, client_order_id text, symbol text, side text, type text, time_in_force text,
+    quantity numeric, limit_price numeric, stop_price numeric, status text, filled_quantity numeric,
+    average_fill_price numeric, triggered boolean, reserve_price numeric, reserve_units numeric,
+    reserved_amount numeric, reject_reason text, reject_message text, replaces_order_id uuid,
+    replaced_by_order_id uuid, expires_at timestamptz, last_tick_ts int8, last_tick_seq int8,
+    created_at timestamptz, updated_at timestamptz)
   ON CONFLICT (account_id, client_order_id) DO NOTHING
   RETURNING 1
 ), changed_orders AS (
@@ -157,84 +138,123 @@ WITH new_orders AS (
     average_fill_price = v.average_fill_price, triggered = v.triggered, reserved_amount = v.reserved_amount,
     replaced_by_order_id = v.replaced_by_order_id, last_tick_ts = v.last_tick_ts,
     last_tick_seq = v.last_tick_seq, updated_at = v.updated_at
-  FROM unnest($27::uuid[], $28::text[], $29::numeric[], $30::numeric[], $31::bool[], $32::numeric[],
-    $33::uuid[], $34::int8[], $35::int8[], $36::timestamptz[])
-    AS v(id, status, filled_quantity, average_fill_price, triggered, reserved_amount, replaced_by_order_id,
-         last_tick_ts, last_tick_seq, updated_at)
+  FROM doc, jsonb_to_recordset(doc.d->'changedOrders') AS v(
+    id uuid, status text, filled_quantity numeric, average_fill_price numeric, triggered boolean,
+    reserved_amount numeric, replaced_by_order_id uuid, last_tick_ts int8, last_tick_seq int8,
+    updated_at timestamptz)
   WHERE o.id = v.id
   RETURNING 1
 ), execs AS (
   INSERT INTO executions (id, order_id, account_id, symbol, side, quantity, price, notional, fee, executed_at)
-  SELECT v.id, v.order_id, $37::uuid, v.symbol, v.side, v.quantity, v.price, v.notional, v.fee, v.executed_at
-  FROM unnest($38::uuid[], $39::uuid[], $40::text[], $41::text[], $42::numeric[], $43::numeric[],
-    $44::numeric[], $45::numeric[], $46::timestamptz[])
-    AS v(id, order_id, symbol, side, quantity, price, notional, fee, executed_at)
+  SELECT v.id, v.order_id, (doc.d->>'accountId')::uuid, v.symbol, v.side, v.quantity, v.price, v.notional,
+         v.fee, v.executed_at
+  FROM doc, jsonb_to_recordset(doc.d->'executions') AS v(
+    id uuid, order_id uuid, symbol text, side text, quantity numeric, price numeric, notional numeric,
+    fee numeric, executed_at timestamptz)
   RETURNING 1
 ), events AS (
   INSERT INTO order_events (order_id, account_id, type, status, reason, message, quantity, price, detail, created_at)
-  SELECT v.order_id, $37::uuid, v.type, v.status, v.reason, v.message, v.quantity, v.price, v.detail, v.created_at
-  FROM unnest($47::uuid[], $48::text[], $49::text[], $50::text[], $51::text[], $52::numeric[],
-    $53::numeric[], $54::jsonb[], $55::timestamptz[])
-    WITH ORDINALITY AS v(order_id, type, status, reason, message, quantity, price, detail, created_at, n)
+  SELECT v.order_id, (doc.d->>'accountId')::uuid, v.type, v.status, v.reason, v.message, v.quantity, v.price,
+         v.detail, v.created_at
+  FROM doc, ROWS FROM (jsonb_to_recordset(doc.d->'events') AS (
+    order_id uuid, type text, status text, reason text, message text, quantity numeric, price numeric,
+    detail jsonb, created_at timestamptz)) WITH ORDINALITY
+    AS v(order_id, type, status, reason, message, quantity, price, detail, created_at, n)
   ORDER BY v.n
   RETURNING 1
 ), ledger AS (
   INSERT INTO cash_ledger (account_id, kind, amount, reference, created_at)
-  SELECT $37::uuid, v.kind, v.amount, v.reference, v.created_at
-  FROM unnest($56::text[], $57::numeric[], $58::text[], $59::timestamptz[]) WITH ORDINALITY
+  SELECT (doc.d->>'accountId')::uuid, v.kind, v.amount, v.reference, v.created_at
+  FROM doc, ROWS FROM (jsonb_to_recordset(doc.d->'ledger') AS (
+    kind text, amount numeric, reference text, created_at timestamptz)) WITH ORDINALITY
     AS v(kind, amount, reference, created_at, n)
   ORDER BY v.n
   RETURNING 1
 ), pos AS (
   INSERT INTO positions (account_id, symbol, quantity, average_price, realized_pnl, updated_at)
-  SELECT $37::uuid, v.symbol, v.quantity, v.average_price, v.realized_pnl, v.updated_at
-  FROM unnest($60::text[], $61::numeric[], $62::numeric[], $63::numeric[], $64::timestamptz[])
-    AS v(symbol, quantity, average_price, realized_pnl, updated_at)
+  SELECT (doc.d->>'accountId')::uuid, v.symbol, v.quantity, v.average_price, v.realized_pnl, v.updated_at
+  FROM doc, jsonb_to_recordset(doc.d->'positions') AS v(
+    symbol text, quantity numeric, average_price numeric, realized_pnl numeric, updated_at timestamptz)
   ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity,
     average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at
   RETURNING 1
 ), acct AS (
-  UPDATE accounts SET cash = $65, reserved = $66, trading_state = $67, trading_state_reason = $68,
-    rate_window_start = $69, rate_window_count = $70, day_start_date = $71, day_start_equity = $72,
-    updated_at = $73
-  WHERE id = $37::uuid AND $74::bool
+  UPDATE accounts a SET cash = v.cash, reserved = v.reserved, trading_state = v.trading_state,
+    trading_state_reason = v.trading_state_reason, rate_window_start = v.rate_window_start,
+    rate_window_count = v.rate_window_count, day_start_date = v.day_start_date,
+    day_start_equity = v.day_start_equity, updated_at = v.updated_at
+  FROM doc, jsonb_to_record(doc.d->'account') AS v(
+    cash numeric, reserved numeric, trading_state text, trading_state_reason text,
+    rate_window_start timestamptz, rate_window_count int, day_start_date date, day_start_equity numeric,
+    updated_at timestamptz)
+  WHERE a.id = (doc.d->>'accountId')::uuid AND jsonb_typeof(doc.d->'account') = 'object'
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM new_orders)::int AS inserted, (SELECT count(*) FROM changed_orders)::int AS changed`;
 
+function orderJson(o: OrderRow): Record<string, unknown> {
+  return {
+    id: o.id,
+    account_id: o.accountId,
+    client_order_id: o.clientOrderId,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    time_in_force: o.timeInForce,
+    quantity: o.quantity,
+    limit_price: o.limitPrice,
+    stop_price: o.stopPrice,
+    status: o.status,
+    filled_quantity: o.filledQuantity,
+    average_fill_price: o.averageFillPrice,
+    triggered: o.triggered,
+    reserve_price: o.reservePrice,
+    reserve_units: o.reserveUnits,
+    reserved_amount: o.reservedAmount,
+    reject_reason: o.rejectReason,
+    reject_message: o.rejectMessage,
+    replaces_order_id: o.replacesOrderId,
+    replaced_by_order_id: o.replacedByOrderId,
+    expires_at: o.expiresAt,
+    last_tick_ts: o.lastTickTs,
+    last_tick_seq: o.lastTickSeq,
+    created_at: o.createdAt,
+    updated_at: o.updatedAt,
+  };
+}
+
 export class SessionStore {
   constructor(private readonly client: PoolClient) {}
 
-  /** The account row, locked until the transaction ends. */
-  async lockAccount(id: string): Promise<AccountRow | undefined> {
-    const r = await this.client.query<Raw>(
-      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE`,
-      [id],
-    );
-    return r.rows[0] ? mapAccount(r.rows[0]) : undefined;
-  }
-
-  async getAccount(id: string): Promise<AccountRow | undefined> {
-    const r = await this.client.query<Raw>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
-    return r.rows[0] ? mapAccount(r.rows[0]) : undefined;
-  }
-
-  /** Positions, limits, an existing clientOrderId and open quantities of a symbol, in one statement. */
-  async load(
+  /**
+   * Starts an account's session in one round trip (`trading_open_session`, migration 0003): the account
+   * row locked (or only read), then positions, limits, an existing clientOrderId, the open quantities of
+   * a symbol and the given orders (locked, oldest first), read after the lock was granted.
+   * @returns undefined when the account does not exist in this tenant
+   */
+  async open(
     accountId: string,
     opts: {
+      lock: boolean;
       clientOrderId?: string | undefined;
       symbol?: string | undefined;
       excludeOrderId?: string | undefined;
+      orderIds?: readonly string[] | undefined;
     },
-  ): Promise<SessionData> {
-    const r = await this.client.query<Raw>(READ, [
-      accountId,
-      opts.clientOrderId ?? null,
-      opts.symbol ?? null,
-      opts.excludeOrderId ?? null,
-    ]);
-    const row = r.rows[0] ?? {};
+  ): Promise<{ account: AccountRow; data: SessionData; orders: OrderRow[] } | undefined> {
+    const r = await this.client.query<{ s: Raw | null }>(
+      'SELECT trading_open_session($1, $2, $3, $4, $5, $6) AS s',
+      [
+        accountId,
+        opts.lock,
+        opts.clientOrderId ?? null,
+        opts.symbol ?? null,
+        opts.excludeOrderId ?? null,
+        opts.orderIds ? [...opts.orderIds] : null,
+      ],
+    );
+    const row = r.rows[0]?.s;
+    if (!row) return undefined;
     const positions = ((row['positions'] as Raw[] | null) ?? []).map((p) => ({
       accountId,
       symbol: text(p['symbol']),
@@ -261,23 +281,16 @@ export class SessionStore {
         }
       : undefined;
     return {
-      positions,
-      limits,
-      existingOrderId: textOrNull(row['existing_id']),
-      openBuy: text(row['open_buy'] ?? '0'),
-      openSell: text(row['open_sell'] ?? '0'),
+      account: mapAccount(row['account'] as Raw),
+      data: {
+        positions,
+        limits,
+        existingOrderId: textOrNull(row['existing_id']),
+        openBuy: text(row['open_buy'] ?? '0'),
+        openSell: text(row['open_sell'] ?? '0'),
+      },
+      orders: ((row['orders'] as Raw[] | null) ?? []).map(mapOrder),
     };
-  }
-
-  /** Orders of an account by id, locked, oldest first (time priority). */
-  async lockOrders(accountId: string, ids: readonly string[]): Promise<OrderRow[]> {
-    if (ids.length === 0) return [];
-    const r = await this.client.query<Raw>(
-      `SELECT ${ORDER_COLUMNS} FROM orders WHERE account_id = $1 AND id = ANY($2::uuid[])
-        ORDER BY created_at, id FOR UPDATE`,
-      [accountId, ids],
-    );
-    return r.rows.map(mapOrder);
   }
 
   /** Open orders of an account (of one symbol when given), locked, oldest first. */
@@ -296,91 +309,73 @@ export class SessionStore {
    * @returns how many new orders were inserted (fewer than given: a clientOrderId already existed)
    */
   async flush(c: SessionChanges): Promise<{ inserted: number }> {
-    const n = c.newOrders;
-    const u = c.changedOrders;
-    const x = c.executions;
-    const e = c.events;
-    const l = c.ledger;
-    const p = c.positions;
-    const a = c.account;
-    const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-    const values: unknown[] = [
-      n.map((o) => o.id),
-      n.map((o) => o.accountId),
-      n.map((o) => o.clientOrderId),
-      n.map((o) => o.symbol),
-      n.map((o) => o.side),
-      n.map((o) => o.type),
-      n.map((o) => o.timeInForce),
-      n.map((o) => o.quantity),
-      n.map((o) => o.limitPrice),
-      n.map((o) => o.stopPrice),
-      n.map((o) => o.status),
-      n.map((o) => o.filledQuantity),
-      n.map((o) => o.averageFillPrice),
-      n.map((o) => o.triggered),
-      n.map((o) => o.reservePrice),
-      n.map((o) => o.reserveUnits),
-      n.map((o) => o.reservedAmount),
-      n.map((o) => o.rejectReason),
-      n.map((o) => o.rejectMessage),
-      n.map((o) => o.replacesOrderId),
-      n.map((o) => o.replacedByOrderId),
-      n.map((o) => iso(o.expiresAt)),
-      n.map((o) => o.lastTickTs),
-      n.map((o) => o.lastTickSeq),
-      n.map((o) => iso(o.createdAt)),
-      n.map((o) => iso(o.updatedAt)),
-      u.map((o) => o.id),
-      u.map((o) => o.status),
-      u.map((o) => o.filledQuantity),
-      u.map((o) => o.averageFillPrice),
-      u.map((o) => o.triggered),
-      u.map((o) => o.reservedAmount),
-      u.map((o) => o.replacedByOrderId),
-      u.map((o) => o.lastTickTs),
-      u.map((o) => o.lastTickSeq),
-      u.map((o) => iso(o.updatedAt)),
-      c.accountId,
-      x.map((r) => r.id),
-      x.map((r) => r.orderId),
-      x.map((r) => r.symbol),
-      x.map((r) => r.side),
-      x.map((r) => r.quantity),
-      x.map((r) => r.price),
-      x.map((r) => r.notional),
-      x.map((r) => r.fee),
-      x.map((r) => iso(r.executedAt)),
-      e.map((r) => r.orderId),
-      e.map((r) => r.type),
-      e.map((r) => r.status),
-      e.map((r) => r.reason),
-      e.map((r) => r.message),
-      e.map((r) => r.quantity),
-      e.map((r) => r.price),
-      e.map((r) => (r.detail === null || r.detail === undefined ? null : JSON.stringify(r.detail))),
-      e.map((r) => iso(r.createdAt)),
-      l.map((r) => r.kind),
-      l.map((r) => r.amount),
-      l.map((r) => r.reference),
-      l.map((r) => iso(r.createdAt)),
-      p.map((r) => r.symbol),
-      p.map((r) => r.quantity),
-      p.map((r) => r.averagePrice),
-      p.map((r) => r.realizedPnl),
-      p.map((r) => iso(r.updatedAt)),
-      a?.cash ?? '0',
-      a?.reserved ?? '0',
-      a?.tradingState ?? 'ACTIVE',
-      a?.tradingStateReason ?? null,
-      iso(a?.rateWindowStart ?? null),
-      a?.rateWindowCount ?? 0,
-      a?.dayStartDate ?? null,
-      a?.dayStartEquity ?? null,
-      iso(a?.updatedAt ?? null),
-      a !== null,
-    ];
-    const r = await this.client.query<{ inserted: number; changed: number }>(FLUSH, values);
+    // One JSON document (snake_case keys, numerics as strings): one parameter to serialize instead of
+    // dozens of arrays, and jsonb_to_recordset types every field with its column's input function.
+    const doc = {
+      accountId: c.accountId,
+      newOrders: c.newOrders.map(orderJson),
+      changedOrders: c.changedOrders.map((o) => ({
+        id: o.id,
+        status: o.status,
+        filled_quantity: o.filledQuantity,
+        average_fill_price: o.averageFillPrice,
+        triggered: o.triggered,
+        reserved_amount: o.reservedAmount,
+        replaced_by_order_id: o.replacedByOrderId,
+        last_tick_ts: o.lastTickTs,
+        last_tick_seq: o.lastTickSeq,
+        updated_at: o.updatedAt,
+      })),
+      executions: c.executions.map((x) => ({
+        id: x.id,
+        order_id: x.orderId,
+        symbol: x.symbol,
+        side: x.side,
+        quantity: x.quantity,
+        price: x.price,
+        notional: x.notional,
+        fee: x.fee,
+        executed_at: x.executedAt,
+      })),
+      events: c.events.map((e) => ({
+        order_id: e.orderId,
+        type: e.type,
+        status: e.status,
+        reason: e.reason,
+        message: e.message,
+        quantity: e.quantity,
+        price: e.price,
+        detail: e.detail ?? null,
+        created_at: e.createdAt,
+      })),
+      ledger: c.ledger.map((l) => ({
+        kind: l.kind,
+        amount: l.amount,
+        reference: l.reference,
+        created_at: l.createdAt,
+      })),
+      positions: c.positions.map((p) => ({
+        symbol: p.symbol,
+        quantity: p.quantity,
+        average_price: p.averagePrice,
+        realized_pnl: p.realizedPnl,
+        updated_at: p.updatedAt,
+      })),
+      account: c.account
+        ? {
+            cash: c.account.cash,
+            reserved: c.account.reserved,
+            trading_state: c.account.tradingState,
+            trading_state_reason: c.account.tradingStateReason,
+            rate_window_start: c.account.rateWindowStart,
+            rate_window_count: c.account.rateWindowCount,
+            day_start_date: c.account.dayStartDate,
+            day_start_equity: c.account.dayStartEquity,
+            updated_at: c.account.updatedAt,
+          }
+        : null,
+    };
+    const r = await this.client.query<{ inserted: number; changed: number }>(FLUSH, [JSON.stringify(doc)]);
     return { inserted: r.rows[0]?.inserted ?? 0 };
   }
 }

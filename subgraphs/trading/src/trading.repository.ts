@@ -1,8 +1,8 @@
 /**
- * SQL of the trading tenant tables. A repository wraps one transaction opened by withTenant (tenant
- * role, search_path = the tenant schema), so every statement here is unqualified and can only reach the
- * caller's tenant. Row locks follow one order everywhere (account row first, then its orders) so
- * concurrent transactions of one account serialize instead of deadlocking.
+ * Reads of the trading tenant tables (drizzle), plus the few writes outside the order hot path (risk
+ * limits). A repository wraps one transaction opened by withTenant (tenant role, search_path = the
+ * tenant schema), so every statement is unqualified and can only reach the caller's tenant. The hot
+ * path (placement, fills, cancels) is session.store.ts.
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../lib/db.js';
@@ -17,7 +17,6 @@ import {
   type AccountRow,
   type CashLedgerRow,
   type ExecutionRow,
-  type NewOrderRow,
   type OrderEventRow,
   type OrderRow,
   type OrderStatus,
@@ -25,9 +24,6 @@ import {
   type RiskLimitsRow,
 } from './db/tenant-schema.js';
 
-export type NewOrderEvent = typeof orderEvents.$inferInsert;
-export type NewExecution = typeof executions.$inferInsert;
-export type NewLedgerEntry = typeof cashLedger.$inferInsert;
 export type RiskLimitsValues = Omit<typeof riskLimits.$inferInsert, 'accountId' | 'updatedAt'>;
 
 const OPEN = sql`${orders.status} IN ('NEW', 'PARTIALLY_FILLED')`;
@@ -55,26 +51,6 @@ export class TradingRepository {
     return this.tx.select().from(accounts).orderBy(accounts.createdAt, accounts.id);
   }
 
-  async updateAccount(row: AccountRow): Promise<AccountRow> {
-    const [updated] = await this.tx
-      .update(accounts)
-      .set({
-        cash: row.cash,
-        reserved: row.reserved,
-        tradingState: row.tradingState,
-        tradingStateReason: row.tradingStateReason,
-        rateWindowStart: row.rateWindowStart,
-        rateWindowCount: row.rateWindowCount,
-        dayStartDate: row.dayStartDate,
-        dayStartEquity: row.dayStartEquity,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(accounts.id, row.id))
-      .returning();
-    if (!updated) throw new Error('account update matched no row');
-    return updated;
-  }
-
   async findOrderByClientId(accountId: string, clientOrderId: string): Promise<OrderRow | undefined> {
     const rows = await this.tx
       .select()
@@ -85,47 +61,6 @@ export class TradingRepository {
 
   async getOrder(id: string): Promise<OrderRow | undefined> {
     return (await this.tx.select().from(orders).where(eq(orders.id, id)))[0];
-  }
-
-  /** Orders of an account by id, locked, oldest first (time priority). */
-  lockOrders(accountId: string, ids: readonly string[]): Promise<OrderRow[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.tx
-      .select()
-      .from(orders)
-      .where(and(eq(orders.accountId, accountId), inArray(orders.id, [...ids])))
-      .orderBy(orders.createdAt, orders.id)
-      .for('update');
-  }
-
-  /** Open orders of an account (of one symbol when given), locked, oldest first. */
-  lockOpenOrders(accountId: string, symbol?: string): Promise<OrderRow[]> {
-    const conditions: SQL[] = [eq(orders.accountId, accountId), OPEN];
-    if (symbol !== undefined) conditions.push(eq(orders.symbol, symbol));
-    return this.tx
-      .select()
-      .from(orders)
-      .where(and(...conditions))
-      .orderBy(orders.createdAt, orders.id)
-      .for('update');
-  }
-
-  /** Remaining quantity of the account's open orders in `symbol`, by side (one order may be left out). */
-  async openQuantities(
-    accountId: string,
-    symbol: string,
-    excludeOrderId?: string,
-  ): Promise<{ buy: string; sell: string }> {
-    const conditions: SQL[] = [eq(orders.accountId, accountId), eq(orders.symbol, symbol), OPEN];
-    if (excludeOrderId) conditions.push(sql`${orders.id} <> ${excludeOrderId}`);
-    const rows = await this.tx
-      .select({
-        buy: sql<string>`coalesce(sum(${orders.quantity} - ${orders.filledQuantity}) filter (where ${orders.side} = 'BUY'), 0)::text`,
-        sell: sql<string>`coalesce(sum(${orders.quantity} - ${orders.filledQuantity}) filter (where ${orders.side} = 'SELL'), 0)::text`,
-      })
-      .from(orders)
-      .where(and(...conditions));
-    return rows[0] ?? { buy: '0', sell: '0' };
   }
 
   /** Open orders of every account in the given symbols (the engine's rebuild). */
@@ -153,45 +88,8 @@ export class TradingRepository {
       .limit(filter.first);
   }
 
-  async insertOrders(rows: NewOrderRow[]): Promise<OrderRow[]> {
-    if (rows.length === 0) return [];
-    // The account row lock already serializes submits; the unique index is the last line of defense
-    // (a conflicting row is left out of RETURNING and the caller fails the transaction).
-    return this.tx.insert(orders).values(rows).onConflictDoNothing().returning();
-  }
-
-  async updateOrder(row: OrderRow): Promise<OrderRow> {
-    const [updated] = await this.tx
-      .update(orders)
-      .set({
-        status: row.status,
-        filledQuantity: row.filledQuantity,
-        averageFillPrice: row.averageFillPrice,
-        triggered: row.triggered,
-        reservedAmount: row.reservedAmount,
-        replacedByOrderId: row.replacedByOrderId,
-        lastTickTs: row.lastTickTs,
-        lastTickSeq: row.lastTickSeq,
-        updatedAt: row.updatedAt,
-      })
-      .where(eq(orders.id, row.id))
-      .returning();
-    if (!updated) throw new Error('order update matched no row');
-    return updated;
-  }
-
-  async insertEvents(rows: NewOrderEvent[]): Promise<OrderEventRow[]> {
-    if (rows.length === 0) return [];
-    return this.tx.insert(orderEvents).values(rows).returning();
-  }
-
   listEvents(orderId: string): Promise<OrderEventRow[]> {
     return this.tx.select().from(orderEvents).where(eq(orderEvents.orderId, orderId)).orderBy(orderEvents.id);
-  }
-
-  async insertExecutions(rows: NewExecution[]): Promise<ExecutionRow[]> {
-    if (rows.length === 0) return [];
-    return this.tx.insert(executions).values(rows).returning();
   }
 
   listExecutions(
@@ -214,11 +112,6 @@ export class TradingRepository {
       .from(executions)
       .where(eq(executions.orderId, orderId))
       .orderBy(executions.executedAt);
-  }
-
-  async insertLedger(rows: NewLedgerEntry[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.tx.insert(cashLedger).values(rows);
   }
 
   async ledgerByReference(
@@ -264,24 +157,6 @@ export class TradingRepository {
       .from(positions)
       .where(inArray(positions.accountId, [...accountIds]))
       .orderBy(positions.symbol);
-  }
-
-  async upsertPosition(row: Omit<PositionRow, 'updatedAt'>): Promise<PositionRow> {
-    const [saved] = await this.tx
-      .insert(positions)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [positions.accountId, positions.symbol],
-        set: {
-          quantity: row.quantity,
-          averagePrice: row.averagePrice,
-          realizedPnl: row.realizedPnl,
-          updatedAt: sql`now()`,
-        },
-      })
-      .returning();
-    if (!saved) throw new Error('position upsert returned no row');
-    return saved;
   }
 
   async getRiskLimits(accountId: string): Promise<RiskLimitsRow | undefined> {

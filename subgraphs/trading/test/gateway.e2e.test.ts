@@ -5,7 +5,9 @@
  * service runs with its production collaborators: auth's JWKS, session liveness, and the instrument
  * catalog from market-data's GraphQL API.
  */
+import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { eventually, gql, startPlatform, type RunningPlatform } from '../../../test/support/platform.js';
 import { createMarketDataService, type MarketDataService } from '../../market-data/src/service.js';
@@ -55,7 +57,10 @@ beforeAll(async () => {
   }, 'paper account');
 }, 120_000);
 
+const sockets: Client[] = [];
+
 afterAll(async () => {
+  for (const c of sockets) await c.dispose();
   await trading?.stop();
   await market?.stop();
   await platform?.stop();
@@ -144,5 +149,82 @@ describe('trading through the gateway', () => {
     );
     expect(r.errors).toBeUndefined();
     expect(r.data?.placeOrder).toEqual({ status: 'REJECTED', rejectReason: 'UNKNOWN_INSTRUMENT' });
+  });
+
+  it('delivers orderUpdated and tradeExecuted through the gateway, with instrument fields from market-data', async () => {
+    const client = createClient({
+      url: url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
+    sockets.push(client);
+    const orders: {
+      orderUpdated: { clientOrderId: string; status: string; instrument: { name: string } };
+    }[] = [];
+    const trades: {
+      tradeExecuted: { quantity: string; order: { status: string }; instrument: { name: string } };
+    }[] = [];
+    const errors: unknown[] = [];
+    const sink = <T>(into: T[]) => ({
+      next: (v: { data?: unknown; errors?: unknown }) => {
+        if (v.errors) errors.push(v.errors);
+        else if (v.data) into.push(v.data as T);
+      },
+      error: (e: unknown) => errors.push(e),
+      complete: () => undefined,
+    });
+    client.subscribe(
+      {
+        query: `subscription($a: ID!) { orderUpdated(accountId: $a) { clientOrderId status instrument { name } } }`,
+        variables: { a: accountId },
+      },
+      sink(orders),
+    );
+    client.subscribe(
+      {
+        query: `subscription($a: ID!) { tradeExecuted(accountId: $a) { quantity order { status } instrument { name } } }`,
+        variables: { a: accountId },
+      },
+      sink(trades),
+    );
+    // The gateway subscribes upstream asynchronously: place orders until the first event arrives.
+    const placed: string[] = [];
+    await eventually(
+      async () => {
+        const id = `sub-${placed.length}`;
+        placed.push(id);
+        await gql(
+          url,
+          `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`,
+          {
+            input: {
+              accountId,
+              clientOrderId: id,
+              symbol: 'AAPL',
+              side: 'BUY',
+              type: 'MARKET',
+              quantity: '1',
+            },
+          },
+          token,
+        );
+        return orders.length > 0 && trades.length > 0 ? true : undefined;
+      },
+      'subscription events',
+      15_000,
+      200,
+    );
+    expect(errors).toEqual([]);
+    expect(orders.at(-1)?.orderUpdated).toMatchObject({
+      status: 'FILLED',
+      instrument: { name: 'Apple Inc.' },
+    });
+    expect(placed).toContain(orders.at(-1)?.orderUpdated.clientOrderId);
+    expect(trades.at(-1)?.tradeExecuted).toEqual({
+      quantity: '1',
+      order: { status: 'FILLED' },
+      instrument: { name: 'Apple Inc.' },
+    });
   });
 });

@@ -207,7 +207,10 @@ export class BackupJobs {
 
   /** Processor of the scheduled `nightly-backups` job: retention, then the fan-out. */
   async nightly(job: JobLike<unknown>): Promise<{ day: string; tenants: number; pruned: number }> {
-    const day = new Date(job.timestamp || Date.now()).toISOString().slice(0, 10);
+    // A scheduler's job is created when the previous run finishes, delayed until its run time: the
+    // night it belongs to is creation + delay.
+    const runAt = (job.timestamp || Date.now()) + (job.opts.delay ?? 0);
+    const day = new Date(runAt).toISOString().slice(0, 10);
     let pruned = 0;
     try {
       pruned = await this.applyRetention();

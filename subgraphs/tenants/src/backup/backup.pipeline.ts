@@ -254,7 +254,8 @@ async function backupOver(
           dump.stdout as NodeJS.ReadableStream,
           raw,
           rows,
-          createGzip({ level: settings.gzipLevel }),
+          // 64 KiB output chunks (default 16 KiB): a quarter of the calls downstream.
+          createGzip({ level: settings.gzipLevel, chunkSize: 64 * 1024 }),
           gz,
           new EncryptStream(key, chunkBytes),
           sha,

@@ -319,27 +319,42 @@ describe('nightly backups, retention and the scheduler', () => {
       expect(exists, r.id).toBe(r.status === 'VERIFIED');
     }
   });
-  it('queues one SCHEDULED backup per ACTIVE tenant; running it twice queues nothing more', async () => {
-    const job = {
-      data: {},
-      attemptsMade: 0,
-      opts: {},
-      name: JOB_KINDS.nightlyBackups,
-      timestamp: Date.parse('2030-01-02T02:30:00Z'),
-      updateProgress: () => Promise.resolve(),
-    };
-    const first = await h.worker.backups.nightly(job);
+  it('queues one SCHEDULED backup per ACTIVE tenant (as the scheduler job); again: nothing more', async () => {
+    // The job the scheduler would add, run by the worker: created at 02:00, due at 02:30 (its night).
+    const q = new Queue(QUEUES.backups, {
+      connection: { url: h.config.REDIS_URL },
+      prefix: h.config.BULLMQ_PREFIX,
+    });
     const active = await h.admin.query<{ id: string }>(
       `SELECT id FROM tenancy.tenants WHERE status = 'ACTIVE'`,
     );
-    expect(first.tenants).toBe(active.rowCount);
-    await h.worker.backups.nightly(job);
-    const rows = await h.admin.query<{ id: string; tenant_id: string }>(
-      `SELECT id, tenant_id FROM tenancy.backups WHERE type = 'SCHEDULED'`,
-    );
-    expect(rows.rows.map((r) => r.id).sort()).toEqual(
-      active.rows.map((t) => scheduledBackupId(t.id, '2030-01-02')).sort(),
-    );
+    try {
+      const added = await q.add(JOB_KINDS.nightlyBackups, {}, { jobId: 'nightly-test' });
+      const day = new Date(added.timestamp).toISOString().slice(0, 10);
+      const done = await waitFor(async () => {
+        const j = await q.getJob('nightly-test');
+        return j && (await j.getState()) === 'completed' ? j : undefined;
+      }, 'nightly job');
+      expect(done.returnvalue).toMatchObject({ day, tenants: active.rowCount });
+      // The same night again (a retry, a second replica): nothing new.
+      const again = await h.worker.backups.nightly({
+        data: {},
+        attemptsMade: 0,
+        opts: { delay: 30 * 60_000 },
+        name: JOB_KINDS.nightlyBackups,
+        timestamp: Date.parse(`${day}T00:00:00Z`),
+        updateProgress: () => Promise.resolve(),
+      });
+      expect(again.day).toBe(day);
+      const rows = await h.admin.query<{ id: string }>(
+        `SELECT id FROM tenancy.backups WHERE type = 'SCHEDULED'`,
+      );
+      expect(rows.rows.map((r) => r.id).sort()).toEqual(
+        active.rows.map((t) => scheduledBackupId(t.id, day)).sort(),
+      );
+    } finally {
+      await q.close();
+    }
     await waitFor(async () => {
       const r = await h.admin.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tenancy.backups WHERE type = 'SCHEDULED' AND status = 'VERIFIED'`,

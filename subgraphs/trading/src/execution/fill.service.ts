@@ -45,10 +45,10 @@ export class FillService {
       const opened = await openSession(store, accountId, this.pricing, now, {
         lock: true,
         defaults: DEFAULT_LIMITS,
+        orderIds,
       });
       if (!opened) return { effects: null, open: [] };
-      const { session } = opened;
-      const rows = (await store.lockOrders(accountId, orderIds)).map((r) => session.adopt(r));
+      const { session, orders: rows } = opened;
       let changed = false;
       for (const order of rows) {
         if (!isOpen(order.status)) continue;
