@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -49,5 +52,30 @@ describe('loadConfig', () => {
     });
     expect(c.CORS_ORIGINS).toEqual(['https://a.test', 'https://b.test']);
     expect(c.LOG_LEVEL).toBe('info');
+  });
+
+  it('pins the MA130 host key from its public key file, as ssh-keygen -lf prints it', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tradesage-config-'));
+    try {
+      const file = path.join(dir, 'host.pub');
+      // `ssh-keygen -lf` of this line printed SHA256:VaGP9KqHIgYztDwVJIUDMoIHj8BPVdE5maC6W8DCAvQ.
+      writeFileSync(
+        file,
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICp4dKNHY2HOsc7Q03eVwf5JzJpw2REntPX24qeZC1p7 test\n',
+      );
+      const c = loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: file });
+      expect(c.MA130_HOST_KEY_SHA256).toBe('SHA256:VaGP9KqHIgYztDwVJIUDMoIHj8BPVdE5maC6W8DCAvQ');
+      // An explicit fingerprint wins over the file.
+      const pinned = 'SHA256:' + 'A'.repeat(43);
+      expect(
+        loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: file, MA130_HOST_KEY_SHA256: pinned })
+          .MA130_HOST_KEY_SHA256,
+      ).toBe(pinned);
+      expect(() =>
+        loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: path.join(dir, 'missing.pub') }),
+      ).toThrow(ConfigError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

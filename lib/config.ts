@@ -3,7 +3,8 @@
  * every bad variable is reported in one error, and the result is a typed, frozen
  * object that factories receive explicitly (tests build their own with `loadConfig`).
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -143,6 +144,12 @@ const schema = z
       .string()
       .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<43 base64 characters> (ssh-keygen -lf)')
       .optional(),
+    /**
+     * The other way to pin the MA130's host key: its public key file (one OpenSSH line, e.g.
+     * `ssh_host_ed25519_key.pub`), read at startup; relative paths are from the project root. Used
+     * when MA130_HOST_KEY_SHA256 is not set (docker-compose's `ma130` service shares its key this way).
+     */
+    MA130_HOST_PUBLIC_KEY_PATH: z.string().min(1).optional(),
     /** TCP connect + SSH handshake timeout. */
     MA130_CONNECT_TIMEOUT_MS: positiveInt.default(20_000),
     /**
@@ -312,6 +319,16 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const c = parsed.data;
+  if (c.MA130_HOST_KEY_SHA256 === undefined && c.MA130_HOST_PUBLIC_KEY_PATH !== undefined) {
+    const file = path.resolve(PROJECT_ROOT, c.MA130_HOST_PUBLIC_KEY_PATH);
+    try {
+      c.MA130_HOST_KEY_SHA256 = sshFingerprint(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError([
+        `MA130_HOST_PUBLIC_KEY_PATH: cannot read an OpenSSH public key from ${file} (${err instanceof Error ? err.message : String(err)})`,
+      ]);
+    }
+  }
   const local = (p: number): string => `http://127.0.0.1:${p}`;
   const authUrl = c.AUTH_URL ?? local(c.AUTH_PORT);
   return Object.freeze({
@@ -329,6 +346,17 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     // Test files start workers in parallel, so a fixed default port would collide there.
     tenantsWorkerPort: c.TENANTS_WORKER_PORT ?? (c.NODE_ENV === 'test' ? 0 : 8103),
   });
+}
+
+/**
+ * `SHA256:<base64 without padding>` of an OpenSSH public key line (`<type> <base64> [comment]`), as
+ * `ssh-keygen -lf` prints it: the form MA130_HOST_KEY_SHA256 pins.
+ */
+export function sshFingerprint(publicKeyLine: string): string {
+  const blob = publicKeyLine.trim().split(/\s+/)[1];
+  if (!blob) throw new Error('not an OpenSSH public key line');
+  const digest = createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64');
+  return `SHA256:${digest.replace(/=+$/, '')}`;
 }
 
 let cached: Config | undefined;

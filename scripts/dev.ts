@@ -14,6 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import {
   createLineFormatter,
   isBuilt,
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
 
   const running: Running[] = [];
   let stopping: Promise<never> | undefined;
+  let ma130: DevMa130 | undefined;
 
   const stopAll = (exitCode: number, reason: string): Promise<never> => {
     stopping ??= (async (): Promise<never> => {
@@ -148,6 +150,10 @@ async function main(): Promise<void> {
         }
       }
       await Promise.all(running.map((r) => new Promise<void>((resolve) => r.log.end(resolve))));
+      if (ma130?.sshd) {
+        say('stopping the development MA130 (sshd)', 'yellow');
+        await ma130.stop().catch(() => undefined);
+      }
       say(
         exitCode === 0 ? 'all processes stopped' : 'all processes stopped after a failure',
         exitCode ? 'red' : 'green',
@@ -189,10 +195,37 @@ async function main(): Promise<void> {
   // otherwise outlive it.
   process.on('exit', () => {
     for (const r of running) if (r.alive) killGroup(r, 'SIGKILL');
+    if (ma130?.sshd) {
+      try {
+        process.kill(ma130.sshd.pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
   });
 
   say(`starting TradeSage (${mode}): ${specs.map((s) => s.name).join(' → ')}`);
-  const env = { ...processEnv(), FORCE_COLOR: '0' };
+  const env: Record<string, string | undefined> = { ...processEnv(), FORCE_COLOR: '0' };
+
+  // Backups work out of the box: without a configured MA130 (no pinned host key), development starts
+  // a real OpenSSH server on 127.0.0.1 with its files under data/ma130 and points the services at it.
+  // Production never does: there, an unconfigured MA130 makes backup jobs fail with a clear error.
+  if (!config.isProduction) {
+    try {
+      ma130 = await startDevMa130(config);
+      Object.assign(env, ma130.env);
+      if (ma130.sshd) {
+        say(
+          `development MA130: sshd on ${ma130.sshd.host}:${ma130.sshd.port} (user ${ma130.sshd.username}), backups in ${path.relative(PROJECT_ROOT, ma130.env['MA130_BACKUP_PATH'] ?? '')}`,
+        );
+      }
+    } catch (err) {
+      say(
+        `development MA130 not started (${err instanceof Error ? err.message : String(err)}): backups will fail until an MA130 is configured`,
+        'yellow',
+      );
+    }
+  }
 
   for (const spec of specs) {
     if (stopping) return;

@@ -128,7 +128,9 @@ async function main(): Promise<void> {
   for (const p of report.created) console.log(`created ${p}`);
   if (!quiet) for (const p of report.kept) console.log(`kept    ${p}`);
   if (report.created.some((p) => p.endsWith('ma130_rsa'))) {
-    console.log('MA130: install keys/ma130_rsa.pub on the backup host (see README, "MA130 backups").');
+    console.log(
+      'MA130: `make dev` starts a development MA130 with this key; for a real host, see ops/ma130/README.md.',
+    );
   }
 }
 

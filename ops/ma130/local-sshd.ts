@@ -13,12 +13,12 @@
  * `ssh-keygen` (openssh-client, a dependency of it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { sshFingerprint } from '../../lib/config.js';
 
 /** Options of {@link startLocalSshd}. */
 export interface LocalSshdOptions {
@@ -75,13 +75,7 @@ export function findSshd(explicit?: string): string {
   throw new Error('sshd not found: install openssh-server (apt-get install -y openssh-server)');
 }
 
-/** `SHA256:...` fingerprint of an OpenSSH public key line (`<type> <base64> [comment]`). */
-export function sshFingerprint(publicKeyLine: string): string {
-  const blob = publicKeyLine.trim().split(/\s+/)[1];
-  if (!blob) throw new Error('not an OpenSSH public key line');
-  const digest = createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64');
-  return `SHA256:${digest.replace(/=+$/, '')}`;
-}
+export { sshFingerprint };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
