@@ -110,7 +110,8 @@ beforeAll(async () => {
   keys = await SigningKeyStore.open(env.config.JWT_KEYS_DIR, 0);
   signer = new TokenSigner(keys, env.config);
   redis = new Redis(env.config.REDIS_URL, { keyPrefix: `${env.config.REDIS_PREFIX}sessions:` });
-  subscriber = new Redis(env.config.REDIS_URL);
+  // No ready check on a subscriber (see lib/redis.ts: the INFO would fail once SUBSCRIBE was sent).
+  subscriber = new Redis(env.config.REDIS_URL, { enableReadyCheck: false });
   subscriber.on('message', (_channel: string, message: string) => published.push(message));
   await subscriber.subscribe(channels.sessionRevoked(env.config.REDIS_PREFIX));
 });
