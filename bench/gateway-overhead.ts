@@ -102,14 +102,20 @@ function startChild(spec: ChildSpec, file: string, port: number): Promise<ChildP
   return writeFile(file, JSON.stringify(spec)).then(
     () =>
       new Promise<ChildProcess>((resolve, reject) => {
-        // `--cpu-prof=<dir>` (after the positional arguments) profiles the gateway child.
-        const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
-        const flags =
-          prof && spec.role === 'gateway' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
+        // `--cpu-prof=<dir>` / `--heap-prof=<dir>` (after the positional arguments) profile the
+        // gateway child (CPU, or sampled allocations).
+        const flags: string[] = [];
+        for (const kind of ['cpu', 'heap']) {
+          const dir = process.argv.find((a) => a.startsWith(`--${kind}-prof=`))?.split('=')[1];
+          if (dir && spec.role === 'gateway') flags.push(`--${kind}-prof`, `--${kind}-prof-dir=${dir}`);
+        }
         const proc = spawn(
           process.execPath,
           [...flags, '--import', 'tsx', SELF, '--child', file, String(port)],
           {
+            // As deployed: graphql-js reads NODE_ENV from the environment (development mode adds
+            // checks to every type test), not from the config the child is given.
+            env: { ...process.env, NODE_ENV: 'production' },
             stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
           },
         );

@@ -13,17 +13,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../lib/config.js';
-import { createPool, tenantSchemaName } from '../lib/db.js';
-import { createLogger } from '../lib/logger.js';
+import { createPool } from '../lib/db.js';
 import { scheduledBackupId } from '../subgraphs/tenants/src/backup/backup.jobs.js';
-import { Provisioner } from '../subgraphs/tenants/src/jobs/provision.job.js';
 import { JOB_KINDS } from '../subgraphs/tenants/src/jobs/queues.js';
 import { createTenantsWorker } from '../subgraphs/tenants/src/jobs/worker.js';
-import { TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
-import { TemplateRegistry } from '../subgraphs/tenants/src/template.registry.js';
-import { adminUrlOf, envOf } from '../subgraphs/tenants/test/backup/support/backup-fixtures.js';
-import { createTestEnv } from '../test/support/env.js';
+import { envOf } from '../subgraphs/tenants/test/backup/support/backup-fixtures.js';
+import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { startTestSshd } from '../test/support/sshd.js';
+import { createTestProvisioner } from '../test/support/tenants.js';
 
 const tenants = Number(process.argv[2] ?? 500);
 const levels = (process.argv[3] ?? '1,2,4,8').split(',').map(Number);
@@ -45,28 +42,17 @@ async function main(): Promise<void> {
   // tenancy.backups has forced row-level security: the bench reads it as the superuser.
   const admin = createPool(config, adminUrlOf(config), 'bench');
   try {
-    const repo = new TenantRepository(appPool);
-    const provisioner = new Provisioner({
-      config,
-      ownerPool,
-      appPool,
-      repo,
-      templates: new TemplateRegistry(config.TENANT_TEMPLATES_DIR),
-      logger: createLogger(config, 'bench'),
-    });
+    const provisioning = createTestProvisioner(config, { ownerPool, appPool }, 'bench');
     const t0 = performance.now();
     const ids = Array.from({ length: tenants }, () => randomUUID());
     let next = 0;
     await Promise.all(
       Array.from({ length: 6 }, async () => {
         for (let i = next++; i < ids.length; i = next++) {
-          const id = ids[i] as string;
-          const schema = tenantSchemaName(id);
-          await repo.createWithOwner(
-            { id, organizationName: `Nightly ${i}`, template: 'trading', schemaName: schema },
-            randomUUID(),
-          );
-          await provisioner.provision(id, () => Promise.resolve());
+          const { schemaName: schema } = await provisioning.provision({
+            tenantId: ids[i] as string,
+            organizationName: `Nightly ${i}`,
+          });
           await ownerPool.query(
             `INSERT INTO "${schema}".cash_ledger (account_id, kind, amount) SELECT id, 'deposit', g FROM "${schema}".accounts, generate_series(1, 20) g`,
           );

@@ -64,6 +64,8 @@ function startChild(role: Role, file: string): Promise<ChildProcess> {
     const flags = prof && role === 'trading' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
     const proc = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, '--child', role, file], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      // As deployed: graphql-js reads NODE_ENV from the process environment, not from our config.
+      env: { ...process.env, NODE_ENV: 'production' },
     });
     proc.once('exit', (code) => reject(new Error(`${role} exited early (${code})`)));
     proc.stdout?.on('data', (chunk: Buffer) => {

@@ -4,11 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../lib/config.js';
-import { createPool, tenantSchemaName } from '../lib/db.js';
-import { createLogger } from '../lib/logger.js';
-import { Provisioner } from '../subgraphs/tenants/src/jobs/provision.job.js';
-import { TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
-import { TemplateRegistry } from '../subgraphs/tenants/src/template.registry.js';
+import { createPool } from '../lib/db.js';
+import { createTestProvisioner, paperAccountOf } from '../test/support/tenants.js';
 
 export interface BenchTenant {
   tenantId: string;
@@ -21,15 +18,7 @@ export interface BenchTenant {
 export async function provisionTenants(config: Config, n: number, concurrency = 4): Promise<BenchTenant[]> {
   const ownerPool = createPool(config, config.DATABASE_OWNER_URL, 'bench-owner');
   const appPool = createPool(config, config.DATABASE_URL, 'bench-app');
-  const repo = new TenantRepository(appPool);
-  const provisioner = new Provisioner({
-    config,
-    ownerPool,
-    appPool,
-    repo,
-    templates: new TemplateRegistry(config.TENANT_TEMPLATES_DIR),
-    logger: createLogger(config, 'bench'),
-  });
+  const tenants = createTestProvisioner(config, { ownerPool, appPool }, 'bench');
   const out: BenchTenant[] = [];
   let next = 0;
   try {
@@ -38,22 +27,8 @@ export async function provisionTenants(config: Config, n: number, concurrency = 
         while (next < n) {
           next++;
           const tenantId = randomUUID();
-          const ownerId = randomUUID();
-          const schemaName = tenantSchemaName(tenantId);
-          await repo.createWithOwner(
-            {
-              id: tenantId,
-              organizationName: `Bench ${tenantId.slice(0, 8)}`,
-              template: 'trading',
-              schemaName,
-            },
-            ownerId,
-          );
-          await provisioner.provision(tenantId, () => Promise.resolve());
-          const r = await ownerPool.query<{ id: string }>(`SELECT id FROM "${schemaName}".accounts LIMIT 1`);
-          const accountId = r.rows[0]?.id;
-          if (!accountId) throw new Error('no paper account');
-          out.push({ tenantId, schemaName, ownerId, accountId });
+          const t = await tenants.provision({ tenantId, organizationName: `Bench ${tenantId.slice(0, 8)}` });
+          out.push({ ...t, accountId: await paperAccountOf(ownerPool, t.schemaName) });
         }
       }),
     );

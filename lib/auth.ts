@@ -97,11 +97,16 @@ export class AccessTokenVerifier {
  */
 export class CachedSessionLiveness implements SessionLiveness {
   private readonly cache = new Map<string, { live: boolean; until: number }>();
+  private readonly inFlight = new Map<string, Promise<boolean | undefined>>();
   private readonly maxEntries = 100_000;
 
+  /**
+   * @param timeoutMs how long one check may take before the request is refused (not cached)
+   */
   constructor(
     private readonly config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN' | 'SESSION_CACHE_SECONDS'>,
     private readonly logger: Logger,
+    private readonly timeoutMs = 3000,
   ) {}
 
   /** Subscribes to the revocation channel; call once with a dedicated subscriber client. */
@@ -119,22 +124,32 @@ export class CachedSessionLiveness implements SessionLiveness {
     const hit = this.cache.get(sessionId);
     const now = Date.now();
     if (hit && hit.until > now) return hit.live;
-    const live = await this.fetch(sessionId);
+    // Concurrent requests of one session share one check.
+    let pending = this.inFlight.get(sessionId);
+    if (!pending) {
+      pending = this.fetch(sessionId).finally(() => this.inFlight.delete(sessionId));
+      this.inFlight.set(sessionId, pending);
+    }
+    const live = await pending;
+    if (live === undefined) return false;
     if (this.cache.size >= this.maxEntries) this.cache.clear();
+    // A confirmed end is final (sessions never come back); a live answer is trusted for a while, and
+    // revocations published meanwhile override it at once.
     this.cache.set(sessionId, {
       live,
-      until: live ? now + this.config.SESSION_CACHE_SECONDS * 1000 : Number.POSITIVE_INFINITY,
+      until: live ? Date.now() + this.config.SESSION_CACHE_SECONDS * 1000 : Number.POSITIVE_INFINITY,
     });
     return live;
   }
 
-  private async fetch(sessionId: string): Promise<boolean> {
+  /** @returns the sessions service's answer, or undefined when it could not be asked (not cached). */
+  private async fetch(sessionId: string): Promise<boolean | undefined> {
     try {
       const res = await fetch(
         `${this.config.sessionsUrl}/internal/sessions/${encodeURIComponent(sessionId)}`,
         {
           headers: { 'x-service-token': this.config.SERVICE_TOKEN },
-          signal: AbortSignal.timeout(3000),
+          signal: AbortSignal.timeout(this.timeoutMs),
         },
       );
       if (res.status === 404) return false;
@@ -142,9 +157,10 @@ export class CachedSessionLiveness implements SessionLiveness {
       const body = (await res.json()) as { live?: boolean };
       return body.live === true;
     } catch (err) {
-      // Fail closed: a session we cannot confirm is not accepted.
+      // Fail closed for this request: a session we cannot confirm is not accepted. Nothing is cached,
+      // so the next request asks again (a timeout under load must not lock a live session out).
       this.logger.warn({ err }, 'session liveness check failed');
-      return false;
+      return undefined;
     }
   }
 }

@@ -82,6 +82,11 @@ const schema = z
     APQ_TTL_SECONDS: positiveInt.default(24 * 3600),
     /** Share one subgraph fetch between identical concurrent query fetches with the same Authorization. */
     GATEWAY_DEDUPE: bool.default(true),
+    /**
+     * Answer queries the planner serves with one subgraph fetch without the gateway's re-shaping walk
+     * (gateway/src/single-fetch.gateway.ts). false sends every query through @apollo/gateway's executor.
+     */
+    GATEWAY_SINGLE_FETCH: bool.default(true),
     /** Gateway -> subgraph request timeout. */
     SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
 

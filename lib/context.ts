@@ -35,7 +35,7 @@ export function clientIp(headers: IncomingHttpHeaders, remote: string | undefine
 export async function buildRequestContext(opts: {
   headers: IncomingHttpHeaders;
   remoteAddress: string | undefined;
-  verifier: AccessTokenVerifier;
+  verifier: Pick<AccessTokenVerifier, 'verifyHeader'>;
   config: Pick<Config, 'SERVICE_TOKEN'>;
   logger: Logger;
 }): Promise<RequestContext> {

@@ -1,7 +1,8 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
+  ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginSchemaReportingDisabled,
@@ -9,7 +10,13 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
 import { AppError, createErrorFormatter, httpStatusFor } from './errors.js';
@@ -40,8 +47,19 @@ export interface HttpServiceOptions<TContext extends object> {
     context: (req: Request) => Promise<TContext>;
     plugins?: ApolloServerPlugin<TContext>[];
   };
-  /** Extra routes (REST endpoints, JWKS, internal APIs), mounted before `/graphql`. */
+  /**
+   * Extra routes (REST endpoints, JWKS, internal APIs), mounted before `/graphql`. Plain GraphQL
+   * POSTs ({@link isPlainGraphQLPost}) never reach them, so middleware meant for `/graphql` belongs
+   * in `graphql.context` or `graphqlFastPath`.
+   */
   routes?: (app: Express) => void;
+  /**
+   * For a service whose GraphQL server is its own (the gateway): the handlers `routes` mounts on
+   * `/graphql`, run in order, without Express's router and JSON parser, for plain GraphQL POSTs (see
+   * {@link isPlainGraphQLPost}); `req.body` holds the parsed body. Every other request to `/graphql`
+   * still goes through `routes`. Unused with `graphql`, which gets the same fast path by itself.
+   */
+  graphqlFastPath?: RequestHandler[];
   /** Called on stop after the HTTP server closed, in the given order. */
   onStop?: (() => Promise<void>)[];
 }
@@ -52,6 +70,135 @@ export interface HttpService extends Service {
   readonly server: http.Server;
 }
 
+/** Largest JSON body accepted, on the Express route and on the GraphQL fast path alike. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * True for a POST to exactly `/graphql` whose body is plain JSON (`application/json`, UTF-8 or no
+ * charset, no content encoding) of a declared length within {@link JSON_BODY_LIMIT_BYTES}: what every
+ * GraphQL client and the gateway send. Those skip Express's router and body parser; anything else
+ * (GET, preflights, chunked or compressed bodies, other charsets, oversized or empty bodies, other
+ * paths) goes through Express, whose answers therefore stay exactly as they were.
+ */
+export function isPlainGraphQLPost(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  if (!url.startsWith('/graphql') || (url.length > 8 && url.charCodeAt(8) !== 0x3f) /* ? */) return false;
+  const headers = req.headers;
+  if (headers['content-encoding'] !== undefined) return false;
+  const length = Number(headers['content-length']);
+  if (!(length > 0 && length <= JSON_BODY_LIMIT_BYTES)) return false;
+  const type = headers['content-type'];
+  return type !== undefined && PLAIN_JSON_TYPES.has(type.toLowerCase());
+}
+
+// Spellings of a JSON content type that body-parser would decode as UTF-8; anything rarer takes the
+// Express route.
+const PLAIN_JSON_TYPES = new Set([
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json;charset=utf-8',
+  'application/json; charset="utf-8"',
+]);
+
+/** A body that express.json() would refuse, with the status it would answer. */
+class BodyError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Reads and parses a body {@link isPlainGraphQLPost} accepted, as express.json() does (strict: an
+ * object or an array; a leading BOM ignored; an empty body is `{}`), rejecting with a 400
+ * {@link BodyError} where it would.
+ */
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const expected = Number(req.headers['content-length']);
+  return new Promise<unknown>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    // An aborted request ends in 'error' (ECONNRESET) once a listener is attached.
+    req.on('error', () => reject(new BodyError('request aborted', 400)));
+    req.on('end', () => {
+      if (received !== expected) {
+        reject(new BodyError('request size did not match content length', 400));
+        return;
+      }
+      const buf = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks, received);
+      let text = buf.toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text.length === 0) {
+        resolve({});
+        return;
+      }
+      const c = text.charCodeAt(0);
+      const first = c === 0x7b || c === 0x5b ? '{' : /^[ \t\n\r]*(.|$)/s.exec(text)?.[1];
+      if (first !== '{' && first !== '[') {
+        reject(new BodyError('JSON body must be an object or an array', 400));
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch {
+        reject(new BodyError('malformed JSON body', 400));
+      }
+    });
+  });
+}
+
+/**
+ * Runs one HTTP request through Apollo Server and writes its answer, as @as-integrations/express5
+ * does (same headers, status and body) except that no ETag is computed: GraphQL answers are never
+ * revalidated, and hashing every body costs CPU on each request. `req.body` must hold the parsed
+ * JSON body (or nothing, for GET).
+ */
+export async function executeGraphQLRequest<TContext extends BaseContext>(
+  apollo: ApolloServer<TContext>,
+  req: Request,
+  res: Response,
+  context: () => Promise<TContext>,
+): Promise<void> {
+  const headers = new HeaderMap();
+  const incoming = req.headers;
+  for (const key in incoming) {
+    const value = incoming[key];
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const url = req.url;
+  const query = url.indexOf('?');
+  const hash = url.indexOf('#', query);
+  const search = query < 0 ? '' : hash < 0 ? url.slice(query) : url.slice(query, hash);
+  const response = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search, body: req.body },
+    context,
+  });
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    const type = res.getHeader('content-type');
+    if (typeof type === 'string' && type.includes('charset=') && req.method !== 'HEAD') {
+      // The names spelled as Express's send spells them, so answers stay byte for byte the same.
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Length', Buffer.byteLength(response.body.string));
+      res.end(response.body.string);
+    } else {
+      // Rare (a HEAD, a type without charset): Express's send adds the charset and drops HEAD bodies.
+      res.send(response.body.string);
+    }
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
 /**
  * Creates (without starting) an HTTP service with health, readiness and metrics endpoints and,
  * optionally, an Apollo Server endpoint with masked errors and no Apollo telemetry.
@@ -60,7 +207,67 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const server = http.createServer(app);
+  const errorHandler = jsonErrorHandler(opts.logger);
+  let fastPath: RequestHandler[] | undefined = opts.graphql ? undefined : opts.graphqlFastPath;
+
+  /**
+   * A plain GraphQL POST: the body read and parsed once, then the handlers. Requests and responses
+   * are born with Express's prototypes (see {@link expressAware}), so `req.ip`, `req.accepts`,
+   * `res.json` behave as in Express, `trust proxy` included. Body and handler errors answer as
+   * {@link jsonErrorHandler} does for Express.
+   */
+  const serveFast = (req: IncomingMessage, res: ServerResponse, handlers: RequestHandler[]): void => {
+    const ereq = req as Request;
+    const eres = res as Response;
+    // What express's app.handle and router set before the first middleware.
+    ereq.res = eres;
+    eres.locals = Object.create(null) as Response['locals'];
+    ereq.originalUrl = req.url ?? '/graphql';
+    ereq.baseUrl = '';
+    const fail = (err: unknown): void => {
+      if (res.headersSent) res.destroy();
+      else errorHandler(err, ereq, eres, () => undefined);
+    };
+    readJsonBody(req).then((body) => {
+      ereq.body = body;
+      let i = 0;
+      const next = (err?: unknown): void => {
+        if (err !== undefined && err !== null) {
+          fail(err);
+          return;
+        }
+        const handler = handlers[i++];
+        if (!handler) {
+          // Nothing answered: what Express's final handler would say for an unmatched route.
+          eres.status(404).type('text').send('Not found');
+          return;
+        }
+        try {
+          const result: unknown = handler(ereq, eres, next);
+          if (result instanceof Promise) result.catch(fail);
+        } catch (e) {
+          fail(e);
+        }
+      };
+      next();
+    }, fail);
+  };
+
+  const server = http.createServer(expressAware(app), (req, res) => {
+    const handlers = fastPath && isPlainGraphQLPost(req) ? fastPath : undefined;
+    if (!handlers) {
+      app(req, res);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      opts.metrics.requestDuration.observe(
+        { method: 'POST', route: '/graphql', status: String(res.statusCode) },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    });
+    serveFast(req, res, handlers);
+  });
   let apollo: ApolloServer<TContext> | undefined;
 
   app.use((req, res, next) => {
@@ -89,13 +296,13 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
     res.set('content-type', opts.metrics.registry.contentType);
     res.send(await opts.metrics.registry.metrics());
   });
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
   opts.routes?.(app);
 
   const start = async (): Promise<{ port: number; url: string }> => {
     if (opts.graphql) {
       const g = opts.graphql;
-      apollo = new ApolloServer<TContext>({
+      const server_ = new ApolloServer<TContext>({
         schema: g.schema,
         introspection: opts.config.introspection,
         csrfPrevention: true,
@@ -108,17 +315,21 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
           ApolloServerPluginSchemaReportingDisabled(),
           // Federated traces (ftv1) would tell any caller who asks how long each resolver took.
           ApolloServerPluginInlineTraceDisabled(),
+          // Apollo's cache-control plugin wraps every field resolver of every request to gather
+          // @cacheControl hints; no schema here has any, so all it ever does is answer `no-store`.
+          ApolloServerPluginCacheControlDisabled(),
           errorCounter(opts.metrics),
           ...(g.plugins ?? []),
+          noStore(),
         ],
       });
-      await apollo.start();
-      app.use(
-        '/graphql',
-        expressMiddleware(apollo, { context: ({ req }) => contextOrHttpError(g.context, req) }),
-      );
+      apollo = server_;
+      await server_.start();
+      const context = (req: Request): Promise<TContext> => contextOrHttpError(g.context, req);
+      app.use('/graphql', expressMiddleware(server_, { context: ({ req }) => context(req) }));
+      fastPath = [(req, res) => executeGraphQLRequest(server_, req, res, () => context(req))];
     }
-    app.use(jsonErrorHandler(opts.logger));
+    app.use(errorHandler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.config.BIND_HOST, () => {
@@ -141,6 +352,31 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
   };
 
   return { app, server, start, stop };
+}
+
+/**
+ * Server options whose request and response objects are created with `app`'s Express prototypes.
+ * Express otherwise swaps the prototype of both objects on every request (`Object.setPrototypeOf`),
+ * which V8 handles badly: the objects leave their optimized shapes and every later property access
+ * on them, in Node's HTTP code, Express and Apollo alike, gets slower. With the prototypes already
+ * in place, Express's swap changes nothing.
+ */
+function expressAware(app: Express): http.ServerOptions {
+  // Constructor functions called with `new` by Node, initializing through Node's own (function)
+  // constructors: V8 gives their instances one stable shape. (Reflect.construct with a new.target,
+  // or a class whose prototype is re-parented, measured far slower.)
+  function AppRequest(this: IncomingMessage, socket: Socket): void {
+    Reflect.apply(http.IncomingMessage, this, [socket]);
+  }
+  AppRequest.prototype = app.request;
+  function AppResponse(this: ServerResponse, req: IncomingMessage, options?: unknown): void {
+    Reflect.apply(http.ServerResponse, this, [req, options]);
+  }
+  AppResponse.prototype = app.response;
+  return {
+    IncomingMessage: AppRequest as unknown as typeof http.IncomingMessage,
+    ServerResponse: AppResponse as unknown as typeof http.ServerResponse,
+  };
 }
 
 /**
@@ -176,6 +412,23 @@ function errorCounter<T extends object>(metrics: HttpMetrics): ApolloServerPlugi
               metrics.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
             }
           }
+          return Promise.resolve();
+        },
+      }),
+  };
+}
+
+/**
+ * `Cache-Control: no-store` on every GraphQL answer that went through the request pipeline, which is
+ * what Apollo's cache-control plugin sends for a schema without @cacheControl hints.
+ */
+function noStore<T extends object>(): ApolloServerPlugin<T> {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        willSendResponse: ({ response }) => {
+          if (!response.http.headers.has('cache-control'))
+            response.http.headers.set('cache-control', 'no-store');
           return Promise.resolve();
         },
       }),

@@ -1,4 +1,6 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
+
+const CANONICAL_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 function toIso(value: unknown): string {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
@@ -18,7 +20,9 @@ function toIso(value: unknown): string {
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   description: 'ISO-8601 date-time string (UTC).',
-  serialize: toIso,
+  // A string already in toISOString()'s exact form (what a cache or a JSON column holds) is sent as it is:
+  // re-parsing every point of a long series was a visible cost. Input always goes through toIso.
+  serialize: (value) => (typeof value === 'string' && CANONICAL_ISO.test(value) ? value : toIso(value)),
   parseValue: (value) => new Date(toIso(value)),
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) {
@@ -68,4 +72,16 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
     }
     return toDecimalString(ast.value);
   },
+});
+
+/**
+ * `JSON`: any JSON value in and out, passed through as is (literals become plain values, variables
+ * inside literals are substituted). Whoever stores input checks its shape and size.
+ */
+export const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  description: 'Arbitrary JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
 });

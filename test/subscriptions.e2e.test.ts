@@ -1,9 +1,10 @@
 /**
  * Live federated subscriptions through the gateway's graphql-ws endpoint: events from market-data
- * completed with fields from trading, shared upstream streams, and sockets refused or closed for
- * bad, missing and revoked credentials.
+ * completed with fields from trading, shared upstream streams (public market data across users and
+ * tenants, anything caller-dependent per user), and sockets refused or closed for bad, missing and
+ * revoked credentials.
  */
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createTestEnv, type TestEnv } from './support/env.js';
@@ -14,6 +15,9 @@ let platform: RunningPlatform;
 let wsUrl: string;
 let token: string;
 let sessionId: string;
+let accountId: string;
+/** A user of another tenant. */
+let other: { token: string; accountId: string };
 const clients: Client[] = [];
 
 const PRICE = `subscription($symbols: [ID!]!) {
@@ -53,6 +57,49 @@ async function take(
   return out;
 }
 
+/** Keeps a subscription open, collecting its events; `dispose()` ends it. */
+function open(
+  c: Client,
+  query: string,
+  variables: Record<string, unknown>,
+): { events: FormattedExecutionResult<Record<string, unknown>, unknown>[]; dispose: () => void } {
+  const events: FormattedExecutionResult<Record<string, unknown>, unknown>[] = [];
+  const dispose = c.subscribe(
+    { query, variables },
+    { next: (r) => void events.push(r), error: () => undefined, complete: () => undefined },
+  );
+  return { events, dispose };
+}
+
+/** Registers a user with an organization of its own; returns once the tenant is ACTIVE. */
+async function registerActive(
+  email: string,
+  organizationName: string,
+): Promise<{ token: string; sessionId: string; accountId: string }> {
+  const r = await gql<{ register: { accessToken: string; session: { id: string }; tenant: { id: string } } }>(
+    platform.gatewayUrl,
+    'mutation($input: RegisterInput!) { register(input: $input) { accessToken session { id } tenant { id } } }',
+    { input: { email, password: 'subscriptions are live', organizationName } },
+  );
+  expect(r.errors).toBeUndefined();
+  const t = r.data!.register.accessToken;
+  const tenantId = r.data!.register.tenant.id;
+  await eventually(async () => {
+    const s = await gql<{ tenant: { status: string } }>(
+      platform.gatewayUrl,
+      'query($id: ID!) { tenant(id: $id) { status } }',
+      { id: tenantId },
+      t,
+    );
+    return s.data?.tenant.status === 'ACTIVE' ? true : undefined;
+  }, 'tenant ACTIVE');
+  const accounts = await eventually(async () => {
+    const a = await gql<{ accounts: { id: string }[] }>(platform.gatewayUrl, '{ accounts { id } }', {}, t);
+    return a.data?.accounts[0] ? a.data.accounts : undefined;
+  }, 'paper account');
+  return { token: t, sessionId: r.data!.register.session.id, accountId: accounts[0]!.id };
+}
+
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${env.config.GATEWAY_PORT}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -66,24 +113,12 @@ beforeAll(async () => {
   });
   platform = await startPlatform(env);
   wsUrl = platform.gatewayUrl.replace(/^http/, 'ws');
-  const r = await gql<{ register: { accessToken: string; session: { id: string }; tenant: { id: string } } }>(
-    platform.gatewayUrl,
-    'mutation($input: RegisterInput!) { register(input: $input) { accessToken session { id } tenant { id } } }',
-    { input: { email: 'subs@example.com', password: 'subscriptions are live', organizationName: 'Live Co' } },
-  );
-  expect(r.errors).toBeUndefined();
-  token = r.data!.register.accessToken;
-  sessionId = r.data!.register.session.id;
-  const tenantId = r.data!.register.tenant.id;
-  await eventually(async () => {
-    const s = await gql<{ tenant: { status: string } }>(
-      platform.gatewayUrl,
-      'query($id: ID!) { tenant(id: $id) { status } }',
-      { id: tenantId },
-      token,
-    );
-    return s.data?.tenant.status === 'ACTIVE' ? true : undefined;
-  }, 'tenant ACTIVE');
+  const first = await registerActive('subs@example.com', 'Live Co');
+  token = first.token;
+  sessionId = first.sessionId;
+  accountId = first.accountId;
+  const second = await registerActive('other-tenant@example.com', 'Other Co');
+  other = { token: second.token, accountId: second.accountId };
 });
 
 afterAll(async () => {
@@ -118,6 +153,86 @@ describe('priceUpdated through the gateway', () => {
     expect(await metric('gateway_subscription_upstreams')).toBe(before + 1);
     const results = await Promise.all(subs);
     for (const r of results) expect(r.every((e) => e.data?.priceUpdated.symbol === 'EURUSD')).toBe(true);
+  });
+
+  it('shares public market data across users and tenants, never a tenant-scoped subscription', async () => {
+    const upstreams = await metric('gateway_subscription_upstreams');
+    const active = await metric('gateway_subscriptions_active');
+    const mine = client(`Bearer ${token}`);
+    const theirs = client(`Bearer ${other.token}`);
+    // Public: the same document and variables from two tenants share one upstream stream.
+    const PUBLIC =
+      'subscription($s: [ID!]!) { priceUpdated(symbols: $s) { symbol price instrument { name } } }';
+    const a = open(mine, PUBLIC, { s: ['MSFT'] });
+    const b = open(theirs, PUBLIC, { s: ['MSFT'] });
+    await eventually(
+      () => Promise.resolve(a.events.length > 0 && b.events.length > 0 ? true : undefined),
+      'public events',
+    );
+    expect(await metric('gateway_subscription_upstreams')).toBe(upstreams + 1);
+    for (const ev of [...a.events, ...b.events]) {
+      expect(ev.errors).toBeUndefined();
+      expect((ev.data?.['priceUpdated'] as Tick).symbol).toBe('MSFT');
+    }
+    // Caller-dependent: the position comes from trading for the caller, so each user has a stream.
+    const c = open(mine, PRICE, { symbols: ['MSFT'] });
+    const d = open(theirs, PRICE, { symbols: ['MSFT'] });
+    // Tenant-scoped: never shared across tenants.
+    const ORDERS = 'subscription($a: ID!) { orderUpdated(accountId: $a) { id status } }';
+    const ordersMine = open(mine, ORDERS, { a: accountId });
+    const ordersTheirs = open(theirs, ORDERS, { a: other.accountId });
+    await eventually(
+      async () => ((await metric('gateway_subscriptions_active')) >= active + 6 ? true : undefined),
+      '6 active',
+    );
+    expect(await metric('gateway_subscription_upstreams')).toBe(upstreams + 5);
+    await eventually(
+      () => Promise.resolve(c.events.length > 0 && d.events.length > 0 ? true : undefined),
+      'per-user events',
+    );
+    for (const sub of [a, b, c, d, ordersMine, ordersTheirs]) sub.dispose();
+    await eventually(
+      async () => ((await metric('gateway_subscription_upstreams')) === upstreams ? true : undefined),
+      'upstreams closed',
+    );
+  });
+
+  it('keeps a shared public stream flowing when the session that opened it is revoked', async () => {
+    const login = await gql<{ login: { accessToken: string; session: { id: string } } }>(
+      platform.gatewayUrl,
+      'mutation($input: LoginInput!) { login(input: $input) { accessToken session { id } } }',
+      { input: { email: 'subs@example.com', password: 'subscriptions are live' } },
+    );
+    const opener = login.data!.login;
+    const TICKS = 'subscription($s: [ID!]!) { priceUpdated(symbols: $s) { symbol timestamp } }';
+    const codes: number[] = [];
+    const first = open(
+      client(`Bearer ${opener.accessToken}`, (code) => codes.push(code)),
+      TICKS,
+      { s: ['EURUSD'] },
+    );
+    await eventually(() => Promise.resolve(first.events.length > 0 ? true : undefined), 'opener events');
+    const upstreams = await metric('gateway_subscription_upstreams');
+    const second = open(client(`Bearer ${other.token}`), TICKS, { s: ['EURUSD'] });
+    await eventually(() => Promise.resolve(second.events.length > 0 ? true : undefined), 'joiner events');
+    expect(await metric('gateway_subscription_upstreams')).toBe(upstreams);
+    const revoked = await gql<{ revokeSession: boolean }>(
+      platform.gatewayUrl,
+      'mutation($id: ID!) { revokeSession(id: $id) }',
+      { id: opener.session.id },
+      token,
+    );
+    expect(revoked.data?.revokeSession).toBe(true);
+    await eventually(() => Promise.resolve(codes.length > 0 ? true : undefined), 'opener closed');
+    expect(codes[0]).toBe(4403);
+    // The stream reconnects upstream with the remaining subscriber's token; its events go on.
+    const seen = second.events.length;
+    await eventually(
+      () => Promise.resolve(second.events.length >= seen + 5 ? true : undefined),
+      'events after the revocation',
+    );
+    expect(second.events.every((e) => e.errors === undefined)).toBe(true);
+    second.dispose();
   });
 
   it('refuses sockets without a token or with a bad one', async () => {

@@ -93,19 +93,34 @@ export function createContextBuilder(deps: {
         ['cache-control', 'no-store'],
       ]);
     }
-    // The child logger is made on first use: most requests never log, and a pino child per request
-    // is a measurable share of the gateway's work on small queries.
-    let logger: Logger | undefined;
-    return {
-      requestId,
-      clientIp,
-      authorization: auth ? header : undefined,
-      auth,
-      get logger(): Logger {
-        logger ??= deps.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId });
-        return logger;
-      },
-      labels,
-    };
+    return new RequestContextValue(requestId, clientIp, auth ? header : undefined, auth, labels, deps.logger);
   };
+}
+
+/**
+ * The context value. The child logger is made on first use (most requests never log, and a pino child
+ * per request is a measurable share of the gateway's work on small queries), from a getter on the
+ * prototype: Apollo copies the context's own properties into a fresh object for each operation,
+ * which would call an own getter at once.
+ */
+class RequestContextValue implements GatewayContext {
+  private childLogger: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly clientIp: string,
+    readonly authorization: string | undefined,
+    readonly auth: AuthClaims | null,
+    readonly labels: RequestLabels,
+    private readonly baseLogger: Logger,
+  ) {}
+
+  get logger(): Logger {
+    this.childLogger ??= this.baseLogger.child({
+      requestId: this.requestId,
+      userId: this.auth?.userId,
+      tenantId: this.auth?.tenantId,
+    });
+    return this.childLogger;
+  }
 }

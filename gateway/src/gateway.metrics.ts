@@ -12,6 +12,7 @@ export interface GatewayMetrics {
   authFailures: Counter<'reason'>;
   supergraphReloads: Counter<'result'>;
   sharedFetches: Counter;
+  queryPath: Counter<'path'>;
 }
 
 /** Registers the gateway metrics on `http.registry`. */
@@ -47,6 +48,12 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     sharedFetches: new Counter({
       name: 'gateway_subgraph_fetches_shared_total',
       help: 'Subgraph fetches answered by an identical fetch already in flight',
+      registers,
+    }),
+    queryPath: new Counter({
+      name: 'gateway_query_path_total',
+      help: 'Operations by how the gateway executed them: single-fetch (one subgraph fetch, answer passed through) or gateway (the full query plan executor)',
+      labelNames: ['path'],
       registers,
     }),
   };

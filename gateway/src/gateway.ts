@@ -12,15 +12,14 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AccessTokenVerifier, CachedSessionLiveness } from '../../lib/auth.js';
 import { disableApolloTelemetry, type Config } from '../../lib/config.js';
 import { badInput, createErrorFormatter, ErrorCode } from '../../lib/errors.js';
 import { requestIdFrom } from '../../lib/context.js';
-import { createHttpService, type Service } from '../../lib/http.js';
+import { createHttpService, executeGraphQLRequest, type Service } from '../../lib/http.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
@@ -36,6 +35,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js'
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
 import { aliasLimitRule, depthLimitRule } from './limits.rules.js';
 import { RateLimiter } from './rate-limit.service.js';
+import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
@@ -96,8 +96,16 @@ function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlu
     requestDidStart: () =>
       Promise.resolve({
         didEncounterErrors: ({ errors, contextValue }) => {
+          // Not every error here is a GraphQLError: @apollo/gateway passes on what a subgraph fetch threw
+          // (a network error, say) as it is, and Apollo Server normalizes errors only after this hook.
           const masked = errors.filter(
-            (e) => classify(e.toJSON(), e).extensions?.['code'] === ErrorCode.Internal,
+            (e) =>
+              classify(
+                typeof (e as Partial<GraphQLError>).toJSON === 'function'
+                  ? e.toJSON()
+                  : { message: String((e as { message?: unknown }).message) },
+                e,
+              ).extensions?.['code'] === ErrorCode.Internal,
           );
           if (masked.length > 0) {
             contextValue.logger.error(
@@ -261,6 +269,33 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     return unreachable === '';
   };
 
+  /**
+   * Sets the request id (before anything can refuse the request, so every answer carries it) and
+   * the metric labels.
+   */
+  const tagRequest: RequestHandler = (req, res, next) => {
+    const requestId = requestIdFrom(req.headers);
+    res.locals[REQUEST_ID_KEY] = requestId;
+    res.setHeader('x-request-id', requestId);
+    const labels: RequestLabels = { operationType: 'unknown' };
+    res.locals[LABELS_KEY] = labels;
+    const started = process.hrtime.bigint();
+    res.once('finish', () =>
+      metrics.requestDuration.observe(
+        { operation_type: labels.operationType },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      ),
+    );
+    next();
+  };
+  const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES);
+  // A rejection reaches Express's error handler (or lib/http's, on the fast path) through the promise.
+  const serveGraphQL: RequestHandler = (req, res, next) => {
+    if (handler) return handler(req, res, next);
+    sendGraphQLError(req, res, 503, 'Gateway is not serving yet', { code: ErrorCode.Internal });
+    return undefined;
+  };
+
   const http = createHttpService<GatewayContext>({
     name: 'gateway',
     config,
@@ -282,26 +317,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         if (prefersHtml(req)) sendGraphiqlPage(res);
         else next();
       });
-      app.use('/graphql', (req: Request, res: Response, next: NextFunction) => {
-        // Set before anything can refuse the request, so every answer carries its request id.
-        const requestId = requestIdFrom(req.headers);
-        res.locals[REQUEST_ID_KEY] = requestId;
-        res.setHeader('x-request-id', requestId);
-        const labels: RequestLabels = { operationType: 'unknown' };
-        res.locals[LABELS_KEY] = labels;
-        const end = metrics.requestDuration.startTimer();
-        res.on('finish', () => end({ operation_type: labels.operationType }));
-        next();
-      });
-      app.use('/graphql', querySizeLimit(config.MAX_QUERY_BYTES));
-      app.use('/graphql', (req, res, next) => {
-        if (handler) {
-          handler(req, res, next);
-          return;
-        }
-        sendGraphQLError(req, res, 503, 'Gateway is not serving yet', { code: ErrorCode.Internal });
-      });
+      app.use('/graphql', tagRequest, sizeLimit, serveGraphQL);
     },
+    // The same handlers for plain JSON POSTs, without Express's router and body parser (lib/http).
+    graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, serveGraphQL],
   });
 
   const release = async (): Promise<void> => {
@@ -337,16 +356,32 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         onShared: () => metrics.sharedFetches.inc(),
       });
       client = httpClient;
-      const gateway = new ApolloGateway({
+      // The gateway builds its data sources on every supergraph load; the single-fetch path uses the same.
+      const dataSources = new Map<string, SubgraphDataSource>();
+      const apolloGateway = new ApolloGateway({
         supergraphSdl: manager,
-        buildService: ({ name, url }) =>
-          new SubgraphDataSource(subgraphUrl(name, url ?? ''), httpClient.fetcher, config.GATEWAY_DEDUPE),
+        buildService: ({ name, url }) => {
+          const source = new SubgraphDataSource(
+            subgraphUrl(name, url ?? ''),
+            httpClient.fetcher,
+            config.GATEWAY_DEDUPE,
+          );
+          dataSources.set(name, source);
+          return source;
+        },
         logger,
         validateSupergraph: true,
         serviceHealthCheck: false,
         // Query plans in responses (on a request header) would show clients the subgraph layout.
         __exposeQueryPlanExperimental: false,
       });
+      const gateway = config.GATEWAY_SINGLE_FETCH
+        ? new SingleFetchGateway(apolloGateway, {
+            supergraphSdl: () => manager.supergraphSdl,
+            dataSource: (name) => dataSources.get(name),
+            onPath: (path) => metrics.queryPath.inc({ path }),
+          })
+        : apolloGateway;
       apollo = new ApolloServer<GatewayContext>({
         gateway,
         introspection: config.introspection,
@@ -371,9 +406,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         ],
       });
       await apollo.start();
-      handler = expressMiddleware(apollo, {
-        context: createContextBuilder({ verifier, limiter, metrics, logger }),
-      });
+      const server = apollo;
+      const context = createContextBuilder({ verifier, limiter, metrics, logger });
+      handler = (req, res) => executeGraphQLRequest(server, req, res, () => context({ req, res }));
       const bound = await http.start();
       wsSubscriber = createRedis(config, 'subscriber');
       subscriptions = await attachSubscriptionServer({

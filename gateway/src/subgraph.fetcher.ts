@@ -31,13 +31,14 @@ interface RawResponse {
 }
 
 /**
- * Response headers over a plain Map (names lower-cased once): the WHATWG Headers class validates
- * and normalizes on every construction, which shows in the gateway's profile for no benefit here.
+ * Headers over a plain Map (names lower-cased once), for subgraph requests and responses: the WHATWG
+ * (and node-fetch) Headers classes validate and normalize on every construction, which shows in the
+ * gateway's profile for no benefit here (names and values come from the gateway or from Node's parser).
  */
-class LiteHeaders {
+export class LiteHeaders {
   private readonly map = new Map<string, string>();
 
-  constructor(pairs: [string, string][]) {
+  constructor(pairs: Iterable<[string, string]> = []) {
     for (const [k, v] of pairs) this.append(k, v);
   }
   append(name: string, value: string): void {
@@ -134,10 +135,20 @@ export function createSubgraphHttpClient(opts: SubgraphFetcherOptions): Subgraph
     'https:': new https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
   };
   const inFlight = new Map<string, Promise<RawResponse>>();
+  // A handful of subgraph URLs, parsed once each rather than on every request.
+  const parsedUrls = new Map<string, URL>();
+  const parseUrl = (url: string): URL => {
+    let parsed = parsedUrls.get(url);
+    if (!parsed) {
+      parsed = new URL(url);
+      if (parsedUrls.size < 64) parsedUrls.set(url, parsed);
+    }
+    return parsed;
+  };
 
   const send = (url: string, init: FetcherInit, headers: Record<string, string>): Promise<RawResponse> =>
     new Promise<RawResponse>((resolve, reject) => {
-      const target = new URL(url);
+      const target = parseUrl(url);
       const client = target.protocol === 'https:' ? https : http;
       const body = init.body ?? '';
       const req = client.request(

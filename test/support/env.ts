@@ -108,3 +108,10 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     },
   };
 }
+
+/** Superuser URL of a namespace's database (catalog checks and reads that bypass row-level security). */
+export function adminUrlOf(config: Config): string {
+  const u = new URL(config.DATABASE_ADMIN_URL);
+  u.pathname = new URL(config.DATABASE_URL).pathname;
+  return u.toString();
+}

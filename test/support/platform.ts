@@ -81,18 +81,4 @@ export async function gql<T = Record<string, unknown>>(
   return { ...body, status: res.status, headers: res.headers };
 }
 
-/** Polls `fn` until it returns a defined value or `timeoutMs` passes (then throws with `what`). */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 15_000,
-  intervalMs = 50,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { eventually } from './wait.js';

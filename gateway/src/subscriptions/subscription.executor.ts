@@ -13,96 +13,22 @@ import {
   type DocumentNode,
   type ExecutionResult,
   type FormattedExecutionResult,
+  type GraphQLFormattedError,
 } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { CloseCode, createClient, type Client } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import type { Logger } from '../../../lib/logger.js';
-import type { SubscriptionPlanner } from './subscription.planner.js';
+import {
+  isPublicPlan,
+  serviceNames,
+  type PlannedSubscription,
+  type SubscriptionPlanner,
+} from './subscription.planner.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
+import type { EncodedEvent, SubscriptionSink } from './subscription.subscriber.js';
 
 /** Service name of the per-event data source that stands in for the primary subscription fetch. */
 const EVENT_SERVICE = '__subscription_event__';
-
-/** One client's view of a shared stream: a bounded, conflating queue read as an async iterator. */
-export class SubscriberQueue implements AsyncIterableIterator<ExecutionResult> {
-  private readonly pending = new Map<string, ExecutionResult>();
-  private waiter: ((r: IteratorResult<ExecutionResult>) => void) | undefined;
-  private done = false;
-  private seq = 0;
-  /** Set by the stream; called once when the consumer stops. */
-  onReturn: (() => void) | undefined;
-
-  constructor(
-    private readonly maxPending: number,
-    private readonly metrics: SubscriptionMetrics,
-  ) {}
-
-  /**
-   * Queues an event. Events with the same key replace each other while waiting (latest wins), so a
-   * slow client gets conflated updates instead of an ever-growing backlog.
-   * @returns false when the queue overflowed even after conflation (the client is too far behind)
-   */
-  push(result: ExecutionResult, key: string | undefined): boolean {
-    if (this.done) return true;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w({ value: result, done: false });
-      return true;
-    }
-    const k = key ?? `#${this.seq++}`;
-    if (this.pending.has(k)) {
-      this.pending.delete(k);
-      this.metrics.conflated.inc();
-    }
-    this.pending.set(k, result);
-    if (this.pending.size > this.maxPending) {
-      const oldest = this.pending.keys().next().value;
-      if (oldest !== undefined) this.pending.delete(oldest);
-      this.metrics.dropped.inc();
-      return false;
-    }
-    return true;
-  }
-
-  /** Ends the iterator after the queued events are delivered. */
-  end(): void {
-    this.done = true;
-    if (this.waiter && this.pending.size === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w({ value: undefined, done: true });
-    }
-  }
-
-  next(): Promise<IteratorResult<ExecutionResult>> {
-    const first = this.pending.entries().next();
-    if (!first.done) {
-      this.pending.delete(first.value[0]);
-      return Promise.resolve({ value: first.value[1], done: false });
-    }
-    if (this.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
-  }
-
-  return(): Promise<IteratorResult<ExecutionResult>> {
-    this.done = true;
-    this.pending.clear();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.({ value: undefined, done: true });
-    const cb = this.onReturn;
-    this.onReturn = undefined;
-    cb?.();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
 
 /** What one subscribe call needs. */
 export interface SubscribeRequest {
@@ -112,35 +38,56 @@ export interface SubscribeRequest {
   variables: Record<string, unknown>;
   /** `Bearer ...` of the subscriber; used for the upstream stream it opens and the per-event fetches. */
   authorization: string;
-  /** Identity the stream is shared within (same user and tenant). */
+  /** Expiry of that token (epoch seconds): a shared stream prefers the subscriber's token that lives longest. */
+  expiresAt: number;
+  /** Identity a caller-dependent stream is shared within (same tenant, user and role). */
   scope: string;
   requestId: string;
 }
 
-interface SharedStream {
-  key: string;
-  subscribers: Set<SubscriberQueue>;
+interface Registration {
   authorization: string;
-  client: Client;
-  dispose: () => void;
-  rootField: string | undefined;
+  expiresAt: number;
 }
 
+interface SharedStream {
+  key: string;
+  /** Shared across users (public plan): the upstream token is any subscriber's and may be swapped. */
+  public: boolean;
+  plan: PlannedSubscription;
+  variables: Record<string, unknown>;
+  request: SubscribeRequest;
+  subscribers: Map<SubscriptionSink, Registration>;
+  /** Token the upstream connection presents (on every (re)connect). */
+  authorization: string;
+  client: Client | undefined;
+  dispose: () => void;
+  /** Upstream reopened after an auth close, recently (bounded, so a bad token cannot loop). */
+  reopens: number[];
+  closed: boolean;
+}
+
+/** Options of {@link FederatedSubscriptionExecutor}. */
 export interface ExecutorOptions {
   planner: () => SubscriptionPlanner;
   /** HTTP URL of a subgraph's GraphQL endpoint, by service name. */
   subgraphUrl: (name: string) => string;
   logger: Logger;
   metrics: SubscriptionMetrics;
-  /** Events a slow client may have waiting before it is disconnected. @default 256 */
-  maxPendingPerClient?: number;
+  /**
+   * Formats an event's errors once per event (domain codes kept, anything else masked) before it is
+   * serialized for every subscriber. @default errors passed through as they are
+   */
+  formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
 /**
- * Executes federated subscriptions: one upstream graphql-ws stream per (document, variables, scope),
- * shared by every identical subscriber; for each event the plan's `rest` runs once through Apollo's
- * own executor (`executeQueryPlan` on `Sequence[primary-as-event, rest]`), and the completed result
- * goes to every subscriber's conflating queue.
+ * Executes federated subscriptions. Identical subscriptions share one upstream graphql-ws stream:
+ * same document and variables, and the same caller scope, except for public plans
+ * ({@link isPublicPlan}: public market data) which every authenticated caller shares, whatever the
+ * user or tenant. For each event the plan's `rest` runs once per stream through Apollo's own executor
+ * (`executeQueryPlan` on `Sequence[primary-as-event, rest]`), the result is serialized once, and the
+ * same payload goes to every subscriber ({@link SubscriptionSink}).
  */
 export class FederatedSubscriptionExecutor {
   private readonly streams = new Map<string, SharedStream>();
@@ -154,77 +101,110 @@ export class FederatedSubscriptionExecutor {
   }
 
   /**
-   * Subscribes one client.
-   * @param onOverflow called when the client fell too far behind; the caller closes its socket
+   * Subscribes one client: `sink` receives every event of the (possibly shared) stream until the
+   * stream ends (`sink.end()`) or the client stops (`sink.onReturn`, set here).
+   * @throws when the operation cannot be planned
    */
-  subscribe(req: SubscribeRequest, onOverflow: () => void): AsyncIterableIterator<ExecutionResult> {
+  subscribe(req: SubscribeRequest, sink: SubscriptionSink): void {
     const planner = this.opts.planner();
-    const { primary, rest } = planner.plan(req.document, req.source, req.operationName);
-    const variables = pick(req.variables, primary.variableUsages ?? []);
+    const plan = planner.plan(req.document, req.source, req.operationName);
+    const shared = isPublicPlan(plan);
     const key = createHash('sha256')
-      .update(JSON.stringify([req.source, req.operationName ?? null, req.variables, req.scope]))
+      .update(
+        JSON.stringify([
+          req.source,
+          req.operationName ?? null,
+          req.variables,
+          shared ? '*public*' : req.scope,
+        ]),
+      )
       .digest('hex');
-    const queue = new SubscriberQueue(this.opts.maxPendingPerClient ?? 256, this.opts.metrics);
-    let stream = this.streams.get(key);
-    if (!stream) {
-      stream = this.open(key, req, primary, rest, variables);
-    }
-    const s = stream;
-    s.subscribers.add(queue);
+    const stream = this.streams.get(key) ?? this.open(key, req, plan, shared);
+    stream.subscribers.set(sink, { authorization: req.authorization, expiresAt: req.expiresAt });
     this.opts.metrics.active.inc();
-    queue.onReturn = () => {
+    sink.onReturn = () => {
+      const reg = stream.subscribers.get(sink);
+      // Already gone when the stream ended on its own (endAll).
+      if (!reg) return;
       this.opts.metrics.active.dec();
-      s.subscribers.delete(queue);
-      if (s.subscribers.size === 0) this.close(s);
+      stream.subscribers.delete(sink);
+      if (stream.subscribers.size === 0) {
+        this.close(stream);
+        return;
+      }
+      // The upstream keeps a token of someone still subscribed (used when it reconnects, and for `rest`).
+      if (reg.authorization === stream.authorization) stream.authorization = this.bestToken(stream);
     };
-    const originalPush = queue.push.bind(queue);
-    queue.push = (result, k) => {
-      const ok = originalPush(result, k);
-      if (!ok) onOverflow();
-      return ok;
-    };
-    return queue;
   }
 
   /** Closes every upstream stream and ends every subscriber. */
   stop(): void {
-    for (const s of [...this.streams.values()]) {
-      for (const q of s.subscribers) q.end();
-      this.close(s);
-    }
+    for (const s of [...this.streams.values()]) this.endAll(s);
   }
 
-  private open(
-    key: string,
-    req: SubscribeRequest,
-    primary: FetchNode,
-    rest: PlanNode | undefined,
-    variables: Record<string, unknown>,
-  ): SharedStream {
+  /** The stream ended: every subscriber completes (after what waits for it) and the upstream closes. */
+  private endAll(stream: SharedStream): void {
+    const sinks = [...stream.subscribers.keys()];
+    stream.subscribers.clear();
+    this.opts.metrics.active.dec(sinks.length);
+    for (const sink of sinks) sink.end();
+    this.close(stream);
+  }
+
+  private open(key: string, req: SubscribeRequest, plan: PlannedSubscription, shared: boolean): SharedStream {
+    const stream: SharedStream = {
+      key,
+      public: shared,
+      plan,
+      variables: pick(req.variables, plan.primary.variableUsages ?? []),
+      request: req,
+      subscribers: new Map(),
+      authorization: req.authorization,
+      client: undefined,
+      dispose: () => undefined,
+      reopens: [],
+      closed: false,
+    };
+    this.streams.set(key, stream);
+    this.opts.metrics.upstreams.inc();
+    this.connect(stream);
+    return stream;
+  }
+
+  /** Opens (or reopens) the upstream subscription of a stream. */
+  private connect(stream: SharedStream): void {
+    const { primary, rest } = stream.plan;
     const url = this.opts.subgraphUrl(primary.serviceName).replace(/^http/, 'ws');
+    let presented = stream.authorization;
     const client = createClient({
       url,
       webSocketImpl: WebSocket,
       lazy: true,
       retryAttempts: 3,
-      connectionParams: () => ({ authorization: stream.authorization }),
+      // Short waits: subscribers see a gap in events while the upstream reconnects.
+      retryWait: (retries) =>
+        new Promise((r) => setTimeout(r, Math.min(3000, 200 * 2 ** retries) * (0.5 + Math.random()))),
+      connectionParams: () => {
+        presented = stream.authorization;
+        return { authorization: presented };
+      },
+      on: {
+        // Refused for its token: the client retries a 4403 itself (after a 4401 `reopenAfterAuthClose`
+        // does), so the next connect must present another subscriber's token.
+        closed: (event) => {
+          const code = event && typeof event === 'object' && 'code' in event ? event.code : undefined;
+          if (code !== CloseCode.Unauthorized && code !== CloseCode.Forbidden) return;
+          if (presented === stream.authorization) stream.authorization = this.bestToken(stream, presented);
+        },
+      },
     });
-    const stream: SharedStream = {
-      key,
-      subscribers: new Set(),
-      authorization: req.authorization,
-      client,
-      dispose: () => undefined,
-      rootField: undefined,
-    };
-    this.streams.set(key, stream);
-    this.opts.metrics.upstreams.inc();
+    stream.client = client;
     // Events are completed in arrival order, one at a time, so `rest` never reorders ticks.
     let chain = Promise.resolve();
     stream.dispose = client.subscribe<Record<string, unknown>>(
       {
         query: primary.operation,
-        variables,
+        variables: stream.variables,
         ...(primary.operationName ? { operationName: primary.operationName } : {}),
       },
       {
@@ -233,7 +213,7 @@ export class FederatedSubscriptionExecutor {
           chain = chain
             .then(async () => {
               const result = rest
-                ? await this.complete(req, primary, rest, event as FormattedExecutionResult)
+                ? await this.complete(stream, rest, event as FormattedExecutionResult)
                 : (event as ExecutionResult);
               this.fanOut(stream, result);
             })
@@ -242,6 +222,8 @@ export class FederatedSubscriptionExecutor {
             });
         },
         error: (err: unknown) => {
+          if (client !== stream.client || stream.closed) return;
+          if (this.reopenAfterAuthClose(stream, err, presented)) return;
           this.opts.logger.warn({ err: describe(err) }, 'upstream subscription failed');
           const result: ExecutionResult = {
             errors: [
@@ -252,49 +234,91 @@ export class FederatedSubscriptionExecutor {
           };
           void chain.then(() => {
             this.fanOut(stream, result);
-            for (const q of stream.subscribers) q.end();
-            this.close(stream);
+            this.endAll(stream);
           });
         },
         complete: () => {
-          void chain.then(() => {
-            for (const q of stream.subscribers) q.end();
-            this.close(stream);
-          });
+          if (client !== stream.client || stream.closed) return;
+          void chain.then(() => this.endAll(stream));
         },
       },
     );
-    return stream;
+  }
+
+  /**
+   * A stream's upstream was closed for its token (expired, or its session revoked): the other
+   * subscribers (other users on a public stream, other sessions of the same user otherwise) are still
+   * entitled to the events, so the stream reconnects with another subscriber's token instead of failing
+   * everyone. At most 5 times a minute.
+   */
+  private reopenAfterAuthClose(stream: SharedStream, err: unknown, presented: string): boolean {
+    const code = err && typeof err === 'object' && 'code' in err ? err.code : undefined;
+    if (code !== CloseCode.Unauthorized && code !== CloseCode.Forbidden) return false;
+    const now = Date.now();
+    stream.reopens = stream.reopens.filter((t) => now - t < 60_000);
+    const others = [...stream.subscribers.values()].filter((r) => r.authorization !== presented);
+    if (others.length === 0 || stream.reopens.length >= 5) return false;
+    stream.reopens.push(now);
+    stream.authorization = this.bestToken(stream, presented);
+    this.opts.logger.info(
+      { code, public: stream.public, subscribers: stream.subscribers.size },
+      'upstream subscription closed for its token; reconnecting with another subscriber token',
+    );
+    stream.dispose();
+    disposeClient(stream.client);
+    this.connect(stream);
+    return true;
+  }
+
+  /** The subscriber token that lives longest (other than `not`). */
+  private bestToken(stream: SharedStream, not?: string): string {
+    let best: Registration | undefined;
+    for (const r of stream.subscribers.values()) {
+      if (r.authorization === not) continue;
+      if (!best || r.expiresAt > best.expiresAt) best = r;
+    }
+    return best?.authorization ?? stream.authorization;
   }
 
   private close(stream: SharedStream): void {
     if (this.streams.get(stream.key) !== stream) return;
+    stream.closed = true;
     this.streams.delete(stream.key);
     this.opts.metrics.upstreams.dec();
     stream.dispose();
-    void stream.client.dispose();
+    disposeClient(stream.client);
   }
 
-  private fanOut(stream: SharedStream, result: ExecutionResult): void {
+  /** Serializes one event once and hands the same payload to every subscriber of the stream. */
+  private fanOut(stream: SharedStream, result: ExecutionResult | FormattedExecutionResult): void {
+    if (stream.subscribers.size === 0) return;
     const data = result.data as Record<string, unknown> | null | undefined;
     const root = data ? Object.values(data)[0] : undefined;
     const obj = root && typeof root === 'object' ? (root as Record<string, unknown>) : undefined;
     const k = obj?.['symbol'] ?? obj?.['id'];
-    const conflationKey = typeof k === 'string' || typeof k === 'number' ? String(k) : '';
-    for (const q of stream.subscribers) {
-      q.push(result, conflationKey === '' ? undefined : conflationKey);
-      this.opts.metrics.eventsOut.inc();
-    }
+    const key = typeof k === 'string' || typeof k === 'number' ? String(k) : undefined;
+    const errors = result.errors?.map((e) => {
+      const formatted = e instanceof GraphQLError ? e.toJSON() : e;
+      return this.opts.formatError ? this.opts.formatError(formatted, e) : formatted;
+    });
+    const payload = {
+      ...(result.data !== undefined ? { data: result.data } : {}),
+      ...(errors ? { errors } : {}),
+    };
+    const event: EncodedEvent = { json: JSON.stringify(payload), key };
+    for (const sink of stream.subscribers.keys()) sink.deliver(event);
+    this.opts.metrics.eventsOut.inc(stream.subscribers.size);
   }
 
   /** Runs the plan's `rest` for one event with Apollo's executor; the event stands in for the primary fetch. */
   private async complete(
-    req: SubscribeRequest,
-    primary: FetchNode,
+    stream: SharedStream,
     rest: PlanNode,
     event: FormattedExecutionResult,
   ): Promise<ExecutionResult> {
     if (!event.data) return event as ExecutionResult;
+    const { request: req } = stream;
+    const primary = stream.plan.primary;
     const planner = this.opts.planner();
     const eventSource: GraphQLDataSource = {
       process: () =>
@@ -321,7 +345,7 @@ export class FederatedSubscriptionExecutor {
     // metrics; the rest of Apollo Server's request context is not used on this path.
     const requestContext = {
       request: { query: req.source, variables: req.variables, operationName: req.operationName },
-      context: { authorization: req.authorization, requestId: req.requestId },
+      context: { authorization: stream.authorization, requestId: req.requestId },
       metrics: {},
       logger: this.opts.logger,
       cache: undefined,
@@ -364,32 +388,10 @@ function pick(vars: Record<string, unknown>, names: string[]): Record<string, un
   return out;
 }
 
-function serviceNames(node: PlanNode): Set<string> {
-  const out = new Set<string>();
-  const walk = (n: PlanNode): void => {
-    switch (n.kind) {
-      case 'Fetch':
-        out.add(n.serviceName);
-        break;
-      case 'Flatten':
-        walk(n.node);
-        break;
-      case 'Sequence':
-      case 'Parallel':
-        n.nodes.forEach(walk);
-        break;
-      case 'Condition':
-        if (n.ifClause) walk(n.ifClause);
-        if (n.elseClause) walk(n.elseClause);
-        break;
-      case 'Defer':
-        if (n.primary.node) walk(n.primary.node);
-        for (const d of n.deferred) if (d.node) walk(d.node);
-        break;
-    }
-  };
-  walk(node);
-  return out;
+/** Disposes a graphql-ws client; a connection attempt still pending rejects its dispose, which is fine here. */
+function disposeClient(client: Client | undefined): void {
+  if (!client) return;
+  void Promise.resolve(client.dispose()).catch(() => undefined);
 }
 
 function describe(err: unknown): unknown {

@@ -1,6 +1,6 @@
 import { Supergraph, operationFromDocument, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 /** The two halves of a federated subscription plan. */
 export interface PlannedSubscription {
@@ -8,6 +8,41 @@ export interface PlannedSubscription {
   primary: FetchNode;
   /** Fetches for fields owned by other subgraphs, run for every event (absent when there are none). */
   rest: PlanNode | undefined;
+  /** Every subgraph the plan touches: the primary's and those of `rest`. */
+  services: ReadonlySet<string>;
+  /** Root fields selected (undefined when the root selection is not plain fields). */
+  rootFields: readonly string[] | undefined;
+}
+
+/**
+ * Subscription root fields whose events are the same for every authenticated caller (public market
+ * data). Only these may share one upstream stream across users and tenants; see {@link isPublicPlan}.
+ */
+export const PUBLIC_SUBSCRIPTION_FIELDS: ReadonlySet<string> = new Set(['priceUpdated']);
+
+/**
+ * Subgraphs whose fields do not depend on who asks (beyond being authenticated): market-data serves
+ * the platform-wide instrument catalog, quotes and ticks. Trading, for instance, is not: it adds the
+ * caller's `Instrument.position`.
+ */
+export const PUBLIC_SUBSCRIPTION_SERVICES: ReadonlySet<string> = new Set(['market-data']);
+
+/**
+ * True when every event of the plan is the same whoever subscribes: public root fields only, and every
+ * fetch (the subscription and the per-event `rest`) to a subgraph whose answers do not depend on the
+ * caller. Such a subscription is shared by every user with the same document and variables; anything
+ * else (`orderUpdated`, `tradeExecuted`, or `priceUpdated { instrument { position } }`, which fetches
+ * the caller's position from trading) is shared only within one user's scope.
+ */
+export function isPublicPlan(
+  plan: PlannedSubscription,
+  publicFields: ReadonlySet<string> = PUBLIC_SUBSCRIPTION_FIELDS,
+  publicServices: ReadonlySet<string> = PUBLIC_SUBSCRIPTION_SERVICES,
+): boolean {
+  if (!plan.rootFields || plan.rootFields.length === 0) return false;
+  if (!plan.rootFields.every((f) => publicFields.has(f))) return false;
+  for (const s of plan.services) if (!publicServices.has(s)) return false;
+  return true;
 }
 
 /**
@@ -46,9 +81,57 @@ export class SubscriptionPlanner {
     });
     const plan: QueryPlan = this.planner.buildQueryPlan(operation);
     if (plan.node?.kind !== 'Subscription') throw new Error('not a subscription operation');
-    const planned = { primary: plan.node.primary, rest: plan.node.rest };
+    const primary = plan.node.primary;
+    const rest = plan.node.rest;
+    const services = new Set([primary.serviceName, ...(rest ? serviceNames(rest) : [])]);
+    const planned: PlannedSubscription = {
+      primary,
+      rest,
+      services,
+      rootFields: rootFieldsOf(document, operationName),
+    };
     if (this.cache.size > 1000) this.cache.clear();
     this.cache.set(key, planned);
     return planned;
   }
+}
+
+function rootFieldsOf(document: DocumentNode, operationName: string | undefined): string[] | undefined {
+  const op = getOperationAST(document, operationName);
+  if (!op) return undefined;
+  const out: string[] = [];
+  for (const sel of op.selectionSet.selections) {
+    if (sel.kind !== Kind.FIELD) return undefined;
+    if (sel.name.value !== '__typename') out.push(sel.name.value);
+  }
+  return out;
+}
+
+/** Subgraphs a plan node fetches from. */
+export function serviceNames(node: PlanNode): Set<string> {
+  const out = new Set<string>();
+  const walk = (n: PlanNode): void => {
+    switch (n.kind) {
+      case 'Fetch':
+        out.add(n.serviceName);
+        break;
+      case 'Flatten':
+        walk(n.node);
+        break;
+      case 'Sequence':
+      case 'Parallel':
+        n.nodes.forEach(walk);
+        break;
+      case 'Condition':
+        if (n.ifClause) walk(n.ifClause);
+        if (n.elseClause) walk(n.elseClause);
+        break;
+      case 'Defer':
+        if (n.primary.node) walk(n.primary.node);
+        for (const d of n.deferred) if (d.node) walk(d.node);
+        break;
+    }
+  };
+  walk(node);
+  return out;
 }

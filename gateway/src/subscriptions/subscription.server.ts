@@ -17,6 +17,7 @@ import { channels, type Redis } from '../../../lib/redis.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import type { SubscriptionPlanner } from './subscription.planner.js';
+import { SocketSubscriber, type SocketSubscriberOptions } from './subscription.subscriber.js';
 
 /** Close codes the gateway uses beyond graphql-ws' own. */
 export const GatewayCloseCode = {
@@ -34,6 +35,8 @@ interface Connection {
 interface SubscriptionContext {
   connection: Connection;
   socket: WebSocket;
+  /** The graphql-ws message id of the subscription (the prefix of its `next` frames). */
+  id: string;
 }
 
 export interface SubscriptionServerOptions {
@@ -47,6 +50,8 @@ export interface SubscriptionServerOptions {
   /** A dedicated subscriber client, used for session revocations. */
   subscriber: Redis;
   redisPrefix: string;
+  /** Backpressure of each client subscription; see {@link SocketSubscriber}. */
+  backpressure?: Pick<SocketSubscriberOptions, 'highWaterBytes' | 'maxPending' | 'maxBehindMs'>;
 }
 
 /** The gateway's graphql-ws endpoint; see {@link attachSubscriptionServer}. */
@@ -70,6 +75,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     subgraphUrl: opts.subgraphUrl,
     logger: opts.logger,
     metrics: opts.metrics,
+    formatError: format,
   });
 
   const revokedChannel = channels.sessionRevoked(opts.redisPrefix);
@@ -123,10 +129,10 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         if (c) clearTimeout(c.expiry);
         connections.delete(ctx.extra.socket);
       },
-      context: (ctx): SubscriptionContext => {
+      context: (ctx, id): SubscriptionContext => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) throw new Error('connection not acknowledged');
-        return { connection, socket: ctx.extra.socket };
+        return { connection, socket: ctx.extra.socket, id };
       },
       execute: (): ExecutionResult => ({
         errors: [
@@ -139,24 +145,33 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         ],
       }),
       subscribe: (args) => {
-        const { connection, socket } = args.contextValue as SubscriptionContext;
+        const { connection, socket, id } = args.contextValue as SubscriptionContext;
         const claims = connection.claims;
+        // Events bypass graphql-ws' per-client serialization: the stream serializes each one once and
+        // this subscriber writes the frame (see SocketSubscriber); graphql-ws still owns the protocol.
+        const subscriber = new SocketSubscriber(socket, id, {
+          ...opts.backpressure,
+          metrics: opts.metrics,
+          onOverflow: () => {
+            opts.metrics.disconnected.inc({ reason: 'too_slow' });
+            socket.close(GatewayCloseCode.TooSlow, 'Client too slow');
+          },
+        });
         try {
-          return executor.subscribe(
+          executor.subscribe(
             {
               document: args.document,
               source: print(args.document),
               operationName: args.operationName ?? undefined,
               variables: args.variableValues ?? {},
               authorization: connection.authorization,
+              expiresAt: claims.expiresAt,
               scope: `${claims.tenantId}:${claims.userId}:${claims.role}`,
               requestId: connection.requestId,
             },
-            () => {
-              opts.metrics.disconnected.inc({ reason: 'too_slow' });
-              socket.close(GatewayCloseCode.TooSlow, 'Client too slow');
-            },
+            subscriber,
           );
+          return subscriber;
         } catch (err) {
           opts.logger.warn({ err }, 'subscription planning failed');
           return {

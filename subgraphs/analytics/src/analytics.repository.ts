@@ -47,6 +47,14 @@ export interface NewSnapshot {
   externalFlow: string;
 }
 
+const DAY_MS = 86_400_000;
+
+/** The sums `closed_trade_days` keeps, computed from `closed_trades` rows (a WHERE clause follows). */
+const CLOSED_TRADE_SUMS = `SELECT count(*) AS n, count(*) FILTER (WHERE pnl > 0) AS w, count(*) FILTER (WHERE pnl < 0) AS l,
+         coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gp, coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0) AS gl,
+         coalesce(sum(extract(epoch FROM closed_at - opened_at)), 0) AS hold
+    FROM closed_trades`;
+
 /** Queries of one tenant transaction. */
 export class AnalyticsRepository {
   constructor(private readonly client: pg.PoolClient) {}
@@ -85,26 +93,40 @@ export class AnalyticsRepository {
     return r.rows.map((x) => ({ at: x.at, equity: x.equity, externalFlow: x.flow }));
   }
 
-  /** Sums of the trades closed in [from, to], computed exactly in SQL. */
+  /**
+   * Sums of the trades closed in [from, to], computed exactly in SQL: the whole UTC days of the
+   * period from `closed_trade_days` (kept by triggers), the partial days at its ends from
+   * `closed_trades` itself.
+   */
   async tradeAggregates(accountId: string, from: Date | null, to: Date | null): Promise<TradeAggregateRow> {
+    // Whole days are [lo, hi): lo the first UTC midnight at or after `from`, hi the last at or before `to`.
+    const lo = from === null ? null : new Date(Math.ceil(from.getTime() / DAY_MS) * DAY_MS);
+    const hi = to === null ? null : new Date(Math.floor(to.getTime() / DAY_MS) * DAY_MS);
+    const wholeDays = lo === null || hi === null || lo < hi;
     const r = await this.client.query<{
-      count: string;
-      wins: string;
-      losses: string;
-      gp: string;
-      gl: string;
-      hold: string;
+      count: string | null;
+      wins: string | null;
+      losses: string | null;
+      gp: string | null;
+      gl: string | null;
+      hold: string | null;
     }>(
-      `SELECT count(*) AS count,
-              count(*) FILTER (WHERE pnl > 0) AS wins,
-              count(*) FILTER (WHERE pnl < 0) AS losses,
-              coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0)::text AS gp,
-              coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0)::text AS gl,
-              coalesce(sum(extract(epoch FROM closed_at - opened_at)), 0)::text AS hold
-         FROM closed_trades
-        WHERE account_id = $1
-          AND ($2::timestamptz IS NULL OR closed_at >= $2) AND ($3::timestamptz IS NULL OR closed_at <= $3)`,
-      [accountId, from, to],
+      wholeDays
+        ? `SELECT sum(n) AS count, sum(w) AS wins, sum(l) AS losses, sum(gp)::text AS gp, sum(gl)::text AS gl,
+                  sum(hold)::text AS hold
+             FROM (SELECT trades AS n, wins AS w, losses AS l, gross_profit AS gp, gross_loss AS gl, holding_seconds AS hold
+                     FROM closed_trade_days
+                    WHERE account_id = $1
+                      AND ($4::timestamptz IS NULL OR day >= ($4::timestamptz AT TIME ZONE 'UTC')::date)
+                      AND ($5::timestamptz IS NULL OR day < ($5::timestamptz AT TIME ZONE 'UTC')::date)
+                   UNION ALL
+                   ${CLOSED_TRADE_SUMS}
+                    WHERE account_id = $1
+                      AND (($4::timestamptz IS NOT NULL AND closed_at >= $2 AND closed_at < $4)
+                        OR ($5::timestamptz IS NOT NULL AND closed_at >= $5 AND closed_at <= $3))) s`
+        : `SELECT n AS count, w AS wins, l AS losses, gp::text AS gp, gl::text AS gl, hold::text AS hold
+             FROM (${CLOSED_TRADE_SUMS} WHERE account_id = $1 AND closed_at >= $2 AND closed_at <= $3) s`,
+      wholeDays ? [accountId, from, to, lo, hi] : [accountId, from, to],
     );
     const row = r.rows[0];
     return {

@@ -3,9 +3,12 @@ import type { AnalyticsMetrics } from './analytics.metrics.js';
 
 /**
  * Reports cached in Redis under the analytics prefix (the client's keyPrefix) for a TTL (5 minutes by
- * default). Every key of an account embeds the account's generation number; a trade of the account
- * increments it, so every cached variant (any from/to) of that account is invalidated at once
- * without scanning keys, and the stale entries simply expire.
+ * default). Each account has a generation number, incremented by every trade of the account; a cached
+ * report is stored as `<generation>|<JSON>` under `report:<tenant>:<account>:<variant>` and counts
+ * only while its generation is the account's current one. So a trade invalidates every cached variant
+ * (any from/to) of the account at once without scanning keys, a report computed from data read
+ * before a trade can never be served after it (it carries the older generation), and a hit costs one
+ * round trip: MGET of the generation and the report.
  */
 export class ReportCache {
   constructor(
@@ -28,22 +31,27 @@ export class ReportCache {
     variant: string,
     compute: () => Promise<T>,
   ): Promise<T> {
-    let key: string | undefined;
+    const key = `report:${tenantId}:${accountId}:${variant}`;
+    let gen: string | undefined;
     try {
-      const gen = (await this.redis.get(this.genKey(tenantId, accountId))) ?? '0';
-      key = `report:${tenantId}:${accountId}:${gen}:${variant}`;
-      const hit = await this.redis.get(key);
-      if (hit !== null) {
+      const [current, cached] = await this.redis.mget(this.genKey(tenantId, accountId), key);
+      gen = current ?? '0';
+      const sep = cached?.indexOf('|') ?? -1;
+      if (cached && sep > 0 && cached.slice(0, sep) === gen) {
         this.metrics.cacheRequests.inc({ result: 'hit' });
-        return JSON.parse(hit) as T;
+        return JSON.parse(cached.slice(sep + 1)) as T;
       }
       this.metrics.cacheRequests.inc({ result: 'miss' });
     } catch {
       this.metrics.cacheRequests.inc({ result: 'error' });
     }
+    // The generation was read before compute() reads anything: a trade arriving meanwhile bumps it,
+    // and this value, stored under the older generation, is never served.
     const value = await compute();
-    if (key !== undefined) {
-      await this.redis.set(key, JSON.stringify(value), 'EX', this.ttlSeconds).catch(() => undefined);
+    if (gen !== undefined) {
+      await this.redis
+        .set(key, `${gen}|${JSON.stringify(value)}`, 'EX', this.ttlSeconds)
+        .catch(() => undefined);
     }
     return value;
   }

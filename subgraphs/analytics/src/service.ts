@@ -1,25 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
-import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
+import type { SessionLiveness } from '../../../lib/auth.js';
+import type { Config } from '../../../lib/config.js';
 import { createPool, pingDb } from '../../../lib/db.js';
-import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import {
+  closeConnections,
+  createSubgraphHttp,
+  createSubgraphVerifier,
+  once,
+  startHttp,
+  subgraphSessionLiveness,
+} from '../../../lib/subgraph-service.js';
 import { createAnalyticsMetrics, type AnalyticsMetrics } from './analytics.metrics.js';
 import type { AnalyticsContext, AnalyticsServices } from './context.js';
 import { DashboardService } from './dashboard.service.js';
 import { MarketRepository } from './market.repository.js';
 import { ReportCache } from './report.cache.js';
+import { reportResponsePlugin } from './report.response.js';
 import { ReportService } from './report.service.js';
 import { resolvers } from './resolvers/index.js';
 import { SnapshotService } from './snapshot.service.js';
@@ -125,63 +128,30 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
         : undefined;
       const services: AnalyticsServices = { reports, dashboards: new DashboardService(pool) };
 
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
+      const release = once(async () => {
         await snapshots.stop();
         await consumer?.stop();
-        await Promise.all([
-          cacheRedis.quit().catch(() => cacheRedis.disconnect()),
-          sharedRedis.quit().catch(() => sharedRedis.disconnect()),
-          subscriber.quit().catch(() => subscriber.disconnect()),
-          pool.end().catch(() => undefined),
-        ]);
+        await closeConnections(cacheRedis, sharedRedis, subscriber, pool);
         blockingRedis.disconnect();
-      };
+      });
 
       try {
-        let sessions: SessionLiveness | null;
-        if (deps.sessions !== undefined) sessions = deps.sessions;
-        else {
-          const liveness = new CachedSessionLiveness(config, logger);
-          await liveness.listen(subscriber, config.REDIS_PREFIX);
-          sessions = liveness;
-        }
-        const verifier = new AccessTokenVerifier(config, sessions, deps.jwks);
-        const schema = buildSubgraphSchema({
-          typeDefs: parse(
-            readFileSync(path.join(PROJECT_ROOT, 'subgraphs/analytics/schema.graphql'), 'utf8'),
-          ),
-          // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-          resolvers: resolvers as GraphQLResolverMap<unknown>,
-        });
-        const http = createHttpService<AnalyticsContext>({
+        const sessions = await subgraphSessionLiveness(config, logger, subscriber, deps.sessions);
+        const { http } = createSubgraphHttp({
           name: 'analytics',
           config,
           port: config.ANALYTICS_PORT,
           logger,
           metrics,
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(cacheRedis) },
-          graphql: {
-            schema,
-            context: async (req) => ({
-              ...(await buildRequestContext({
-                headers: req.headers,
-                remoteAddress: req.socket.remoteAddress,
-                verifier,
-                config,
-                logger,
-              })),
-              analytics: services,
-            }),
-          },
+          resolvers,
+          verifier: createSubgraphVerifier(config, sessions, deps.jwks),
+          context: (base): AnalyticsContext => ({ ...base, analytics: services }),
+          // Reports answered without per-field execution (src/report.response.ts).
+          plugins: [reportResponsePlugin()],
           onStop: [release],
         });
-        const address = await http.start().catch(async (err: unknown) => {
-          await http.stop().catch(() => undefined);
-          throw err;
-        });
+        const address = await startHttp(http);
         await consumer?.start();
         if (config.ANALYTICS_SNAPSHOTS_ENABLED) snapshots.start();
         running = {

@@ -5,11 +5,15 @@
  * version conflicts, ownership and tenant isolation.
  */
 import { randomUUID } from 'node:crypto';
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { provisionActive, startHarness, waitFor, type Harness } from '../../tenants/test/support/harness.js';
+import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
+import { answersDirectly } from '../src/report.response.js';
+import { resolvers } from '../src/resolvers/index.js';
 import { createAnalyticsService, type AnalyticsService } from '../src/service.js';
 
 let h: Harness;
@@ -242,6 +246,59 @@ describe('performanceReport', () => {
     expect(p.benchmark?.alpha).toBeCloseTo(0, 8);
     expect(p.benchmark?.correlation).toBeCloseTo(1, 8);
     expect(p.benchmark?.benchmarkReturn).toBeCloseTo(1.05 ** 3 * 0.95 - 1, 10);
+  });
+
+  it('answers plain selections directly exactly as graphql execution would (src/report.response.ts)', async () => {
+    const token = await sign(alice, tenantA);
+    const fields = `__typename accountId from to observations totalReturn annualizedReturn volatility sharpe sortino
+      maxDrawdown dd: drawdown { __typename depth peakAt troughAt recoveredAt durationDays } calmar
+      bestDay { at return } worstDay { at return } monthlyReturns { month r: return }
+      equityCurve { at equity externalFlow cumulativeReturn drawdown } startEquity endEquity netExternalFlows
+      riskFreeRate trades { count wins losses winRate profitFactor payoffRatio totalPnl expectancy averageWin
+      averageLoss averageHoldingSeconds } benchmark { symbol observations alpha beta correlation benchmarkReturn }
+      generatedAt`;
+    const direct = `query($id: ID!, $from: DateTime, $to: DateTime) {
+      report: performanceReport(accountId: $id, from: $from, to: $to) { ${fields} } }`;
+    // A directive is left to execution by the plugin: the same report (cached), executed field by field.
+    const executed = `query($id: ID!, $from: DateTime, $to: DateTime) {
+      report: performanceReport(accountId: $id, from: $from, to: $to) @include(if: true) { ${fields} } }`;
+    const schema = loadSubgraphSchema('analytics', resolvers);
+    const opOf = (q: string): OperationDefinitionNode => {
+      const op = parse(q).definitions[0];
+      if (op?.kind !== Kind.OPERATION_DEFINITION) throw new Error('no operation');
+      return op;
+    };
+    expect(answersDirectly(schema, opOf(direct))).toBe(true);
+    expect(answersDirectly(schema, opOf(executed))).toBe(false);
+    const cases = [
+      { vars: { id: accountA, ...RANGE }, token },
+      { vars: { id: accountA }, token },
+      { vars: { id: accountB }, token: await sign(bob, tenantB) },
+    ];
+    for (const { vars, token: t } of cases) {
+      const a = await gql(direct, vars, t);
+      const b = await gql(executed, vars, t);
+      expect(a.errors).toBeUndefined();
+      expect(JSON.stringify(a.data)).toBe(JSON.stringify(b.data)); // same values, same key order
+    }
+    const risk = `query($id: ID!) { riskReport(accountId: $id) { __typename accountId equity valueAtRisk95
+      expectedShortfall95 valueAtRisk99 expectedShortfall99 varMethod horizonDays observations grossExposure
+      netExposure exposureBySymbol { key gross net share } exposureByAssetClass { key gross net share }
+      concentration { largestSymbol largestShare herfindahl } rollingVolatility { at volatility } generatedAt } }`;
+    expect(answersDirectly(schema, opOf(risk))).toBe(true);
+    const r1 = await gql(risk, { id: accountA }, token);
+    const r2 = await gql(
+      risk.replace('riskReport(accountId: $id)', 'riskReport(accountId: $id) @skip(if: false)'),
+      {
+        id: accountA,
+      },
+      token,
+    );
+    expect(r1.errors).toBeUndefined();
+    expect(JSON.stringify(r1.data)).toBe(JSON.stringify(r2.data));
+    // Errors keep execution's codes (the plugin steps aside).
+    expect(code(await gql(direct, { id: accountA }, await sign(bob, tenantB)))).toBe('NOT_FOUND');
+    expect(code(await gql(direct, { id: accountA }))).toBe('UNAUTHENTICATED');
   });
 
   it('answers an empty report for an account without history', async () => {

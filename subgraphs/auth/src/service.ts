@@ -1,17 +1,18 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type pg from 'pg';
-import { AccessTokenVerifier, CachedSessionLiveness } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
+import type { Config } from '../../../lib/config.js';
 import { createDb, createPool, pingDb } from '../../../lib/db.js';
-import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import {
+  closeConnections,
+  createSubgraphHttp,
+  createSubgraphVerifier,
+  once,
+  startHttp,
+  subgraphSessionLiveness,
+} from '../../../lib/subgraph-service.js';
 import { createAuthMetrics } from './auth.metrics.js';
 import { AuthService } from './auth.service.js';
 import type { AuthContext } from './context.js';
@@ -53,23 +54,15 @@ export function createAuthService(config: Config, deps: AuthDeps = {}): Service 
       const pool: pg.Pool = createPool(config, config.DATABASE_URL, 'tradesage-auth');
       const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}auth:`);
       const subscriber: Redis = createRedis(config, 'subscriber');
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
+      const release = once(async () => {
         keys.close();
-        await Promise.all([
-          redis.quit().catch(() => redis.disconnect()),
-          subscriber.quit().catch(() => subscriber.disconnect()),
-          pool.end().catch(() => undefined),
-        ]);
-      };
+        await closeConnections(redis, subscriber, pool);
+      });
 
       try {
-        const liveness = new CachedSessionLiveness(config, logger);
-        await liveness.listen(subscriber, config.REDIS_PREFIX);
+        const liveness = await subgraphSessionLiveness(config, logger, subscriber, undefined);
         // Our own tokens are verified against the keys in memory, not by fetching our own JWKS.
-        const verifier = new AccessTokenVerifier(config, liveness, keys.getKey);
+        const verifier = createSubgraphVerifier(config, liveness, keys.getKey);
         const oidc = OidcService.fromConfig(config, redis, logger);
         const accounts = new AuthService({
           users: new UserRepository(createDb(pool)),
@@ -82,41 +75,20 @@ export function createAuthService(config: Config, deps: AuthDeps = {}): Service 
           logger,
           config,
         });
-        const typeDefs = parse(
-          readFileSync(path.join(PROJECT_ROOT, 'subgraphs/auth/schema.graphql'), 'utf8'),
-        );
-        const http = createHttpService<AuthContext>({
+        const { http } = createSubgraphHttp({
           name: 'auth',
           config,
           port: config.AUTH_PORT,
           logger,
           metrics,
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
-          graphql: {
-            schema: buildSubgraphSchema({
-              typeDefs,
-              // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-              resolvers: resolvers as GraphQLResolverMap<unknown>,
-            }),
-            context: async (req) => ({
-              ...(await buildRequestContext({
-                headers: req.headers,
-                remoteAddress: req.socket.remoteAddress,
-                verifier,
-                config,
-                logger,
-              })),
-              accounts,
-              oidc,
-            }),
-          },
+          resolvers,
+          verifier,
+          context: (base): AuthContext => ({ ...base, accounts, oidc }),
           routes: (app) => mountAuthRoutes(app, { keys, accounts, oidc }),
           onStop: [release],
         });
-        const address = await http.start().catch(async (err: unknown) => {
-          await http.stop().catch(() => undefined);
-          throw err;
-        });
+        const address = await startHttp(http);
         running = http;
         return address;
       } catch (err) {

@@ -1,12 +1,7 @@
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 
-/**
- * decimal.js with room for exact sums: the default precision (20 significant digits) would round
- * large sums of price * size; 64 digits never does for market data. Half-even rounding where a
- * division has to round (VWAP).
- */
-export const Dec = Decimal.clone({ precision: 64, rounding: Decimal.ROUND_HALF_EVEN });
-export type Dec = InstanceType<typeof Dec>;
+/** lib's exact decimal (64 significant digits, half-even), re-exported for market-data's modules. */
+export { Dec };
 
 /** Decimal places of a VWAP (an exact quotient rarely terminates). */
 export const VWAP_DECIMALS = 10;

@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
-import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
+import type { SessionLiveness } from '../../../lib/auth.js';
+import type { Config } from '../../../lib/config.js';
 import { createDb, createPool, pingDb } from '../../../lib/db.js';
-import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { channels, createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import {
+  closeConnections,
+  createSubgraphHttp,
+  createSubgraphVerifier,
+  once,
+  startHttp,
+  subgraphSessionLiveness,
+} from '../../../lib/subgraph-service.js';
+import type { GraphqlWsServer } from '../../../lib/ws-server.js';
 import { BarRepository } from './bar.repository.js';
 import { CandleService } from './candle.service.js';
 import type { MarketDataContext, MarketDataServices } from './context.js';
@@ -35,7 +38,6 @@ import { SummaryService } from './summary.service.js';
 import { TickHub } from './tick.hub.js';
 import { TickRepository } from './tick.repository.js';
 import { TickWriter } from './tick.writer.js';
-import { attachGraphqlWs, type GraphqlWsServer } from './ws.server.js';
 
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>market:` (the client's keyPrefix). */
 export const REDIS_NAMESPACE = 'market:';
@@ -135,18 +137,11 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
         },
         now,
       );
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
+      const release = once(async () => {
         maintenance.stop();
         catalog.close();
-        await Promise.all([
-          redis.quit().catch(() => redis.disconnect()),
-          subscriber.quit().catch(() => subscriber.disconnect()),
-          pool.end().catch(() => undefined),
-        ]);
-      };
+        await closeConnections(redis, subscriber, pool);
+      });
 
       try {
         await catalog.open();
@@ -170,14 +165,8 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
           bufferMax: config.MARKET_TICK_BUFFER_MAX,
         });
 
-        let sessions: SessionLiveness | null;
-        if (deps.sessions !== undefined) sessions = deps.sessions;
-        else {
-          const liveness = new CachedSessionLiveness(config, logger);
-          await liveness.listen(subscriber, config.REDIS_PREFIX);
-          sessions = liveness;
-        }
-        const verifier = new AccessTokenVerifier(config, sessions, deps.jwks);
+        const sessions = await subgraphSessionLiveness(config, logger, subscriber, deps.sessions);
+        const verifier = createSubgraphVerifier(config, sessions, deps.jwks);
 
         const feed = config.MARKET_FEED_ENABLED
           ? new FeedService(
@@ -196,55 +185,21 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
             )
           : undefined;
 
-        const schema = buildSubgraphSchema({
-          typeDefs: parse(
-            readFileSync(path.join(PROJECT_ROOT, 'subgraphs/market-data/schema.graphql'), 'utf8'),
-          ),
-          // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-          resolvers: resolvers as GraphQLResolverMap<unknown>,
-        });
-        const http = createHttpService<MarketDataContext>({
+        const { http, attachWs } = createSubgraphHttp({
           name: 'market-data',
           config,
           port: config.MARKET_DATA_PORT,
           logger,
           metrics,
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
-          graphql: {
-            schema,
-            context: async (req) => ({
-              ...(await buildRequestContext({
-                headers: req.headers,
-                remoteAddress: req.socket.remoteAddress,
-                verifier,
-                config,
-                logger,
-              })),
-              market: services,
-            }),
-          },
+          resolvers,
+          verifier,
+          context: (base): MarketDataContext => ({ ...base, market: services }),
           onStop: [release],
         });
-        const ws = attachGraphqlWs({
-          server: http.server,
-          path: '/graphql',
-          schema,
-          verifier,
-          market: services,
-          logger,
-          now,
-        });
-        const revoked = channels.sessionRevoked(config.REDIS_PREFIX);
-        subscriber.on('message', (channel: string, message: string) => {
-          if (channel === revoked) ws.closeSessions(message.split(','));
-        });
-        if (deps.sessions !== undefined) await subscriber.subscribe(revoked);
+        const ws = await attachWs({ subscriber, subscribeRevocations: deps.sessions !== undefined, now });
 
-        const address = await http.start().catch(async (err: unknown) => {
-          await ws.dispose().catch(() => undefined);
-          await http.stop().catch(() => undefined);
-          throw err;
-        });
+        const address = await startHttp(http, [() => ws.dispose()]);
         feed?.start();
         running = {
           http,

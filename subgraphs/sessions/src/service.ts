@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
-import { AccessTokenVerifier } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
-import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import type { Config } from '../../../lib/config.js';
+import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import {
+  closeConnections,
+  createSubgraphHttp,
+  createSubgraphVerifier,
+  startHttp,
+} from '../../../lib/subgraph-service.js';
 import type { SessionsContext } from './context.js';
 import { mountInternalRoutes } from './internal.routes.js';
 import { resolvers } from './resolvers/index.js';
@@ -46,51 +45,25 @@ export function createSessionsService(config: Config, deps: SessionsDeps = {}): 
         deps.now,
       );
       // Zero trust: tokens are verified again here; liveness is answered from our own store.
-      const verifier = new AccessTokenVerifier(config, {
+      const verifier = createSubgraphVerifier(config, {
         isLive: async (id) => (await sessions.liveness(id)) === 'live',
       });
-      const typeDefs = parse(
-        readFileSync(path.join(PROJECT_ROOT, 'subgraphs/sessions/schema.graphql'), 'utf8'),
-      );
-      const http = createHttpService<SessionsContext>({
+      const { http } = createSubgraphHttp({
         name: 'sessions',
         config,
         port: config.SESSIONS_PORT,
         logger,
         metrics,
         readiness: { redis: () => pingRedis(redis) },
-        graphql: {
-          schema: buildSubgraphSchema({
-            typeDefs,
-            // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-            resolvers: resolvers as GraphQLResolverMap<unknown>,
-          }),
-          context: async (req) => ({
-            ...(await buildRequestContext({
-              headers: req.headers,
-              remoteAddress: req.socket.remoteAddress,
-              verifier,
-              config,
-              logger,
-            })),
-            sessions,
-          }),
-        },
+        resolvers,
+        verifier,
+        context: (base): SessionsContext => ({ ...base, sessions }),
         routes: (app) => mountInternalRoutes(app, config, sessions),
-        onStop: [
-          async () => {
-            await redis.quit().catch(() => redis.disconnect());
-          },
-        ],
+        onStop: [() => closeConnections(redis)],
       });
-      try {
-        const address = await http.start();
-        running = { http, redis };
-        return address;
-      } catch (err) {
-        await http.stop().catch(() => undefined);
-        throw err;
-      }
+      const address = await startHttp(http);
+      running = { http, redis };
+      return address;
     },
     async stop() {
       const r = running;

@@ -7,7 +7,8 @@
  */
 import type { Express, Request } from 'express';
 import { z } from 'zod';
-import type { AccessTokenVerifier, AuthClaims } from '../../../lib/auth.js';
+import type { AuthClaims } from '../../../lib/auth.js';
+import type { HeaderVerifier } from '../../../lib/token-cache.js';
 import { badInput, unauthenticated } from '../../../lib/errors.js';
 import type { TenantsServices } from './context.js';
 
@@ -24,7 +25,7 @@ const provisionBody = z.object({
   template: z.string().optional(),
 });
 
-async function authenticate(verifier: AccessTokenVerifier, req: Request): Promise<AuthClaims> {
+async function authenticate(verifier: HeaderVerifier, req: Request): Promise<AuthClaims> {
   const claims = await verifier.verifyHeader(req.headers.authorization);
   if (!claims) throw unauthenticated();
   return claims;
@@ -33,7 +34,7 @@ async function authenticate(verifier: AccessTokenVerifier, req: Request): Promis
 /** Mounts the REST endpoints; `services` is read per request (it exists once the service started). */
 export function mountRestRoutes(
   app: Express,
-  verifier: AccessTokenVerifier,
+  verifier: HeaderVerifier,
   services: () => TenantsServices,
 ): void {
   app.post('/api/v1/tenants/provision', async (req, res) => {

@@ -2,21 +2,17 @@
  * The tenants subgraph service: GraphQL on /graphql, the seed's REST endpoints, /health, /ready and
  * /metrics. No side effects until start().
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type pg from 'pg';
-import { AccessTokenVerifier, CachedSessionLiveness } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
+import { CachedSessionLiveness } from '../../../lib/auth.js';
+import type { Config } from '../../../lib/config.js';
 import { createPool, pingDb } from '../../../lib/db.js';
-import { createHttpService, type HttpService } from '../../../lib/http.js';
+import type { HttpService } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createSubgraphHttp, createSubgraphVerifier } from '../../../lib/subgraph-service.js';
+import type { HeaderVerifier } from '../../../lib/token-cache.js';
 import { BackupRepository } from './backup/backup.repository.js';
 import { BackupService } from './backup/backup.service.js';
 import type { TenantsContext, TenantsServices } from './context.js';
@@ -36,7 +32,7 @@ export interface TenantsServiceDeps {
    * Token verifier. Default: auth's JWKS plus session liveness from the sessions service (revocations
    * from Redis). Tests of this subgraph alone pass one with a local JWKS and `null` liveness.
    */
-  verifier?: AccessTokenVerifier;
+  verifier?: HeaderVerifier;
   logger?: Logger;
 }
 
@@ -56,10 +52,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
   const logger = deps.logger ?? createLogger(config, 'tenants');
   const metrics = createMetrics('tenants');
   const liveness = deps.verifier ? undefined : new CachedSessionLiveness(config, logger);
-  const verifier = deps.verifier ?? new AccessTokenVerifier(config, liveness ?? null);
-  const typeDefs = parse(readFileSync(path.join(PROJECT_ROOT, 'subgraphs/tenants/schema.graphql'), 'utf8'));
-  // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-  const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }]);
+  const verifier = deps.verifier ?? createSubgraphVerifier(config, liveness ?? null);
   let running: Running | undefined;
 
   const services = (): TenantsServices => {
@@ -74,7 +67,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
     (err) => logger.warn({ err }, 'tenants_by_status collection failed'),
   );
 
-  const http = createHttpService<TenantsContext>({
+  const { http } = createSubgraphHttp({
     name: 'tenants',
     config,
     port: config.TENANTS_PORT,
@@ -84,21 +77,11 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
       postgres: () => (running ? pingDb(running.pool) : Promise.resolve(false)),
       redis: () => (running ? pingRedis(running.redis) : Promise.resolve(false)),
     },
-    graphql: {
-      schema,
-      // No federated traces (ftv1): nothing reads them, and they cost time on every request.
-      plugins: [ApolloServerPluginInlineTraceDisabled()],
-      context: async (req) => ({
-        ...(await buildRequestContext({
-          headers: req.headers,
-          remoteAddress: req.socket.remoteAddress,
-          verifier,
-          config,
-          logger,
-        })),
-        services: services(),
-      }),
-    },
+    resolvers,
+    verifier,
+    context: (base): TenantsContext => ({ ...base, services: services() }),
+    // No federated traces (ftv1): nothing reads them, and they cost time on every request.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
     routes: (app) => mountRestRoutes(app, verifier, services),
     onStop: [
       async () => {

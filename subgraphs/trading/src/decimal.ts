@@ -1,11 +1,8 @@
 import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 
-/**
- * decimal.js with room for exact products and sums of money (the default 20 significant digits would
- * round large notionals). Half-even rounding where a value has to be rounded to the ledger's scale.
- */
-export const Dec = Decimal.clone({ precision: 64, rounding: Decimal.ROUND_HALF_EVEN });
-export type Dec = InstanceType<typeof Dec>;
+/** lib's exact decimal (64 significant digits, half-even), re-exported for trading's modules. */
+export { Dec };
 
 export const ZERO = new Dec(0);
 

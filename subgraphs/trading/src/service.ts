@@ -4,22 +4,25 @@
  * over graphql-ws on the same `/graphql`. Nothing connects until `start()`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
-import { CachedSessionLiveness, type SessionLiveness } from '../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../lib/config.js';
-import { buildRequestContext } from '../../../lib/context.js';
+import type { SessionLiveness } from '../../../lib/auth.js';
+import type { Config } from '../../../lib/config.js';
 import { createPool, pingDb, type TenantScope } from '../../../lib/db.js';
-import { createHttpService, type HttpService, type Service } from '../../../lib/http.js';
+import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
-import { channels, createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import {
+  closeConnections,
+  createSubgraphHttp,
+  createSubgraphVerifier,
+  once,
+  startHttp,
+  subgraphSessionLiveness,
+} from '../../../lib/subgraph-service.js';
+import type { GraphqlWsServer } from '../../../lib/ws-server.js';
 import { AccountService } from './account.service.js';
 import type { TxEffects } from './account-session.js';
 import type { TradingContext, TradingServices } from './context.js';
@@ -37,9 +40,7 @@ import { OrderService } from './order.service.js';
 import { pricingFrom } from './order.types.js';
 import { OrderBookRegistry } from './order-book.registry.js';
 import { resolvers } from './resolvers/index.js';
-import { CachingAccessTokenVerifier } from './token.cache.js';
 import { createTradingMetrics, type TradingMetrics } from './trading.metrics.js';
-import { attachGraphqlWs, type GraphqlWsServer } from './ws.server.js';
 
 /** Optional collaborators, for tests and benchmarks. */
 export interface TradingDeps {
@@ -118,17 +119,10 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
         logger,
         now,
       );
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
+      const release = once(async () => {
         catalog.close();
-        await Promise.all([
-          redis.quit().catch(() => redis.disconnect()),
-          subscriber.quit().catch(() => subscriber.disconnect()),
-          pool.end().catch(() => undefined),
-        ]);
-      };
+        await closeConnections(redis, subscriber, pool);
+      });
 
       let engine: ExecutionEngine | undefined;
       try {
@@ -183,64 +177,25 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
         const accounts = new AccountService(pool, quotes, pricing, sink, now);
         const services: TradingServices = { orders, accounts, hub, redisPrefix: config.REDIS_PREFIX };
 
-        let sessions: SessionLiveness | null;
-        if (deps.sessions !== undefined) sessions = deps.sessions;
-        else {
-          const liveness = new CachedSessionLiveness(config, logger);
-          await liveness.listen(subscriber, config.REDIS_PREFIX);
-          sessions = liveness;
-        }
-        const verifier = new CachingAccessTokenVerifier(config, sessions, deps.jwks);
+        const sessions = await subgraphSessionLiveness(config, logger, subscriber, deps.sessions);
+        const verifier = createSubgraphVerifier(config, sessions, deps.jwks);
 
-        const schema = buildSubgraphSchema({
-          typeDefs: parse(readFileSync(path.join(PROJECT_ROOT, 'subgraphs/trading/schema.graphql'), 'utf8')),
-          // Codegen's resolver types are stricter than @apollo/subgraph's map; the shapes agree.
-          resolvers: resolvers as GraphQLResolverMap<unknown>,
-        });
-        const http = createHttpService<TradingContext>({
+        const { http, attachWs } = createSubgraphHttp({
           name: 'trading',
           config,
           port: config.TRADING_PORT,
           logger,
           metrics,
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
-          graphql: {
-            schema,
-            context: async (req) => ({
-              ...(await buildRequestContext({
-                headers: req.headers,
-                remoteAddress: req.socket.remoteAddress,
-                verifier,
-                config,
-                logger,
-              })),
-              trading: services,
-            }),
-          },
+          resolvers,
+          verifier,
+          context: (base): TradingContext => ({ ...base, trading: services }),
           onStop: [release],
         });
-        const ws = attachGraphqlWs({
-          server: http.server,
-          path: '/graphql',
-          schema,
-          verifier,
-          trading: services,
-          logger,
-          now,
-        });
-        const revoked = channels.sessionRevoked(config.REDIS_PREFIX);
-        subscriber.on('message', (channel: string, message: string) => {
-          if (channel === revoked) ws.closeSessions(message.split(','));
-        });
-        if (deps.sessions !== undefined) await subscriber.subscribe(revoked);
+        const ws = await attachWs({ subscriber, subscribeRevocations: deps.sessions !== undefined, now });
 
         await engine?.start();
-        const address = await http.start().catch(async (err: unknown) => {
-          await engine?.stop().catch(() => undefined);
-          await ws.dispose().catch(() => undefined);
-          await http.stop().catch(() => undefined);
-          throw err;
-        });
+        const address = await startHttp(http, [async () => engine?.stop(), () => ws.dispose()]);
         running = {
           http,
           ws,

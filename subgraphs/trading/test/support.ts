@@ -4,19 +4,17 @@
  * migrations and paper-account seed), tokens signed with a local key, the service started in-process
  * with a fixed instrument catalog, and scripted ticks fed straight into the engine (no randomness).
  */
-import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import pg from 'pg';
 import WebSocket from 'ws';
 import type { Role } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
-import { createPool, tenantSchemaName } from '../../../lib/db.js';
-import { createLogger } from '../../../lib/logger.js';
-import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { Provisioner } from '../../tenants/src/jobs/provision.job.js';
-import { TenantRepository } from '../../tenants/src/tenant.repository.js';
-import { TemplateRegistry } from '../../tenants/src/template.registry.js';
+import { createPool } from '../../../lib/db.js';
+import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
+import { createTestSigner } from '../../../test/support/tokens.js';
+import { eventually } from '../../../test/support/wait.js';
 import type { InstrumentInfo } from '../src/market/instrument.catalog.js';
 import { StaticInstrumentSource } from '../src/market/instrument.catalog.js';
 import type { MarketTick } from '../src/market/market-tick.js';
@@ -93,57 +91,23 @@ export async function createTradingTestEnv(
     ...overrides,
   });
   const config = env.config;
-  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'trading-test', alg: 'EdDSA' };
-  const jwks = createLocalJWKSet({ keys: [jwk] });
-  const adminUrl = new URL(config.DATABASE_ADMIN_URL);
-  adminUrl.pathname = new URL(config.DATABASE_URL).pathname;
-  const admin = new pg.Pool({ connectionString: adminUrl.toString(), max: 3 });
+  const signer = await createTestSigner(config, 'trading-test');
+  const jwks = signer.jwks;
+  const admin = new pg.Pool({ connectionString: adminUrlOf(config), max: 3 });
   const ownerPool = createPool(config, config.DATABASE_OWNER_URL, 'trading-test-owner');
   const appPool = createPool(config, config.DATABASE_URL, 'trading-test-app');
-  const repo = new TenantRepository(appPool);
-  const provisioner = new Provisioner({
-    config,
-    ownerPool,
-    appPool,
-    repo,
-    templates: new TemplateRegistry(config.TENANT_TEMPLATES_DIR),
-    logger: createLogger(config, 'trading-test'),
-  });
+  const provisioning = createTestProvisioner(config, { ownerPool, appPool }, 'trading-test');
 
   return {
     ...env,
     jwks,
     admin,
     async tenant() {
-      const tenantId = randomUUID();
-      const ownerId = randomUUID();
-      const schemaName = tenantSchemaName(tenantId);
-      await repo.createWithOwner(
-        { id: tenantId, organizationName: `Org ${tenantId.slice(0, 8)}`, template: 'trading', schemaName },
-        ownerId,
-      );
-      await provisioner.provision(tenantId, () => Promise.resolve());
-      const account = await admin.query<{ id: string }>(`SELECT id FROM "${schemaName}".accounts LIMIT 1`);
-      const accountId = account.rows[0]?.id;
-      if (!accountId) throw new Error('provisioning left no paper account');
-      return { tenantId, schemaName, ownerId, accountId };
+      const t = await provisioning.provision();
+      return { ...t, accountId: await paperAccountOf(admin, t.schemaName) };
     },
     token(t, opts = {}) {
-      return new SignJWT({
-        sid: randomUUID(),
-        tid: t.tenantId,
-        role: opts.role ?? 'OWNER',
-        adm: opts.platformAdmin ?? false,
-        email: 'trader@example.test',
-      })
-        .setProtectedHeader({ alg: 'EdDSA', kid: 'trading-test' })
-        .setSubject(opts.userId ?? randomUUID())
-        .setIssuer(config.JWT_ISSUER)
-        .setAudience(config.JWT_AUDIENCE)
-        .setIssuedAt()
-        .setExpirationTime('10m')
-        .sign(privateKey);
+      return signer.sign({ ...opts, tenantId: t.tenantId, email: 'trader@example.test' });
     },
     service(deps = {}, configOverrides = {}) {
       return createTradingService(
@@ -209,18 +173,12 @@ export function wsClient(url: string, token: string): Client {
 }
 
 /** Polls `fn` until it returns a value other than undefined (or throws after `timeoutMs`). */
-export async function waitFor<T>(
+export function waitFor<T>(
   fn: () => Promise<T | undefined> | T | undefined,
   what: string,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return eventually(fn, what, timeoutMs, 25);
 }
 
 export const ORDER_FIELDS = `id accountId clientOrderId symbol side type timeInForce quantity limitPrice stopPrice status

@@ -198,11 +198,16 @@ export interface MonthlyReturn {
 /** Period returns compounded per calendar month (UTC) of their end date, in order. */
 export function monthlyReturns(returns: readonly PeriodReturn[]): MonthlyReturn[] {
   const out: MonthlyReturn[] = [];
+  let current = -1;
   for (const r of returns) {
-    const month = r.at.toISOString().slice(0, 7);
+    // The month as a number, formatted only when it changes (a string per return costs more).
+    const key = r.at.getUTCFullYear() * 12 + r.at.getUTCMonth();
     const last = out[out.length - 1];
-    if (last?.month === month) last.value = (1 + last.value) * (1 + r.value) - 1;
-    else out.push({ month, value: r.value });
+    if (last && key === current) last.value = (1 + last.value) * (1 + r.value) - 1;
+    else {
+      current = key;
+      out.push({ month: r.at.toISOString().slice(0, 7), value: r.value });
+    }
   }
   return out;
 }

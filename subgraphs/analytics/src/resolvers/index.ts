@@ -1,6 +1,5 @@
-import { DateTimeScalar, DecimalScalar } from '../../../../lib/scalars.js';
+import { DateTimeScalar, DecimalScalar, JSONScalar } from '../../../../lib/scalars.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
-import { JSONScalar } from '../json.scalar.js';
 import { Mutation } from './Mutation.js';
 import { Query } from './Query.js';
 

@@ -12,11 +12,12 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../../lib/db.js';
+import { adminUrlOf } from '../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../test/support/sshd.js';
 import { scheduledBackupId } from '../../src/backup/backup.jobs.js';
 import { JOB_KINDS, NIGHTLY_BACKUPS_SCHEDULER, QUEUES } from '../../src/jobs/queues.js';
 import { provisionActive, startHarness, waitFor, type Harness } from '../support/harness.js';
-import { adminUrlOf, dumpSchema, fillTenant, listFiles, newKeyEntry } from './support/backup-fixtures.js';
+import { dumpSchema, fillTenant, listFiles, newKeyEntry } from './support/backup-fixtures.js';
 
 const JOB = 'query($id: ID!) { job(id: $id) { id kind state progress error result } }';
 const BACKUP =

@@ -2,16 +2,16 @@
  * Test harness of the tenants subgraph: tokens signed with a local key (served to the verifier as a
  * local JWKS, no auth service needed), the service and worker started in-process, and small helpers.
  */
-import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
 import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
 import type { HttpService } from '../../../../lib/http.js';
-import { createTestEnv, type TestEnv } from '../../../../test/support/env.js';
+import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../test/support/env.js';
+import { createTestSigner } from '../../../../test/support/tokens.js';
+import { eventually } from '../../../../test/support/wait.js';
 import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
 import { createTenantsService } from '../../src/service.js';
 
@@ -53,24 +53,8 @@ export interface GraphQLResult<T> {
 }
 
 /** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs`. */
-export async function waitFor<T>(
-  fn: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function adminUrl(config: Config): string {
-  const u = new URL(config.DATABASE_ADMIN_URL);
-  u.pathname = new URL(config.DATABASE_URL).pathname;
-  return u.toString();
+export function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  return eventually(fn, what, timeoutMs, 50);
 }
 
 /**
@@ -87,9 +71,8 @@ export async function startHarness(name: string, overrides: Record<string, strin
   const env = await createTestEnv(name, { TENANT_TEMPLATES_DIR: templatesDir, ...overrides });
   const config = env.config;
 
-  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'tenants-test', alg: 'EdDSA' };
-  const verifier = new AccessTokenVerifier(config, null, createLocalJWKSet({ keys: [jwk] }));
+  const signer = await createTestSigner(config, 'tenants-test');
+  const verifier = new AccessTokenVerifier(config, null, signer.jwks);
 
   const service = createTenantsService(config, { verifier });
   const worker = createTenantsWorker(config);
@@ -105,24 +88,11 @@ export async function startHarness(name: string, overrides: Record<string, strin
     await env.cleanup();
     throw err;
   }
-  const admin = new pg.Pool({ connectionString: adminUrl(config), max: 3 });
+  const admin = new pg.Pool({ connectionString: adminUrlOf(config), max: 3 });
   const app = new pg.Pool({ connectionString: config.DATABASE_URL, max: 3 });
 
   const token = (caller: Caller): Promise<string> =>
-    new SignJWT({
-      sid: randomUUID(),
-      tid: caller.tenantId ?? randomUUID(),
-      role: caller.role ?? 'OWNER',
-      adm: caller.platformAdmin ?? false,
-      email: `${caller.userId.slice(0, 8)}@example.com`,
-    })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'tenants-test' })
-      .setSubject(caller.userId)
-      .setIssuer(config.JWT_ISSUER)
-      .setAudience(config.JWT_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(privateKey);
+    signer.sign({ ...caller, email: `${caller.userId.slice(0, 8)}@example.com` });
 
   const gql = async <T>(
     query: string,

@@ -1,9 +1,10 @@
 /**
- * Fans Redis pub/sub messages out to local subscribers over one subscriber connection: a channel is
- * subscribed while at least one local listener wants it, and each message is parsed once. Used by the
+ * Fans Redis pub/sub messages out to local subscribers over one subscriber connection (lib's
+ * {@link RedisFanout}): a channel is subscribed while at least one local listener wants it. Used by the
  * GraphQL subscriptions (orderUpdated, tradeExecuted) and shared with the engine's tick and book
  * channels, which register their own listeners.
  */
+import { boundedIterator, RedisFanout, type Unlisten } from '../../../../lib/redis-fanout.js';
 import type { Redis } from '../../../../lib/redis.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 
@@ -13,44 +14,22 @@ type Listener = (message: string) => void;
 export const SUBSCRIBER_QUEUE_MAX = 1_000;
 
 export class EventHub {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly fanout: RedisFanout<string>;
 
   constructor(
-    private readonly subscriber: Redis,
+    subscriber: Redis,
     private readonly metrics: TradingMetrics,
   ) {
-    subscriber.on('message', (channel: string, message: string) => {
-      const set = this.listeners.get(channel);
-      if (!set) return;
-      for (const l of set) l(message);
-    });
+    // Messages reach listeners raw: each one decodes its channel's format.
+    this.fanout = new RedisFanout(subscriber, (_channel, message) => message);
   }
 
   /**
    * Listens to a channel.
    * @returns a function that stops listening (idempotent)
    */
-  async listen(channel: string, listener: Listener): Promise<() => Promise<void>> {
-    let set = this.listeners.get(channel);
-    const fresh = !set;
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-    }
-    set.add(listener);
-    if (fresh) await this.subscriber.subscribe(channel);
-    let done = false;
-    return async () => {
-      if (done) return;
-      done = true;
-      const s = this.listeners.get(channel);
-      if (!s) return;
-      s.delete(listener);
-      if (s.size === 0) {
-        this.listeners.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch(() => undefined);
-      }
-    };
+  listen(channel: string, listener: Listener): Promise<Unlisten> {
+    return this.fanout.listen([channel], listener);
   }
 
   /**
@@ -58,55 +37,15 @@ export class EventHub {
    * GraphQL subscription resolver. The queue is bounded; `return()` (the client went away) releases
    * the channel.
    */
-  async iterate<T>(
-    channel: string,
-    decode: (message: string) => T | null,
-  ): Promise<AsyncIterableIterator<T>> {
-    const queue: T[] = [];
-    let waiting: ((r: IteratorResult<T>) => void) | undefined;
-    let closed = false;
-    const unlisten = await this.listen(channel, (message) => {
-      if (closed) return;
-      const value = decode(message);
-      if (value === null) return;
-      if (waiting) {
-        const w = waiting;
-        waiting = undefined;
-        w({ value, done: false });
-        return;
-      }
-      if (queue.length >= SUBSCRIBER_QUEUE_MAX) queue.shift();
-      queue.push(value);
+  iterate<T>(channel: string, decode: (message: string) => T | null): Promise<AsyncIterableIterator<T>> {
+    return boundedIterator<T>({
+      listen: (push) =>
+        this.listen(channel, (message) => {
+          const value = decode(message);
+          if (value !== null) push(value);
+        }),
+      max: SUBSCRIBER_QUEUE_MAX,
+      gauge: this.metrics.subscriptions,
     });
-    this.metrics.subscriptions.inc();
-    const close = async (): Promise<IteratorResult<T>> => {
-      if (!closed) {
-        closed = true;
-        this.metrics.subscriptions.dec();
-        queue.length = 0;
-        if (waiting) waiting({ value: undefined, done: true });
-        waiting = undefined;
-        await unlisten();
-      }
-      return { value: undefined, done: true };
-    };
-    const iterator: AsyncIterableIterator<T> = {
-      next: () => {
-        if (closed) return Promise.resolve({ value: undefined, done: true });
-        if (queue.length > 0) return Promise.resolve({ value: queue.shift() as T, done: false });
-        return new Promise((resolve) => {
-          waiting = resolve;
-        });
-      },
-      return: close,
-      throw: async (err: unknown) => {
-        await close();
-        throw err;
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
   }
 }

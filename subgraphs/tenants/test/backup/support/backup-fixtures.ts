@@ -13,15 +13,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Config } from '../../../../../lib/config.js';
-import { createPool, tenantSchemaName } from '../../../../../lib/db.js';
-import { createLogger } from '../../../../../lib/logger.js';
-import { createTestEnv, type TestEnv } from '../../../../../test/support/env.js';
+import { createPool } from '../../../../../lib/db.js';
+import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../../test/support/sshd.js';
+import { createTestProvisioner, type TestProvisioner } from '../../../../../test/support/tenants.js';
 import { BackupKeyring, parseBackupKeys } from '../../../src/backup/backup-crypto.js';
 import { backupSettings, type BackupSettings } from '../../../src/backup/backup.pipeline.js';
-import { Provisioner } from '../../../src/jobs/provision.job.js';
-import { TenantRepository } from '../../../src/tenant.repository.js';
-import { TemplateRegistry } from '../../../src/template.registry.js';
+import type { Provisioner } from '../../../src/jobs/provision.job.js';
+import type { TenantRepository } from '../../../src/tenant.repository.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -36,16 +35,11 @@ export interface BackupTestContext {
   admin: pg.Pool;
   repo: TenantRepository;
   provisioner: Provisioner;
+  /** Creates and provisions tenants with the real provisioning code. */
+  provisioning: TestProvisioner;
   /** Superuser URL of the test database. */
   adminUrl: string;
   cleanup(): Promise<void>;
-}
-
-/** Superuser URL of a test namespace's database. */
-export function adminUrlOf(config: Config): string {
-  const u = new URL(config.DATABASE_ADMIN_URL);
-  u.pathname = new URL(config.DATABASE_URL).pathname;
-  return u.toString();
 }
 
 /**
@@ -98,15 +92,8 @@ export async function startBackupContext(
   const appPool = createPool(config, config.DATABASE_URL, 'backup-test-app');
   const adminUrl = adminUrlOf(config);
   const admin = new pg.Pool({ connectionString: adminUrl, max: 3 });
-  const repo = new TenantRepository(appPool);
-  const provisioner = new Provisioner({
-    config,
-    ownerPool,
-    appPool,
-    repo,
-    templates: new TemplateRegistry(config.TENANT_TEMPLATES_DIR),
-    logger: createLogger(config, 'backup-test'),
-  });
+  const provisioning = createTestProvisioner(config, { ownerPool, appPool }, 'backup-test');
+  const { repo, provisioner } = provisioning;
   return {
     env,
     sshd,
@@ -117,6 +104,7 @@ export async function startBackupContext(
     admin,
     repo,
     provisioner,
+    provisioning,
     adminUrl,
     async cleanup() {
       await Promise.all([ownerPool.end(), appPool.end(), admin.end()].map((p) => p.catch(() => undefined)));
@@ -132,18 +120,11 @@ export async function provisionTenant(
   ctx: BackupTestContext,
   tenantId: string = randomUUID(),
 ): Promise<{ tenantId: string; schema: string }> {
-  const schema = tenantSchemaName(tenantId);
-  await ctx.repo.createWithOwner(
-    {
-      id: tenantId,
-      organizationName: `Backup test ${tenantId.slice(0, 8)}`,
-      template: 'trading',
-      schemaName: schema,
-    },
-    randomUUID(),
-  );
-  await ctx.provisioner.provision(tenantId, () => Promise.resolve());
-  return { tenantId, schema };
+  const { schemaName } = await ctx.provisioning.provision({
+    tenantId,
+    organizationName: `Backup test ${tenantId.slice(0, 8)}`,
+  });
+  return { tenantId, schema: schemaName };
 }
 
 /** Text that trips naive SQL handling: quotes, tabs, newlines, backslashes, non-ASCII, COPY markers. */

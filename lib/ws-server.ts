@@ -1,13 +1,20 @@
+/**
+ * graphql-ws on a subgraph's own `/graphql`: the gateway, or a client, subscribes upstream directly.
+ * `connection_init` must carry `{ authorization: 'Bearer <access token>' }`, verified like an HTTP
+ * request; without a valid token the socket closes with 4403 Forbidden, and it closes with 4401 when
+ * the token expires or 4403 when its session is revoked.
+ */
 import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AccessTokenVerifier, AuthClaims } from '../../../lib/auth.js';
-import { requestIdFrom } from '../../../lib/context.js';
-import { AppError, createErrorFormatter } from '../../../lib/errors.js';
-import type { Logger } from '../../../lib/logger.js';
-import type { MarketDataContext, MarketDataServices } from './context.js';
+import type { AuthClaims } from './auth.js';
+import { requestIdFrom, type RequestContext } from './context.js';
+import { AppError, createErrorFormatter } from './errors.js';
+import type { Logger } from './logger.js';
+import { channels, type Redis } from './redis.js';
+import type { HeaderVerifier } from './token-cache.js';
 
 interface Connection {
   claims: AuthClaims;
@@ -15,28 +22,33 @@ interface Connection {
   expiry: NodeJS.Timeout | undefined;
 }
 
-/** The subgraph's graphql-ws endpoint; `dispose` closes every socket. */
+/** A subgraph's graphql-ws endpoint; `dispose` closes every socket. */
 export interface GraphqlWsServer {
   /** Closes the sockets of revoked sessions (4403). */
   closeSessions(sessionIds: readonly string[]): void;
   dispose(): Promise<void>;
 }
 
-/**
- * Serves graphql-ws on `path` of the subgraph's HTTP server, so the gateway (or a client) subscribes
- * upstream directly. `connection_init` must carry `{ authorization: 'Bearer <access token>' }`,
- * verified like an HTTP request; without a valid token the socket closes with 4403 Forbidden, and it
- * closes with 4401 when the token expires or 4403 when its session is revoked.
- */
-export function attachGraphqlWs(opts: {
+/** Options of {@link attachGraphqlWs}. */
+export interface GraphqlWsOptions<TContext extends RequestContext> {
   server: http.Server;
   path: string;
   schema: GraphQLSchema;
-  verifier: AccessTokenVerifier;
-  market: MarketDataServices;
+  verifier: HeaderVerifier;
   logger: Logger;
+  /** Adds the subgraph's own fields (its services) to the request context of an operation. */
+  context: (base: RequestContext) => TContext;
+  /**
+   * Clock, epoch milliseconds (token expiry).
+   * @default Date.now
+   */
   now?: () => number;
-}): GraphqlWsServer {
+}
+
+/** Attaches graphql-ws to `server` on `path`; see the module comment for the auth rules. */
+export function attachGraphqlWs<TContext extends RequestContext>(
+  opts: GraphqlWsOptions<TContext>,
+): GraphqlWsServer {
   const now = opts.now ?? Date.now;
   const wss = new WebSocketServer({ server: opts.server, path: opts.path, maxPayload: 64 * 1024 });
   const connections = new Map<WebSocket, Connection>();
@@ -68,19 +80,18 @@ export function attachGraphqlWs(opts: {
         if (c?.expiry) clearTimeout(c.expiry);
         connections.delete(ctx.extra.socket);
       },
-      context: (ctx): MarketDataContext => {
+      context: (ctx): TContext => {
         const c = connections.get(ctx.extra.socket);
         const headers = ctx.extra.request.headers;
         const ua = headers['user-agent'];
-        return {
+        return opts.context({
           requestId: c?.requestId ?? requestIdFrom(headers),
           auth: c?.claims ?? null,
           service: false,
           ip: ctx.extra.request.socket.remoteAddress,
           userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
           logger: opts.logger.child({ requestId: c?.requestId, userId: c?.claims.userId }),
-          market: opts.market,
-        };
+        });
       },
       // Same error model as HTTP: domain errors keep their code, anything else is masked.
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e)),
@@ -108,4 +119,22 @@ export function attachGraphqlWs(opts: {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Closes the sockets of sessions revoked on Redis (`channels.sessionRevoked`).
+ * @param subscribe whether to SUBSCRIBE the channel here; pass false when the subscriber already
+ *   listens to it (lib's CachedSessionLiveness does)
+ */
+export async function closeRevokedSessions(
+  ws: GraphqlWsServer,
+  subscriber: Redis,
+  redisPrefix: string,
+  subscribe: boolean,
+): Promise<void> {
+  const revoked = channels.sessionRevoked(redisPrefix);
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === revoked) ws.closeSessions(message.split(','));
+  });
+  if (subscribe) await subscriber.subscribe(revoked);
 }

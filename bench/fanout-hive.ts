@@ -1,0 +1,97 @@
+/**
+ * Hive Gateway (`@graphql-hive/gateway`, a dev dependency for this benchmark only) serving the same
+ * supergraph as our gateway, for the side-by-side run of `bench/subscription-fanout.ts`.
+ *
+ * Set up through its programmatic API the way its own CLI does it: `createGatewayRuntime` as the
+ * request handler of a Node HTTP server, graphql-ws (`ws`) on the same path with the runtime's
+ * `getGraphQLWSOptions`. Subscriptions go to the subgraphs over graphql-ws (`/graphql` of each
+ * subgraph's URL), and the client's `connection_init` `authorization` is passed on in the upstream
+ * `connection_init`, which is what market-data verifies.
+ */
+import http from 'node:http';
+import type { ServerOptions } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/**
+ * What this file uses of `@graphql-hive/gateway`. The package is loaded by a computed specifier so
+ * that its typings stay out of the project's program: they augment `graphql`'s `GraphQLErrorExtensions`
+ * (`http.headers` as a plain record), which would break type-checking of code that puts Apollo's
+ * `HeaderMap` there.
+ */
+interface HiveRuntime {
+  (req: http.IncomingMessage, res: http.ServerResponse): void;
+  fetchAPI: { Request: typeof Request };
+  /** Loads the supergraph; HTTP requests do it on their own, graphql-ws operations do not. */
+  getSchema(): unknown;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+interface HiveModule {
+  createGatewayRuntime: (config: Record<string, unknown>) => HiveRuntime;
+  getGraphQLWSOptions: (
+    runtime: HiveRuntime,
+    onContext: (ctx: {
+      extra: { request: http.IncomingMessage; socket: WebSocket };
+    }) => Record<string, unknown>,
+  ) => ServerOptions;
+}
+const HIVE_GATEWAY = '@graphql-hive/gateway';
+
+/** A running Hive Gateway; `stop()` closes sockets and the runtime. */
+export interface HiveGateway {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Hive Gateway on 127.0.0.1:`port` over the supergraph file at `supergraphPath`.
+ * @param supergraphPath a composed supergraph (its subgraph URLs are used as they are)
+ */
+export async function startHiveGateway(supergraphPath: string, port: number): Promise<HiveGateway> {
+  const { createGatewayRuntime, getGraphQLWSOptions } = (await import(HIVE_GATEWAY)) as HiveModule;
+  const runtime = createGatewayRuntime({
+    supergraph: supergraphPath,
+    logging: 'error',
+    graphqlEndpoint: '/graphql',
+    transportEntries: {
+      // Every HTTP subgraph: subscriptions over graphql-ws on the subgraph's own /graphql.
+      '*.http': {
+        options: {
+          subscriptions: {
+            kind: 'ws',
+            location: '/graphql',
+            options: {
+              connectionParams: { authorization: '{context.connectionParams.authorization}' },
+            },
+          },
+        },
+      },
+    },
+  });
+  await runtime.getSchema();
+  const server = http.createServer(runtime);
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const disposable = useServer(
+    getGraphQLWSOptions(runtime, (ctx) => ({
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      // The runtime reads headers from a Fetch API request; the upgrade request carries none we need.
+      request: new runtime.fetchAPI.Request(`http://127.0.0.1:${port}/graphql`),
+    })),
+    wss,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    async stop() {
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runtime[Symbol.asyncDispose]();
+    },
+  };
+}

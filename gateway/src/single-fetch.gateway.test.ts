@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { SingleFetchPlanner } from './single-fetch.gateway.js';
+
+const sdl = readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8');
+const planner = new SingleFetchPlanner(sdl);
+const plan = (source: string, operationName: string | null = null) =>
+  planner.plan(parse(source), source, operationName);
+
+describe('single-fetch fast path: which queries take it', () => {
+  it('takes plain queries answered by one subgraph', () => {
+    const me = plan('query { me { id email createdAt } }');
+    expect(me.fetch?.serviceName).toBe('auth');
+    expect(me.failedData).toEqual({ me: null });
+    const instruments = plan('query Q { list: instruments { symbol name quote { bid ask } } }', 'Q');
+    expect(instruments.fetch?.serviceName).toBe('market-data');
+    // instruments is non-null: a failed fetch makes data null, as the gateway does.
+    expect(instruments.failedData).toBeNull();
+  });
+
+  it('keeps the gateway for anything else', () => {
+    // A second subgraph (trading's Instrument.position), a mutation, introspection, root directives,
+    // an unknown field, and the operation not chosen.
+    expect(plan('query { instruments { symbol position { quantity } } }').fetch).toBeUndefined();
+    expect(plan('mutation { logout }').fetch).toBeUndefined();
+    expect(plan('query { __schema { queryType { name } } }').fetch).toBeUndefined();
+    expect(plan('query { __typename me { id } }').fetch).toBeUndefined();
+    expect(plan('query ($x: Boolean!) { me @include(if: $x) { id } }').fetch).toBeUndefined();
+    expect(plan('query { nope }').fetch).toBeUndefined();
+    expect(plan('query A { me { id } } mutation B { logout }', 'B').fetch).toBeUndefined();
+  });
+
+  it('caches a plan per document and operation name', () => {
+    const a = plan('query { me { id } }');
+    expect(plan('query { me { id } }')).toBe(a);
+  });
+});

@@ -1,0 +1,66 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CachedSessionLiveness } from './auth.js';
+import { createLogger } from './logger.js';
+
+// A stand-in sessions service on loopback: each session id answers what `plan` says next.
+const plan = new Map<string, ('live' | 'dead' | '404' | '503' | 'slow')[]>();
+const calls = new Map<string, number>();
+let server: http.Server;
+let sessionsUrl: string;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const id = decodeURIComponent(req.url?.split('/').pop() ?? '');
+    calls.set(id, (calls.get(id) ?? 0) + 1);
+    const next = plan.get(id)?.shift() ?? 'live';
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (next === 'slow') setTimeout(() => json(200, { live: true }), 300);
+    else if (next === '404') json(404, {});
+    else if (next === '503') json(503, {});
+    else setTimeout(() => json(200, { live: next === 'live' }), 20);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  sessionsUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const liveness = (): CachedSessionLiveness =>
+  new CachedSessionLiveness(
+    { sessionsUrl, SERVICE_TOKEN: 'x'.repeat(40), SESSION_CACHE_SECONDS: 30 },
+    createLogger({ LOG_LEVEL: 'silent' }, 'test'),
+    100,
+  );
+
+describe('CachedSessionLiveness', () => {
+  it('refuses while the sessions service fails, without remembering the failure', async () => {
+    const l = liveness();
+    plan.set('s-fail', ['503', 'slow', 'live']);
+    expect(await l.isLive('s-fail')).toBe(false); // 503
+    expect(await l.isLive('s-fail')).toBe(false); // timed out
+    expect(await l.isLive('s-fail')).toBe(true); // asked again, and live
+    expect(await l.isLive('s-fail')).toBe(true); // now from the cache
+    expect(calls.get('s-fail')).toBe(3);
+  });
+
+  it('remembers an ended session for good', async () => {
+    const l = liveness();
+    plan.set('s-gone', ['404', 'live']);
+    expect(await l.isLive('s-gone')).toBe(false);
+    expect(await l.isLive('s-gone')).toBe(false);
+    expect(calls.get('s-gone')).toBe(1);
+  });
+
+  it('asks once for concurrent requests of one session', async () => {
+    const l = liveness();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => l.isLive('s-burst')));
+    expect(answers.every(Boolean)).toBe(true);
+    expect(calls.get('s-burst')).toBe(1);
+  });
+});

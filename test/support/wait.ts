@@ -1,0 +1,22 @@
+/** Polling for tests (never a timed assertion: the timeout only bounds how long a failure takes). */
+
+/**
+ * Polls `fn` until it returns a value other than undefined.
+ * @param what named in the error when `timeoutMs` passes first
+ * @param timeoutMs @default 15_000
+ * @param intervalMs pause between polls @default 50
+ */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
