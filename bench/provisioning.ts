@@ -7,7 +7,7 @@
  * Redis prefix (test support), loopback only, and stops by itself.
  */
 import pg from 'pg';
-import { createTestEnv } from '../test/support/env.js';
+import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { gql, startPlatform } from '../test/support/platform.js';
 
 const registrations = Number(process.argv[2] ?? 50);
@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   });
   const platform = await startPlatform(env);
   const url = platform.gatewayUrl;
-  const db = new pg.Client({ connectionString: env.config.DATABASE_OWNER_URL });
+  // The bench reads every tenant's row: as the superuser of its own database (tenancy.tenants has
+  // forced row-level security, so the owner role sees no rows outside a platform scope).
+  const db = new pg.Client({ connectionString: adminUrlOf(env.config) });
   await db.connect();
   try {
     // 1. registration -> ACTIVE

@@ -19,16 +19,23 @@ describe('single-fetch fast path: which queries take it', () => {
     expect(instruments.failedData).toBeNull();
   });
 
+  it('takes a single-field mutation too', () => {
+    expect(plan('mutation { logout }').fetch?.serviceName).toBe('auth');
+    expect(plan('query A { me { id } } mutation B { logout }', 'B').fetch?.operationKind).toBe('mutation');
+    // Consecutive fields of one subgraph go in one fetch, which the subgraph runs in order.
+    expect(plan('mutation { a: logout b: logout }').fetch?.operation).toBe('mutation{a:logout b:logout}');
+  });
+
   it('keeps the gateway for anything else', () => {
-    // A second subgraph (trading's Instrument.position), a mutation, introspection, root directives,
+    // A second subgraph (trading's Instrument.position), introspection, root directives,
     // an unknown field, and the operation not chosen.
     expect(plan('query { instruments { symbol position { quantity } } }').fetch).toBeUndefined();
-    expect(plan('mutation { logout }').fetch).toBeUndefined();
     expect(plan('query { __schema { queryType { name } } }').fetch).toBeUndefined();
     expect(plan('query { __typename me { id } }').fetch).toBeUndefined();
     expect(plan('query ($x: Boolean!) { me @include(if: $x) { id } }').fetch).toBeUndefined();
     expect(plan('query { nope }').fetch).toBeUndefined();
-    expect(plan('query A { me { id } } mutation B { logout }', 'B').fetch).toBeUndefined();
+    // An operation name that is not in the document.
+    expect(plan('query A { me { id } } mutation B { logout }', 'C').fetch).toBeUndefined();
   });
 
   it('caches a plan per document and operation name', () => {

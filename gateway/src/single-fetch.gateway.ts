@@ -9,9 +9,10 @@
  * garbage it made). So such plans skip it; anything else goes to the gateway's own executor.
  *
  * A plan takes the fast path only when all of these hold (checked once per document, then cached):
- * - a query (mutations and subscriptions never), with no root field starting with `__` (introspection is
+ * - a query or a mutation (subscriptions never; the fields of a mutation planned as one fetch go to one
+ *   subgraph, which runs them in order), with no root field starting with `__` (introspection is
  *   answered by the gateway itself);
- * - the plan is one `Fetch` node without `requires`, input or output rewrites or context inputs (no
+ * - the plan is one `Fetch` node without `requires`, input, output or context rewrites (no
  *   entity jumps, no aliases the planner had to invent);
  * - no selection on an interface or union anywhere (the planner adds `__typename` there, which the
  *   client did not ask for and the gateway would strip).
@@ -115,8 +116,12 @@ export class SingleFetchPlanner {
       (d) =>
         d.kind === Kind.OPERATION_DEFINITION && (operationName === null || d.name?.value === operationName),
     );
-    if (op?.kind !== Kind.OPERATION_DEFINITION || op.operation !== OperationTypeNode.QUERY) return none;
-    const queryType = this.api.schemaDefinition.rootType('query');
+    if (op?.kind !== Kind.OPERATION_DEFINITION) return none;
+    if (op.operation !== OperationTypeNode.QUERY && op.operation !== OperationTypeNode.MUTATION) return none;
+    // Sent once either way: a fetch that throws is answered with its error, never sent again.
+    const queryType = this.api.schemaDefinition.rootType(
+      op.operation === OperationTypeNode.QUERY ? 'query' : 'mutation',
+    );
     if (!queryType) return none;
     const failedData: Record<string, null> = {};
     let nonNullRoot = false;
@@ -150,6 +155,7 @@ export class SingleFetchPlanner {
     const node = plan.node;
     if (node?.kind !== 'Fetch') return undefined;
     if (node.requires || node.inputRewrites?.length || node.outputRewrites?.length) return undefined;
+    if (node.contextRewrites?.length) return undefined;
     return node;
   }
 
