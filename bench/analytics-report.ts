@@ -17,7 +17,8 @@
  * (`--explain`: EXPLAIN ANALYZE of the report's reads). Loopback only.
  * `--cpu-prof=<dir>` (after the positional arguments) writes V8 CPU profiles of both children.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
+import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -71,41 +72,18 @@ async function child(specFile: string): Promise<void> {
     spec.role === 'analytics' ? createAnalyticsService(spec.config) : createGateway(spec.config);
   await service.start();
   // CPU used so far, on request: per-request CPU does not depend on what else the machine runs.
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    process.send?.(u.user + u.system);
-  });
+  answerCpuRequests();
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void service.stop().finally(() => process.exit(0));
   });
 }
 
-function startChild(spec: ChildSpec, file: string, profDir: string | undefined): Promise<ChildProcess> {
-  return writeFile(file, JSON.stringify(spec)).then(
-    () =>
-      new Promise<ChildProcess>((resolve, reject) => {
-        // One folder per child: tsx's loader thread writes a profile of its own next to the main thread's.
-        const flags = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, spec.role)}`] : [];
-        const proc = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, '--child', file], {
-          stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-          // As deployed (Dockerfile, compose, k8s): graphql-js and Express skip development checks.
-          env: { ...process.env, NODE_ENV: 'production' },
-        });
-        proc.once('exit', (code) => reject(new Error(`${spec.role} exited early (${code})`)));
-        proc.stdout?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('ready')) resolve(proc);
-        });
-      }),
-  );
-}
-
-/** CPU time (µs) a child has used so far. */
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    proc.once('message', (m) => resolve(Number(m)));
-    proc.send('cpu');
-  });
+async function startChild(spec: ChildSpec, file: string, profDir: string | undefined): Promise<ChildProcess> {
+  await writeFile(file, JSON.stringify(spec));
+  // One folder per child: tsx's loader thread writes a profile of its own next to the main thread's.
+  const flags = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, spec.role)}`] : [];
+  return spawnBenchChild({ script: SELF, args: ['--child', file], nodeFlags: flags, name: spec.role });
 }
 
 function pct(sorted: readonly number[], p: number): number {

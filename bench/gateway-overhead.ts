@@ -13,6 +13,7 @@
  * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50]`. Loopback only; stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -88,50 +89,27 @@ async function child(specFile: string, port: number): Promise<void> {
       : createGateway({ ...spec.config, GATEWAY_PORT: port });
   await service.start();
   // CPU used so far, on request: per-request CPU cost does not depend on what else the machine runs.
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    process.send?.(u.user + u.system);
-  });
+  answerCpuRequests();
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void service.stop().finally(() => process.exit(0));
   });
 }
 
-function startChild(spec: ChildSpec, file: string, port: number): Promise<ChildProcess> {
-  return writeFile(file, JSON.stringify(spec)).then(
-    () =>
-      new Promise<ChildProcess>((resolve, reject) => {
-        // `--cpu-prof=<dir>` / `--heap-prof=<dir>` (after the positional arguments) profile the
-        // gateway child (CPU, or sampled allocations).
-        const flags: string[] = [];
-        for (const kind of ['cpu', 'heap']) {
-          const dir = process.argv.find((a) => a.startsWith(`--${kind}-prof=`))?.split('=')[1];
-          if (dir && spec.role === 'gateway') flags.push(`--${kind}-prof`, `--${kind}-prof-dir=${dir}`);
-        }
-        const proc = spawn(
-          process.execPath,
-          [...flags, '--import', 'tsx', SELF, '--child', file, String(port)],
-          {
-            // As deployed: graphql-js reads NODE_ENV from the environment (development mode adds
-            // checks to every type test), not from the config the child is given.
-            env: { ...process.env, NODE_ENV: 'production' },
-            stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-          },
-        );
-        proc.once('exit', (code) => reject(new Error(`${spec.role} exited early (${code})`)));
-        proc.stdout?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('ready')) resolve(proc);
-        });
-      }),
-  );
-}
-
-/** CPU time (µs) a child has used so far. */
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    proc.once('message', (m) => resolve(Number(m)));
-    proc.send('cpu');
+async function startChild(spec: ChildSpec, file: string, port: number): Promise<ChildProcess> {
+  await writeFile(file, JSON.stringify(spec));
+  // `--cpu-prof=<dir>` / `--heap-prof=<dir>` (after the positional arguments) profile the gateway
+  // child (CPU, or sampled allocations).
+  const flags: string[] = [];
+  for (const kind of ['cpu', 'heap']) {
+    const dir = process.argv.find((a) => a.startsWith(`--${kind}-prof=`))?.split('=')[1];
+    if (dir && spec.role === 'gateway') flags.push(`--${kind}-prof`, `--${kind}-prof-dir=${dir}`);
+  }
+  return spawnBenchChild({
+    script: SELF,
+    args: ['--child', file, String(port)],
+    nodeFlags: flags,
+    name: spec.role,
   });
 }
 

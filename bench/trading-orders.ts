@@ -15,6 +15,7 @@
  * its own database and Redis prefix; stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -47,10 +48,7 @@ async function child(role: Role, file: string): Promise<void> {
         ? createTradingService(config)
         : createMarketDataService(config);
   await service.start();
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    process.send?.(u.user + u.system);
-  });
+  answerCpuRequests();
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void service.stop().finally(() => process.exit(0));
@@ -58,27 +56,10 @@ async function child(role: Role, file: string): Promise<void> {
 }
 
 function startChild(role: Role, file: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child.
-    const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
-    const flags = prof && role === 'trading' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
-    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, '--child', role, file], {
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-      // As deployed: graphql-js reads NODE_ENV from the process environment, not from our config.
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    proc.once('exit', (code) => reject(new Error(`${role} exited early (${code})`)));
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(proc);
-    });
-  });
-}
-
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    proc.once('message', (m) => resolve(Number(m)));
-    proc.send('cpu');
-  });
+  // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child.
+  const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
+  const flags = prof && role === 'trading' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
+  return spawnBenchChild({ script: SELF, args: ['--child', role, file], nodeFlags: flags, name: role });
 }
 
 interface LoadSpec {

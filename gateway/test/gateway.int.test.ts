@@ -4,7 +4,6 @@
  * operation limits, CSRF, CORS, APQ, error masking, GraphQL-over-HTTP details, probes and dedupe.
  */
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,14 +14,14 @@ import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
   post,
   pollUntil,
-  startAuthFixtures,
-  startEchoSubgraph,
-  writeEchoSupergraph,
+  startEchoWorld,
   type AuthFixtures,
   type EchoSubgraph,
+  type EchoWorld,
 } from './support/harness.js';
 
 let env: TestEnv;
+let world: EchoWorld;
 let echo: EchoSubgraph;
 let auth: AuthFixtures;
 let config: Config;
@@ -33,15 +32,10 @@ let redis: Redis;
 
 beforeAll(async () => {
   env = await createTestEnv('gateway');
-  echo = await startEchoSubgraph();
-  auth = await startAuthFixtures(env.config);
-  const supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
-  await writeEchoSupergraph(supergraphPath, echo.url, false);
+  world = await startEchoWorld(env);
+  ({ echo, auth } = world);
   config = {
-    ...env.config,
-    SUPERGRAPH_PATH: supergraphPath,
-    jwksUrl: auth.jwksUrl,
-    sessionsUrl: auth.sessionsUrl,
+    ...world.config,
     MAX_QUERY_DEPTH: 5,
     MAX_QUERY_ALIASES: 5,
     MAX_QUERY_BYTES: 2000,
@@ -56,8 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
   redis?.disconnect();
-  await echo?.stop();
-  await auth?.stop();
+  await world?.stop();
   await env?.cleanup();
 });
 

@@ -2,22 +2,21 @@
  * Rate limits in real Redis: per IP, per user and per tenant, answered with HTTP 429, `Retry-After`
  * and RATE_LIMITED. Each gateway here gets its own key prefix so the scopes do not mix.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
   post,
-  startAuthFixtures,
-  startEchoSubgraph,
-  writeEchoSupergraph,
+  startEchoWorld,
   type Answer,
   type AuthFixtures,
   type EchoSubgraph,
+  type EchoWorld,
 } from './support/harness.js';
 
 let env: TestEnv;
+let world: EchoWorld;
 let echo: EchoSubgraph;
 let auth: AuthFixtures;
 let base: Config;
@@ -25,24 +24,14 @@ const running: GatewayService[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_rl');
-  echo = await startEchoSubgraph();
-  auth = await startAuthFixtures(env.config);
-  const supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
-  await writeEchoSupergraph(supergraphPath, echo.url, false);
-  base = {
-    ...env.config,
-    GATEWAY_PORT: 0,
-    SUPERGRAPH_PATH: supergraphPath,
-    jwksUrl: auth.jwksUrl,
-    sessionsUrl: auth.sessionsUrl,
-    RATE_LIMIT_WINDOW_SECONDS: 60,
-  };
+  world = await startEchoWorld(env);
+  ({ echo, auth } = world);
+  base = { ...world.config, RATE_LIMIT_WINDOW_SECONDS: 60 };
 });
 
 afterAll(async () => {
   for (const g of running) await g.stop();
-  await echo?.stop();
-  await auth?.stop();
+  await world?.stop();
   await env?.cleanup();
 });
 

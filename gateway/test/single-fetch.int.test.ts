@@ -8,18 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
-import {
-  post,
-  startAuthFixtures,
-  startEchoSubgraph,
-  writeEchoSupergraph,
-  type AuthFixtures,
-  type EchoSubgraph,
-} from './support/harness.js';
+import { post, startEchoWorld, writeEchoSupergraph, type EchoWorld } from './support/harness.js';
 
 let env: TestEnv;
-let echo: EchoSubgraph;
-let auth: AuthFixtures;
+let world: EchoWorld;
 let fast: GatewayService;
 let slow: GatewayService;
 let fastBase: string;
@@ -27,19 +19,10 @@ let slowBase: string;
 
 beforeAll(async () => {
   env = await createTestEnv('gw_single_fetch');
-  echo = await startEchoSubgraph();
-  auth = await startAuthFixtures(env.config);
-  const supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
-  await writeEchoSupergraph(supergraphPath, echo.url, false);
-  const config: Config = {
-    ...env.config,
-    SUPERGRAPH_PATH: supergraphPath,
-    jwksUrl: auth.jwksUrl,
-    sessionsUrl: auth.sessionsUrl,
-    GATEWAY_DEDUPE: false,
-  };
-  fast = createGateway({ ...config, GATEWAY_PORT: 0, GATEWAY_SINGLE_FETCH: true });
-  slow = createGateway({ ...config, GATEWAY_PORT: 0, GATEWAY_SINGLE_FETCH: false });
+  world = await startEchoWorld(env);
+  const config: Config = { ...world.config, GATEWAY_DEDUPE: false };
+  fast = createGateway({ ...config, GATEWAY_SINGLE_FETCH: true });
+  slow = createGateway({ ...config, GATEWAY_SINGLE_FETCH: false });
   ({ url: fastBase } = await fast.start());
   ({ url: slowBase } = await slow.start());
 });
@@ -47,8 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fast?.stop();
   await slow?.stop();
-  await echo?.stop();
-  await auth?.stop();
+  await world?.stop();
   await env?.cleanup();
 });
 
@@ -89,7 +71,7 @@ describe('single-fetch fast path', () => {
   it('runs mutations once and in order, and leaves introspection to the gateway', async () => {
     const fastBefore = await pathCount(fastBase, 'single-fetch');
     const before = await pathCount(fastBase, 'gateway');
-    const pokes = echo.counters.poke;
+    const pokes = world.echo.counters.poke;
     const m = await post(`${fastBase}/graphql`, { query: 'mutation { poke }' });
     expect(m.body).toEqual({ data: { poke: pokes + 1 } });
     expect(await pathCount(fastBase, 'single-fetch')).toBe(fastBefore + 1);
@@ -100,20 +82,14 @@ describe('single-fetch fast path', () => {
     const i = await post(`${fastBase}/graphql`, { query: '{ __typename hello }' });
     expect(i.body.data).toEqual({ __typename: 'Query', hello: 'world' });
     expect(await pathCount(fastBase, 'gateway')).toBe(before + 1);
-    expect(echo.counters.poke).toBe(pokes + 3);
+    expect(world.echo.counters.poke).toBe(pokes + 3);
   });
 
   it('answers an unreachable subgraph as the gateway does', async () => {
     // A gateway whose only subgraph is gone: both paths give the same masked error and null data.
     const deadEnv = path.join(env.tmpDir, 'dead.graphql');
     await writeEchoSupergraph(deadEnv, 'http://127.0.0.1:1/graphql', false);
-    const config: Config = {
-      ...env.config,
-      SUPERGRAPH_PATH: deadEnv,
-      jwksUrl: auth.jwksUrl,
-      sessionsUrl: auth.sessionsUrl,
-      GATEWAY_PORT: 0,
-    };
+    const config: Config = { ...world.config, SUPERGRAPH_PATH: deadEnv };
     const deadFast = createGateway({ ...config, GATEWAY_SINGLE_FETCH: true });
     const deadSlow = createGateway({ ...config, GATEWAY_SINGLE_FETCH: false });
     try {

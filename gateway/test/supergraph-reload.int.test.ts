@@ -3,47 +3,36 @@
  * restart; a broken file is refused with a logged error and the previous schema keeps serving.
  */
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
   pollUntil,
   post,
-  startAuthFixtures,
-  startEchoSubgraph,
+  startEchoWorld,
   writeEchoSupergraph,
-  type AuthFixtures,
   type EchoSubgraph,
+  type EchoWorld,
 } from './support/harness.js';
 
 let env: TestEnv;
+let world: EchoWorld;
 let echo: EchoSubgraph;
-let auth: AuthFixtures;
 let gateway: GatewayService;
 let base: string;
 let supergraphPath: string;
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_reload');
-  echo = await startEchoSubgraph();
-  auth = await startAuthFixtures(env.config);
-  supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
-  await writeEchoSupergraph(supergraphPath, echo.url, false);
-  gateway = createGateway({
-    ...env.config,
-    SUPERGRAPH_PATH: supergraphPath,
-    supergraphWatch: true,
-    jwksUrl: auth.jwksUrl,
-    sessionsUrl: auth.sessionsUrl,
-  });
+  world = await startEchoWorld(env);
+  ({ echo, supergraphPath } = world);
+  gateway = createGateway({ ...world.config, supergraphWatch: true });
   ({ url: base } = await gateway.start());
 });
 
 afterAll(async () => {
   await gateway?.stop();
-  await echo?.stop();
-  await auth?.stop();
+  await world?.stop();
   await env?.cleanup();
 });
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { composeServices } from '@apollo/composition';
 import { ApolloServer } from '@apollo/server';
@@ -266,4 +267,42 @@ export async function pollUntil(
     if (Date.now() >= until) return false;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** The usual fixtures of a gateway test file: see {@link startEchoWorld}. */
+export interface EchoWorld {
+  echo: EchoSubgraph;
+  auth: AuthFixtures;
+  /** The supergraph file naming the echo subgraph (rewrite it to test reloads). */
+  supergraphPath: string;
+  /** The test environment's config pointed at these fixtures, on a free gateway port. */
+  config: Config;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the echo subgraph and the auth fixtures, writes a supergraph naming the subgraph into the
+ * test's temp folder, and returns a gateway config that uses them.
+ */
+export async function startEchoWorld(env: { config: Config; tmpDir: string }): Promise<EchoWorld> {
+  const echo = await startEchoSubgraph();
+  const auth = await startAuthFixtures(env.config);
+  const supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
+  await writeEchoSupergraph(supergraphPath, echo.url, false);
+  return {
+    echo,
+    auth,
+    supergraphPath,
+    config: {
+      ...env.config,
+      GATEWAY_PORT: 0,
+      SUPERGRAPH_PATH: supergraphPath,
+      jwksUrl: auth.jwksUrl,
+      sessionsUrl: auth.sessionsUrl,
+    },
+    stop: async () => {
+      await echo.stop();
+      await auth.stop();
+    },
+  };
 }

@@ -1,0 +1,59 @@
+/**
+ * The benches' child processes: each service under test runs in a process of its own (so its CPU and
+ * memory can be read), started as `node --import tsx <bench script> <args>`. The child announces
+ * `ready` on stdout once its service listens, answers CPU-usage requests over IPC, and stops its
+ * service on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** What {@link spawnBenchChild} starts. */
+export interface BenchChildOptions {
+  /** The bench script's own path (`fileURLToPath(import.meta.url)`). */
+  script: string;
+  /** Arguments after the script. */
+  args: readonly string[];
+  /** Node flags before `--import tsx` (e.g. `--cpu-prof`). */
+  nodeFlags?: readonly string[];
+  /** Name for the error when the child exits before it is ready. */
+  name: string;
+  /**
+   * Run with NODE_ENV=production, as deployed (Dockerfile, compose, k8s): graphql-js reads NODE_ENV from
+   * the process environment, not from the config the child is given, and development mode adds checks
+   * to every type test. @default true
+   */
+  production?: boolean;
+}
+
+/** Starts a child and resolves once it printed `ready`. */
+export function spawnBenchChild(opts: BenchChildOptions): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(
+      process.execPath,
+      [...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...opts.args],
+      {
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+        ...(opts.production === false ? {} : { env: { ...process.env, NODE_ENV: 'production' } }),
+      },
+    );
+    proc.once('exit', (code) => reject(new Error(`${opts.name} exited early (${code})`)));
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve(proc);
+    });
+  });
+}
+
+/** In a child: answers every IPC message with the CPU time (µs) used so far. */
+export function answerCpuRequests(): void {
+  process.on('message', () => {
+    const u = process.cpuUsage();
+    process.send?.(u.user + u.system);
+  });
+}
+
+/** CPU time (µs) a child (see {@link answerCpuRequests}) has used so far. */
+export function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('message', (m) => resolve(Number(m)));
+    proc.send('cpu');
+  });
+}
