@@ -31,7 +31,7 @@ import {
 } from './order.types.js';
 import { applyFill, type PositionState } from './position.math.js';
 import type { EffectiveLimits, RiskDecision } from './risk.rules.js';
-import type { SessionChanges, SessionData, SessionStore } from './session.store.js';
+import type { OpenSessionOptions, SessionChanges, SessionData, SessionStore } from './session.store.js';
 
 /** What a committed transaction changed, for subscriptions, the Redis cache and the engine's index. */
 export interface TxEffects {
@@ -552,14 +552,7 @@ export async function openSession(
   accountId: string,
   pricing: PricingConfig,
   now: number,
-  opts: {
-    lock: boolean;
-    defaults: EffectiveLimits;
-    clientOrderId?: string | undefined;
-    symbol?: string | undefined;
-    excludeOrderId?: string | undefined;
-    orderIds?: readonly string[] | undefined;
-  },
+  opts: OpenSessionOptions & { defaults: EffectiveLimits },
 ): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] } | undefined> {
   const opened = await store.open(accountId, opts);
   if (!opened) return undefined;

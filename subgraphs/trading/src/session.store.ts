@@ -223,6 +223,16 @@ function orderJson(o: OrderRow): Record<string, unknown> {
   };
 }
 
+/** What {@link SessionStore.open} reads besides the account (see there). */
+export interface OpenSessionOptions {
+  /** Lock the account row (false: only read it, for dry runs). */
+  lock: boolean;
+  clientOrderId?: string | undefined;
+  symbol?: string | undefined;
+  excludeOrderId?: string | undefined;
+  orderIds?: readonly string[] | undefined;
+}
+
 export class SessionStore {
   constructor(private readonly client: PoolClient) {}
 
@@ -234,13 +244,7 @@ export class SessionStore {
    */
   async open(
     accountId: string,
-    opts: {
-      lock: boolean;
-      clientOrderId?: string | undefined;
-      symbol?: string | undefined;
-      excludeOrderId?: string | undefined;
-      orderIds?: readonly string[] | undefined;
-    },
+    opts: OpenSessionOptions,
   ): Promise<{ account: AccountRow; data: SessionData; orders: OrderRow[] } | undefined> {
     const r = await this.client.query<{ s: Raw | null }>(
       'SELECT trading_open_session($1, $2, $3, $4, $5, $6) AS s',

@@ -53,21 +53,15 @@ export interface BackupSettings {
 
 /** The backup settings of a configuration. */
 export function backupSettings(
-  config: Pick<
-    Config,
-    | 'MA130_HOST'
-    | 'MA130_PORT'
-    | 'MA130_USERNAME'
-    | 'MA130_KEY_PATH'
-    | 'MA130_BACKUP_PATH'
-    | 'MA130_HOST_KEY_SHA256'
-    | 'MA130_CONNECT_TIMEOUT_MS'
-    | 'DATABASE_OWNER_URL'
-    | 'BACKUP_GZIP_LEVEL'
-    | 'BACKUP_LOCK_WAIT_TIMEOUT_MS'
-    | 'PG_BIN_DIR'
-    | 'BACKUP_TMP_DIR'
-  >,
+  config: Parameters<typeof ma130Settings>[0] &
+    Pick<
+      Config,
+      | 'DATABASE_OWNER_URL'
+      | 'BACKUP_GZIP_LEVEL'
+      | 'BACKUP_LOCK_WAIT_TIMEOUT_MS'
+      | 'PG_BIN_DIR'
+      | 'BACKUP_TMP_DIR'
+    >,
 ): BackupSettings {
   return {
     ma130: ma130Settings(config),
