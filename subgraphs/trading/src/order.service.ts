@@ -9,8 +9,9 @@
  */
 import type pg from 'pg';
 import type { TenantScope } from '../../../lib/db.js';
-import { badInput, conflict, notFound } from '../../../lib/errors.js';
+import { AppError, badInput, conflict, notFound } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
+import { AccountQueue, type Settled } from './account-queue.js';
 import { DuplicateOrderError, openSession, type AccountSession, type TxEffects } from './account-session.js';
 import { Dec, str } from './decimal.js';
 import type { OrderRow } from './db/tenant-schema.js';
@@ -34,7 +35,7 @@ import type { OrderBookRegistry } from './order-book.registry.js';
 import { DEFAULT_LIMITS, evaluateRisk, freshQuote, type RiskDecision } from './risk.rules.js';
 import { inTenant, isRetryable, type Caller } from './tenant-scope.js';
 import type { TradingMetrics } from './trading.metrics.js';
-import type { SessionData, SessionStore } from './session.store.js';
+import type { OpenQuantities, SessionData, SessionStore } from './session.store.js';
 import type { TradingRepository } from './trading.repository.js';
 
 /** Raw input of placeOrder / previewOrder (GraphQL's PlaceOrderInput). */
@@ -149,7 +150,27 @@ interface Prepared {
   quote: MarketTick | null;
 }
 
+/** A validated submission waiting for its account's transaction. */
+interface Submission {
+  scope: TenantScope;
+  intent: OrderIntent;
+  prepared: Prepared;
+}
+
+/** What a placement transaction did: each submission's order (or error), and the effects to publish. */
+interface Placed {
+  outcomes: Settled<OrderRow>[];
+  effects: TxEffects | null;
+}
+
+const NO_OPEN: OpenQuantities = { buy: '0', sell: '0' };
+
 export class OrderService {
+  /** Submissions per (tenant, user, account), group-committed (see {@link AccountQueue}). */
+  private readonly placements = new AccountQueue<Submission, OrderRow>((_key, batch) =>
+    this.placeBatch(batch),
+  );
+
   constructor(private readonly deps: OrderServiceDeps) {}
 
   /**
@@ -162,22 +183,14 @@ export class OrderService {
     const end = this.deps.metrics.placementDuration.startTimer({ type: intent.type });
     await this.deps.registry.ensure(caller.scope);
     const prepared = await this.prepare(intent.symbol);
-    const result = await this.withRetry(caller.scope, intent, (repo, store) =>
-      this.placeIn(repo, store, intent, prepared),
-    );
+    const { tenantId, userId } = caller.scope;
+    const order = await this.placements.submit(`${tenantId}/${userId}/${intent.accountId}`, {
+      scope: caller.scope,
+      intent,
+      prepared,
+    });
     end();
-    if (result.effects) {
-      this.deps.metrics.ordersPlaced.inc({
-        result: result.order.status === 'REJECTED' ? 'rejected' : 'accepted',
-      });
-      if (result.order.rejectReason)
-        this.deps.metrics.orderRejections.inc({ reason: result.order.rejectReason });
-      this.deps.metrics.fills.inc({ source: 'placement' }, result.effects.trades.length);
-      await this.deps.sink(caller.scope, result.effects);
-    } else {
-      this.deps.metrics.ordersPlaced.inc({ result: 'duplicate' });
-    }
-    return result.order;
+    return order;
   }
 
   /** Runs an order through validation and every check without placing it (nothing is written). */
@@ -189,11 +202,11 @@ export class OrderService {
       const opened = await openSession(store, intent.accountId, this.deps.pricing, now, {
         lock: false,
         defaults: DEFAULT_LIMITS,
-        symbol: intent.symbol,
+        symbols: [intent.symbol],
       });
       if (!opened) throw notFound('Account');
       const { session, data } = opened;
-      const decision = await this.decide(session, data, intent, prepared, now, {
+      const decision = await this.decide(session, openOf(data, intent.symbol), intent, prepared, now, {
         submissions: session.submissionsThisMinute() + 1,
       });
       return {
@@ -258,13 +271,14 @@ export class OrderService {
       const found = await repo.getOrder(id);
       if (!found) throw notFound('Order');
       const { session, data, orders } = await this.lockSession(store, found.accountId, {
-        clientOrderId: input.clientOrderId,
-        symbol: found.symbol,
+        clientOrderIds: [input.clientOrderId],
+        symbols: [found.symbol],
         excludeOrderId: id,
         orderIds: [id],
       });
-      if (data.existingOrderId) {
-        const existing = await repo.getOrder(data.existingOrderId);
+      const existingId = data.existing.get(input.clientOrderId);
+      if (existingId) {
+        const existing = await repo.getOrder(existingId);
         if (existing?.replacesOrderId === id) return { order: existing, effects: null };
         throw conflict('clientOrderId is already used by another order');
       }
@@ -286,7 +300,7 @@ export class OrderService {
       });
       const prepared = await this.prepare(intent.symbol);
       const now = this.deps.now();
-      const decision = await this.decide(session, data, intent, prepared, now, {
+      const decision = await this.decide(session, openOf(data, intent.symbol), intent, prepared, now, {
         submissions: session.countSubmission(),
         exclude: original,
       });
@@ -305,41 +319,108 @@ export class OrderService {
     return order;
   }
 
+  /**
+   * Places a batch of one account's submissions in one transaction (see {@link AccountQueue}); a
+   * failure of the shared transaction that is not the account's own (not found, not provisioned) is
+   * retried one submission per transaction, so one bad order never fails the others.
+   */
+  private async placeBatch(batch: Submission[]): Promise<Settled<OrderRow>[]> {
+    const first = batch[0] as Submission;
+    let placed: Placed;
+    try {
+      placed = await this.withRetry(first.scope, batch);
+    } catch (err) {
+      if (batch.length === 1 || err instanceof AppError) throw err;
+      this.deps.logger.warn({ err, orders: batch.length }, 'batched placement failed; placing one by one');
+      const outcomes: Settled<OrderRow>[] = [];
+      for (const one of batch) {
+        outcomes.push(
+          await this.placeBatch([one]).then(
+            (o) => o[0] as Settled<OrderRow>,
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
+        );
+      }
+      return outcomes;
+    }
+    const { outcomes, effects } = placed;
+    if (effects) {
+      this.deps.metrics.fills.inc({ source: 'placement' }, effects.trades.length);
+      await this.deps.sink(first.scope, effects);
+    }
+    return outcomes;
+  }
+
   private async placeIn(
     repo: TradingRepository,
     store: SessionStore,
-    intent: OrderIntent,
-    prepared: Prepared,
-  ): Promise<{ order: OrderRow; effects: TxEffects | null }> {
+    batch: readonly Submission[],
+  ): Promise<Placed> {
     const now = this.deps.now();
-    const { session, data } = await this.lockSession(store, intent.accountId, {
-      clientOrderId: intent.clientOrderId,
-      symbol: intent.symbol,
+    const accountId = (batch[0] as Submission).intent.accountId;
+    const symbols = [...new Set(batch.map((b) => b.intent.symbol))];
+    const { session, data } = await this.lockSession(store, accountId, {
+      clientOrderIds: [...new Set(batch.map((b) => b.intent.clientOrderId))],
+      symbols,
     });
-    if (data.existingOrderId) {
-      const existing = await repo.getOrder(data.existingOrderId);
-      if (existing) {
-        if (!sameOrder(existing, intent)) {
-          throw conflict('clientOrderId was already used for an order with different parameters');
-        }
-        return { order: existing, effects: null };
+    // Open quantities as the batch goes: an order that rests counts for the next ones' checks.
+    const open = new Map(symbols.map((s) => [s, openOf(data, s)]));
+    const placedHere = new Map<string, OrderRow>();
+    const results: (OrderRow | { error: unknown } | { placedBefore: OrderRow })[] = [];
+    for (const { intent, prepared } of batch) {
+      const before =
+        placedHere.get(intent.clientOrderId) ??
+        (data.existing.has(intent.clientOrderId)
+          ? await repo.getOrder(data.existing.get(intent.clientOrderId) as string)
+          : undefined);
+      if (before) {
+        results.push(
+          sameOrder(before, intent)
+            ? { placedBefore: before }
+            : { error: conflict('clientOrderId was already used for an order with different parameters') },
+        );
+        continue;
       }
+      const decision = await this.decide(session, open.get(intent.symbol) ?? NO_OPEN, intent, prepared, now, {
+        submissions: session.countSubmission(),
+      });
+      const order = session.createOrder(intent, decision, {
+        expiresAt: this.expiryOf(intent.timeInForce, now),
+      });
+      if (decision.rejection === null) this.executeNow(session, order, prepared, now);
+      if (isOpen(order.status)) {
+        const q = open.get(intent.symbol) ?? NO_OPEN;
+        const remaining = new Dec(order.quantity).sub(order.filledQuantity);
+        open.set(
+          intent.symbol,
+          intent.side === 'BUY'
+            ? { buy: str(remaining.add(q.buy)), sell: q.sell }
+            : { buy: q.buy, sell: str(remaining.add(q.sell)) },
+        );
+      }
+      placedHere.set(intent.clientOrderId, order);
+      results.push(order);
     }
-    const decision = await this.decide(session, data, intent, prepared, now, {
-      submissions: session.countSubmission(),
+    const effects = placedHere.size > 0 ? await session.flush(store) : null;
+    const final = new Map((effects?.orders ?? []).map((o) => [o.id, o]));
+    const metrics = this.deps.metrics;
+    const outcomes = results.map((r): Settled<OrderRow> => {
+      if ('error' in r) return { ok: false, error: r.error };
+      if ('placedBefore' in r) {
+        metrics.ordersPlaced.inc({ result: 'duplicate' });
+        return { ok: true, value: final.get(r.placedBefore.id) ?? r.placedBefore };
+      }
+      metrics.ordersPlaced.inc({ result: r.status === 'REJECTED' ? 'rejected' : 'accepted' });
+      if (r.rejectReason) metrics.orderRejections.inc({ reason: r.rejectReason });
+      return { ok: true, value: final.get(r.id) ?? r };
     });
-    const order = session.createOrder(intent, decision, {
-      expiresAt: this.expiryOf(intent.timeInForce, now),
-    });
-    if (decision.rejection === null) this.executeNow(session, order, prepared, now);
-    const effects = await session.flush(store);
-    return { order: effects.orders.find((o) => o.id === order.id) ?? order, effects };
+    return { outcomes, effects };
   }
 
   /** Gathers what the checks need and runs them. */
   private async decide(
     session: AccountSession,
-    data: SessionData,
+    open: OpenQuantities,
     intent: OrderIntent,
     prepared: Prepared,
     now: number,
@@ -364,8 +445,8 @@ export class OrderService {
       shortMargin: session.shortMargin(),
       limits,
       position: { quantity: position.quantity, averagePrice: position.averagePrice },
-      openBuy: new Dec(data.openBuy),
-      openSell: new Dec(data.openSell),
+      openBuy: new Dec(open.buy),
+      openSell: new Dec(open.sell),
       grossExposure: marks ? session.grossExposure(marks) : new Dec(0),
       ordersThisMinute: opts.submissions,
       pricing: this.deps.pricing,
@@ -414,7 +495,12 @@ export class OrderService {
   private async lockSession(
     store: SessionStore,
     accountId: string,
-    opts: { clientOrderId?: string; symbol?: string; excludeOrderId?: string; orderIds?: string[] } = {},
+    opts: {
+      clientOrderIds?: string[];
+      symbols?: string[];
+      excludeOrderId?: string;
+      orderIds?: string[];
+    } = {},
   ): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] }> {
     const opened = await openSession(store, accountId, this.deps.pricing, this.deps.now(), {
       lock: true,
@@ -427,30 +513,29 @@ export class OrderService {
 
   /**
    * Runs a placement transaction; a deadlock or serialization failure is retried, and a duplicate
-   * clientOrderId found only at insert (never expected under the account lock) answers with the stored
-   * order.
+   * clientOrderId found only at insert (never expected under the account lock) answers a lone
+   * submission with the stored order.
    */
-  private async withRetry(
-    scope: TenantScope,
-    intent: OrderIntent,
-    fn: (
-      repo: TradingRepository,
-      store: SessionStore,
-    ) => Promise<{ order: OrderRow; effects: TxEffects | null }>,
-  ): Promise<{ order: OrderRow; effects: TxEffects | null }> {
+  private async withRetry(scope: TenantScope, batch: readonly Submission[]): Promise<Placed> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await inTenant(this.deps.pool, scope, fn);
+        return await inTenant(this.deps.pool, scope, (repo, store) => this.placeIn(repo, store, batch));
       } catch (err) {
-        if (err instanceof DuplicateOrderError) {
+        const one = batch.length === 1 ? (batch[0] as Submission).intent : null;
+        if (err instanceof DuplicateOrderError && one) {
           const existing = await inTenant(this.deps.pool, scope, (repo) =>
-            repo.findOrderByClientId(intent.accountId, intent.clientOrderId),
+            repo.findOrderByClientId(one.accountId, one.clientOrderId),
           );
-          if (existing) return { order: existing, effects: null };
+          if (existing) return { outcomes: [{ ok: true, value: existing }], effects: null };
         }
         if (!isRetryable(err) || attempt >= 3) throw err;
         this.deps.logger.warn({ err, attempt }, 'order transaction retried');
       }
     }
   }
+}
+
+/** Open quantities of `symbol` read by a session. */
+function openOf(data: SessionData, symbol: string): OpenQuantities {
+  return data.open.get(symbol) ?? NO_OPEN;
 }

@@ -91,11 +91,19 @@ function mapAccount(r: Raw): AccountRow {
 export interface SessionData {
   positions: PositionRow[];
   limits: RiskLimitsRow | undefined;
-  /** Id of the account's order with the given clientOrderId, if any. */
-  existingOrderId: string | null;
-  /** Remaining quantity of open orders in the given symbol (minus one excluded order), by side. */
-  openBuy: string;
-  openSell: string;
+  /** Ids of the account's orders with the given clientOrderIds, by clientOrderId. */
+  existing: ReadonlyMap<string, string>;
+  /**
+   * Remaining quantity of the account's open orders in each given symbol (minus one excluded order), by
+   * side; a symbol without open orders is absent.
+   */
+  open: ReadonlyMap<string, OpenQuantities>;
+}
+
+/** Remaining quantity of open orders of one symbol, by side (numerics as text). */
+export interface OpenQuantities {
+  buy: string;
+  sell: string;
 }
 
 /** Everything a session changed, ready to be written. */
@@ -227,8 +235,10 @@ function orderJson(o: OrderRow): Record<string, unknown> {
 export interface OpenSessionOptions {
   /** Lock the account row (false: only read it, for dry runs). */
   lock: boolean;
-  clientOrderId?: string | undefined;
-  symbol?: string | undefined;
+  /** clientOrderIds whose existing orders to look up. */
+  clientOrderIds?: readonly string[] | undefined;
+  /** Symbols whose open quantities to sum. */
+  symbols?: readonly string[] | undefined;
   excludeOrderId?: string | undefined;
   orderIds?: readonly string[] | undefined;
 }
@@ -237,9 +247,9 @@ export class SessionStore {
   constructor(private readonly client: PoolClient) {}
 
   /**
-   * Starts an account's session in one round trip (`trading_open_session`, migration 0003): the account
-   * row locked (or only read), then positions, limits, an existing clientOrderId, the open quantities of
-   * a symbol and the given orders (locked, oldest first), read after the lock was granted.
+   * Starts an account's session in one round trip (`trading_open_session`, migration 0004): the account
+   * row locked (or only read), then positions, limits, the existing orders of clientOrderIds, the open
+   * quantities of symbols and the given orders (locked, oldest first), read after the lock was granted.
    * @returns undefined when the account does not exist in this tenant
    */
   async open(
@@ -251,8 +261,8 @@ export class SessionStore {
       [
         accountId,
         opts.lock,
-        opts.clientOrderId ?? null,
-        opts.symbol ?? null,
+        opts.clientOrderIds ? [...opts.clientOrderIds] : null,
+        opts.symbols ? [...opts.symbols] : null,
         opts.excludeOrderId ?? null,
         opts.orderIds ? [...opts.orderIds] : null,
       ],
@@ -289,9 +299,13 @@ export class SessionStore {
       data: {
         positions,
         limits,
-        existingOrderId: textOrNull(row['existing_id']),
-        openBuy: text(row['open_buy'] ?? '0'),
-        openSell: text(row['open_sell'] ?? '0'),
+        existing: new Map(Object.entries((row['existing'] as Raw | null) ?? {}).map(([k, v]) => [k, text(v)])),
+        open: new Map(
+          Object.entries((row['open'] as Record<string, Raw> | null) ?? {}).map(([symbol, q]) => [
+            symbol,
+            { buy: text(q['buy']), sell: text(q['sell']) },
+          ]),
+        ),
       },
       orders: ((row['orders'] as Raw[] | null) ?? []).map(mapOrder),
     };

@@ -1,0 +1,78 @@
+/**
+ * Group commit per account. Submissions to one account are serialized by the account row lock anyway;
+ * instead of each waiting for the lock on a pooled connection of its own, they queue here, in the
+ * process, and the submissions that arrived while the account's transaction was running go together in
+ * the next one: one lock, one read, one write and one COMMIT (one WAL flush) for all of them, each still
+ * checked against the account as the previous ones left it. An idle account's submission starts at
+ * once, so a lone order waits for nothing.
+ *
+ * Only the order of submissions and the sharing of a transaction are decided here; what a batch does,
+ * and what each submission gets back (its own result or its own error), is the runner's.
+ */
+
+/** One submission's outcome in a batch: its value, or the error only it gets. */
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+interface Waiting<T, R> {
+  item: T;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export class AccountQueue<T, R> {
+  private readonly queues = new Map<string, Waiting<T, R>[]>();
+
+  /**
+   * @param run processes a batch of one key in one transaction, returning one outcome per item (same
+   *   order); a throw fails every item of the batch with that error
+   * @param maxBatch most submissions in one transaction
+   */
+  constructor(
+    private readonly run: (key: string, items: T[]) => Promise<Settled<R>[]>,
+    private readonly maxBatch = 64,
+  ) {}
+
+  /** Queues `item` behind the key's running batch (or runs it now) and settles with its outcome. */
+  submit(key: string, item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const waiting = this.queues.get(key);
+      if (waiting) {
+        waiting.push({ item, resolve, reject });
+        return;
+      }
+      const queue = [{ item, resolve, reject }];
+      this.queues.set(key, queue);
+      void this.drain(key, queue);
+    });
+  }
+
+  /** Submissions waiting or running, over all keys (a gauge for metrics and tests). */
+  get depth(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n;
+  }
+
+  private async drain(key: string, queue: Waiting<T, R>[]): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, this.maxBatch);
+      let outcomes: Settled<R>[] | undefined;
+      let failure: unknown;
+      try {
+        outcomes = await this.run(
+          key,
+          batch.map((w) => w.item),
+        );
+      } catch (err) {
+        failure = err ?? new Error('batch failed');
+      }
+      queue.splice(0, batch.length);
+      batch.forEach((w, i) => {
+        const o = outcomes?.[i];
+        if (o?.ok) w.resolve(o.value);
+        else w.reject(o ? o.error : (failure ?? new Error('batch returned no outcome')));
+      });
+    }
+    this.queues.delete(key);
+  }
+}
