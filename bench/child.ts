@@ -5,6 +5,7 @@
  * service on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** What {@link spawnBenchChild} starts. */
 export interface BenchChildOptions {
@@ -56,4 +57,23 @@ export function cpuOf(proc: ChildProcess): Promise<number> {
     proc.once('message', (m) => resolve(Number(m)));
     proc.send('cpu');
   });
+}
+
+/**
+ * CPU time (µs) used so far by every PostgreSQL server process of this machine (Linux /proc; 0
+ * elsewhere): the database's share of a benchmark, read before and after it.
+ */
+export async function postgresCpu(): Promise<number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let total = 0;
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const close = stat.lastIndexOf(')');
+    if (close < 0 || !stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+    const f = stat.slice(close + 2).split(' ');
+    total += Number(f[11]) + Number(f[12]);
+  }
+  return (total * 1_000_000) / ticksPerSecond;
 }

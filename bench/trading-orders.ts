@@ -8,17 +8,17 @@
  *
  * Topology, as deployed: the gateway, the trading subgraph and market-data (its simulated feed on)
  * each run in a process of their own (children of this one); the load generator runs in another
- * (a keep-alive HTTP loop in Node that records every answer, so the check afterwards is exact); JWKS
+ * (a lean keep-alive HTTP loop in Node, bench/lean-http.ts, that records every answer, so the check
+ * afterwards is exact); JWKS
  * and session liveness are small fixtures in this process.
  *
  * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`. Loopback only;
  * its own database and Redis prefix; stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
+import { answerCpuRequests, cpuOf, postgresCpu, spawnBenchChild } from './child.js';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import type { Service } from '../lib/http.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
 import { createTradingService } from '../subgraphs/trading/src/service.js';
 import { createTestEnv, freePorts } from '../test/support/env.js';
+import { LeanConnection } from './lean-http.js';
 import { percentile, provisionTenants, type BenchTenant } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -56,9 +57,14 @@ async function child(role: Role, file: string): Promise<void> {
 }
 
 function startChild(role: Role, file: string): Promise<ChildProcess> {
-  // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child.
+  // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child, or the children
+  // named by `--cpu-prof-roles=gateway,trading,market-data`.
   const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
-  const flags = prof && role === 'trading' ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
+  const roles = process.argv
+    .find((a) => a.startsWith('--cpu-prof-roles='))
+    ?.slice(17)
+    .split(',') ?? ['trading'];
+  const flags = prof && roles.includes(role) ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
   return spawnBenchChild({ script: SELF, args: ['--child', role, file], nodeFlags: flags, name: role });
 }
 
@@ -79,85 +85,74 @@ interface Answer {
   ms: number;
 }
 
-/** The load loop: `clients` workers, one order at a time each, on a keep-alive agent. */
+/** The load loop: `clients` workers, one order at a time each, each on its own keep-alive connection. */
 async function load(file: string): Promise<void> {
   const spec = JSON.parse(await readFile(file, 'utf8')) as LoadSpec;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.clients });
-  const target = new URL(spec.url);
   const answers: Answer[] = [];
   const errorSamples: string[] = [];
   let errors = 0;
   const until = performance.now() + spec.seconds * 1000;
-  const once = (c: number, k: number): Promise<void> =>
-    new Promise((resolve) => {
-      const tenant = c % spec.tenants.length;
-      const t = spec.tenants[tenant] as LoadSpec['tenants'][number];
-      const clientOrderId = `${spec.prefix}-${c}-${k}`;
-      const body = JSON.stringify({
-        query: PLACE,
-        variables: {
-          input: {
-            accountId: t.accountId,
-            clientOrderId,
-            symbol: 'AAPL',
-            side: k % 2 === 0 ? 'BUY' : 'SELL',
-            type: 'MARKET',
-            quantity: '1',
-          },
+  const headers = spec.tenants.map((t) => [
+    'Content-Type: application/json',
+    `Authorization: Bearer ${t.token}`,
+  ]);
+  const once = async (conn: LeanConnection, c: number, k: number): Promise<void> => {
+    const tenant = c % spec.tenants.length;
+    const t = spec.tenants[tenant] as LoadSpec['tenants'][number];
+    const clientOrderId = `${spec.prefix}-${c}-${k}`;
+    const body = JSON.stringify({
+      query: PLACE,
+      variables: {
+        input: {
+          accountId: t.accountId,
+          clientOrderId,
+          symbol: 'AAPL',
+          side: k % 2 === 0 ? 'BUY' : 'SELL',
+          type: 'MARKET',
+          quantity: '1',
         },
-      });
-      const t0 = performance.now();
-      const req = http.request(
-        target,
-        {
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${t.token}`,
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (d: Buffer) => chunks.push(d));
-          res.on('end', () => {
-            const ms = performance.now() - t0;
-            try {
-              const json = JSON.parse(Buffer.concat(chunks).toString()) as {
-                data?: { placeOrder?: { status: string; rejectReason: string | null } };
-              };
-              const o = json.data?.placeOrder;
-              if (res.statusCode === 200 && o) {
-                answers.push({ tenant, clientOrderId, status: o.status, reason: o.rejectReason, ms });
-              } else {
-                errors++;
-                if (errorSamples.length < 5)
-                  errorSamples.push(`${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`);
-              }
-            } catch {
-              errors++;
-            }
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
+      },
     });
+    const t0 = performance.now();
+    try {
+      const res = await conn.post(body, headers[tenant] ?? []);
+      const ms = performance.now() - t0;
+      const json = JSON.parse(res.body.toString()) as {
+        data?: { placeOrder?: { status: string; rejectReason: string | null } };
+      };
+      const o = json.data?.placeOrder;
+      if (res.status === 200 && o) {
+        answers.push({ tenant, clientOrderId, status: o.status, reason: o.rejectReason, ms });
+      } else {
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push(`${res.status}: ${res.body.toString().slice(0, 300)}`);
+      }
+    } catch {
+      errors++;
+    }
+  };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: spec.clients }, async (_x, c) => {
+      const conn = new LeanConnection(spec.url);
       let k = 0;
-      while (performance.now() < until) await once(c, k++);
+      while (performance.now() < until) await once(conn, c, k++);
+      conn.close();
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
   await writeFile(spec.out, JSON.stringify({ answers, errors, errorSamples, elapsed }));
-  agent.destroy();
+}
+
+/** Sum and count of the trading subgraph's `trading_placement_batch_orders` histogram. */
+async function placementBatches(port: number): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name: string): number =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    sum: read('trading_placement_batch_orders_sum'),
+    count: read('trading_placement_batch_orders_count'),
+  };
 }
 
 function exec(args: string[]): Promise<number | null> {
@@ -269,9 +264,11 @@ async function main(): Promise<void> {
 
     const run = loadSpec('b', seconds);
     await writeFile(path.join(env.tmpDir, 'run.json'), JSON.stringify(run));
-    const cpu0 = await Promise.all(procs.map(cpuOf));
+    const batches0 = await placementBatches(tradingPort as number);
+    const [cpu0, pg0] = await Promise.all([Promise.all(procs.map(cpuOf)), postgresCpu()]);
     const code = await exec(['--import', 'tsx', SELF, '--load', path.join(env.tmpDir, 'run.json')]);
-    const cpu1 = await Promise.all(procs.map(cpuOf));
+    const [cpu1, pg1] = await Promise.all([Promise.all(procs.map(cpuOf)), postgresCpu()]);
+    const batches1 = await placementBatches(tradingPort as number);
     if (code !== 0) throw new Error('load generator failed');
     const { answers, errors, errorSamples, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
       answers: Answer[];
@@ -297,7 +294,11 @@ async function main(): Promise<void> {
     const n = Math.max(1, answers.length);
     const names = ['gateway', 'trading', 'market-data'];
     console.log(
-      `  CPU per order: ${procs.map((_p, i) => `${names[i]} ${(((cpu1[i] ?? 0) - (cpu0[i] ?? 0)) / n).toFixed(0)} µs`).join(', ')}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+      `  CPU per order: ${procs.map((_p, i) => `${names[i]} ${(((cpu1[i] ?? 0) - (cpu0[i] ?? 0)) / n).toFixed(0)} µs`).join(', ')}, PostgreSQL ${((pg1 - pg0) / n).toFixed(0)} µs; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+    );
+    const txs = batches1.count - batches0.count;
+    console.log(
+      `  placement transactions: ${txs}, ${((batches1.sum - batches0.sum) / Math.max(1, txs)).toFixed(1)} orders each on average (group commit per account)`,
     );
 
     // The check: every acknowledged order exists exactly once with the acknowledged status, nothing

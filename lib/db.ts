@@ -65,16 +65,11 @@ export async function withTenant<T>(
   scope: TenantScope,
   fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  if (tenantSchemaName(scope.tenantId) !== scope.schemaName) throw forbidden('Tenant scope mismatch');
+  const prologue = tenantPrologue(scope);
   const client = await pool.connect();
   try {
-    // One round trip for the whole prologue (it is paid by every tenant transaction): a simple-protocol
-    // batch whose only values are a validated identifier and two escaped literals.
-    await client.query(
-      `BEGIN; SET LOCAL ROLE ${ident(scope.schemaName)}; SET LOCAL search_path = ${ident(scope.schemaName)}; ` +
-        `SELECT set_config('app.tenant_id', ${pg.escapeLiteral(scope.tenantId)}, true), ` +
-        `set_config('app.user_id', ${pg.escapeLiteral(scope.userId ?? '')}, true)`,
-    );
+    // One round trip for the whole prologue (it is paid by every tenant transaction).
+    await client.query(prologue);
     const result = await fn(createDb(client), client);
     await client.query('COMMIT');
     return result;
@@ -84,6 +79,68 @@ export async function withTenant<T>(
   } finally {
     client.release();
   }
+}
+
+/**
+ * A tenant transaction's prologue as one simple-protocol batch: BEGIN, the role, the search_path and
+ * the RLS settings. Its only values are a validated identifier and two escaped literals.
+ */
+function tenantPrologue(scope: TenantScope): string {
+  if (tenantSchemaName(scope.tenantId) !== scope.schemaName) throw forbidden('Tenant scope mismatch');
+  return (
+    `BEGIN; SET LOCAL ROLE ${ident(scope.schemaName)}; SET LOCAL search_path = ${ident(scope.schemaName)}; ` +
+    `SELECT set_config('app.tenant_id', ${pg.escapeLiteral(scope.tenantId)}, true), ` +
+    `set_config('app.user_id', ${pg.escapeLiteral(scope.userId ?? '')}, true)`
+  );
+}
+
+/** What {@link withTenantRoundTrips} hands to its function. */
+export interface TenantRoundTrip {
+  /** The rows of the `first` statement. */
+  first: Record<string, unknown>[];
+  tx: Db;
+  client: pg.PoolClient;
+}
+
+/**
+ * {@link withTenant} for hot paths, where a round trip to PostgreSQL costs more CPU than the work it
+ * carries: `first` travels with the prologue and its rows are handed to `fn`; the `last` statement `fn`
+ * returns (if any) travels with COMMIT. A transaction that needs nothing else is two round trips.
+ * Both statements go over the simple protocol, so they take no parameters: every value in them must be
+ * a validated identifier or a literal quoted by {@link sqlLiteral}. A failing `last` fails the COMMIT
+ * with it (statements after an error in a batch do not run) and the transaction rolls back.
+ */
+export async function withTenantRoundTrips<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  first: string,
+  fn: (trip: TenantRoundTrip) => Promise<{ value: T; last?: string | null }>,
+): Promise<T> {
+  const prologue = tenantPrologue(scope);
+  const client = await pool.connect();
+  try {
+    const opened = await client.query<Record<string, unknown>>(`${prologue}; ${first}`);
+    const { value, last } = await fn({ first: lastResult(opened).rows, tx: createDb(client), client });
+    await client.query(last ? `${last}; COMMIT` : 'COMMIT');
+    return value;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** A value as an SQL literal for the simple protocol (null as NULL). */
+export function sqlLiteral(value: string | null): string {
+  return value === null ? 'NULL' : pg.escapeLiteral(value);
+}
+
+/** The last statement's result of a simple-protocol batch (node-pg answers an array for several). */
+function lastResult<R extends pg.QueryResultRow>(
+  r: pg.QueryResult<R> | pg.QueryResult<R>[],
+): pg.QueryResult<R> {
+  return Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult<R>) : r;
 }
 
 /** Row-level-security scope for platform tables that carry a tenant id. */

@@ -409,6 +409,16 @@ export class AccountSession {
 
   /** Writes everything the session changed (one statement) and reports it. */
   async flush(store: SessionStore): Promise<TxEffects> {
+    const { changes, effects } = this.collect();
+    await store.flush(changes);
+    return effects;
+  }
+
+  /**
+   * Everything the session changed, to be written in one statement (by {@link flush}, or sent with the
+   * COMMIT by a caller that saves the round trip), and what it will have changed once committed.
+   */
+  collect(): { changes: SessionChanges; effects: TxEffects } {
     const tracked = [...this.orders.values()];
     const at = new Date(this.now);
     const positions: PositionRow[] = [];
@@ -426,21 +436,19 @@ export class AccountSession {
     const account: AccountRow | null = this.accountDirty
       ? { ...this.account, cash: str(this.cash), reserved: str(this.reserved), updatedAt: at }
       : null;
-    const fresh = tracked.filter((o) => o.isNew).map((o) => o.row);
-    const { inserted } = await store.flush({
+    const changes: SessionChanges = {
       accountId: this.account.id,
       account,
-      newOrders: fresh,
+      newOrders: tracked.filter((o) => o.isNew).map((o) => o.row),
       changedOrders: tracked.filter((o) => !o.isNew && o.dirty).map((o) => o.row),
       executions: this.executions,
       events: this.events,
       ledger: this.ledger,
       positions,
-    });
-    if (inserted !== fresh.length) throw new DuplicateOrderError();
+    };
     const orders = tracked.filter((o) => o.dirty).map((o) => ({ ...o.row }));
     const byId = new Map(orders.map((o) => [o.id, o]));
-    return {
+    const effects: TxEffects = {
       accountId: this.account.id,
       orders,
       trades: this.executions.map((execution) => ({
@@ -450,6 +458,7 @@ export class AccountSession {
       positions,
       account: account ?? this.account,
     };
+    return { changes, effects };
   }
 
   private reservationFor(order: OrderRow, remaining: Dec): Dec {
@@ -500,14 +509,6 @@ export class AccountSession {
   }
 }
 
-/** The unique (account, clientOrderId) index refused an insert the account lock should have prevented. */
-export class DuplicateOrderError extends Error {
-  constructor() {
-    super('duplicate clientOrderId');
-    this.name = 'DuplicateOrderError';
-  }
-}
-
 /** Risk limits from their row (or the defaults when the account has none). */
 export function limitsFromRow(
   row:
@@ -553,14 +554,31 @@ export async function openSession(
   pricing: PricingConfig,
   now: number,
   opts: OpenSessionOptions & { defaults: EffectiveLimits },
-): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] } | undefined> {
+): Promise<OpenedSession | undefined> {
   const opened = await store.open(accountId, opts);
-  if (!opened) return undefined;
+  return opened && sessionOf(opened, pricing, now, opts.defaults);
+}
+
+/** An account's session, with what was read to start it. */
+export interface OpenedSession {
+  session: AccountSession;
+  data: SessionData;
+  /** The orders asked for, locked and adopted by the session, oldest first. */
+  orders: OrderRow[];
+}
+
+/** The session of an account read by `trading_open_session` (see {@link openSession}). */
+export function sessionOf(
+  opened: { account: AccountRow; data: SessionData; orders: OrderRow[] },
+  pricing: PricingConfig,
+  now: number,
+  defaults: EffectiveLimits,
+): OpenedSession {
   const { account, data } = opened;
   const session = new AccountSession(
     account,
     data.positions,
-    limitsFromRow(data.limits, opts.defaults),
+    limitsFromRow(data.limits, defaults),
     pricing,
     now,
   );

@@ -12,7 +12,7 @@ import type { TenantScope } from '../../../lib/db.js';
 import { AppError, badInput, conflict, notFound } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { AccountQueue, type Settled } from './account-queue.js';
-import { DuplicateOrderError, openSession, type AccountSession, type TxEffects } from './account-session.js';
+import { openSession, sessionOf, type AccountSession, type TxEffects } from './account-session.js';
 import { Dec, str } from './decimal.js';
 import type { OrderRow } from './db/tenant-schema.js';
 import type { EffectsSink } from './execution/engine.js';
@@ -33,9 +33,19 @@ import {
 } from './order.types.js';
 import type { OrderBookRegistry } from './order-book.registry.js';
 import { DEFAULT_LIMITS, evaluateRisk, freshQuote, type RiskDecision } from './risk.rules.js';
-import { inTenant, isRetryable, type Caller } from './tenant-scope.js';
+import { inTenant, inTenantRoundTrips, isRetryable, type Caller } from './tenant-scope.js';
 import type { TradingMetrics } from './trading.metrics.js';
-import type { OpenQuantities, SessionData, SessionStore } from './session.store.js';
+import {
+  asDuplicateOrder,
+  DuplicateOrderError,
+  flushStatement,
+  openStatement,
+  parseOpened,
+  type OpenQuantities,
+  type SessionChanges,
+  type SessionData,
+  type SessionStore,
+} from './session.store.js';
 import type { TradingRepository } from './trading.repository.js';
 
 /** Raw input of placeOrder / previewOrder (GraphQL's PlaceOrderInput). */
@@ -161,6 +171,8 @@ interface Submission {
 interface Placed {
   outcomes: Settled<OrderRow>[];
   effects: TxEffects | null;
+  /** Ids of the orders the transaction created (the others were placed before: duplicates). */
+  created: ReadonlySet<string>;
 }
 
 const NO_OPEN: OpenQuantities = { buy: '0', sell: '0' };
@@ -343,7 +355,18 @@ export class OrderService {
       }
       return outcomes;
     }
-    const { outcomes, effects } = placed;
+    const { outcomes, effects, created } = placed;
+    const metrics = this.deps.metrics;
+    metrics.placementBatch.observe(batch.length);
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      if (!created.has(o.value.id)) metrics.ordersPlaced.inc({ result: 'duplicate' });
+      else if (o.value.status !== 'REJECTED') metrics.ordersPlaced.inc({ result: 'accepted' });
+      else {
+        metrics.ordersPlaced.inc({ result: 'rejected' });
+        metrics.orderRejections.inc({ reason: o.value.rejectReason ?? 'UNKNOWN' });
+      }
+    }
     if (effects) {
       this.deps.metrics.fills.inc({ source: 'placement' }, effects.trades.length);
       await this.deps.sink(first.scope, effects);
@@ -351,18 +374,37 @@ export class OrderService {
     return outcomes;
   }
 
-  private async placeIn(
-    repo: TradingRepository,
-    store: SessionStore,
-    batch: readonly Submission[],
-  ): Promise<Placed> {
+  /**
+   * Places a batch in one transaction of two round trips: the account's session opens with the
+   * transaction's prologue, and everything the batch changed is written with the COMMIT.
+   */
+  private placeIn(scope: TenantScope, batch: readonly Submission[]): Promise<Placed> {
     const now = this.deps.now();
     const accountId = (batch[0] as Submission).intent.accountId;
     const symbols = [...new Set(batch.map((b) => b.intent.symbol))];
-    const { session, data } = await this.lockSession(store, accountId, {
+    const first = openStatement(accountId, {
+      lock: true,
       clientOrderIds: [...new Set(batch.map((b) => b.intent.clientOrderId))],
       symbols,
     });
+    return inTenantRoundTrips(this.deps.pool, scope, first, async (rows, repo) => {
+      const read = parseOpened(accountId, rows[0]);
+      if (!read) throw notFound('Account');
+      const { session, data } = sessionOf(read, this.deps.pricing, now, DEFAULT_LIMITS);
+      const { placed, changes } = await this.placeAll(session, data, repo, batch, now);
+      return { value: placed, last: changes && flushStatement(changes) };
+    });
+  }
+
+  /** The batch's orders, one after the other, in the session (nothing is written here). */
+  private async placeAll(
+    session: AccountSession,
+    data: SessionData,
+    repo: TradingRepository,
+    batch: readonly Submission[],
+    now: number,
+  ): Promise<{ placed: Placed; changes: SessionChanges | null }> {
+    const symbols = [...new Set(batch.map((b) => b.intent.symbol))];
     // Open quantities as the batch goes: an order that rests counts for the next ones' checks.
     const open = new Map(symbols.map((s) => [s, openOf(data, s)]));
     const placedHere = new Map<string, OrderRow>();
@@ -401,20 +443,16 @@ export class OrderService {
       placedHere.set(intent.clientOrderId, order);
       results.push(order);
     }
-    const effects = placedHere.size > 0 ? await session.flush(store) : null;
+    const collected = placedHere.size > 0 ? session.collect() : null;
+    const effects = collected?.effects ?? null;
     const final = new Map((effects?.orders ?? []).map((o) => [o.id, o]));
-    const metrics = this.deps.metrics;
     const outcomes = results.map((r): Settled<OrderRow> => {
       if ('error' in r) return { ok: false, error: r.error };
-      if ('placedBefore' in r) {
-        metrics.ordersPlaced.inc({ result: 'duplicate' });
-        return { ok: true, value: final.get(r.placedBefore.id) ?? r.placedBefore };
-      }
-      metrics.ordersPlaced.inc({ result: r.status === 'REJECTED' ? 'rejected' : 'accepted' });
-      if (r.rejectReason) metrics.orderRejections.inc({ reason: r.rejectReason });
-      return { ok: true, value: final.get(r.id) ?? r };
+      const row = 'placedBefore' in r ? r.placedBefore : r;
+      return { ok: true, value: final.get(row.id) ?? row };
     });
-    return { outcomes, effects };
+    const created = new Set([...placedHere.values()].map((o) => o.id));
+    return { placed: { outcomes, effects, created }, changes: collected?.changes ?? null };
   }
 
   /** Gathers what the checks need and runs them. */
@@ -519,14 +557,16 @@ export class OrderService {
   private async withRetry(scope: TenantScope, batch: readonly Submission[]): Promise<Placed> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await inTenant(this.deps.pool, scope, (repo, store) => this.placeIn(repo, store, batch));
-      } catch (err) {
+        return await this.placeIn(scope, batch);
+      } catch (caught) {
+        const err = asDuplicateOrder(caught);
         const one = batch.length === 1 ? (batch[0] as Submission).intent : null;
         if (err instanceof DuplicateOrderError && one) {
           const existing = await inTenant(this.deps.pool, scope, (repo) =>
             repo.findOrderByClientId(one.accountId, one.clientOrderId),
           );
-          if (existing) return { outcomes: [{ ok: true, value: existing }], effects: null };
+          if (existing)
+            return { outcomes: [{ ok: true, value: existing }], effects: null, created: new Set() };
         }
         if (!isRetryable(err) || attempt >= 3) throw err;
         this.deps.logger.warn({ err, attempt }, 'order transaction retried');

@@ -13,7 +13,7 @@
  *   so events and executions may reference orders inserted by the same statement.
  * - Values are always parameters; numerics travel as text (no float anywhere).
  */
-import type { PoolClient } from '../../../lib/db.js';
+import { sqlLiteral, type PoolClient } from '../../../lib/db.js';
 import type {
   AccountRow,
   ExecutionRow,
@@ -128,78 +128,6 @@ export interface SessionChanges {
   positions: PositionRow[];
 }
 
-const FLUSH = `
-WITH doc AS (SELECT $1::jsonb AS d),
-new_orders AS (
-  INSERT INTO orders (${ORDER_COLUMNS})
-  SELECT v.* FROM doc, jsonb_to_recordset(doc.d->'newOrders') AS v(
-    id uuid, account_id uuid, client_order_id text, symbol text, side text, type text, time_in_force text,
-    quantity numeric, limit_price numeric, stop_price numeric, status text, filled_quantity numeric,
-    average_fill_price numeric, triggered boolean, reserve_price numeric, reserve_units numeric,
-    reserved_amount numeric, reject_reason text, reject_message text, replaces_order_id uuid,
-    replaced_by_order_id uuid, expires_at timestamptz, last_tick_ts int8, last_tick_seq int8,
-    created_at timestamptz, updated_at timestamptz)
-  ON CONFLICT (account_id, client_order_id) DO NOTHING
-  RETURNING 1
-), changed_orders AS (
-  UPDATE orders o SET status = v.status, filled_quantity = v.filled_quantity,
-    average_fill_price = v.average_fill_price, triggered = v.triggered, reserved_amount = v.reserved_amount,
-    replaced_by_order_id = v.replaced_by_order_id, last_tick_ts = v.last_tick_ts,
-    last_tick_seq = v.last_tick_seq, updated_at = v.updated_at
-  FROM doc, jsonb_to_recordset(doc.d->'changedOrders') AS v(
-    id uuid, status text, filled_quantity numeric, average_fill_price numeric, triggered boolean,
-    reserved_amount numeric, replaced_by_order_id uuid, last_tick_ts int8, last_tick_seq int8,
-    updated_at timestamptz)
-  WHERE o.id = v.id
-  RETURNING 1
-), execs AS (
-  INSERT INTO executions (id, order_id, account_id, symbol, side, quantity, price, notional, fee, executed_at)
-  SELECT v.id, v.order_id, (doc.d->>'accountId')::uuid, v.symbol, v.side, v.quantity, v.price, v.notional,
-         v.fee, v.executed_at
-  FROM doc, jsonb_to_recordset(doc.d->'executions') AS v(
-    id uuid, order_id uuid, symbol text, side text, quantity numeric, price numeric, notional numeric,
-    fee numeric, executed_at timestamptz)
-  RETURNING 1
-), events AS (
-  INSERT INTO order_events (order_id, account_id, type, status, reason, message, quantity, price, detail, created_at)
-  SELECT v.order_id, (doc.d->>'accountId')::uuid, v.type, v.status, v.reason, v.message, v.quantity, v.price,
-         v.detail, v.created_at
-  FROM doc, ROWS FROM (jsonb_to_recordset(doc.d->'events') AS (
-    order_id uuid, type text, status text, reason text, message text, quantity numeric, price numeric,
-    detail jsonb, created_at timestamptz)) WITH ORDINALITY
-    AS v(order_id, type, status, reason, message, quantity, price, detail, created_at, n)
-  ORDER BY v.n
-  RETURNING 1
-), ledger AS (
-  INSERT INTO cash_ledger (account_id, kind, amount, reference, created_at)
-  SELECT (doc.d->>'accountId')::uuid, v.kind, v.amount, v.reference, v.created_at
-  FROM doc, ROWS FROM (jsonb_to_recordset(doc.d->'ledger') AS (
-    kind text, amount numeric, reference text, created_at timestamptz)) WITH ORDINALITY
-    AS v(kind, amount, reference, created_at, n)
-  ORDER BY v.n
-  RETURNING 1
-), pos AS (
-  INSERT INTO positions (account_id, symbol, quantity, average_price, realized_pnl, updated_at)
-  SELECT (doc.d->>'accountId')::uuid, v.symbol, v.quantity, v.average_price, v.realized_pnl, v.updated_at
-  FROM doc, jsonb_to_recordset(doc.d->'positions') AS v(
-    symbol text, quantity numeric, average_price numeric, realized_pnl numeric, updated_at timestamptz)
-  ON CONFLICT (account_id, symbol) DO UPDATE SET quantity = excluded.quantity,
-    average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, updated_at = excluded.updated_at
-  RETURNING 1
-), acct AS (
-  UPDATE accounts a SET cash = v.cash, reserved = v.reserved, trading_state = v.trading_state,
-    trading_state_reason = v.trading_state_reason, rate_window_start = v.rate_window_start,
-    rate_window_count = v.rate_window_count, day_start_date = v.day_start_date,
-    day_start_equity = v.day_start_equity, updated_at = v.updated_at
-  FROM doc, jsonb_to_record(doc.d->'account') AS v(
-    cash numeric, reserved numeric, trading_state text, trading_state_reason text,
-    rate_window_start timestamptz, rate_window_count int, day_start_date date, day_start_equity numeric,
-    updated_at timestamptz)
-  WHERE a.id = (doc.d->>'accountId')::uuid AND jsonb_typeof(doc.d->'account') = 'object'
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM new_orders)::int AS inserted, (SELECT count(*) FROM changed_orders)::int AS changed`;
-
 function orderJson(o: OrderRow): Record<string, unknown> {
   return {
     id: o.id,
@@ -267,48 +195,7 @@ export class SessionStore {
         opts.orderIds ? [...opts.orderIds] : null,
       ],
     );
-    const row = r.rows[0]?.s;
-    if (!row) return undefined;
-    const positions = ((row['positions'] as Raw[] | null) ?? []).map((p) => ({
-      accountId,
-      symbol: text(p['symbol']),
-      quantity: text(p['quantity']),
-      averagePrice: text(p['averagePrice']),
-      realizedPnl: text(p['realizedPnl']),
-      updatedAt: date(p['updatedAt']),
-    }));
-    const l = row['limits'] as Raw | null;
-    const limits: RiskLimitsRow | undefined = l
-      ? {
-          accountId,
-          maxOrderQuantity: textOrNull(l['maxOrderQuantity']),
-          minOrderQuantity: textOrNull(l['minOrderQuantity']),
-          maxOrderNotional: textOrNull(l['maxOrderNotional']),
-          maxPositionQuantity: textOrNull(l['maxPositionQuantity']),
-          maxGrossExposure: textOrNull(l['maxGrossExposure']),
-          priceCollarPct: textOrNull(l['priceCollarPct']),
-          allowShortSelling: l['allowShortSelling'] === true,
-          maxOrdersPerMinute: numOrNull(l['maxOrdersPerMinute']),
-          dailyLossLimit: textOrNull(l['dailyLossLimit']),
-          updatedAt: date(l['updatedAt']),
-          updatedBy: textOrNull(l['updatedBy']),
-        }
-      : undefined;
-    return {
-      account: mapAccount(row['account'] as Raw),
-      data: {
-        positions,
-        limits,
-        existing: new Map(Object.entries((row['existing'] as Raw | null) ?? {}).map(([k, v]) => [k, text(v)])),
-        open: new Map(
-          Object.entries((row['open'] as Record<string, Raw> | null) ?? {}).map(([symbol, q]) => [
-            symbol,
-            { buy: text(q['buy']), sell: text(q['sell']) },
-          ]),
-        ),
-      },
-      orders: ((row['orders'] as Raw[] | null) ?? []).map(mapOrder),
-    };
+    return parseOpened(accountId, r.rows[0]);
   }
 
   /** Open orders of an account (of one symbol when given), locked, oldest first. */
@@ -323,77 +210,171 @@ export class SessionStore {
   }
 
   /**
-   * Writes a session's changes in one statement.
-   * @returns how many new orders were inserted (fewer than given: a clientOrderId already existed)
+   * Writes a session's changes in one call (`trading_flush_session`, migration 0004).
+   * @throws DuplicateOrderError when a new order's clientOrderId already exists in the account
    */
-  async flush(c: SessionChanges): Promise<{ inserted: number }> {
-    // One JSON document (snake_case keys, numerics as strings): one parameter to serialize instead of
-    // dozens of arrays, and jsonb_to_recordset types every field with its column's input function.
-    const doc = {
-      accountId: c.accountId,
-      newOrders: c.newOrders.map(orderJson),
-      changedOrders: c.changedOrders.map((o) => ({
-        id: o.id,
-        status: o.status,
-        filled_quantity: o.filledQuantity,
-        average_fill_price: o.averageFillPrice,
-        triggered: o.triggered,
-        reserved_amount: o.reservedAmount,
-        replaced_by_order_id: o.replacedByOrderId,
-        last_tick_ts: o.lastTickTs,
-        last_tick_seq: o.lastTickSeq,
-        updated_at: o.updatedAt,
-      })),
-      executions: c.executions.map((x) => ({
-        id: x.id,
-        order_id: x.orderId,
-        symbol: x.symbol,
-        side: x.side,
-        quantity: x.quantity,
-        price: x.price,
-        notional: x.notional,
-        fee: x.fee,
-        executed_at: x.executedAt,
-      })),
-      events: c.events.map((e) => ({
-        order_id: e.orderId,
-        type: e.type,
-        status: e.status,
-        reason: e.reason,
-        message: e.message,
-        quantity: e.quantity,
-        price: e.price,
-        detail: e.detail ?? null,
-        created_at: e.createdAt,
-      })),
-      ledger: c.ledger.map((l) => ({
-        kind: l.kind,
-        amount: l.amount,
-        reference: l.reference,
-        created_at: l.createdAt,
-      })),
-      positions: c.positions.map((p) => ({
-        symbol: p.symbol,
-        quantity: p.quantity,
-        average_price: p.averagePrice,
-        realized_pnl: p.realizedPnl,
-        updated_at: p.updatedAt,
-      })),
-      account: c.account
-        ? {
-            cash: c.account.cash,
-            reserved: c.account.reserved,
-            trading_state: c.account.tradingState,
-            trading_state_reason: c.account.tradingStateReason,
-            rate_window_start: c.account.rateWindowStart,
-            rate_window_count: c.account.rateWindowCount,
-            day_start_date: c.account.dayStartDate,
-            day_start_equity: c.account.dayStartEquity,
-            updated_at: c.account.updatedAt,
-          }
-        : null,
-    };
-    const r = await this.client.query<{ inserted: number; changed: number }>(FLUSH, [JSON.stringify(doc)]);
-    return { inserted: r.rows[0]?.inserted ?? 0 };
+  async flush(c: SessionChanges): Promise<void> {
+    try {
+      await this.client.query('SELECT trading_flush_session($1::jsonb)', [flushDocument(c)]);
+    } catch (err) {
+      throw asDuplicateOrder(err);
+    }
   }
+}
+
+/** The unique (account, clientOrderId) index refused an insert the account lock should have prevented. */
+export class DuplicateOrderError extends Error {
+  constructor() {
+    super('duplicate clientOrderId');
+    this.name = 'DuplicateOrderError';
+  }
+}
+
+/**
+ * The statement that starts an account's session (see {@link SessionStore.open}) as text for the simple
+ * protocol, to travel with the transaction's prologue (lib/db withTenantRoundTrips). Every value is a
+ * quoted literal: ids and symbols were validated, and quoting makes any text safe anyway.
+ */
+export function openStatement(accountId: string, opts: OpenSessionOptions): string {
+  const array = (values: readonly string[] | undefined, type: string): string =>
+    values ? `ARRAY[${values.map((v) => sqlLiteral(v)).join(', ')}]::${type}[]` : 'NULL';
+  return (
+    `SELECT trading_open_session(${sqlLiteral(accountId)}::uuid, ${opts.lock ? 'true' : 'false'}, ` +
+    `${array(opts.clientOrderIds, 'text')}, ${array(opts.symbols, 'text')}, ` +
+    `${sqlLiteral(opts.excludeOrderId ?? null)}::uuid, ${array(opts.orderIds, 'uuid')}) AS s`
+  );
+}
+
+/** The statement that writes a session's changes, as text for the simple protocol (sent with COMMIT). */
+export function flushStatement(c: SessionChanges): string {
+  return `SELECT trading_flush_session(${sqlLiteral(flushDocument(c))}::jsonb)`;
+}
+
+/** A unique violation of (account, clientOrderId) as {@link DuplicateOrderError}; other errors as they are. */
+export function asDuplicateOrder(err: unknown): unknown {
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && e.constraint === 'orders_client_order_id_unique'
+    ? new DuplicateOrderError()
+    : err;
+}
+
+/** A session's start as read by `trading_open_session` (undefined: no such account in this tenant). */
+export function parseOpened(
+  accountId: string,
+  result: { s?: unknown } | undefined,
+): { account: AccountRow; data: SessionData; orders: OrderRow[] } | undefined {
+  const row = result?.s as Raw | null | undefined;
+  if (!row) return undefined;
+  const positions = ((row['positions'] as Raw[] | null) ?? []).map((p) => ({
+    accountId,
+    symbol: text(p['symbol']),
+    quantity: text(p['quantity']),
+    averagePrice: text(p['averagePrice']),
+    realizedPnl: text(p['realizedPnl']),
+    updatedAt: date(p['updatedAt']),
+  }));
+  const l = row['limits'] as Raw | null;
+  const limits: RiskLimitsRow | undefined = l
+    ? {
+        accountId,
+        maxOrderQuantity: textOrNull(l['maxOrderQuantity']),
+        minOrderQuantity: textOrNull(l['minOrderQuantity']),
+        maxOrderNotional: textOrNull(l['maxOrderNotional']),
+        maxPositionQuantity: textOrNull(l['maxPositionQuantity']),
+        maxGrossExposure: textOrNull(l['maxGrossExposure']),
+        priceCollarPct: textOrNull(l['priceCollarPct']),
+        allowShortSelling: l['allowShortSelling'] === true,
+        maxOrdersPerMinute: numOrNull(l['maxOrdersPerMinute']),
+        dailyLossLimit: textOrNull(l['dailyLossLimit']),
+        updatedAt: date(l['updatedAt']),
+        updatedBy: textOrNull(l['updatedBy']),
+      }
+    : undefined;
+  return {
+    account: mapAccount(row['account'] as Raw),
+    data: {
+      positions,
+      limits,
+      existing: new Map(Object.entries((row['existing'] as Raw | null) ?? {}).map(([k, v]) => [k, text(v)])),
+      open: new Map(
+        Object.entries((row['open'] as Record<string, Raw> | null) ?? {}).map(([symbol, q]) => [
+          symbol,
+          { buy: text(q['buy']), sell: text(q['sell']) },
+        ]),
+      ),
+    },
+    orders: ((row['orders'] as Raw[] | null) ?? []).map(mapOrder),
+  };
+}
+
+/**
+ * A session's changes as the JSON document `trading_flush_session` reads (snake_case keys, numerics as
+ * strings): one value to serialize instead of dozens of arrays, and jsonb_to_recordset types every
+ * field with its column's input function.
+ */
+function flushDocument(c: SessionChanges): string {
+  return JSON.stringify({
+    accountId: c.accountId,
+    newOrders: c.newOrders.map(orderJson),
+    changedOrders: c.changedOrders.map((o) => ({
+      id: o.id,
+      status: o.status,
+      filled_quantity: o.filledQuantity,
+      average_fill_price: o.averageFillPrice,
+      triggered: o.triggered,
+      reserved_amount: o.reservedAmount,
+      replaced_by_order_id: o.replacedByOrderId,
+      last_tick_ts: o.lastTickTs,
+      last_tick_seq: o.lastTickSeq,
+      updated_at: o.updatedAt,
+    })),
+    executions: c.executions.map((x) => ({
+      id: x.id,
+      order_id: x.orderId,
+      symbol: x.symbol,
+      side: x.side,
+      quantity: x.quantity,
+      price: x.price,
+      notional: x.notional,
+      fee: x.fee,
+      executed_at: x.executedAt,
+    })),
+    events: c.events.map((e) => ({
+      order_id: e.orderId,
+      type: e.type,
+      status: e.status,
+      reason: e.reason,
+      message: e.message,
+      quantity: e.quantity,
+      price: e.price,
+      detail: e.detail ?? null,
+      created_at: e.createdAt,
+    })),
+    ledger: c.ledger.map((l) => ({
+      kind: l.kind,
+      amount: l.amount,
+      reference: l.reference,
+      created_at: l.createdAt,
+    })),
+    positions: c.positions.map((p) => ({
+      symbol: p.symbol,
+      quantity: p.quantity,
+      average_price: p.averagePrice,
+      realized_pnl: p.realizedPnl,
+      updated_at: p.updatedAt,
+    })),
+    account: c.account
+      ? {
+          cash: c.account.cash,
+          reserved: c.account.reserved,
+          trading_state: c.account.tradingState,
+          trading_state_reason: c.account.tradingStateReason,
+          rate_window_start: c.account.rateWindowStart,
+          rate_window_count: c.account.rateWindowCount,
+          day_start_date: c.account.dayStartDate,
+          day_start_equity: c.account.dayStartEquity,
+          updated_at: c.account.updatedAt,
+        }
+      : null,
+  });
 }

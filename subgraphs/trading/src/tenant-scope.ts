@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { AuthClaims, Role } from '../../../lib/auth.js';
 import { requireAuth, requireRole, type RequestContext } from '../../../lib/context.js';
-import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
+import { tenantSchemaName, withTenant, withTenantRoundTrips, type TenantScope } from '../../../lib/db.js';
 import { AppError, ErrorCode } from '../../../lib/errors.js';
 import { SessionStore } from './session.store.js';
 import { TradingRepository } from './trading.repository.js';
@@ -56,12 +56,40 @@ export async function inTenant<T>(
       fn(new TradingRepository(tx), new SessionStore(client)),
     );
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    if (e.code === '22023' && typeof e.message === 'string' && e.message.includes('role'))
-      throw notProvisioned();
-    if (e.code === '42P01') throw notProvisioned();
-    throw err;
+    throw tenantError(err);
   }
+}
+
+/**
+ * {@link inTenant} in two round trips (lib/db withTenantRoundTrips): `first` travels with the
+ * transaction's prologue, the `last` statement `fn` returns with the COMMIT.
+ */
+export async function inTenantRoundTrips<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  first: string,
+  fn: (
+    first: Record<string, unknown>[],
+    repo: TradingRepository,
+    store: SessionStore,
+  ) => Promise<{ value: T; last?: string | null }>,
+): Promise<T> {
+  try {
+    return await withTenantRoundTrips(pool, scope, first, (trip) =>
+      fn(trip.first, new TradingRepository(trip.tx), new SessionStore(trip.client)),
+    );
+  } catch (err) {
+    throw tenantError(err);
+  }
+}
+
+/** A missing tenant role or schema (still provisioning, or gone) as NOT_FOUND; other errors as they are. */
+function tenantError(err: unknown): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e.code === '22023' && typeof e.message === 'string' && e.message.includes('role'))
+    return notProvisioned();
+  if (e.code === '42P01' || e.code === '42883') return notProvisioned();
+  return err;
 }
 
 /** True for a PostgreSQL serialization failure or deadlock (safe to retry the whole transaction). */

@@ -5,6 +5,7 @@ export interface TradingMetrics {
   ordersPlaced: Counter<'result'>;
   orderRejections: Counter<'reason'>;
   placementDuration: Histogram<'type'>;
+  placementBatch: Histogram;
   fills: Counter<'source'>;
   tickDuration: Histogram;
   ticksDropped: Counter;
@@ -34,6 +35,12 @@ export function createTradingMetrics(registry: Registry): TradingMetrics {
       help: 'Time to validate, check, persist (and fill, when marketable) one order',
       labelNames: ['type'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    placementBatch: new Histogram({
+      name: 'trading_placement_batch_orders',
+      help: 'Orders placed per account transaction (submissions that arrive while one runs share the next)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
     fills: new Counter({
