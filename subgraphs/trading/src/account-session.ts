@@ -31,7 +31,13 @@ import {
 } from './order.types.js';
 import { applyFill, type PositionState } from './position.math.js';
 import type { EffectiveLimits, RiskDecision } from './risk.rules.js';
-import type { OpenSessionOptions, SessionChanges, SessionData, SessionStore } from './session.store.js';
+import type {
+  OpenQuantities,
+  OpenSessionOptions,
+  SessionChanges,
+  SessionData,
+  SessionStore,
+} from './session.store.js';
 
 /** What a committed transaction changed, for subscriptions, the Redis cache and the engine's index. */
 export interface TxEffects {
@@ -56,6 +62,13 @@ interface TrackedPosition {
   dirty: boolean;
 }
 
+/** Remaining quantity of open orders of one symbol, by side. */
+interface TrackedOpen {
+  buy: Dec;
+  sell: Dec;
+  dirty: boolean;
+}
+
 /** Why a fill was refused by the guard. */
 export type FillRefusal = Extract<CancelReason, 'INSUFFICIENT_BUYING_POWER' | 'SHORT_SELLING_NOT_ALLOWED'>;
 
@@ -65,6 +78,7 @@ export class AccountSession {
   private accountDirty = false;
   private readonly orders = new Map<string, TrackedOrder>();
   private readonly positions = new Map<string, TrackedPosition>();
+  private readonly open = new Map<string, TrackedOpen>();
   private readonly events: SessionChanges['events'] = [];
   private readonly executions: ExecutionRow[] = [];
   private readonly ledger: SessionChanges['ledger'] = [];
@@ -75,7 +89,11 @@ export class AccountSession {
     readonly limits: EffectiveLimits,
     private readonly pricing: PricingConfig,
     private readonly now: number,
+    open: ReadonlyMap<string, OpenQuantities> = new Map(),
   ) {
+    for (const [symbol, q] of open) {
+      this.open.set(symbol, { buy: new Dec(q.buy), sell: new Dec(q.sell), dirty: false });
+    }
     this.cash = new Dec(account.cash);
     this.reserved = new Dec(account.reserved);
     for (const p of positions) {
@@ -136,6 +154,12 @@ export class AccountSession {
         realizedPnl: new Dec(0),
       }
     );
+  }
+
+  /** Remaining quantity of the account's open orders in `symbol`, by side. */
+  openQuantities(symbol: string): { buy: Dec; sell: Dec } {
+    const q = this.open.get(symbol);
+    return q ? { buy: q.buy, sell: q.sell } : { buy: new Dec(0), sell: new Dec(0) };
   }
 
   /** Symbols of non-flat positions. */
@@ -276,6 +300,7 @@ export class AccountSession {
     } else {
       this.reserved = this.reserved.add(reservedAmount);
       this.accountDirty = true;
+      this.moveOpen(row, intent.quantity);
       this.event(row, 'ACCEPTED', {
         detail: {
           reservation: str(reservedAmount),
@@ -327,6 +352,7 @@ export class AccountSession {
     this.cash = cash;
     this.reserved = reserved;
     this.accountDirty = true;
+    this.moveOpen(order, quantity.neg());
     if (held) {
       held.state = after;
       held.dirty = true;
@@ -386,6 +412,7 @@ export class AccountSession {
     detail: Record<string, unknown> | null = null,
   ): void {
     if (!isOpen(order.status)) return;
+    this.moveOpen(order, new Dec(order.filledQuantity).sub(order.quantity));
     this.reserved = this.reserved.sub(order.reservedAmount);
     this.accountDirty = true;
     order.reservedAmount = '0';
@@ -445,6 +472,9 @@ export class AccountSession {
       events: this.events,
       ledger: this.ledger,
       positions,
+      openQuantities: [...this.open]
+        .filter(([, q]) => q.dirty)
+        .map(([symbol, q]) => ({ symbol, buy: str(q.buy), sell: str(q.sell) })),
     };
     const orders = tracked.filter((o) => o.dirty).map((o) => ({ ...o.row }));
     const byId = new Map(orders.map((o) => [o.id, o]));
@@ -459,6 +489,15 @@ export class AccountSession {
       account: account ?? this.account,
     };
     return { changes, effects };
+  }
+
+  /** Adds `delta` to the open quantity of the order's symbol and side. */
+  private moveOpen(order: OrderRow, delta: Dec): void {
+    const q = this.open.get(order.symbol) ?? { buy: new Dec(0), sell: new Dec(0), dirty: true };
+    if (order.side === 'BUY') q.buy = q.buy.add(delta);
+    else q.sell = q.sell.add(delta);
+    q.dirty = true;
+    this.open.set(order.symbol, q);
   }
 
   private reservationFor(order: OrderRow, remaining: Dec): Dec {
@@ -581,6 +620,7 @@ export function sessionOf(
     limitsFromRow(data.limits, defaults),
     pricing,
     now,
+    data.open,
   );
   return { session, data, orders: opened.orders.map((o) => session.adopt(o)) };
 }

@@ -41,7 +41,6 @@ import {
   flushStatement,
   openStatement,
   parseOpened,
-  type OpenQuantities,
   type SessionChanges,
   type SessionData,
   type SessionStore,
@@ -175,8 +174,6 @@ interface Placed {
   created: ReadonlySet<string>;
 }
 
-const NO_OPEN: OpenQuantities = { buy: '0', sell: '0' };
-
 export class OrderService {
   /** Submissions per (tenant, user, account), group-committed (see {@link AccountQueue}). */
   private readonly placements = new AccountQueue<Submission, OrderRow>((_key, batch) =>
@@ -214,13 +211,19 @@ export class OrderService {
       const opened = await openSession(store, intent.accountId, this.deps.pricing, now, {
         lock: false,
         defaults: DEFAULT_LIMITS,
-        symbols: [intent.symbol],
       });
       if (!opened) throw notFound('Account');
-      const { session, data } = opened;
-      const decision = await this.decide(session, openOf(data, intent.symbol), intent, prepared, now, {
-        submissions: session.submissionsThisMinute() + 1,
-      });
+      const { session } = opened;
+      const decision = await this.decide(
+        session,
+        session.openQuantities(intent.symbol),
+        intent,
+        prepared,
+        now,
+        {
+          submissions: session.submissionsThisMinute() + 1,
+        },
+      );
       return {
         accepted: decision.rejection === null,
         rejectReason: decision.rejection?.reason ?? null,
@@ -284,8 +287,6 @@ export class OrderService {
       if (!found) throw notFound('Order');
       const { session, data, orders } = await this.lockSession(store, found.accountId, {
         clientOrderIds: [input.clientOrderId],
-        symbols: [found.symbol],
-        excludeOrderId: id,
         orderIds: [id],
       });
       const existingId = data.existing.get(input.clientOrderId);
@@ -312,10 +313,18 @@ export class OrderService {
       });
       const prepared = await this.prepare(intent.symbol);
       const now = this.deps.now();
-      const decision = await this.decide(session, openOf(data, intent.symbol), intent, prepared, now, {
-        submissions: session.countSubmission(),
-        exclude: original,
-      });
+      // The original's remaining quantity is still open until the replacement is accepted.
+      const open = session.openQuantities(intent.symbol);
+      const decision = await this.decide(
+        session,
+        intent.side === 'BUY'
+          ? { buy: open.buy.sub(remaining), sell: open.sell }
+          : { buy: open.buy, sell: open.sell.sub(remaining) },
+        intent,
+        prepared,
+        now,
+        { submissions: session.countSubmission(), exclude: original },
+      );
       const created = session.createOrder(intent, decision, {
         expiresAt: this.expiryOf(intent.timeInForce, now),
         replacesOrderId: id,
@@ -381,11 +390,9 @@ export class OrderService {
   private placeIn(scope: TenantScope, batch: readonly Submission[]): Promise<Placed> {
     const now = this.deps.now();
     const accountId = (batch[0] as Submission).intent.accountId;
-    const symbols = [...new Set(batch.map((b) => b.intent.symbol))];
     const first = openStatement(accountId, {
       lock: true,
       clientOrderIds: [...new Set(batch.map((b) => b.intent.clientOrderId))],
-      symbols,
     });
     return inTenantRoundTrips(this.deps.pool, scope, first, async (rows, repo) => {
       const read = parseOpened(accountId, rows[0]);
@@ -404,9 +411,6 @@ export class OrderService {
     batch: readonly Submission[],
     now: number,
   ): Promise<{ placed: Placed; changes: SessionChanges | null }> {
-    const symbols = [...new Set(batch.map((b) => b.intent.symbol))];
-    // Open quantities as the batch goes: an order that rests counts for the next ones' checks.
-    const open = new Map(symbols.map((s) => [s, openOf(data, s)]));
     const placedHere = new Map<string, OrderRow>();
     const results: (OrderRow | { error: unknown } | { placedBefore: OrderRow })[] = [];
     for (const { intent, prepared } of batch) {
@@ -423,23 +427,21 @@ export class OrderService {
         );
         continue;
       }
-      const decision = await this.decide(session, open.get(intent.symbol) ?? NO_OPEN, intent, prepared, now, {
-        submissions: session.countSubmission(),
-      });
+      // Open quantities as the batch goes: an order that rests counts for the next ones' checks.
+      const decision = await this.decide(
+        session,
+        session.openQuantities(intent.symbol),
+        intent,
+        prepared,
+        now,
+        {
+          submissions: session.countSubmission(),
+        },
+      );
       const order = session.createOrder(intent, decision, {
         expiresAt: this.expiryOf(intent.timeInForce, now),
       });
       if (decision.rejection === null) this.executeNow(session, order, prepared, now);
-      if (isOpen(order.status)) {
-        const q = open.get(intent.symbol) ?? NO_OPEN;
-        const remaining = new Dec(order.quantity).sub(order.filledQuantity);
-        open.set(
-          intent.symbol,
-          intent.side === 'BUY'
-            ? { buy: str(remaining.add(q.buy)), sell: q.sell }
-            : { buy: q.buy, sell: str(remaining.add(q.sell)) },
-        );
-      }
       placedHere.set(intent.clientOrderId, order);
       results.push(order);
     }
@@ -458,7 +460,7 @@ export class OrderService {
   /** Gathers what the checks need and runs them. */
   private async decide(
     session: AccountSession,
-    open: OpenQuantities,
+    open: { buy: Dec; sell: Dec },
     intent: OrderIntent,
     prepared: Prepared,
     now: number,
@@ -483,8 +485,8 @@ export class OrderService {
       shortMargin: session.shortMargin(),
       limits,
       position: { quantity: position.quantity, averagePrice: position.averagePrice },
-      openBuy: new Dec(open.buy),
-      openSell: new Dec(open.sell),
+      openBuy: open.buy,
+      openSell: open.sell,
       grossExposure: marks ? session.grossExposure(marks) : new Dec(0),
       ordersThisMinute: opts.submissions,
       pricing: this.deps.pricing,
@@ -535,8 +537,6 @@ export class OrderService {
     accountId: string,
     opts: {
       clientOrderIds?: string[];
-      symbols?: string[];
-      excludeOrderId?: string;
       orderIds?: string[];
     } = {},
   ): Promise<{ session: AccountSession; data: SessionData; orders: OrderRow[] }> {
@@ -573,9 +573,4 @@ export class OrderService {
       }
     }
   }
-}
-
-/** Open quantities of `symbol` read by a session. */
-function openOf(data: SessionData, symbol: string): OpenQuantities {
-  return data.open.get(symbol) ?? NO_OPEN;
 }

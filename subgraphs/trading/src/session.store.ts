@@ -1,17 +1,18 @@
 /**
  * The SQL of the order hot path (placement, cancel, replace, fills), on the withTenant transaction's
- * client. It is written by hand rather than with drizzle's query builder, for round trips: an order is
- * lock + one read + one write (plus the transaction's prologue and COMMIT), where the builder needed
- * sixteen statements, and each round trip costs more CPU than the rest of the order's work
- * (`*.int.test.ts` and bench/trading-*.ts exercise all of it).
+ * client. It is written by hand rather than with drizzle's query builder, for round trips: a session is
+ * lock + one read + one write (plus the transaction's prologue and COMMIT; placements send the read with
+ * the prologue and the write with the COMMIT), where the builder needed sixteen statements, and each
+ * round trip costs more CPU than the rest of an order's work (`*.int.test.ts` and bench/trading-*.ts
+ * exercise all of it).
  *
  * - The account row is locked, and everything else read, by one call of `trading_open_session` (a
- *   tenant-schema function, migration 0003) whose reads take their snapshot after the lock was granted:
+ *   tenant-schema function, migration 0005) whose reads take their snapshot after the lock was granted:
  *   nothing read can predate the previous holder's commit.
- * - Everything a session changed is written by one statement of data-modifying CTEs fed by one JSON
- *   document (fixed text whatever the row counts). Foreign keys are checked at the end of the statement,
- *   so events and executions may reference orders inserted by the same statement.
- * - Values are always parameters; numerics travel as text (no float anywhere).
+ * - Everything a session changed is written by one call of `trading_flush_session` fed by one JSON
+ *   document (fixed text whatever the row counts); as functions, both keep their plans per connection.
+ * - Values are parameters, or literals quoted by lib/db sqlLiteral in the statements that travel with
+ *   the prologue and the COMMIT (simple protocol); numerics travel as text (no float anywhere).
  */
 import { sqlLiteral, type PoolClient } from '../../../lib/db.js';
 import type {
@@ -93,10 +94,7 @@ export interface SessionData {
   limits: RiskLimitsRow | undefined;
   /** Ids of the account's orders with the given clientOrderIds, by clientOrderId. */
   existing: ReadonlyMap<string, string>;
-  /**
-   * Remaining quantity of the account's open orders in each given symbol (minus one excluded order), by
-   * side; a symbol without open orders is absent.
-   */
+  /** Remaining quantity of the account's open orders per symbol, by side (`open_quantities`). */
   open: ReadonlyMap<string, OpenQuantities>;
 }
 
@@ -126,6 +124,8 @@ export interface SessionChanges {
   }[];
   ledger: { kind: string; amount: string; reference: string | null; createdAt: Date }[];
   positions: PositionRow[];
+  /** Open quantities of the symbols whose open orders changed. */
+  openQuantities: ({ symbol: string } & OpenQuantities)[];
 }
 
 function orderJson(o: OrderRow): Record<string, unknown> {
@@ -165,9 +165,6 @@ export interface OpenSessionOptions {
   lock: boolean;
   /** clientOrderIds whose existing orders to look up. */
   clientOrderIds?: readonly string[] | undefined;
-  /** Symbols whose open quantities to sum. */
-  symbols?: readonly string[] | undefined;
-  excludeOrderId?: string | undefined;
   orderIds?: readonly string[] | undefined;
 }
 
@@ -175,26 +172,21 @@ export class SessionStore {
   constructor(private readonly client: PoolClient) {}
 
   /**
-   * Starts an account's session in one round trip (`trading_open_session`, migration 0004): the account
-   * row locked (or only read), then positions, limits, the existing orders of clientOrderIds, the open
-   * quantities of symbols and the given orders (locked, oldest first), read after the lock was granted.
+   * Starts an account's session in one round trip (`trading_open_session`, migration 0005): the account
+   * row locked (or only read), then positions, open quantities, limits, the existing orders of
+   * clientOrderIds and the given orders (locked, oldest first), read after the lock was granted.
    * @returns undefined when the account does not exist in this tenant
    */
   async open(
     accountId: string,
     opts: OpenSessionOptions,
   ): Promise<{ account: AccountRow; data: SessionData; orders: OrderRow[] } | undefined> {
-    const r = await this.client.query<{ s: Raw | null }>(
-      'SELECT trading_open_session($1, $2, $3, $4, $5, $6) AS s',
-      [
-        accountId,
-        opts.lock,
-        opts.clientOrderIds ? [...opts.clientOrderIds] : null,
-        opts.symbols ? [...opts.symbols] : null,
-        opts.excludeOrderId ?? null,
-        opts.orderIds ? [...opts.orderIds] : null,
-      ],
-    );
+    const r = await this.client.query<{ s: Raw | null }>('SELECT trading_open_session($1, $2, $3, $4) AS s', [
+      accountId,
+      opts.lock,
+      opts.clientOrderIds ? [...opts.clientOrderIds] : null,
+      opts.orderIds ? [...opts.orderIds] : null,
+    ]);
     return parseOpened(accountId, r.rows[0]);
   }
 
@@ -210,7 +202,7 @@ export class SessionStore {
   }
 
   /**
-   * Writes a session's changes in one call (`trading_flush_session`, migration 0004).
+   * Writes a session's changes in one call (`trading_flush_session`, migration 0005).
    * @throws DuplicateOrderError when a new order's clientOrderId already exists in the account
    */
   async flush(c: SessionChanges): Promise<void> {
@@ -240,8 +232,7 @@ export function openStatement(accountId: string, opts: OpenSessionOptions): stri
     values ? `ARRAY[${values.map((v) => sqlLiteral(v)).join(', ')}]::${type}[]` : 'NULL';
   return (
     `SELECT trading_open_session(${sqlLiteral(accountId)}::uuid, ${opts.lock ? 'true' : 'false'}, ` +
-    `${array(opts.clientOrderIds, 'text')}, ${array(opts.symbols, 'text')}, ` +
-    `${sqlLiteral(opts.excludeOrderId ?? null)}::uuid, ${array(opts.orderIds, 'uuid')}) AS s`
+    `${array(opts.clientOrderIds, 'text')}, ${array(opts.orderIds, 'uuid')}) AS s`
   );
 }
 
@@ -363,6 +354,7 @@ function flushDocument(c: SessionChanges): string {
       realized_pnl: p.realizedPnl,
       updated_at: p.updatedAt,
     })),
+    openQuantities: c.openQuantities,
     account: c.account
       ? {
           cash: c.account.cash,

@@ -183,6 +183,22 @@ describe('50 clients on one account', () => {
     );
     expect(new Dec(res!.open).eq(account!.reserved)).toBe(true);
     expect(new Dec(res!.closed).isZero()).toBe(true);
+    // Open quantities kept by the sessions equal what the open orders still hold, per symbol and side.
+    const open = await q<{ symbol: string; buy: string; sell: string; kept_buy: string; kept_sell: string }>(
+      `SELECT s.symbol,
+              coalesce(sum(o.quantity - o.filled_quantity) FILTER (WHERE o.side = 'BUY'), 0)::text AS buy,
+              coalesce(sum(o.quantity - o.filled_quantity) FILTER (WHERE o.side = 'SELL'), 0)::text AS sell,
+              coalesce(min(k.buy), 0)::text AS kept_buy, coalesce(min(k.sell), 0)::text AS kept_sell
+         FROM (SELECT symbol FROM S.orders UNION SELECT symbol FROM S.open_quantities) s
+         LEFT JOIN S.orders o ON o.symbol = s.symbol AND o.status IN ('NEW','PARTIALLY_FILLED')
+         LEFT JOIN S.open_quantities k ON k.symbol = s.symbol
+        GROUP BY s.symbol`,
+    );
+    expect(open.length).toBeGreaterThan(0);
+    for (const r of open) {
+      expect(new Dec(r.kept_buy).eq(r.buy), `${r.symbol} buy ${r.kept_buy} vs ${r.buy}`).toBe(true);
+      expect(new Dec(r.kept_sell).eq(r.sell), `${r.symbol} sell ${r.kept_sell} vs ${r.sell}`).toBe(true);
+    }
     // Positions equal their executions.
     const [pos] = await q<{ held: string | null; executed: string }>(
       `SELECT (SELECT quantity::text FROM S.positions WHERE symbol = 'AAPL') AS held,

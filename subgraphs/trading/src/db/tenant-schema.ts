@@ -227,6 +227,28 @@ export const positions = pgTable(
   (t) => [primaryKey({ columns: [t.accountId, t.symbol] })],
 );
 
+/**
+ * Remaining quantity of an account's open orders (NEW, PARTIALLY_FILLED) per symbol and side, kept by
+ * the account's session with every order change, in the same transaction: the position and exposure
+ * checks read one row per symbol instead of summing the account's orders (a sum whose plan depended on
+ * the table's statistics, and grew with its history).
+ */
+export const openQuantities = pgTable(
+  'open_quantities',
+  {
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    symbol: text('symbol').notNull(),
+    buy: qty('buy').notNull().default('0'),
+    sell: qty('sell').notNull().default('0'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.symbol] }),
+    check('open_quantities_nonnegative', sql`${t.buy} >= 0 AND ${t.sell} >= 0`),
+  ],
+);
+
 /** Per-account limits; NULL means "no limit", a missing row means the defaults (risk.rules.ts). */
 export const riskLimits = pgTable('risk_limits', {
   accountId: uuid('account_id')
@@ -254,6 +276,7 @@ export type OrderEventRow = typeof orderEvents.$inferSelect;
 export type ExecutionRow = typeof executions.$inferSelect;
 export type PositionRow = typeof positions.$inferSelect;
 export type RiskLimitsRow = typeof riskLimits.$inferSelect;
+export type OpenQuantitiesRow = typeof openQuantities.$inferSelect;
 export type Side = (typeof SIDES)[number];
 export type OrderType = (typeof ORDER_TYPES)[number];
 export type TimeInForce = (typeof TIMES_IN_FORCE)[number];
