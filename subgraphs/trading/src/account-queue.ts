@@ -55,6 +55,9 @@ export class AccountQueue<T, R> {
 
   private async drain(key: string, queue: Waiting<T, R>[]): Promise<void> {
     while (queue.length > 0) {
+      // Each batch starts after the I/O of this turn of the event loop, so that submissions arriving
+      // together go together (an idle account's order waits for nothing else).
+      await new Promise((resolve) => setImmediate(resolve));
       const batch = queue.slice(0, this.maxBatch);
       let outcomes: Settled<R>[] | undefined;
       let failure: unknown;

@@ -358,6 +358,54 @@ describe('clientOrderId', () => {
     const c = await gql(url, PLACE, { input: { ...input, quantity: '2' } }, token);
     expect(c.errors?.[0]?.extensions?.code).toBe('CONFLICT');
   });
+
+  it('submissions that share a transaction each get their own answer', async () => {
+    // Sent together, they queue behind one another on the account and are placed in shared
+    // transactions (group commit): a reused clientOrderId with other parameters fails alone, a
+    // repeated one returns the order placed in the same transaction, the rest are placed.
+    const input = (clientOrderId: string, quantity = '1') => ({
+      accountId: t.accountId,
+      clientOrderId,
+      symbol: 'TSLA',
+      side: 'BUY',
+      type: 'LIMIT',
+      quantity,
+      limitPrice: '230',
+      timeInForce: 'GTC',
+    });
+    const sent = [
+      ...Array.from({ length: 8 }, (_, i) => input(`together-${i}`)),
+      input('retry-me', '3'),
+      input('together-3'),
+      input('together-5', '2'),
+    ];
+    const batches = async () => (await svc.runtime().metrics.placementBatch.get()).values;
+    const count = (v: Awaited<ReturnType<typeof batches>>) =>
+      v.find((x) => x.metricName === 'trading_placement_batch_orders_count')?.value ?? 0;
+    const before = count(await batches());
+    const answers = await Promise.all(
+      sent.map((i) => gql<{ placeOrder: OrderView }>(url, PLACE, { input: i }, token)),
+    );
+    // Fewer transactions than submissions: some were placed together.
+    expect(count(await batches()) - before).toBeLessThan(sent.length);
+    for (let i = 0; i < 8; i++) {
+      expect(answers[i]?.errors).toBeUndefined();
+      expect(answers[i]?.data?.placeOrder.status).toBe('NEW');
+    }
+    expect(answers[8]?.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(answers[9]?.data?.placeOrder.id).toBe(answers[3]?.data?.placeOrder.id);
+    // together-5 is either placed by its first submission already (CONFLICT) or placed by this one,
+    // and then the first submission is the CONFLICT: one order, with one of the two quantities.
+    const fives = [answers[5], answers[10]];
+    expect(fives.filter((a) => a?.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(1);
+    const placed = await env.admin.query<{ client_order_id: string; n: number }>(
+      `SELECT client_order_id, count(*)::int AS n FROM "${t.schemaName}".orders
+        WHERE client_order_id LIKE 'together-%' GROUP BY client_order_id ORDER BY 1`,
+    );
+    expect(placed.rows).toEqual(
+      Array.from({ length: 8 }, (_, i) => ({ client_order_id: `together-${i}`, n: 1 })),
+    );
+  });
 });
 
 describe('cancel, cancel-all and replace', () => {
