@@ -2,9 +2,10 @@
 -- does not model functions). A function keeps its statements' plans per connection, and a plan made
 -- while a tenant's tables were empty is kept after they grew: on an empty `orders`, a lookup by
 -- (account_id, client_order_id) or by (id, account_id) is planned through orders_account_created_idx,
--- which then scans the account's whole history. So the statements on growing tables here name only a
--- primary key (orders by id, the account's own rows by account_id), and the one lookup that needs the
--- (account_id, client_order_id) index is planned afresh on each call (EXECUTE).
+-- which then scans the account's whole history, and a lookup by id alone as a seq scan. So the
+-- statements on growing tables here reach rows only through a primary key (orders by id, the account's
+-- own rows by account_id) with seq scans off, and the one lookup that needs the (account_id,
+-- client_order_id) index is planned afresh on each call (EXECUTE).
 --
 -- Open quantities start from the orders that are open now; from here on the session keeps them.
 INSERT INTO open_quantities (account_id, symbol, buy, sell)
@@ -32,8 +33,6 @@ DECLARE
   v_account json;
   v_existing jsonb := '{}'::jsonb;
   v_orders jsonb := '[]'::jsonb;
-  v_order jsonb;
-  v_id uuid;
 BEGIN
   IF p_lock THEN
     SELECT row_to_json(a) INTO v_account FROM (
@@ -56,25 +55,20 @@ BEGIN
               WHERE account_id = $1 AND client_order_id = ANY($2)'
       INTO v_existing USING p_account, p_client_order_ids;
   END IF;
-  -- The given orders, each locked through the primary key (ids in order, under the account lock), then
-  -- kept when they are the account's, oldest first.
-  FOR v_id IN SELECT DISTINCT u FROM unnest(p_orders) AS u ORDER BY u LOOP
-    SELECT to_jsonb(o) INTO v_order FROM (
+  -- The given orders, locked through the primary key (the only index a lookup by id alone can use;
+  -- seq scans are off in this function), oldest first, then kept when they are the account's.
+  IF cardinality(p_orders) > 0 THEN
+    SELECT coalesce(jsonb_agg(to_jsonb(o)) FILTER (WHERE o.account_id = p_account), '[]'::jsonb)
+      INTO v_orders FROM (
       SELECT id, account_id, client_order_id, symbol, side, type, time_in_force, quantity::text AS quantity,
              limit_price::text AS limit_price, stop_price::text AS stop_price, status,
              filled_quantity::text AS filled_quantity, average_fill_price::text AS average_fill_price, triggered,
              reserve_price::text AS reserve_price, reserve_units::text AS reserve_units,
              reserved_amount::text AS reserved_amount, reject_reason, reject_message, replaces_order_id,
              replaced_by_order_id, expires_at, last_tick_ts, last_tick_seq, created_at, updated_at
-        FROM orders WHERE id = v_id
+        FROM orders WHERE id = ANY(p_orders)
+       ORDER BY created_at, id
          FOR UPDATE) o;
-    IF v_order IS NOT NULL AND (v_order->>'account_id')::uuid = p_account THEN
-      v_orders := v_orders || jsonb_build_array(v_order);
-    END IF;
-  END LOOP;
-  IF jsonb_array_length(v_orders) > 1 THEN
-    SELECT jsonb_agg(e ORDER BY (e->>'created_at')::timestamptz, (e->>'id')::uuid) INTO v_orders
-      FROM jsonb_array_elements(v_orders) AS e;
   END IF;
   RETURN json_build_object(
     'account', v_account,
@@ -95,7 +89,7 @@ BEGIN
     'orders', v_orders
   );
 END;
-$$;
+$$ SET enable_seqscan = off;
 --> statement-breakpoint
 -- Writes everything an account's session changed, from one JSON document (snake_case keys, numerics as
 -- strings), so the whole write is one short call with cached plans. Orders are inserted first, so
