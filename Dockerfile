@@ -21,7 +21,9 @@ COPY --chown=node:node . .
 # Mount points of the keys volume and of data; created here so the volumes belong to `node`.
 RUN mkdir -p keys data
 
+# NODE_OPTIONS: the Node flags of every platform process (SERVICE_NODE_FLAGS in scripts/platform.ts).
 ENV NODE_ENV=production \
-    BIND_HOST=0.0.0.0
+    BIND_HOST=0.0.0.0 \
+    NODE_OPTIONS=--max-semi-space-size=32
 EXPOSE 8000 8001 8002 8003 8103
 CMD ["node", "--import", "tsx", "gateway/src/index.ts"]

@@ -1,10 +1,12 @@
 /**
  * The benches' child processes: each service under test runs in a process of its own (so its CPU and
- * memory can be read), started as `node --import tsx <bench script> <args>`. The child announces
+ * memory can be read), started as `node <SERVICE_NODE_FLAGS> --import tsx <bench script> <args>`, as the
+ * platform starts its processes. The child announces
  * `ready` on stdout once its service listens, answers CPU-usage requests over IPC, and stops its
  * service on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { SERVICE_NODE_FLAGS } from '../scripts/platform.js';
 import { readdir, readFile } from 'node:fs/promises';
 
 /** What {@link spawnBenchChild} starts. */
@@ -30,7 +32,7 @@ export function spawnBenchChild(opts: BenchChildOptions): Promise<ChildProcess> 
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      [...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...opts.args],
+      [...SERVICE_NODE_FLAGS, ...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...opts.args],
       {
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
         ...(opts.production === false ? {} : { env: { ...process.env, NODE_ENV: 'production' } }),

@@ -21,6 +21,7 @@ import {
   logFile,
   paint,
   processesToStart,
+  SERVICE_NODE_FLAGS,
   type PlatformProcess,
 } from './platform.js';
 
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
       stderr: true,
     });
     const log = openLog(spec.name);
-    const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', spec.entry], {
       cwd: PROJECT_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
