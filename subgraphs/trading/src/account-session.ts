@@ -62,11 +62,12 @@ interface TrackedPosition {
   dirty: boolean;
 }
 
-/** Remaining quantity of open orders of one symbol, by side. */
+/** Remaining quantity of open orders of one symbol, by side (and as read, to write only changes). */
 interface TrackedOpen {
   buy: Dec;
   sell: Dec;
-  dirty: boolean;
+  readBuy: Dec;
+  readSell: Dec;
 }
 
 /** Why a fill was refused by the guard. */
@@ -92,7 +93,8 @@ export class AccountSession {
     open: ReadonlyMap<string, OpenQuantities> = new Map(),
   ) {
     for (const [symbol, q] of open) {
-      this.open.set(symbol, { buy: new Dec(q.buy), sell: new Dec(q.sell), dirty: false });
+      const [buy, sell] = [new Dec(q.buy), new Dec(q.sell)];
+      this.open.set(symbol, { buy, sell, readBuy: buy, readSell: sell });
     }
     this.cash = new Dec(account.cash);
     this.reserved = new Dec(account.reserved);
@@ -472,8 +474,9 @@ export class AccountSession {
       events: this.events,
       ledger: this.ledger,
       positions,
+      // Only what changed: a market order that filled at once left its symbol's quantities as they were.
       openQuantities: [...this.open]
-        .filter(([, q]) => q.dirty)
+        .filter(([, q]) => !q.buy.eq(q.readBuy) || !q.sell.eq(q.readSell))
         .map(([symbol, q]) => ({ symbol, buy: str(q.buy), sell: str(q.sell) })),
     };
     const orders = tracked.filter((o) => o.dirty).map((o) => ({ ...o.row }));
@@ -493,10 +496,10 @@ export class AccountSession {
 
   /** Adds `delta` to the open quantity of the order's symbol and side. */
   private moveOpen(order: OrderRow, delta: Dec): void {
-    const q = this.open.get(order.symbol) ?? { buy: new Dec(0), sell: new Dec(0), dirty: true };
+    const zero = new Dec(0);
+    const q = this.open.get(order.symbol) ?? { buy: zero, sell: zero, readBuy: zero, readSell: zero };
     if (order.side === 'BUY') q.buy = q.buy.add(delta);
     else q.sell = q.sell.add(delta);
-    q.dirty = true;
     this.open.set(order.symbol, q);
   }
 
