@@ -65,14 +65,25 @@ export async function withTenant<T>(
   scope: TenantScope,
   fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const prologue = tenantPrologue(scope);
-  const client = await pool.connect();
-  try {
+  return inTenantTransaction(pool, scope, async (client, prologue) => {
     // One round trip for the whole prologue (it is paid by every tenant transaction).
     await client.query(prologue);
     const result = await fn(createDb(client), client);
     await client.query('COMMIT');
     return result;
+  });
+}
+
+/** A pooled connection for one tenant transaction: `run` begins and commits it; a throw rolls it back. */
+async function inTenantTransaction<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  run: (client: pg.PoolClient, prologue: string) => Promise<T>,
+): Promise<T> {
+  const prologue = tenantPrologue(scope);
+  const client = await pool.connect();
+  try {
+    return await run(client, prologue);
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
@@ -116,19 +127,12 @@ export async function withTenantRoundTrips<T>(
   first: string,
   fn: (trip: TenantRoundTrip) => Promise<{ value: T; last?: string | null }>,
 ): Promise<T> {
-  const prologue = tenantPrologue(scope);
-  const client = await pool.connect();
-  try {
+  return inTenantTransaction(pool, scope, async (client, prologue) => {
     const opened = await client.query<Record<string, unknown>>(`${prologue}; ${first}`);
     const { value, last } = await fn({ first: lastResult(opened).rows, tx: createDb(client), client });
     await client.query(last ? `${last}; COMMIT` : 'COMMIT');
     return value;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** A value as an SQL literal for the simple protocol (null as NULL). */

@@ -214,16 +214,9 @@ export class OrderService {
       });
       if (!opened) throw notFound('Account');
       const { session } = opened;
-      const decision = await this.decide(
-        session,
-        session.openQuantities(intent.symbol),
-        intent,
-        prepared,
-        now,
-        {
-          submissions: session.submissionsThisMinute() + 1,
-        },
-      );
+      const decision = await this.decide(session, intent, prepared, now, {
+        submissions: session.submissionsThisMinute() + 1,
+      });
       return {
         accepted: decision.rejection === null,
         rejectReason: decision.rejection?.reason ?? null,
@@ -315,16 +308,14 @@ export class OrderService {
       const now = this.deps.now();
       // The original's remaining quantity is still open until the replacement is accepted.
       const open = session.openQuantities(intent.symbol);
-      const decision = await this.decide(
-        session,
-        intent.side === 'BUY'
-          ? { buy: open.buy.sub(remaining), sell: open.sell }
-          : { buy: open.buy, sell: open.sell.sub(remaining) },
-        intent,
-        prepared,
-        now,
-        { submissions: session.countSubmission(), exclude: original },
-      );
+      const decision = await this.decide(session, intent, prepared, now, {
+        submissions: session.countSubmission(),
+        exclude: original,
+        open:
+          intent.side === 'BUY'
+            ? { buy: open.buy.sub(remaining), sell: open.sell }
+            : { buy: open.buy, sell: open.sell.sub(remaining) },
+      });
       const created = session.createOrder(intent, decision, {
         expiresAt: this.expiryOf(intent.timeInForce, now),
         replacesOrderId: id,
@@ -427,17 +418,10 @@ export class OrderService {
         );
         continue;
       }
-      // Open quantities as the batch goes: an order that rests counts for the next ones' checks.
-      const decision = await this.decide(
-        session,
-        session.openQuantities(intent.symbol),
-        intent,
-        prepared,
-        now,
-        {
-          submissions: session.countSubmission(),
-        },
-      );
+      // The session's open quantities include the orders of this batch that rest.
+      const decision = await this.decide(session, intent, prepared, now, {
+        submissions: session.countSubmission(),
+      });
       const order = session.createOrder(intent, decision, {
         expiresAt: this.expiryOf(intent.timeInForce, now),
       });
@@ -460,11 +444,15 @@ export class OrderService {
   /** Gathers what the checks need and runs them. */
   private async decide(
     session: AccountSession,
-    open: { buy: Dec; sell: Dec },
     intent: OrderIntent,
     prepared: Prepared,
     now: number,
-    opts: { submissions: number; exclude?: OrderRow },
+    opts: {
+      submissions: number;
+      exclude?: OrderRow;
+      /** Open quantities of the symbol to check against (default: the session's). */
+      open?: { buy: Dec; sell: Dec };
+    },
   ): Promise<RiskDecision> {
     const limits = session.limits;
     const marks = await this.marksFor(
@@ -474,6 +462,7 @@ export class OrderService {
     );
     if (marks) session.rollDay(marks);
     const position = session.position(intent.symbol);
+    const open = opts.open ?? session.openQuantities(intent.symbol);
     return evaluateRisk(intent, {
       instrument: prepared.instrument,
       accountCurrency: session.currency,
