@@ -5,7 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tenantSchemaName, withPlatform, withTenant } from '../../../lib/db.js';
+import {
+  sqlLiteral,
+  tenantSchemaName,
+  withPlatform,
+  withTenant,
+  withTenantRoundTrips,
+} from '../../../lib/db.js';
 import { provisionActive, startHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -98,6 +104,61 @@ describe('tenant schemas', () => {
     } finally {
       client.release();
     }
+  });
+});
+
+describe('tenant transactions in two round trips (withTenantRoundTrips)', () => {
+  const cash = async (): Promise<string> =>
+    (await h.admin.query<{ cash: string }>(`SELECT cash::text FROM ${tenantSchemaName(tenantA)}.accounts`))
+      .rows[0]?.cash ?? '';
+
+  it("runs the first statement in the tenant's scope and commits the last with it", async () => {
+    const before = await cash();
+    const scoped = await withTenantRoundTrips(
+      h.app,
+      scopeA(),
+      `SELECT current_user AS u, current_setting('app.tenant_id') AS t, (SELECT count(*)::int FROM accounts) AS n`,
+      ({ first }) =>
+        Promise.resolve({
+          value: first[0],
+          last: `UPDATE accounts SET cash = cash + ${sqlLiteral('1.5')}::numeric`,
+        }),
+    );
+    expect(scoped).toEqual({ u: tenantSchemaName(tenantA), t: tenantA, n: 1 });
+    expect(Number(await cash())).toBe(Number(before) + 1.5);
+    await h.admin.query(`UPDATE ${tenantSchemaName(tenantA)}.accounts SET cash = cash - 1.5`);
+  });
+
+  it('keeps nothing when the last statement fails: the COMMIT sent with it does not run', async () => {
+    const before = await cash();
+    const err = await withTenantRoundTrips(h.app, scopeA(), 'SELECT 1 AS one', async ({ client }) => {
+      await client.query('UPDATE accounts SET cash = cash + 7');
+      // Quoted text stays text: this literal would end the statement if it were pasted in raw.
+      return { value: 1, last: `SELECT ${sqlLiteral("x'); COMMIT; SELECT ('")}::int` };
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(pgCode(err)).toBe('22P02');
+    expect(await cash()).toBe(before);
+  });
+
+  it("cannot reach another tenant's tables from either statement", async () => {
+    const other = tenantSchemaName(tenantB);
+    const first = await withTenantRoundTrips(h.app, scopeA(), `SELECT * FROM ${other}.accounts`, () =>
+      Promise.resolve({ value: 1 }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(pgCode(first)).toBe('42501');
+    const last = await withTenantRoundTrips(h.app, scopeA(), 'SELECT 1', () =>
+      Promise.resolve({ value: 1, last: `UPDATE ${other}.accounts SET cash = 0` }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(pgCode(last)).toBe('42501');
   });
 });
 
