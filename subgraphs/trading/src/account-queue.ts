@@ -46,7 +46,7 @@ export class AccountQueue<T, R> {
     });
   }
 
-  /** Submissions waiting or running, over all keys (a gauge for metrics and tests). */
+  /** Submissions waiting or running, over all keys (0 once every queue has drained). */
   get depth(): number {
     let n = 0;
     for (const q of this.queues.values()) n += q.length;

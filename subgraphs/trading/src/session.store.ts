@@ -11,8 +11,9 @@
  *   nothing read can predate the previous holder's commit.
  * - Everything a session changed is written by one call of `trading_flush_session` fed by one JSON
  *   document (fixed text whatever the row counts); as functions, both keep their plans per connection.
- * - Values are parameters, or literals quoted by lib/db sqlLiteral in the statements that travel with
- *   the prologue and the COMMIT (simple protocol); numerics travel as text (no float anywhere).
+ * - The two calls are built as text with literals quoted by lib/db sqlLiteral (simple protocol), so
+ *   placements can send them with the prologue and the COMMIT; other values are parameters. Numerics
+ *   travel as text (no float anywhere).
  */
 import { sqlLiteral, type PoolClient } from '../../../lib/db.js';
 import type {
@@ -181,12 +182,7 @@ export class SessionStore {
     accountId: string,
     opts: OpenSessionOptions,
   ): Promise<{ account: AccountRow; data: SessionData; orders: OrderRow[] } | undefined> {
-    const r = await this.client.query<{ s: Raw | null }>('SELECT trading_open_session($1, $2, $3, $4) AS s', [
-      accountId,
-      opts.lock,
-      opts.clientOrderIds ? [...opts.clientOrderIds] : null,
-      opts.orderIds ? [...opts.orderIds] : null,
-    ]);
+    const r = await this.client.query<{ s: Raw | null }>(openStatement(accountId, opts));
     return parseOpened(accountId, r.rows[0]);
   }
 
@@ -207,7 +203,7 @@ export class SessionStore {
    */
   async flush(c: SessionChanges): Promise<void> {
     try {
-      await this.client.query('SELECT trading_flush_session($1::jsonb)', [flushDocument(c)]);
+      await this.client.query(flushStatement(c));
     } catch (err) {
       throw asDuplicateOrder(err);
     }
@@ -224,8 +220,9 @@ export class DuplicateOrderError extends Error {
 
 /**
  * The statement that starts an account's session (see {@link SessionStore.open}) as text for the simple
- * protocol, to travel with the transaction's prologue (lib/db withTenantRoundTrips). Every value is a
- * quoted literal: ids and symbols were validated, and quoting makes any text safe anyway.
+ * protocol, so that placements can send it with the transaction's prologue (lib/db
+ * withTenantRoundTrips). Every value is a quoted literal: ids were validated, and quoting makes any
+ * text safe anyway.
  */
 export function openStatement(accountId: string, opts: OpenSessionOptions): string {
   const array = (values: readonly string[] | undefined, type: string): string =>
@@ -236,7 +233,7 @@ export function openStatement(accountId: string, opts: OpenSessionOptions): stri
   );
 }
 
-/** The statement that writes a session's changes, as text for the simple protocol (sent with COMMIT). */
+/** The statement that writes a session's changes, as text for the simple protocol (placements send it with COMMIT). */
 export function flushStatement(c: SessionChanges): string {
   return `SELECT trading_flush_session(${sqlLiteral(flushDocument(c))}::jsonb)`;
 }
