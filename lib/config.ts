@@ -257,6 +257,11 @@ const schema = z
     TRADING_CATALOG_REFRESH_MS: positiveInt.default(60_000),
     /** Account transactions the engine runs at once when a tick crosses resting orders of many accounts. */
     TRADING_FILL_CONCURRENCY: positiveInt.default(8),
+    /**
+     * Placement transactions one replica runs at once (all accounts together). Submissions waiting for
+     * one gather into the account's next batch; about twice the database's cores keeps it busy.
+     */
+    TRADING_PLACEMENT_CONCURRENCY: positiveInt.default(4),
 
     /** Annual risk-free rate (0.04 = 4 %) used by Sharpe, Sortino and alpha; daily rate = annual / 252. */
     ANALYTICS_RISK_FREE_RATE: z.coerce.number().min(-1).max(1).default(0),

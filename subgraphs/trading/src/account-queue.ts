@@ -19,18 +19,35 @@ interface Waiting<T, R> {
   reject: (error: unknown) => void;
 }
 
+/** Limits of an {@link AccountQueue}. */
+export interface AccountQueueOptions {
+  /** Most submissions in one batch. @default 64 */
+  maxBatch?: number;
+  /** Most batches running at once, over all keys. @default unlimited */
+  maxRunning?: number;
+}
+
 export class AccountQueue<T, R> {
   private readonly queues = new Map<string, Waiting<T, R>[]>();
+  private readonly maxBatch: number;
+  private readonly maxRunning: number;
+  private running = 0;
+  /** Keys whose batch waits for a running one to finish, oldest first. */
+  private readonly waitingToRun: (() => void)[] = [];
 
   /**
    * @param run processes a batch of one key in one transaction, returning one outcome per item (same
    *   order); a throw fails every item of the batch with that error
-   * @param maxBatch most submissions in one transaction
    */
   constructor(
     private readonly run: (key: string, items: T[]) => Promise<Settled<R>[]>,
-    private readonly maxBatch = 64,
-  ) {}
+    opts: AccountQueueOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 64;
+    this.maxRunning = opts.maxRunning ?? Number.POSITIVE_INFINITY;
+    if (!(this.maxBatch >= 1) || !(this.maxRunning >= 1))
+      throw new RangeError('AccountQueue limits must be >= 1');
+  }
 
   /** Queues `item` behind the key's running batch (or runs it now) and settles with its outcome. */
   submit(key: string, item: T): Promise<R> {
@@ -58,6 +75,8 @@ export class AccountQueue<T, R> {
       // Each batch starts after the I/O of this turn of the event loop, so that submissions arriving
       // together go together (an idle account's order waits for nothing else).
       await new Promise((resolve) => setImmediate(resolve));
+      await this.turn();
+      // Taken once the batch may run: what arrived while it waited for a turn goes with it.
       const batch = queue.slice(0, this.maxBatch);
       let outcomes: Settled<R>[] | undefined;
       let failure: unknown;
@@ -68,6 +87,8 @@ export class AccountQueue<T, R> {
         );
       } catch (err) {
         failure = err ?? new Error('batch failed');
+      } finally {
+        this.done();
       }
       queue.splice(0, batch.length);
       batch.forEach((w, i) => {
@@ -77,5 +98,21 @@ export class AccountQueue<T, R> {
       });
     }
     this.queues.delete(key);
+  }
+
+  /** Resolves once a batch may run (at most maxRunning at once, first come first served). */
+  private turn(): Promise<void> {
+    if (this.running < this.maxRunning) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waitingToRun.push(resolve));
+  }
+
+  /** A batch finished: its turn passes to the oldest waiting key, if any. */
+  private done(): void {
+    const next = this.waitingToRun.shift();
+    if (next) next();
+    else this.running--;
   }
 }

@@ -152,6 +152,8 @@ export interface OrderServiceDeps {
   logger: Logger;
   sink: EffectsSink;
   now: () => number;
+  /** Placement transactions at once, over all accounts (TRADING_PLACEMENT_CONCURRENCY). @default 4 */
+  placementConcurrency?: number;
 }
 
 interface Prepared {
@@ -176,11 +178,13 @@ interface Placed {
 
 export class OrderService {
   /** Submissions per (tenant, user, account), group-committed (see {@link AccountQueue}). */
-  private readonly placements = new AccountQueue<Submission, OrderRow>((_key, batch) =>
-    this.placeBatch(batch),
-  );
+  private readonly placements: AccountQueue<Submission, OrderRow>;
 
-  constructor(private readonly deps: OrderServiceDeps) {}
+  constructor(private readonly deps: OrderServiceDeps) {
+    this.placements = new AccountQueue((_key, batch) => this.placeBatch(batch), {
+      maxRunning: deps.placementConcurrency ?? 4,
+    });
+  }
 
   /**
    * Places an order. A risk rejection is a REJECTED order (stored, with its reason), not an error.

@@ -173,6 +173,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           logger,
           sink,
           now,
+          placementConcurrency: config.TRADING_PLACEMENT_CONCURRENCY,
         });
         const accounts = new AccountService(pool, quotes, pricing, sink, now);
         const services: TradingServices = { orders, accounts, hub, redisPrefix: config.REDIS_PREFIX };

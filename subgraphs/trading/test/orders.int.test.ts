@@ -406,6 +406,59 @@ describe('clientOrderId', () => {
       Array.from({ length: 8 }, (_, i) => ({ client_order_id: `together-${i}`, n: 1 })),
     );
   });
+
+  it('with one placement transaction at a time, every account still gets each of its orders placed once', async () => {
+    // A second replica (no engine) limited to one placement transaction at a time: three accounts'
+    // orders sent together wait for their turn in order and go in their account's next batch.
+    const one = env.service(
+      { now: () => clock.now() },
+      { TRADING_PLACEMENT_CONCURRENCY: 1, TRADING_ENGINE_ENABLED: false },
+    );
+    const { url: oneUrl } = await one.start();
+    try {
+      const tenants = await Promise.all([env.tenant(), env.tenant(), env.tenant()]);
+      const tokens = await Promise.all(tenants.map((x) => env.token(x)));
+      const sent = tenants.flatMap((x, k) =>
+        Array.from({ length: 5 }, (_, i) => ({
+          k,
+          input: {
+            accountId: x.accountId,
+            clientOrderId: `turn-${i}`,
+            symbol: 'TSLA',
+            side: 'BUY',
+            type: 'LIMIT',
+            quantity: String(i + 1),
+            limitPrice: '230',
+            timeInForce: 'GTC',
+          },
+        })),
+      );
+      const answers = await Promise.all(
+        sent.map((s) => gql<{ placeOrder: OrderView }>(oneUrl, PLACE, { input: s.input }, tokens[s.k] ?? '')),
+      );
+      answers.forEach((a, i) => {
+        expect(a.errors).toBeUndefined();
+        expect(a.data?.placeOrder).toMatchObject({
+          status: 'NEW',
+          clientOrderId: sent[i]?.input.clientOrderId,
+          quantity: sent[i]?.input.quantity,
+        });
+      });
+      for (const x of tenants) {
+        const rows = await env.admin.query<{ client_order_id: string; quantity: string }>(
+          `SELECT client_order_id, trim_scale(quantity)::text AS quantity FROM "${x.schemaName}".orders ORDER BY client_order_id`,
+        );
+        expect(rows.rows).toEqual(
+          Array.from({ length: 5 }, (_, i) => ({ client_order_id: `turn-${i}`, quantity: String(i + 1) })),
+        );
+      }
+      const m = (await one.runtime().metrics.placementBatch.get()).values;
+      const sum = m.find((v) => v.metricName === 'trading_placement_batch_orders_sum')?.value;
+      expect(sum).toBe(sent.length);
+    } finally {
+      await one.stop();
+    }
+  });
 });
 
 describe('cancel, cancel-all and replace', () => {
