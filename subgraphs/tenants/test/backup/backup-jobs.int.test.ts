@@ -332,10 +332,13 @@ describe('nightly backups, retention and the scheduler', () => {
     try {
       const added = await q.add(JOB_KINDS.nightlyBackups, {}, { jobId: 'nightly-test' });
       const day = new Date(added.timestamp).toISOString().slice(0, 10);
-      const done = await waitFor(async () => {
+      // The job is read again once completed: a copy read just before it completed has no return value.
+      await waitFor(async () => {
         const j = await q.getJob('nightly-test');
         return j && (await j.getState()) === 'completed' ? j : undefined;
       }, 'nightly job');
+      const done = await q.getJob('nightly-test');
+      if (!done) throw new Error('nightly job vanished');
       expect(done.returnvalue).toMatchObject({ day, tenants: active.rowCount });
       // The same night again (a retry, a second replica): nothing new.
       const again = await h.worker.backups.nightly({
