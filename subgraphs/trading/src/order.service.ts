@@ -152,8 +152,8 @@ export interface OrderServiceDeps {
   logger: Logger;
   sink: EffectsSink;
   now: () => number;
-  /** Placement transactions at once, over all accounts (TRADING_PLACEMENT_CONCURRENCY). @default 4 */
-  placementConcurrency?: number;
+  /** Placement transactions at once, over all accounts (TRADING_PLACEMENT_CONCURRENCY). */
+  placementConcurrency: number;
 }
 
 interface Prepared {
@@ -182,7 +182,7 @@ export class OrderService {
 
   constructor(private readonly deps: OrderServiceDeps) {
     this.placements = new AccountQueue((_key, batch) => this.placeBatch(batch), {
-      maxRunning: deps.placementConcurrency ?? 4,
+      maxRunning: deps.placementConcurrency,
     });
   }
 
