@@ -23,6 +23,16 @@ export default tseslint.config(
         'error',
         { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
       ],
+      // kill(-1), kill(0) or a reused pid can reach processes that are not ours (the `make dev` stop
+      // bug of issue 11): signal children through lib/process-signal.ts, or ChildProcess#kill.
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'kill',
+          message: 'Use lib/process-signal.ts (signalChild, signalChildGroup) or ChildProcess#kill.',
+        },
+      ],
     },
   },
   {

@@ -90,6 +90,8 @@ const schema = z
     /** Gateway -> subgraph request timeout. */
     SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
 
+    /** Run-time files of the run command: logs (`<DATA_DIR>/logs`) and the development MA130. */
+    DATA_DIR: z.string().default(path.join(PROJECT_ROOT, 'data')),
     JWT_KEYS_DIR: z.string().default(path.join(PROJECT_ROOT, 'keys', 'jwt')),
     JWT_ISSUER: z.string().default('tradesage-auth'),
     JWT_AUDIENCE: z.string().default('tradesage'),

@@ -10,6 +10,10 @@ export const ErrorCode = {
   Conflict: 'CONFLICT',
   RateLimited: 'RATE_LIMITED',
   RiskRejected: 'RISK_REJECTED',
+  /** A static limit of the request itself (cost, depth, aliases, tokens, directives, size). */
+  QueryTooComplex: 'QUERY_TOO_COMPLEX',
+  /** A count cap (tenants owned, subscriptions, backups per day, queued orders); `retryAfter` when waiting helps. */
+  QuotaExceeded: 'QUOTA_EXCEEDED',
   Internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -35,8 +39,25 @@ export const badInput = (message: string, details: Record<string, unknown> = {})
   new AppError(ErrorCode.BadUserInput, message, details);
 export const notFound = (what: string): AppError => new AppError(ErrorCode.NotFound, `${what} not found`);
 export const conflict = (message: string): AppError => new AppError(ErrorCode.Conflict, message);
-export const rateLimited = (retryAfterSeconds: number): AppError =>
-  new AppError(ErrorCode.RateLimited, 'Too many requests; retry later', { retryAfter: retryAfterSeconds });
+/**
+ * A throttle or budget that refills with time. `message` names the limit (e.g. "registrations per IP
+ * address (5 per hour)"); `retryAfter` is whole seconds, at least 1.
+ */
+export const rateLimited = (
+  retryAfterSeconds: number,
+  message = 'Too many requests; retry later',
+  details: Record<string, unknown> = {},
+): AppError =>
+  new AppError(ErrorCode.RateLimited, message, {
+    ...details,
+    retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)),
+  });
+/** A static limit of the request: the message names it, `details` carry the measured value and the limit. */
+export const queryTooComplex = (message: string, details: Record<string, unknown>): AppError =>
+  new AppError(ErrorCode.QueryTooComplex, message, details);
+/** A count cap; pass `retryAfter` (seconds) in `details` only when waiting frees room. */
+export const quotaExceeded = (message: string, details: Record<string, unknown> = {}): AppError =>
+  new AppError(ErrorCode.QuotaExceeded, message, details);
 
 /** HTTP status for a code, used by REST endpoints and the gateway's transport-level rejections. */
 export function httpStatusFor(code: ErrorCode): number {
@@ -55,6 +76,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 429;
     case ErrorCode.RiskRejected:
       return 422;
+    case ErrorCode.QueryTooComplex:
+      return 400;
+    case ErrorCode.QuotaExceeded:
+      return 429;
     case ErrorCode.Internal:
       return 500;
   }

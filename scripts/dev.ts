@@ -14,6 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { signalChild, signalChildGroup } from '../lib/process-signal.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import {
   createLineFormatter,
@@ -86,8 +87,8 @@ async function getStatus(url: string): Promise<number | undefined> {
   }
 }
 
-function openLog(name: string): WriteStream {
-  const file = logFile(name);
+function openLog(config: Config, name: string): WriteStream {
+  const file = logFile(config, name);
   mkdirSync(path.dirname(file), { recursive: true });
   // Keep one previous generation so a long-lived dev machine's logs stay bounded.
   if (existsSync(file) && statSync(file).size > LOG_ROTATE_BYTES) renameSync(file, `${file}.1`);
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
       for (const r of [...running].reverse()) {
         if (!r.alive) continue;
         say(`stopping ${r.spec.name} (SIGTERM)`, 'yellow');
-        r.child.kill('SIGTERM');
+        signalChild(r.child, 'SIGTERM');
         const timedOut = await Promise.race([
           r.exited.then(() => false),
           sleep(opts.stopTimeoutMs).then(() => true),
@@ -164,14 +165,10 @@ async function main(): Promise<void> {
     return stopping;
   };
 
+  // Each child leads its own process group (spawned detached), so this also reaches anything it
+  // spawned; the helper refuses once the child has exited (the group id may then be reused).
   const killGroup = (r: Running, signal: NodeJS.Signals): void => {
-    if (r.child.pid === undefined) return;
-    try {
-      // Each child leads its own process group (detached), so this also reaches anything it spawned.
-      process.kill(-r.child.pid, signal);
-    } catch {
-      // Already gone.
-    }
+    signalChildGroup(r.child, signal);
   };
 
   let signals = 0;
@@ -196,13 +193,8 @@ async function main(): Promise<void> {
   // otherwise outlive it.
   process.on('exit', () => {
     for (const r of running) if (r.alive) killGroup(r, 'SIGKILL');
-    if (ma130?.sshd) {
-      try {
-        process.kill(ma130.sshd.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-    }
+    // Synchronous here (no event loop left): SIGKILL to the sshd if it still runs, nothing otherwise.
+    void ma130?.sshd?.kill();
   });
 
   say(`starting TradeSage (${mode}): ${specs.map((s) => s.name).join(' → ')}`);
@@ -242,7 +234,7 @@ async function main(): Promise<void> {
       width,
       stderr: true,
     });
-    const log = openLog(spec.name);
+    const log = openLog(config, spec.name);
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', spec.entry], {
       cwd: PROJECT_ROOT,
       env,
@@ -321,7 +313,7 @@ async function main(): Promise<void> {
     ...specs.map((s) => `${col(s.name)}http://localhost:${s.port}   /health /ready /metrics`),
     `${col('JWKS')}http://localhost:${config.AUTH_PORT}/.well-known/jwks.json`,
     `${col('REST')}http://localhost:${config.TENANTS_PORT}/api/v1/tenants/provision`,
-    `${col('logs')}${path.relative(PROJECT_ROOT, logFile('<name>'))}   (make logs, make auth-logs, make tenant-logs)`,
+    `${col('logs')}${path.relative(PROJECT_ROOT, logFile(config, '<name>'))}   (make logs, make auth-logs, make tenant-logs)`,
     '',
   ];
   for (const l of lines) say(l, 'green');

@@ -11,7 +11,8 @@ function main(): void {
   const args = process.argv.slice(2);
   const lines = args.find((a) => a.startsWith('--lines='))?.split('=')[1] ?? '100';
   const follow = !args.includes('--no-follow');
-  const all = processesToStart(loadToolConfig());
+  const config = loadToolConfig();
+  const all = processesToStart(config);
   const wanted = args.filter((a) => !a.startsWith('--'));
   const unknown = wanted.filter((w) => !all.some((p) => p.name === w));
   if (unknown.length > 0) {
@@ -22,7 +23,9 @@ function main(): void {
   const width = Math.max(...selected.map((p) => p.name.length));
   const colour = process.stdout.isTTY;
   const byFile = new Map(
-    selected.map((p) => [logFile(p.name), createLineFormatter(p.name, p.colour, { colour, width })] as const),
+    selected.map(
+      (p) => [logFile(config, p.name), createLineFormatter(p.name, p.colour, { colour, width })] as const,
+    ),
   );
 
   // -v: always print "==> file <==" headers, which say whose lines follow; -F: survive rotation.

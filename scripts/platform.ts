@@ -86,8 +86,8 @@ export function isBuilt(p: PlatformProcess): boolean {
 }
 
 /** Where the run command writes a process's raw log lines. */
-export function logFile(name: string): string {
-  return path.join(PROJECT_ROOT, 'data', 'logs', `${name}.log`);
+export function logFile(config: Pick<Config, 'DATA_DIR'>, name: string): string {
+  return path.join(path.resolve(PROJECT_ROOT, config.DATA_DIR), 'logs', `${name}.log`);
 }
 
 /**

@@ -39,11 +39,11 @@ async function portFree(port: number): Promise<boolean> {
 
 /**
  * Starts the development MA130 unless one is configured (see the module comment).
- * @param dataDir defaults to `<project>/data`
+ * @param dataDir defaults to `DATA_DIR` (`<project>/data`)
  */
 export async function startDevMa130(
-  config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'MA130_KEY_PATH' | 'MA130_PORT'>,
-  dataDir = path.join(PROJECT_ROOT, 'data'),
+  config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'MA130_KEY_PATH' | 'MA130_PORT' | 'DATA_DIR'>,
+  dataDir = path.resolve(PROJECT_ROOT, config.DATA_DIR),
 ): Promise<DevMa130> {
   if (config.MA130_HOST_KEY_SHA256) return { env: {}, sshd: null, stop: () => Promise.resolve() };
   const publicKeyPath = `${path.resolve(PROJECT_ROOT, config.MA130_KEY_PATH)}.pub`;

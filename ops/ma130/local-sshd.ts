@@ -13,12 +13,13 @@
  * `ssh-keygen` (openssh-client, a dependency of it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sshFingerprint } from '../../lib/config.js';
+import { isRunning, signalChild, signalDescendant } from '../../lib/process-signal.js';
 
 /** Options of {@link startLocalSshd}. */
 export interface LocalSshdOptions {
@@ -55,11 +56,14 @@ export interface LocalSshd {
   dir: string;
   /** sshd's log (stderr with `-e`). */
   logPath: string;
-  /** PID of the listening sshd. */
-  readonly pid: number;
+  /** PID of the listening sshd while it runs; undefined once it has stopped (never a placeholder pid). */
+  readonly pid: number | undefined;
   /** SIGTERM to the listener and every session process it forked; waits for the listener to exit. */
   stop(): Promise<void>;
-  /** SIGKILL to the listener and its sessions (a crash, as opposed to a shutdown). */
+  /**
+   * SIGKILL to the listener and its sessions (a crash, as opposed to a shutdown). The signals are sent
+   * before it returns, so it also works from a process `exit` handler.
+   */
   kill(): Promise<void>;
   /** Starts again on the same port with the same keys (after stop or kill; stops first if running). */
   restart(): Promise<void>;
@@ -95,12 +99,26 @@ function keygen(file: string, comment: string): void {
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr || String(r.error)}`);
 }
 
-/** Every descendant of `pid` (sshd forks one process, which forks more, per connection). */
-async function descendants(pid: number): Promise<number[]> {
+/**
+ * Every descendant of `pid` (sshd forks one process, which forks more, per connection). Synchronous,
+ * so a stop can signal them from an `exit` handler, where no asynchronous work runs any more.
+ */
+function descendants(pid: number): number[] {
   const parents = new Map<number, number[]>();
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    let stat = '';
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
     // Fields after the parenthesised command name: state, ppid, ...
     const tail = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ppid = Number(tail[1]);
@@ -119,14 +137,6 @@ async function descendants(pid: number): Promise<number[]> {
     }
   }
   return out;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Already gone.
-  }
 }
 
 async function waitForBanner(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -228,22 +238,24 @@ export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshd>
     try {
       await waitForBanner(port, c, opts.startTimeoutMs ?? 10_000);
     } catch (err) {
-      signal(c.pid ?? -1, 'SIGKILL');
+      signalChild(c, 'SIGKILL');
       const tail = (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
       throw new Error(`${(err as Error).message}\n${tail}`, { cause: err });
     }
   };
 
+  // Signals are sent synchronously, before the first await: `kill()` also works from an exit handler.
   const terminate = async (sig: NodeJS.Signals): Promise<void> => {
     const c = child;
     child = undefined;
-    if (!c?.pid || c.exitCode !== null || c.signalCode !== null) return;
-    // Sessions are separate processes (sshd forks and setsid()s per connection); collect them
-    // before the listener goes, or they are re-parented and would keep serving uploads.
-    const sessions = await descendants(c.pid);
+    if (!isRunning(c)) return;
+    // Sessions are separate processes (sshd forks and setsid()s per connection), so the listener's
+    // signal does not reach them. They are signalled first, while they are still the listener's
+    // children (a pid found under a running parent cannot have been reused); once the listener is
+    // gone they would be re-parented and keep serving uploads.
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-    signal(c.pid, sig);
-    for (const pid of sessions) signal(pid, sig);
+    for (const pid of descendants(c.pid)) signalDescendant(pid, sig);
+    signalChild(c, sig);
     await exited;
   };
 
@@ -257,8 +269,8 @@ export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshd>
     clientKeyPath,
     dir,
     logPath,
-    get pid(): number {
-      return child?.pid ?? -1;
+    get pid(): number | undefined {
+      return isRunning(child) ? child.pid : undefined;
     },
     stop: () => terminate('SIGTERM'),
     kill: () => terminate('SIGKILL'),
