@@ -11,6 +11,7 @@ import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { createTestEnv, freePorts, type TestEnv } from '../test/support/env.js';
+import { runCommandEnv } from '../test/support/run-command.js';
 import { eventually } from '../test/support/wait.js';
 
 // As root (CI) a PID namespace needs nothing more; an unprivileged developer gets one inside a user
@@ -52,37 +53,12 @@ describe.skipIf(UNSHARE === undefined)('make dev: Ctrl-C stops only the platform
 
   beforeAll(async () => {
     env = await createTestEnv('devstop');
-    const c = env.config;
-    const [workerPort, ma130Port] = await freePorts(2);
+    const [ma130Port] = await freePorts(1);
     const key = path.join(env.tmpDir, 'ma130_key');
     const gen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'devstop', '-f', key]);
     expect(gen.status).toBe(0);
-    vars = {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      TRADESAGE_SKIP_DOTENV: '1',
-      DATA_DIR: env.tmpDir,
-      DATABASE_URL: c.DATABASE_URL,
-      DATABASE_OWNER_URL: c.DATABASE_OWNER_URL,
-      DATABASE_ADMIN_URL: c.DATABASE_ADMIN_URL,
-      DB_POOL_MAX: '3',
-      REDIS_PREFIX: c.REDIS_PREFIX,
-      BULLMQ_PREFIX: c.BULLMQ_PREFIX,
-      SERVICE_TOKEN: c.SERVICE_TOKEN,
-      JWT_KEYS_DIR: c.JWT_KEYS_DIR,
-      GATEWAY_PORT: String(c.GATEWAY_PORT),
-      AUTH_PORT: String(c.AUTH_PORT),
-      SESSIONS_PORT: String(c.SESSIONS_PORT),
-      TENANTS_PORT: String(c.TENANTS_PORT),
-      TRADING_PORT: String(c.TRADING_PORT),
-      MARKET_DATA_PORT: String(c.MARKET_DATA_PORT),
-      ANALYTICS_PORT: String(c.ANALYTICS_PORT),
-      TENANTS_WORKER_PORT: String(workerPort),
-      SUPERGRAPH_WATCH: 'false',
-      BACKUP_SCHEDULE_ENABLED: 'false',
-      MA130_KEY_PATH: key,
-      MA130_PORT: String(ma130Port),
-    };
+    // The development MA130 (an sshd of dev.ts's own) starts too: its stop was the bug.
+    vars = await runCommandEnv(env, { DB_POOL_MAX: '3', MA130_KEY_PATH: key, MA130_PORT: String(ma130Port) });
   });
 
   afterAll(async () => {

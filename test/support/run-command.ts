@@ -1,0 +1,108 @@
+/**
+ * The run command (`make dev` / `make prod`: scripts/dev.ts) pointed at a test namespace: the
+ * variables that put every platform process on the namespace's database, Redis prefix and free
+ * ports, so a test or a benchmark can start the platform exactly as a user does, beside other test
+ * files, and never on 8000-8006.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { PROJECT_ROOT } from '../../lib/config.js';
+import { signalChild } from '../../lib/process-signal.js';
+import { freePorts, type TestEnv } from './env.js';
+import { eventually } from './wait.js';
+
+/**
+ * Environment for scripts/dev.ts on `env`'s namespace. `.env` is skipped (TRADESAGE_SKIP_DOTENV), run
+ * files go to the namespace's tmpDir (DATA_DIR), and the nightly backup schedule is off.
+ * @param extra more variables (they win)
+ */
+export async function runCommandEnv(
+  env: TestEnv,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  const c = env.config;
+  const [workerPort] = await freePorts(1);
+  return {
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    TRADESAGE_SKIP_DOTENV: '1',
+    DATA_DIR: env.tmpDir,
+    DATABASE_URL: c.DATABASE_URL,
+    DATABASE_OWNER_URL: c.DATABASE_OWNER_URL,
+    DATABASE_ADMIN_URL: c.DATABASE_ADMIN_URL,
+    REDIS_URL: c.REDIS_URL,
+    REDIS_PREFIX: c.REDIS_PREFIX,
+    BULLMQ_PREFIX: c.BULLMQ_PREFIX,
+    SERVICE_TOKEN: c.SERVICE_TOKEN,
+    JWT_KEYS_DIR: c.JWT_KEYS_DIR,
+    GATEWAY_PORT: String(c.GATEWAY_PORT),
+    AUTH_PORT: String(c.AUTH_PORT),
+    SESSIONS_PORT: String(c.SESSIONS_PORT),
+    TENANTS_PORT: String(c.TENANTS_PORT),
+    TRADING_PORT: String(c.TRADING_PORT),
+    MARKET_DATA_PORT: String(c.MARKET_DATA_PORT),
+    ANALYTICS_PORT: String(c.ANALYTICS_PORT),
+    TENANTS_WORKER_PORT: String(workerPort),
+    SUPERGRAPH_WATCH: 'false',
+    BACKUP_SCHEDULE_ENABLED: 'false',
+    ...extra,
+  };
+}
+
+/** The platform as the run command started it; see {@link startRunCommand}. */
+export interface RunningCommand {
+  child: ChildProcess;
+  gatewayUrl: string;
+  /** Everything it printed so far (for failure messages). */
+  output(): string;
+  /** Ctrl-C: SIGINT to the orchestrator, which stops every process it started; resolves on exit. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `node --import tsx scripts/dev.ts` with `vars` (from {@link runCommandEnv}) and waits until
+ * the gateway, started last, answers /health.
+ */
+export async function startRunCommand(
+  vars: Record<string, string>,
+  opts: { startTimeoutMs?: number } = {},
+): Promise<RunningCommand> {
+  const { PATH, HOME } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--no-color'], {
+    cwd: PROJECT_ROOT,
+    env: { ...(PATH ? { PATH } : {}), ...(HOME ? { HOME } : {}), ...vars },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const gatewayUrl = `http://127.0.0.1:${vars['GATEWAY_PORT']}`;
+  try {
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the run command exited early:\n${out}`);
+        const res = await fetch(`${gatewayUrl}/health`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      'the platform started by scripts/dev.ts',
+      opts.startTimeoutMs ?? 240_000,
+      500,
+    );
+  } catch (err) {
+    signalChild(child, 'SIGINT');
+    await exited;
+    throw err;
+  }
+  return {
+    child,
+    gatewayUrl,
+    output: () => out,
+    async stop() {
+      signalChild(child, 'SIGINT');
+      return exited;
+    },
+  };
+}
