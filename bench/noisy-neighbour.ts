@@ -1,0 +1,382 @@
+/**
+ * Noisy neighbour (issue 11): tenant B places market orders at a steady rate through :8000 while
+ * tenant A pushes every abuse at its limits (costly queries, many subscriptions, order bursts,
+ * backup requests, registrations). B's p50/p99 are measured quiet and then noisy in the same run;
+ * A's answers are counted by code; afterwards every order B got acknowledged must exist exactly once
+ * and be filled. Target: B's noisy p99 within 1.5x of its quiet p99.
+ *
+ * The platform runs as deployed: scripts/dev.ts (what `make prod` execs) with NODE_ENV=production,
+ * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
+ * child process of its own so its JavaScript does not share B's event loop.
+ *
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100]`. Loopback only; its own database,
+ * Redis prefix and ports; stops by itself.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
+import { WebSocket } from 'ws';
+import { adminUrlOf, createTestEnv } from '../test/support/env.js';
+import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
+import { startTestSshd } from '../test/support/sshd.js';
+import { eventually } from '../test/support/wait.js';
+import { percentile } from './trading-support.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const PLACE =
+  'mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id clientOrderId status rejectReason } }';
+const WIDE = `{ ${Array.from(
+  { length: 30 },
+  (_, i) =>
+    `a${i}: accounts { orders(first: 500) { events { type } trades { order { trades { order { id } } } } } }`,
+).join(' ')} }`;
+// The costliest shape an ordinary client sends: an account page with its recent orders and fills.
+const HEAVY_ALLOWED =
+  '{ accounts { id cash equity positions { symbol quantity marketValue } orders(first: 100) { id status events { type } trades { id price } } } }';
+
+interface Tenant {
+  email: string;
+  token: string;
+  tenantId: string;
+  accountId: string;
+}
+
+interface GqlAnswer {
+  status: number;
+  body: { data?: Record<string, unknown>; errors?: { message: string; extensions?: { code?: string } }[] };
+}
+
+async function post(url: string, query: string, variables: object, token?: string): Promise<GqlAnswer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as GqlAnswer['body'] };
+}
+
+/** The answer's error code, `ok`, or `http <status>`. */
+function outcome(a: GqlAnswer): string {
+  const code = a.body.errors?.[0]?.extensions?.code;
+  if (code) return code;
+  return a.status === 200 ? 'ok' : `http ${a.status}`;
+}
+
+async function register(url: string, label: string): Promise<Tenant> {
+  const email = `${label}-${randomUUID().slice(0, 8)}@bench.example`;
+  const r = await post(
+    url,
+    'mutation R($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }',
+    { input: { email, password: 'correct horse battery staple', organizationName: `Tenant ${label}` } },
+  );
+  const reg = r.body.data?.['register'] as { accessToken: string; tenant: { id: string } } | undefined;
+  if (!reg) throw new Error(`register ${label}: ${JSON.stringify(r.body)}`);
+  const accountId = await eventually(
+    async () => {
+      const a = await post(url, '{ accounts { id } }', {}, reg.accessToken);
+      const accounts = a.body.data?.['accounts'] as { id: string }[] | undefined;
+      return accounts?.[0]?.id;
+    },
+    `tenant ${label} provisioned with its paper account`,
+    120_000,
+    500,
+  );
+  return { email, token: reg.accessToken, tenantId: reg.tenant.id, accountId };
+}
+
+/** B's steady load: `rate` market orders per second for `seconds`, open loop; latencies in ms. */
+async function steadyOrders(
+  url: string,
+  b: Tenant,
+  rate: number,
+  seconds: number,
+  acked: Map<string, string>,
+): Promise<{ latencies: number[]; outcomes: Map<string, number> }> {
+  const latencies: number[] = [];
+  const outcomes = new Map<string, number>();
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  const total = rate * seconds;
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const clientOrderId = randomUUID();
+    const input = {
+      accountId: b.accountId,
+      clientOrderId,
+      symbol: 'AAPL',
+      side: i % 2 === 0 ? 'BUY' : 'SELL',
+      type: 'MARKET',
+      quantity: '1',
+      timeInForce: 'DAY',
+    };
+    inflight.push(
+      post(url, PLACE, { input }, b.token).then(
+        (a) => {
+          // Measured from when the order was due, so a stalled sender cannot hide latency.
+          latencies.push(performance.now() - due);
+          const order = a.body.data?.['placeOrder'] as
+            { status: string; rejectReason: string | null } | undefined;
+          const o = order
+            ? `${order.status}${order.rejectReason ? ` ${order.rejectReason}` : ''}`
+            : outcome(a);
+          outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
+          if (order) acked.set(clientOrderId, order.status);
+        },
+        () => {
+          outcomes.set('network error', (outcomes.get('network error') ?? 0) + 1);
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  return { latencies: latencies.sort((x, y) => x - y), outcomes };
+}
+
+interface AbuseSpec {
+  url: string;
+  wsUrl: string;
+  a: Tenant;
+  seconds: number;
+}
+
+/** Child process: tenant A at its limits; prints one JSON line of outcomes per kind. */
+async function abuser(file: string): Promise<void> {
+  const spec = JSON.parse(await readFile(file, 'utf8')) as AbuseSpec;
+  const until = performance.now() + spec.seconds * 1000;
+  const counts: Record<string, Record<string, number>> = {};
+  const count = (kind: string, o: string): void => {
+    const k = (counts[kind] ??= {});
+    k[o] = (k[o] ?? 0) + 1;
+  };
+  const loop = async (kind: string, fn: () => Promise<string>, pauseMs = 0): Promise<void> => {
+    while (performance.now() < until) {
+      count(kind, await fn().catch(() => 'network error'));
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  };
+  const { a, url } = spec;
+  const clients: Client[] = [];
+  const subscriptions = (): void => {
+    // Ten sockets, each asking for 60 distinct subscriptions: beyond the caps they must be refused.
+    const symbols = ['AAPL', 'MSFT', 'GOOGL', 'AMZN', 'NVDA', 'TSLA', 'META', 'SPY'];
+    for (let s = 0; s < 10; s++) {
+      const c = createClient({
+        url: spec.wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${a.token}` },
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => undefined,
+      });
+      clients.push(c);
+      for (let i = 0; i < 60; i++) {
+        const subset = symbols.filter((_, j) => (i >> j) & 1);
+        const query =
+          i % 2 === 0
+            ? `subscription { priceUpdated(symbols: ${JSON.stringify(subset.length ? subset : ['AAPL'])}) { symbol price i${i}: bid } }`
+            : `subscription { orderUpdated(accountId: "${a.accountId}") { id status i${i}: filledQuantity } }`;
+        c.subscribe(
+          { query },
+          {
+            next: () => undefined,
+            error: (err) => {
+              const code = Array.isArray(err)
+                ? ((err as { extensions?: { code?: string } }[])[0]?.extensions?.code ?? 'error')
+                : 'socket error';
+              count('subscribe', code);
+            },
+            complete: () => undefined,
+          },
+        );
+        count('subscribe', 'sent');
+      }
+    }
+  };
+  subscriptions();
+  await Promise.all([
+    ...Array.from({ length: 6 }, () =>
+      loop('wide query', async () => outcome(await post(url, WIDE, {}, a.token))),
+    ),
+    ...Array.from({ length: 2 }, () =>
+      loop('heavy allowed query', async () => outcome(await post(url, HEAVY_ALLOWED, {}, a.token))),
+    ),
+    ...Array.from({ length: 6 }, () =>
+      loop('order burst', async () => {
+        const input = {
+          accountId: a.accountId,
+          clientOrderId: randomUUID(),
+          symbol: 'MSFT',
+          side: 'BUY',
+          type: 'LIMIT',
+          limitPrice: '1.00',
+          quantity: '1',
+          timeInForce: 'GTC',
+        };
+        return outcome(await post(url, PLACE, { input }, a.token));
+      }),
+    ),
+    loop(
+      'backup request',
+      async () =>
+        outcome(
+          await post(
+            url,
+            'mutation B($t: ID!) { backupTenant(tenantId: $t) { id state } }',
+            { t: a.tenantId },
+            a.token,
+          ),
+        ),
+      100,
+    ),
+    loop(
+      'registration',
+      async () =>
+        outcome(
+          await post(url, 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }', {
+            input: {
+              email: `spam-${randomUUID().slice(0, 8)}@bench.example`,
+              password: 'correct horse battery staple',
+              organizationName: 'Spam',
+            },
+          }),
+        ),
+      100,
+    ),
+  ]);
+  await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
+  process.stdout.write(`${JSON.stringify(counts)}\n`);
+  process.exit(0);
+}
+
+function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record<string, number>>> {
+  return writeFile(file, JSON.stringify(spec)).then(
+    () =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--abuser', file], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, NODE_ENV: 'production' },
+        });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.once('exit', (code) => {
+          const line = out.trim().split('\n').pop() ?? '';
+          try {
+            resolve(JSON.parse(line) as Record<string, Record<string, number>>);
+          } catch {
+            reject(new Error(`abuser exited ${String(code)}: ${out}`));
+          }
+        });
+      }),
+  );
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 20);
+  const rate = Number(process.argv[3] ?? 100);
+  const env = await createTestEnv('noisy');
+  const sshd = await startTestSshd(env.tmpDir);
+  // Every client here shares 127.0.0.1, so the per-IP request limit is lifted; per-user and
+  // per-tenant limits are set so that B's steady rate is legal and A runs into them.
+  const vars = await runCommandEnv(env, {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_PER_IP: '10000000',
+    RATE_LIMIT_PER_USER: String(rate * 60 * 2),
+    RATE_LIMIT_PER_TENANT: String(rate * 60 * 3),
+    ...sshd.env,
+  });
+  const platform = await startRunCommand(vars);
+  const url = `${platform.gatewayUrl}/graphql`;
+  const wsUrl = url.replace('http://', 'ws://');
+  try {
+    const [a, b] = [await register(url, 'a'), await register(url, 'b')];
+    // Market orders need a live quote.
+    await eventually(
+      async () => {
+        const q = await post(url, '{ instrument(symbol: "AAPL") { quote { last } } }', {}, b.token);
+        return (q.body.data?.['instrument'] as { quote: unknown } | undefined)?.quote ? true : undefined;
+      },
+      'a quote for AAPL',
+      60_000,
+      250,
+    );
+    const acked = new Map<string, string>();
+    await steadyOrders(url, b, rate, 3, acked); // warm-up
+    const quiet = await steadyOrders(url, b, rate, seconds, acked);
+    const abuse = runAbuser({ url, wsUrl, a, seconds: seconds + 4 }, path.join(env.tmpDir, 'abuse.json'));
+    await new Promise((r) => setTimeout(r, 2000)); // let the abuse ramp up
+    const noisy = await steadyOrders(url, b, rate, seconds, acked);
+    const abuseCounts = await abuse;
+
+    // Nothing lost: every acknowledged order of B exists exactly once, in the state it was answered
+    // with, and a FILLED one has exactly one execution of its quantity.
+    const admin = new pg.Client({ connectionString: adminUrlOf(env.config) });
+    await admin.connect();
+    let missing = 0;
+    let duplicated = 0;
+    let differs = 0;
+    let badFills = 0;
+    try {
+      const schema = (
+        await admin.query<{ schema_name: string }>('SELECT schema_name FROM tenancy.tenants WHERE id = $1', [
+          b.tenantId,
+        ])
+      ).rows[0]?.schema_name;
+      if (!schema) throw new Error('tenant B has no schema');
+      const rows = await admin.query<{ client_order_id: string; n: string; status: string; fills: string }>(
+        `SELECT o.client_order_id, count(*) OVER (PARTITION BY o.client_order_id) AS n, o.status,
+                (SELECT count(*) FROM "${schema}".executions e WHERE e.order_id = o.id) AS fills
+           FROM "${schema}".orders o WHERE o.client_order_id = ANY($1)`,
+        [[...acked.keys()]],
+      );
+      const found = new Map(rows.rows.map((r) => [r.client_order_id, r]));
+      for (const [id, status] of acked) {
+        const r = found.get(id);
+        if (!r) missing++;
+        else if (Number(r.n) > 1) duplicated++;
+        else if (r.status !== status) differs++;
+        else if ((status === 'FILLED') !== (Number(r.fills) === 1) || Number(r.fills) > 1) badFills++;
+      }
+    } finally {
+      await admin.end();
+    }
+
+    const ms = (v: number): string => `${v.toFixed(1)} ms`;
+    const line = (label: string, r: { latencies: number[]; outcomes: Map<string, number> }): string =>
+      `${label.padEnd(7)} p50 ${ms(percentile(r.latencies, 50))}  p99 ${ms(percentile(r.latencies, 99))}  ` +
+      `max ${ms(r.latencies.at(-1) ?? Number.NaN)}  answers ${JSON.stringify(Object.fromEntries(r.outcomes))}`;
+    const ratio = percentile(noisy.latencies, 99) / percentile(quiet.latencies, 99);
+    console.log(
+      `\nnoisy neighbour: B at ${rate} market orders/s for ${seconds} s, quiet then with A abusing`,
+    );
+    console.log(
+      `machine: ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}`,
+    );
+    console.log(line('quiet', quiet));
+    console.log(line('noisy', noisy));
+    console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
+    console.log(
+      `B acknowledged ${acked.size}: missing ${missing}, duplicated ${duplicated}, status differs ${differs}, wrong fills ${badFills}`,
+    );
+    console.log('A, answers by kind:');
+    for (const [kind, c] of Object.entries(abuseCounts))
+      console.log(`  ${kind.padEnd(20)} ${JSON.stringify(c)}`);
+  } finally {
+    await platform.stop();
+    await sshd.stop();
+    await env.cleanup();
+  }
+}
+
+if (process.argv[2] === '--abuser') {
+  await abuser(process.argv[3] ?? '');
+} else {
+  await main();
+}
