@@ -3,7 +3,6 @@
  * ADMIN). Reads run in one withTenant transaction each; changes lock the account row like orders do,
  * so a withdrawal and an order never both spend the same buying power.
  */
-import type pg from 'pg';
 import { AppError, ErrorCode, badInput, conflict, notFound } from '../../../lib/errors.js';
 import { openSession, type AccountSession } from './account-session.js';
 import { Dec, moneyUp, str } from './decimal.js';
@@ -22,7 +21,7 @@ import { requireId } from './order.service.js';
 import type { PricingConfig } from './order.types.js';
 import { DEFAULT_LIMITS } from './risk.rules.js';
 import { limitsFromRow } from './account-session.js';
-import { inTenant, type Caller } from './tenant-scope.js';
+import { inTenant, type Caller, type TenantDb } from './tenant-scope.js';
 import type { SessionStore } from './session.store.js';
 import { pageSize, type RiskLimitsValues } from './trading.repository.js';
 
@@ -50,7 +49,7 @@ const MAX_CASH = new Dec('1e14');
 
 export class AccountService {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: TenantDb,
     private readonly quotes: QuoteBook,
     private readonly pricing: PricingConfig,
     private readonly sink: EffectsSink,
