@@ -146,6 +146,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           redis,
           config.REDIS_PREFIX,
           config.TRADING_TRADE_STREAM_MAXLEN,
+          config.TRADING_REALTIME_CACHE_TTL_SECONDS,
           tradingMetrics,
           logger,
         );
