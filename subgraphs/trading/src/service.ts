@@ -41,7 +41,8 @@ import { pricingFrom } from './order.types.js';
 import { OrderBookRegistry } from './order-book.registry.js';
 import { resolvers } from './resolvers/index.js';
 import { TenantGate } from './tenant-gate.js';
-import type { TenantDb } from './tenant-scope.js';
+import { callerOf, type TenantDb } from './tenant-scope.js';
+import { createTradingLoaders } from './trading.loaders.js';
 import { createTradingMetrics, type TradingMetrics } from './trading.metrics.js';
 
 /** Optional collaborators, for tests and benchmarks. */
@@ -203,7 +204,11 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
           resolvers,
           verifier,
-          context: (base): TradingContext => ({ ...base, trading: services }),
+          context: (base): TradingContext => ({
+            ...base,
+            trading: services,
+            loaders: createTradingLoaders(accounts, () => callerOf(base)),
+          }),
           onStop: [release],
         });
         const ws = await attachWs({ subscriber, subscribeRevocations: deps.sessions !== undefined, now });
