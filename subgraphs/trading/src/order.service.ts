@@ -189,6 +189,11 @@ export class OrderService {
     });
   }
 
+  /** Submissions waiting for or in a placement transaction, over all accounts of this replica. */
+  get queuedPlacements(): number {
+    return this.placements.depth;
+  }
+
   /**
    * Places an order. A risk rejection is a REJECTED order (stored, with its reason), not an error.
    * @throws AppError BAD_USER_INPUT (malformed), NOT_FOUND (account), CONFLICT (clientOrderId reused
