@@ -224,6 +224,24 @@ describe('batched reads', () => {
       redis.disconnect();
     }
   });
+  it('positions of many instruments (a list from market-data) are read in one transaction', async () => {
+    const counter = svc.runtime().metrics.tenantTransactions;
+    const before = await counterValue(counter);
+    const r = await gql<{ _entities: { symbol: string; position: { quantity: string } | null }[] }>(
+      url,
+      `query($r: [_Any!]!, $account: ID) { _entities(representations: $r) {
+        ... on Instrument { symbol position(accountId: $account) { quantity } } } }`,
+      { r: ['AAPL', 'MSFT', 'TSLA'].map((symbol) => ({ __typename: 'Instrument', symbol })) },
+      token,
+    );
+    expect(r.errors).toBeUndefined();
+    expect(r.data?._entities).toEqual([
+      { symbol: 'AAPL', position: { quantity: String(ORDERS) } },
+      { symbol: 'MSFT', position: { quantity: '1' } },
+      { symbol: 'TSLA', position: null },
+    ]);
+    expect((await counterValue(counter)) - before).toBe(1);
+  });
 });
 
 describe('placement turns and queues (one placement transaction at a time)', () => {
