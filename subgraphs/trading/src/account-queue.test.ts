@@ -123,12 +123,15 @@ describe('AccountQueue', () => {
       },
       { maxRunning: 1 },
     );
-    const bad = queue.submit('bad', 1);
-    const good = queue.submit('good', 2);
+    const bad = queue.submit('bad', 1, 'A');
+    const good = queue.submit('good', 2, 'B');
+    const alsoA = queue.submit('a2', 7, 'A');
     await expect(bad).rejects.toThrow('batch failed');
     await expect(good).resolves.toBe(3);
-    await expect(queue.submit('bad', 3)).rejects.toThrow('batch failed');
-    await expect(queue.submit('good', 4)).resolves.toBe(5);
+    await expect(alsoA).resolves.toBe(8);
+    await expect(queue.submit('bad', 3, 'A')).rejects.toThrow('batch failed');
+    await expect(queue.submit('good', 4, 'B')).resolves.toBe(5);
+    expect(queue.depth).toBe(0);
   });
 
   it('shares turns round robin between groups, first come first served within a group', async () => {
