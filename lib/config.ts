@@ -264,6 +264,18 @@ const schema = z
      * one gather into the account's next batch; about twice the database's cores keeps it busy.
      */
     TRADING_PLACEMENT_CONCURRENCY: positiveInt.default(4),
+    /**
+     * Submissions that may wait in one account's placement queue (per replica); beyond it a placement is
+     * refused with RATE_LIMITED and nothing is stored.
+     */
+    TRADING_ACCOUNT_QUEUE_MAX: positiveInt.default(200),
+    /**
+     * Pooled connections (of DB_POOL_MAX) one tenant's transactions may hold at once on a replica,
+     * placements, fills and reads alike; further ones wait for one of them to finish.
+     */
+    TRADING_TENANT_MAX_CONNECTIONS: positiveInt.default(5),
+    /** Lifetime of the real-time cache keys (`trading:positions|account|last-trade:*`), renewed on write. */
+    TRADING_REALTIME_CACHE_TTL_SECONDS: positiveInt.default(604_800),
 
     /** Annual risk-free rate (0.04 = 4 %) used by Sharpe, Sortino and alpha; daily rate = annual / 252. */
     ANALYTICS_RISK_FREE_RATE: z.coerce.number().min(-1).max(1).default(0),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AccountQueue, type Settled } from './account-queue.js';
+import { AccountQueue, AccountQueueFullError, type Settled } from './account-queue.js';
 
 describe('AccountQueue', () => {
   it('runs one batch per key at a time; what arrives meanwhile goes together in the next', async () => {
@@ -123,17 +123,97 @@ describe('AccountQueue', () => {
       },
       { maxRunning: 1 },
     );
-    const bad = queue.submit('bad', 1);
-    const good = queue.submit('good', 2);
+    const bad = queue.submit('bad', 1, 'A');
+    const good = queue.submit('good', 2, 'B');
+    const alsoA = queue.submit('a2', 7, 'A');
     await expect(bad).rejects.toThrow('batch failed');
     await expect(good).resolves.toBe(3);
-    await expect(queue.submit('bad', 3)).rejects.toThrow('batch failed');
-    await expect(queue.submit('good', 4)).resolves.toBe(5);
+    await expect(alsoA).resolves.toBe(8);
+    await expect(queue.submit('bad', 3, 'A')).rejects.toThrow('batch failed');
+    await expect(queue.submit('good', 4, 'B')).resolves.toBe(5);
+    expect(queue.depth).toBe(0);
+  });
+
+  it('shares turns round robin between groups, first come first served within a group', async () => {
+    const started: string[] = [];
+    const releases: (() => void)[] = [];
+    const queue = new AccountQueue<string, string>(
+      async (key, items) => {
+        started.push(`${key}:${items.join('+')}`);
+        await new Promise<void>((r) => releases.push(r));
+        return items.map((i) => ({ ok: true, value: i }));
+      },
+      { maxRunning: 1 },
+    );
+    const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const all: Promise<string>[] = [];
+    // Tenant A floods five accounts before tenant B's two accounts ask for a turn.
+    all.push(queue.submit('A/a0', 'x', 'A'));
+    await settle();
+    for (const k of ['a1', 'a2', 'a3', 'a4']) all.push(queue.submit(`A/${k}`, 'x', 'A'));
+    await settle();
+    all.push(queue.submit('B/b1', 'y', 'B'));
+    await settle();
+    all.push(queue.submit('B/b2', 'y', 'B'));
+    await settle();
+    expect(started).toEqual(['A/a0:x']);
+    while (started.length < 7) {
+      const before = started.length;
+      releases.shift()?.();
+      await eventuallyStarted(() => started.length > before);
+    }
+    releases.shift()?.();
+    await Promise.all(all);
+    // B's batches alternate with A's instead of waiting behind all of A's.
+    expect(started).toEqual(['A/a0:x', 'A/a1:x', 'B/b1:y', 'A/a2:x', 'B/b2:y', 'A/a3:x', 'A/a4:x']);
+    expect(queue.depth).toBe(0);
+  });
+
+  it('refuses a submission beyond maxWaiting per key, and takes new ones once the queue moves', async () => {
+    const started: string[] = [];
+    const releases: (() => void)[] = [];
+    const queue = new AccountQueue<number, number>(
+      async (key, items) => {
+        started.push(`${key}:${items.join('+')}`);
+        await new Promise<void>((r) => releases.push(r));
+        return items.map((i) => ({ ok: true, value: i }));
+      },
+      { maxWaiting: 2 },
+    );
+    const first = queue.submit('k', 1);
+    await eventuallyStarted(() => started.length === 1);
+    // 1 runs; 2 and 3 wait; 4 is one too many for this key, while another key is unaffected.
+    const waiting = [queue.submit('k', 2), queue.submit('k', 3)];
+    const refused = queue.submit('k', 4);
+    await expect(refused).rejects.toBeInstanceOf(AccountQueueFullError);
+    await expect(refused).rejects.toMatchObject({ key: 'k', limit: 2 });
+    const other = queue.submit('other', 9);
+    await eventuallyStarted(() => started.length === 2);
+    releases.shift()?.();
+    expect(await first).toBe(1);
+    // 2 and 3 left the waiting line for the next batch: room again.
+    await eventuallyStarted(() => started.length === 3);
+    const later = queue.submit('k', 5);
+    releases.splice(0).forEach((r) => r());
+    expect(await Promise.all(waiting)).toEqual([2, 3]);
+    expect(await other).toBe(9);
+    await eventuallyStarted(() => started.length === 4);
+    releases.splice(0).forEach((r) => r());
+    expect(await later).toBe(5);
+    expect(started).toEqual(['k:1', 'other:9', 'k:2+3', 'k:5']);
+    expect(queue.depth).toBe(0);
   });
 
   it('refuses limits below 1', () => {
     const run = (): Promise<Settled<number>[]> => Promise.resolve([]);
     expect(() => new AccountQueue<number, number>(run, { maxRunning: 0 })).toThrow(RangeError);
     expect(() => new AccountQueue<number, number>(run, { maxBatch: 0 })).toThrow(RangeError);
+    expect(() => new AccountQueue<number, number>(run, { maxWaiting: 0 })).toThrow(RangeError);
   });
 });
+
+/** Lets the event loop turn until `done()` holds (bounded, so a broken queue fails instead of hanging). */
+async function eventuallyStarted(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setImmediate(r));
+  expect(done()).toBe(true);
+}

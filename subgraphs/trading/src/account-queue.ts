@@ -2,19 +2,12 @@
  * Group commit per account. Submissions to one account are serialized by the account row lock anyway;
  * instead of each waiting for the lock on a pooled connection of its own, they queue here, in the
  * process, and the submissions that arrived while the account's transaction was running go together in
- * the next one: one lock, one read, one write and one COMMIT (one WAL flush) for all of them, each still
- * checked against the account as the previous ones left it. An idle account's submission starts at
- * once, so a lone order waits for nothing.
+ * the next one (one lock, one read, one write, one COMMIT), each still checked against the account as
+ * the previous ones left it. An idle account's submission starts at once.
  *
- * At most `maxRunning` batches (of all keys together) run at once. A key whose batch is due while all
- * are busy waits for one to finish (first come, first served), and what its submissions gather
- * meanwhile goes in its batch. Under load the database then works on a few transactions near its
- * cores' count instead of one per busy account, and each carries more orders: in the orders benchmark,
- * 4 at once gave 6.1 orders per transaction instead of 3.8, a quarter less PostgreSQL CPU per order and
- * about 18% more orders per second (BENCHMARKS.md).
- *
- * Only the order of submissions and the sharing of a transaction are decided here; what a batch does,
- * and what each submission gets back (its own result or its own error), is the runner's.
+ * At most `maxRunning` batches (of all keys) run at once. Turns go round robin between groups (tenants)
+ * with waiting batches, first come first served within a group, so one tenant's burst cannot push
+ * another's orders to the back of a shared line. Each key's queue is bounded (`maxWaiting`).
  */
 
 /** One submission's outcome in a batch: its value, or the error only it gets. */
@@ -26,21 +19,42 @@ interface Waiting<T, R> {
   reject: (error: unknown) => void;
 }
 
+/** The submissions of one key: those waiting, and how many its running batch holds. */
+interface KeyQueue<T, R> {
+  group: string;
+  waiting: Waiting<T, R>[];
+  inBatch: number;
+}
+
 /** Limits of an {@link AccountQueue}. */
 export interface AccountQueueOptions {
   /** Most submissions in one batch. @default 64 */
   maxBatch?: number;
   /** Most batches running at once, over all keys. @default unlimited */
   maxRunning?: number;
+  /** Most submissions waiting per key (its running batch not counted). @default unlimited */
+  maxWaiting?: number;
+}
+
+/** A submission refused because its key's queue already holds `limit` waiting submissions. */
+export class AccountQueueFullError extends Error {
+  constructor(
+    readonly key: string,
+    readonly limit: number,
+  ) {
+    super(`queue ${key} holds ${limit} waiting submissions`);
+    this.name = 'AccountQueueFullError';
+  }
 }
 
 export class AccountQueue<T, R> {
-  private readonly queues = new Map<string, Waiting<T, R>[]>();
+  private readonly queues = new Map<string, KeyQueue<T, R>>();
   private readonly maxBatch: number;
   private readonly maxRunning: number;
+  private readonly maxWaiting: number;
   private running = 0;
-  /** Keys whose batch waits for a running one to finish, oldest first. */
-  private readonly waitingToRun: (() => void)[] = [];
+  /** Batches waiting for a turn, per group; the map's order is the round-robin rotation. */
+  private readonly waitingToRun = new Map<string, (() => void)[]>();
 
   /**
    * @param run processes a batch of one key in one transaction, returning one outcome per item (same
@@ -52,39 +66,49 @@ export class AccountQueue<T, R> {
   ) {
     this.maxBatch = opts.maxBatch ?? 64;
     this.maxRunning = opts.maxRunning ?? Number.POSITIVE_INFINITY;
-    if (!(this.maxBatch >= 1) || !(this.maxRunning >= 1))
+    this.maxWaiting = opts.maxWaiting ?? Number.POSITIVE_INFINITY;
+    if (!(this.maxBatch >= 1) || !(this.maxRunning >= 1) || !(this.maxWaiting >= 1))
       throw new RangeError('AccountQueue limits must be >= 1');
   }
 
-  /** Queues `item` behind the key's running batch (or runs it now) and settles with its outcome. */
-  submit(key: string, item: T): Promise<R> {
+  /**
+   * Queues `item` behind the key's running batch (or runs it now) and settles with its outcome.
+   * @param group the key's group (its tenant): turns are shared round robin between groups
+   * @throws AccountQueueFullError (as the rejection) when the key already has `maxWaiting` waiting
+   */
+  submit(key: string, item: T, group = ''): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const waiting = this.queues.get(key);
-      if (waiting) {
-        waiting.push({ item, resolve, reject });
+      const queue = this.queues.get(key);
+      if (queue) {
+        if (queue.waiting.length >= this.maxWaiting) {
+          reject(new AccountQueueFullError(key, this.maxWaiting));
+          return;
+        }
+        queue.waiting.push({ item, resolve, reject });
         return;
       }
-      const queue = [{ item, resolve, reject }];
-      this.queues.set(key, queue);
-      void this.drain(key, queue);
+      const fresh: KeyQueue<T, R> = { group, waiting: [{ item, resolve, reject }], inBatch: 0 };
+      this.queues.set(key, fresh);
+      void this.drain(key, fresh);
     });
   }
 
   /** Submissions waiting or running, over all keys (0 once every queue has drained). */
   get depth(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.length;
+    for (const q of this.queues.values()) n += q.waiting.length + q.inBatch;
     return n;
   }
 
-  private async drain(key: string, queue: Waiting<T, R>[]): Promise<void> {
-    while (queue.length > 0) {
+  private async drain(key: string, queue: KeyQueue<T, R>): Promise<void> {
+    while (queue.waiting.length > 0) {
       // Each batch starts after the I/O of this turn of the event loop, so that submissions arriving
       // together go together (an idle account's order waits for nothing else).
       await new Promise((resolve) => setImmediate(resolve));
-      await this.turn();
+      await this.turn(queue.group);
       // Taken once the batch may run: what arrived while it waited for a turn goes with it.
-      const batch = queue.slice(0, this.maxBatch);
+      const batch = queue.waiting.splice(0, this.maxBatch);
+      queue.inBatch = batch.length;
       let outcomes: Settled<R>[] | undefined;
       let failure: unknown;
       try {
@@ -95,9 +119,9 @@ export class AccountQueue<T, R> {
       } catch (err) {
         failure = err ?? new Error('batch failed');
       } finally {
+        queue.inBatch = 0;
         this.done();
       }
-      queue.splice(0, batch.length);
       batch.forEach((w, i) => {
         const o = outcomes?.[i];
         if (o?.ok) w.resolve(o.value);
@@ -107,19 +131,33 @@ export class AccountQueue<T, R> {
     this.queues.delete(key);
   }
 
-  /** Resolves once a batch may run (at most maxRunning at once, first come first served). */
-  private turn(): Promise<void> {
+  /** Resolves once a batch of `group` may run (at most maxRunning at once). */
+  private turn(group: string): Promise<void> {
     if (this.running < this.maxRunning) {
       this.running++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waitingToRun.push(resolve));
+    return new Promise((resolve) => {
+      const waiting = this.waitingToRun.get(group);
+      if (waiting) waiting.push(resolve);
+      else this.waitingToRun.set(group, [resolve]);
+    });
   }
 
-  /** A batch finished: its turn passes to the oldest waiting key, if any. */
+  /**
+   * A batch finished: its turn passes to the oldest waiting batch of the group at the head of the
+   * rotation, and that group goes to the back (if it still waits for more turns).
+   */
   private done(): void {
-    const next = this.waitingToRun.shift();
-    if (next) next();
-    else this.running--;
+    const head = this.waitingToRun.entries().next();
+    if (head.done) {
+      this.running--;
+      return;
+    }
+    const [group, waiting] = head.value;
+    const next = waiting.shift();
+    this.waitingToRun.delete(group);
+    if (waiting.length > 0) this.waitingToRun.set(group, waiting);
+    next?.();
   }
 }

@@ -48,6 +48,11 @@ export interface TxEffects {
   trades: { execution: ExecutionRow; order: OrderRow }[];
   /** Positions the transaction changed. */
   positions: PositionRow[];
+  /**
+   * Every non-flat position of the account after the transaction (the session reads them all), so the
+   * real-time cache can be rewritten whole once its key has expired.
+   */
+  heldPositions: PositionRow[];
   account: AccountRow;
 }
 
@@ -60,6 +65,8 @@ interface TrackedOrder {
 interface TrackedPosition {
   state: PositionState;
   dirty: boolean;
+  /** When it last changed, as read (undefined for one this session created). */
+  updatedAt?: Date;
 }
 
 /** Remaining quantity of open orders of one symbol, by side (and as read, to write only changes). */
@@ -106,6 +113,7 @@ export class AccountSession {
           realizedPnl: new Dec(p.realizedPnl),
         },
         dirty: false,
+        updatedAt: p.updatedAt,
       });
     }
   }
@@ -451,16 +459,19 @@ export class AccountSession {
     const tracked = [...this.orders.values()];
     const at = new Date(this.now);
     const positions: PositionRow[] = [];
+    const heldPositions: PositionRow[] = [];
     for (const [symbol, p] of this.positions) {
-      if (!p.dirty) continue;
-      positions.push({
+      if (!p.dirty && p.state.quantity.isZero()) continue;
+      const row: PositionRow = {
         accountId: this.account.id,
         symbol,
         quantity: str(p.state.quantity),
         averagePrice: str(p.state.averagePrice),
         realizedPnl: str(p.state.realizedPnl),
-        updatedAt: at,
-      });
+        updatedAt: p.dirty ? at : (p.updatedAt ?? at),
+      };
+      if (p.dirty) positions.push(row);
+      if (!p.state.quantity.isZero()) heldPositions.push(row);
     }
     const account: AccountRow | null = this.accountDirty
       ? { ...this.account, cash: str(this.cash), reserved: str(this.reserved), updatedAt: at }
@@ -489,6 +500,7 @@ export class AccountSession {
         order: byId.get(execution.orderId) ?? (this.orders.get(execution.orderId)?.row as OrderRow),
       })),
       positions,
+      heldPositions,
       account: account ?? this.account,
     };
     return { changes, effects };

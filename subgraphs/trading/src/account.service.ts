@@ -1,18 +1,19 @@
 /**
  * Accounts, positions and their reads; cash movements, risk limits and the trading state (OWNER and
- * ADMIN). Reads run in one withTenant transaction each; changes lock the account row like orders do,
- * so a withdrawal and an order never both spend the same buying power.
+ * ADMIN). Reads take many keys at once (trading.loaders.ts gathers a request's look-ups) and run in one
+ * withTenant transaction per batch; changes lock the account row like orders do, so a withdrawal and
+ * an order never both spend the same buying power.
  */
-import type pg from 'pg';
 import { AppError, ErrorCode, badInput, conflict, notFound } from '../../../lib/errors.js';
 import { openSession, type AccountSession } from './account-session.js';
 import { Dec, moneyUp, str } from './decimal.js';
-import type { AccountRow, OrderStatus, PositionRow, TradingState } from './db/tenant-schema.js';
+import type { AccountRow, PositionRow, TradingState } from './db/tenant-schema.js';
 import type { EffectsSink } from './execution/engine.js';
 import type { QuoteBook } from './market/quote.book.js';
 import type {
   AccountModel,
   LedgerEntryModel,
+  OrderEventModel,
   OrderModel,
   PositionModel,
   RiskLimitsModel,
@@ -22,9 +23,14 @@ import { requireId } from './order.service.js';
 import type { PricingConfig } from './order.types.js';
 import { DEFAULT_LIMITS } from './risk.rules.js';
 import { limitsFromRow } from './account-session.js';
-import { inTenant, type Caller } from './tenant-scope.js';
+import { inTenant, type Caller, type TenantDb } from './tenant-scope.js';
 import type { SessionStore } from './session.store.js';
-import { pageSize, type RiskLimitsValues } from './trading.repository.js';
+import {
+  type OrderPageFilter,
+  type RiskLimitsValues,
+  type TradePageFilter,
+  type TradingRepository,
+} from './trading.repository.js';
 
 export interface CashMovementInput {
   accountId: string;
@@ -50,7 +56,7 @@ const MAX_CASH = new Dec('1e14');
 
 export class AccountService {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: TenantDb,
     private readonly quotes: QuoteBook,
     private readonly pricing: PricingConfig,
     private readonly sink: EffectsSink,
@@ -93,6 +99,149 @@ export class AccountService {
   }
 
   /**
+   * Accounts by id in one transaction (the account loader: `account`, `__resolveReference`), in the
+   * order of `ids`; null for ids that do not exist in the caller's tenant.
+   */
+  async getMany(caller: Caller, ids: readonly string[]): Promise<(AccountModel | null)[]> {
+    const wanted = uniqueIds(ids);
+    if (wanted.length === 0) return ids.map(() => null);
+    const { rows, positions, limits } = await inTenant(this.pool, caller.scope, async (repo) => {
+      const rows = await repo.accountsByIds(wanted);
+      const found = rows.map((r) => r.id);
+      const [positions, limits] = await Promise.all([repo.listPositionsOf(found), repo.riskLimitsOf(found)]);
+      return { rows, positions, limits };
+    });
+    const marks = await this.marks(positions);
+    const byId = new Map(
+      rows.map((row) => [
+        row.id,
+        this.model(
+          row,
+          positions.filter((p) => p.accountId === row.id),
+          limitsFromRow(
+            limits.find((l) => l.accountId === row.id),
+            DEFAULT_LIMITS,
+          ),
+          marks,
+        ),
+      ]),
+    );
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+
+  /** Orders by id in one transaction, in the order of `ids` (null where not found in the tenant). */
+  async ordersByIds(caller: Caller, ids: readonly string[]): Promise<(OrderModel | null)[]> {
+    const wanted = uniqueIds(ids);
+    if (wanted.length === 0) return ids.map(() => null);
+    const rows = await inTenant(this.pool, caller.scope, (repo) => repo.ordersByIds(wanted));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+
+  /** The events of each order (oldest first) in one transaction, in the order of `orderIds`. */
+  async eventsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<OrderEventModel[][]> {
+    const wanted = uniqueIds(orderIds);
+    const rows =
+      wanted.length === 0
+        ? []
+        : await inTenant(this.pool, caller.scope, (repo) => repo.eventsOfOrders(wanted));
+    const byOrder = groupBy(rows, (r) => r.orderId);
+    return orderIds.map((id) => byOrder.get(id.toLowerCase()) ?? []);
+  }
+
+  /** The executions of each order (oldest first) in one transaction, in the order of `orderIds`. */
+  async executionsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<TradeModel[][]> {
+    const wanted = uniqueIds(orderIds);
+    const rows =
+      wanted.length === 0
+        ? []
+        : await inTenant(this.pool, caller.scope, (repo) => repo.executionsOfOrders(wanted));
+    const byOrder = groupBy(rows, (r) => r.orderId);
+    return orderIds.map((id) => byOrder.get(id.toLowerCase()) ?? []);
+  }
+
+  /**
+   * A page of orders per (account, filter) in one transaction: one statement per distinct filter,
+   * whatever the number of accounts. Results in the order of `requests`.
+   */
+  orderPages(
+    caller: Caller,
+    requests: readonly { accountId: string; filter: OrderPageFilter }[],
+  ): Promise<OrderModel[][]> {
+    return this.pages(caller, requests, (repo, ids, filter) => repo.orderPagesOf(ids, filter));
+  }
+
+  /** A page of executions per (account, filter) in one transaction (see {@link orderPages}). */
+  tradePages(
+    caller: Caller,
+    requests: readonly { accountId: string; filter: TradePageFilter }[],
+  ): Promise<TradeModel[][]> {
+    return this.pages(caller, requests, (repo, ids, filter) => repo.tradePagesOf(ids, filter));
+  }
+
+  /** A page of ledger entries per (account, size) in one transaction (see {@link orderPages}). */
+  ledgerPages(
+    caller: Caller,
+    requests: readonly { accountId: string; filter: { first: number } }[],
+  ): Promise<LedgerEntryModel[][]> {
+    return this.pages(caller, requests, (repo, ids, filter) => repo.ledgerPagesOf(ids, filter.first));
+  }
+
+  /**
+   * The caller's positions for several (symbol, account) pairs in one transaction (`Instrument.position`
+   * of a list of instruments); a null account is the tenant's first. Null when flat or not found.
+   */
+  async positions(
+    caller: Caller,
+    requests: readonly { symbol: string; accountId: string | null }[],
+  ): Promise<(PositionModel | null)[]> {
+    const valid = (id: string | null): boolean => id === null || isUuid(id);
+    const wanted = [...new Set(requests.filter((r) => valid(r.accountId)).map((r) => r.accountId))];
+    if (wanted.length === 0) return requests.map(() => null);
+    const { first, rows } = await inTenant(this.pool, caller.scope, async (repo) => {
+      const first = wanted.includes(null) ? ((await repo.listAccounts())[0]?.id ?? null) : null;
+      const ids = [...new Set([...wanted.filter((id) => id !== null), ...(first ? [first] : [])])];
+      return { first, rows: await repo.listPositionsOf(ids) };
+    });
+    const held = rows.filter((r) => !new Dec(r.quantity).isZero());
+    const marks = await this.marks(held);
+    const byKey = new Map(held.map((r) => [`${r.accountId}/${r.symbol}`, r]));
+    return requests.map(({ symbol, accountId }) => {
+      if (!valid(accountId)) return null;
+      const id = accountId === null ? first : accountId.toLowerCase();
+      const row = id === null ? undefined : byKey.get(`${id}/${symbol}`);
+      return row ? this.positionModel(row, marks) : null;
+    });
+  }
+
+  /** Runs one page read per distinct filter of `requests`, all in one transaction. */
+  private async pages<F, R extends { accountId: string }>(
+    caller: Caller,
+    requests: readonly { accountId: string; filter: F }[],
+    read: (repo: TradingRepository, accountIds: string[], filter: F) => Promise<R[]>,
+  ): Promise<R[][]> {
+    const groups = new Map<string, { filter: F; accountIds: Set<string> }>();
+    for (const r of requests) {
+      if (!isUuid(r.accountId)) continue;
+      const key = JSON.stringify(r.filter);
+      const group = groups.get(key) ?? { filter: r.filter, accountIds: new Set<string>() };
+      group.accountIds.add(r.accountId.toLowerCase());
+      groups.set(key, group);
+    }
+    if (groups.size === 0) return requests.map(() => []);
+    const results = await inTenant(this.pool, caller.scope, async (repo) => {
+      const out = new Map<string, Map<string, R[]>>();
+      for (const [key, g] of groups)
+        out.set(
+          key,
+          groupBy(await read(repo, [...g.accountIds], g.filter), (x) => x.accountId),
+        );
+      return out;
+    });
+    return requests.map((r) => results.get(JSON.stringify(r.filter))?.get(r.accountId.toLowerCase()) ?? []);
+  }
+
+  /**
    * The account, or NOT_FOUND (subscriptions and mutations check the account belongs to the caller's
    * tenant this way).
    */
@@ -101,65 +250,6 @@ export class AccountService {
     const found = await this.get(caller, id);
     if (!found) throw notFound('Account');
     return found;
-  }
-
-  async order(caller: Caller, orderId: string): Promise<OrderModel | null> {
-    if (!isUuid(orderId)) return null;
-    return (await inTenant(this.pool, caller.scope, (repo) => repo.getOrder(orderId))) ?? null;
-  }
-
-  orders(
-    caller: Caller,
-    accountId: string,
-    filter: {
-      status?: OrderStatus | null | undefined;
-      symbol?: string | null | undefined;
-      first?: number | null | undefined;
-    },
-  ): Promise<OrderModel[]> {
-    return inTenant(this.pool, caller.scope, (repo) =>
-      repo.listOrders(accountId, {
-        status: filter.status ?? null,
-        symbol: filter.symbol ?? null,
-        first: pageSize(filter.first),
-      }),
-    );
-  }
-
-  trades(
-    caller: Caller,
-    accountId: string,
-    filter: { symbol?: string | null | undefined; first?: number | null | undefined },
-  ): Promise<TradeModel[]> {
-    return inTenant(this.pool, caller.scope, (repo) =>
-      repo.listExecutions(accountId, { symbol: filter.symbol ?? null, first: pageSize(filter.first) }),
-    );
-  }
-
-  ledger(caller: Caller, accountId: string, first?: number | null): Promise<LedgerEntryModel[]> {
-    return inTenant(this.pool, caller.scope, (repo) => repo.listLedger(accountId, pageSize(first)));
-  }
-
-  events(caller: Caller, orderId: string) {
-    return inTenant(this.pool, caller.scope, (repo) => repo.listEvents(orderId));
-  }
-
-  executionsOfOrder(caller: Caller, orderId: string): Promise<TradeModel[]> {
-    return inTenant(this.pool, caller.scope, (repo) => repo.executionsOfOrder(orderId));
-  }
-
-  /**
-   * The caller's position in `symbol`, in `accountId` or the tenant's first account; null when flat.
-   */
-  async position(caller: Caller, symbol: string, accountId?: string | null): Promise<PositionModel | null> {
-    if (accountId !== null && accountId !== undefined && !isUuid(accountId)) return null;
-    const row = await inTenant(this.pool, caller.scope, async (repo) => {
-      const id = accountId ?? (await repo.listAccounts())[0]?.id;
-      if (!id) return undefined;
-      return (await repo.listPositions(id)).find((p) => p.symbol === symbol);
-    });
-    if (!row || new Dec(row.quantity).isZero()) return null;
-    return this.positionModel(row, await this.marks([row]));
   }
 
   /** Adds cash (OWNER/ADMIN). A repeated `reference` moves the money once. */
@@ -296,6 +386,23 @@ export class AccountService {
       shortMargin: moneyUp(shortCost.mul(this.pricing.shortMarginRate)),
     };
   }
+}
+
+/** The distinct well-formed ids of `ids`, lower-cased (others cannot exist: they are not UUIDs). */
+function uniqueIds(ids: readonly string[]): string[] {
+  return [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+}
+
+/** Rows grouped by a key, each group in the rows' order. */
+function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
 }
 
 function isUuid(v: string): boolean {

@@ -2,6 +2,7 @@ import type { RequestContext } from '../../../lib/context.js';
 import type { AccountService } from './account.service.js';
 import type { EventHub } from './events/event.hub.js';
 import type { OrderService } from './order.service.js';
+import type { TradingLoaders } from './trading.loaders.js';
 
 /** The trading domain, shared by HTTP and WebSocket requests. */
 export interface TradingServices {
@@ -11,7 +12,8 @@ export interface TradingServices {
   redisPrefix: string;
 }
 
-/** Context of the trading subgraph: lib's request context plus the trading services. */
+/** Context of the trading subgraph: lib's request context, the trading services and per-request loaders. */
 export interface TradingContext extends RequestContext {
   trading: TradingServices;
+  loaders: TradingLoaders;
 }

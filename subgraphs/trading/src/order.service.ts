@@ -7,11 +7,10 @@
  * a check is still true when its reservation is written. A submit whose clientOrderId already exists in
  * the account returns that order (checked under the same lock, with the unique index behind it).
  */
-import type pg from 'pg';
 import type { TenantScope } from '../../../lib/db.js';
-import { AppError, badInput, conflict, notFound } from '../../../lib/errors.js';
+import { AppError, badInput, conflict, notFound, rateLimited } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
-import { AccountQueue, type Settled } from './account-queue.js';
+import { AccountQueue, AccountQueueFullError, type Settled } from './account-queue.js';
 import { openSession, sessionOf, type AccountSession, type TxEffects } from './account-session.js';
 import { Dec, str } from './decimal.js';
 import type { OrderRow } from './db/tenant-schema.js';
@@ -33,7 +32,7 @@ import {
 } from './order.types.js';
 import type { OrderBookRegistry } from './order-book.registry.js';
 import { DEFAULT_LIMITS, evaluateRisk, freshQuote, type RiskDecision } from './risk.rules.js';
-import { inTenant, inTenantRoundTrips, isRetryable, type Caller } from './tenant-scope.js';
+import { inTenant, inTenantRoundTrips, isRetryable, type Caller, type TenantDb } from './tenant-scope.js';
 import type { TradingMetrics } from './trading.metrics.js';
 import {
   asDuplicateOrder,
@@ -143,7 +142,8 @@ function sameOrder(o: OrderRow, intent: OrderIntent): boolean {
 }
 
 export interface OrderServiceDeps {
-  pool: pg.Pool;
+  /** Tenant transactions (pool and per-tenant share). */
+  pool: TenantDb;
   catalog: InstrumentCatalog;
   quotes: QuoteBook;
   registry: OrderBookRegistry;
@@ -154,6 +154,8 @@ export interface OrderServiceDeps {
   now: () => number;
   /** Placement transactions at once, over all accounts (TRADING_PLACEMENT_CONCURRENCY). */
   placementConcurrency: number;
+  /** Submissions that may wait per account queue (TRADING_ACCOUNT_QUEUE_MAX). */
+  accountQueueMax: number;
 }
 
 interface Prepared {
@@ -183,13 +185,19 @@ export class OrderService {
   constructor(private readonly deps: OrderServiceDeps) {
     this.placements = new AccountQueue((_key, batch) => this.placeBatch(batch), {
       maxRunning: deps.placementConcurrency,
+      maxWaiting: deps.accountQueueMax,
     });
+  }
+
+  /** Submissions waiting for or in a placement transaction, over all accounts of this replica. */
+  get queuedPlacements(): number {
+    return this.placements.depth;
   }
 
   /**
    * Places an order. A risk rejection is a REJECTED order (stored, with its reason), not an error.
    * @throws AppError BAD_USER_INPUT (malformed), NOT_FOUND (account), CONFLICT (clientOrderId reused
-   *   with different parameters)
+   *   with different parameters), RATE_LIMITED (the account's queue is full; nothing was stored)
    */
   async place(caller: Caller, input: PlaceOrderInput): Promise<OrderRow> {
     const intent = validateOrder(input);
@@ -197,11 +205,22 @@ export class OrderService {
     await this.deps.registry.ensure(caller.scope);
     const prepared = await this.prepare(intent.symbol);
     const { tenantId, userId } = caller.scope;
-    const order = await this.placements.submit(`${tenantId}/${userId}/${intent.accountId}`, {
-      scope: caller.scope,
-      intent,
-      prepared,
-    });
+    const order = await this.placements
+      .submit(
+        `${tenantId}/${userId}/${intent.accountId}`,
+        { scope: caller.scope, intent, prepared },
+        tenantId,
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof AccountQueueFullError)) throw err;
+        this.deps.metrics.limitRefusals.inc({ limit: 'account_queue' });
+        // A batch takes at most a statement timeout; in practice the queue moves far sooner.
+        throw rateLimited(
+          1,
+          `Too many orders waiting for this account: at most ${err.limit} may queue per account (TRADING_ACCOUNT_QUEUE_MAX)`,
+          { limit: 'account_queue', max: err.limit },
+        );
+      });
     end();
     return order;
   }

@@ -40,6 +40,9 @@ import { OrderService } from './order.service.js';
 import { pricingFrom } from './order.types.js';
 import { OrderBookRegistry } from './order-book.registry.js';
 import { resolvers } from './resolvers/index.js';
+import { TenantGate } from './tenant-gate.js';
+import { callerOf, type TenantDb } from './tenant-scope.js';
+import { createTradingLoaders } from './trading.loaders.js';
 import { createTradingMetrics, type TradingMetrics } from './trading.metrics.js';
 
 /** Optional collaborators, for tests and benchmarks. */
@@ -65,6 +68,8 @@ export interface TradingRuntime {
   quotes: QuoteBook;
   catalog: InstrumentCatalog;
   pool: pg.Pool;
+  /** The pool with each tenant's share bounded (what every tenant transaction runs on). */
+  tenantDb: TenantDb;
   redis: Redis;
   metrics: TradingMetrics;
 }
@@ -128,6 +133,13 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
       try {
         await catalog.open(config.TRADING_CATALOG_REFRESH_MS);
         const pricing = pricingFrom(config);
+        const tenantDb: TenantDb = {
+          pool,
+          gate: new TenantGate(config.TRADING_TENANT_MAX_CONNECTIONS, {
+            transactions: tradingMetrics.tenantTransactions,
+            waits: tradingMetrics.tenantConnectionWaits,
+          }),
+        };
         const quotes = new QuoteBook(redis);
         const hub = new EventHub(subscriber, tradingMetrics);
         const registry = new OrderBookRegistry(pool);
@@ -135,19 +147,20 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           redis,
           config.REDIS_PREFIX,
           config.TRADING_TRADE_STREAM_MAXLEN,
+          config.TRADING_REALTIME_CACHE_TTL_SECONDS,
           tradingMetrics,
           logger,
         );
         if (config.TRADING_ENGINE_ENABLED) {
           engine = new ExecutionEngine({
-            pool,
+            pool: tenantDb,
             redis,
             hub,
             redisPrefix: config.REDIS_PREFIX,
             catalog,
             quotes,
             registry,
-            fills: new FillService(pool, catalog, quotes, pricing),
+            fills: new FillService(tenantDb, catalog, quotes, pricing),
             metrics: tradingMetrics,
             logger,
             instanceId,
@@ -164,7 +177,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
         };
         engine?.onEffects(sink);
         const orders = new OrderService({
-          pool,
+          pool: tenantDb,
           catalog,
           quotes,
           registry,
@@ -174,8 +187,9 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           sink,
           now,
           placementConcurrency: config.TRADING_PLACEMENT_CONCURRENCY,
+          accountQueueMax: config.TRADING_ACCOUNT_QUEUE_MAX,
         });
-        const accounts = new AccountService(pool, quotes, pricing, sink, now);
+        const accounts = new AccountService(tenantDb, quotes, pricing, sink, now);
         const services: TradingServices = { orders, accounts, hub, redisPrefix: config.REDIS_PREFIX };
 
         const sessions = await subgraphSessionLiveness(config, logger, subscriber, deps.sessions);
@@ -190,7 +204,11 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           readiness: { postgres: () => pingDb(pool), redis: () => pingRedis(redis) },
           resolvers,
           verifier,
-          context: (base): TradingContext => ({ ...base, trading: services }),
+          context: (base): TradingContext => ({
+            ...base,
+            trading: services,
+            loaders: createTradingLoaders(accounts, () => callerOf(base)),
+          }),
           onStop: [release],
         });
         const ws = await attachWs({ subscriber, subscribeRevocations: deps.sessions !== undefined, now });
@@ -200,7 +218,17 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
         running = {
           http,
           ws,
-          runtime: { engine, orders, accounts, quotes, catalog, pool, redis, metrics: tradingMetrics },
+          runtime: {
+            engine,
+            orders,
+            accounts,
+            quotes,
+            catalog,
+            pool,
+            tenantDb,
+            redis,
+            metrics: tradingMetrics,
+          },
         };
         return address;
       } catch (err) {

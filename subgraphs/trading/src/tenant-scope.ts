@@ -9,7 +9,17 @@ import { requireAuth, requireRole, type RequestContext } from '../../../lib/cont
 import { tenantSchemaName, withTenant, withTenantRoundTrips, type TenantScope } from '../../../lib/db.js';
 import { AppError, ErrorCode } from '../../../lib/errors.js';
 import { SessionStore } from './session.store.js';
+import type { TenantGate } from './tenant-gate.js';
 import { TradingRepository } from './trading.repository.js';
+
+/**
+ * The pool tenant transactions run on, and the gate that bounds each tenant's share of it (every
+ * tenant transaction of trading goes through {@link inTenant} or {@link inTenantRoundTrips}).
+ */
+export interface TenantDb {
+  pool: pg.Pool;
+  gate: TenantGate;
+}
 
 /** Who is calling, and the tenant scope their token grants. */
 export interface Caller {
@@ -43,17 +53,17 @@ export function notProvisioned(): AppError {
 
 /**
  * Runs `fn` in one withTenant transaction with the repository (drizzle, reads) and the session store
- * (hand-written SQL of the order hot path) on it. A tenant whose role does not exist (still
- * provisioning) answers NOT_FOUND instead of a database error.
+ * (hand-written SQL of the order hot path) on it, within the tenant's share of the pool. A tenant whose
+ * role does not exist (still provisioning) answers NOT_FOUND instead of a database error.
  */
 export async function inTenant<T>(
-  pool: pg.Pool,
+  db: TenantDb,
   scope: TenantScope,
   fn: (repo: TradingRepository, store: SessionStore) => Promise<T>,
 ): Promise<T> {
   try {
-    return await withTenant(pool, scope, (tx, client) =>
-      fn(new TradingRepository(tx), new SessionStore(client)),
+    return await db.gate.run(scope.tenantId, () =>
+      withTenant(db.pool, scope, (tx, client) => fn(new TradingRepository(tx), new SessionStore(client))),
     );
   } catch (err) {
     throw tenantError(err);
@@ -65,7 +75,7 @@ export async function inTenant<T>(
  * transaction's prologue, the `last` statement `fn` returns with the COMMIT.
  */
 export async function inTenantRoundTrips<T>(
-  pool: pg.Pool,
+  db: TenantDb,
   scope: TenantScope,
   first: string,
   fn: (
@@ -75,8 +85,10 @@ export async function inTenantRoundTrips<T>(
   ) => Promise<{ value: T; last?: string | null }>,
 ): Promise<T> {
   try {
-    return await withTenantRoundTrips(pool, scope, first, (trip) =>
-      fn(trip.first, new TradingRepository(trip.tx), new SessionStore(trip.client)),
+    return await db.gate.run(scope.tenantId, () =>
+      withTenantRoundTrips(db.pool, scope, first, (trip) =>
+        fn(trip.first, new TradingRepository(trip.tx), new SessionStore(trip.client)),
+      ),
     );
   } catch (err) {
     throw tenantError(err);

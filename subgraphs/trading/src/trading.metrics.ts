@@ -13,6 +13,9 @@ export interface TradingMetrics {
   ownedSymbols: Gauge;
   publishFailures: Counter;
   subscriptions: Gauge;
+  limitRefusals: Counter<'limit'>;
+  tenantTransactions: Counter;
+  tenantConnectionWaits: Counter;
 }
 
 /** Registers the trading metrics on `registry`. */
@@ -78,6 +81,22 @@ export function createTradingMetrics(registry: Registry): TradingMetrics {
     subscriptions: new Gauge({
       name: 'trading_subscriptions',
       help: 'Active orderUpdated / tradeExecuted subscriptions',
+      registers: [registry],
+    }),
+    limitRefusals: new Counter({
+      name: 'trading_limit_refusals_total',
+      help: 'Requests refused by a resource bound, by limit (account_queue)',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    tenantTransactions: new Counter({
+      name: 'trading_tenant_transactions_total',
+      help: 'Tenant transactions started (placements, fills and reads)',
+      registers: [registry],
+    }),
+    tenantConnectionWaits: new Counter({
+      name: 'trading_tenant_connection_waits_total',
+      help: "Tenant transactions that waited because their tenant held its share of the pool's connections",
       registers: [registry],
     }),
   };

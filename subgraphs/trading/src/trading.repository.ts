@@ -4,7 +4,7 @@
  * tenant schema), so every statement is unqualified and can only reach the caller's tenant. The hot
  * path (placement, fills, cancels) is session.store.ts.
  */
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../lib/db.js';
 import {
   accounts,
@@ -27,6 +27,24 @@ import {
 export type RiskLimitsValues = Omit<typeof riskLimits.$inferInsert, 'accountId' | 'updatedAt'>;
 
 const OPEN = sql`${orders.status} IN ('NEW', 'PARTIALLY_FILLED')`;
+
+/** `column = ANY($1::uuid[])`: one parameter whatever the number of ids (one statement text, one plan). */
+function anyId(column: AnyColumn, ids: readonly string[]): SQL {
+  return sql`${column} = ANY(${sql.param([...ids])}::uuid[])`;
+}
+
+/** Filters of a per-account order page (Account.orders). */
+export interface OrderPageFilter {
+  status?: OrderStatus | null;
+  symbol?: string | null;
+  first: number;
+}
+
+/** Filters of a per-account trade page (Account.trades). */
+export interface TradePageFilter {
+  symbol?: string | null;
+  first: number;
+}
 
 /** Clamps a page size to 1..500 (default 50). */
 export function pageSize(first: number | null | undefined): number {
@@ -73,47 +91,6 @@ export class TradingRepository {
       .orderBy(orders.createdAt, orders.id);
   }
 
-  listOrders(
-    accountId: string,
-    filter: { status?: OrderStatus | null; symbol?: string | null; first: number },
-  ): Promise<OrderRow[]> {
-    const conditions: SQL[] = [eq(orders.accountId, accountId)];
-    if (filter.status) conditions.push(eq(orders.status, filter.status));
-    if (filter.symbol) conditions.push(eq(orders.symbol, filter.symbol));
-    return this.tx
-      .select()
-      .from(orders)
-      .where(and(...conditions))
-      .orderBy(desc(orders.createdAt), desc(orders.id))
-      .limit(filter.first);
-  }
-
-  listEvents(orderId: string): Promise<OrderEventRow[]> {
-    return this.tx.select().from(orderEvents).where(eq(orderEvents.orderId, orderId)).orderBy(orderEvents.id);
-  }
-
-  listExecutions(
-    accountId: string,
-    filter: { symbol?: string | null; first: number },
-  ): Promise<ExecutionRow[]> {
-    const conditions: SQL[] = [eq(executions.accountId, accountId)];
-    if (filter.symbol) conditions.push(eq(executions.symbol, filter.symbol));
-    return this.tx
-      .select()
-      .from(executions)
-      .where(and(...conditions))
-      .orderBy(desc(executions.executedAt), desc(executions.id))
-      .limit(filter.first);
-  }
-
-  executionsOfOrder(orderId: string): Promise<ExecutionRow[]> {
-    return this.tx
-      .select()
-      .from(executions)
-      .where(eq(executions.orderId, orderId))
-      .orderBy(executions.executedAt);
-  }
-
   async ledgerByReference(
     accountId: string,
     kind: string,
@@ -130,15 +107,6 @@ export class TradingRepository {
         ),
       );
     return rows[0];
-  }
-
-  listLedger(accountId: string, first: number): Promise<CashLedgerRow[]> {
-    return this.tx
-      .select()
-      .from(cashLedger)
-      .where(eq(cashLedger.accountId, accountId))
-      .orderBy(desc(cashLedger.id))
-      .limit(first);
   }
 
   listPositions(accountId: string): Promise<PositionRow[]> {
@@ -170,6 +138,108 @@ export class TradingRepository {
       .select()
       .from(riskLimits)
       .where(inArray(riskLimits.accountId, [...accountIds]));
+  }
+
+  /** Accounts by id (the ids that exist in this tenant). */
+  accountsByIds(ids: readonly string[]): Promise<AccountRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.tx.select().from(accounts).where(anyId(accounts.id, ids));
+  }
+
+  /** Orders by id (the ids that exist in this tenant). */
+  ordersByIds(ids: readonly string[]): Promise<OrderRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.tx.select().from(orders).where(anyId(orders.id, ids));
+  }
+
+  /** Events of several orders, each order's oldest first. */
+  eventsOfOrders(orderIds: readonly string[]): Promise<OrderEventRow[]> {
+    if (orderIds.length === 0) return Promise.resolve([]);
+    return this.tx
+      .select()
+      .from(orderEvents)
+      .where(anyId(orderEvents.orderId, orderIds))
+      .orderBy(orderEvents.orderId, orderEvents.id);
+  }
+
+  /** Executions of several orders, each order's oldest first. */
+  executionsOfOrders(orderIds: readonly string[]): Promise<ExecutionRow[]> {
+    if (orderIds.length === 0) return Promise.resolve([]);
+    return this.tx
+      .select()
+      .from(executions)
+      .where(anyId(executions.orderId, orderIds))
+      .orderBy(executions.orderId, executions.executedAt, executions.id);
+  }
+
+  /**
+   * One page of orders per account (most recent first), in one statement: a LATERAL page per account
+   * uses (account_id, created_at) and stops at `first`, however long the account's history.
+   */
+  async orderPagesOf(accountIds: readonly string[], filter: OrderPageFilter): Promise<OrderRow[]> {
+    if (accountIds.length === 0) return [];
+    const acc = this.accountIdsAlias(accountIds);
+    const conditions: SQL[] = [eq(orders.accountId, acc.id)];
+    if (filter.status) conditions.push(eq(orders.status, filter.status));
+    if (filter.symbol) conditions.push(eq(orders.symbol, filter.symbol));
+    const page = this.tx
+      .select()
+      .from(orders)
+      .where(and(...conditions))
+      .orderBy(desc(orders.createdAt), desc(orders.id))
+      .limit(filter.first)
+      .as('page');
+    const rows = await this.tx
+      .select()
+      .from(acc)
+      .innerJoinLateral(page, sql`true`)
+      .orderBy(page.accountId, desc(page.createdAt), desc(page.id));
+    return rows.map((r) => r.page);
+  }
+
+  /** One page of executions per account (most recent first), in one statement (see orderPagesOf). */
+  async tradePagesOf(accountIds: readonly string[], filter: TradePageFilter): Promise<ExecutionRow[]> {
+    if (accountIds.length === 0) return [];
+    const acc = this.accountIdsAlias(accountIds);
+    const conditions: SQL[] = [eq(executions.accountId, acc.id)];
+    if (filter.symbol) conditions.push(eq(executions.symbol, filter.symbol));
+    const page = this.tx
+      .select()
+      .from(executions)
+      .where(and(...conditions))
+      .orderBy(desc(executions.executedAt), desc(executions.id))
+      .limit(filter.first)
+      .as('page');
+    const rows = await this.tx
+      .select()
+      .from(acc)
+      .innerJoinLateral(page, sql`true`)
+      .orderBy(page.accountId, desc(page.executedAt), desc(page.id));
+    return rows.map((r) => r.page);
+  }
+
+  /** One page of ledger entries per account (most recent first), in one statement (see orderPagesOf). */
+  async ledgerPagesOf(accountIds: readonly string[], first: number): Promise<CashLedgerRow[]> {
+    if (accountIds.length === 0) return [];
+    const acc = this.accountIdsAlias(accountIds);
+    const page = this.tx
+      .select()
+      .from(cashLedger)
+      .where(eq(cashLedger.accountId, acc.id))
+      .orderBy(desc(cashLedger.id))
+      .limit(first)
+      .as('page');
+    const rows = await this.tx
+      .select()
+      .from(acc)
+      .innerJoinLateral(page, sql`true`)
+      .orderBy(page.accountId, desc(page.id));
+    return rows.map((r) => r.page);
+  }
+
+  /** The ids among `accountIds` that exist, as the outer side of a LATERAL page. */
+  private accountIdsAlias(accountIds: readonly string[]) {
+    return this.tx.select({ id: accounts.id }).from(accounts).where(anyId(accounts.id, accountIds)).as('acc');
   }
 
   async upsertRiskLimits(accountId: string, values: RiskLimitsValues): Promise<RiskLimitsRow> {

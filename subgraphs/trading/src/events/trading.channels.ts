@@ -14,6 +14,11 @@ export const tradingChannels = {
   book: (prefix: string): string => `${prefix}trading:book`,
 } as const;
 
+/**
+ * Keys relative to REDIS_PREFIX. The real-time cache (positions, last trade, account) expires
+ * TRADING_REALTIME_CACHE_TTL_SECONDS after its last write: a missing key means "not cached", and the
+ * GraphQL queries are the source of truth.
+ */
 export const tradingKeys = {
   /** Stream of every trade, for analytics and other consumers (XADD, trimmed approximately). */
   tradeStream: 'trading:trades',

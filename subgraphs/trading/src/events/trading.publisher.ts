@@ -7,11 +7,14 @@
  * Delivery is after commit, so a subscriber never sees a change that was rolled back; a crash between
  * commit and publish loses those events (the database stays the source of truth: the order and trade
  * queries, and the analytics consumer's catch-up from the executions table, are unaffected).
+ * The cache keys live `cacheTtlSeconds` from their last write, so those of idle accounts and removed
+ * tenants go away by themselves; the positions hash is rewritten whole whenever positions change, so
+ * one that expired comes back complete.
  */
 import type { Logger } from '../../../../lib/logger.js';
 import type { Redis } from '../../../../lib/redis.js';
 import type { TxEffects } from '../account-session.js';
-import { str } from '../decimal.js';
+import { Dec, str } from '../decimal.js';
 import { isOpen } from '../order.types.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import { tradingChannels, tradingKeys } from './trading.channels.js';
@@ -25,6 +28,7 @@ export class TradingPublisher {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly streamMaxLen: number,
+    private readonly cacheTtlSeconds: number,
     private readonly metrics: TradingMetrics,
     private readonly logger: Logger,
   ) {}
@@ -89,30 +93,37 @@ export class TradingPublisher {
           price: str(last.execution.price),
           executedAt: last.execution.executedAt.toISOString(),
         }),
+        'EX',
+        this.cacheTtlSeconds,
       );
     }
-    const posKey = tradingKeys.positions(tenantId, accountId);
-    for (const pos of effects.positions) {
-      if (Number(pos.quantity) === 0) p.hdel(posKey, pos.symbol);
-      else
-        p.hset(
-          posKey,
-          pos.symbol,
-          JSON.stringify({
+    if (effects.positions.length > 0) {
+      const posKey = tradingKeys.positions(tenantId, accountId);
+      const flat = effects.positions.filter((pos) => new Dec(pos.quantity).isZero()).map((pos) => pos.symbol);
+      if (flat.length > 0) p.hdel(posKey, ...flat);
+      if (effects.heldPositions.length > 0) {
+        const fields: Record<string, string> = {};
+        for (const pos of effects.heldPositions) {
+          fields[pos.symbol] = JSON.stringify({
             quantity: str(pos.quantity),
             averagePrice: str(pos.averagePrice),
             realizedPnl: str(pos.realizedPnl),
             updatedAt: pos.updatedAt.toISOString(),
-          }),
-        );
+          });
+        }
+        p.hset(posKey, fields);
+        p.expire(posKey, this.cacheTtlSeconds);
+      }
     }
     if (effects.trades.length > 0 || effects.orders.length > 0) {
-      p.hset(tradingKeys.account(tenantId, accountId), {
+      const accountKey = tradingKeys.account(tenantId, accountId);
+      p.hset(accountKey, {
         cash: str(effects.account.cash),
         reserved: str(effects.account.reserved),
         tradingState: effects.account.tradingState,
         updatedAt: effects.account.updatedAt.toISOString(),
       });
+      p.expire(accountKey, this.cacheTtlSeconds);
     }
     if (p.length === 0) return;
     try {

@@ -10,7 +10,6 @@
  * New resting orders come from this replica's placements directly and from other replicas through
  * the `trading:book` channel.
  */
-import type pg from 'pg';
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
 import { channels, type Redis } from '../../../../lib/redis.js';
 import type { Logger } from '../../../../lib/logger.js';
@@ -24,7 +23,7 @@ import { decodeMarketTick, isNewer, type MarketTick } from '../market/market-tic
 import type { QuoteBook } from '../market/quote.book.js';
 import { isOpen } from '../order.types.js';
 import type { OrderBookRegistry } from '../order-book.registry.js';
-import { inTenant } from '../tenant-scope.js';
+import { inTenant, type TenantDb } from '../tenant-scope.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import type { FillService } from './fill.service.js';
 import { SymbolBook, type BookEntry } from './order-book.js';
@@ -53,7 +52,7 @@ interface SymbolState {
 }
 
 export interface EngineDeps {
-  pool: pg.Pool;
+  pool: TenantDb;
   redis: Redis;
   hub: EventHub;
   redisPrefix: string;

@@ -3,7 +3,6 @@
  * of one account in one withTenant transaction — account row locked, orders locked and re-read, fills
  * with their executions, ledger rows, positions and order events committed together.
  */
-import type pg from 'pg';
 import type { TenantScope } from '../../../../lib/db.js';
 import { openSession, type TxEffects } from '../account-session.js';
 import { Dec } from '../decimal.js';
@@ -13,7 +12,7 @@ import type { MarketTick } from '../market/market-tick.js';
 import type { QuoteBook } from '../market/quote.book.js';
 import { isOpen, type PricingConfig } from '../order.types.js';
 import { DEFAULT_LIMITS } from '../risk.rules.js';
-import { inTenant } from '../tenant-scope.js';
+import { inTenant, type TenantDb } from '../tenant-scope.js';
 import { applyTick, isExpired } from './order-matcher.js';
 
 export interface RestingOutcome {
@@ -24,7 +23,7 @@ export interface RestingOutcome {
 
 export class FillService {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: TenantDb,
     private readonly catalog: InstrumentCatalog,
     private readonly quotes: QuoteBook,
     private readonly pricing: PricingConfig,

@@ -2,13 +2,17 @@ import { Dec, str } from '../decimal.js';
 import type { AccountResolvers } from '../generated/resolvers-types.js';
 import type { AccountModel } from '../models.js';
 import { callerOf } from '../tenant-scope.js';
+import { pageSize } from '../trading.repository.js';
 
 function marketValue(a: AccountModel): Dec {
   return a.positions.reduce((sum, p) => sum.add(p.quantity.mul(p.lastPrice ?? p.averagePrice)), new Dec(0));
 }
 
 export const Account: AccountResolvers = {
-  __resolveReference: (ref, ctx) => ctx.trading.accounts.get(callerOf(ctx), ref.id),
+  __resolveReference: (ref, ctx) => {
+    callerOf(ctx);
+    return ctx.loaders.account.load(ref.id);
+  },
   id: (a) => a.row.id,
   name: (a) => a.row.name,
   currency: (a) => a.row.currency.trim(),
@@ -29,8 +33,23 @@ export const Account: AccountResolvers = {
   tradingStateReason: (a) => a.row.tradingStateReason,
   riskLimits: (a) => a.limits,
   positions: (a) => a.positions,
-  orders: (a, args, ctx) => ctx.trading.accounts.orders(callerOf(ctx), a.row.id, args),
-  trades: (a, args, ctx) => ctx.trading.accounts.trades(callerOf(ctx), a.row.id, args),
-  ledger: (a, { first }, ctx) => ctx.trading.accounts.ledger(callerOf(ctx), a.row.id, first),
+  orders: (a, args, ctx) => {
+    callerOf(ctx);
+    return ctx.loaders.ordersOfAccount.load({
+      accountId: a.row.id,
+      filter: { status: args.status ?? null, symbol: args.symbol ?? null, first: pageSize(args.first) },
+    });
+  },
+  trades: (a, args, ctx) => {
+    callerOf(ctx);
+    return ctx.loaders.tradesOfAccount.load({
+      accountId: a.row.id,
+      filter: { symbol: args.symbol ?? null, first: pageSize(args.first) },
+    });
+  },
+  ledger: (a, { first }, ctx) => {
+    callerOf(ctx);
+    return ctx.loaders.ledgerOfAccount.load({ accountId: a.row.id, filter: { first: pageSize(first) } });
+  },
   createdAt: (a) => a.row.createdAt,
 };

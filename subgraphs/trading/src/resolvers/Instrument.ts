@@ -5,6 +5,9 @@ import { callerOf } from '../tenant-scope.js';
 export const Instrument: InstrumentResolvers = {
   __resolveReference: (ref) => ({ symbol: ref.symbol }),
   symbol: (i) => i.symbol,
-  position: (i, { accountId }, ctx) =>
-    ctx.auth ? ctx.trading.accounts.position(callerOf(ctx), i.symbol, accountId) : null,
+  position: (i, { accountId }, ctx) => {
+    if (!ctx.auth) return null;
+    callerOf(ctx);
+    return ctx.loaders.position.load({ symbol: i.symbol, accountId: accountId ?? null });
+  },
 };

@@ -6,7 +6,8 @@ import { callerOf } from '../tenant-scope.js';
 export const Trade: TradeResolvers = {
   order: async (t, _args, ctx) => {
     if (t.order) return t.order;
-    const order = await ctx.trading.accounts.order(callerOf(ctx), t.orderId);
+    callerOf(ctx);
+    const order = await ctx.loaders.order.load(t.orderId);
     if (!order) throw notFound('Order');
     return order;
   },
