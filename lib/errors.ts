@@ -12,7 +12,7 @@ export const ErrorCode = {
   RiskRejected: 'RISK_REJECTED',
   /** A static limit of the request itself (cost, depth, aliases, tokens, directives, size). */
   QueryTooComplex: 'QUERY_TOO_COMPLEX',
-  /** A count cap (tenants owned, subscriptions, backups per day, queued orders); `retryAfter` when waiting helps. */
+  /** A count cap (tenants owned, subscriptions, backups per day); `retryAfter` when waiting helps. */
   QuotaExceeded: 'QUOTA_EXCEEDED',
   Internal: 'INTERNAL_SERVER_ERROR',
 } as const;
