@@ -5,6 +5,7 @@
  * else still goes through Express.
  */
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
@@ -235,6 +236,23 @@ describe('GraphQL over the fast path', () => {
     expect(metrics.body).toMatch(
       /http_request_duration_seconds_count\{[^}]*method="POST",route="\/graphql",status="400"[^}]*\} [1-9]/,
     );
+  });
+});
+
+describe('WebSocket upgrades', () => {
+  it('carry the Express request API too, so req.ip applies trust proxy to them (gateway client IP)', async () => {
+    const seen = new Promise<string | undefined>((resolve) => {
+      service.server.once('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+        resolve((req as unknown as { ip?: string }).ip);
+        socket.destroy();
+      });
+    });
+    const req = http.request(new URL('/upgrade-probe', base), {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'x-forwarded-for': '203.0.113.9, 10.0.0.1' },
+    });
+    req.on('error', () => undefined);
+    req.end();
+    expect(await seen).toBe('10.0.0.1');
   });
 });
 
