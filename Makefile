@@ -39,7 +39,8 @@ test: ## Format, lint, typecheck, drift checks, unit + integration + end-to-end 
 	@bash scripts/test.sh
 
 health: deps ## /health and /ready of every service (8000-8006, tenants worker 8103)
-	@$(TSX) scripts/health.ts
+	@if $(COMPOSE_RUNNING); then $(COMPOSE) exec -T gateway node --import tsx scripts/health.ts --compose-network; \
+	else $(TSX) scripts/health.ts; fi
 
 logs: deps ## Follow every service's log (compose logs when the compose stack runs)
 	@if $(COMPOSE_RUNNING); then $(COMPOSE) logs --follow --tail=100; else $(TSX) scripts/logs.ts; fi

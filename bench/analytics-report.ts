@@ -30,6 +30,7 @@ import { createMetrics } from '../lib/metrics.js';
 import { createRedis } from '../lib/redis.js';
 import { createGateway } from '../gateway/src/gateway.js';
 import { startAuthFixtures } from '../gateway/test/support/harness.js';
+import { ingressHeaders } from '../lib/ingress.js';
 import { createAnalyticsMetrics } from '../subgraphs/analytics/src/analytics.metrics.js';
 import { ReportCache } from '../subgraphs/analytics/src/report.cache.js';
 import { createAnalyticsService, REDIS_NAMESPACE } from '../subgraphs/analytics/src/service.js';
@@ -249,6 +250,8 @@ async function main(): Promise<void> {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
           authorization: `Bearer ${token}`,
+          // Needed on the direct path (lib/ingress); the gateway ignores it.
+          ...ingressHeaders(config),
         },
         body,
       });

@@ -46,8 +46,14 @@ export interface HiveGateway {
 /**
  * Starts Hive Gateway on 127.0.0.1:`port` over the supergraph file at `supergraphPath`.
  * @param supergraphPath a composed supergraph (its subgraph URLs are used as they are)
+ * @param headers sent on every subgraph request and upgrade (the ingress credential, lib/ingress)
  */
-export async function startHiveGateway(supergraphPath: string, port: number): Promise<HiveGateway> {
+export async function startHiveGateway(
+  supergraphPath: string,
+  port: number,
+  headers: Record<string, string>,
+): Promise<HiveGateway> {
+  const entries = Object.entries(headers);
   const { createGatewayRuntime, getGraphQLWSOptions } = (await import(HIVE_GATEWAY)) as HiveModule;
   const runtime = createGatewayRuntime({
     supergraph: supergraphPath,
@@ -56,10 +62,12 @@ export async function startHiveGateway(supergraphPath: string, port: number): Pr
     transportEntries: {
       // Every HTTP subgraph: subscriptions over graphql-ws on the subgraph's own /graphql.
       '*.http': {
+        headers: entries,
         options: {
           subscriptions: {
             kind: 'ws',
             location: '/graphql',
+            headers: entries,
             options: {
               connectionParams: { authorization: '{context.connectionParams.authorization}' },
             },

@@ -33,6 +33,7 @@ import { createGateway } from '../gateway/src/gateway.js';
 import { startAuthFixtures } from '../gateway/test/support/harness.js';
 import type { Config } from '../lib/config.js';
 import type { Service } from '../lib/http.js';
+import { ingressHeaders } from '../lib/ingress.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
 import { createTestEnv, freePorts } from '../test/support/env.js';
 
@@ -66,7 +67,7 @@ async function child(role: Role, file: string, supergraph: string | undefined): 
   if (role === 'hive') {
     // Imported here only: the other processes never load Hive Gateway.
     const { startHiveGateway } = await import('./fanout-hive.js');
-    const hive = await startHiveGateway(supergraph ?? '', Number(process.argv[6]));
+    const hive = await startHiveGateway(supergraph ?? '', Number(process.argv[6]), ingressHeaders(config));
     stop = () => hive.stop();
   } else {
     const service: Service = role === 'gateway' ? createGateway(config) : createMarketDataService(config);

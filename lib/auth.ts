@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from './config.js';
 import { unauthenticated } from './errors.js';
+import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
 import type { Logger } from './logger.js';
 import { channels, type Redis } from './redis.js';
 
@@ -165,15 +165,12 @@ export class CachedSessionLiveness implements SessionLiveness {
   }
 }
 
-/** Constant-time check of the internal service token header. */
+/** Constant-time check of the internal service token header (equal-length digests, see lib/ingress). */
 export function isServiceCall(
   header: string | string[] | undefined,
   config: Pick<Config, 'SERVICE_TOKEN'>,
 ): boolean {
-  if (typeof header !== 'string') return false;
-  const a = Buffer.from(header);
-  const b = Buffer.from(config.SERVICE_TOKEN);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return typeof header === 'string' && hasServiceToken({ [SERVICE_TOKEN_HEADER]: header }, config);
 }
 
 /** True when `role` is at least `min` (OWNER > ADMIN > TRADER > VIEWER). */

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
-const token = 'x'.repeat(40);
+const token = randomBytes(32).toString('hex');
 
 describe('loadConfig', () => {
   it('applies defaults and derives service URLs from ports', () => {
@@ -35,6 +36,19 @@ describe('loadConfig', () => {
       expect(issues).toContain('SERVICE_TOKEN');
       expect(issues).toContain('GATEWAY_PORT');
       expect(issues).toContain('REDIS_URL');
+    }
+  });
+
+  it('trusts no proxy by default and validates TRUSTED_PROXIES entries', () => {
+    expect(loadConfig({ SERVICE_TOKEN: token }).TRUSTED_PROXIES).toEqual([]);
+    expect(
+      loadConfig({ SERVICE_TOKEN: token, TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.1,::1/128,loopback' })
+        .TRUSTED_PROXIES,
+    ).toEqual(['10.0.0.0/8', '192.0.2.1', '::1/128', 'loopback']);
+    for (const bad of ['10.0.0.0/33', 'proxy.example.com', '::1/129', '10.0.0.0/8/1', '*']) {
+      expect(() => loadConfig({ SERVICE_TOKEN: token, TRUSTED_PROXIES: bad }), bad).toThrow(
+        /TRUSTED_PROXIES/,
+      );
     }
   });
 

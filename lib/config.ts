@@ -5,9 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { serviceTokenProblem } from './secret-strength.js';
 
 /** Root of the repository (lib/..). */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +26,25 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0),
 );
+
+/** An entry of TRUSTED_PROXIES as Express's `trust proxy` (proxy-addr) accepts it. */
+function isProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [ip = '', prefix, extra] = entry.split('/');
+  const family = isIP(ip);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+// A placeholder or a guessable token is refused at start (lib/secret-strength), with the other issues.
+const serviceToken = z
+  .string()
+  .min(32, 'SERVICE_TOKEN must be at least 32 characters (run `make setup`)')
+  .check((ctx) => {
+    const problem = ctx.value.length >= 32 ? serviceTokenProblem(ctx.value) : undefined;
+    if (problem) ctx.issues.push({ code: 'custom', message: `SERVICE_TOKEN ${problem}`, input: ctx.value });
+  });
 
 const schema = z
   .object({
@@ -102,7 +123,14 @@ const schema = z
     /** A session's lastActiveAt (and TTL) is rewritten at most this often, to avoid a write per request. */
     SESSION_TOUCH_INTERVAL_SECONDS: positiveInt.default(60),
     /** Shared secret for internal (service-to-service) calls; never logged. */
-    SERVICE_TOKEN: z.string().min(32, 'SERVICE_TOKEN must be at least 32 characters (run `make setup`)'),
+    SERVICE_TOKEN: serviceToken,
+    /**
+     * Peers whose X-Forwarded-For the gateway honours (addresses or CIDRs, or Express's `loopback`,
+     * `linklocal`, `uniquelocal`). Empty: none, the client IP is always the socket peer.
+     */
+    TRUSTED_PROXIES: list.default([]).refine((entries) => entries.every(isProxyEntry), {
+      message: 'expected addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128) or loopback, linklocal, uniquelocal',
+    }),
 
     LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
     LOGIN_THROTTLE_PER_ACCOUNT: positiveInt.default(5),

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AccessTokenVerifier, AuthClaims, Role } from './auth.js';
-import { isServiceCall } from './auth.js';
 import type { Config } from './config.js';
 import { forbidden, unauthenticated } from './errors.js';
+import { hasIngressCredential, hasServiceToken } from './ingress.js';
 import type { Logger } from './logger.js';
 
 /** What every subgraph resolver receives. */
@@ -24,8 +24,17 @@ export function requestIdFrom(headers: IncomingHttpHeaders): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
-/** The client IP: the gateway forwards `x-forwarded-for` from trusted hops only. */
-export function clientIp(headers: IncomingHttpHeaders, remote: string | undefined): string | undefined {
+/**
+ * The client IP of a subgraph request: the `x-forwarded-for` the gateway sets (one address, the client
+ * it verified through TRUSTED_PROXIES) only when the request carries the service credential
+ * (`trusted`); anyone else gets their socket address, whatever header they send.
+ */
+export function clientIp(
+  headers: IncomingHttpHeaders,
+  remote: string | undefined,
+  trusted: boolean,
+): string | undefined {
+  if (!trusted) return remote;
   const fwd = headers['x-forwarded-for'];
   const first = typeof fwd === 'string' ? fwd.split(',')[0]?.trim() : undefined;
   return first && first.length > 0 ? first : remote;
@@ -45,8 +54,8 @@ export async function buildRequestContext(opts: {
   return {
     requestId,
     auth,
-    service: isServiceCall(opts.headers['x-service-token'], opts.config),
-    ip: clientIp(opts.headers, opts.remoteAddress),
+    service: hasServiceToken(opts.headers, opts.config),
+    ip: clientIp(opts.headers, opts.remoteAddress, hasIngressCredential(opts.headers, opts.config)),
     userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
     logger: opts.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
   };

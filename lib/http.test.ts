@@ -5,9 +5,10 @@
  * else still goes through Express.
  */
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { parse, type GraphQLSchema } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forbidden } from './errors.js';
@@ -21,10 +22,11 @@ interface Ctx {
 
 let service: HttpService;
 let base: string;
+let schema: GraphQLSchema;
 
 beforeAll(async () => {
   // Built like the subgraphs build theirs (graphql-js objects must come from Apollo's own copy).
-  const schema = buildSubgraphSchema({
+  schema = buildSubgraphSchema({
     typeDefs: parse('type Query { hello: String ip: String express: String denied: String }'),
     resolvers: {
       Query: {
@@ -44,6 +46,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('http-test'),
     readiness: {},
+    trustProxy: ['loopback'],
     routes: (app) => {
       app.post('/echo', (req, res) => {
         res.json({ body: req.body as unknown });
@@ -74,8 +77,9 @@ function send(
   headers: Record<string, string>,
   body?: string | Buffer,
   chunked = false,
+  root = base,
 ): Promise<Answer> {
-  const url = new URL(path, base);
+  const url = new URL(path, root);
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
@@ -232,5 +236,95 @@ describe('GraphQL over the fast path', () => {
     expect(metrics.body).toMatch(
       /http_request_duration_seconds_count\{[^}]*method="POST",route="\/graphql",status="400"[^}]*\} [1-9]/,
     );
+  });
+});
+
+describe('WebSocket upgrades', () => {
+  it('carry the Express request API too, so req.ip applies trust proxy to them (gateway client IP)', async () => {
+    const seen = new Promise<string | undefined>((resolve) => {
+      service.server.once('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+        resolve((req as unknown as { ip?: string }).ip);
+        socket.destroy();
+      });
+    });
+    const req = http.request(new URL('/upgrade-probe', base), {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'x-forwarded-for': '203.0.113.9, 10.0.0.1' },
+    });
+    req.on('error', () => undefined);
+    req.end();
+    expect(await seen).toBe('10.0.0.1');
+  });
+});
+
+describe('graphqlIngress', () => {
+  let guarded: HttpService;
+  let root: string;
+  const KEY = { 'x-test-ingress': 'yes' };
+
+  beforeAll(async () => {
+    guarded = createHttpService<Ctx>({
+      name: 'http-ingress-test',
+      config: { BIND_HOST: '127.0.0.1', introspection: false },
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics('http-ingress-test'),
+      readiness: {},
+      graphqlIngress: (req) => req.headers['x-test-ingress'] === 'yes',
+      graphql: { schema, context: (req) => Promise.resolve({ ip: req.ip, fromExpress: true }) },
+    });
+    ({ url: root } = await guarded.start());
+  });
+
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+
+  it('refuses /graphql without the credential with 403 FORBIDDEN on the fast path and the Express route', async () => {
+    const query = JSON.stringify({ query: '{ hello }' });
+    const refusals = [
+      await send('POST', '/graphql', JSON_TYPE, query, false, root),
+      await send('POST', '/graphql', JSON_TYPE, query, true, root),
+      await send(
+        'GET',
+        `/graphql?query=${encodeURIComponent('{ hello }')}`,
+        { 'apollo-require-preflight': 'true' },
+        undefined,
+        false,
+        root,
+      ),
+      await send('POST', '/GraphQL/', JSON_TYPE, query, false, root),
+      // An introspection query learns nothing either.
+      await send(
+        'POST',
+        '/graphql',
+        JSON_TYPE,
+        JSON.stringify({ query: '{ __schema { types { name } } }' }),
+        false,
+        root,
+      ),
+    ];
+    for (const r of refusals) {
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.body)).toEqual({
+        errors: [
+          { message: expect.stringMatching(/Forbidden/) as unknown, extensions: { code: 'FORBIDDEN' } },
+        ],
+      });
+    }
+    expect(
+      JSON.parse((await send('POST', '/graphql', { ...JSON_TYPE, ...KEY }, query, false, root)).body),
+    ).toEqual({
+      data: { hello: 'world' },
+    });
+    expect(
+      JSON.parse((await send('POST', '/graphql', { ...JSON_TYPE, ...KEY }, query, true, root)).body),
+    ).toEqual({
+      data: { hello: 'world' },
+    });
+  });
+
+  it('keeps /health, /ready and /metrics open', async () => {
+    for (const p of ['/health', '/ready', '/metrics'])
+      expect((await send('GET', p, {}, undefined, false, root)).status).toBe(200);
   });
 });

@@ -20,6 +20,7 @@ import express, {
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
 import { AppError, createErrorFormatter, httpStatusFor } from './errors.js';
+import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
 
@@ -62,6 +63,27 @@ export interface HttpServiceOptions<TContext extends object> {
   graphqlFastPath?: RequestHandler[];
   /** Called on stop after the HTTP server closed, in the given order. */
   onStop?: (() => Promise<void>)[];
+  /**
+   * Express `trust proxy`: the peers whose `X-Forwarded-For` decides `req.ip` (addresses, CIDRs, or
+   * Express's names such as `loopback`).
+   * @default false (`req.ip` is the socket peer)
+   */
+  trustProxy?: boolean | readonly string[];
+  /**
+   * Who may use `/graphql` over HTTP (graphql-ws upgrades are checked where the WebSocket server is
+   * made). A refused request gets 403 and a FORBIDDEN GraphQL error body before its body is read.
+   * @default everyone
+   */
+  graphqlIngress?: (req: IncomingMessage) => boolean;
+}
+
+/** Answers a `/graphql` request refused by {@link HttpServiceOptions.graphqlIngress}. */
+function refuseIngress(res: ServerResponse): void {
+  res.statusCode = 403;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-length', Buffer.byteLength(INGRESS_REFUSAL_BODY));
+  res.end(INGRESS_REFUSAL_BODY);
 }
 
 /** The HTTP shell of a service: `/health`, `/ready`, `/metrics`, JSON body parsing, a GraphQL endpoint. */
@@ -206,7 +228,8 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
 export function createHttpService<TContext extends object>(opts: HttpServiceOptions<TContext>): HttpService {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  const trust = opts.trustProxy ?? false;
+  app.set('trust proxy', typeof trust === 'boolean' ? trust : trust.length > 0 ? [...trust] : false);
   const errorHandler = jsonErrorHandler(opts.logger);
   let fastPath: RequestHandler[] | undefined = opts.graphql ? undefined : opts.graphqlFastPath;
 
@@ -259,6 +282,10 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
       app(req, res);
       return;
     }
+    if (opts.graphqlIngress && !opts.graphqlIngress(req)) {
+      refuseIngress(res);
+      return;
+    }
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       opts.metrics.requestDuration.observe(
@@ -296,6 +323,14 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
     res.set('content-type', opts.metrics.registry.contentType);
     res.send(await opts.metrics.registry.metrics());
   });
+  const ingress = opts.graphqlIngress;
+  if (ingress) {
+    // Before the body parser: a refused caller's body is never read.
+    app.use('/graphql', (req, res, next) => {
+      if (ingress(req)) next();
+      else refuseIngress(res);
+    });
+  }
   app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
   opts.routes?.(app);
 

@@ -1,11 +1,13 @@
 /**
  * The bootstrap every subgraph's `service.ts` shares: its federated schema from
  * `subgraphs/<name>/schema.graphql`, token verification (session liveness from the sessions service,
- * verified tokens cached), the HTTP shell with the per-request context, starting with cleanup on
- * failure, and releasing connections once. What differs between subgraphs (their services, clients,
+ * verified tokens cached), the HTTP shell with the per-request context, GraphQL (HTTP and graphql-ws)
+ * only for holders of the service credential (lib/ingress; /health, /ready, /metrics and REST routes
+ * stay open), starting with cleanup on failure, and releasing connections once. What differs between subgraphs (their services, clients,
  * workers and stop order) stays in their own `service.ts`.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -18,8 +20,9 @@ import { AccessTokenVerifier, CachedSessionLiveness, type SessionLiveness } from
 import { PROJECT_ROOT, type Config } from './config.js';
 import { buildRequestContext, type RequestContext } from './context.js';
 import { createHttpService, type HttpService, type ReadinessCheck } from './http.js';
+import { hasIngressCredential } from './ingress.js';
 import type { Logger } from './logger.js';
-import type { HttpMetrics } from './metrics.js';
+import { Counter, type HttpMetrics } from './metrics.js';
 import type { Redis } from './redis.js';
 import { CachingAccessTokenVerifier, type HeaderVerifier } from './token-cache.js';
 import { attachGraphqlWs, closeRevokedSessions, type GraphqlWsServer } from './ws-server.js';
@@ -119,13 +122,27 @@ export interface SubgraphHttp {
 
 /**
  * Creates (without starting) a subgraph's HTTP service: lib's {@link createHttpService} with the
- * subgraph's schema on `/graphql` and a context that verifies the caller's token again (zero trust).
+ * subgraph's schema on `/graphql`, refused (403 FORBIDDEN) to callers without the service credential,
+ * and a context that verifies the caller's token again (zero trust).
  */
 export function createSubgraphHttp<TContext extends RequestContext>(
   opts: SubgraphHttpOptions<TContext>,
 ): SubgraphHttp {
   const schema = loadSubgraphSchema(opts.name, opts.resolvers);
   const { config, logger, verifier } = opts;
+  const refusals = new Counter({
+    name: 'subgraph_ingress_refusals_total',
+    help: 'GraphQL requests and WebSocket upgrades refused for lack of the service credential',
+    labelNames: ['transport'],
+    registers: [opts.metrics.registry],
+  });
+  const allow =
+    (transport: 'http' | 'ws') =>
+    (req: IncomingMessage): boolean => {
+      if (hasIngressCredential(req.headers, config)) return true;
+      refusals.inc({ transport });
+      return false;
+    };
   const http = createHttpService<TContext>({
     name: opts.name,
     config,
@@ -149,6 +166,7 @@ export function createSubgraphHttp<TContext extends RequestContext>(
     },
     ...(opts.routes ? { routes: opts.routes } : {}),
     ...(opts.onStop ? { onStop: opts.onStop } : {}),
+    graphqlIngress: allow('http'),
   });
   const attachWs = async (ws: SubgraphWsOptions): Promise<GraphqlWsServer> => {
     const server = attachGraphqlWs<TContext>({
@@ -158,6 +176,7 @@ export function createSubgraphHttp<TContext extends RequestContext>(
       verifier,
       logger,
       context: opts.context,
+      ingress: allow('ws'),
       ...(ws.now ? { now: ws.now } : {}),
     });
     await closeRevokedSessions(server, ws.subscriber, config.REDIS_PREFIX, ws.subscribeRevocations);

@@ -1,6 +1,6 @@
 /**
- * graphql-ws on a subgraph's own `/graphql`: the gateway, or a client, subscribes upstream directly.
- * `connection_init` must carry `{ authorization: 'Bearer <access token>' }`, verified like an HTTP
+ * graphql-ws on a subgraph's own `/graphql`: the gateway (or an internal service) subscribes upstream
+ * directly, presenting the ingress credential on the upgrade (see `ingress`). `connection_init` must carry `{ authorization: 'Bearer <access token>' }`, verified like an HTTP
  * request; without a valid token the socket closes with 4403 Forbidden, and it closes with 4401 when
  * the token expires or 4403 when its session is revoked.
  */
@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthClaims } from './auth.js';
 import { requestIdFrom, type RequestContext } from './context.js';
 import { AppError, createErrorFormatter } from './errors.js';
+import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
 import { channels, type Redis } from './redis.js';
 import type { HeaderVerifier } from './token-cache.js';
@@ -43,6 +44,12 @@ export interface GraphqlWsOptions<TContext extends RequestContext> {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Who may open a socket, decided on the HTTP upgrade (lib/ingress): a refused upgrade gets 403 with a
+   * FORBIDDEN GraphQL error body and never becomes a WebSocket.
+   * @default everyone
+   */
+  ingress?: (req: http.IncomingMessage) => boolean;
 }
 
 /** Attaches graphql-ws to `server` on `path`; see the module comment for the auth rules. */
@@ -50,7 +57,24 @@ export function attachGraphqlWs<TContext extends RequestContext>(
   opts: GraphqlWsOptions<TContext>,
 ): GraphqlWsServer {
   const now = opts.now ?? Date.now;
-  const wss = new WebSocketServer({ server: opts.server, path: opts.path, maxPayload: 64 * 1024 });
+  const ingress = opts.ingress;
+  const wss = new WebSocketServer({
+    server: opts.server,
+    path: opts.path,
+    maxPayload: 64 * 1024,
+    ...(ingress
+      ? {
+          verifyClient: (
+            info: { req: http.IncomingMessage },
+            done: (ok: boolean, code?: number, message?: string, headers?: http.OutgoingHttpHeaders) => void,
+          ) => {
+            if (ingress(info.req)) done(true);
+            else
+              done(false, 403, INGRESS_REFUSAL_BODY, { 'content-type': 'application/json; charset=utf-8' });
+          },
+        }
+      : {}),
+  });
   const connections = new Map<WebSocket, Connection>();
   const format = createErrorFormatter(opts.logger);
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
-import { renderEnvFile } from './env-file.js';
+import { newServiceToken, renderEnvFile } from './env-file.js';
 
 const read = (file: string): Promise<string> => readFile(path.join(PROJECT_ROOT, file), 'utf8');
 
@@ -40,8 +40,9 @@ describe('env.example', () => {
       );
     // As shipped, the placeholder token is rejected, so a copied example cannot run with it.
     expect(() => loadConfig(parse(example))).toThrow(/SERVICE_TOKEN/);
-    const rendered = renderEnvFile(example, 'a'.repeat(64));
-    expect(rendered.match(/^SERVICE_TOKEN=.*$/gm)).toEqual([`SERVICE_TOKEN=${'a'.repeat(64)}`]);
-    expect(loadConfig(parse(rendered)).SERVICE_TOKEN).toBe('a'.repeat(64));
+    const token = newServiceToken();
+    const rendered = renderEnvFile(example, token);
+    expect(rendered.match(/^SERVICE_TOKEN=.*$/gm)).toEqual([`SERVICE_TOKEN=${token}`]);
+    expect(loadConfig(parse(rendered)).SERVICE_TOKEN).toBe(token);
   });
 });

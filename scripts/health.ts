@@ -1,7 +1,8 @@
 /**
  * `make health`: asks every process of the platform for /health (alive) and /ready (dependencies
  * reachable). Services of later issues that are not in this checkout are reported as such. Exits
- * non-zero when a built process is down or not ready.
+ * non-zero when a built process is down or not ready. `--compose-network` asks each service by its
+ * compose name (run inside the stack: only the gateway's port is published).
  */
 import { loadToolConfig, isBuilt, paint, platformProcesses } from './platform.js';
 
@@ -48,7 +49,8 @@ async function main(): Promise<void> {
       console.log(`${paint('·', 'gray', colour)} ${name} ${where} not built yet (a later issue adds it)`);
       continue;
     }
-    const base = `http://127.0.0.1:${p.port}`;
+    const host = process.argv.includes('--compose-network') ? p.name : '127.0.0.1';
+    const base = `http://${host}:${p.port}`;
     const [health, ready] = await Promise.all([probe(`${base}/health`), probe(`${base}/ready`)]);
     if (health.status === 200 && ready.status === 200) {
       up += 1;

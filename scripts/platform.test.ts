@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -5,7 +6,7 @@ import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { SUBGRAPHS } from '../schema/subgraphs.js';
 import { createLineFormatter, isBuilt, platformProcesses } from './platform.js';
 
-const config = loadConfig({ SERVICE_TOKEN: 'x'.repeat(32), NODE_ENV: 'development' });
+const config = loadConfig({ SERVICE_TOKEN: randomBytes(32).toString('hex'), NODE_ENV: 'development' });
 const read = (file: string): Promise<string> => readFile(path.join(PROJECT_ROOT, file), 'utf8');
 
 describe('platformProcesses', () => {

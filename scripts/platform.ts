@@ -3,6 +3,7 @@
  * start order (a service starts after what it calls at startup). Later issues add their services
  * here (trading, market data, analytics and their workers).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
@@ -135,6 +136,6 @@ export function loadToolConfig(): Config {
     return loadConfig();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return loadConfig({ ...processEnv(), SERVICE_TOKEN: 'unused-by-tools'.padEnd(32, '.') });
+    return loadConfig({ ...processEnv(), SERVICE_TOKEN: randomBytes(32).toString('hex') });
   }
 }

@@ -5,6 +5,7 @@
  * error body carrying `extensions.code`, as GraphQL-over-HTTP allows for requests refused before
  * execution.
  */
+import type { IncomingMessage } from 'node:http';
 import { HeaderMap } from '@apollo/server';
 import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
@@ -46,6 +47,15 @@ function refusal(err: AppError, status: number, headers: [string, string][]): Gr
   });
 }
 
+/**
+ * The client IP of a gateway request or WebSocket upgrade (lib/http gives both Express's request
+ * prototype): the `X-Forwarded-For` address when the peer is one of TRUSTED_PROXIES (Express's
+ * `trust proxy`), the socket peer otherwise.
+ */
+export function gatewayClientIp(req: IncomingMessage): string {
+  return (req as Request).ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
 /** Builds the Apollo `context` function of the gateway. */
 export function createContextBuilder(deps: {
   verifier: HeaderVerifier;
@@ -57,8 +67,7 @@ export function createContextBuilder(deps: {
     const given = res.locals[REQUEST_ID_KEY] as string | undefined;
     const requestId = given ?? requestIdFrom(req.headers);
     if (!given) res.setHeader('x-request-id', requestId);
-    // `trust proxy` (lib/http) makes req.ip the client behind a trusted hop, the socket peer otherwise.
-    const clientIp = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const clientIp = gatewayClientIp(req);
     const labels = (res.locals[LABELS_KEY] as RequestLabels | undefined) ?? { operationType: 'unknown' };
 
     const header = req.headers.authorization;

@@ -20,6 +20,7 @@ import { disableApolloTelemetry, type Config } from '../../lib/config.js';
 import { badInput, createErrorFormatter, ErrorCode } from '../../lib/errors.js';
 import { requestIdFrom } from '../../lib/context.js';
 import { createHttpService, executeGraphQLRequest, type Service } from '../../lib/http.js';
+import { ingressHeaders } from '../../lib/ingress.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
@@ -212,6 +213,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     onReload: (result) => metrics.supergraphReloads.inc({ result }),
   });
   const urls: Record<string, string> = { ...subgraphUrlsFromConfig(config), ...deps.subgraphUrls };
+  // Sent on every subgraph request and upstream subscription (lib/ingress).
+  const ingress = ingressHeaders(config);
   const subgraphUrl = (name: string, composed: string): string => urls[name] ?? composed;
 
   let redis: Redis | undefined;
@@ -245,7 +248,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         try {
           const res = await fetch(subgraphUrl(name, url), {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...ingress },
             body: JSON.stringify({ query: HEALTH_CHECK_QUERY }),
             signal: AbortSignal.timeout(2000),
           });
@@ -300,6 +303,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     name: 'gateway',
     config,
     port: config.GATEWAY_PORT,
+    // X-Forwarded-For decides the client IP (rate limits, login throttles) only from these peers.
+    trustProxy: config.TRUSTED_PROXIES,
     logger,
     metrics: httpMetrics,
     readiness: {
@@ -365,6 +370,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
             subgraphUrl(name, url ?? ''),
             httpClient.fetcher,
             config.GATEWAY_DEDUPE,
+            ingress,
           );
           dataSources.set(name, source);
           return source;
@@ -422,6 +428,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         metrics: subscriptionMetrics,
         subscriber: wsSubscriber,
         redisPrefix: config.REDIS_PREFIX,
+        upstreamHeaders: ingress,
       });
       lifecycle.to('serving');
       return bound;

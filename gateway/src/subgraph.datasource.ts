@@ -2,7 +2,8 @@
  * How the gateway talks to one subgraph: which URL (configuration overrides the URL composed into
  * the supergraph) and which headers. Nothing from the client is forwarded except what the gateway
  * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated) and the
- * client IP as `x-forwarded-for`.
+ * client IP as `x-forwarded-for` (one address, from TRUSTED_PROXIES hops only). The gateway adds its
+ * ingress credential, without which subgraphs answer 403 and ignore `x-forwarded-for`.
  */
 import { randomUUID } from 'node:crypto';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -41,10 +42,15 @@ const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
 /** Data source with the gateway's header policy, HTTP client and error hygiene. */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  /**
+   * @param ingress the service credential's headers (lib/ingress), sent on every fetch, health checks
+   *   included: subgraphs answer GraphQL to nobody else
+   */
   constructor(
     url: string,
     fetcher: SubgraphFetcher,
     private readonly dedupe: boolean,
+    private readonly ingress: Readonly<Record<string, string>>,
   ) {
     super({ url, fetcher });
   }
@@ -89,6 +95,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     const headers = options.request.http?.headers;
     if (!headers) return;
+    for (const name in this.ingress) headers.set(name, this.ingress[name] ?? '');
     // Health checks and schema loads carry no incoming request (the kind enum is not exported).
     if (!('incomingRequestContext' in options)) {
       headers.set('x-request-id', randomUUID());

@@ -8,6 +8,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
+import { INGRESS_HEADER, ingressHeaders } from '../../lib/ingress.js';
 import { channels } from '../../lib/redis.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
@@ -77,9 +78,11 @@ describe('header forwarding', () => {
     const seen = JSON.parse(res.body.data?.['headers'] as string) as Record<string, string>;
     expect(seen['authorization']).toBe(`Bearer ${token}`);
     expect(seen['x-request-id']).toBe('req-abc.123');
-    // lib/http trusts loopback hops only: the client IP is the first untrusted address from the right,
-    // and the subgraph gets that one address, not the chain the client sent.
-    expect(seen['x-forwarded-for']).toBe('10.0.0.1');
+    // No proxy is trusted by default (TRUSTED_PROXIES empty): the client's X-Forwarded-For is ignored
+    // and the subgraph gets the socket peer.
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    // The gateway's ingress key, never the raw service token the client tried to pass along.
+    expect(seen[INGRESS_HEADER]).toBe(ingressHeaders(config)[INGRESS_HEADER]);
     expect(Object.keys(seen).sort()).toEqual(
       [
         'authorization',
@@ -87,10 +90,39 @@ describe('header forwarding', () => {
         'content-length',
         'content-type',
         'host',
+        INGRESS_HEADER,
         'x-forwarded-for',
         'x-request-id',
       ].sort(),
     );
+  });
+
+  it('takes the client IP from X-Forwarded-For only behind a trusted proxy', async () => {
+    const trusting = createGateway({ ...config, TRUSTED_PROXIES: ['127.0.0.1/32'] });
+    const { url: trustingBase } = await trusting.start();
+    try {
+      const res = await post(
+        `${trustingBase}/graphql`,
+        { query: '{ headers }' },
+        {
+          'x-forwarded-for': '203.0.113.9, 10.0.0.1',
+        },
+      );
+      const seen = JSON.parse(res.body.data?.['headers'] as string) as Record<string, string>;
+      // The first untrusted address from the right, and only that one address.
+      expect(seen['x-forwarded-for']).toBe('10.0.0.1');
+    } finally {
+      await trusting.stop();
+    }
+  });
+
+  it('sends the ingress key on health checks of subgraphs too (/ready)', async () => {
+    const before = echo.received.length;
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    const probes = echo.received.slice(before);
+    expect(probes.length).toBeGreaterThan(0);
+    for (const h of probes) expect(h[INGRESS_HEADER]).toBe(ingressHeaders(config)[INGRESS_HEADER]);
   });
 
   it('generates a request id when none (or a malformed one) is given, and sends no authorization for anonymous calls', async () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, processEnv, type Config } from '../../lib/config.js';
 import { dropDatabase, initDatabase } from '../../lib/db-bootstrap.js';
+import { useIngressOf } from './ingress.js';
 
 export interface TestEnv {
   config: Config;
@@ -85,6 +86,7 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     ...overrides,
   });
   await initDatabase(config);
+  useIngressOf(config);
   return {
     config,
     namespace,

@@ -13,6 +13,7 @@ import { createTenantsWorker } from '../../subgraphs/tenants/src/jobs/worker.js'
 import { createTenantsService } from '../../subgraphs/tenants/src/service.js';
 import { createTradingService } from '../../subgraphs/trading/src/service.js';
 import type { TestEnv } from './env.js';
+import { ingressHeaders } from './ingress.js';
 
 export interface RunningPlatform {
   gatewayUrl: string;
@@ -59,7 +60,10 @@ export interface GraphQLResult<T> {
   headers: Headers;
 }
 
-/** Posts one GraphQL operation, as a web client would. */
+/**
+ * Posts one GraphQL operation, as a web client would to the gateway; to a subgraph, as the gateway
+ * would (with the test namespace's ingress credential, which the gateway ignores).
+ */
 export async function gql<T = Record<string, unknown>>(
   url: string,
   query: string,
@@ -73,6 +77,7 @@ export async function gql<T = Record<string, unknown>>(
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...ingressHeaders(),
       ...headers,
     },
     body: JSON.stringify({ query, variables }),
@@ -82,3 +87,4 @@ export async function gql<T = Record<string, unknown>>(
 }
 
 export { eventually } from './wait.js';
+export { ingressHeaders, ingressWebSocket } from './ingress.js';

@@ -79,6 +79,11 @@ export interface ExecutorOptions {
    * serialized for every subscriber. @default errors passed through as they are
    */
   formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /**
+   * Headers sent on every upstream WebSocket upgrade and every per-event subgraph fetch (the gateway's
+   * ingress credential). @default none
+   */
+  upstreamHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -93,7 +98,17 @@ export class FederatedSubscriptionExecutor {
   private readonly streams = new Map<string, SharedStream>();
   private readonly dataSources = new Map<string, GraphQLDataSource>();
 
-  constructor(private readonly opts: ExecutorOptions) {}
+  /** `ws` presenting {@link ExecutorOptions.upstreamHeaders} on the upgrade, which subgraphs check. */
+  private readonly webSocketImpl: new (address: string, protocols?: string | string[]) => WebSocket;
+
+  constructor(private readonly opts: ExecutorOptions) {
+    const headers = { ...opts.upstreamHeaders };
+    this.webSocketImpl = class extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers });
+      }
+    };
+  }
 
   /** Number of upstream streams currently open (for tests and metrics). */
   get upstreamCount(): number {
@@ -178,7 +193,7 @@ export class FederatedSubscriptionExecutor {
     let presented = stream.authorization;
     const client = createClient({
       url,
-      webSocketImpl: WebSocket,
+      webSocketImpl: this.webSocketImpl,
       lazy: true,
       retryAttempts: 3,
       // Short waits: subscribers see a gap in events while the upstream reconnects.
@@ -371,6 +386,8 @@ export class FederatedSubscriptionExecutor {
       ds = new RemoteGraphQLDataSource<{ authorization?: string; requestId?: string }>({
         url: this.opts.subgraphUrl(name),
         willSendRequest: ({ request, context }) => {
+          for (const [k, v] of Object.entries(this.opts.upstreamHeaders ?? {}))
+            request.http?.headers.set(k, v);
           const c = context as { authorization?: string; requestId?: string };
           if (c.authorization) request.http?.headers.set('authorization', c.authorization);
           if (c.requestId) request.http?.headers.set('x-request-id', c.requestId);

@@ -50,6 +50,8 @@ export interface SubscriptionServerOptions {
   /** A dedicated subscriber client, used for session revocations. */
   subscriber: Redis;
   redisPrefix: string;
+  /** Headers of every upstream subgraph connection and fetch (the ingress credential). */
+  upstreamHeaders?: Readonly<Record<string, string>>;
   /** Backpressure of each client subscription; see {@link SocketSubscriber}. */
   backpressure?: Pick<SocketSubscriberOptions, 'highWaterBytes' | 'maxPending' | 'maxBehindMs'>;
 }
@@ -76,6 +78,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     logger: opts.logger,
     metrics: opts.metrics,
     formatError: format,
+    ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
 
   const revokedChannel = channels.sessionRevoked(opts.redisPrefix);

@@ -10,6 +10,7 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
+import { ingressHeaders } from '../../../test/support/ingress.js';
 import { provisionActive, startHarness, waitFor, type Harness } from '../../tenants/test/support/harness.js';
 import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
 import { answersDirectly } from '../src/report.response.js';
@@ -40,7 +41,11 @@ interface Result<T> {
 async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<Result<T>> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...ingressHeaders(),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as Result<T>;

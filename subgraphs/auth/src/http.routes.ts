@@ -30,7 +30,8 @@ export function mountAuthRoutes(
     const { identity, organizationName } = await deps.oidc.complete(params);
     const ua = req.headers['user-agent'];
     const payload = await deps.accounts.loginWithIdentity(identity, organizationName, {
-      ipAddress: clientIp(req.headers, req.socket.remoteAddress),
+      // A browser redirect never carries the service credential: its socket address is its IP.
+      ipAddress: clientIp(req.headers, req.socket.remoteAddress, false),
       userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
       requestId: requestIdFrom(req.headers),
     });

@@ -465,12 +465,13 @@ describe('refresh, logout and tenants', () => {
     await expect(verifyFresh(env.config, p.accessToken)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
-  it('resolves the User entity for other subgraphs', async () => {
+  it('resolves the User entity for other subgraphs (email: the user themself, see ingress.int.test.ts)', async () => {
     const p = await register();
     const r = await call<{ _entities: { id: string; email: string; createdAt: string }[] }>(
       authUrl,
       'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id email createdAt } } }',
       { r: [{ __typename: 'User', id: p.user.id }] },
+      p.accessToken,
     );
     expect(r.data?._entities[0]).toEqual({ id: p.user.id, email: p.user.email, createdAt: p.user.createdAt });
   });

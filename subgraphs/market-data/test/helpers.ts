@@ -1,6 +1,7 @@
 /** Shared helpers of the market-data tests: a test env with a market-data port, tokens, tick factories. */
 import { randomUUID } from 'node:crypto';
 import { createTestEnv, freePorts, type TestEnv } from '../../../test/support/env.js';
+import { ingressHeaders } from '../../../test/support/ingress.js';
 import { SigningKeyStore } from '../../auth/src/keys.js';
 import { TokenSigner } from '../../auth/src/token.service.js';
 import { createMarketDataService, type MarketDataDeps, type MarketDataService } from '../src/service.js';
@@ -69,7 +70,11 @@ export async function gql<T = Record<string, unknown>>(
 ): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...ingressHeaders(),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };

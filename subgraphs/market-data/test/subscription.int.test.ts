@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ingressWebSocket } from '../../../test/support/ingress.js';
 import type { MarketDataService } from '../src/service.js';
 import { createMarketTestEnv, type MarketTestEnv } from './helpers.js';
 
@@ -29,7 +30,7 @@ afterAll(async () => {
 function client(token: string | undefined, onClosed?: (code: number, reason: string) => void): Client {
   const c = createClient({
     url: wsUrl,
-    webSocketImpl: WebSocket,
+    webSocketImpl: ingressWebSocket(),
     retryAttempts: 0,
     lazy: true,
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
@@ -59,6 +60,26 @@ interface PriceTick {
 }
 
 describe('priceUpdated over graphql-ws (directly on the subgraph)', () => {
+  it('refuses an upgrade without the service credential (403, FORBIDDEN), even with a valid token', async () => {
+    const token = await env.token();
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, 'graphql-transport-ws', {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.on('open', () => {
+        ws.close();
+        reject(new Error('upgrade accepted without the credential'));
+      });
+    });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
+  });
+
   it('delivers ticks of the requested symbols only, with the instrument', async () => {
     const c = client(await env.token());
     const got: PriceTick[] = [];
@@ -133,7 +154,7 @@ describe('priceUpdated over graphql-ws (directly on the subgraph)', () => {
     const token = await env.token({ ttlSeconds: 2 });
     const c = createClient({
       url: wsUrl,
-      webSocketImpl: WebSocket,
+      webSocketImpl: ingressWebSocket(),
       retryAttempts: 0,
       connectionParams: { authorization: `Bearer ${token}` },
     });

@@ -7,11 +7,11 @@
 import { createClient, type Client } from 'graphql-ws';
 import type { JWTVerifyGetKey } from 'jose';
 import pg from 'pg';
-import WebSocket from 'ws';
 import type { Role } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
 import { createPool } from '../../../lib/db.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { ingressHeaders, ingressWebSocket } from '../../../test/support/ingress.js';
 import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
 import { eventually } from '../../../test/support/wait.js';
@@ -131,7 +131,11 @@ export async function gql<T = Record<string, unknown>>(
 ): Promise<GraphQLResult<T>> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...ingressHeaders(),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return { status: res.status, ...((await res.json()) as Omit<GraphQLResult<T>, 'status'>) };
@@ -165,7 +169,7 @@ export function tick(
 export function wsClient(url: string, token: string): Client {
   return createClient({
     url: `${url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
+    webSocketImpl: ingressWebSocket(),
     retryAttempts: 0,
     lazy: true,
     connectionParams: { authorization: `Bearer ${token}` },

@@ -2,7 +2,7 @@ import { DateTimeScalar } from '../../../../lib/scalars.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import { Mutation } from './Mutation.js';
 import { Query } from './Query.js';
-import { User } from './User.js';
+import { AuthPayload, User } from './User.js';
 
 /** Every resolver of the auth subgraph. */
-export const resolvers: Resolvers = { DateTime: DateTimeScalar, Query, Mutation, User };
+export const resolvers: Resolvers = { DateTime: DateTimeScalar, Query, Mutation, AuthPayload, User };

@@ -10,6 +10,7 @@ import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
 import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
 import type { HttpService } from '../../../../lib/http.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../test/support/env.js';
+import { ingressHeaders } from '../../../../test/support/ingress.js';
 import { createTestSigner } from '../../../../test/support/tokens.js';
 import { eventually } from '../../../../test/support/wait.js';
 import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
@@ -105,6 +106,7 @@ export async function startHarness(name: string, overrides: Record<string, strin
       headers: {
         'content-type': 'application/json',
         ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...ingressHeaders(),
         ...headers,
       },
       body: JSON.stringify({ query, variables }),
