@@ -73,8 +73,11 @@ export interface KeyValueCacheSetOptions {
   ttl?: number | null;
 }
 
-/** A local hit refreshes the entry's last use in Redis at most this often. */
-const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * A local hit refreshes the entry's last use in Redis at most this often (the first hit after a
+ * registration always does), so the shared LRU order follows use without a write per request.
+ */
+const TOUCH_INTERVAL_MS = 1000;
 
 interface LocalEntry {
   query: string;
@@ -112,7 +115,7 @@ export class BoundedApqCache {
     if (local) {
       if (now - local.touchedAt > TOUCH_INTERVAL_MS) {
         local.touchedAt = now;
-        // Only keeps the shared LRU order close to real use; a lost touch costs nothing.
+        // Sent on the same connection before any later write, so the order holds; a lost touch costs nothing.
         this.redis.apqGet(KEYS[0], KEYS[1], key, now, this.ttlMs).catch(() => undefined);
       }
       return local.query;
@@ -127,7 +130,7 @@ export class BoundedApqCache {
     const now = Date.now();
     const { maxEntries, maxBytes } = this.limits;
     const stored = await this.redis.apqSet(...KEYS, key, value, now, maxEntries, maxBytes, this.ttlMs);
-    if (stored >= 0) this.local.set(key, { query: value, touchedAt: now });
+    if (stored >= 0) this.local.set(key, { query: value, touchedAt: 0 });
   }
 
   async delete(key: string): Promise<boolean> {
