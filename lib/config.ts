@@ -90,6 +90,10 @@ const schema = z
     /** Bounds of the persisted-query (APQ) store, in Redis and in each gateway's memory; LRU beyond. */
     APQ_MAX_ENTRIES: positiveInt.default(5000),
     APQ_MAX_BYTES: positiveInt.default(8 * 1024 * 1024),
+    /** Persisted-operations manifest (Apollo format): its operations are served by hash to everyone. */
+    PERSISTED_OPERATIONS_PATH: z.string().optional(),
+    /** Refuse any document that is not in the manifest (needs PERSISTED_OPERATIONS_PATH). */
+    PERSISTED_OPERATIONS_ONLY: bool.default(false),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
     RATE_LIMIT_PER_IP: positiveInt.default(600),
     RATE_LIMIT_PER_USER: positiveInt.default(1200),

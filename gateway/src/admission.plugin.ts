@@ -1,7 +1,8 @@
 /**
  * Admission of a resolved operation, after parsing and validation and before any subgraph is called
- * (both the single-fetch path and the gateway's executor run later): persisted-query registration by
- * signed-in clients only, the static cost limit (it depends on variables, so it runs per request
+ * (both the single-fetch path and the gateway's executor run later): the operation allowlist when
+ * only persisted operations are accepted, persisted-query registration by signed-in clients only,
+ * the static cost limit (it depends on variables, so it runs per request
  * while the shape rules run once per document), then the tenant's cost budget. Apollo stores a
  * registered query only after this hook accepts, so a refused operation leaves nothing behind.
  */
@@ -11,12 +12,15 @@ import type { CostBudget } from './cost-budget.service.js';
 import { refusal, type GatewayContext } from './gateway.context.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
 import type { OperationLimits } from './operation-limits.js';
+import type { PersistedOperations } from './persisted-operations.js';
 
 /** What the plugin needs; `limits` is read per request (it follows supergraph reloads). */
 export interface AdmissionDeps {
   limits: () => OperationLimits;
   budget: CostBudget;
   metrics: GatewayMetrics;
+  /** When set, only these operations are accepted (PERSISTED_OPERATIONS_ONLY). */
+  onlyPersisted?: PersistedOperations | undefined;
 }
 
 /** The Apollo plugin; see the module comment. */
@@ -28,6 +32,14 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
           const { contextValue, document, operation, request } = ctx;
           // No operation: the gateway plugin refuses it (BAD_USER_INPUT).
           if (!operation) return;
+          // Apollo's queryHash is the sha256 of the document's text (or the hash an APQ request named).
+          if (deps.onlyPersisted && !(ctx.queryHash && deps.onlyPersisted.has(ctx.queryHash))) {
+            deps.metrics.limitRefusals.inc({ limit: 'persisted_only' });
+            const err = forbidden(
+              'Only persisted operations are accepted here (PERSISTED_OPERATIONS_ONLY); this document is not in the manifest',
+            );
+            throw refusal(err, 403, []);
+          }
           if (ctx.metrics.persistedQueryRegister && !contextValue.auth) {
             deps.metrics.limitRefusals.inc({ limit: 'apq_registration' });
             const err = forbidden(

@@ -60,7 +60,7 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     }),
     limitRefusals: new Counter({
       name: 'gateway_limit_refusals_total',
-      help: 'Operations refused by a gateway limit before any subgraph call, by limit (size, tokens, depth, aliases, directives, cost, cost_budget, apq_registration)',
+      help: 'Operations refused by a gateway limit before any subgraph call, by limit (size, tokens, depth, aliases, directives, cost, cost_budget, apq_registration, persisted_only)',
       labelNames: ['limit'],
       registers,
     }),

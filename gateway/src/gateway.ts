@@ -36,6 +36,7 @@ import {
 import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js';
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
+import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
@@ -372,6 +373,17 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         deps.verifier ?? new CachingTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
       const limiter = new RateLimiter(redis, config);
       const budget = new CostBudget(redis, config);
+      if (config.PERSISTED_OPERATIONS_ONLY && !config.PERSISTED_OPERATIONS_PATH) {
+        throw new Error('PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_PATH');
+      }
+      const manifest = config.PERSISTED_OPERATIONS_PATH
+        ? PersistedOperations.load(config.PERSISTED_OPERATIONS_PATH)
+        : undefined;
+      const apqStore = new BoundedApqCache(redis, {
+        maxEntries: config.APQ_MAX_ENTRIES,
+        maxBytes: config.APQ_MAX_BYTES,
+        ttlSeconds: config.APQ_TTL_SECONDS,
+      });
       const httpClient = createSubgraphHttpClient({
         timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         dedupe: config.GATEWAY_DEDUPE,
@@ -413,11 +425,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         includeStacktraceInErrorResponses: false,
         stopOnTerminationSignals: false,
         persistedQueries: {
-          cache: new BoundedApqCache(redis, {
-            maxEntries: config.APQ_MAX_ENTRIES,
-            maxBytes: config.APQ_MAX_BYTES,
-            ttlSeconds: config.APQ_TTL_SECONDS,
-          }),
+          cache: manifest
+            ? new ManifestFirstCache(manifest, apqStore, config.PERSISTED_OPERATIONS_ONLY)
+            : apqStore,
           ttl: config.APQ_TTL_SECONDS,
         },
         parseOptions: { maxTokens: config.MAX_QUERY_TOKENS },
@@ -430,7 +440,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
           gatewayPlugin(metrics, logger),
-          admissionPlugin({ limits: currentLimits, budget, metrics }),
+          admissionPlugin({
+            limits: currentLimits,
+            budget,
+            metrics,
+            onlyPersisted: config.PERSISTED_OPERATIONS_ONLY ? manifest : undefined,
+          }),
         ],
       });
       await apollo.start();

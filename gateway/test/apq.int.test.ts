@@ -4,11 +4,14 @@
  * used query. Each gateway here has a key prefix of its own.
  */
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
+import { PersistedOperations } from '../src/persisted-operations.js';
 import { post, startEchoWorld, type AuthFixtures, type EchoWorld } from './support/harness.js';
 
 let env: TestEnv;
@@ -114,5 +117,66 @@ describe('persisted queries', () => {
     // The newest ones are kept.
     const { fields } = await store(keys);
     expect(fields).toContain(`apq:${query(19).extensions.persistedQuery.sha256Hash}`);
+  });
+});
+
+describe('persisted-operations manifest', () => {
+  const listed = '{ hello listed: hello }';
+  const other = '{ hello other: hello }';
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+  let manifestPath: string;
+
+  beforeAll(async () => {
+    manifestPath = path.join(env.tmpDir, 'manifest.json');
+    const operations = [{ id: sha(listed), name: 'Listed', type: 'query', body: listed }];
+    await writeFile(
+      manifestPath,
+      JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations }),
+    );
+  });
+
+  const byHash = (text: string) => ({
+    extensions: { persistedQuery: { version: 1, sha256Hash: sha(text) } },
+  });
+
+  it('serves listed operations by hash to everyone, and only them when PERSISTED_OPERATIONS_ONLY', async () => {
+    const { url, keys } = await gatewayWith('manifest_only', {
+      PERSISTED_OPERATIONS_PATH: manifestPath,
+      PERSISTED_OPERATIONS_ONLY: true,
+    });
+    expect((await post(url, byHash(listed))).body.data).toEqual({ hello: 'world', listed: 'world' });
+    expect((await post(url, { query: listed })).body.data).toEqual({ hello: 'world', listed: 'world' });
+    const before = world.echo.received.length;
+    const token = { authorization: `Bearer ${await auth.mint()}` };
+    for (const body of [{ query: other }, { query: other, ...byHash(other) }]) {
+      const res = await post(url, body, token);
+      expect(res.status).toBe(403);
+      expect(res.body.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/PERSISTED_OPERATIONS_ONLY/) as unknown,
+        extensions: { code: 'FORBIDDEN' },
+      });
+    }
+    expect(world.echo.received.length).toBe(before);
+    expect(await redis.exists(`${keys}queries`)).toBe(0);
+  });
+
+  it('leaves other documents (and APQ) alone without PERSISTED_OPERATIONS_ONLY', async () => {
+    const { url } = await gatewayWith('manifest', { PERSISTED_OPERATIONS_PATH: manifestPath });
+    expect((await post(url, byHash(listed))).body.data).toEqual({ hello: 'world', listed: 'world' });
+    expect((await post(url, { query: other })).body.data).toEqual({ hello: 'world', other: 'world' });
+    const token = { authorization: `Bearer ${await auth.mint()}` };
+    expect((await post(url, { query: other, ...byHash(other) }, token)).status).toBe(200);
+    expect((await post(url, byHash(other))).body.data).toEqual({ hello: 'world', other: 'world' });
+  });
+
+  it('refuses a manifest whose ids do not match their bodies', async () => {
+    const bad = path.join(env.tmpDir, 'bad-manifest.json');
+    const operations = [{ id: sha(other), name: 'Swapped', type: 'query', body: listed }];
+    await writeFile(
+      bad,
+      JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations }),
+    );
+    expect(() => PersistedOperations.load(bad)).toThrow(/Swapped does not match its id/);
+    expect(PersistedOperations.load(manifestPath).size).toBe(1);
   });
 });
