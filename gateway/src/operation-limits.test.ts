@@ -144,6 +144,16 @@ describe('OperationLimits.check on the real supergraph', () => {
     expect(check(q, { n: 500 })).toMatchObject({ ok: false, limit: 'cost' });
   });
 
+  it('keeps the cost of a document without variables, and recomputes one with variables', () => {
+    const withVariables = parse('query ($n: Int!) { accounts { orders(first: $n) { id } } }');
+    expect(real.checkCost(withVariables, null, { n: 50 })).toEqual({ ok: true, cost: 10 * 51 + 10 });
+    expect(real.checkCost(withVariables, null, { n: 5000 })).toMatchObject({ ok: false, limit: 'cost' });
+    const named = parse('query A { me { id } } query B { accounts { id } }');
+    expect(real.checkCost(named, 'A', {})).toEqual({ ok: true, cost: 1 + 10 });
+    expect(real.checkCost(named, 'B', {})).toEqual({ ok: true, cost: 10 + 10 });
+    expect(real.checkCost(named, 'A', {})).toEqual({ ok: true, cost: 1 + 10 });
+  });
+
   it('passes ordinary client queries by a wide margin', () => {
     for (const q of [
       '{ me { id email memberships { role tenant { id organizationName status } } } }',

@@ -12,6 +12,7 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   buildSchema,
   GraphQLError,
+  Kind,
   parse,
   validate,
   type DocumentNode,
@@ -138,6 +139,8 @@ let shapeOnlySchema: GraphQLSchema | undefined;
 export class OperationLimits {
   private readonly model: QueryCostModel;
   private readonly rules: ValidationRule[];
+  /** Costs of documents whose operations take no variables (Apollo hands back the same parsed document). */
+  private readonly fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
 
   constructor(
     /** The supergraph SDL the cost model was built from (callers rebuild when it changes). */
@@ -172,7 +175,7 @@ export class OperationLimits {
     operationName: string | null | undefined,
     variables: Readonly<Record<string, unknown>> | null | undefined,
   ): LimitVerdict {
-    const cost = this.model.cost(document, operationName, variables)?.cost ?? 0;
+    const cost = this.costOf(document, operationName, variables);
     const maxCost = this.limits.MAX_QUERY_COST;
     if (cost <= maxCost) return { ok: true, cost };
     const error = queryTooComplex(`Query cost ${cost} exceeds the limit of ${maxCost}`, {
@@ -181,6 +184,26 @@ export class OperationLimits {
       maxCost,
     });
     return { ok: false, error, limit: 'cost', cost };
+  }
+
+  private costOf(
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Readonly<Record<string, unknown>> | null | undefined,
+  ): number {
+    const fixed = !document.definitions.some(
+      (d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions?.length ?? 0) > 0,
+    );
+    const key = operationName ?? '';
+    const known = fixed ? this.fixedCosts.get(document)?.get(key) : undefined;
+    if (known !== undefined) return known;
+    const cost = this.model.cost(document, operationName, variables)?.cost ?? 0;
+    if (fixed) {
+      let byName = this.fixedCosts.get(document);
+      if (!byName) this.fixedCosts.set(document, (byName = new Map<string, number>()));
+      byName.set(key, cost);
+    }
+    return cost;
   }
 
   /** Depth, aliases, directives, then cost: the first limit exceeded, or the cost when none is. */

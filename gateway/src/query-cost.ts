@@ -45,7 +45,9 @@ interface FieldInfo {
   /** Default of its size argument in the schema; null when it has a size argument without default. */
   sizeDefault: number | null | undefined;
   /** Subgraphs that resolve it; undefined for fields the gateway answers (introspection). */
-  graphs: string | undefined;
+  graphs: readonly string[] | undefined;
+  /** The same as a set key. */
+  graphsKey: string;
 }
 
 type TypeFields = Map<string, FieldInfo>;
@@ -75,9 +77,6 @@ function joinGraphs(directives: readonly DirectiveNode[] | undefined, name: stri
   }
   return out;
 }
-
-/** A stable key for a set of subgraphs. */
-const keyOf = (graphs: string[]): string => [...new Set(graphs)].sort().join(',');
 
 /** The result of {@link QueryCostModel.cost}: the total and how it splits. */
 export interface OperationCost {
@@ -109,7 +108,7 @@ export class QueryCostModel {
     const introspection = printIntrospectionSchema(buildSchema('type Query { _: Int }'));
     this.addDefinitions(parse(introspection).definitions, false);
     const query = this.types.get(this.roots.query);
-    const gateway = { list: false, sizeDefault: undefined, graphs: undefined };
+    const gateway = { list: false, sizeDefault: undefined, graphs: undefined, graphsKey: '' };
     query?.set('__schema', { type: '__Schema', ...gateway });
     query?.set('__type', { type: '__Type', ...gateway });
   }
@@ -140,11 +139,13 @@ export class QueryCostModel {
     const { name, list } = unwrap(field.type);
     const sizeArg = field.arguments?.find((a) => SIZE_ARGS.includes(a.name.value));
     const own = joinGraphs(field.directives, 'join__field');
+    const graphs = federated ? [...new Set(own.length > 0 ? own : typeGraphs)].sort() : undefined;
     return {
       type: name,
       list,
       sizeDefault: sizeArg ? (intOf(sizeArg.defaultValue) ?? null) : undefined,
-      graphs: federated ? keyOf(own.length > 0 ? own : typeGraphs) : undefined,
+      graphs,
+      graphsKey: graphs?.join(',') ?? '',
     };
   }
 
@@ -181,7 +182,7 @@ export class QueryCostModel {
     const { objects, fetches } = walk.selection(
       this.roots[operation.operation],
       operation.selectionSet,
-      '',
+      [],
       undefined,
     );
     const cost = Math.min(objects + fetches * this.settings.fetchCost, Number.MAX_SAFE_INTEGER);
@@ -212,10 +213,15 @@ class CostWalk {
   }
 
   /**
-   * Cost of a selection set on `typeName`, whose objects came from the subgraphs `from` ('' at the
+   * Cost of a selection set on `typeName`, whose objects came from the subgraphs `from` (none at the
    * root); `inherited` sizes its lists when the parent field took a size argument (a page object).
    */
-  selection(typeName: string, set: SelectionSetNode, from: string, inherited: number | undefined): Partial {
+  selection(
+    typeName: string,
+    set: SelectionSetNode,
+    from: readonly string[],
+    inherited: number | undefined,
+  ): Partial {
     const fields = this.types.get(typeName);
     const targets = new Set<string>();
     const out: Partial = { objects: 0, fetches: 0 };
@@ -225,8 +231,8 @@ class CostWalk {
         const info = fields?.get(sel.name.value);
         if (!info) continue;
         let graphs = from;
-        if (info.graphs !== undefined && !info.graphs.split(',').some((g) => from.split(',').includes(g))) {
-          targets.add(info.graphs);
+        if (info.graphs !== undefined && !info.graphs.some((g) => from.includes(g))) {
+          targets.add(info.graphsKey);
           graphs = info.graphs;
         }
         if (!sel.selectionSet) continue;
@@ -244,7 +250,7 @@ class CostWalk {
         const fragment = this.fragments.get(name);
         // A cycle is reported by graphql-js' NoFragmentCyclesRule; here it just stops.
         if (!fragment || this.expanding.has(name)) continue;
-        const key = `${name}|${from}|${inherited ?? ''}`;
+        const key = `${name}|${from.join(',')}|${inherited ?? ''}`;
         let memo = this.memo.get(key);
         if (!memo) {
           this.expanding.add(name);
