@@ -225,6 +225,8 @@ async function main(): Promise<void> {
       RATE_LIMIT_PER_IP: 1_000_000_000,
       RATE_LIMIT_PER_USER: 1_000_000_000,
       RATE_LIMIT_PER_TENANT: 1_000_000_000,
+      COST_BUDGET_PER_TENANT: 1_000_000_000_000,
+      COST_BUDGET_PER_IP: 1_000_000_000_000,
     };
     procs.push(
       await startChild({ role: 'analytics', config }, path.join(h.env.tmpDir, 'analytics.json'), profDir),

@@ -194,6 +194,9 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_IP: '1000000000',
     RATE_LIMIT_PER_USER: '1000000000',
     RATE_LIMIT_PER_TENANT: '1000000000',
+    // Measures throughput, not the cost budget (the noisy-neighbour benchmark keeps the defaults).
+    COST_BUDGET_PER_TENANT: '1000000000000',
+    COST_BUDGET_PER_IP: '1000000000000',
     MARKET_FEED_SYMBOLS: 'AAPL,MSFT',
     MARKET_FEED_TICKS_PER_SECOND: '20',
   });

@@ -94,6 +94,27 @@ const schema = z
     MAX_QUERY_BYTES: positiveInt.default(20_000),
     MAX_QUERY_DEPTH: positiveInt.default(12),
     MAX_QUERY_ALIASES: positiveInt.default(30),
+    /** Lexical tokens in a query document (graphql-js parser limit). */
+    MAX_QUERY_TOKENS: positiveInt.default(2000),
+    /** Directives in an operation, fragments expanded. */
+    MAX_QUERY_DIRECTIVES: positiveInt.default(50),
+    /** Static cost of an operation (gateway/src/query-cost.ts): objects returned, lists multiplied, plus fetches. */
+    MAX_QUERY_COST: positiveInt.default(50_000),
+    /** Size assumed for a list field without a size argument (`first`, `last`, `limit`). */
+    QUERY_COST_LIST_SIZE: positiveInt.default(10),
+    /** Size assumed for a paginated list field whose size argument is omitted and has no default. */
+    QUERY_COST_PAGE_SIZE: positiveInt.default(50),
+    /** Cost a tenant's operations may spend per window (Redis); anonymous callers are budgeted per IP. */
+    COST_BUDGET_PER_TENANT: positiveInt.default(500_000),
+    COST_BUDGET_PER_IP: positiveInt.default(100_000),
+    COST_BUDGET_WINDOW_SECONDS: positiveInt.default(60),
+    /** Bounds of the persisted-query (APQ) store, in Redis and in each gateway's memory; LRU beyond. */
+    APQ_MAX_ENTRIES: positiveInt.default(5000),
+    APQ_MAX_BYTES: positiveInt.default(8 * 1024 * 1024),
+    /** Persisted-operations manifest (Apollo format): its operations are served by hash to everyone. */
+    PERSISTED_OPERATIONS_PATH: z.string().optional(),
+    /** Refuse any document that is not in the manifest (needs PERSISTED_OPERATIONS_PATH). */
+    PERSISTED_OPERATIONS_ONLY: bool.default(false),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
     RATE_LIMIT_PER_IP: positiveInt.default(600),
     RATE_LIMIT_PER_USER: positiveInt.default(1200),

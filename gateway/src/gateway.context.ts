@@ -40,7 +40,7 @@ export const LABELS_KEY = 'gatewayLabels';
 export const REQUEST_ID_KEY = 'requestId';
 
 /** Wraps a domain error for Apollo with the HTTP status and headers of a transport-level refusal. */
-function refusal(err: AppError, status: number, headers: [string, string][]): GraphQLError {
+export function refusal(err: AppError, status: number, headers: [string, string][]): GraphQLError {
   return new GraphQLError(err.message, {
     originalError: err,
     extensions: { code: err.code, ...err.details, http: { status, headers: new HeaderMap(headers) } },

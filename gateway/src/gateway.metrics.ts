@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   supergraphReloads: Counter<'result'>;
   sharedFetches: Counter;
   queryPath: Counter<'path'>;
+  limitRefusals: Counter<'limit'>;
+  queryCost: Histogram;
 }
 
 /** Registers the gateway metrics on `http.registry`. */
@@ -54,6 +56,18 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
       name: 'gateway_query_path_total',
       help: 'Operations by how the gateway executed them: single-fetch (one subgraph fetch, answer passed through) or gateway (the full query plan executor)',
       labelNames: ['path'],
+      registers,
+    }),
+    limitRefusals: new Counter({
+      name: 'gateway_limit_refusals_total',
+      help: 'Operations refused by a gateway limit before any subgraph call, by limit (size, tokens, depth, aliases, directives, cost, cost_budget, apq_registration, persisted_only)',
+      labelNames: ['limit'],
+      registers,
+    }),
+    queryCost: new Histogram({
+      name: 'gateway_query_cost_points',
+      help: 'Static cost of the operations the gateway resolved (gateway/src/query-cost.ts), refused ones included',
+      buckets: [10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000, 1_000_000],
       registers,
     }),
   };

@@ -1,8 +1,8 @@
 /**
  * The gateway (:8000): Apollo Gateway over the static supergraph, behind Apollo Server, with the
  * request-path policy of the platform: token verification and live-session checks, rate limits,
- * operation limits, CSRF prevention, CORS, APQ in Redis, masked errors, GraphiQL from local assets,
- * and /health, /ready, /metrics from lib/http.
+ * operation limits and cost budgets, CSRF prevention, CORS, bounded APQ in Redis, masked errors,
+ * GraphiQL from local assets, and /health, /ready, /metrics from lib/http.
  */
 import { ApolloGateway, HEALTH_CHECK_QUERY } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
@@ -24,7 +24,9 @@ import { ingressHeaders } from '../../lib/ingress.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
-import { RedisKeyValueCache } from './apq.cache.js';
+import { admissionPlugin } from './admission.plugin.js';
+import { BoundedApqCache } from './apq.cache.js';
+import { CostBudget } from './cost-budget.service.js';
 import {
   createContextBuilder,
   LABELS_KEY,
@@ -34,7 +36,8 @@ import {
 } from './gateway.context.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js';
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
-import { aliasLimitRule, depthLimitRule } from './limits.rules.js';
+import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
+import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
@@ -75,10 +78,16 @@ const PRIVATE_EXTENSIONS = ['serviceName', 'response', 'http', 'stacktrace', 'ex
  */
 function createGatewayErrorFormatter(
   logger: Logger,
+  maxTokens: number,
 ): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   const base = createErrorFormatter(logger);
   return (formatted, error) => {
-    const out = base(formatted, error);
+    // graphql-js' token limit surfaces as a parse error; it is a static limit like the others.
+    const tokens =
+      formatted.extensions?.['code'] === 'GRAPHQL_PARSE_FAILED'
+        ? tokenLimitRefusal(formatted.message, maxTokens)
+        : undefined;
+    const out = base(formatted, tokens ?? error);
     if (!out.extensions) return out;
     const extensions = { ...out.extensions };
     for (const key of PRIVATE_EXTENSIONS) delete extensions[key];
@@ -137,6 +146,11 @@ function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlu
           for (const e of response.body.singleResult.errors ?? []) {
             const code = e.extensions?.['code'];
             metrics.http.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
+            const limit = e.extensions?.['limit'];
+            // The gateway's own static limits (a subgraph's errors carry a path).
+            if (code === ErrorCode.QueryTooComplex && typeof limit === 'string' && !e.path) {
+              metrics.limitRefusals.inc({ limit });
+            }
             const after = e.extensions?.['retryAfter'];
             if (code === ErrorCode.RateLimited && typeof after === 'number') {
               retryAfter = Math.max(retryAfter ?? 0, Math.ceil(after));
@@ -169,7 +183,7 @@ function sendGraphQLError(
 }
 
 /** Refuses a query document longer than MAX_QUERY_BYTES with 413 before anything parses it. */
-function querySizeLimit(maxBytes: number): RequestHandler {
+function querySizeLimit(maxBytes: number, metrics: GatewayMetrics): RequestHandler {
   return (req, res, next) => {
     const body = req.body as unknown;
     const fromBody = typeof body === 'object' && body !== null && 'query' in body ? body.query : undefined;
@@ -177,10 +191,12 @@ function querySizeLimit(maxBytes: number): RequestHandler {
     const sizes = [fromBody, fromUrl].map((q) => (typeof q === 'string' ? Buffer.byteLength(q) : 0));
     const size = Math.max(...sizes);
     if (size > maxBytes) {
-      sendGraphQLError(req, res, 413, `Query is too large (${size} bytes, limit ${maxBytes})`, {
-        code: ErrorCode.BadUserInput,
+      metrics.limitRefusals.inc({ limit: 'size' });
+      sendGraphQLError(req, res, 413, `Query size ${size} bytes exceeds the limit of ${maxBytes}`, {
+        code: ErrorCode.QueryTooComplex,
         limit: 'size',
         max: maxBytes,
+        found: size,
       });
       return;
     }
@@ -203,6 +219,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const currentPlanner = (): SubscriptionPlanner => {
     if (planner?.sdl !== manager.supergraphSdl) planner = new SubscriptionPlanner(manager.supergraphSdl);
     return planner;
+  };
+  let limits: OperationLimits | undefined;
+  // The static limits of the supergraph being served (the cost model reads its join directives).
+  const currentLimits = (): OperationLimits => {
+    if (limits?.sdl !== manager.supergraphSdl) limits = new OperationLimits(manager.supergraphSdl, config);
+    return limits;
   };
   const lifecycle = new GatewayLifecycle(logger);
   const manager = new SupergraphFileManager({
@@ -291,7 +313,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     );
     next();
   };
-  const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES);
+  const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES, metrics);
   // A rejection reaches Express's error handler (or lib/http's, on the fast path) through the promise.
   const serveGraphQL: RequestHandler = (req, res, next) => {
     if (handler) return handler(req, res, next);
@@ -355,6 +377,18 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       const verifier =
         deps.verifier ?? new CachingTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
       const limiter = new RateLimiter(redis, config);
+      const budget = new CostBudget(redis, config);
+      if (config.PERSISTED_OPERATIONS_ONLY && !config.PERSISTED_OPERATIONS_PATH) {
+        throw new Error('PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_PATH');
+      }
+      const manifest = config.PERSISTED_OPERATIONS_PATH
+        ? PersistedOperations.load(config.PERSISTED_OPERATIONS_PATH)
+        : undefined;
+      const apqStore = new BoundedApqCache(redis, {
+        maxEntries: config.APQ_MAX_ENTRIES,
+        maxBytes: config.APQ_MAX_BYTES,
+        ttlSeconds: config.APQ_TTL_SECONDS,
+      });
       const httpClient = createSubgraphHttpClient({
         timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         dedupe: config.GATEWAY_DEDUPE,
@@ -397,11 +431,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         includeStacktraceInErrorResponses: false,
         stopOnTerminationSignals: false,
         persistedQueries: {
-          cache: new RedisKeyValueCache(redis, config.APQ_TTL_SECONDS),
+          cache: manifest
+            ? new ManifestFirstCache(manifest, apqStore, config.PERSISTED_OPERATIONS_ONLY)
+            : apqStore,
           ttl: config.APQ_TTL_SECONDS,
         },
-        validationRules: [depthLimitRule(config.MAX_QUERY_DEPTH), aliasLimitRule(config.MAX_QUERY_ALIASES)],
-        formatError: createGatewayErrorFormatter(logger),
+        parseOptions: { maxTokens: config.MAX_QUERY_TOKENS },
+        validationRules: limitValidationRules(config),
+        formatError: createGatewayErrorFormatter(logger, config.MAX_QUERY_TOKENS),
         logger,
         plugins: [
           ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
@@ -409,6 +446,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
           gatewayPlugin(metrics, logger),
+          admissionPlugin({
+            limits: currentLimits,
+            budget,
+            metrics,
+            onlyPersisted: config.PERSISTED_OPERATIONS_ONLY ? manifest : undefined,
+          }),
         ],
       });
       await apollo.start();

@@ -219,7 +219,7 @@ describe('operation limits', () => {
     expect((await post(url, { query: nested(4) })).body.errors).toBeUndefined();
     const res = await post(url, { query: nested(6) });
     expect(res.status).toBe(400);
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'depth' });
   });
 
   it('counts depth through fragments and stops on fragment cycles', async () => {
@@ -227,7 +227,7 @@ describe('operation limits', () => {
       query:
         'query { node { ...A } } fragment A on Node { child { ...B } } fragment B on Node { child { child { child { id } } } }',
     });
-    expect(viaFragments.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect(viaFragments.body.errors?.[0]?.extensions?.['code']).toBe('QUERY_TOO_COMPLEX');
     const cycle = await post(url, {
       query:
         'query { node { ...A } } fragment A on Node { child { ...B } } fragment B on Node { child { ...A } }',
@@ -248,14 +248,14 @@ describe('operation limits', () => {
         '{ ...F ...F2 } fragment F on Query { a: hello b: hello c: hello } fragment F2 on Query { ...F }',
     });
     expect(over.status).toBe(400);
-    expect(over.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'aliases' });
+    expect(over.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'aliases' });
   });
 
   it('refuses a query document larger than MAX_QUERY_BYTES with 413', async () => {
     const res = await post(url, { query: `{ hello ${' '.repeat(2100)} }` }, { 'x-request-id': 'big-1' });
     expect(res.status).toBe(413);
     expect(res.headers.get('x-request-id')).toBe('big-1');
-    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'size' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'size' });
   });
 
   it('still serves the full introspection query (GraphiQL, codegen)', async () => {
@@ -330,19 +330,23 @@ describe('GraphQL over HTTP', () => {
     expect(actual.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  it('supports automatic persisted queries stored in Redis', async () => {
+  it('supports automatic persisted queries stored in Redis, registered by signed-in clients', async () => {
     const query = '{ hello headersAgain: hello }';
     const sha256Hash = createHash('sha256').update(query).digest('hex');
     const extensions = { persistedQuery: { version: 1, sha256Hash } };
     const miss = await post(url, { extensions });
     expect(miss.body.errors?.[0]?.extensions?.['code']).toBe('PERSISTED_QUERY_NOT_FOUND');
-    const register = await post(url, { query, extensions });
+    const anonymous = await post(url, { query, extensions });
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    const register = await post(url, { query, extensions }, bearer(await auth.mint()));
     expect(register.body.data).toEqual({ hello: 'world', headersAgain: 'world' });
+    // Hash-only look-ups work for everyone.
     const hit = await post(url, { extensions });
     expect(hit.body.data).toEqual({ hello: 'world', headersAgain: 'world' });
-    expect(await redis.exists(`${config.REDIS_PREFIX}gateway:apq:${sha256Hash}`)).toBe(1);
-    expect(await redis.ttl(`${config.REDIS_PREFIX}gateway:apq:${sha256Hash}`)).toBeGreaterThan(0);
-    const wrong = await post(url, { query: '{ hello }', extensions });
+    const stored = await redis.hget(`${config.REDIS_PREFIX}gateway:apq:queries`, `apq:${sha256Hash}`);
+    expect(stored).toBe(query);
+    const wrong = await post(url, { query: '{ hello }', extensions }, bearer(await auth.mint()));
     expect(wrong.status).toBe(400);
   });
 
