@@ -1,19 +1,21 @@
 /**
  * Backups requested through the API (real Postgres, Redis, OpenSSH): only MANUAL backups can be
  * asked for; one queued or running MANUAL backup per tenant, admitted atomically; a daily count per
- * UTC day; and fair scheduling: however many manual requests are queued, a nightly backup is taken
- * before them.
+ * UTC day; fair scheduling: however many manual requests are queued, a nightly backup is taken
+ * before them; and restoreTenant of a backup whose manifest was altered on the MA130 fails at once.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tenantSchemaName } from '../../../../lib/db.js';
+import { adminUrlOf } from '../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../test/support/sshd.js';
 import { JOB_KINDS, QUEUES } from '../../src/jobs/queues.js';
 import { provisionActive, startHarness, waitFor, type Harness } from '../support/harness.js';
-import { newKeyEntry } from './support/backup-fixtures.js';
+import { dumpSchema, newKeyEntry } from './support/backup-fixtures.js';
 
 const BACKUP =
   'mutation($id: ID!, $type: BackupType) { backupTenant(tenantId: $id, backupType: $type) { id kind state } }';
@@ -247,5 +249,53 @@ describe('one at a time, and fair scheduling', () => {
       await queue.resume();
       await events.close();
     }
+  });
+});
+
+describe('restoreTenant of a backup whose manifest was altered on the MA130', () => {
+  it('fails permanently (one attempt) before touching the tenant', async () => {
+    const schema = tenantSchemaName(countedTenant);
+    const adminUrl = adminUrlOf(h.config);
+    const backup = await h.admin.query<{ id: string; path: string }>(
+      `SELECT id, path FROM tenancy.backups WHERE tenant_id = $1 AND status = 'VERIFIED' ORDER BY started_at DESC LIMIT 1`,
+      [countedTenant],
+    );
+    const { id: backupId, path: remotePath } = backup.rows[0]!;
+    // The test sshd serves this machine's filesystem: edit the manifest as someone on the MA130 could.
+    const manifestPath = `${remotePath}.manifest.json`;
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+      rowCounts: Record<string, number>;
+    };
+    manifest.rowCounts['accounts'] = (manifest.rowCounts['accounts'] ?? 0) + 1;
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    await h.admin.query(`UPDATE "${schema}".accounts SET cash = cash + 7`);
+    const before = await dumpSchema({ adminUrl }, schema);
+
+    const token = await h.token({ userId: counted, tenantId: countedTenant });
+    const r = await h.gql<{ restoreTenant: { id: string } }>(
+      'mutation($id: ID!) { restoreTenant(backupId: $id) { id } }',
+      { id: backupId },
+      token,
+    );
+    expect(r.errors).toBeUndefined();
+    const restores = new Queue(QUEUES.restores, {
+      connection: { url: h.config.REDIS_URL },
+      prefix: h.config.BULLMQ_PREFIX,
+    });
+    try {
+      const job = await waitFor(async () => {
+        const j = await restores.getJob(r.data!.restoreTenant.id);
+        return j && (await j.getState()) === 'failed' ? j : undefined;
+      }, 'the restore to fail');
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).toContain('MAC');
+    } finally {
+      await restores.close();
+    }
+    expect(await dumpSchema({ adminUrl }, schema)).toBe(before);
+    const side = await h.admin.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [
+      `${schema}\\_%`,
+    ]);
+    expect(side.rows).toEqual([]);
   });
 });
