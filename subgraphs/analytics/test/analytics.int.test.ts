@@ -375,8 +375,9 @@ describe('performanceReport', () => {
     const rows = await h.admin.query(`SELECT 1 FROM ${schemaA}.closed_trades WHERE trade_id = $1`, [closeId]);
     expect(rows.rowCount).toBe(1);
 
-    // A malformed entry and one of a tenant that does not exist are acknowledged, not retried forever.
-    await redis.xadd(stream, '*', 'junk', '1');
+    // A malformed entry goes to the dead-letter stream; one of a tenant that does not exist is
+    // acknowledged and ignored; neither is retried forever.
+    const junkId = await redis.xadd(stream, '*', 'junk', '1');
     const unknown = tradeFields(randomUUID(), 'BUY', '1', '1', '2024-01-11T14:00:00Z');
     unknown[1] = randomUUID();
     const lastId = await redis.xadd(stream, '*', ...unknown);
@@ -386,8 +387,11 @@ describe('performanceReport', () => {
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
       return field('last-delivered-id') === lastId && field('pending') === 0 ? true : undefined;
     }, 'the bad entries to be acknowledged');
+    const dead = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+    expect(dead.map(([, f]) => [f[1], f[3]])).toEqual([[junkId, 'malformed']]);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/analytics_trades_consumed_total\{[^}]*result="ignored"[^}]*\} 2/);
+    expect(metrics).toMatch(/analytics_trades_consumed_total\{[^}]*result="ignored"[^}]*\} 1/);
+    expect(metrics).toMatch(/analytics_trade_stream_dead_letters_total\{[^}]*reason="malformed"[^}]*\} 1/);
     expect(metrics).toMatch(/analytics_cache_requests_total\{[^}]*result="hit"[^}]*\} [1-9]/);
     expect(metrics).toMatch(
       /analytics_report_duration_seconds_count\{[^}]*report="performance"[^}]*\} [1-9]/,
