@@ -7,13 +7,22 @@ import { randomUUID } from 'node:crypto';
 import type { AuthClaims } from '../../../../lib/auth.js';
 import type { Config } from '../../../../lib/config.js';
 import { tenantSchemaName } from '../../../../lib/db.js';
-import { badInput, conflict, forbidden, notFound, quotaExceeded } from '../../../../lib/errors.js';
+import {
+  badInput,
+  conflict,
+  forbidden,
+  notFound,
+  quotaExceeded,
+  type AppError,
+} from '../../../../lib/errors.js';
+import type { Counter } from '../../../../lib/metrics.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { BACKUP_TYPES, type BackupRow, type TenantRow } from '../db/schema.js';
 import { backupJobId, isUuid, type TenantQueues } from '../jobs/queues.js';
 import type { JobModel } from '../models.js';
 import { SYSTEM, type TenantRepository } from '../tenant.repository.js';
 import { requireUuid, validateOrganizationName } from '../tenant.service.js';
+import type { BackupRequestLimit } from './backup.metrics.js';
 import type { BackupRepository } from './backup.repository.js';
 
 const MANAGERS = new Set(['OWNER', 'ADMIN']);
@@ -25,7 +34,13 @@ export class BackupService {
     private readonly backups: BackupRepository,
     private readonly queues: TenantQueues,
     private readonly logger: Logger,
+    private readonly refusals?: Counter<'limit'>,
   ) {}
+
+  private refuse(limit: BackupRequestLimit, err: AppError): never {
+    this.refusals?.inc({ limit });
+    throw err;
+  }
 
   /**
    * The tenant when the caller manages it (platform admin, OWNER or ADMIN). A non-member gets
@@ -69,11 +84,14 @@ export class BackupService {
   ): Promise<{ job: JobModel; backup: BackupRow }> {
     const backupType = type.toUpperCase();
     if (backupType !== 'MANUAL') {
-      throw badInput(
-        (BACKUP_TYPES as readonly string[]).includes(backupType)
-          ? `backup type ${backupType} is the platform's own; clients may only request MANUAL backups`
-          : 'backup type must be manual',
-        { field: 'backupType' },
+      this.refuse(
+        'backup_type',
+        badInput(
+          (BACKUP_TYPES as readonly string[]).includes(backupType)
+            ? `backup type ${backupType} is the platform's own; clients may only request MANUAL backups`
+            : 'backup type must be manual',
+          { field: 'backupType' },
+        ),
       );
     }
     const tenant = await this.managedTenant(caller, tenantId);
@@ -88,14 +106,17 @@ export class BackupService {
     );
     if (admitted.kind === 'daily-cap') {
       const limit = this.config.BACKUP_MANUAL_MAX_PER_DAY;
-      throw quotaExceeded(
-        `Manual backups per tenant per day: ${admitted.today} used of the limit of ${limit} (resets at 00:00 UTC)`,
-        {
-          quota: 'backups_per_day',
-          limit,
-          count: admitted.today,
-          retryAfter: Math.max(1, Math.ceil(admitted.retryAfterSeconds)),
-        },
+      this.refuse(
+        'backups_per_day',
+        quotaExceeded(
+          `Manual backups per tenant per day: ${admitted.today} used of the limit of ${limit} (resets at 00:00 UTC)`,
+          {
+            quota: 'backups_per_day',
+            limit,
+            count: admitted.today,
+            retryAfter: Math.max(1, Math.ceil(admitted.retryAfterSeconds)),
+          },
+        ),
       );
     }
     const backup = admitted.row;

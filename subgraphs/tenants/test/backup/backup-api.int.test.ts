@@ -66,6 +66,15 @@ const post = async (tenantId: string, user: string, body: unknown): Promise<Resp
     body: JSON.stringify(body),
   });
 
+/** `tenant_backup_refusals_total{limit}` on the tenants service. */
+async function refusals(limit: string): Promise<number> {
+  const text = await (await fetch(`${h.url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('tenant_backup_refusals_total{') && l.includes(`limit="${limit}"`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'tradesage-backup-quotas-'));
   sshd = await startTestSshd(dir);
@@ -128,6 +137,7 @@ describe('backup types', () => {
       expect(((await rest.json()) as { error: { code: string } }).error.code).toBe('BAD_USER_INPUT');
     }
     expect(await manualRows(countedTenant)).toEqual([]);
+    expect(await refusals('backup_type')).toBe(6);
     const rows = await h.admin.query(
       `SELECT 1 FROM tenancy.backups WHERE tenant_id = $1 AND type <> 'INITIAL'`,
       [countedTenant],
@@ -159,6 +169,7 @@ describe('daily count', () => {
     const body = (await rest.json()) as { error: { code: string; retryAfter: number } };
     expect(body.error).toMatchObject({ code: 'QUOTA_EXCEEDED', limit: MAX_PER_DAY });
     expect(body.error.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(await refusals('backups_per_day')).toBe(2);
     // Nothing half-done: no row, no job for the refused requests.
     expect((await manualRows(countedTenant)).length).toBe(MAX_PER_DAY);
 
