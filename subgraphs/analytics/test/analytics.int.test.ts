@@ -55,6 +55,8 @@ beforeAll(async () => {
     ANALYTICS_RISK_FREE_RATE: '0',
     ANALYTICS_ROLLING_WINDOW_DAYS: '2',
     ANALYTICS_BENCHMARK_SYMBOL: 'QQQ',
+    ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: '2',
+    ANALYTICS_TRADE_STREAM_RETRY_MS: '100',
   });
   [tenantA, tenantB] = await Promise.all([
     provisionActive(h, alice, 'Alpha Analytics'),
@@ -396,6 +398,36 @@ describe('performanceReport', () => {
     expect(metrics).toMatch(
       /analytics_report_duration_seconds_count\{[^}]*report="performance"[^}]*\} [1-9]/,
     );
+
+    // A poison entry of tenant B (it parses, but its quantity overflows the lot's numeric column on
+    // every delivery) and, behind it, a valid trade of tenant A: A's is applied without waiting, B's
+    // is dead-lettered after ANALYTICS_TRADE_STREAM_MAX_DELIVERIES (2) deliveries, with no effect.
+    const poisonTrade = randomUUID();
+    const poison = tradeFields(poisonTrade, 'BUY', '1234567890123456789012345', '1', '2024-01-11T15:00:00Z');
+    poison[1] = tenantB;
+    poison[3] = accountB;
+    const poisonId = await redis.xadd(stream, '*', ...poison);
+    const validTrade = randomUUID();
+    await redis.xadd(stream, '*', ...tradeFields(validTrade, 'BUY', '1', '10', '2024-01-11T15:00:00Z'));
+    await waitFor(async () => {
+      const r = await h.admin.query(`SELECT 1 FROM ${schemaA}.applied_trades WHERE trade_id = $1`, [
+        validTrade,
+      ]);
+      return r.rowCount === 1 ? true : undefined;
+    }, "tenant A's trade behind the poison entry");
+    const letter = await waitFor(async () => {
+      const entries = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+      const f = entries.find(([, fields]) => fields[1] === poisonId)?.[1];
+      return f ? Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))) : undefined;
+    }, 'the poison entry in the dead-letter stream');
+    expect(letter).toMatchObject({ reason: 'max_deliveries', deliveries: '2' });
+    expect(String(letter['error'])).toMatch(/overflow/);
+    const poisonApplied = await h.admin.query(`SELECT 1 FROM ${schemaB}.applied_trades WHERE trade_id = $1`, [
+      poisonTrade,
+    ]);
+    expect(poisonApplied.rowCount).toBe(0);
+    const after = await (await fetch(`${url}/metrics`)).text();
+    expect(after).toMatch(/analytics_trade_stream_dead_letters_total\{[^}]*reason="max_deliveries"[^}]*\} 1/);
   });
 });
 
