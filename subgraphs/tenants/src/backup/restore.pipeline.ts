@@ -219,16 +219,12 @@ async function restoreRowCounts(
   source: RestoreSource,
   keyring: BackupKeyring,
 ): Promise<Record<string, number>> {
-  let bytes: Buffer;
-  try {
-    bytes = await conn.readSmall(`${source.remotePath}.manifest.json`);
-  } catch (err) {
-    throw new BackupIntegrityError(
-      'manifest-mismatch',
-      `backup manifest missing or unreadable: ${(err as Error).message}`,
-    );
+  const manifestPath = `${source.remotePath}.manifest.json`;
+  // Missing is permanent; a read that fails (connection cut) is retried like any transfer.
+  if (!(await conn.stat(manifestPath))) {
+    throw new BackupIntegrityError('manifest-mismatch', 'backup manifest is missing on the MA130');
   }
-  const { manifest, authenticated } = readManifest(bytes, keyring);
+  const { manifest, authenticated } = readManifest(await conn.readSmall(manifestPath), keyring);
   if (
     manifest.sha256 !== source.sha256 ||
     manifest.schema !== source.schema ||

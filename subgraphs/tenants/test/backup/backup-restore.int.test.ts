@@ -351,6 +351,15 @@ describe('restore', () => {
       });
     });
 
+    it('a missing manifest is refused', async () => {
+      const remotePath = path.join(path.dirname(backup.remotePath), 'no-manifest.enc');
+      await writeFile(remotePath, await readFile(backup.remotePath));
+      const err = await restoreFrom(remotePath, { rowCounts: backup.manifest.rowCounts });
+      expect(err).toBeInstanceOf(BackupIntegrityError);
+      expect(err).toMatchObject({ reason: 'manifest-mismatch', message: expect.stringContaining('missing') });
+      await untouched();
+    });
+
     it('a changed row count (MAC kept) is refused, with or without the platform record', async () => {
       const remotePath = await withManifest('tampered-count.enc', (m) => ({
         ...m,
