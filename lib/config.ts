@@ -246,6 +246,11 @@ const schema = z
     PG_BIN_DIR: z.string().optional(),
     /** Size a tenant schema may reach; health and alerts warn from 80% of it. */
     TENANT_SCHEMA_QUOTA_BYTES: positiveInt.default(5 * 1024 ** 3),
+    /**
+     * MANUAL backups a tenant may request per UTC day through the API (QUOTA_EXCEEDED beyond it, with
+     * retryAfter until the next UTC day). Scheduled and initial backups are the platform's and never count.
+     */
+    BACKUP_MANUAL_MAX_PER_DAY: positiveInt.default(10),
 
     /** Whether this market-data replica takes part in the feed leader election (one producer at a time). */
     MARKET_FEED_ENABLED: bool.default(true),
@@ -344,6 +349,13 @@ const schema = z
     ANALYTICS_ROLLING_WINDOW_DAYS: z.coerce.number().int().min(2).default(21),
     /** Daily returns (most recent) that historical VaR and expected shortfall look back on. */
     ANALYTICS_VAR_LOOKBACK_DAYS: z.coerce.number().int().min(2).default(500),
+    /**
+     * Deliveries of one trade stream entry whose handling keeps failing before it is moved to the
+     * dead-letter stream (`trading:trades:dead`) and acknowledged.
+     */
+    ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: positiveInt.default(5),
+    /** Idle time (ms) before a failed trade stream entry is delivered again (to this or another replica). */
+    ANALYTICS_TRADE_STREAM_RETRY_MS: positiveInt.default(5000),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {

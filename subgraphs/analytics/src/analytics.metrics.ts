@@ -5,6 +5,7 @@ export interface AnalyticsMetrics {
   reportDuration: Histogram<'report'>;
   cacheRequests: Counter<'result'>;
   tradesConsumed: Counter<'result'>;
+  deadLetters: Counter<'reason'>;
   snapshotsWritten: Counter<'kind'>;
 }
 
@@ -26,8 +27,14 @@ export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
     }),
     tradesConsumed: new Counter({
       name: 'analytics_trades_consumed_total',
-      help: 'Trade stream entries handled, by result (applied, duplicate, ignored, error)',
+      help: 'Trade stream entries handled, by result (applied, duplicate, ignored, error, dead_lettered)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'analytics_trade_stream_dead_letters_total',
+      help: 'Trade stream entries moved to the dead-letter stream, by reason (malformed, max_deliveries)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     snapshotsWritten: new Counter({

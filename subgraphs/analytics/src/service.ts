@@ -124,6 +124,10 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
             (e) => ingest.ingest(e),
             analyticsMetrics,
             logger,
+            {
+              maxDeliveries: config.ANALYTICS_TRADE_STREAM_MAX_DELIVERIES,
+              retryMs: config.ANALYTICS_TRADE_STREAM_RETRY_MS,
+            },
           )
         : undefined;
       const services: AnalyticsServices = { reports, dashboards: new DashboardService(pool) };

@@ -1,29 +1,79 @@
 /**
  * Consumer of trading's trade stream in the consumer group `analytics` (one entry is handled by one
- * replica). Entries are acknowledged once handled, or once found malformed or for a tenant that
- * does not exist; an entry whose handling failed (e.g. Postgres down) stays pending and is retried
- * from the pending list on the next pass, so nothing is lost.
+ * replica). An entry is acknowledged once handled, or once it belongs to a tenant that does not exist.
+ * A failed entry stays pending and never holds up the others: new entries keep flowing, and pending
+ * ones idle for `retryMs` (this replica's, or a crashed replica's) are claimed again with XCLAIM. After
+ * `maxDeliveries` deliveries (Redis counts them per entry), or at once when it cannot even be parsed,
+ * an entry moves to the dead-letter stream `<stream>:dead` and is acknowledged, in one MULTI.
+ * An outage (Postgres unreachable) is not the entry's fault: it is retried in place with backoff, so
+ * an outage blocks everything (as it would anyway) but burns no deliveries.
  */
 import type { Logger } from '../../../lib/logger.js';
 import type { Redis } from '../../../lib/redis.js';
 import type { AnalyticsMetrics } from './analytics.metrics.js';
 import { parseTradeEntry, type TradeEvent } from './trade-event.js';
 
-type StreamReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
+type StreamEntry = [id: string, fields: string[] | null];
+type StreamReply = [key: string, entries: StreamEntry[]][] | null;
+type PendingReply = [id: string, consumer: string, idleMs: number, deliveries: number][];
 
 export const CONSUMER_GROUP = 'analytics';
+/** Suffix of the dead-letter stream: `<REDIS_PREFIX>trading:trades:dead` (analytics owns it). */
+export const DEAD_LETTER_SUFFIX = ':dead';
+/**
+ * Approximate cap of the dead-letter stream: Redis runs with `noeviction`, so nothing may grow without
+ * bound; far more than an alert that fires on the first entry should ever let accumulate.
+ */
+const DEAD_LETTER_MAXLEN = 100_000;
+const PAGE = 100;
+
+/** Why an entry was dead-lettered (the `reason` label and field). */
+export type DeadLetterReason = 'malformed' | 'max_deliveries';
 
 /** Postgres errors meaning "this tenant's schema or role does not exist": retrying cannot help. */
 const PERMANENT_PG_CODES = new Set(['42704', '3F000', '42P01', '22023']);
+/** Errors of the connection, not of the entry: connection exceptions, shutdowns, too many connections. */
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+function isOutage(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (OUTAGE_CODES.has(code) || code.startsWith('08'))) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /timeout exceeded when trying to connect|Connection terminated/i.test(message);
+}
+
+export interface TradeStreamOptions {
+  /** Deliveries of an entry before it is dead-lettered (ANALYTICS_TRADE_STREAM_MAX_DELIVERIES). */
+  maxDeliveries: number;
+  /** Idle time before a failed entry is delivered again (ANALYTICS_TRADE_STREAM_RETRY_MS). */
+  retryMs: number;
+  /** Longest wait of one blocking read. @default 1000 */
+  blockMs?: number;
+}
 
 export class TradeStreamConsumer {
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private retryPending = true;
+  private nextClaimAt = 0;
+  private readonly deadLetterKey: string;
+  private readonly blockMs: number;
+  /** Last error of entries this replica saw fail (for the dead-letter record); bounded by the PEL. */
+  private readonly lastError = new Map<string, string>();
 
   /**
    * @param blocking client used only for the blocking XREADGROUP (no key prefix)
-   * @param commands client for XGROUP/XACK (no key prefix)
+   * @param commands client for XGROUP/XACK/XCLAIM/dead letters (no key prefix)
    * @param streamKey full key of the stream (`<REDIS_PREFIX>trading:trades`)
    */
   constructor(
@@ -34,8 +84,11 @@ export class TradeStreamConsumer {
     private readonly handle: (e: TradeEvent) => Promise<string>,
     private readonly metrics: AnalyticsMetrics,
     private readonly logger: Logger,
-    private readonly blockMs = 1000,
-  ) {}
+    private readonly opts: TradeStreamOptions,
+  ) {
+    this.deadLetterKey = `${streamKey}${DEAD_LETTER_SUFFIX}`;
+    this.blockMs = opts.blockMs ?? 1000;
+  }
 
   /** Creates the group (from the start of the retained stream) and starts consuming. */
   async start(): Promise<void> {
@@ -56,26 +109,27 @@ export class TradeStreamConsumer {
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
-        // Own pending entries first (left by a failure or a crash), then new ones.
-        const from = this.retryPending ? '0' : '>';
+        if (Date.now() >= this.nextClaimAt) {
+          // A full page means more may be due: look again right after the next read.
+          const full = await this.retryPending();
+          this.nextClaimAt = full ? 0 : Date.now() + Math.max(10, Math.floor(this.opts.retryMs / 2));
+        }
+        const wait = Math.max(1, Math.min(this.blockMs, this.nextClaimAt - Date.now()));
         const reply = (await this.blocking.xreadgroup(
           'GROUP',
           CONSUMER_GROUP,
           this.consumerName,
           'COUNT',
-          100,
+          PAGE,
           'BLOCK',
-          this.blockMs,
+          wait,
           'STREAMS',
           this.streamKey,
-          from,
+          '>',
         )) as StreamReply;
-        const entries = reply?.[0]?.[1] ?? [];
-        if (this.retryPending && entries.length === 0) this.retryPending = false;
-        for (const [id, fields] of entries) {
+        for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           if (this.stopping) break;
-          // A pending entry trimmed from the stream comes back without fields.
-          await this.handleEntry(id, fields ?? []);
+          await this.handleEntry(id, fields ?? [], 1);
         }
       } catch (err) {
         if (this.stopping) break;
@@ -85,31 +139,123 @@ export class TradeStreamConsumer {
     }
   }
 
-  private async handleEntry(id: string, fields: string[]): Promise<void> {
+  /**
+   * Entries of the group (any consumer) idle for at least `retryMs`: dead-lettered when their
+   * deliveries are used up, otherwise claimed (one more delivery) and handled again.
+   * @returns true when the page was full
+   */
+  private async retryPending(): Promise<boolean> {
+    const pending = (await this.commands.xpending(
+      this.streamKey,
+      CONSUMER_GROUP,
+      'IDLE',
+      this.opts.retryMs,
+      '-',
+      '+',
+      PAGE,
+    )) as PendingReply;
+    for (const [id, , , deliveries] of pending) {
+      if (this.stopping) break;
+      if (deliveries >= this.opts.maxDeliveries) {
+        const [entry] = (await this.commands.xrange(this.streamKey, id, id)) as StreamEntry[];
+        await this.deadLetter(id, entry?.[1] ?? [], 'max_deliveries', deliveries);
+        continue;
+      }
+      // Claimed one at a time: a claim is a delivery, so only the entry about to be handled pays one.
+      const claimed = (await this.commands.xclaim(
+        this.streamKey,
+        CONSUMER_GROUP,
+        this.consumerName,
+        this.opts.retryMs,
+        id,
+      )) as StreamEntry[];
+      const [entry] = claimed;
+      // Claimed by another replica in the meantime, or trimmed from the stream (Redis drops it then).
+      if (!entry) continue;
+      await this.handleEntry(id, entry[1] ?? [], deliveries + 1);
+    }
+    return pending.length === PAGE;
+  }
+
+  private async handleEntry(id: string, fields: string[], delivery: number): Promise<void> {
     const event = parseTradeEntry(fields);
     if (!event) {
-      this.metrics.tradesConsumed.inc({ result: 'ignored' });
-      this.logger.warn({ id }, 'malformed trade event ignored');
-      await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
+      // Parsing is deterministic: another delivery cannot help.
+      this.lastError.set(id, 'malformed trade event');
+      await this.deadLetter(id, fields, 'malformed', delivery);
       return;
     }
-    try {
-      const result = await this.handle(event);
-      this.metrics.tradesConsumed.inc({ result });
-      await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && PERMANENT_PG_CODES.has(code)) {
-        this.metrics.tradesConsumed.inc({ result: 'ignored' });
-        this.logger.warn({ id, tenantId: event.tenantId }, 'trade event of an unknown tenant ignored');
+    let backoff = 100;
+    for (;;) {
+      try {
+        const result = await this.handle(event);
+        this.metrics.tradesConsumed.inc({ result });
         await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
+        this.lastError.delete(id);
+        return;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && PERMANENT_PG_CODES.has(code)) {
+          this.metrics.tradesConsumed.inc({ result: 'ignored' });
+          this.logger.warn({ id, tenantId: event.tenantId }, 'trade event of an unknown tenant ignored');
+          await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
+          return;
+        }
+        this.metrics.tradesConsumed.inc({ result: 'error' });
+        if (isOutage(err) && !this.stopping) {
+          this.logger.warn({ err, id }, 'trade event failed on an outage; retrying in place');
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff = Math.min(backoff * 2, Math.max(100, this.opts.retryMs));
+          continue;
+        }
+        // Entries that another replica finished leave a stale line here: keep the map bounded.
+        if (this.lastError.size >= 10_000) this.lastError.clear();
+        this.lastError.set(id, err instanceof Error ? err.message.slice(0, 500) : String(err));
+        this.logger.error(
+          { err, id, tenantId: event.tenantId, delivery, maxDeliveries: this.opts.maxDeliveries },
+          'trade event failed; left pending for a later delivery',
+        );
         return;
       }
-      this.metrics.tradesConsumed.inc({ result: 'error' });
-      this.logger.error({ err, id }, 'trade event failed; left pending for retry');
-      this.retryPending = true;
-      // Pending reads do not block: pause so a lasting outage is not retried in a tight loop.
-      await new Promise((r) => setTimeout(r, 1000));
     }
+  }
+
+  /** Copies the entry to the dead-letter stream and acknowledges it, atomically. */
+  private async deadLetter(
+    id: string,
+    fields: string[],
+    reason: DeadLetterReason,
+    deliveries: number,
+  ): Promise<void> {
+    const error = this.lastError.get(id) ?? '';
+    const results = await this.commands
+      .multi()
+      .xadd(
+        this.deadLetterKey,
+        'MAXLEN',
+        '~',
+        DEAD_LETTER_MAXLEN,
+        '*',
+        'id',
+        id,
+        'reason',
+        reason,
+        'deliveries',
+        String(deliveries),
+        'error',
+        error,
+        'consumer',
+        this.consumerName,
+        'fields',
+        JSON.stringify(fields),
+      )
+      .xack(this.streamKey, CONSUMER_GROUP, id)
+      .exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (!results || failed) throw failed ?? new Error('dead-letter transaction discarded');
+    this.lastError.delete(id);
+    this.metrics.tradesConsumed.inc({ result: 'dead_lettered' });
+    this.metrics.deadLetters.inc({ reason });
+    this.logger.error({ id, reason, deliveries, error }, 'trade event moved to the dead-letter stream');
   }
 }

@@ -60,6 +60,8 @@ beforeAll(async () => {
     ANALYTICS_RISK_FREE_RATE: '0',
     ANALYTICS_ROLLING_WINDOW_DAYS: '2',
     ANALYTICS_BENCHMARK_SYMBOL: 'QQQ',
+    ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: '2',
+    ANALYTICS_TRADE_STREAM_RETRY_MS: '100',
   });
   [tenantA, tenantB] = await Promise.all([
     provisionActive(h, alice, 'Alpha Analytics'),
@@ -380,8 +382,9 @@ describe('performanceReport', () => {
     const rows = await h.admin.query(`SELECT 1 FROM ${schemaA}.closed_trades WHERE trade_id = $1`, [closeId]);
     expect(rows.rowCount).toBe(1);
 
-    // A malformed entry and one of a tenant that does not exist are acknowledged, not retried forever.
-    await redis.xadd(stream, '*', 'junk', '1');
+    // A malformed entry goes to the dead-letter stream; one of a tenant that does not exist is
+    // acknowledged and ignored; neither is retried forever.
+    const junkId = await redis.xadd(stream, '*', 'junk', '1');
     const unknown = tradeFields(randomUUID(), 'BUY', '1', '1', '2024-01-11T14:00:00Z');
     unknown[1] = randomUUID();
     const lastId = await redis.xadd(stream, '*', ...unknown);
@@ -391,12 +394,45 @@ describe('performanceReport', () => {
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
       return field('last-delivered-id') === lastId && field('pending') === 0 ? true : undefined;
     }, 'the bad entries to be acknowledged');
+    const dead = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+    expect(dead.map(([, f]) => [f[1], f[3]])).toEqual([[junkId, 'malformed']]);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/analytics_trades_consumed_total\{[^}]*result="ignored"[^}]*\} 2/);
+    expect(metrics).toMatch(/analytics_trades_consumed_total\{[^}]*result="ignored"[^}]*\} 1/);
+    expect(metrics).toMatch(/analytics_trade_stream_dead_letters_total\{[^}]*reason="malformed"[^}]*\} 1/);
     expect(metrics).toMatch(/analytics_cache_requests_total\{[^}]*result="hit"[^}]*\} [1-9]/);
     expect(metrics).toMatch(
       /analytics_report_duration_seconds_count\{[^}]*report="performance"[^}]*\} [1-9]/,
     );
+
+    // A poison entry of tenant B (it parses, but its quantity overflows the lot's numeric column on
+    // every delivery) and, behind it, a valid trade of tenant A: A's is applied without waiting, B's
+    // is dead-lettered after ANALYTICS_TRADE_STREAM_MAX_DELIVERIES (2) deliveries, with no effect.
+    const poisonTrade = randomUUID();
+    const poison = tradeFields(poisonTrade, 'BUY', '1234567890123456789012345', '1', '2024-01-11T15:00:00Z');
+    poison[1] = tenantB;
+    poison[3] = accountB;
+    const poisonId = await redis.xadd(stream, '*', ...poison);
+    const validTrade = randomUUID();
+    await redis.xadd(stream, '*', ...tradeFields(validTrade, 'BUY', '1', '10', '2024-01-11T15:00:00Z'));
+    await waitFor(async () => {
+      const r = await h.admin.query(`SELECT 1 FROM ${schemaA}.applied_trades WHERE trade_id = $1`, [
+        validTrade,
+      ]);
+      return r.rowCount === 1 ? true : undefined;
+    }, "tenant A's trade behind the poison entry");
+    const letter = await waitFor(async () => {
+      const entries = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+      const f = entries.find(([, fields]) => fields[1] === poisonId)?.[1];
+      return f ? Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))) : undefined;
+    }, 'the poison entry in the dead-letter stream');
+    expect(letter).toMatchObject({ reason: 'max_deliveries', deliveries: '2' });
+    expect(String(letter['error'])).toMatch(/overflow/);
+    const poisonApplied = await h.admin.query(`SELECT 1 FROM ${schemaB}.applied_trades WHERE trade_id = $1`, [
+      poisonTrade,
+    ]);
+    expect(poisonApplied.rowCount).toBe(0);
+    const after = await (await fetch(`${url}/metrics`)).text();
+    expect(after).toMatch(/analytics_trade_stream_dead_letters_total\{[^}]*reason="max_deliveries"[^}]*\} 1/);
   });
 });
 

@@ -13,6 +13,7 @@ import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
 import { createSubgraphHttp, createSubgraphVerifier } from '../../../lib/subgraph-service.js';
 import type { HeaderVerifier } from '../../../lib/token-cache.js';
+import { createBackupRefusalsCounter } from './backup/backup.metrics.js';
 import { BackupRepository } from './backup/backup.repository.js';
 import { BackupService } from './backup/backup.service.js';
 import type { TenantsContext, TenantsServices } from './context.js';
@@ -60,6 +61,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
     return running.services;
   };
 
+  const backupRefusals = createBackupRefusalsCounter(metrics.registry);
   createTenantsByStatusGauge(
     metrics.registry,
     () =>
@@ -127,7 +129,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
             quotaBytes: config.TENANT_SCHEMA_QUOTA_BYTES,
           }),
           jobs: new JobService(queues, tenants, backupRepo),
-          backups: new BackupService(config, repo, backupRepo, queues, logger),
+          backups: new BackupService(config, repo, backupRepo, queues, logger, backupRefusals),
         },
       };
       return http.start();

@@ -119,3 +119,25 @@ export async function expectedMigrations(set: MigrationSet): Promise<number> {
     return 0;
   }
 }
+
+/** `CREATE TABLE [IF NOT EXISTS] ["schema".]"name"` as drizzle-kit writes it (names quoted or bare). */
+const CREATE_TABLE =
+  /CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"?[A-Za-z0-9_]+"?\.)?"?([A-Za-z0-9_]+)"?/gi;
+
+/**
+ * Every table a template's migrations have ever created (any version, so a backup taken before a
+ * later migration still qualifies), plus the migration record tables. A restore accepts only these
+ * names from a backup's row counts. Read from the journal's SQL files, in order.
+ */
+export async function templateTables(template: TenantTemplate): Promise<Set<string>> {
+  const tables = new Set<string>();
+  for (const set of template.migrations) {
+    tables.add(set.table);
+    const raw = await readFile(path.join(set.folder, 'meta', '_journal.json'), 'utf8');
+    for (const { tag } of journal.parse(JSON.parse(raw)).entries) {
+      const sqlText = await readFile(path.join(set.folder, `${tag}.sql`), 'utf8');
+      for (const m of sqlText.matchAll(CREATE_TABLE)) if (m[1]) tables.add(m[1]);
+    }
+  }
+  return tables;
+}

@@ -42,7 +42,8 @@ export type IntegrityReason =
   | 'chunk-too-large'
   | 'sha256-mismatch'
   | 'size-mismatch'
-  | 'manifest-mismatch';
+  | 'manifest-mismatch'
+  | 'bad-table';
 
 /** A backup file is corrupted, truncated, or encrypted with a key we do not have. */
 export class BackupIntegrityError extends PermanentBackupError {

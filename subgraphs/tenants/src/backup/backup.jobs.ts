@@ -31,7 +31,7 @@ import {
 } from '../jobs/queues.js';
 import { applyTemplateMigrations, grantTenantTables } from '../jobs/tenant-ddl.js';
 import { SYSTEM, type TenantRepository } from '../tenant.repository.js';
-import type { TemplateRegistry } from '../template.registry.js';
+import { templateTables, type TemplateRegistry } from '../template.registry.js';
 import type { BackupKeyring } from './backup-crypto.js';
 import { BackupConfigError, isPermanentBackupError } from './backup.errors.js';
 import type { BackupMetrics } from './backup.metrics.js';
@@ -295,6 +295,7 @@ export class BackupJobs {
         keyring: await this.deps.keyring(),
         logger,
       };
+      const template = await this.deps.templates.load(source.template);
       const from = {
         remotePath: row.path,
         sha256: row.sha256,
@@ -302,13 +303,13 @@ export class BackupJobs {
         schema: source.schemaName,
         tenantId,
         rowCounts: row.rowCounts ?? undefined,
+        templateTables: await templateTables(template),
       };
       const progress = async (p: { percent: number }): Promise<void> => {
         await job.updateProgress(Math.round(targetTenantId ? p.percent * 0.8 : p.percent));
       };
       let result: RestoreJobResult;
       if (!targetTenantId) {
-        const template = await this.deps.templates.load(source.template);
         const r = await runRestore(
           restoreDeps,
           from,

@@ -137,3 +137,16 @@ export function createBackupMetrics(
     }),
   };
 }
+
+/** Limits a backup request through the API can be refused by (the `limit` label). */
+export type BackupRequestLimit = 'backup_type' | 'backups_per_day';
+
+/** `tenant_backup_refusals_total{limit}`, on the tenants API service (where requests arrive). */
+export function createBackupRefusalsCounter(registry: Registry): Counter<'limit'> {
+  return new Counter({
+    name: 'tenant_backup_refusals_total',
+    help: 'Backup requests refused through the API, by limit (backup_type, backups_per_day)',
+    labelNames: ['limit'],
+    registers: [registry],
+  });
+}

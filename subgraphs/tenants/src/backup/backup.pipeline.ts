@@ -5,7 +5,7 @@
  * pg_dump --schema=<tenant schema> --snapshot=<s> --lock-wait-timeout
  *   -> gzip (node:zlib, BACKUP_GZIP_LEVEL) -> AES-256-GCM chunks (backup-crypto.ts) -> sha256
  *   -> SFTP <final>.part  -> read back + compare sha256 and size -> rename to <final>
- *   -> <final>.manifest.json (written the same way)
+ *   -> <final>.manifest.json (MACed with a key derived from the backup key; written the same way)
  * ```
  *
  * Under the tenant's advisory lock (the one provisioning and migrate-tenants take, tenant-ddl.ts
@@ -27,6 +27,7 @@ import { ident } from '../../../../lib/db.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { withTenantLock } from '../jobs/tenant-ddl.js';
 import { DEFAULT_CHUNK_BYTES, EncryptStream, type BackupKeyring } from './backup-crypto.js';
+import { signManifest, type BackupManifest } from './backup-manifest.js';
 import { PermanentBackupError } from './backup.errors.js';
 import {
   Ma130Connection,
@@ -83,31 +84,7 @@ export interface BackupRequest {
   type?: string | undefined;
 }
 
-/** The JSON written beside every backup file. */
-export interface BackupManifest {
-  format: 'tradesage-tenant-backup';
-  formatVersion: 1;
-  backupId: string;
-  tenantId: string;
-  schema: string;
-  type: string | null;
-  /** When the backup started (names the file) and finished, ISO-8601. */
-  createdAt: string;
-  completedAt: string;
-  file: string;
-  /** sha256 (hex) and size of the encrypted file as stored. */
-  sha256: string;
-  sizeBytes: number;
-  /** Bytes of SQL from pg_dump, and after gzip. */
-  dumpBytes: number;
-  gzipBytes: number;
-  gzipLevel: number;
-  encryption: { algorithm: 'AES-256-GCM'; format: 'TSBK/1'; keyId: string; chunkBytes: number };
-  pgDumpVersion: string;
-  serverVersion: string;
-  /** Rows per table, counted in the dump's snapshot. */
-  rowCounts: Record<string, number>;
-}
+export type { BackupManifest } from './backup-manifest.js';
 
 /** The outcome of {@link runBackup}. */
 export interface BackupResult {
@@ -282,26 +259,28 @@ async function backupOver(
     }
     progress({ phase: 'finalizing', percent: 96 });
     await conn.rename(partPath, remotePath);
-    const manifest: BackupManifest = {
-      format: 'tradesage-tenant-backup',
-      formatVersion: 1,
-      backupId: req.backupId,
-      tenantId: req.tenantId,
-      schema: req.schemaName,
-      type: req.type ?? null,
-      createdAt: req.startedAt.toISOString(),
-      completedAt: new Date().toISOString(),
-      file: path.posix.basename(remotePath),
-      sha256: dumped.sha256,
-      sizeBytes: dumped.size,
-      dumpBytes: dumped.raw,
-      gzipBytes: dumped.gz,
-      gzipLevel: settings.gzipLevel,
-      encryption: { algorithm: 'AES-256-GCM', format: 'TSBK/1', keyId: key.id, chunkBytes },
-      pgDumpVersion: pgDump,
-      serverVersion: dumped.serverVersion,
-      rowCounts: dumped.rowCounts,
-    };
+    const manifest = signManifest(
+      {
+        format: 'tradesage-tenant-backup',
+        backupId: req.backupId,
+        tenantId: req.tenantId,
+        schema: req.schemaName,
+        type: req.type ?? null,
+        createdAt: req.startedAt.toISOString(),
+        completedAt: new Date().toISOString(),
+        file: path.posix.basename(remotePath),
+        sha256: dumped.sha256,
+        sizeBytes: dumped.size,
+        dumpBytes: dumped.raw,
+        gzipBytes: dumped.gz,
+        gzipLevel: settings.gzipLevel,
+        encryption: { algorithm: 'AES-256-GCM', format: 'TSBK/1', keyId: key.id, chunkBytes },
+        pgDumpVersion: pgDump,
+        serverVersion: dumped.serverVersion,
+        rowCounts: dumped.rowCounts,
+      },
+      key,
+    );
     const manifestPath = manifestPathOf(remotePath);
     await conn.writeAtomic(manifestPath, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
     progress({ phase: 'done', percent: 100 });

@@ -22,6 +22,12 @@ export interface VerifiedBackup {
   rowCounts: Record<string, number>;
 }
 
+/** The outcome of {@link BackupRepository.admitManual}. */
+export type ManualAdmission =
+  | { kind: 'created'; row: BackupRow }
+  | { kind: 'pending'; row: BackupRow }
+  | { kind: 'daily-cap'; today: number; retryAfterSeconds: number };
+
 /** Per tenant: its newest backup and its newest verified one (health). */
 export interface BackupSummary {
   last: BackupRow | undefined;
@@ -175,25 +181,61 @@ export class BackupRepository {
     );
   }
 
-  /** A MANUAL backup of the tenant that is still QUEUED or RUNNING (a second request joins it). */
-  async pendingManual(tenantId: string): Promise<BackupRow | undefined> {
-    return this.run(
-      async (tx) =>
-        (
-          await tx
-            .select()
-            .from(backups)
-            .where(
-              and(
-                eq(backups.tenantId, tenantId),
-                eq(backups.type, 'MANUAL'),
-                inArray(backups.status, ['QUEUED', 'RUNNING'] satisfies BackupStatus[]),
-              ),
-            )
-            .orderBy(desc(backups.startedAt))
-            .limit(1)
-        )[0],
-    );
+  /**
+   * Admits a MANUAL backup request under the tenant's quotas, atomically: a transaction-scoped advisory
+   * lock per tenant (not the tenant DDL lock a running backup holds) serializes concurrent requests, so
+   * two of them can never both see "nothing pending" or both take the last slot of the day.
+   * - a MANUAL backup of the tenant still QUEUED or RUNNING: returned as `pending` (the request joins it);
+   * - `maxPerDay` MANUAL backups since 00:00 UTC already: `daily-cap`, with the seconds to the next UTC day;
+   * - otherwise a QUEUED row is inserted: `created`.
+   */
+  admitManual(
+    row: { id: string; tenantId: string; jobId: string },
+    maxPerDay: number,
+  ): Promise<ManualAdmission> {
+    return this.run(async (tx) => {
+      await tx.execute(
+        sql`SELECT pg_advisory_xact_lock(hashtextextended(${`tradesage:manual-backup:${row.tenantId}`}, 0))`,
+      );
+      const [pending] = await tx
+        .select()
+        .from(backups)
+        .where(
+          and(
+            eq(backups.tenantId, row.tenantId),
+            eq(backups.type, 'MANUAL'),
+            inArray(backups.status, ['QUEUED', 'RUNNING'] satisfies BackupStatus[]),
+          ),
+        )
+        .orderBy(desc(backups.startedAt))
+        .limit(1);
+      if (pending) return { kind: 'pending', row: pending };
+      // started_at is the request time until the first run, then that run's start: a request queued
+      // just before midnight may count for the next day, never for none.
+      const counted = await tx.execute<{ n: number; retry: number }>(sql`
+        SELECT count(*)::int AS n,
+               extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day'
+                                  - (now() AT TIME ZONE 'UTC'))::float8 AS retry
+          FROM ${backups}
+         WHERE ${backups.tenantId} = ${row.tenantId}
+           AND ${backups.type} = 'MANUAL'
+           AND ${backups.startedAt} >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`);
+      const today = counted.rows[0]?.n ?? 0;
+      if (today >= maxPerDay) {
+        return { kind: 'daily-cap', today, retryAfterSeconds: counted.rows[0]?.retry ?? 86_400 };
+      }
+      const [created] = await tx
+        .insert(backups)
+        .values({ ...row, type: 'MANUAL', status: 'QUEUED' })
+        .returning();
+      if (!created) throw new Error('backup row was not inserted');
+      return { kind: 'created', row: created };
+    });
+  }
+
+  /** Deletes a QUEUED row whose job could not be queued (nothing ran; the request did not happen). */
+  async deleteQueued(id: string): Promise<void> {
+    await this.run((tx) => tx.delete(backups).where(and(eq(backups.id, id), eq(backups.status, 'QUEUED'))));
   }
 
   /** The newest backup and the newest verified backup of a tenant. */

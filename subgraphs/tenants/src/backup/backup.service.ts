@@ -1,31 +1,46 @@
 /**
  * Rules of backups, restores and clones on the API side: who may ask (platform admins, or the
- * tenant's OWNER or ADMIN), which tenants and backups qualify, and idempotent queueing. The work
- * itself runs in the tenants worker (backup.jobs.ts).
+ * tenant's OWNER or ADMIN), which tenants and backups qualify, the per-tenant quotas of MANUAL
+ * backups, and idempotent queueing. The work itself runs in the tenants worker (backup.jobs.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { AuthClaims } from '../../../../lib/auth.js';
 import type { Config } from '../../../../lib/config.js';
 import { tenantSchemaName } from '../../../../lib/db.js';
-import { badInput, conflict, forbidden, notFound } from '../../../../lib/errors.js';
+import {
+  badInput,
+  conflict,
+  forbidden,
+  notFound,
+  quotaExceeded,
+  type AppError,
+} from '../../../../lib/errors.js';
+import type { Counter } from '../../../../lib/metrics.js';
 import type { Logger } from '../../../../lib/logger.js';
-import { BACKUP_TYPES, type BackupRow, type BackupType, type TenantRow } from '../db/schema.js';
+import { BACKUP_TYPES, type BackupRow, type TenantRow } from '../db/schema.js';
 import { backupJobId, isUuid, type TenantQueues } from '../jobs/queues.js';
 import type { JobModel } from '../models.js';
 import { SYSTEM, type TenantRepository } from '../tenant.repository.js';
 import { requireUuid, validateOrganizationName } from '../tenant.service.js';
+import type { BackupRequestLimit } from './backup.metrics.js';
 import type { BackupRepository } from './backup.repository.js';
 
 const MANAGERS = new Set(['OWNER', 'ADMIN']);
 
 export class BackupService {
   constructor(
-    private readonly config: Pick<Config, 'MA130_HOST_KEY_SHA256'>,
+    private readonly config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'BACKUP_MANUAL_MAX_PER_DAY'>,
     private readonly tenants: TenantRepository,
     private readonly backups: BackupRepository,
     private readonly queues: TenantQueues,
     private readonly logger: Logger,
+    private readonly refusals?: Counter<'limit'>,
   ) {}
+
+  private refuse(limit: BackupRequestLimit, err: AppError): never {
+    this.refusals?.inc({ limit });
+    throw err;
+  }
 
   /**
    * The tenant when the caller manages it (platform admin, OWNER or ADMIN). A non-member gets
@@ -53,49 +68,74 @@ export class BackupService {
   }
 
   /**
-   * backupTenant / the seed's REST call: queues a backup. A MANUAL request while another MANUAL backup
-   * of the tenant is queued or running returns that one (a double click makes one backup).
+   * backupTenant / the seed's REST call: queues a MANUAL backup, the only kind a client may ask for
+   * (SCHEDULED and INITIAL are the platform's: BAD_USER_INPUT for everyone, admins included, since no
+   * caller could make such a request valid). Quotas, per tenant, admitted atomically (admitManual):
+   * - while a MANUAL backup of the tenant is queued or running, a request returns that job (a double
+   *   click or a retrying client gets the backup it already asked for; nothing new is queued or counted);
+   * - BACKUP_MANUAL_MAX_PER_DAY new MANUAL backups per UTC day, then QUOTA_EXCEEDED with retryAfter
+   *   (seconds to the next UTC day).
+   * MANUAL jobs are queued behind every scheduled and initial backup (queues.ts, priorities).
    */
   async requestBackup(
     caller: AuthClaims,
     tenantId: string,
     type: string = 'MANUAL',
   ): Promise<{ job: JobModel; backup: BackupRow }> {
-    const backupType = type.toUpperCase() as BackupType;
-    if (!BACKUP_TYPES.includes(backupType)) {
-      throw badInput(`backup type must be one of ${BACKUP_TYPES.join(', ').toLowerCase()}`, {
-        field: 'backupType',
-      });
+    const backupType = type.toUpperCase();
+    if (backupType !== 'MANUAL') {
+      this.refuse(
+        'backup_type',
+        badInput(
+          (BACKUP_TYPES as readonly string[]).includes(backupType)
+            ? `backup type ${backupType} is the platform's own; clients may only request MANUAL backups`
+            : 'backup type must be manual',
+          { field: 'backupType' },
+        ),
+      );
     }
     const tenant = await this.managedTenant(caller, tenantId);
     this.requireConfigured();
     if (tenant.status !== 'ACTIVE' && tenant.status !== 'SUSPENDED') {
       throw conflict(`Tenant is ${tenant.status}; only provisioned tenants can be backed up`);
     }
-    if (backupType === 'MANUAL') {
-      const pending = await this.backups.pendingManual(tenant.id);
-      if (pending) {
-        const job = await this.queues.enqueueBackup({
-          backupId: pending.id,
-          tenantId: tenant.id,
-          type: pending.type,
-        });
-        return { job, backup: pending };
-      }
-    }
     const id = randomUUID();
-    const backup = await this.backups.createQueued({
-      id,
-      tenantId: tenant.id,
-      type: backupType,
-      jobId: backupJobId(id),
-    });
+    const admitted = await this.backups.admitManual(
+      { id, tenantId: tenant.id, jobId: backupJobId(id) },
+      this.config.BACKUP_MANUAL_MAX_PER_DAY,
+    );
+    if (admitted.kind === 'daily-cap') {
+      const limit = this.config.BACKUP_MANUAL_MAX_PER_DAY;
+      this.refuse(
+        'backups_per_day',
+        quotaExceeded(
+          `Manual backups per tenant per day: ${admitted.today} used of the limit of ${limit} (resets at 00:00 UTC)`,
+          {
+            quota: 'backups_per_day',
+            limit,
+            count: admitted.today,
+            retryAfter: Math.max(1, Math.ceil(admitted.retryAfterSeconds)),
+          },
+        ),
+      );
+    }
+    const backup = admitted.row;
+    if (admitted.kind === 'pending') {
+      // Re-adds the job only if BullMQ lost it (same idempotent id).
+      const job = await this.queues.enqueueBackup({
+        backupId: backup.id,
+        tenantId: tenant.id,
+        type: 'MANUAL',
+      });
+      return { job, backup };
+    }
     try {
-      const job = await this.queues.enqueueBackup({ backupId: id, tenantId: tenant.id, type: backupType });
-      this.logger.info({ tenantId: tenant.id, backupId: id, type: backupType }, 'backup queued');
+      const job = await this.queues.enqueueBackup({ backupId: id, tenantId: tenant.id, type: 'MANUAL' });
+      this.logger.info({ tenantId: tenant.id, backupId: id, type: 'MANUAL' }, 'backup queued');
       return { job, backup };
     } catch (err) {
-      await this.backups.markFailed(id, 'could not queue the backup job').catch(() => undefined);
+      // Not queued: the request did not happen (no row left QUEUED forever, no slot of the day used).
+      await this.backups.deleteQueued(id).catch(() => undefined);
       throw err;
     }
   }

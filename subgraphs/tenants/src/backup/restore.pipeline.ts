@@ -1,6 +1,6 @@
 /**
- * Restores a backup: download to a private temp file while hashing -> compare the sha256 with the
- * recorded one (before any byte is decrypted) -> decrypt (each chunk authenticated) -> gunzip -> psql,
+ * Restores a backup: verify the manifest's MAC and table names -> download to a private temp file while
+ * hashing -> compare the sha256 with the recorded one (before any byte is decrypted) -> decrypt (each chunk authenticated) -> gunzip -> psql,
  * all in ONE transaction on the owner role that swaps the restored schema in:
  *
  * - In place (`kind: 'in-place'`): `LOCK` the tenant's tables (in-flight transactions finish first),
@@ -32,7 +32,8 @@ import type { Logger } from '../../../../lib/logger.js';
 import { withTenantLock } from '../jobs/tenant-ddl.js';
 import { DecryptStream, type BackupKeyring } from './backup-crypto.js';
 import { BackupIntegrityError, PermanentBackupError } from './backup.errors.js';
-import { makeTempDir, type BackupManifest, type BackupSettings } from './backup.pipeline.js';
+import { checkedRowCounts, readManifest } from './backup-manifest.js';
+import { makeTempDir, type BackupSettings } from './backup.pipeline.js';
 import { Ma130Connection } from './ma130.client.js';
 import { exited, spawnPsql, stderrTail } from './pg-tools.js';
 
@@ -46,8 +47,13 @@ export interface RestoreSource {
   schema: string;
   /** The backed-up tenant (its lock is taken while its schema name is borrowed, clone only). */
   tenantId: string;
-  /** Row counts to check before committing; when absent the manifest beside the file is read. */
+  /**
+   * Row counts to check before committing (the platform's record); when absent, the manifest's. The
+   * manifest beside the file is verified either way.
+   */
   rowCounts?: Record<string, number> | undefined;
+  /** Every table the tenant's template can have (template.registry.ts `templateTables`). */
+  templateTables: ReadonlySet<string>;
 }
 
 /** Where to restore. */
@@ -201,27 +207,38 @@ function sideName(schema: string, tag: string): string {
   return `${schema}_${tag}_${stamp}`.slice(0, 63);
 }
 
-/** The manifest beside a backup file, checked against the recorded sha256. */
-async function readManifest(conn: Ma130Connection, source: RestoreSource): Promise<BackupManifest> {
-  let manifest: BackupManifest;
-  try {
-    manifest = JSON.parse(
-      (await conn.readSmall(`${source.remotePath}.manifest.json`)).toString('utf8'),
-    ) as BackupManifest;
-  } catch (err) {
-    throw new BackupIntegrityError(
-      'manifest-mismatch',
-      `backup manifest missing or unreadable: ${(err as Error).message}`,
-    );
+/**
+ * The row counts to check the restore against, from the manifest beside the file, verified before any
+ * of it is used (backup-manifest.ts) and checked to describe this file. The platform's record of the
+ * counts wins when given (the worker wrote it from the same manifest). A version 1 manifest (no MAC,
+ * made before manifests were authenticated) is accepted only together with that record: nothing from
+ * it is then used beyond the sha256 cross-check. Table names are validated before any SQL sees them.
+ */
+async function restoreRowCounts(
+  conn: Ma130Connection,
+  source: RestoreSource,
+  keyring: BackupKeyring,
+): Promise<Record<string, number>> {
+  const manifestPath = `${source.remotePath}.manifest.json`;
+  // Missing is permanent; a read that fails (connection cut) is retried like any transfer.
+  if (!(await conn.stat(manifestPath))) {
+    throw new BackupIntegrityError('manifest-mismatch', 'backup manifest is missing on the MA130');
   }
+  const { manifest, authenticated } = readManifest(await conn.readSmall(manifestPath), keyring);
   if (
     manifest.sha256 !== source.sha256 ||
     manifest.schema !== source.schema ||
-    typeof manifest.rowCounts !== 'object'
+    manifest.tenantId !== source.tenantId
   ) {
     throw new BackupIntegrityError('manifest-mismatch', 'backup manifest does not describe this file');
   }
-  return manifest;
+  if (!authenticated && !source.rowCounts) {
+    throw new BackupIntegrityError(
+      'manifest-mismatch',
+      'backup manifest has no MAC and there is no record of the backup to check it against',
+    );
+  }
+  return checkedRowCounts(source.rowCounts ?? manifest.rowCounts, source.templateTables);
 }
 
 /** Holds the advisory locks of several tenants (taken in sorted order, so two callers cannot deadlock). */
@@ -266,10 +283,10 @@ export async function runRestore(
     // 1. Download while hashing, then compare before decrypting anything.
     progress({ phase: 'downloading', percent: 2 });
     const conn = await Ma130Connection.connect(settings.ma130);
-    let rowCounts = source.rowCounts;
+    let rowCounts: Record<string, number>;
     let bytes = 0;
     try {
-      if (!rowCounts) rowCounts = (await readManifest(conn, source)).rowCounts;
+      rowCounts = await restoreRowCounts(conn, source, deps.keyring);
       const st = await conn.stat(source.remotePath);
       if (!st) throw new PermanentBackupError(`backup file ${source.remotePath} is missing on the MA130`);
       const out = createWriteStream(local, { mode: 0o600 });

@@ -148,9 +148,24 @@ export function backupJobOptions(
   };
 }
 
+/** Priority of MANUAL backup jobs (any value > 0 puts them behind unprioritized jobs). */
+export const MANUAL_BACKUP_PRIORITY = 10;
+
+/**
+ * BullMQ priority of a backup job. Jobs without a priority are taken before every prioritized one, so
+ * scheduled and initial backups (no priority) always go ahead of MANUAL requests: however many tenants
+ * ask for manual backups, none of them delays another tenant's nightly backup. Among MANUAL jobs the
+ * order is FIFO, and each tenant has at most one queued (BackupService), so tenants take turns.
+ */
+export function backupPriority(type: BackupJobData['type']): Pick<JobsOptions, 'priority'> {
+  return type === 'MANUAL' ? { priority: MANUAL_BACKUP_PRIORITY } : {};
+}
+
 /** The API view of a BullMQ job. */
 export async function toJobModel(job: Job): Promise<JobModel> {
-  const state = await job.getState();
+  const raw = await job.getState();
+  // A prioritized job is simply waiting, as far as a client is concerned.
+  const state = raw === 'prioritized' ? 'waiting' : raw;
   const progress =
     typeof job.progress === 'number' ? Math.max(0, Math.min(100, Math.round(job.progress))) : 0;
   return {
@@ -198,7 +213,9 @@ export class TenantQueues {
     const id = backupJobId(data.backupId);
     const existing = await this.backups.getJob(id);
     if (existing) return toJobModel(existing);
-    return toJobModel(await this.backups.add(JOB_KINDS.backup, data, { jobId: id }));
+    return toJobModel(
+      await this.backups.add(JOB_KINDS.backup, data, { jobId: id, ...backupPriority(data.type) }),
+    );
   }
 
   /** Queues a restore (in place) or a clone. */

@@ -13,7 +13,9 @@ import { tenantSchemaName } from '../../../../lib/db.js';
 import { BackupKeyring, DecryptStream, parseBackupKeys } from '../../src/backup/backup-crypto.js';
 import { BackupIntegrityError } from '../../src/backup/backup.errors.js';
 import { runBackup, type BackupResult, type BackupProgress } from '../../src/backup/backup.pipeline.js';
+import { signManifest } from '../../src/backup/backup-manifest.js';
 import { runRestore } from '../../src/backup/restore.pipeline.js';
+import { TemplateRegistry, templateTables } from '../../src/template.registry.js';
 import { withTenantLock } from '../../src/jobs/tenant-ddl.js';
 import {
   dumpSchema,
@@ -32,6 +34,7 @@ let schema: string;
 let backup: BackupResult;
 let backupId: string;
 let before: string;
+let tables: Set<string>;
 
 const localPath = (remote: string): string => remote; // the test sshd shares our filesystem
 
@@ -65,6 +68,9 @@ beforeAll(async () => {
   ({ tenantId, schema } = await provisionTenant(ctx));
   await fillTenant(ctx, schema, { bulkRows: 20, bulkBytes: 2000 });
   before = await dumpSchema(ctx, schema);
+  tables = await templateTables(
+    await new TemplateRegistry(ctx.env.config.TENANT_TEMPLATES_DIR).load('trading'),
+  );
   backupId = randomUUID();
   const phases: BackupProgress['phase'][] = [];
   backup = await runBackup(
@@ -165,6 +171,7 @@ describe('restore', () => {
         sizeBytes: backup.manifest.sizeBytes,
         schema,
         tenantId,
+        templateTables: tables,
       },
       { kind: 'in-place' },
     );
@@ -193,7 +200,13 @@ describe('restore', () => {
     try {
       await runRestore(
         { ownerPool: ctx.ownerPool, settings: ctx.settings, keyring: ctx.keyring },
-        { remotePath: backup.remotePath, sha256: backup.manifest.sha256, schema, tenantId },
+        {
+          remotePath: backup.remotePath,
+          sha256: backup.manifest.sha256,
+          schema,
+          tenantId,
+          templateTables: tables,
+        },
         { kind: 'clone', tenantId: cloneId, schema: cloneSchema },
         {
           afterCommit: async (client, s) => {
@@ -233,12 +246,17 @@ describe('restore', () => {
       const bytes = edit(Buffer.from(await readFile(backup.remotePath)));
       const remotePath = path.join(path.dirname(backup.remotePath), name);
       await writeFile(remotePath, bytes);
-      return { remotePath, sha256: createHash('sha256').update(bytes).digest('hex') };
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      // An authentic manifest for the copy: these cases are about the file itself.
+      const { mac: _mac, formatVersion: _v, ...unsigned } = backup.manifest;
+      const manifest = signManifest({ ...unsigned, sha256, file: name }, ctx.keyring.current);
+      await writeFile(`${remotePath}.manifest.json`, JSON.stringify(manifest));
+      return { remotePath, sha256 };
     };
     const restoreBad = (f: { remotePath: string; sha256: string }): Promise<unknown> =>
       runRestore(
         { ownerPool: ctx.ownerPool, settings: ctx.settings, keyring: ctx.keyring },
-        { ...f, schema, tenantId, rowCounts: backup.manifest.rowCounts },
+        { ...f, schema, tenantId, rowCounts: backup.manifest.rowCounts, templateTables: tables },
         { kind: 'in-place' },
       );
 
@@ -286,6 +304,7 @@ describe('restore', () => {
           schema,
           tenantId,
           rowCounts: { ...backup.manifest.rowCounts, accounts: 1 },
+          templateTables: tables,
         },
         { kind: 'in-place' },
       ).catch((e: unknown) => e);
@@ -293,6 +312,117 @@ describe('restore', () => {
       expect((err as Error).message).toContain('restore check failed');
       expect(await dumpSchema(ctx, schema)).toBe(before);
       expect(await schemasLike(ctx, `${schema}_`)).toEqual([]);
+    });
+  });
+
+  describe('the manifest is authenticated, and its table names are checked before any SQL', () => {
+    /** The backup file, copied with the manifest as `edit` leaves it (the file itself is intact). */
+    const withManifest = async (
+      name: string,
+      edit: (m: Record<string, unknown>) => Record<string, unknown>,
+    ): Promise<string> => {
+      const remotePath = path.join(path.dirname(backup.remotePath), name);
+      await writeFile(remotePath, await readFile(backup.remotePath));
+      const original = JSON.parse(await readFile(`${backup.remotePath}.manifest.json`, 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      await writeFile(`${remotePath}.manifest.json`, JSON.stringify(edit(original)));
+      return remotePath;
+    };
+    const restoreFrom = (
+      remotePath: string,
+      extra: { rowCounts?: Record<string, number> } = {},
+    ): Promise<unknown> =>
+      runRestore(
+        { ownerPool: ctx.ownerPool, settings: ctx.settings, keyring: ctx.keyring },
+        { remotePath, sha256: backup.manifest.sha256, schema, tenantId, templateTables: tables, ...extra },
+        { kind: 'in-place' },
+      ).catch((e: unknown) => e);
+    const untouched = async (): Promise<void> => {
+      expect(await dumpSchema(ctx, schema)).toBe(before);
+      expect(await schemasLike(ctx, `${schema}_`)).toEqual([]);
+    };
+
+    it('carries a MAC made with the backup key', () => {
+      expect(backup.manifest).toMatchObject({
+        formatVersion: 2,
+        mac: { algorithm: 'HMAC-SHA256', keyId: 'test-key', value: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      });
+    });
+
+    it('a missing manifest is refused', async () => {
+      const remotePath = path.join(path.dirname(backup.remotePath), 'no-manifest.enc');
+      await writeFile(remotePath, await readFile(backup.remotePath));
+      const err = await restoreFrom(remotePath, { rowCounts: backup.manifest.rowCounts });
+      expect(err).toBeInstanceOf(BackupIntegrityError);
+      expect(err).toMatchObject({ reason: 'manifest-mismatch', message: expect.stringContaining('missing') });
+      await untouched();
+    });
+
+    it('a changed row count (MAC kept) is refused, with or without the platform record', async () => {
+      const remotePath = await withManifest('tampered-count.enc', (m) => ({
+        ...m,
+        rowCounts: { ...(m['rowCounts'] as Record<string, number>), accounts: 0 },
+      }));
+      for (const extra of [{}, { rowCounts: backup.manifest.rowCounts }]) {
+        const err = await restoreFrom(remotePath, extra);
+        expect(err).toBeInstanceOf(BackupIntegrityError);
+        expect(err).toMatchObject({ reason: 'manifest-mismatch', message: expect.stringContaining('MAC') });
+        await untouched();
+      }
+    });
+
+    it('a hostile table name (MAC kept) is refused', async () => {
+      const remotePath = await withManifest('tampered-table.enc', (m) => ({
+        ...m,
+        rowCounts: { 'accounts" CASCADE; DROP SCHEMA public; --': 1 },
+      }));
+      await expect(restoreFrom(remotePath)).resolves.toMatchObject({ reason: 'manifest-mismatch' });
+      await untouched();
+    });
+
+    it('a stripped MAC is refused: as version 2, or as version 1 without the platform record', async () => {
+      const stripped = await withManifest('stripped.enc', (m) => ({ ...m, mac: undefined }));
+      await expect(restoreFrom(stripped, { rowCounts: backup.manifest.rowCounts })).resolves.toMatchObject({
+        reason: 'manifest-mismatch',
+      });
+      const v1 = await withManifest('downgraded.enc', (m) => ({
+        ...m,
+        mac: undefined,
+        formatVersion: 1,
+        rowCounts: { accounts: 0 },
+      }));
+      await expect(restoreFrom(v1)).resolves.toMatchObject({ reason: 'manifest-mismatch' });
+      await untouched();
+    });
+
+    it('names outside the template are refused, even from an authentic manifest or the record', async () => {
+      const { mac: _mac, formatVersion: _v, ...unsigned } = backup.manifest;
+      const forged = signManifest(
+        { ...unsigned, rowCounts: { ...unsigned.rowCounts, 'x"; DROP TABLE accounts; --': 0 } },
+        ctx.keyring.current,
+      );
+      const signed = await withManifest('signed-bad-table.enc', () => ({ ...forged }));
+      await expect(restoreFrom(signed)).resolves.toMatchObject({ reason: 'bad-table' });
+      const err = await restoreFrom(backup.remotePath, {
+        rowCounts: { ...backup.manifest.rowCounts, pg_authid: 0 },
+      });
+      expect(err).toMatchObject({ reason: 'bad-table' });
+      await untouched();
+    });
+
+    it('an old manifest without a MAC restores when the platform holds the record (which is what is used)', async () => {
+      await ctx.admin.query(`UPDATE "${schema}".accounts SET cash = cash + 1`);
+      const v1 = await withManifest('legacy.enc', (m) => ({
+        ...m,
+        mac: undefined,
+        formatVersion: 1,
+        rowCounts: { accounts: 0 },
+      }));
+      const result = await restoreFrom(v1, { rowCounts: backup.manifest.rowCounts });
+      expect(result).toMatchObject({ schema });
+      await untouched();
     });
   });
 });
