@@ -46,7 +46,8 @@ const INVALID_CREDENTIALS = 'Invalid email or password';
  * indistinguishable from success (a new address gets tokens), so it says nothing more than needed, the
  * work before it is the same (argon2 hash first), and the per-IP registration throttle bounds probing.
  */
-export const REGISTRATION_REFUSED = 'Cannot register with these details; if you already have an account, sign in';
+export const REGISTRATION_REFUSED =
+  'Cannot register with these details; if you already have an account, sign in';
 
 /** Collaborators of {@link AuthService}. */
 export interface AuthServiceDeps {

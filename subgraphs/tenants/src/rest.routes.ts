@@ -8,6 +8,7 @@
 import type { Express, Request } from 'express';
 import { z } from 'zod';
 import type { AuthClaims } from '../../../lib/auth.js';
+import { clientIp } from '../../../lib/context.js';
 import type { HeaderVerifier } from '../../../lib/token-cache.js';
 import { badInput, unauthenticated } from '../../../lib/errors.js';
 import type { TenantsServices } from './context.js';
@@ -46,11 +47,15 @@ export function mountRestRoutes(
         `Invalid body: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'malformed'}`,
       );
     }
-    const { tenant, job } = await services().tenants.provision(caller, {
-      tenantId: parsed.data.tenant_id,
-      organizationName: parsed.data.organization_name,
-      template: parsed.data.template,
-    });
+    const { tenant, job } = await services().tenants.provision(
+      caller,
+      {
+        tenantId: parsed.data.tenant_id,
+        organizationName: parsed.data.organization_name,
+        template: parsed.data.template,
+      },
+      clientIp(req.headers, req.socket.remoteAddress),
+    );
     res.status(202).json({ job, tenant_id: tenant.id });
   });
 
