@@ -212,6 +212,8 @@ export class AuthService {
       user = await this.d.users.findByEmail(email);
       if (!user) {
         const orgName = organizationName(newOrganizationName ?? defaultOrganizationName(identity, email));
+        // A first OIDC sign-in is a registration: the same per-IP throttle applies.
+        await this.d.registerThrottle.consume(client.ipAddress ?? 'unknown');
         try {
           user = await this.insertUser(email, null);
           created = { tenantId: await this.createOwnedTenantOrUndo(user, orgName, client) };
