@@ -75,9 +75,4 @@ export class RequestThrottle {
       });
     }
   }
-
-  /** Gives one attempt back (an attempt that turned out not to count, e.g. refused for another reason). */
-  async refund(key: string): Promise<void> {
-    await this.limiter.reward(key, 1);
-  }
 }

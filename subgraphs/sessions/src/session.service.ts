@@ -139,7 +139,10 @@ export class SessionService {
     const refresh = newRefreshToken(id);
     await this.repo.create(record, refresh.hash, firstTtlMs, { kind: 'opened', at: now, ip }, this.eventsMax);
     this.metrics.opened.inc({ method: input.method });
-    await this.enforcePerUserCap(record.userId, id, ip);
+    // The new session is valid whatever happens here; a cap not enforced now is enforced at the next sign-in.
+    await this.enforcePerUserCap(record.userId, id, ip).catch((err: unknown) => {
+      this.logger.warn({ err, userId: record.userId }, 'could not enforce the sessions-per-user cap');
+    });
     return {
       sessionId: id,
       userId: record.userId,
