@@ -3,6 +3,7 @@
  * registration, tenant creation, login. A refusal is RATE_LIMITED with a message naming the limit
  * and `retryAfter`. A Redis failure is not a pass: the error propagates and the action is refused.
  */
+import { isIPv6 } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { rateLimited } from './errors.js';
 import type { Redis } from './redis.js';
@@ -35,6 +36,31 @@ export function throttleMessage(what: string, points: number, windowSeconds: num
 /** True for rate-limiter-flexible's "over the limit" rejection (anything else is a store error). */
 export function isLimiterRejection(err: unknown): err is RateLimiterRes {
   return err instanceof RateLimiterRes;
+}
+
+/**
+ * The key a client address is throttled under: an IPv4 address as is (also when IPv4-mapped), an
+ * IPv6 address by its /64 prefix, since one subscriber usually holds a whole /64 and could otherwise
+ * rotate through it. Unknown: `unknown` (one shared key, which fails closed).
+ */
+export function ipThrottleKey(ip: string | undefined): string {
+  if (ip === undefined || ip === '') return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return mapped[1];
+  if (!isIPv6(ip)) return ip;
+  const addr = ip.split('%')[0]!.toLowerCase();
+  const [head = '', tail] = addr.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // "::" stands for as many zero groups as make eight.
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** One counted action per key (an IP address, a user) in a fixed window. */

@@ -1,7 +1,7 @@
 import type { AuthClaims } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
 import { AppError, badInput, conflict, forbidden, unauthenticated } from '../../../lib/errors.js';
-import type { RequestThrottle } from '../../../lib/request-throttle.js';
+import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { AuthMetrics, LoginMethod } from './auth.metrics.js';
 import type { UserRow } from './db/schema.js';
@@ -95,7 +95,7 @@ export class AuthService {
     input: { email: string; password: string; organizationName: string },
     client: ClientInfo,
   ): Promise<AuthPayload> {
-    await this.d.registerThrottle.consume(client.ipAddress ?? 'unknown');
+    await this.d.registerThrottle.consume(ipThrottleKey(client.ipAddress));
     const email = normalizeEmail(input.email);
     if (!isValidEmail(email)) throw badInput('Invalid email address', { field: 'email' });
     const min = this.d.config.PASSWORD_MIN_LENGTH;
@@ -213,7 +213,7 @@ export class AuthService {
       if (!user) {
         const orgName = organizationName(newOrganizationName ?? defaultOrganizationName(identity, email));
         // A first OIDC sign-in is a registration: the same per-IP throttle applies.
-        await this.d.registerThrottle.consume(client.ipAddress ?? 'unknown');
+        await this.d.registerThrottle.consume(ipThrottleKey(client.ipAddress));
         try {
           user = await this.insertUser(email, null);
           created = { tenantId: await this.createOwnedTenantOrUndo(user, orgName, client) };

@@ -3,7 +3,12 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../../../lib/config.js';
 import { rateLimited } from '../../../lib/errors.js';
 import type { Redis } from '../../../lib/redis.js';
-import { describeWindow, isLimiterRejection, throttleMessage } from '../../../lib/request-throttle.js';
+import {
+  describeWindow,
+  ipThrottleKey,
+  isLimiterRejection,
+  throttleMessage,
+} from '../../../lib/request-throttle.js';
 
 /** Which login limit refused an attempt; the `limit` label of `auth_limit_refusals_total`. */
 export type LoginLimit = 'login_pair' | 'login_ip' | 'login_account_delay';
@@ -151,5 +156,5 @@ export class LoginThrottle {
 // Emails are hashed so Redis never holds a list of addresses people tried.
 const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
 const accountKey = (email: string): string => digest(email);
-const pairKey = (email: string, ip: string | undefined): string => digest(`${email}\n${ip ?? 'unknown'}`);
-const ipKey = (ip: string | undefined): string => ip ?? 'unknown';
+const pairKey = (email: string, ip: string | undefined): string => digest(`${email}\n${ipThrottleKey(ip)}`);
+const ipKey = ipThrottleKey;

@@ -8,7 +8,7 @@ import type { Config } from '../../../lib/config.js';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
-import type { RequestThrottle } from '../../../lib/request-throttle.js';
+import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { BackupRow, TenantRow, TenantStatus } from './db/schema.js';
 import { isUuid, provisionJobId, toJobModel, type TenantQueues } from './jobs/queues.js';
 import type { JobModel, MembershipModel, TenantModel } from './models.js';
@@ -172,7 +172,7 @@ export class TenantService {
       const existing = await this.repo.findById(SYSTEM, requestedId);
       if (existing) return this.reprovision(caller, existing);
     }
-    await this.createThrottle?.consume(ip ?? 'unknown');
+    await this.createThrottle?.consume(ipThrottleKey(ip));
     return requestedId === undefined
       ? this.create(caller.userId.toLowerCase(), organizationName, template)
       : this.create(caller.userId.toLowerCase(), organizationName, template, requestedId, caller);
