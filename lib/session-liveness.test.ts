@@ -6,8 +6,8 @@ import { eventually } from '../test/support/wait.js';
 import { createLogger } from './logger.js';
 
 // A stand-in sessions service on loopback: each session id answers what `plan` says next; `hold`
-// answers "live" only when the test calls the function left in `held`.
-const plan = new Map<string, ('live' | 'dead' | '404' | '503' | 'slow' | 'hold')[]>();
+// answers "live" only when the test calls the function left in `held` (never, for a timeout).
+const plan = new Map<string, ('live' | 'dead' | '404' | '503' | 'hold')[]>();
 const held = new Map<string, () => void>();
 const calls = new Map<string, number>();
 let server: http.Server;
@@ -22,7 +22,6 @@ beforeAll(async () => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (next === 'hold') held.set(id, () => json(200, { live: true }));
-    else if (next === 'slow') setTimeout(() => json(200, { live: true }), 300);
     else if (next === '404') json(404, {});
     else if (next === '503') json(503, {});
     else setTimeout(() => json(200, { live: next === 'live' }), 20);
@@ -32,10 +31,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const release of held.values()) release();
   await new Promise((resolve) => server.close(resolve));
 });
 
-const liveness = (timeoutMs = 100, maxEntries?: number): CachedSessionLiveness =>
+// The timeout only has to outlast a loopback answer on a loaded machine: timeouts are held answers.
+const liveness = (timeoutMs = 1000, maxEntries?: number): CachedSessionLiveness =>
   new CachedSessionLiveness(
     { sessionsUrl, SERVICE_TOKEN: 'x'.repeat(40), SESSION_CACHE_SECONDS: 30 },
     createLogger({ LOG_LEVEL: 'silent' }, 'test'),
@@ -54,7 +55,7 @@ async function heldCheck(l: CachedSessionLiveness, id: string) {
 describe('CachedSessionLiveness', () => {
   it('refuses while the sessions service fails, without remembering the failure', async () => {
     const l = liveness();
-    plan.set('s-fail', ['503', 'slow', 'live']);
+    plan.set('s-fail', ['503', 'hold', 'live']);
     expect(await l.isLive('s-fail')).toBe(false); // 503
     expect(await l.isLive('s-fail')).toBe(false); // timed out
     expect(await l.isLive('s-fail')).toBe(true); // asked again, and live
