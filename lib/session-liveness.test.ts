@@ -19,6 +19,7 @@ beforeAll(async () => {
     calls.set(id, (calls.get(id) ?? 0) + 1);
     const next = plan.get(id)?.shift() ?? 'live';
     const json = (status: number, body: unknown): void => {
+      if (res.headersSent) return; // a held answer released twice (by its test, then by afterAll)
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (next === 'hold') held.set(id, () => json(200, { live: true }));
