@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
 import { unauthenticated } from './errors.js';
 import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
@@ -93,53 +94,93 @@ export class AccessTokenVerifier {
 
 /**
  * Session liveness answered by the sessions service, cached briefly. Revocations published on
- * Redis evict the cache at once, on every instance that holds one of these.
+ * Redis end the session at once, on every instance that holds one of these. An end is final: a "live"
+ * answer that was in flight when a revocation arrived is discarded, never cached over it (each check
+ * remembers the revocation epoch it started in; see {@link settle}).
  */
 export class CachedSessionLiveness implements SessionLiveness {
-  private readonly cache = new Map<string, { live: boolean; until: number }>();
+  /** Sessions confirmed live, each trusted for SESSION_CACHE_SECONDS. */
+  private readonly live: LRUCache<string, true>;
+  /** Sessions known to have ended (revoked, expired, unknown) -> the revocation epoch that ended them. */
+  private readonly ended: LRUCache<string, number>;
   private readonly inFlight = new Map<string, Promise<boolean | undefined>>();
-  private readonly maxEntries = 100_000;
+  /** Incremented by every end this instance learns of. */
+  private epoch = 0;
+  /** Highest epoch among ended entries evicted from the bounded {@link ended} map. */
+  private forgottenEpoch = 0;
 
   /**
    * @param timeoutMs how long one check may take before the request is refused (not cached)
+   * @param maxEntries bound of each map (live sessions, ended sessions)
    */
   constructor(
     private readonly config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN' | 'SESSION_CACHE_SECONDS'>,
     private readonly logger: Logger,
     private readonly timeoutMs = 3000,
-  ) {}
+    maxEntries = 100_000,
+  ) {
+    this.live = new LRUCache({ max: maxEntries, ttl: config.SESSION_CACHE_SECONDS * 1000 });
+    this.ended = new LRUCache({
+      max: maxEntries,
+      dispose: (endedAt, _id, reason) => {
+        if (reason === 'evict') this.forgottenEpoch = Math.max(this.forgottenEpoch, endedAt);
+      },
+    });
+  }
 
   /** Subscribes to the revocation channel; call once with a dedicated subscriber client. */
   async listen(subscriber: Redis, redisPrefix: string): Promise<void> {
     const channel = channels.sessionRevoked(redisPrefix);
     subscriber.on('message', (ch: string, message: string) => {
-      if (ch !== channel) return;
-      for (const id of message.split(','))
-        this.cache.set(id, { live: false, until: Number.POSITIVE_INFINITY });
+      if (ch === channel) this.revoke(message.split(','));
     });
     await subscriber.subscribe(channel);
   }
 
+  /** Records sessions as ended (what a revocation message does); final for this instance. */
+  revoke(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) this.markEnded(id);
+  }
+
+  /** True when this instance knows the session ended (a revocation or a final answer). */
+  hasEnded(sessionId: string): boolean {
+    return this.ended.has(sessionId);
+  }
+
   async isLive(sessionId: string): Promise<boolean> {
-    const hit = this.cache.get(sessionId);
-    const now = Date.now();
-    if (hit && hit.until > now) return hit.live;
+    if (this.ended.has(sessionId)) return false;
+    if (this.live.get(sessionId)) return true;
     // Concurrent requests of one session share one check.
     let pending = this.inFlight.get(sessionId);
     if (!pending) {
-      pending = this.fetch(sessionId).finally(() => this.inFlight.delete(sessionId));
+      const startedAt = this.epoch;
+      pending = this.fetch(sessionId)
+        .then((answer) => this.settle(sessionId, answer, startedAt))
+        .finally(() => this.inFlight.delete(sessionId));
       this.inFlight.set(sessionId, pending);
     }
-    const live = await pending;
-    if (live === undefined) return false;
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    // A confirmed end is final (sessions never come back); a live answer is trusted for a while, and
-    // revocations published meanwhile override it at once.
-    this.cache.set(sessionId, {
-      live,
-      until: live ? Date.now() + this.config.SESSION_CACHE_SECONDS * 1000 : Number.POSITIVE_INFINITY,
-    });
-    return live;
+    return (await pending) ?? false;
+  }
+
+  /**
+   * Applies an answer of the sessions service that was asked at epoch `startedAt`. A "live" answer may
+   * predate a revocation that arrived while it was in flight: it is discarded when the session ended
+   * meanwhile, or when an end newer than `startedAt` was evicted from memory (then it cannot be told).
+   */
+  private settle(sessionId: string, answer: boolean | undefined, startedAt: number): boolean | undefined {
+    if (answer === undefined) return undefined;
+    if (!answer) {
+      this.markEnded(sessionId);
+      return false;
+    }
+    if (this.ended.has(sessionId) || this.forgottenEpoch > startedAt) return false;
+    this.live.set(sessionId, true);
+    return true;
+  }
+
+  private markEnded(sessionId: string): void {
+    this.ended.set(sessionId, ++this.epoch);
+    this.live.delete(sessionId);
   }
 
   /** @returns the sessions service's answer, or undefined when it could not be asked (not cached). */

@@ -161,6 +161,22 @@ const schema = z
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
     ARGON2_TIME_COST: positiveInt.default(2),
     ARGON2_PARALLELISM: positiveInt.default(1),
+    /** Registrations per client IP per window (auth's `register`), before RATE_LIMITED. */
+    REGISTER_THROTTLE_PER_IP: positiveInt.default(10),
+    REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
+    /** Tenants created per client IP per window (`provisionTenant`, REST provision), before RATE_LIMITED. */
+    TENANT_CREATE_THROTTLE_PER_IP: positiveInt.default(10),
+    TENANT_CREATE_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
+    /** Organizations one user may own (OWNER memberships); beyond it QUOTA_EXCEEDED. */
+    TENANTS_MAX_OWNED_PER_USER: positiveInt.default(10),
+    /** Failed logins per (account, client IP) pair per LOGIN_THROTTLE_WINDOW_SECONDS before that pair is locked. */
+    LOGIN_THROTTLE_PER_ACCOUNT_IP: positiveInt.default(5),
+    /** Longest account-wide delay between attempts from sources that already failed on the account. */
+    LOGIN_DELAY_MAX_SECONDS: positiveInt.default(60),
+    /** Hard end of a session however often it is refreshed (90 days). */
+    SESSION_ABSOLUTE_TTL_SECONDS: positiveInt.default(90 * 24 * 3600),
+    /** Live sessions per user; opening one more revokes the least recently active. */
+    SESSIONS_MAX_PER_USER: positiveInt.default(50),
 
     OIDC_ISSUER: z.url().optional(),
     OIDC_CLIENT_ID: z.string().optional(),

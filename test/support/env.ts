@@ -83,6 +83,9 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     ANALYTICS_PORT: String(analytics),
     SUPERGRAPH_WATCH: 'false',
     JOB_BACKOFF_MS: '200',
+    // Every test registers and creates tenants from loopback; tests of these limits set their own.
+    REGISTER_THROTTLE_PER_IP: '100000',
+    TENANT_CREATE_THROTTLE_PER_IP: '100000',
     ...overrides,
   });
   await initDatabase(config);

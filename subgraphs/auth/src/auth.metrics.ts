@@ -10,6 +10,8 @@ export type LoginMethod = 'password' | 'register' | 'oidc' | 'refresh' | 'switch
 export interface AuthMetrics {
   loginFailures: Counter<'reason'>;
   logins: Counter<'method'>;
+  /** Refusals by limit: register_ip, login_pair, login_ip, login_account_delay. */
+  limitRefusals: Counter<'limit'>;
 }
 
 /** Registers auth's counters on the service's registry. */
@@ -25,6 +27,12 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
       name: 'auth_logins_total',
       help: 'Access tokens issued, by how the caller signed in (password, register, oidc, refresh, switch_tenant)',
       labelNames: ['method'],
+      registers: [registry],
+    }),
+    limitRefusals: new Counter({
+      name: 'auth_limit_refusals_total',
+      help: 'Requests refused by a limit (register_ip, login_pair, login_ip, login_account_delay)',
+      labelNames: ['limit'],
       registers: [registry],
     }),
   };

@@ -1,6 +1,7 @@
 import type { AuthClaims } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
 import { AppError, badInput, conflict, forbidden, unauthenticated } from '../../../lib/errors.js';
+import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { AuthMetrics, LoginMethod } from './auth.metrics.js';
 import type { UserRow } from './db/schema.js';
@@ -40,12 +41,21 @@ export interface ExternalIdentity {
 
 export const ORGANIZATION_NAME_MAX = 200;
 const INVALID_CREDENTIALS = 'Invalid email or password';
+/**
+ * The one refusal of `register` for an address that already has an account. It cannot be made
+ * indistinguishable from success (a new address gets tokens), so it says nothing more than needed, the
+ * work before it is the same (argon2 hash first), and the per-IP registration throttle bounds probing.
+ */
+export const REGISTRATION_REFUSED =
+  'Cannot register with these details; if you already have an account, sign in';
 
 /** Collaborators of {@link AuthService}. */
 export interface AuthServiceDeps {
   users: UserRepository;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
+  /** Registrations per client IP (counted before any work). */
+  registerThrottle: RequestThrottle;
   tokens: TokenSigner;
   tenants: TenantsClient;
   sessions: SessionsClient;
@@ -78,11 +88,14 @@ export class AuthService {
   /**
    * Creates a user, an organization owned by them and a session. If the organization cannot be
    * created, the user row is deleted again, so a failed registration leaves nothing behind.
+   * @throws RATE_LIMITED over the per-IP registration throttle (nothing is written), CONFLICT with
+   *   {@link REGISTRATION_REFUSED} for an address that has an account (after the same argon2 work)
    */
   async register(
     input: { email: string; password: string; organizationName: string },
     client: ClientInfo,
   ): Promise<AuthPayload> {
+    await this.d.registerThrottle.consume(ipThrottleKey(client.ipAddress));
     const email = normalizeEmail(input.email);
     if (!isValidEmail(email)) throw badInput('Invalid email address', { field: 'email' });
     const min = this.d.config.PASSWORD_MIN_LENGTH;
@@ -99,27 +112,34 @@ export class AuthService {
   /**
    * Password sign-in. Unknown email, OIDC-only account and wrong password answer identically and
    * take the same time (a dummy argon2 verification runs for unknown accounts).
-   * @throws RATE_LIMITED over the per-account or per-IP limit, UNAUTHENTICATED, FORBIDDEN for a
-   *   tenant the user is not a member of
+   * @throws RATE_LIMITED over a login limit (see {@link LoginThrottle}), UNAUTHENTICATED, FORBIDDEN for
+   *   a tenant the user is not a member of
    */
   async login(
     input: { email: string; password: string; tenantId?: string | null | undefined },
     client: ClientInfo,
   ) {
     const email = normalizeEmail(input.email);
+    let attempt;
     try {
-      await this.d.throttle.check(email, client.ipAddress);
+      attempt = await this.d.throttle.begin(email, client.ipAddress);
     } catch (err) {
       this.d.metrics.loginFailures.inc({ reason: 'throttled' });
       throw err;
     }
-    const user = await this.checkPassword(email, input.password);
+    let user;
+    try {
+      user = await this.checkPassword(email, input.password);
+    } catch (err) {
+      await attempt.abandon();
+      throw err;
+    }
     if (!user) {
-      await this.d.throttle.recordFailure(email, client.ipAddress);
+      await attempt.failed();
       this.d.metrics.loginFailures.inc({ reason: 'invalid_credentials' });
       throw unauthenticated(INVALID_CREDENTIALS);
     }
-    await this.d.throttle.recordSuccess(email);
+    await attempt.succeeded();
     const membership = await this.pickMembership(user.id, input.tenantId ?? undefined, client);
     return this.openAndSign(user, membership, 'password', client);
   }
@@ -192,6 +212,8 @@ export class AuthService {
       user = await this.d.users.findByEmail(email);
       if (!user) {
         const orgName = organizationName(newOrganizationName ?? defaultOrganizationName(identity, email));
+        // A first OIDC sign-in is a registration: the same per-IP throttle applies.
+        await this.d.registerThrottle.consume(ipThrottleKey(client.ipAddress));
         try {
           user = await this.insertUser(email, null);
           created = { tenantId: await this.createOwnedTenantOrUndo(user, orgName, client) };
@@ -219,7 +241,7 @@ export class AuthService {
     try {
       return await this.d.users.insert({ email, passwordHash });
     } catch (err) {
-      if (err instanceof EmailTakenError) throw conflict('An account with this email already exists');
+      if (err instanceof EmailTakenError) throw conflict(REGISTRATION_REFUSED);
       throw err;
     }
   }

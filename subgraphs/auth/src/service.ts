@@ -5,6 +5,7 @@ import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { RequestThrottle } from '../../../lib/request-throttle.js';
 import {
   closeConnections,
   createSubgraphHttp,
@@ -35,6 +36,8 @@ export interface AuthDeps {
   sessions?: SessionsClient;
   /** How often the key folder is re-read (ms); 0 disables the timer. */
   keyReloadMs?: number;
+  /** Password hashing (tests count the argon2 work). */
+  hasher?: PasswordHasher;
 }
 
 /**
@@ -64,14 +67,22 @@ export function createAuthService(config: Config, deps: AuthDeps = {}): Service 
         // Our own tokens are verified against the keys in memory, not by fetching our own JWKS.
         const verifier = createSubgraphVerifier(config, liveness, keys.getKey);
         const oidc = OidcService.fromConfig(config, redis, logger);
+        const authMetrics = createAuthMetrics(metrics.registry);
         const accounts = new AuthService({
           users: new UserRepository(createDb(pool)),
-          hasher: new PasswordHasher(config),
-          throttle: new LoginThrottle(redis, config),
+          hasher: deps.hasher ?? new PasswordHasher(config),
+          throttle: new LoginThrottle(redis, config, (limit) => authMetrics.limitRefusals.inc({ limit })),
+          registerThrottle: new RequestThrottle(redis, {
+            keyPrefix: 'throttle:register-ip',
+            points: config.REGISTER_THROTTLE_PER_IP,
+            windowSeconds: config.REGISTER_THROTTLE_WINDOW_SECONDS,
+            what: 'registrations from your address',
+            onRefused: () => authMetrics.limitRefusals.inc({ limit: 'register_ip' }),
+          }),
           tokens: new TokenSigner(keys, config, deps.now),
           tenants: deps.tenants ?? createTenantsClient(config),
           sessions: deps.sessions ?? createSessionsClient(config),
-          metrics: createAuthMetrics(metrics.registry),
+          metrics: authMetrics,
           logger,
           config,
         });

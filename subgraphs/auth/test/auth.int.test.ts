@@ -55,6 +55,7 @@ beforeAll(async () => {
   env = await createTestEnv('auth_int', {
     ...FAST_HASHING,
     LOGIN_THROTTLE_PER_ACCOUNT: '3',
+    LOGIN_THROTTLE_PER_ACCOUNT_IP: '3',
     LOGIN_THROTTLE_PER_IP: '6',
     LOGIN_THROTTLE_WINDOW_SECONDS: '600',
   });
@@ -227,7 +228,7 @@ describe('login', () => {
     );
   });
 
-  it('throttles an account after repeated failures, even for the right password', async () => {
+  it('locks an (account, IP) pair after repeated failures, even for the right password', async () => {
     const throttledBefore = await metric(authUrl, 'auth_login_failures_total', 'reason="throttled"');
     const p = await register();
     for (let i = 0; i < 3; i++) {

@@ -51,28 +51,45 @@ const previousKey = (id: string): string => `s:{${id}}:prev`;
 const eventsKey = (id: string): string => `s:{${id}}:ev`;
 const userKey = (userId: string): string => `u:{${userId}}`;
 
+// Sliding expiry never passes the absolute end, createdAt + absoluteMs: a session past it is unknown,
+// and the new expiry (and the keys' TTL) is capped at it. %.0f keeps epoch milliseconds integral.
+const CAPPED_EXPIRY = `
+local function capped(createdAt, slidingEnd, absoluteMs)
+  local hardEnd = tonumber(createdAt) + tonumber(absoluteMs)
+  return hardEnd, math.min(tonumber(slidingEnd), hardEnd)
+end
+`;
+
 // Liveness check with sliding expiry: rewrites lastActiveAt and the TTLs only when the last touch is
 // older than the interval, so a busy session does not cost a write per request.
-// KEYS: hash, prev, events. ARGV: now, expiresAt, ttlMs, intervalMs.
-const TOUCH = `
-local h = redis.call('HMGET', KEYS[1], 'userId', 'revoked', 'lastActiveAt')
+// KEYS: hash, prev, events. ARGV: now, expiresAt, ttlMs, intervalMs, absoluteMs.
+const TOUCH = `${CAPPED_EXPIRY}
+local h = redis.call('HMGET', KEYS[1], 'userId', 'revoked', 'lastActiveAt', 'createdAt')
 if not h[1] then return {0, 0, ''} end
 if h[2] == '1' then return {1, 0, h[1]} end
-if tonumber(ARGV[1]) - tonumber(h[3]) < tonumber(ARGV[4]) then return {2, 0, h[1]} end
-redis.call('HSET', KEYS[1], 'lastActiveAt', ARGV[1], 'expiresAt', ARGV[2])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+local now = tonumber(ARGV[1])
+local hardEnd, expires = capped(h[4], ARGV[2], ARGV[5])
+if now >= hardEnd then return {0, 0, ''} end
+if now - tonumber(h[3]) < tonumber(ARGV[4]) then return {2, 0, h[1]} end
+redis.call('HSET', KEYS[1], 'lastActiveAt', ARGV[1], 'expiresAt', string.format('%.0f', expires))
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], string.format('%.0f', expires - now)) end
 return {2, 1, h[1]}
 `;
 
 // Atomic rotation: of two concurrent refreshes presenting the same token, exactly one finds it
 // current; the other finds it among the previous hashes, which is reuse and revokes the session.
+// A refresh never extends a session past its absolute end (see CAPPED_EXPIRY).
 // KEYS: hash, prev, events.
 // ARGV: 1 mode (refresh|switch), 2 presented hash, 3 new hash, 4 now, 5 expiresAt, 6 ttlMs,
-//       7 event json, 8 reuse event json, 9 events max, 10 tenant id, 11 ip, 12 user agent, 13 prev max.
-const ROTATE = `
-local h = redis.call('HMGET', KEYS[1], 'userId', 'revoked', 'refreshHash')
+//       7 event json, 8 reuse event json, 9 events max, 10 tenant id, 11 ip, 12 user agent, 13 prev max,
+//       14 absoluteMs.
+const ROTATE = `${CAPPED_EXPIRY}
+local h = redis.call('HMGET', KEYS[1], 'userId', 'revoked', 'refreshHash', 'createdAt')
 if not h[1] then return {'unknown'} end
 if h[2] == '1' then return {'revoked'} end
+local now = tonumber(ARGV[4])
+local hardEnd, expires = capped(h[4], ARGV[5], ARGV[14])
+if now >= hardEnd then return {'unknown'} end
 local max = tonumber(ARGV[9])
 if ARGV[1] == 'refresh' and h[3] ~= ARGV[2] then
   if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
@@ -86,13 +103,13 @@ if ARGV[1] == 'refresh' and h[3] ~= ARGV[2] then
 end
 redis.call('ZADD', KEYS[2], ARGV[4], h[3])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[13]) + 1))
-redis.call('HSET', KEYS[1], 'refreshHash', ARGV[3], 'lastActiveAt', ARGV[4], 'expiresAt', ARGV[5])
+redis.call('HSET', KEYS[1], 'refreshHash', ARGV[3], 'lastActiveAt', ARGV[4], 'expiresAt', string.format('%.0f', expires))
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'tenantId', ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'ip', ARGV[11]) end
 if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'userAgent', ARGV[12]) end
 redis.call('LPUSH', KEYS[3], ARGV[7])
 redis.call('LTRIM', KEYS[3], 0, max - 1)
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], string.format('%.0f', expires - now)) end
 return {'ok', redis.call('HGETALL', KEYS[1])}
 `;
 
@@ -206,8 +223,14 @@ export class SessionRepository {
     return out;
   }
 
-  /** Liveness with sliding expiry; see the TOUCH script. */
-  async touch(id: string, now: number, ttlMs: number, intervalMs: number): Promise<LivenessStatus> {
+  /** Liveness with sliding expiry, never past createdAt + absoluteMs; see the TOUCH script. */
+  async touch(
+    id: string,
+    now: number,
+    ttlMs: number,
+    intervalMs: number,
+    absoluteMs: number,
+  ): Promise<LivenessStatus> {
     const [code, touched, userId] = (await this.touchScript(
       sessionKey(id),
       previousKey(id),
@@ -216,6 +239,7 @@ export class SessionRepository {
       now + ttlMs,
       ttlMs,
       intervalMs,
+      absoluteMs,
     )) as [number, number, string];
     if (code === 0) return { status: 'unknown' };
     if (code === 1) return { status: 'revoked', userId };
@@ -230,6 +254,8 @@ export class SessionRepository {
     newHash: string;
     now: number;
     ttlMs: number;
+    /** The absolute lifetime: the new expiry is at most the session's createdAt + absoluteMs. */
+    absoluteMs: number;
     event: SessionEventRecord;
     reuseEvent: SessionEventRecord;
     eventsMax: number;
@@ -254,6 +280,7 @@ export class SessionRepository {
       opts.ip ?? '',
       opts.userAgent ?? '',
       PREVIOUS_REFRESH_HASHES_MAX,
+      opts.absoluteMs,
     )) as [string, ...unknown[]];
     switch (reply[0]) {
       case 'ok': {

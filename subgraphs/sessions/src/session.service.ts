@@ -38,7 +38,7 @@ export interface SessionGrant {
 }
 
 /** Why a session ended; the `reason` label of `sessions_revoked_total`. */
-export type RevocationReason = 'logout' | 'user' | 'user_all' | 'reuse_detected';
+export type RevocationReason = 'logout' | 'user' | 'user_all' | 'reuse_detected' | 'session_cap';
 
 /** Answer of a liveness check: unknown sessions are 404 on the internal endpoint. */
 export type Liveness = 'live' | 'revoked' | 'unknown';
@@ -70,9 +70,14 @@ function clip(value: string | null | undefined, max: number): string | null {
 /**
  * Session rules: opening, sliding liveness, refresh-token rotation with reuse detection, tenant
  * switches and revocation. Every revocation is published so verifiers evict their caches at once.
+ * A session ends at the latest `SESSION_ABSOLUTE_TTL_SECONDS` after it opened, however it is used;
+ * a user keeps at most `SESSIONS_MAX_PER_USER` live sessions: signing in once more revokes the least
+ * recently active one (refusing would lock the user out of a new device over sessions they forgot).
  */
 export class SessionService {
   private readonly ttlMs: number;
+  private readonly absoluteMs: number;
+  private readonly maxPerUser: number;
   private readonly touchMs: number;
   private readonly eventsMax: number;
   private readonly channel: string;
@@ -82,19 +87,29 @@ export class SessionService {
     private readonly publisher: Redis,
     config: Pick<
       Config,
-      'SESSION_TTL_SECONDS' | 'SESSION_TOUCH_INTERVAL_SECONDS' | 'SESSION_EVENTS_MAX' | 'REDIS_PREFIX'
+      | 'SESSION_TTL_SECONDS'
+      | 'SESSION_ABSOLUTE_TTL_SECONDS'
+      | 'SESSIONS_MAX_PER_USER'
+      | 'SESSION_TOUCH_INTERVAL_SECONDS'
+      | 'SESSION_EVENTS_MAX'
+      | 'REDIS_PREFIX'
     >,
     private readonly metrics: SessionsMetrics,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.ttlMs = config.SESSION_TTL_SECONDS * 1000;
+    this.absoluteMs = config.SESSION_ABSOLUTE_TTL_SECONDS * 1000;
+    this.maxPerUser = config.SESSIONS_MAX_PER_USER;
     this.touchMs = config.SESSION_TOUCH_INTERVAL_SECONDS * 1000;
     this.eventsMax = config.SESSION_EVENTS_MAX;
     this.channel = channels.sessionRevoked(config.REDIS_PREFIX);
   }
 
-  /** Opens a session for a user in a tenant and returns its first refresh token. */
+  /**
+   * Opens a session for a user in a tenant and returns its first refresh token. Past
+   * `SESSIONS_MAX_PER_USER`, the user's least recently active other sessions are revoked.
+   */
   async open(input: {
     userId: string;
     tenantId: string;
@@ -107,13 +122,14 @@ export class SessionService {
     const now = this.now();
     const id = randomUUID();
     const ip = clip(input.ipAddress, MAX_IP);
+    const firstTtlMs = Math.min(this.ttlMs, this.absoluteMs);
     const record: SessionRecord = {
       id,
       userId: input.userId,
       tenantId: input.tenantId,
       createdAt: now,
       lastActiveAt: now,
-      expiresAt: now + this.ttlMs,
+      expiresAt: now + firstTtlMs,
       ip,
       userAgent: clip(input.userAgent, MAX_USER_AGENT),
       method: input.method,
@@ -121,8 +137,12 @@ export class SessionService {
       revokedReason: null,
     };
     const refresh = newRefreshToken(id);
-    await this.repo.create(record, refresh.hash, this.ttlMs, { kind: 'opened', at: now, ip }, this.eventsMax);
+    await this.repo.create(record, refresh.hash, firstTtlMs, { kind: 'opened', at: now, ip }, this.eventsMax);
     this.metrics.opened.inc({ method: input.method });
+    // The new session is valid whatever happens here; a cap not enforced now is enforced at the next sign-in.
+    await this.enforcePerUserCap(record.userId, id, ip).catch((err: unknown) => {
+      this.logger.warn({ err, userId: record.userId }, 'could not enforce the sessions-per-user cap');
+    });
     return {
       sessionId: id,
       userId: record.userId,
@@ -154,6 +174,7 @@ export class SessionService {
       newHash: newToken.hash,
       now,
       ttlMs: this.ttlMs,
+      absoluteMs: this.absoluteMs,
       event: { kind: 'refreshed', at: now, ip },
       reuseEvent: { kind: 'reuse_detected', at: now, ip },
       eventsMax: this.eventsMax,
@@ -194,6 +215,7 @@ export class SessionService {
       newHash: newToken.hash,
       now,
       ttlMs: this.ttlMs,
+      absoluteMs: this.absoluteMs,
       event: { kind: 'tenant_switched', at: now, ip },
       reuseEvent: { kind: 'reuse_detected', at: now, ip },
       eventsMax: this.eventsMax,
@@ -259,10 +281,34 @@ export class SessionService {
   /** Liveness for verifiers; a verified use slides the expiry (at most one write per touch interval). */
   async liveness(sessionId: string): Promise<Liveness> {
     if (!isSessionId(sessionId)) return 'unknown';
-    const result = await this.repo.touch(sessionId, this.now(), this.ttlMs, this.touchMs);
+    const result = await this.repo.touch(sessionId, this.now(), this.ttlMs, this.touchMs, this.absoluteMs);
     if (result.status === 'live' && result.touched)
       await this.repo.extendUserIndex(result.userId, this.ttlMs);
     return result.status;
+  }
+
+  /**
+   * Revokes the user's least recently active sessions beyond the cap, never `keepId` (just opened).
+   * Two concurrent sign-ins may each revoke one; the count still ends at or under the cap.
+   */
+  private async enforcePerUserCap(userId: string, keepId: string, ip: string | null): Promise<void> {
+    const ids = await this.repo.sessionIdsOf(userId);
+    if (ids.length <= this.maxPerUser) return;
+    const records = await this.repo.getMany(ids);
+    const live = records.filter((r) => !r.revoked && r.userId === userId);
+    const liveIds = new Set(live.map((r) => r.id));
+    await this.repo.forget(
+      userId,
+      ids.filter((id) => !liveIds.has(id)),
+    );
+    const excess = live.length - this.maxPerUser;
+    if (excess <= 0) return;
+    const oldest = live
+      .filter((r) => r.id !== keepId)
+      .sort((a, b) => a.lastActiveAt - b.lastActiveAt || a.createdAt - b.createdAt)
+      .slice(0, excess)
+      .map((r) => r.id);
+    await this.revoke(oldest, 'session_cap', ip);
   }
 
   private grant(r: SessionRecord, refreshToken: string): SessionGrant {

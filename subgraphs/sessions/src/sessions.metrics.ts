@@ -18,7 +18,7 @@ export function createSessionsMetrics(registry: Registry): SessionsMetrics {
     }),
     revoked: new Counter({
       name: 'sessions_revoked_total',
-      help: 'Sessions revoked, by reason (logout, user, user_all, reuse_detected)',
+      help: 'Sessions revoked, by reason (logout, user, user_all, reuse_detected, session_cap)',
       labelNames: ['reason'],
       registers: [registry],
     }),

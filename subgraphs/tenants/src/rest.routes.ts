@@ -46,11 +46,16 @@ export function mountRestRoutes(
         `Invalid body: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'malformed'}`,
       );
     }
-    const { tenant, job } = await services().tenants.provision(caller, {
-      tenantId: parsed.data.tenant_id,
-      organizationName: parsed.data.organization_name,
-      template: parsed.data.template,
-    });
+    const { tenant, job } = await services().tenants.provision(
+      caller,
+      {
+        tenantId: parsed.data.tenant_id,
+        organizationName: parsed.data.organization_name,
+        template: parsed.data.template,
+      },
+      // The seed's REST API is called directly (not through the gateway), so the peer is the client.
+      req.socket.remoteAddress,
+    );
     res.status(202).json({ job, tenant_id: tenant.id });
   });
 

@@ -11,6 +11,7 @@ import type { HttpService } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { RequestThrottle } from '../../../lib/request-throttle.js';
 import { createSubgraphHttp, createSubgraphVerifier } from '../../../lib/subgraph-service.js';
 import type { HeaderVerifier } from '../../../lib/token-cache.js';
 import { createBackupRefusalsCounter } from './backup/backup.metrics.js';
@@ -25,7 +26,7 @@ import { resolvers } from './resolvers/index.js';
 import { mountRestRoutes } from './rest.routes.js';
 import { TenantRepository } from './tenant.repository.js';
 import { TenantService } from './tenant.service.js';
-import { createTenantsByStatusGauge } from './tenants.metrics.js';
+import { createLimitRefusalsCounter, createTenantsByStatusGauge } from './tenants.metrics.js';
 import { TemplateRegistry } from './template.registry.js';
 
 export interface TenantsServiceDeps {
@@ -54,6 +55,7 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
   const metrics = createMetrics('tenants');
   const liveness = deps.verifier ? undefined : new CachedSessionLiveness(config, logger);
   const verifier = deps.verifier ?? createSubgraphVerifier(config, liveness ?? null);
+  const limitRefusals = createLimitRefusalsCounter(metrics.registry);
   let running: Running | undefined;
 
   const services = (): TenantsServices => {
@@ -111,9 +113,20 @@ export function createTenantsService(config: Config, deps: TenantsServiceDeps = 
         await liveness.listen(subscriber, config.REDIS_PREFIX);
       }
       const queues = new TenantQueues(config, redis, (err) => logger.warn({ err }, 'queue connection error'));
-      const repo = new TenantRepository(pool);
+      const repo = new TenantRepository(pool, {
+        maxOwnedPerUser: config.TENANTS_MAX_OWNED_PER_USER,
+        onOwnedCapReached: () => limitRefusals.inc({ limit: 'owned_per_user' }),
+      });
       const templates = new TemplateRegistry(config.TENANT_TEMPLATES_DIR);
-      const tenants = new TenantService(config, repo, templates, queues, logger);
+      // The producer connection has no key prefix (BullMQ's own), so the throttle names the full key.
+      const createThrottle = new RequestThrottle(redis, {
+        keyPrefix: `${config.REDIS_PREFIX}tenants:throttle:create-ip`,
+        points: config.TENANT_CREATE_THROTTLE_PER_IP,
+        windowSeconds: config.TENANT_CREATE_THROTTLE_WINDOW_SECONDS,
+        what: 'organizations created from your address',
+        onRefused: () => limitRefusals.inc({ limit: 'create_ip' }),
+      });
+      const tenants = new TenantService(config, repo, templates, queues, logger, createThrottle);
       const backupRepo = new BackupRepository(pool);
       running = {
         pool,

@@ -6,6 +6,7 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
+import { quotaExceeded } from '../../../lib/errors.js';
 import {
   backups,
   memberships,
@@ -35,8 +36,19 @@ export interface NewTenant {
   schemaName: string;
 }
 
+/** Options of {@link TenantRepository}. */
+export interface TenantRepositoryOptions {
+  /** Organizations one user may own; unset: no cap (workers and tools that never create tenants). */
+  maxOwnedPerUser?: number | undefined;
+  /** Called when {@link TenantRepository.createWithOwner} refuses over the cap (a metric). */
+  onOwnedCapReached?: () => void;
+}
+
 export class TenantRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: TenantRepositoryOptions = {},
+  ) {}
 
   private run<T>(scope: PlatformScope, fn: (tx: Db) => Promise<T>): Promise<T> {
     return withPlatform(this.pool, scope, (tx) => fn(tx));
@@ -100,9 +112,31 @@ export class TenantRepository {
   /**
    * Creates a tenant (PROVISIONING) and its OWNER membership in one transaction, in the new tenant's
    * own scope: either both rows exist afterwards or neither does.
+   * @throws AppError QUOTA_EXCEEDED when the owner already owns `maxOwnedPerUser` tenants (nothing written)
    */
   createWithOwner(tenant: NewTenant, ownerUserId: string): Promise<TenantRow> {
     return this.run(tenantScope(tenant.id, ownerUserId), async (tx) => {
+      const max = this.options.maxOwnedPerUser;
+      if (max !== undefined) {
+        // Checked here, not in the service, so every path that creates a tenant (provision, register,
+        // clone) is capped, and under a per-owner transaction lock, so concurrent creations cannot
+        // all pass one count.
+        await tx.execute(
+          sql`SELECT pg_advisory_xact_lock(hashtextextended(${`tenancy.owner:${ownerUserId}`}, 0))`,
+        );
+        const [owned] = await tx
+          .select({ n: sql<number>`count(*)::int` })
+          .from(memberships)
+          .where(and(eq(memberships.userId, ownerUserId), eq(memberships.role, 'OWNER')));
+        const n = owned?.n ?? 0;
+        if (n >= max) {
+          this.options.onOwnedCapReached?.();
+          throw quotaExceeded(`You own ${n} organizations; the limit is ${max} per user`, {
+            limit: max,
+            owned: n,
+          });
+        }
+      }
       const [row] = await tx
         .insert(tenants)
         .values({ ...tenant, status: 'PROVISIONING' })

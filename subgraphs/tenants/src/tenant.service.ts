@@ -8,6 +8,7 @@ import type { Config } from '../../../lib/config.js';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { badInput, conflict, forbidden, notFound, unauthenticated } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
+import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { BackupRow, TenantRow, TenantStatus } from './db/schema.js';
 import { isUuid, provisionJobId, toJobModel, type TenantQueues } from './jobs/queues.js';
 import type { JobModel, MembershipModel, TenantModel } from './models.js';
@@ -69,6 +70,8 @@ export class TenantService {
     private readonly templates: TemplateRegistry,
     private readonly queues: TenantQueues,
     private readonly logger: Logger,
+    /** Tenant creations per client IP; null: not throttled (tools, tests of other rules). */
+    private readonly createThrottle: RequestThrottle | null = null,
   ) {}
 
   /** A tenant the caller belongs to (platform admins: any). NOT_FOUND otherwise, existing or not. */
@@ -151,18 +154,28 @@ export class TenantService {
    * caller. With the id of an existing tenant: re-queues a FAILED provisioning or returns its job
    * (OWNER, ADMIN or platform admin only). With an unused id: creates the tenant with that id, so a
    * client retrying the same request never creates two organizations.
+   * @param ip the client's address: creating a tenant counts against the per-IP throttle (re-provisioning
+   *   an existing one does not)
+   * @throws RATE_LIMITED over the per-IP creation throttle, QUOTA_EXCEEDED over the tenants-owned cap
    */
-  async provision(caller: AuthClaims, input: ProvisionInput): Promise<ProvisionOutcome> {
+  async provision(
+    caller: AuthClaims,
+    input: ProvisionInput,
+    ip: string | undefined,
+  ): Promise<ProvisionOutcome> {
     const organizationName = validateOrganizationName(input.organizationName);
     const template = await this.requireTemplate(input.template);
     if (!isUuid(caller.userId)) throw forbidden('This account cannot own organizations');
+    let requestedId: string | undefined;
     if (input.tenantId !== undefined && input.tenantId !== null) {
-      const tenantId = requireUuid(input.tenantId, 'tenantId');
-      const existing = await this.repo.findById(SYSTEM, tenantId);
+      requestedId = requireUuid(input.tenantId, 'tenantId');
+      const existing = await this.repo.findById(SYSTEM, requestedId);
       if (existing) return this.reprovision(caller, existing);
-      return this.create(caller.userId.toLowerCase(), organizationName, template, tenantId, caller);
     }
-    return this.create(caller.userId.toLowerCase(), organizationName, template);
+    await this.createThrottle?.consume(ipThrottleKey(ip));
+    return requestedId === undefined
+      ? this.create(caller.userId.toLowerCase(), organizationName, template)
+      : this.create(caller.userId.toLowerCase(), organizationName, template, requestedId, caller);
   }
 
   /** Internal (auth's register): a new organization owned by `ownerUserId`. */

@@ -53,3 +53,13 @@ export function createTenantsByStatusGauge(
     },
   });
 }
+
+/** `tenants_limit_refusals_total{limit}`: tenant creations refused by `create_ip` or `owned_per_user`. */
+export function createLimitRefusalsCounter(registry: Registry): Counter<'limit'> {
+  return new Counter({
+    name: 'tenants_limit_refusals_total',
+    help: 'Tenant creations refused by a limit (create_ip, owned_per_user)',
+    labelNames: ['limit'],
+    registers: [registry],
+  });
+}

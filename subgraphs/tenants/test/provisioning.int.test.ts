@@ -325,6 +325,7 @@ describe('a failing provisioning', () => {
             expiresAt: 0,
           },
           { organizationName: 'Unqueued LLC' },
+          undefined,
         ),
       ).rejects.toThrow();
       const rows = await h.admin.query(

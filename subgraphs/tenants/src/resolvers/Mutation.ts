@@ -3,7 +3,7 @@ import type { MutationResolvers } from '../generated/resolvers-types.js';
 
 export const Mutation: MutationResolvers = {
   provisionTenant: async (_parent, { input }, ctx) => {
-    const { job } = await ctx.services.tenants.provision(requireAuth(ctx), input);
+    const { job } = await ctx.services.tenants.provision(requireAuth(ctx), input, ctx.ip);
     return job;
   },
   backupTenant: async (_parent, { tenantId, backupType }, ctx) => {
