@@ -38,6 +38,7 @@ import { RateLimiter } from './rate-limit.service.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
+import { SessionRecheck } from './subscriptions/subscription.liveness.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
 import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
 import { CachingTokenVerifier, type HeaderVerifier } from './token.cache.js';
@@ -422,6 +423,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         metrics: subscriptionMetrics,
         subscriber: wsSubscriber,
         redisPrefix: config.REDIS_PREFIX,
+        redis,
+        config,
+        recheck: new SessionRecheck(config, logger),
       });
       lifecycle.to('serving');
       return bound;
