@@ -3,11 +3,13 @@ import {
   getOperationAST,
   GraphQLError,
   OperationTypeNode,
+  parse,
   print,
   type ExecutionArgs,
   type ExecutionResult,
   type FormattedExecutionResult,
   type GraphQLFormattedError,
+  type GraphQLSchema,
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -167,9 +169,9 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     c.leases.delete(id);
     void quota.release({ userId: c.claims.userId, ip: c.ip });
   };
-  const refuse = (limit: string, err: AppError): readonly GraphQLError[] => {
-    metrics.refusals.inc({ limit });
-    return [toGraphQLError(err)];
+  const refuse = (limit: string | undefined, errors: readonly GraphQLError[]): ExecutionArgs => {
+    if (limit) metrics.refusals.inc({ limit });
+    return refusedArgs(opts.planner().validationSchema, errors);
   };
 
   const cleanup = useServer<Record<string, unknown> | undefined>(
@@ -232,26 +234,24 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         rates.forgetSocket(c.socketKey);
         for (const id of [...c.leases.keys()]) releaseLease(c, id);
       },
-      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs> => {
         const socket = ctx.extra.socket;
         const connection = connections.get(socket);
         if (!connection) {
-          return [
-            new GraphQLError('Connection not acknowledged', { extensions: { code: 'UNAUTHENTICATED' } }),
-          ];
+          const err = new GraphQLError('Connection not acknowledged', {
+            extensions: { code: 'UNAUTHENTICATED' },
+          });
+          return refuse(undefined, [err]);
         }
         const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
-        if (limited) return refuse(limited.limit, limited.error);
-        const schema = opts.planner().schema;
+        if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
+        const schema = opts.planner().validationSchema;
         const checked = validateSubscriptionDocument(schema, payload.query, {
           maxBytes: config.MAX_QUERY_BYTES,
           maxDepth: config.MAX_QUERY_DEPTH,
           maxAliases: config.MAX_QUERY_ALIASES,
         });
-        if ('errors' in checked) {
-          if (checked.limit) metrics.refusals.inc({ limit: checked.limit });
-          return checked.errors;
-        }
+        if ('errors' in checked) return refuse(checked.limit, checked.errors);
         const operationName = payload.operationName ?? undefined;
         const args: ExecutionArgs = {
           schema,
@@ -261,31 +261,31 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           contextValue: { connection, socket, id } satisfies SubscriptionContext,
         };
         // Queries and mutations are refused by `execute` below; only subscriptions hold a slot.
-        if (getOperationAST(checked.document, operationName)?.operation !== OperationTypeNode.SUBSCRIPTION)
-          return args;
+        const operation = getOperationAST(checked.document, operationName)?.operation;
+        if (operation !== OperationTypeNode.SUBSCRIPTION) return args;
         const max = config.SUBSCRIPTIONS_MAX_PER_SOCKET;
         if (connection.leases.size >= max) {
-          return refuse(
-            'subscriptions_per_socket',
-            quotaExceeded(`Live subscriptions per socket exceed the limit of ${max}`, {
-              limit: 'subscriptions_per_socket',
-              max,
-            }),
-          );
+          const err = quotaExceeded(`Live subscriptions per socket exceed the limit of ${max}`, {
+            limit: 'subscriptions_per_socket',
+            max,
+          });
+          return refuse('subscriptions_per_socket', [toGraphQLError(err)]);
         }
         connection.leases.set(id, 'pending');
         try {
           await quota.acquire({ userId: connection.claims.userId, ip: connection.ip });
         } catch (err) {
           connection.leases.delete(id);
-          if (err instanceof AppError) return refuse(String(err.details['limit']), err);
+          if (err instanceof AppError) return refuse(String(err.details['limit']), [toGraphQLError(err)]);
           throw err;
         }
         connection.leases.set(id, 'held');
         if (connection.closed) {
           // The socket closed while Redis answered; nothing will complete this subscription.
           releaseLease(connection, id);
-          return [new GraphQLError('Socket closed', { extensions: { code: 'BAD_USER_INPUT' } })];
+          return refuse(undefined, [
+            new GraphQLError('Socket closed', { extensions: { code: 'BAD_USER_INPUT' } }),
+          ]);
         }
         return args;
       },
@@ -304,6 +304,8 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         ],
       }),
       subscribe: (args) => {
+        const refused = (args.contextValue as { refusal?: RefusedSubscription }).refusal;
+        if (refused) return refused;
         const { connection, socket, id } = args.contextValue as SubscriptionContext;
         const claims = connection.claims;
         // Events bypass graphql-ws' per-client serialization: the stream serializes each one once and
@@ -342,6 +344,11 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           };
         }
       },
+      // A refusal (see RefusedSubscription) carries its formatted errors; anything else is formatted here.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.flatMap((e) =>
+          e.originalError instanceof Refusal ? e.originalError.errors : [format(e.toJSON(), e)],
+        ),
       onNext: (_ctx, _id, _payload, _args, result): FormattedExecutionResult | undefined => {
         if (!result.errors) return undefined;
         const errors = (result.errors as readonly (GraphQLError | GraphQLFormattedError)[]).map((e) =>
@@ -368,4 +375,37 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       quota.stop();
     },
   };
+}
+
+/** The errors a refused subscribe answers with, carried through graphql-ws as a failing iterator. */
+class Refusal extends Error {
+  constructor(readonly errors: readonly GraphQLFormattedError[]) {
+    super(errors[0]?.message ?? 'Subscription refused');
+  }
+}
+
+/**
+ * A refused subscribe, answered with a graphql-ws `error` on its id. graphql-ws takes errors returned
+ * by `onSubscribe` only when they are instances of its own copy of graphql's GraphQLError, which under
+ * a bundler (vitest) is not ours; an iterator that fails on its first `next()` is answered with an
+ * `error` message too (`onError` then sends the errors carried here), whatever the copy.
+ */
+class RefusedSubscription implements AsyncIterableIterator<ExecutionResult> {
+  constructor(private readonly refusal: Refusal) {}
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return Promise.reject(this.refusal);
+  }
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+const REFUSED_DOCUMENT = parse('subscription { __typename }');
+
+function refusedArgs(schema: GraphQLSchema, errors: readonly GraphQLError[]): ExecutionArgs {
+  const refusal = new RefusedSubscription(new Refusal(errors.map((e) => e.toJSON())));
+  return { schema, document: REFUSED_DOCUMENT, contextValue: { refusal } };
 }
