@@ -158,6 +158,7 @@ export function createSubgraphHttp<TContext extends RequestContext>(
       verifier,
       logger,
       context: opts.context,
+      registry: opts.metrics.registry,
       ...(ws.now ? { now: ws.now } : {}),
     });
     await closeRevokedSessions(server, ws.subscriber, config.REDIS_PREFIX, ws.subscribeRevocations);

@@ -203,6 +203,8 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           metrics.disconnected.inc({ reason: 'unauthenticated' });
           return false;
         }
+        // Closed while the token was checked: onClose has run, so nothing would clear the timers below.
+        if (socket.readyState !== socket.OPEN) return false;
         const ms = Math.min(2 ** 31 - 1, Math.max(0, claims.expiresAt * 1000 - Date.now()));
         const expiry = setTimeout(() => {
           metrics.disconnected.inc({ reason: 'expired' });
