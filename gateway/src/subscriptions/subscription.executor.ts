@@ -87,6 +87,11 @@ export interface ExecutorOptions {
    * serialized for every subscriber. @default errors passed through as they are
    */
   formatError?: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /**
+   * Headers sent on every upstream WebSocket upgrade and every per-event subgraph fetch (the gateway's
+   * ingress credential). @default none
+   */
+  upstreamHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -107,6 +112,7 @@ export class FederatedSubscriptionExecutor {
       url: (name) => opts.subgraphUrl(name).replace(/^http/, 'ws'),
       socketsPerScope: opts.upstreamSocketsPerScope ?? 2,
       sockets: opts.metrics.upstreamSockets,
+      ...(opts.upstreamHeaders ? { headers: opts.upstreamHeaders } : {}),
     });
   }
 
@@ -375,6 +381,8 @@ export class FederatedSubscriptionExecutor {
       ds = new RemoteGraphQLDataSource<{ authorization?: string; requestId?: string }>({
         url: this.opts.subgraphUrl(name),
         willSendRequest: ({ request, context }) => {
+          for (const [k, v] of Object.entries(this.opts.upstreamHeaders ?? {}))
+            request.http?.headers.set(k, v);
           const c = context as { authorization?: string; requestId?: string };
           if (c.authorization) request.http?.headers.set('authorization', c.authorization);
           if (c.requestId) request.http?.headers.set('x-request-id', c.requestId);

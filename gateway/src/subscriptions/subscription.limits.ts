@@ -30,16 +30,25 @@ export interface DocumentLimits {
 export type DocumentCheck =
   { document: DocumentNode } | { errors: readonly GraphQLError[]; limit: string | undefined };
 
+/** What a graphql-ws `subscribe` message carries. */
+export interface SubscribePayload {
+  query: unknown;
+  operationName?: string | null | undefined;
+  variables?: Readonly<Record<string, unknown>> | null | undefined;
+}
+
 /**
  * The one place the ws path applies the HTTP path's static rules (size, depth, aliases; cost once the
- * HTTP checker has it): parse, validate against the API schema, and answer a refused limit with
- * QUERY_TOO_COMPLEX naming the limit and its value.
+ * HTTP checker has it, which is why the operation name and variables are here): parse, validate
+ * against the API schema, and answer a refused limit with QUERY_TOO_COMPLEX naming the limit and its
+ * value.
  */
 export function validateSubscriptionDocument(
   schema: GraphQLSchema,
-  query: unknown,
+  payload: SubscribePayload,
   limits: DocumentLimits,
 ): DocumentCheck {
+  const query = payload.query;
   if (typeof query !== 'string') {
     return {
       errors: [new GraphQLError('Missing query', { extensions: { code: 'BAD_USER_INPUT' } })],

@@ -92,6 +92,8 @@ export interface SubscriptionServerOptions {
   recheck: Pick<SessionRecheck, 'check'>;
   /** How long a replica's subscription counts are believed without its heartbeat. @default 30000 */
   quotaLeaseMs?: number;
+  /** Headers of every upstream subgraph connection and fetch (the ingress credential). */
+  upstreamHeaders?: Readonly<Record<string, string>>;
   /** Backpressure of each client subscription; see {@link SocketSubscriber}. */
   backpressure?: Pick<SocketSubscriberOptions, 'highWaterBytes' | 'maxPending' | 'maxBehindMs'>;
 }
@@ -125,6 +127,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     metrics,
     formatError: format,
     upstreamSocketsPerScope: config.SUBSCRIPTIONS_UPSTREAM_SOCKETS,
+    ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
   const rates = new SubscriptionRateLimits(opts.redis, config);
   const quota = new SubscriptionQuota({
@@ -248,7 +251,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
         if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
         const schema = opts.planner().validationSchema;
-        const checked = validateSubscriptionDocument(schema, payload.query, {
+        const checked = validateSubscriptionDocument(schema, payload, {
           maxBytes: config.MAX_QUERY_BYTES,
           maxDepth: config.MAX_QUERY_DEPTH,
           maxAliases: config.MAX_QUERY_ALIASES,

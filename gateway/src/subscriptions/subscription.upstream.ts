@@ -68,15 +68,25 @@ export interface UpstreamPoolOptions {
   membersPerSocket?: number;
   /** Upstream sockets open. */
   sockets: Gauge;
+  /** Headers of every upstream WebSocket upgrade (the gateway's ingress credential). @default none */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Pooled upstream graphql-ws connections; see the module comment. */
 export class UpstreamPool<M extends UpstreamMember> {
   private readonly byKey = new Map<string, UpstreamConnection<M>[]>();
   private readonly membersPerSocket: number;
+  /** `ws` presenting {@link UpstreamPoolOptions.headers} on the upgrade, which subgraphs check. */
+  private readonly webSocketImpl: new (address: string, protocols?: string | string[]) => WebSocket;
 
   constructor(private readonly opts: UpstreamPoolOptions) {
     this.membersPerSocket = opts.membersPerSocket ?? 100;
+    const headers = { ...opts.headers };
+    this.webSocketImpl = class extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers });
+      }
+    };
   }
 
   /** Connections currently in the pool (open or connecting). */
@@ -127,7 +137,7 @@ export class UpstreamPool<M extends UpstreamMember> {
     const conn = new UpstreamConnection<M>(key);
     conn.client = createClient({
       url: this.opts.url(service),
-      webSocketImpl: WebSocket,
+      webSocketImpl: this.webSocketImpl,
       lazy: true,
       retryAttempts: 3,
       // Short waits: subscribers see a gap in events while the upstream reconnects.
