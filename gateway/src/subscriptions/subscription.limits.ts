@@ -91,18 +91,25 @@ export function validateSubscriptionDocument(
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
+/** The peers trusted by default: loopback, as `trust proxy: 'loopback'` on HTTP. */
+export const isLoopback = (address: string): boolean => LOOPBACK.test(address);
+
 /**
- * The client address of an upgrade request, as `trust proxy: 'loopback'` gives `req.ip` on HTTP:
- * `X-Forwarded-For` hops are honoured, right to left, only while the hop that reported them is loopback.
+ * The client address of an upgrade request, as Express computes `req.ip`: `X-Forwarded-For` hops are
+ * honoured, right to left, only while the hop that reported them is a trusted proxy.
+ * @param trusted which peers are proxies whose `X-Forwarded-For` is believed @default isLoopback
  */
-export function clientIpOf(request: IncomingMessage): string {
+export function clientIpOf(
+  request: IncomingMessage,
+  trusted: (address: string) => boolean = isLoopback,
+): string {
   const header = request.headers['x-forwarded-for'];
   const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h.length > 0);
   let ip = request.socket.remoteAddress ?? 'unknown';
-  for (let i = hops.length - 1; i >= 0 && LOOPBACK.test(ip); i--) ip = hops[i] ?? ip;
+  for (let i = hops.length - 1; i >= 0 && trusted(ip); i--) ip = hops[i] ?? ip;
   return ip;
 }
 
