@@ -131,6 +131,24 @@ const schema = z
     GATEWAY_SINGLE_FETCH: bool.default(true),
     /** Gateway -> subgraph request timeout. */
     SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
+    /** Live subscriptions one gateway socket may hold (issue 11, subscriptions containment). */
+    SUBSCRIPTIONS_MAX_PER_SOCKET: positiveInt.default(50),
+    /** Live subscriptions one user may hold across every gateway replica (counted in Redis). */
+    SUBSCRIPTIONS_MAX_PER_USER: positiveInt.default(200),
+    /** Live subscriptions one client IP may hold across every gateway replica (counted in Redis). */
+    SUBSCRIPTIONS_MAX_PER_IP: positiveInt.default(500),
+    /** Window of the three subscription rate limits below. */
+    SUBSCRIPTIONS_RATE_WINDOW_SECONDS: positiveInt.default(60),
+    /** graphql-ws `connection_init` messages per client IP per window. */
+    SUBSCRIPTIONS_CONNECT_RATE_PER_IP: positiveInt.default(60),
+    /** `subscribe` messages per socket per window. */
+    SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET: positiveInt.default(300),
+    /** `subscribe` messages per user per window, across replicas. */
+    SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: positiveInt.default(1000),
+    /** Upstream graphql-ws sockets per (subgraph, auth scope) that subscriptions are multiplexed over. */
+    SUBSCRIPTIONS_UPSTREAM_SOCKETS: positiveInt.default(2),
+    /** How often an open socket's session is asked again (a revocation message may be lost); at most 30. */
+    SUBSCRIPTION_SESSION_RECHECK_SECONDS: positiveInt.max(30).default(30),
 
     /** Run-time files of the run command: logs (`<DATA_DIR>/logs`) and the development MA130. */
     DATA_DIR: z.string().default(path.join(PROJECT_ROOT, 'data')),

@@ -177,6 +177,7 @@ export function createSubgraphHttp<TContext extends RequestContext>(
       logger,
       context: opts.context,
       ingress: allow('ws'),
+      registry: opts.metrics.registry,
       ...(ws.now ? { now: ws.now } : {}),
     });
     await closeRevokedSessions(server, ws.subscriber, config.REDIS_PREFIX, ws.subscribeRevocations);

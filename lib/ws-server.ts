@@ -8,6 +8,7 @@ import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthClaims } from './auth.js';
 import { requestIdFrom, type RequestContext } from './context.js';
@@ -50,6 +51,8 @@ export interface GraphqlWsOptions<TContext extends RequestContext> {
    * @default everyone
    */
   ingress?: (req: http.IncomingMessage) => boolean;
+  /** Registers `graphql_ws_connections` (acknowledged sockets open) here. */
+  registry?: Registry;
 }
 
 /** Attaches graphql-ws to `server` on `path`; see the module comment for the auth rules. */
@@ -77,6 +80,13 @@ export function attachGraphqlWs<TContext extends RequestContext>(
   });
   const connections = new Map<WebSocket, Connection>();
   const format = createErrorFormatter(opts.logger);
+  const open = opts.registry
+    ? new Gauge({
+        name: 'graphql_ws_connections',
+        help: 'graphql-ws connections open (acknowledged)',
+        registers: [opts.registry],
+      })
+    : undefined;
 
   const cleanup = useServer<Record<string, unknown> | undefined>(
     {
@@ -97,10 +107,12 @@ export function attachGraphqlWs<TContext extends RequestContext>(
         const expiry = setTimeout(() => socket.close(CloseCode.Unauthorized, 'Access token expired'), ms);
         expiry.unref();
         connections.set(socket, { claims, requestId: requestIdFrom(ctx.extra.request.headers), expiry });
+        open?.inc();
         return true;
       },
       onClose: (ctx) => {
         const c = connections.get(ctx.extra.socket);
+        if (c) open?.dec();
         if (c?.expiry) clearTimeout(c.expiry);
         connections.delete(ctx.extra.socket);
       },

@@ -100,14 +100,19 @@ async function registerActive(
   return { token: t, sessionId: r.data!.register.session.id, accountId: accounts[0]!.id };
 }
 
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${env.config.GATEWAY_PORT}/metrics`)).text();
+async function metric(
+  name: string,
+  url = `http://127.0.0.1:${env.config.GATEWAY_PORT}/metrics`,
+): Promise<number> {
+  const text = await (await fetch(url)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
   return line ? Number(line.split(' ').at(-1)) : Number.NaN;
 }
 
 beforeAll(async () => {
   env = await createTestEnv('subs_e2e', {
+    // One user holds the 200 shared subscriptions below while earlier ones may still be releasing.
+    SUBSCRIPTIONS_MAX_PER_USER: '400',
     MARKET_FEED_SYMBOLS: 'AAPL,MSFT,EURUSD',
     MARKET_FEED_TICKS_PER_SECOND: '60',
   });
@@ -144,15 +149,30 @@ describe('priceUpdated through the gateway', () => {
 
   it('shares one upstream stream between 200 identical subscriptions', async () => {
     const before = await metric('gateway_subscription_upstreams');
-    const c = client(`Bearer ${token}`);
-    const subs = Array.from({ length: 200 }, () => take(c, 2, ['EURUSD']));
+    // Four sockets: one socket holds at most SUBSCRIPTIONS_MAX_PER_SOCKET (50) live subscriptions.
+    const sockets = Array.from({ length: 4 }, () => client(`Bearer ${token}`));
+    // Kept open until all 200 are active: each subscribe now waits for its limits in Redis, so
+    // subscriptions that ended after a few events could leave before the last ones arrive.
+    const subs = Array.from({ length: 200 }, (_, i) => open(sockets[i % 4]!, PRICE, { symbols: ['EURUSD'] }));
     await eventually(
       async () => ((await metric('gateway_subscriptions_active')) >= 200 ? true : undefined),
       '200 active',
     );
     expect(await metric('gateway_subscription_upstreams')).toBe(before + 1);
-    const results = await Promise.all(subs);
-    for (const r of results) expect(r.every((e) => e.data?.priceUpdated.symbol === 'EURUSD')).toBe(true);
+    await eventually(
+      () => Promise.resolve(subs.every((x) => x.events.length >= 2) ? true : undefined),
+      'two events on every subscription',
+    );
+    for (const x of subs) {
+      x.dispose();
+      expect(x.events.every((e) => (e.data?.['priceUpdated'] as Tick | undefined)?.symbol === 'EURUSD')).toBe(
+        true,
+      );
+    }
+    await eventually(
+      async () => ((await metric('gateway_subscription_upstreams')) === before ? true : undefined),
+      'the shared upstream closed',
+    );
   });
 
   it('shares public market data across users and tenants, never a tenant-scoped subscription', async () => {
@@ -193,6 +213,35 @@ describe('priceUpdated through the gateway', () => {
     for (const sub of [a, b, c, d, ordersMine, ordersTheirs]) sub.dispose();
     await eventually(
       async () => ((await metric('gateway_subscription_upstreams')) === upstreams ? true : undefined),
+      'upstreams closed',
+    );
+  });
+
+  it('multiplexes distinct subscriptions over a bounded number of sockets to market-data', async () => {
+    const marketData = `http://127.0.0.1:${env.config.MARKET_DATA_PORT}/metrics`;
+    const before = await metric('gateway_subscription_upstreams');
+    const atMarketData = await metric('graphql_ws_connections', marketData);
+    // 160 distinct documents from two users of two tenants, over four sockets.
+    const sockets = [token, token, other.token, other.token].map((t) => client(`Bearer ${t}`));
+    const subs = Array.from({ length: 160 }, (_, i) =>
+      open(
+        sockets[i % 4]!,
+        `subscription($s: [ID!]!) { priceUpdated(symbols: $s) { symbol p${i}: price } }`,
+        {
+          s: ['AAPL', 'MSFT', 'EURUSD'].slice(i % 3),
+        },
+      ),
+    );
+    await eventually(
+      () => Promise.resolve(subs.every((x) => x.events.length > 0) ? true : undefined),
+      'events on every subscription',
+    );
+    expect(await metric('gateway_subscription_upstreams')).toBe(before + 160);
+    // Counted at market-data: public streams share at most SUBSCRIPTIONS_UPSTREAM_SOCKETS (2) sockets.
+    expect(await metric('graphql_ws_connections', marketData)).toBeLessThanOrEqual(atMarketData + 2);
+    for (const x of subs) x.dispose();
+    await eventually(
+      async () => ((await metric('gateway_subscription_upstreams')) === before ? true : undefined),
       'upstreams closed',
     );
   });

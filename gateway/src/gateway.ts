@@ -42,6 +42,7 @@ import { RateLimiter } from './rate-limit.service.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
+import { SessionRecheck } from './subscriptions/subscription.liveness.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
 import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
 import { CachingTokenVerifier, type HeaderVerifier } from './token.cache.js';
@@ -472,6 +473,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         subscriber: wsSubscriber,
         redisPrefix: config.REDIS_PREFIX,
         upstreamHeaders: ingress,
+        limits: currentLimits,
+        redis,
+        config,
+        recheck: new SessionRecheck(config, logger),
       });
       lifecycle.to('serving');
       return bound;

@@ -32,6 +32,9 @@ interface Upstream {
   url: string;
   /** Authorization of every connection, in order. */
   connected: string[];
+  /** Sockets open now, and the most ever open at once. */
+  open(): number;
+  maxOpen: number;
   /** Closes the open sockets that presented `authorization`. */
   closeFor(authorization: string, code: number): void;
   stop(): Promise<void>;
@@ -40,6 +43,7 @@ interface Upstream {
 async function startUpstream(): Promise<Upstream> {
   const connected: string[] = [];
   const sockets = new Map<WebSocket, string>();
+  const upstreamState = { maxOpen: 0 };
   const schema = buildSubgraphSchema({
     typeDefs: parse(TYPE_DEFS),
     resolvers: {
@@ -47,9 +51,11 @@ async function startUpstream(): Promise<Upstream> {
       Subscription: {
         priceUpdated: {
           subscribe: async function* (_p: unknown, args: { symbols: string[] }) {
+            // Symbols named `quiet-*` tick slowly: hundreds of such streams stay cheap.
+            const pause = args.symbols.some((s) => s.startsWith('quiet-')) ? 500 : 20;
             for (let n = 1; ; n++) {
               for (const symbol of args.symbols) yield { priceUpdated: { symbol, price: String(n) } };
-              await new Promise((r) => setTimeout(r, 20));
+              await new Promise((r) => setTimeout(r, pause));
             }
           },
         },
@@ -65,6 +71,7 @@ async function startUpstream(): Promise<Upstream> {
         const auth = String(ctx.connectionParams?.['authorization']);
         connected.push(auth);
         sockets.set(ctx.extra.socket, auth);
+        upstreamState.maxOpen = Math.max(upstreamState.maxOpen, sockets.size);
         return true;
       },
       onClose: (ctx) => void sockets.delete(ctx.extra.socket),
@@ -75,6 +82,13 @@ async function startUpstream(): Promise<Upstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
     connected,
+    open: () => sockets.size,
+    get maxOpen() {
+      return upstreamState.maxOpen;
+    },
+    set maxOpen(n: number) {
+      upstreamState.maxOpen = n;
+    },
     closeFor(authorization, code) {
       for (const [socket, auth] of sockets) if (auth === authorization) socket.close(code, 'closed by test');
     },
@@ -196,5 +210,25 @@ describe('FederatedSubscriptionExecutor', () => {
     // A client that leaves afterwards (its socket closes) is not counted twice.
     a.onReturn?.();
     expect(await activeSubscriptions()).toBe(0);
+  });
+
+  it('multiplexes hundreds of distinct subscriptions over a bounded number of upstream sockets', async () => {
+    await until('earlier sockets closed', () => upstream.open() === 0);
+    upstream.maxOpen = 0;
+    const sinks = Array.from({ length: 250 }, () => new RecordingSink());
+    sinks.forEach((sink, i) =>
+      subscribe(sink, `Bearer P${i % 7}`, `tenant-${i % 7}:user:TRADER`, [`quiet-${i}`]),
+    );
+    expect(executor.upstreamCount).toBe(250);
+    await until('events on every stream', () => sinks.every((s) => s.events.length > 0));
+    // Counted at the subgraph: at most the pool size (2 by default) for the public scope.
+    expect(upstream.maxOpen).toBeGreaterThanOrEqual(1);
+    expect(upstream.maxOpen).toBeLessThanOrEqual(2);
+    expect(executor.upstreamConnectionCount).toBeLessThanOrEqual(2);
+    expect((await metrics.upstreamSockets.get()).values[0]?.value).toBe(upstream.open());
+    for (const s of sinks) s.onReturn?.();
+    expect(executor.upstreamCount).toBe(0);
+    await until('upstream sockets closed', () => upstream.open() === 0);
+    expect((await metrics.upstreamSockets.get()).values[0]?.value).toBe(0);
   });
 });

@@ -15,8 +15,7 @@ import {
   type FormattedExecutionResult,
   type GraphQLFormattedError,
 } from 'graphql';
-import { CloseCode, createClient, type Client } from 'graphql-ws';
-import { WebSocket } from 'ws';
+import { CloseCode } from 'graphql-ws';
 import type { Logger } from '../../../lib/logger.js';
 import {
   isPublicPlan,
@@ -26,6 +25,7 @@ import {
 } from './subscription.planner.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import type { EncodedEvent, SubscriptionSink } from './subscription.subscriber.js';
+import { UpstreamPool, type UpstreamConnection, type UpstreamMember } from './subscription.upstream.js';
 
 /** Service name of the per-event data source that stands in for the primary subscription fetch. */
 const EVENT_SERVICE = '__subscription_event__';
@@ -50,7 +50,7 @@ interface Registration {
   expiresAt: number;
 }
 
-interface SharedStream {
+interface SharedStream extends UpstreamMember {
   key: string;
   /** Shared across users (public plan): the upstream token is any subscriber's and may be swapped. */
   public: boolean;
@@ -58,9 +58,12 @@ interface SharedStream {
   variables: Record<string, unknown>;
   request: SubscribeRequest;
   subscribers: Map<SubscriptionSink, Registration>;
-  /** Token the upstream connection presents (on every (re)connect). */
+  /** Token of the per-event fetches of `rest` (one of the subscribers'). */
   authorization: string;
-  client: Client | undefined;
+  /** The pooled upstream connection the subscription runs on. */
+  upstream: UpstreamConnection<SharedStream>;
+  /** Bumped on every (re)subscribe upstream, so callbacks of an abandoned attempt are ignored. */
+  attempt: number;
   dispose: () => void;
   /** Upstream reopened after an auth close, recently (bounded, so a bad token cannot loop). */
   reopens: number[];
@@ -74,6 +77,11 @@ export interface ExecutorOptions {
   subgraphUrl: (name: string) => string;
   logger: Logger;
   metrics: SubscriptionMetrics;
+  /**
+   * Upstream graphql-ws sockets per (subgraph, auth scope) that subscriptions are multiplexed over.
+   * @default 2
+   */
+  upstreamSocketsPerScope?: number;
   /**
    * Formats an event's errors once per event (domain codes kept, anything else masked) before it is
    * serialized for every subscriber. @default errors passed through as they are
@@ -97,17 +105,15 @@ export interface ExecutorOptions {
 export class FederatedSubscriptionExecutor {
   private readonly streams = new Map<string, SharedStream>();
   private readonly dataSources = new Map<string, GraphQLDataSource>();
-
-  /** `ws` presenting {@link ExecutorOptions.upstreamHeaders} on the upgrade, which subgraphs check. */
-  private readonly webSocketImpl: new (address: string, protocols?: string | string[]) => WebSocket;
+  private readonly pool: UpstreamPool<SharedStream>;
 
   constructor(private readonly opts: ExecutorOptions) {
-    const headers = { ...opts.upstreamHeaders };
-    this.webSocketImpl = class extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { headers });
-      }
-    };
+    this.pool = new UpstreamPool({
+      url: (name) => opts.subgraphUrl(name).replace(/^http/, 'ws'),
+      socketsPerScope: opts.upstreamSocketsPerScope ?? 2,
+      sockets: opts.metrics.upstreamSockets,
+      ...(opts.upstreamHeaders ? { headers: opts.upstreamHeaders } : {}),
+    });
   }
 
   /** Number of upstream streams currently open (for tests and metrics). */
@@ -152,9 +158,15 @@ export class FederatedSubscriptionExecutor {
     };
   }
 
+  /** Upstream connections in the pool (for tests). */
+  get upstreamConnectionCount(): number {
+    return this.pool.connectionCount;
+  }
+
   /** Closes every upstream stream and ends every subscriber. */
   stop(): void {
     for (const s of [...this.streams.values()]) this.endAll(s);
+    this.pool.stop();
   }
 
   /** The stream ended: every subscriber completes (after what waits for it) and the upstream closes. */
@@ -167,53 +179,34 @@ export class FederatedSubscriptionExecutor {
   }
 
   private open(key: string, req: SubscribeRequest, plan: PlannedSubscription, shared: boolean): SharedStream {
+    const upstream = this.pool.acquire(plan.primary.serviceName, shared ? '*public*' : req.scope);
     const stream: SharedStream = {
       key,
       public: shared,
       plan,
       variables: pick(req.variables, plan.primary.variableUsages ?? []),
       request: req,
-      subscribers: new Map(),
+      subscribers: new Map<SubscriptionSink, Registration>(),
       authorization: req.authorization,
-      client: undefined,
+      attempt: 0,
       dispose: () => undefined,
       reopens: [],
       closed: false,
+      upstream,
+      registrations: () => stream.subscribers.values(),
     };
+    upstream.members.add(stream);
     this.streams.set(key, stream);
     this.opts.metrics.upstreams.inc();
     this.connect(stream);
     return stream;
   }
 
-  /** Opens (or reopens) the upstream subscription of a stream. */
+  /** Subscribes (or subscribes again) upstream, on the stream's pooled connection. */
   private connect(stream: SharedStream): void {
     const { primary, rest } = stream.plan;
-    const url = this.opts.subgraphUrl(primary.serviceName).replace(/^http/, 'ws');
-    let presented = stream.authorization;
-    const client = createClient({
-      url,
-      webSocketImpl: this.webSocketImpl,
-      lazy: true,
-      retryAttempts: 3,
-      // Short waits: subscribers see a gap in events while the upstream reconnects.
-      retryWait: (retries) =>
-        new Promise((r) => setTimeout(r, Math.min(3000, 200 * 2 ** retries) * (0.5 + Math.random()))),
-      connectionParams: () => {
-        presented = stream.authorization;
-        return { authorization: presented };
-      },
-      on: {
-        // Refused for its token: the client retries a 4403 itself (after a 4401 `reopenAfterAuthClose`
-        // does), so the next connect must present another subscriber's token.
-        closed: (event) => {
-          const code = event && typeof event === 'object' && 'code' in event ? event.code : undefined;
-          if (code !== CloseCode.Unauthorized && code !== CloseCode.Forbidden) return;
-          if (presented === stream.authorization) stream.authorization = this.bestToken(stream, presented);
-        },
-      },
-    });
-    stream.client = client;
+    const client = stream.upstream.client;
+    const attempt = ++stream.attempt;
     // Events are completed in arrival order, one at a time, so `rest` never reorders ticks.
     let chain = Promise.resolve();
     stream.dispose = client.subscribe<Record<string, unknown>>(
@@ -237,8 +230,8 @@ export class FederatedSubscriptionExecutor {
             });
         },
         error: (err: unknown) => {
-          if (client !== stream.client || stream.closed) return;
-          if (this.reopenAfterAuthClose(stream, err, presented)) return;
+          if (attempt !== stream.attempt || stream.closed) return;
+          if (this.reopenAfterAuthClose(stream, err)) return;
           this.opts.logger.warn({ err: describe(err) }, 'upstream subscription failed');
           const result: ExecutionResult = {
             errors: [
@@ -253,7 +246,7 @@ export class FederatedSubscriptionExecutor {
           });
         },
         complete: () => {
-          if (client !== stream.client || stream.closed) return;
+          if (attempt !== stream.attempt || stream.closed) return;
           void chain.then(() => this.endAll(stream));
         },
       },
@@ -266,30 +259,30 @@ export class FederatedSubscriptionExecutor {
    * entitled to the events, so the stream reconnects with another subscriber's token instead of failing
    * everyone. At most 5 times a minute.
    */
-  private reopenAfterAuthClose(stream: SharedStream, err: unknown, presented: string): boolean {
+  private reopenAfterAuthClose(stream: SharedStream, err: unknown): boolean {
     const code = err && typeof err === 'object' && 'code' in err ? err.code : undefined;
     if (code !== CloseCode.Unauthorized && code !== CloseCode.Forbidden) return false;
     const now = Date.now();
     stream.reopens = stream.reopens.filter((t) => now - t < 60_000);
-    const others = [...stream.subscribers.values()].filter((r) => r.authorization !== presented);
+    const refused = stream.upstream.refused;
+    const others = [...stream.subscribers.values()].filter((r) => !refused.has(r.authorization));
     if (others.length === 0 || stream.reopens.length >= 5) return false;
     stream.reopens.push(now);
-    stream.authorization = this.bestToken(stream, presented);
+    stream.authorization = this.bestToken(stream);
     this.opts.logger.info(
       { code, public: stream.public, subscribers: stream.subscribers.size },
       'upstream subscription closed for its token; reconnecting with another subscriber token',
     );
     stream.dispose();
-    disposeClient(stream.client);
     this.connect(stream);
     return true;
   }
 
-  /** The subscriber token that lives longest (other than `not`). */
-  private bestToken(stream: SharedStream, not?: string): string {
+  /** The subscriber token that lives longest and was not refused upstream. */
+  private bestToken(stream: SharedStream): string {
     let best: Registration | undefined;
     for (const r of stream.subscribers.values()) {
-      if (r.authorization === not) continue;
+      if (stream.upstream.refused.has(r.authorization)) continue;
       if (!best || r.expiresAt > best.expiresAt) best = r;
     }
     return best?.authorization ?? stream.authorization;
@@ -301,7 +294,7 @@ export class FederatedSubscriptionExecutor {
     this.streams.delete(stream.key);
     this.opts.metrics.upstreams.dec();
     stream.dispose();
-    disposeClient(stream.client);
+    this.pool.release(stream.upstream, stream);
   }
 
   /** Serializes one event once and hands the same payload to every subscriber of the stream. */
@@ -334,6 +327,8 @@ export class FederatedSubscriptionExecutor {
     if (!event.data) return event as ExecutionResult;
     const { request: req } = stream;
     const primary = stream.plan.primary;
+    // A token refused upstream (expired, revoked) is not used for the per-event fetches either.
+    if (stream.upstream.refused.has(stream.authorization)) stream.authorization = this.bestToken(stream);
     const planner = this.opts.planner();
     const eventSource: GraphQLDataSource = {
       process: () =>
@@ -403,12 +398,6 @@ function pick(vars: Record<string, unknown>, names: string[]): Record<string, un
   const out: Record<string, unknown> = {};
   for (const n of names) if (n in vars) out[n] = vars[n];
   return out;
-}
-
-/** Disposes a graphql-ws client; a connection attempt still pending rejects its dispose, which is fine here. */
-function disposeClient(client: Client | undefined): void {
-  if (!client) return;
-  void Promise.resolve(client.dispose()).catch(() => undefined);
 }
 
 function describe(err: unknown): unknown {

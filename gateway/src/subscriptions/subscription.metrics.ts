@@ -4,11 +4,13 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export interface SubscriptionMetrics {
   active: Gauge;
   upstreams: Gauge;
+  upstreamSockets: Gauge;
   eventsIn: Counter;
   eventsOut: Counter;
   conflated: Counter;
   dropped: Counter;
   disconnected: Counter<'reason'>;
+  refusals: Counter<'limit'>;
 }
 
 /** Registers the subscription metrics on the gateway's registry. */
@@ -19,6 +21,11 @@ export function createSubscriptionMetrics(registry: Registry): SubscriptionMetri
     upstreams: new Gauge({
       name: 'gateway_subscription_upstreams',
       help: 'Upstream subscription streams open (shared by identical subscriptions)',
+      registers,
+    }),
+    upstreamSockets: new Gauge({
+      name: 'gateway_subscription_upstream_sockets',
+      help: 'Upstream graphql-ws sockets open to subgraphs (every upstream stream is multiplexed over them)',
       registers,
     }),
     eventsIn: new Counter({
@@ -45,6 +52,12 @@ export function createSubscriptionMetrics(registry: Registry): SubscriptionMetri
       name: 'gateway_subscription_disconnects_total',
       help: 'Sockets closed by the gateway, by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'gateway_subscription_refusals_total',
+      help: 'Sockets and subscriptions refused by a subscription limit, by limit',
+      labelNames: ['limit'],
       registers,
     }),
   };

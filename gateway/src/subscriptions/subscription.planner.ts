@@ -1,6 +1,6 @@
-import { Supergraph, operationFromDocument, type Schema } from '@apollo/federation-internals';
+import { Supergraph, operationFromDocument, printSchema, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
-import { getOperationAST, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { buildSchema, getOperationAST, Kind, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 /** The two halves of a federated subscription plan. */
 export interface PlannedSubscription {
@@ -56,6 +56,12 @@ export class SubscriptionPlanner {
   readonly schema: GraphQLSchema;
   /** graphql-js form of the supergraph schema (what `executeQueryPlan` needs). */
   readonly supergraphSchema: GraphQLSchema;
+  /**
+   * The API schema built by this module's copy of graphql-js, for validating client documents here:
+   * graphql-js refuses a schema built by another copy, and @apollo/federation-internals (CommonJS)
+   * may load another one than ESM code does (vitest does).
+   */
+  readonly validationSchema: GraphQLSchema;
   private readonly planner: QueryPlanner;
   private readonly cache = new Map<string, PlannedSubscription>();
 
@@ -65,6 +71,7 @@ export class SubscriptionPlanner {
     this.apiSchema = supergraph.apiSchema();
     this.schema = this.apiSchema.toGraphQLJSSchema();
     this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.validationSchema = buildSchema(printSchema(this.apiSchema));
     this.planner = new QueryPlanner(supergraph);
   }
 

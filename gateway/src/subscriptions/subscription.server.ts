@@ -1,36 +1,73 @@
 import type http from 'node:http';
 import {
+  getOperationAST,
   GraphQLError,
+  OperationTypeNode,
+  parse,
   print,
+  type ExecutionArgs,
   type ExecutionResult,
   type FormattedExecutionResult,
   type GraphQLFormattedError,
+  type GraphQLSchema,
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AccessTokenVerifier, AuthClaims } from '../../../lib/auth.js';
+import type { Config } from '../../../lib/config.js';
 import { requestIdFrom } from '../../../lib/context.js';
-import { AppError, createErrorFormatter } from '../../../lib/errors.js';
+import { AppError, createErrorFormatter, quotaExceeded, toGraphQLError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { channels, type Redis } from '../../../lib/redis.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
+import { gatewayClientIp } from '../gateway.context.js';
+import type { OperationLimits } from '../operation-limits.js';
+import { SubscriptionRateLimits, validateSubscriptionDocument } from './subscription.limits.js';
+import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import type { SubscriptionPlanner } from './subscription.planner.js';
+import { SubscriptionQuota } from './subscription.quota.js';
 import { SocketSubscriber, type SocketSubscriberOptions } from './subscription.subscriber.js';
 
 /** Close codes the gateway uses beyond graphql-ws' own. */
 export const GatewayCloseCode = {
   /** The client read events too slowly and its queue overflowed even after conflation. */
   TooSlow: 4008,
+  /** Too many `connection_init` from the client's IP; the reason says when to retry. */
+  RateLimited: 4029,
 } as const;
 
 interface Connection {
   claims: AuthClaims;
   authorization: string;
   requestId: string;
+  ip: string;
+  /** Key of the socket's own subscribe rate limit. */
+  socketKey: string;
   expiry: NodeJS.Timeout;
+  recheck: NodeJS.Timeout | undefined;
+  /** Live subscriptions by graphql-ws id: `pending` while the Redis caps answer, then `held`. */
+  leases: Map<string, 'pending' | 'held'>;
+  closed: boolean;
 }
+
+/** The configuration the ws path reads. */
+export type SubscriptionServerConfig = Pick<
+  Config,
+  | 'MAX_QUERY_BYTES'
+  | 'MAX_QUERY_DEPTH'
+  | 'MAX_QUERY_ALIASES'
+  | 'SUBSCRIPTIONS_MAX_PER_SOCKET'
+  | 'SUBSCRIPTIONS_MAX_PER_USER'
+  | 'SUBSCRIPTIONS_MAX_PER_IP'
+  | 'SUBSCRIPTIONS_RATE_WINDOW_SECONDS'
+  | 'SUBSCRIPTIONS_CONNECT_RATE_PER_IP'
+  | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET'
+  | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER'
+  | 'SUBSCRIPTIONS_UPSTREAM_SOCKETS'
+  | 'SUBSCRIPTION_SESSION_RECHECK_SECONDS'
+>;
 
 interface SubscriptionContext {
   connection: Connection;
@@ -43,6 +80,8 @@ export interface SubscriptionServerOptions {
   server: http.Server;
   path: string;
   planner: () => SubscriptionPlanner;
+  /** The static limits of the current supergraph, shared with HTTP (rebuilt when it reloads). */
+  limits: () => OperationLimits;
   verifier: Pick<AccessTokenVerifier, 'verifyHeader'>;
   subgraphUrl: (name: string) => string;
   logger: Logger;
@@ -50,6 +89,13 @@ export interface SubscriptionServerOptions {
   /** A dedicated subscriber client, used for session revocations. */
   subscriber: Redis;
   redisPrefix: string;
+  /** A command client (keyPrefix set) for the caps and rate limits shared by every replica. */
+  redis: Redis;
+  config: SubscriptionServerConfig;
+  /** Fresh liveness answers for the periodic re-check of each socket's session. */
+  recheck: Pick<SessionRecheck, 'check'>;
+  /** How long a replica's subscription counts are believed without its heartbeat. @default 30000 */
+  quotaLeaseMs?: number;
   /** Headers of every upstream subgraph connection and fetch (the ingress credential). */
   upstreamHeaders?: Readonly<Record<string, string>>;
   /** Backpressure of each client subscription; see {@link SocketSubscriber}. */
@@ -66,9 +112,15 @@ export interface SubscriptionServer {
  * Serves graphql-ws on the gateway's `/graphql` (same port and path as HTTP). The access token comes in
  * `connection_init` (`{ authorization: "Bearer ..." }`) and is verified like an HTTP request; the socket
  * closes with 4401 when the token expires and 4403 when its session is revoked (on any gateway
- * instance, through Redis pub/sub).
+ * instance, through Redis pub/sub, or at the latest at the next periodic re-check).
+ *
+ * Limits: `connection_init` per client IP (closes with 4029), `subscribe` per socket and per user,
+ * the HTTP path's static document rules, and caps on live subscriptions per socket, per user and per
+ * IP. A refused subscribe gets a graphql-ws `error` on its id; the socket and its other
+ * subscriptions go on.
  */
 export async function attachSubscriptionServer(opts: SubscriptionServerOptions): Promise<SubscriptionServer> {
+  const { config, metrics } = opts;
   const wss = new WebSocketServer({ server: opts.server, path: opts.path, maxPayload: 64 * 1024 });
   const connections = new Map<WebSocket, Connection>();
   const format = createErrorFormatter(opts.logger);
@@ -76,66 +128,175 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     planner: opts.planner,
     subgraphUrl: opts.subgraphUrl,
     logger: opts.logger,
-    metrics: opts.metrics,
+    metrics,
     formatError: format,
+    upstreamSocketsPerScope: config.SUBSCRIPTIONS_UPSTREAM_SOCKETS,
     ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
+  const rates = new SubscriptionRateLimits(opts.redis, config);
+  const quota = new SubscriptionQuota({
+    redis: opts.redis,
+    maxPerUser: config.SUBSCRIPTIONS_MAX_PER_USER,
+    maxPerIp: config.SUBSCRIPTIONS_MAX_PER_IP,
+    logger: opts.logger,
+    ...(opts.quotaLeaseMs ? { leaseMs: opts.quotaLeaseMs } : {}),
+  });
+  quota.start();
+  let sockets = 0;
 
+  const revoke = (socket: WebSocket): void => {
+    metrics.disconnected.inc({ reason: 'revoked' });
+    socket.close(CloseCode.Forbidden, 'Session revoked');
+  };
   const revokedChannel = channels.sessionRevoked(opts.redisPrefix);
   const onRevoked = (channel: string, message: string): void => {
     if (channel !== revokedChannel) return;
     const ids = new Set(message.split(','));
-    for (const [socket, c] of connections) {
-      if (ids.has(c.claims.sessionId)) {
-        opts.metrics.disconnected.inc({ reason: 'revoked' });
-        socket.close(CloseCode.Forbidden, 'Session revoked');
-      }
-    }
+    for (const [socket, c] of connections) if (ids.has(c.claims.sessionId)) revoke(socket);
   };
   opts.subscriber.on('message', onRevoked);
   await opts.subscriber.subscribe(revokedChannel);
+
+  // Every socket asks again on its own jittered timer (never later than the configured interval), so
+  // the sessions service sees an even load; revocations on pub/sub still close sockets at once.
+  const scheduleRecheck = (socket: WebSocket, c: Connection): void => {
+    const intervalMs = config.SUBSCRIPTION_SESSION_RECHECK_SECONDS * 1000;
+    c.recheck = setTimeout(() => void recheck(socket, c), intervalMs * (0.75 + 0.25 * Math.random()));
+    c.recheck.unref();
+  };
+  const recheck = async (socket: WebSocket, c: Connection): Promise<void> => {
+    const state = await opts.recheck.check(c.claims.sessionId);
+    if (c.closed) return;
+    if (state === 'ended') revoke(socket);
+    else scheduleRecheck(socket, c);
+  };
+
+  const releaseLease = (c: Connection, id: string): void => {
+    if (c.leases.get(id) !== 'held') return;
+    c.leases.delete(id);
+    void quota.release({ userId: c.claims.userId, ip: c.ip });
+  };
+  const refuse = (limit: string | undefined, errors: readonly GraphQLError[]): ExecutionArgs => {
+    if (limit) metrics.refusals.inc({ limit });
+    return refusedArgs(opts.planner().validationSchema, errors);
+  };
 
   const cleanup = useServer<Record<string, unknown> | undefined>(
     {
       schema: () => opts.planner().schema,
       onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        const ip = gatewayClientIp(ctx.extra.request);
+        // Counted before the token is checked, so a flood of forged tokens hits the limit too.
+        const limited = await rates.connectionInit(ip);
+        if (limited) {
+          metrics.refusals.inc({ limit: limited.limit });
+          metrics.disconnected.inc({ reason: 'rate_limited' });
+          const reason = `${limited.error.message}; retry after ${String(limited.error.details['retryAfter'])} s`;
+          // graphql-ws then tries to close with 4403; a socket already closing keeps this code.
+          socket.close(GatewayCloseCode.RateLimited, reason.slice(0, 123));
+          return false;
+        }
         const header = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
         let claims: AuthClaims | null;
         try {
           claims = await opts.verifier.verifyHeader(typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
-          opts.metrics.disconnected.inc({ reason: 'unauthenticated' });
+          metrics.disconnected.inc({ reason: 'unauthenticated' });
           return false;
         }
         if (!claims || typeof header !== 'string') {
-          opts.metrics.disconnected.inc({ reason: 'unauthenticated' });
+          metrics.disconnected.inc({ reason: 'unauthenticated' });
           return false;
         }
-        const socket = ctx.extra.socket;
+        // Closed while the token was checked: onClose has run, so nothing would clear the timers below.
+        if (socket.readyState !== socket.OPEN) return false;
         const ms = Math.min(2 ** 31 - 1, Math.max(0, claims.expiresAt * 1000 - Date.now()));
         const expiry = setTimeout(() => {
-          opts.metrics.disconnected.inc({ reason: 'expired' });
+          metrics.disconnected.inc({ reason: 'expired' });
           socket.close(CloseCode.Unauthorized, 'Access token expired');
         }, ms);
         expiry.unref();
-        connections.set(socket, {
+        const connection: Connection = {
           claims,
           authorization: header,
           requestId: requestIdFrom(ctx.extra.request.headers),
+          ip,
+          socketKey: String(++sockets),
           expiry,
-        });
+          recheck: undefined,
+          leases: new Map(),
+          closed: false,
+        };
+        connections.set(socket, connection);
+        scheduleRecheck(socket, connection);
         return true;
       },
       onClose: (ctx) => {
         const c = connections.get(ctx.extra.socket);
-        if (c) clearTimeout(c.expiry);
         connections.delete(ctx.extra.socket);
+        if (!c) return;
+        c.closed = true;
+        clearTimeout(c.expiry);
+        if (c.recheck) clearTimeout(c.recheck);
+        rates.forgetSocket(c.socketKey);
+        for (const id of [...c.leases.keys()]) releaseLease(c, id);
       },
-      context: (ctx, id): SubscriptionContext => {
-        const connection = connections.get(ctx.extra.socket);
-        if (!connection) throw new Error('connection not acknowledged');
-        return { connection, socket: ctx.extra.socket, id };
+      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs> => {
+        const socket = ctx.extra.socket;
+        const connection = connections.get(socket);
+        if (!connection) {
+          const err = new GraphQLError('Connection not acknowledged', {
+            extensions: { code: 'UNAUTHENTICATED' },
+          });
+          return refuse(undefined, [err]);
+        }
+        const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
+        if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
+        const schema = opts.planner().validationSchema;
+        const checked = validateSubscriptionDocument(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
+        if ('errors' in checked) return refuse(checked.limit, checked.errors);
+        const operationName = payload.operationName ?? undefined;
+        const args: ExecutionArgs = {
+          schema,
+          document: checked.document,
+          operationName,
+          variableValues: payload.variables,
+          contextValue: { connection, socket, id } satisfies SubscriptionContext,
+        };
+        // Queries and mutations are refused by `execute` below; only subscriptions hold a slot.
+        const operation = getOperationAST(checked.document, operationName)?.operation;
+        if (operation !== OperationTypeNode.SUBSCRIPTION) return args;
+        const max = config.SUBSCRIPTIONS_MAX_PER_SOCKET;
+        if (connection.leases.size >= max) {
+          const err = quotaExceeded(`Live subscriptions per socket exceed the limit of ${max}`, {
+            limit: 'subscriptions_per_socket',
+            max,
+          });
+          return refuse('subscriptions_per_socket', [toGraphQLError(err)]);
+        }
+        connection.leases.set(id, 'pending');
+        try {
+          await quota.acquire({ userId: connection.claims.userId, ip: connection.ip });
+        } catch (err) {
+          connection.leases.delete(id);
+          if (err instanceof AppError) return refuse(String(err.details['limit']), [toGraphQLError(err)]);
+          throw err;
+        }
+        connection.leases.set(id, 'held');
+        if (connection.closed) {
+          // The socket closed while Redis answered; nothing will complete this subscription.
+          releaseLease(connection, id);
+          return refuse(undefined, [
+            new GraphQLError('Socket closed', { extensions: { code: 'BAD_USER_INPUT' } }),
+          ]);
+        }
+        return args;
+      },
+      onComplete: (ctx, id) => {
+        const c = connections.get(ctx.extra.socket);
+        if (c) releaseLease(c, id);
       },
       execute: (): ExecutionResult => ({
         errors: [
@@ -148,15 +309,17 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         ],
       }),
       subscribe: (args) => {
+        const refused = (args.contextValue as { refusal?: RefusedSubscription }).refusal;
+        if (refused) return refused;
         const { connection, socket, id } = args.contextValue as SubscriptionContext;
         const claims = connection.claims;
         // Events bypass graphql-ws' per-client serialization: the stream serializes each one once and
         // this subscriber writes the frame (see SocketSubscriber); graphql-ws still owns the protocol.
         const subscriber = new SocketSubscriber(socket, id, {
           ...opts.backpressure,
-          metrics: opts.metrics,
+          metrics,
           onOverflow: () => {
-            opts.metrics.disconnected.inc({ reason: 'too_slow' });
+            metrics.disconnected.inc({ reason: 'too_slow' });
             socket.close(GatewayCloseCode.TooSlow, 'Client too slow');
           },
         });
@@ -186,6 +349,11 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           };
         }
       },
+      // A refusal (see RefusedSubscription) carries its formatted errors; anything else is formatted here.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.flatMap((e) =>
+          e.originalError instanceof Refusal ? e.originalError.errors : [format(e.toJSON(), e)],
+        ),
       onNext: (_ctx, _id, _payload, _args, result): FormattedExecutionResult | undefined => {
         if (!result.errors) return undefined;
         const errors = (result.errors as readonly (GraphQLError | GraphQLFormattedError)[]).map((e) =>
@@ -203,9 +371,46 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       opts.subscriber.off('message', onRevoked);
       await opts.subscriber.unsubscribe(revokedChannel).catch(() => undefined);
       executor.stop();
-      for (const c of connections.values()) clearTimeout(c.expiry);
+      for (const c of connections.values()) {
+        clearTimeout(c.expiry);
+        if (c.recheck) clearTimeout(c.recheck);
+      }
       await cleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      quota.stop();
     },
   };
+}
+
+/** The errors a refused subscribe answers with, carried through graphql-ws as a failing iterator. */
+class Refusal extends Error {
+  constructor(readonly errors: readonly GraphQLFormattedError[]) {
+    super(errors[0]?.message ?? 'Subscription refused');
+  }
+}
+
+/**
+ * A refused subscribe, answered with a graphql-ws `error` on its id. graphql-ws takes errors returned
+ * by `onSubscribe` only when they are instances of its own copy of graphql's GraphQLError, which under
+ * a bundler (vitest) is not ours; an iterator that fails on its first `next()` is answered with an
+ * `error` message too (`onError` then sends the errors carried here), whatever the copy.
+ */
+class RefusedSubscription implements AsyncIterableIterator<ExecutionResult> {
+  constructor(private readonly refusal: Refusal) {}
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return Promise.reject(this.refusal);
+  }
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+const REFUSED_DOCUMENT = parse('subscription { __typename }');
+
+function refusedArgs(schema: GraphQLSchema, errors: readonly GraphQLError[]): ExecutionArgs {
+  const refusal = new RefusedSubscription(new Refusal(errors.map((e) => e.toJSON())));
+  return { schema, document: REFUSED_DOCUMENT, contextValue: { refusal } };
 }

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../../lib/config.js';
+import { OperationLimits, type LimitsConfig } from '../operation-limits.js';
+import { validateSubscriptionDocument } from './subscription.limits.js';
+import { SubscriptionPlanner } from './subscription.planner.js';
+
+// The real supergraph: the ws path must refuse exactly what HTTP refuses, cost included.
+const sdl = readFileSync(path.join(PROJECT_ROOT, 'schema', 'supergraph.graphql'), 'utf8');
+const schema = new SubscriptionPlanner(sdl).validationSchema;
+const config: LimitsConfig = {
+  MAX_QUERY_DEPTH: 3,
+  MAX_QUERY_ALIASES: 1,
+  MAX_QUERY_TOKENS: 2000,
+  MAX_QUERY_DIRECTIVES: 50,
+  MAX_QUERY_COST: 500,
+  QUERY_COST_LIST_SIZE: 10,
+  QUERY_COST_PAGE_SIZE: 50,
+};
+const limits = new OperationLimits(sdl, config);
+const check = (query: string | undefined, maxBytes = 2000) =>
+  validateSubscriptionDocument(schema, { query }, maxBytes, limits);
+
+describe('validateSubscriptionDocument', () => {
+  it('accepts a document within every limit', () => {
+    const checked = check('subscription { priceUpdated(symbols: ["AAPL"]) { symbol p: price } }');
+    expect('document' in checked).toBe(true);
+  });
+
+  it.each([
+    ['size', `subscription { priceUpdated(symbols: ["AAPL"]) { symbol } } ${'#'.repeat(2000)}`],
+    ['tokens', `subscription { priceUpdated(symbols: [${'"A", '.repeat(2100)}]) { symbol } }`],
+    ['depth', 'subscription { priceUpdated(symbols: ["AAPL"]) { instrument { quote { symbol } } } }'],
+    ['aliases', 'subscription { priceUpdated(symbols: ["AAPL"]) { a: symbol b: price } }'],
+    ['cost', 'subscription { priceUpdated(symbols: ["AAPL"]) { instrument { quote { last } } } }'],
+  ])('refuses a document over the %s limit with QUERY_TOO_COMPLEX', (limit, query) => {
+    const bytes = limit === 'size' ? 2000 : 100_000;
+    const checked =
+      limit === 'cost'
+        ? validateSubscriptionDocument(
+            schema,
+            { query },
+            bytes,
+            new OperationLimits(sdl, { ...config, MAX_QUERY_DEPTH: 12, MAX_QUERY_COST: 5 }),
+          )
+        : validateSubscriptionDocument(schema, { query }, bytes, limits);
+    expect('errors' in checked && checked.limit).toBe(limit);
+    const error = 'errors' in checked ? checked.errors[0] : undefined;
+    expect(error?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX' });
+    expect(error?.message).toMatch(/limit/);
+  });
+
+  it('answers syntax and schema errors as they are, without a limit', () => {
+    for (const query of ['subscription {', 'subscription { nope }', undefined]) {
+      const checked = check(query);
+      expect('errors' in checked && checked.errors.length > 0 && checked.limit === undefined).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * Request limits of the graphql-ws path: the static document rules shared with HTTP, the rate limits of
+ * `connection_init` and `subscribe` (rate-limiter-flexible), and the client IP they are counted
+ * against. The per-socket limiter lives in memory: a socket exists in one process only, so a Redis
+ * round trip would buy nothing; per-user and per-IP limits are in Redis so every replica shares them.
+ */
+import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../../../lib/config.js';
+import { AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
+import type { Redis } from '../../../lib/redis.js';
+import type { OperationLimits } from '../operation-limits.js';
+
+/** A checked document, or the errors to answer its subscribe with (`limit` names a refused limit). */
+export type DocumentCheck =
+  { document: DocumentNode } | { errors: readonly GraphQLError[]; limit: string | undefined };
+
+/** What a graphql-ws `subscribe` message carries. */
+export interface SubscribePayload {
+  query: unknown;
+  operationName?: string | null | undefined;
+  variables?: Readonly<Record<string, unknown>> | null | undefined;
+}
+
+/**
+ * The one place the ws path applies the HTTP path's static rules: size, then tokens while parsing,
+ * then validation against the API schema, then depth, aliases, directives and cost through the same
+ * {@link OperationLimits} the HTTP admission uses. A refused limit answers QUERY_TOO_COMPLEX naming it.
+ */
+export function validateSubscriptionDocument(
+  schema: GraphQLSchema,
+  payload: SubscribePayload,
+  maxBytes: number,
+  limits: OperationLimits,
+): DocumentCheck {
+  const query = payload.query;
+  if (typeof query !== 'string') {
+    return {
+      errors: [new GraphQLError('Missing query', { extensions: { code: 'BAD_USER_INPUT' } })],
+      limit: undefined,
+    };
+  }
+  const bytes = Buffer.byteLength(query);
+  if (bytes > maxBytes) {
+    const err = queryTooComplex(`Query size ${bytes} bytes exceeds the limit of ${maxBytes}`, {
+      limit: 'size',
+      max: maxBytes,
+    });
+    return { errors: [toGraphQLError(err)], limit: 'size' };
+  }
+  let document: DocumentNode;
+  try {
+    document = limits.parse(query);
+  } catch (err) {
+    if (err instanceof AppError) return { errors: [toGraphQLError(err)], limit: 'tokens' };
+    if (err instanceof GraphQLError) return { errors: [err], limit: undefined };
+    throw err;
+  }
+  const errors = validate(schema, document, specifiedRules);
+  if (errors.length > 0) return { errors, limit: undefined };
+  const verdict = limits.check(document, payload.operationName, payload.variables);
+  if (!verdict.ok) return { errors: [toGraphQLError(verdict.error)], limit: verdict.limit };
+  return { document };
+}
+
+type RateConfig = Pick<
+  Config,
+  | 'SUBSCRIPTIONS_RATE_WINDOW_SECONDS'
+  | 'SUBSCRIPTIONS_CONNECT_RATE_PER_IP'
+  | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET'
+  | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER'
+>;
+
+/** A refused rate limit: the error to answer with and the limit's metric label. */
+export interface RateRefusal {
+  error: AppError;
+  limit: 'connect_rate_per_ip' | 'subscribe_rate_per_socket' | 'subscribe_rate_per_user';
+}
+
+/** Rate limits of `connection_init` (per IP) and `subscribe` (per socket, per user). */
+export class SubscriptionRateLimits {
+  private readonly connect: RateLimiterRedis;
+  private readonly perUser: RateLimiterRedis;
+  private readonly perSocket: RateLimiterMemory;
+
+  /** @param redis a command client (its keyPrefix namespaces the keys) */
+  constructor(
+    redis: Redis,
+    private readonly config: RateConfig,
+  ) {
+    const duration = config.SUBSCRIPTIONS_RATE_WINDOW_SECONDS;
+    this.connect = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: 'subs-connect-ip',
+      points: config.SUBSCRIPTIONS_CONNECT_RATE_PER_IP,
+      duration,
+    });
+    this.perUser = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: 'subs-subscribe-user',
+      points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER,
+      duration,
+    });
+    this.perSocket = new RateLimiterMemory({
+      keyPrefix: 'subs-subscribe-socket',
+      points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET,
+      duration,
+    });
+  }
+
+  /** Counts one `connection_init` from `ip`; a refusal when over the limit. */
+  async connectionInit(ip: string): Promise<RateRefusal | undefined> {
+    const wait = await consume(this.connect, ip);
+    if (wait === undefined) return undefined;
+    const n = this.config.SUBSCRIPTIONS_CONNECT_RATE_PER_IP;
+    return {
+      limit: 'connect_rate_per_ip',
+      error: rateLimited(wait, `Connections per client IP exceed the limit of ${n} per ${this.window()}`),
+    };
+  }
+
+  /** Counts one `subscribe` against its socket and its user; a refusal when either is over. */
+  async subscribe(socketKey: string, userId: string): Promise<RateRefusal | undefined> {
+    const socketWait = await consume(this.perSocket, socketKey);
+    if (socketWait !== undefined) {
+      const n = this.config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET;
+      return {
+        limit: 'subscribe_rate_per_socket',
+        error: rateLimited(
+          socketWait,
+          `Subscribes per socket exceed the limit of ${n} per ${this.window()}`,
+          {
+            limit: 'subscribe_rate_per_socket',
+            max: n,
+          },
+        ),
+      };
+    }
+    const userWait = await consume(this.perUser, userId);
+    if (userWait === undefined) return undefined;
+    const n = this.config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER;
+    return {
+      limit: 'subscribe_rate_per_user',
+      error: rateLimited(userWait, `Subscribes per user exceed the limit of ${n} per ${this.window()}`, {
+        limit: 'subscribe_rate_per_user',
+        max: n,
+      }),
+    };
+  }
+
+  /** Forgets a closed socket's counter. */
+  forgetSocket(socketKey: string): void {
+    void this.perSocket.delete(socketKey).catch(() => undefined);
+  }
+
+  private window(): string {
+    return `${this.config.SUBSCRIPTIONS_RATE_WINDOW_SECONDS} s`;
+  }
+}
+
+/** @returns seconds to wait when refused, undefined when counted within the limit */
+async function consume(
+  limiter: RateLimiterRedis | RateLimiterMemory,
+  key: string,
+): Promise<number | undefined> {
+  try {
+    await limiter.consume(key);
+    return undefined;
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+    throw err;
+  }
+}
