@@ -3,7 +3,7 @@
  * counts free room, and the counts of a replica that dies without releasing expire with its lease
  * while a live replica's heartbeat keeps its own.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, processEnv } from '../../../lib/config.js';
@@ -12,7 +12,7 @@ import { createRedis, type Redis } from '../../../lib/redis.js';
 import { eventually } from '../../../test/support/wait.js';
 import { SubscriptionQuota, type QuotaSubject } from './subscription.quota.js';
 
-const config = loadConfig({ ...processEnv(), SERVICE_TOKEN: 'x'.repeat(40) });
+const config = loadConfig({ ...processEnv(), SERVICE_TOKEN: randomBytes(32).toString('hex') });
 const prefix = `test:subs_quota_${randomUUID().slice(0, 8)}:`;
 const clients: Redis[] = [];
 const quotas: SubscriptionQuota[] = [];
