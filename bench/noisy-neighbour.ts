@@ -9,7 +9,7 @@
  * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
  * child process of its own so its JavaScript does not share B's event loop.
  *
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100]`. Loopback only; its own database,
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`. Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
  */
 import { spawn } from 'node:child_process';
@@ -89,6 +89,17 @@ async function register(url: string, label: string): Promise<Tenant> {
   return { email, token: reg.accessToken, tenantId: reg.tenant.id, accountId };
 }
 
+/** Lifts the account's own order-rate risk limit (a tenant setting) so the steady load is legal. */
+async function allowOrderRate(url: string, t: Tenant, perMinute: number): Promise<void> {
+  const r = await post(
+    url,
+    'mutation L($a: ID!, $i: RiskLimitsInput!) { updateRiskLimits(accountId: $a, input: $i) { maxOrdersPerMinute } }',
+    { a: t.accountId, i: { maxOrdersPerMinute: perMinute } },
+    t.token,
+  );
+  if (r.body.errors) throw new Error(`updateRiskLimits: ${JSON.stringify(r.body.errors)}`);
+}
+
 /** B's steady load: `rate` market orders per second for `seconds`, open loop; latencies in ms. */
 async function steadyOrders(
   url: string,
@@ -139,11 +150,16 @@ async function steadyOrders(
   return { latencies: latencies.sort((x, y) => x - y), outcomes };
 }
 
+/** The kinds of abuse A runs (`--abuse=wide,subscriptions,...`; all by default). */
+const ABUSE_KINDS = ['wide', 'heavy', 'subscriptions', 'orders', 'backups', 'registrations'] as const;
+type AbuseKind = (typeof ABUSE_KINDS)[number];
+
 interface AbuseSpec {
   url: string;
   wsUrl: string;
   a: Tenant;
   seconds: number;
+  kinds: AbuseKind[];
 }
 
 /** Child process: tenant A at its limits; prints one JSON line of outcomes per kind. */
@@ -199,15 +215,16 @@ async function abuser(file: string): Promise<void> {
       }
     }
   };
-  subscriptions();
+  const on = (kind: AbuseKind, n: number): number => (spec.kinds.includes(kind) ? n : 0);
+  if (spec.kinds.includes('subscriptions')) subscriptions();
   await Promise.all([
-    ...Array.from({ length: 6 }, () =>
+    ...Array.from({ length: on('wide', 6) }, () =>
       loop('wide query', async () => outcome(await post(url, WIDE, {}, a.token))),
     ),
-    ...Array.from({ length: 2 }, () =>
+    ...Array.from({ length: on('heavy', 2) }, () =>
       loop('heavy allowed query', async () => outcome(await post(url, HEAVY_ALLOWED, {}, a.token))),
     ),
-    ...Array.from({ length: 6 }, () =>
+    ...Array.from({ length: on('orders', 6) }, () =>
       loop('order burst', async () => {
         const input = {
           accountId: a.accountId,
@@ -222,32 +239,40 @@ async function abuser(file: string): Promise<void> {
         return outcome(await post(url, PLACE, { input }, a.token));
       }),
     ),
-    loop(
-      'backup request',
-      async () =>
-        outcome(
-          await post(
-            url,
-            'mutation B($t: ID!) { backupTenant(tenantId: $t) { id state } }',
-            { t: a.tenantId },
-            a.token,
+    ...Array.from({ length: on('backups', 1) }, () =>
+      loop(
+        'backup request',
+        async () =>
+          outcome(
+            await post(
+              url,
+              'mutation B($t: ID!) { backupTenant(tenantId: $t) { id state } }',
+              { t: a.tenantId },
+              a.token,
+            ),
           ),
-        ),
-      100,
+        100,
+      ),
     ),
-    loop(
-      'registration',
-      async () =>
-        outcome(
-          await post(url, 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }', {
-            input: {
-              email: `spam-${randomUUID().slice(0, 8)}@bench.example`,
-              password: 'correct horse battery staple',
-              organizationName: 'Spam',
-            },
-          }),
-        ),
-      100,
+    ...Array.from({ length: on('registrations', 1) }, () =>
+      loop(
+        'registration',
+        async () =>
+          outcome(
+            await post(
+              url,
+              'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }',
+              {
+                input: {
+                  email: `spam-${randomUUID().slice(0, 8)}@bench.example`,
+                  password: 'correct horse battery staple',
+                  organizationName: 'Spam',
+                },
+              },
+            ),
+          ),
+        100,
+      ),
     ),
   ]);
   await Promise.all(clients.map((c) => Promise.resolve(c.dispose())));
@@ -278,8 +303,16 @@ function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 20);
-  const rate = Number(process.argv[3] ?? 100);
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const seconds = Number(positional[0] ?? 20);
+  const rate = Number(positional[1] ?? 100);
+  const kinds = (process.argv
+    .find((a) => a.startsWith('--abuse='))
+    ?.slice(8)
+    .split(',') ?? [...ABUSE_KINDS]) as AbuseKind[];
+  const unknown = kinds.filter((k) => !(ABUSE_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0)
+    throw new Error(`unknown abuse kinds ${unknown.join(', ')}; known: ${ABUSE_KINDS.join(', ')}`);
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here shares 127.0.0.1, so the per-IP request limit is lifted; per-user and
@@ -297,6 +330,7 @@ async function main(): Promise<void> {
   const wsUrl = url.replace('http://', 'ws://');
   try {
     const [a, b] = [await register(url, 'a'), await register(url, 'b')];
+    await allowOrderRate(url, b, rate * 60 * 2);
     // Market orders need a live quote.
     await eventually(
       async () => {
@@ -310,7 +344,10 @@ async function main(): Promise<void> {
     const acked = new Map<string, string>();
     await steadyOrders(url, b, rate, 3, acked); // warm-up
     const quiet = await steadyOrders(url, b, rate, seconds, acked);
-    const abuse = runAbuser({ url, wsUrl, a, seconds: seconds + 4 }, path.join(env.tmpDir, 'abuse.json'));
+    const abuse = runAbuser(
+      { url, wsUrl, a, seconds: seconds + 4, kinds },
+      path.join(env.tmpDir, 'abuse.json'),
+    );
     await new Promise((r) => setTimeout(r, 2000)); // let the abuse ramp up
     const noisy = await steadyOrders(url, b, rate, seconds, acked);
     const abuseCounts = await abuse;
@@ -354,7 +391,7 @@ async function main(): Promise<void> {
       `max ${ms(r.latencies.at(-1) ?? Number.NaN)}  answers ${JSON.stringify(Object.fromEntries(r.outcomes))}`;
     const ratio = percentile(noisy.latencies, 99) / percentile(quiet.latencies, 99);
     console.log(
-      `\nnoisy neighbour: B at ${rate} market orders/s for ${seconds} s, quiet then with A abusing`,
+      `\nnoisy neighbour: B at ${rate} market orders/s for ${seconds} s, quiet then with A abusing (${kinds.join(', ')})`,
     );
     console.log(
       `machine: ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}`,
