@@ -216,8 +216,13 @@ async function abuser(file: string): Promise<void> {
     }
   };
   const on = (kind: AbuseKind, n: number): number => (spec.kinds.includes(kind) ? n : 0);
+  const hold = async (): Promise<void> => {
+    // The sockets stay open (and their refusals arrive) for the whole run.
+    await new Promise((r) => setTimeout(r, Math.max(0, until - performance.now())));
+  };
   if (spec.kinds.includes('subscriptions')) subscriptions();
   await Promise.all([
+    hold(),
     ...Array.from({ length: on('wide', 6) }, () =>
       loop('wide query', async () => outcome(await post(url, WIDE, {}, a.token))),
     ),
