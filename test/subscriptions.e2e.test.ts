@@ -149,6 +149,7 @@ describe('priceUpdated through the gateway', () => {
 
   it('shares one upstream stream between 200 identical subscriptions', async () => {
     const before = await metric('gateway_subscription_upstreams');
+    const socketsBefore = await metric('gateway_subscription_sockets');
     // Four sockets: one socket holds at most SUBSCRIPTIONS_MAX_PER_SOCKET (50) live subscriptions.
     const sockets = Array.from({ length: 4 }, () => client(`Bearer ${token}`));
     // Kept open until all 200 are active: each subscribe now waits for its limits in Redis, so
@@ -159,6 +160,8 @@ describe('priceUpdated through the gateway', () => {
       '200 active',
     );
     expect(await metric('gateway_subscription_upstreams')).toBe(before + 1);
+    // At least the four sockets above (an earlier test's idle lazy socket may be closing meanwhile).
+    expect(await metric('gateway_subscription_sockets')).toBeGreaterThanOrEqual(4);
     await eventually(
       () => Promise.resolve(subs.every((x) => x.events.length >= 2) ? true : undefined),
       'two events on every subscription',
@@ -172,6 +175,11 @@ describe('priceUpdated through the gateway', () => {
     await eventually(
       async () => ((await metric('gateway_subscription_upstreams')) === before ? true : undefined),
       'the shared upstream closed',
+    );
+    // Lazy clients close their sockets once idle; the gauge comes down with them.
+    await eventually(
+      async () => ((await metric('gateway_subscription_sockets')) <= socketsBefore ? true : undefined),
+      'the four sockets closed',
     );
   });
 

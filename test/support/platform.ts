@@ -17,6 +17,8 @@ import { ingressHeaders } from './ingress.js';
 
 export interface RunningPlatform {
   gatewayUrl: string;
+  /** Base URL (`http://127.0.0.1:<port>`) of every process started, the tenants worker's included. */
+  serviceUrls: string[];
   stop(): Promise<void>;
 }
 
@@ -35,11 +37,13 @@ export async function startPlatform(env: TestEnv): Promise<RunningPlatform> {
   ];
   const started: Service[] = [];
   let gatewayUrl = '';
+  const serviceUrls: string[] = [];
   try {
     for (const s of services) {
       const { url } = await s.start();
       started.push(s);
       gatewayUrl = url;
+      serviceUrls.push(url);
     }
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
@@ -47,6 +51,7 @@ export async function startPlatform(env: TestEnv): Promise<RunningPlatform> {
   }
   return {
     gatewayUrl: `${gatewayUrl}/graphql`,
+    serviceUrls,
     async stop() {
       for (const s of [...started].reverse()) await s.stop().catch(() => undefined);
     },

@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Subscription metrics of the gateway. */
 export interface SubscriptionMetrics {
+  sockets: Gauge;
   active: Gauge;
   upstreams: Gauge;
   upstreamSockets: Gauge;
@@ -17,6 +18,11 @@ export interface SubscriptionMetrics {
 export function createSubscriptionMetrics(registry: Registry): SubscriptionMetrics {
   const registers = [registry];
   return {
+    sockets: new Gauge({
+      name: 'gateway_subscription_sockets',
+      help: 'Client graphql-ws sockets open and acknowledged (token verified)',
+      registers,
+    }),
     active: new Gauge({ name: 'gateway_subscriptions_active', help: 'Client subscriptions open', registers }),
     upstreams: new Gauge({
       name: 'gateway_subscription_upstreams',

@@ -230,6 +230,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           closed: false,
         };
         connections.set(socket, connection);
+        metrics.sockets.inc();
         scheduleRecheck(socket, connection);
         return true;
       },
@@ -237,6 +238,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const c = connections.get(ctx.extra.socket);
         connections.delete(ctx.extra.socket);
         if (!c) return;
+        metrics.sockets.dec();
         c.closed = true;
         clearTimeout(c.expiry);
         if (c.recheck) clearTimeout(c.recheck);
