@@ -53,6 +53,8 @@ export class ApiSchemaDocument {
       directiveIsRepeatable: true,
       schemaDescription: true,
       inputValueDeprecation: true,
+      // What the gateway's introspection answers (its graphql-js asks no isOneOf).
+      oneOf: false,
     });
     const body = Buffer.from(JSON.stringify({ data: introspection }));
     this.current = {
