@@ -50,7 +50,9 @@ export const GRAPHIQL_INIT_JS = `(function () {
   var EMPTY_BEARER = /^Bearer\\s*$/i;
   var schemaOpen = document.body.getAttribute('data-schema-access') === 'open';
   var LOGIN_MUTATION = [
-    '# Sign in: fill in your email and password, run, then press "Use the token" in the Sign in panel.',
+    '# Sign in: fill in your email and password and run.',
+    '# Then press "Use the token from the result"',
+    '# in the Sign in panel (key icon, left).',
     'mutation Login {',
     '  login(input: { email: "you@example.com", password: "your password" }) {',
     '    accessToken',
@@ -144,6 +146,8 @@ export const GRAPHIQL_INIT_JS = `(function () {
 
   var httpFetcher = GraphiQL.createFetcher({
     url: endpoint,
+    // Plain JSON answers (the gateway has no @defer/@stream), so a result can be read for its token.
+    enableIncrementalDelivery: false,
     fetch: function (input, init) {
       var next = Object.assign({}, init, { headers: withoutEmptyAuthorization(init && init.headers) });
       return window.fetch(input, next);
@@ -194,12 +198,13 @@ export const GRAPHIQL_INIT_JS = `(function () {
 
   function schemaStatus(schemaContext, signedIn) {
     if (schemaContext.isFetching) return 'Loading the schema…';
+    // Before the schema: a failed reload keeps the previous schema, and the failure must show.
+    if (schemaContext.fetchError) return 'The schema could not be loaded; the result pane says why.';
     if (schemaContext.schema) {
       var query = schemaContext.schema.getQueryType();
       var count = query ? Object.keys(query.getFields()).length : 0;
       return 'Schema loaded (' + count + ' queries): open Docs to browse it.';
     }
-    if (schemaContext.fetchError) return 'The schema could not be loaded; the result pane says why.';
     return signedIn ? 'No schema loaded yet.' : 'Signed out: no schema loaded.';
   }
 
@@ -236,7 +241,7 @@ export const GRAPHIQL_INIT_JS = `(function () {
           h('code', null, 'login'),
           ' mutation with your email and password (',
           h('code', null, 'register'),
-          ' creates an account). ',
+          ' creates an account).',
           h('button', { type: 'button', className: 'graphiql-button', onClick: openLogin }, 'Put login in the editor'),
         ),
         h(
@@ -246,7 +251,7 @@ export const GRAPHIQL_INIT_JS = `(function () {
           h('code', null, 'accessToken'),
           ' of the result after ',
           h('code', null, 'Bearer '),
-          ' in the Headers tab, or paste a token you have. ',
+          ' in the Headers tab, or paste a token you have.',
           tokenInResult
             ? h('button', { type: 'button', className: 'graphiql-button', onClick: useToken }, 'Use the token from the result')
             : null,
@@ -254,19 +259,18 @@ export const GRAPHIQL_INIT_JS = `(function () {
         h(
           'li',
           null,
-          'The schema then loads. After changing the token, reload it: ',
-          h(
-            'button',
-            { type: 'button', className: 'graphiql-button', onClick: function () { schemaContext.introspect(); } },
-            'Reload schema',
-          ),
-          ' (also ',
+          'The schema then loads into Docs by itself. To load it again (',
           h('kbd', null, 'Ctrl'),
           '+',
           h('kbd', null, 'Shift'),
           '+',
           h('kbd', null, 'R'),
-          ').',
+          '):',
+          h(
+            'button',
+            { type: 'button', className: 'graphiql-button', onClick: function () { schemaContext.introspect(); } },
+            'Reload schema',
+          ),
         ),
       ),
       h('p', { className: 'ts-signin-status', role: 'status' }, schemaStatus(schemaContext, signedIn)),
@@ -311,7 +315,19 @@ export const GRAPHIQL_INIT_JS = `(function () {
         defaultEditorToolsVisibility: 'headers',
         // Anonymous on purpose: GraphiQL picks up a renamed operation after a short debounce, and a
         // stale default name would be sent with a query typed and run at once.
-        defaultQuery: '# TradeSage supergraph. Paste an access token after "Bearer " in the Headers tab\\n# (the Sign in panel on the left says how to get one).\\n\\n{\\n  me {\\n    id\\n    email\\n  }\\n}\\n',
+        defaultQuery: [
+          '# TradeSage GraphQL API.',
+          '# Most requests need an access token in the Headers tab;',
+          '# the Sign in panel (key icon, left) says how to get one.',
+          '',
+          '{',
+          '  me {',
+          '    id',
+          '    email',
+          '  }',
+          '}',
+          '',
+        ].join('\\n'),
       },
       h(GraphiQL.Footer, null, h(SchemaSync, { authorization: current.authorization })),
     );
@@ -327,7 +343,7 @@ const PAGE_CSS = `html, body { height: 100%; margin: 0; overflow: hidden; }
 .ts-signin ol { padding-left: 1.2em; }
 .ts-signin li { margin-bottom: var(--px-12); }
 .ts-signin code, .ts-signin kbd { font-family: var(--font-family-mono); font-size: 0.9em; }
-.ts-signin .graphiql-button { display: inline-block; margin-top: var(--px-6); }
+.ts-signin li > .graphiql-button { display: block; margin-top: var(--px-8); }
 .ts-signin-status { color: hsla(var(--color-neutral), var(--alpha-secondary)); }
 .graphiql-footer:empty { display: none; }
 `;
