@@ -36,7 +36,7 @@ import {
 } from './gateway.context.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js';
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
-import { ApiSchemaDocument, schemaHandler } from './graphiql/graphiql.schema.js';
+import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
@@ -76,7 +76,8 @@ const PRIVATE_EXTENSIONS = ['serviceName', 'response', 'http', 'stacktrace', 'ex
 
 /**
  * The shared formatter (domain codes kept, anything else logged and masked) plus removal of what
- * federation adds: the subgraph's name, URL and raw response body.
+ * federation adds: the subgraph's name, URL and raw response body; Apollo's advice to enable
+ * introspection becomes where signed-in users find the schema.
  */
 function createGatewayErrorFormatter(
   logger: Logger,
@@ -89,7 +90,10 @@ function createGatewayErrorFormatter(
       formatted.extensions?.['code'] === 'GRAPHQL_PARSE_FAILED'
         ? tokenLimitRefusal(formatted.message, maxTokens)
         : undefined;
-    const out = base(formatted, tokens ?? error);
+    let out = base(formatted, tokens ?? error);
+    if (out.extensions?.['validationErrorCode'] === 'INTROSPECTION_DISABLED') {
+      out = { ...out, message: INTROSPECTION_OFF_MESSAGE };
+    }
     if (!out.extensions) return out;
     const extensions = { ...out.extensions };
     for (const key of PRIVATE_EXTENSIONS) delete extensions[key];

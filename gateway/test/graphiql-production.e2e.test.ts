@@ -156,6 +156,7 @@ describe('GraphiQL in production', () => {
     expect(panel).toContain('accessToken');
     expect(panel).toContain('Reload schema');
     expect(await status()).toBe('Signed out: no schema loaded.');
+    expect(await page.isDisabled(`${SIGN_IN_PANEL} button:has-text("Reload schema")`)).toBe(true);
     await page.screenshot({ path: '/tmp/graphiql-production-anonymous.png' });
 
     const response = await editorText('.graphiql-response');
@@ -184,6 +185,7 @@ describe('GraphiQL in production', () => {
       `${SIGN_IN_PANEL} [role="status"]`,
       { timeout: 20_000 },
     );
+    expect(await page.isDisabled(`${SIGN_IN_PANEL} button:has-text("Reload schema")`)).toBe(false);
     // The button goes once the token is in use.
     expect(await page.$(`${SIGN_IN_PANEL} button:has-text("Use the token from the result")`)).toBeNull();
     expect(requests.map((r) => r.path)).toEqual(['/graphql', '/graphiql/schema']);

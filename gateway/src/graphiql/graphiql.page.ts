@@ -50,9 +50,9 @@ export const GRAPHIQL_INIT_JS = `(function () {
   var EMPTY_BEARER = /^Bearer\\s*$/i;
   var schemaOpen = document.body.getAttribute('data-schema-access') === 'open';
   var LOGIN_MUTATION = [
-    '# Sign in: fill in your email and password and run.',
-    '# Then press "Use the token from the result"',
-    '# in the Sign in panel (key icon, left).',
+    '# Fill in your email and password,',
+    '# run, then press "Use the token from',
+    '# the result" in the Sign in panel.',
     'mutation Login {',
     '  login(input: { email: "you@example.com", password: "your password" }) {',
     '    accessToken',
@@ -268,7 +268,13 @@ export const GRAPHIQL_INIT_JS = `(function () {
           '):',
           h(
             'button',
-            { type: 'button', className: 'graphiql-button', onClick: function () { schemaContext.introspect(); } },
+            {
+              type: 'button',
+              className: 'graphiql-button',
+              // Nothing to load while signed out (GraphiQL has been told there is no schema).
+              disabled: !(signedIn || schemaOpen),
+              onClick: function () { schemaContext.introspect(); },
+            },
             'Reload schema',
           ),
         ),
@@ -317,8 +323,9 @@ export const GRAPHIQL_INIT_JS = `(function () {
         // stale default name would be sent with a query typed and run at once.
         defaultQuery: [
           '# TradeSage GraphQL API.',
-          '# Most requests need an access token in the Headers tab;',
-          '# the Sign in panel (key icon, left) says how to get one.',
+          '# Most requests need an access token',
+          '# in the Headers tab: the Sign in',
+          '# panel (key icon, left) says how.',
           '',
           '{',
           '  me {',
@@ -344,6 +351,7 @@ const PAGE_CSS = `html, body { height: 100%; margin: 0; overflow: hidden; }
 .ts-signin li { margin-bottom: var(--px-12); }
 .ts-signin code, .ts-signin kbd { font-family: var(--font-family-mono); font-size: 0.9em; }
 .ts-signin li > .graphiql-button { display: block; margin-top: var(--px-8); }
+.ts-signin .graphiql-button:disabled { opacity: 0.5; cursor: default; }
 .ts-signin-status { color: hsla(var(--color-neutral), var(--alpha-secondary)); }
 .graphiql-footer:empty { display: none; }
 `;

@@ -24,6 +24,12 @@ export const SCHEMA_PATH = '/graphiql/schema';
 export const SIGN_IN_MESSAGE =
   'Sign in to read the schema: send "Authorization: Bearer <access token>" (the login mutation returns one)';
 
+/**
+ * Replaces Apollo's refusal of introspection, which tells the caller to "pass introspection: true to
+ * ApolloServer": the caller can do nothing with that; this says where the schema is.
+ */
+export const INTROSPECTION_OFF_MESSAGE = `Introspection is turned off on this server; signed-in users read the schema at GET ${SCHEMA_PATH} with "Authorization: Bearer <access token>"`;
+
 interface SchemaDocument {
   sdl: string;
   body: Buffer;
