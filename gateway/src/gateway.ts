@@ -36,6 +36,7 @@ import {
 } from './gateway.context.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js';
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
+import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
@@ -75,7 +76,8 @@ const PRIVATE_EXTENSIONS = ['serviceName', 'response', 'http', 'stacktrace', 'ex
 
 /**
  * The shared formatter (domain codes kept, anything else logged and masked) plus removal of what
- * federation adds: the subgraph's name, URL and raw response body.
+ * federation adds: the subgraph's name, URL and raw response body; Apollo's advice to enable
+ * introspection becomes where signed-in users find the schema.
  */
 function createGatewayErrorFormatter(
   logger: Logger,
@@ -88,7 +90,10 @@ function createGatewayErrorFormatter(
       formatted.extensions?.['code'] === 'GRAPHQL_PARSE_FAILED'
         ? tokenLimitRefusal(formatted.message, maxTokens)
         : undefined;
-    const out = base(formatted, tokens ?? error);
+    let out = base(formatted, tokens ?? error);
+    if (out.extensions?.['validationErrorCode'] === 'INTROSPECTION_DISABLED') {
+      out = { ...out, message: INTROSPECTION_OFF_MESSAGE };
+    }
     if (!out.extensions) return out;
     const extensions = { ...out.extensions };
     for (const key of PRIVATE_EXTENSIONS) delete extensions[key];
@@ -247,6 +252,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   let client: SubgraphHttpClient | undefined;
   let apollo: ApolloServer<GatewayContext> | undefined;
   let handler: RequestHandler | undefined;
+  let schemaDocumentHandler: RequestHandler | undefined;
 
   const corsMiddleware = cors({
     origin: config.CORS_ORIGINS,
@@ -321,6 +327,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     sendGraphQLError(req, res, 503, 'Gateway is not serving yet', { code: ErrorCode.Internal });
     return undefined;
   };
+  const serveSchemaDocument: RequestHandler = (req, res, next) => {
+    if (schemaDocumentHandler) return schemaDocumentHandler(req, res, next);
+    sendGraphQLError(req, res, 503, 'Gateway is not serving yet', { code: ErrorCode.Internal });
+    return undefined;
+  };
+  const schemaAccess = config.introspection ? 'open' : 'signed-in';
 
   const http = createHttpService<GatewayContext>({
     name: 'gateway',
@@ -339,10 +351,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       // Express would hash every response body for a weak ETag; GraphQL POST answers never revalidate,
       // and GraphiQL assets set their own.
       app.set('etag', false);
-      mountGraphiql(app, logger);
+      mountGraphiql(app, { logger, schemaAccess, schema: serveSchemaDocument });
       app.use('/graphql', corsMiddleware);
       app.get('/graphql', (req, res, next) => {
-        if (prefersHtml(req)) sendGraphiqlPage(res);
+        if (prefersHtml(req)) sendGraphiqlPage(res, schemaAccess);
         else next();
       });
       app.use('/graphql', tagRequest, sizeLimit, serveGraphQL);
@@ -459,6 +471,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       const server = apollo;
       const context = createContextBuilder({ verifier, limiter, metrics, logger });
       handler = (req, res) => executeGraphQLRequest(server, req, res, () => context({ req, res }));
+      schemaDocumentHandler = schemaHandler({
+        document: new ApiSchemaDocument(() => manager.supergraphSdl),
+        verifier,
+        limiter,
+        metrics,
+        logger,
+        anonymousAllowed: config.introspection,
+      });
       const bound = await http.start();
       wsSubscriber = createRedis(config, 'subscriber');
       subscriptions = await attachSubscriptionServer({
@@ -483,6 +503,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     } catch (err) {
       lifecycle.to('stopped');
       handler = undefined;
+      schemaDocumentHandler = undefined;
       await apollo?.stop().catch(() => undefined);
       await release();
       throw err;
@@ -493,6 +514,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     if (lifecycle.state === 'stopped') return;
     lifecycle.to('stopped');
     handler = undefined;
+    schemaDocumentHandler = undefined;
     // Drains in-flight requests (ApolloServerPluginDrainHttpServer), stops the gateway (and the
     // supergraph watcher), then the HTTP shell, then the connections.
     await subscriptions?.dispose();

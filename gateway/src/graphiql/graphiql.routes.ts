@@ -1,15 +1,23 @@
 /**
  * Express routes of GraphiQL: the page at `/graphiql` (and at `GET /graphql` for a browser, i.e. when
- * the request prefers text/html), and its assets under `/graphiql/assets/`. Assets are read once,
- * kept in memory with an ETag and a gzip copy.
+ * the request prefers text/html), its assets under `/graphiql/assets/`, and the schema document at
+ * `/graphiql/schema` (graphiql.schema.ts). Assets are read once, kept in memory with an ETag and a
+ * gzip copy.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Express, Request, Response } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../../lib/logger.js';
-import { ASSETS_PATH, GRAPHIQL_ASSETS, GRAPHIQL_CSP, GRAPHIQL_HTML } from './graphiql.page.js';
+import {
+  ASSETS_PATH,
+  GRAPHIQL_ASSETS,
+  GRAPHIQL_CSP,
+  graphiqlHtml,
+  type SchemaAccess,
+} from './graphiql.page.js';
+import { SCHEMA_PATH } from './graphiql.schema.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -38,14 +46,22 @@ export function prefersHtml(req: Request): boolean {
 }
 
 /** Sends the GraphiQL page with its security headers. */
-export function sendGraphiqlPage(res: Response): void {
+export function sendGraphiqlPage(res: Response, schemaAccess: SchemaAccess): void {
   res.set(SECURITY_HEADERS);
   res.set('cache-control', 'no-cache');
-  res.type('html').send(GRAPHIQL_HTML);
+  res.type('html').send(graphiqlHtml(schemaAccess));
 }
 
-/** Mounts `/graphiql` and `/graphiql/assets/:name`. */
-export function mountGraphiql(app: Express, logger: Logger): void {
+/** How the GraphiQL routes reach the rest of the gateway. */
+export interface GraphiqlOptions {
+  logger: Logger;
+  schemaAccess: SchemaAccess;
+  /** Answers {@link SCHEMA_PATH} (the gateway builds it at start; it may answer 503 before). */
+  schema: RequestHandler;
+}
+
+/** Mounts `/graphiql`, `/graphiql/assets/:name` and `/graphiql/schema`. */
+export function mountGraphiql(app: Express, { logger, schemaAccess, schema }: GraphiqlOptions): void {
   const cache = new Map<string, Promise<LoadedAsset>>();
 
   const load = (name: string): Promise<LoadedAsset> | undefined => {
@@ -69,7 +85,8 @@ export function mountGraphiql(app: Express, logger: Logger): void {
     return loaded;
   };
 
-  app.get('/graphiql', (_req, res) => sendGraphiqlPage(res));
+  app.get('/graphiql', (_req, res) => sendGraphiqlPage(res, schemaAccess));
+  app.get(SCHEMA_PATH, schema);
   app.get(`${ASSETS_PATH}/:name`, async (req, res) => {
     const pending = load(req.params['name'] ?? '');
     if (!pending) {
