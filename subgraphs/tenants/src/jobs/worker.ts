@@ -18,6 +18,12 @@ import { BackupJobs, lazyKeyring } from '../backup/backup.jobs.js';
 import { createBackupMetrics, SCHEMA_SIZE_TOP } from '../backup/backup.metrics.js';
 import { backupSettings } from '../backup/backup.pipeline.js';
 import { BackupRepository } from '../backup/backup.repository.js';
+import { ma130Settings } from '../backup/ma130.client.js';
+import {
+  createMa130ReachableGauge,
+  startMa130Reachability,
+  type Ma130Reachability,
+} from '../backup/ma130.probe.js';
 import { TenantRepository } from '../tenant.repository.js';
 import { createProvisioningMetrics } from '../tenants.metrics.js';
 import { TemplateRegistry } from '../template.registry.js';
@@ -49,6 +55,8 @@ export interface TenantsWorker extends Service {
   readonly provisioner: Provisioner;
   /** Available once started. */
   readonly backups: BackupJobs;
+  /** MA130 reachability (undefined when backups are not configured or before start). */
+  readonly ma130: Ma130Reachability | undefined;
 }
 
 interface Running {
@@ -67,6 +75,7 @@ interface Running {
   restoreWorker: Worker<RestoreJobData, RestoreJobResult>;
   backupEvents: QueueEvents;
   backups: BackupJobs;
+  ma130: Ma130Reachability | undefined;
 }
 
 /**
@@ -94,6 +103,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     },
     (err) => logger.warn({ err }, 'backup metrics collection failed'),
   );
+  const ma130Gauge = createMa130ReachableGauge(metrics.registry);
 
   const http: HttpService = createHttpService({
     name: 'tenants-worker',
@@ -105,6 +115,11 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       postgres: () => (running ? pingDb(running.appPool) : Promise.resolve(false)),
       redis: () => (running ? pingRedis(running.connection) : Promise.resolve(false)),
     },
+    // Non-fatal: without the MA130 only backups stop; provisioning and migrations go on. Answered
+    // from the last background probe, so /ready never waits for an SSH handshake.
+    ...(backupsConfigured
+      ? { optionalChecks: { ma130: () => running?.ma130?.check() ?? Promise.resolve(false) } }
+      : {}),
   });
 
   const start = async (): Promise<{ port: number; url: string }> => {
@@ -226,6 +241,17 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     for (const e of [events, backupEvents])
       e.on('error', (err) => logger.error({ err }, 'queue events error'));
     backupQueue.on('error', (err) => logger.warn({ err }, 'backup queue error'));
+    const ma130 = backupsConfigured
+      ? startMa130Reachability({
+          settings: ma130Settings(config),
+          intervalMs: config.MA130_CHECK_INTERVAL_MS,
+          gauge: ma130Gauge,
+          onChange: (r) => {
+            if (r.ok) logger.info('MA130 reachable');
+            else logger.warn({ step: r.step, reason: r.reason }, 'MA130 unreachable');
+          },
+        })
+      : undefined;
     running = {
       ownerPool,
       appPool,
@@ -242,6 +268,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       restoreWorker,
       backupEvents,
       backups,
+      ma130,
     };
     await Promise.all(
       [provisioning, migrations, backupWorker, restoreWorker, events, backupEvents].map((x) =>
@@ -282,6 +309,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       ].map((x) => x.close()),
     );
     r.backups.close();
+    r.ma130?.stop();
     for (const c of [r.connection, r.eventsConnection, r.backupConnection, r.backupEventsConnection])
       await c.quit().catch(() => c.disconnect());
     await Promise.all([r.ownerPool.end(), r.appPool.end()]);
@@ -297,6 +325,9 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     get backups(): BackupJobs {
       if (!running) throw new Error('tenants worker not started');
       return running.backups;
+    },
+    get ma130(): Ma130Reachability | undefined {
+      return running?.ma130;
     },
   };
 }
