@@ -31,7 +31,7 @@ export async function probeMa130(settings: Ma130Settings): Promise<Ma130ProbeRes
     step = 'write';
     const upload = await conn.createUpload(file);
     await new Promise<void>((resolve, reject) => {
-      upload.once('error', reject);
+      upload.on('error', reject);
       upload.end(payload, () => resolve());
     });
     step = 'read back';

@@ -25,7 +25,7 @@ import {
   type Ma130Reachability,
 } from '../backup/ma130.probe.js';
 import { TenantRepository } from '../tenant.repository.js';
-import { createProvisioningMetrics } from '../tenants.metrics.js';
+import { createProvisioningMetrics, createQueueGauges, type QueueReading } from '../tenants.metrics.js';
 import { TemplateRegistry } from '../template.registry.js';
 import { migrateTenants, type MigrateTenantsResult } from './migrate-tenants.job.js';
 import { Provisioner } from './provision.job.js';
@@ -76,6 +76,24 @@ interface Running {
   backupEvents: QueueEvents;
   backups: BackupJobs;
   ma130: Ma130Reachability | undefined;
+  /** Read-only handles of every queue, for the queue gauges. */
+  observed: Queue[];
+}
+
+/** Counts and the oldest waiting job of one queue. */
+async function readQueue(queue: Queue): Promise<QueueReading> {
+  const c = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
+  const waiting = (c['wait'] ?? 0) + (c['prioritized'] ?? 0);
+  let oldest = 0;
+  if (waiting > 0) {
+    // Oldest first: ascending order of the wait list.
+    const [first] = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+    if (first) oldest = Math.max(0, (Date.now() - first.timestamp) / 1000);
+  }
+  return {
+    counts: { waiting, active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, failed: c['failed'] ?? 0 },
+    oldestWaitingSeconds: oldest,
+  };
 }
 
 /**
@@ -104,6 +122,15 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     (err) => logger.warn({ err }, 'backup metrics collection failed'),
   );
   const ma130Gauge = createMa130ReachableGauge(metrics.registry);
+  createQueueGauges(
+    metrics.registry,
+    async () => {
+      if (!running) throw new Error('tenants worker not started');
+      const readings = await Promise.all(running.observed.map(readQueue));
+      return new Map(running.observed.map((q, i) => [q.name, readings[i] as QueueReading]));
+    },
+    (err) => logger.warn({ err }, 'queue metrics collection failed'),
+  );
 
   const http: HttpService = createHttpService({
     name: 'tenants-worker',
@@ -241,6 +268,11 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     for (const e of [events, backupEvents])
       e.on('error', (err) => logger.error({ err }, 'queue events error'));
     backupQueue.on('error', (err) => logger.warn({ err }, 'backup queue error'));
+    // On the producer connection (non-blocking): only counted, never worked.
+    const observed = Object.values(QUEUES).map(
+      (name) => new Queue(name, { connection: backupConnection, prefix: config.BULLMQ_PREFIX }),
+    );
+    for (const q of observed) q.on('error', (err) => logger.warn({ err }, 'queue metrics error'));
     const ma130 = backupsConfigured
       ? startMa130Reachability({
           settings: ma130Settings(config),
@@ -269,6 +301,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       backupEvents,
       backups,
       ma130,
+      observed,
     };
     await Promise.all(
       [provisioning, migrations, backupWorker, restoreWorker, events, backupEvents].map((x) =>
@@ -306,6 +339,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
         r.events,
         r.backupEvents,
         r.backupQueue,
+        ...r.observed,
       ].map((x) => x.close()),
     );
     r.backups.close();

@@ -80,6 +80,9 @@ describe('MA130 reachability', () => {
     expect(r.body).toMatchObject({ status: 'ready', checks: { postgres: true, redis: true } });
     expect(await gauge('tenants_ma130_reachable')).toBe(1);
     expect(await gauge('service_ready')).toBe(1);
+    // The queue gauges read the (empty) queues of this namespace.
+    expect(await gauge('tenants_queue_jobs')).toBe(0);
+    expect(await gauge('tenants_queue_oldest_waiting_seconds')).toBe(0);
     expect(worker.ma130?.last).toMatchObject({ ok: true });
     expect(await leftovers()).toEqual([]);
   });
