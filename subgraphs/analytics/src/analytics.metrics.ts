@@ -11,6 +11,14 @@ export interface AnalyticsMetrics {
 
 /** Registers the analytics metrics on the service's registry. */
 export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
+  const deadLetters = new Counter({
+    name: 'analytics_trade_stream_dead_letters_total',
+    help: 'Trade stream entries moved to the dead-letter stream, by reason (malformed, max_deliveries)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  // From 0, so increase() sees the first dead letter (AnalyticsTradeDeadLetters).
+  for (const reason of ['malformed', 'max_deliveries']) deadLetters.inc({ reason }, 0);
   return {
     reportDuration: new Histogram({
       name: 'analytics_report_duration_seconds',
@@ -31,12 +39,7 @@ export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
-    deadLetters: new Counter({
-      name: 'analytics_trade_stream_dead_letters_total',
-      help: 'Trade stream entries moved to the dead-letter stream, by reason (malformed, max_deliveries)',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
+    deadLetters,
     snapshotsWritten: new Counter({
       name: 'analytics_snapshots_written_total',
       help: 'Equity snapshots written, by kind',

@@ -11,13 +11,16 @@ export interface ProvisioningMetrics {
 
 /** Registers the provisioning metrics on the worker's registry. */
 export function createProvisioningMetrics(registry: Registry): ProvisioningMetrics {
+  const provisioned = new Counter({
+    name: 'tenants_provisioned_total',
+    help: 'Tenant provisioning runs finished, by result (success, failure after the last attempt)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  // From 0, so increase() sees the first failure (TenantProvisioningFailed).
+  for (const result of ['success', 'failure']) provisioned.inc({ result }, 0);
   return {
-    provisioned: new Counter({
-      name: 'tenants_provisioned_total',
-      help: 'Tenant provisioning runs finished, by result (success, failure after the last attempt)',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
+    provisioned,
     duration: new Histogram({
       name: 'tenant_provisioning_duration_seconds',
       help: 'Duration of tenant provisioning attempts in seconds, by result',
