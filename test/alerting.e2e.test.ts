@@ -36,6 +36,14 @@ const inCi = process.env['CI'] !== undefined;
 
 const RULES = path.join(PROJECT_ROOT, 'ops/prometheus/alerts/tradesage.rules.yml');
 const ALERTMANAGER_CONFIG = path.join(PROJECT_ROOT, 'ops/alertmanager/alertmanager.yml');
+const PROMETHEUS_CONFIG = path.join(PROJECT_ROOT, 'ops/prometheus/prometheus.yml');
+
+interface PrometheusConfig {
+  global?: Record<string, string>;
+  rule_files?: string[];
+  alerting?: { alertmanagers: unknown[] };
+  scrape_configs: { job_name: string; static_configs: unknown[] }[];
+}
 /** What every `for:` and every range window (`[1h]`, `[5m]`) becomes in the test copy of the rules. */
 const TEST_FOR = '2s';
 const TEST_WINDOW = '15s';
@@ -166,22 +174,24 @@ beforeAll(async () => {
   amUrl = `http://127.0.0.1:${amPort}`;
   await mkdir(path.join(dir, 'prometheus'), { recursive: true });
   await writeFile(path.join(dir, 'tradesage.rules.yml'), shortenRules(await readFile(RULES, 'utf8')));
-  // The committed prometheus.yml, with the test's targets, intervals and Alertmanager.
-  await writeFile(
-    path.join(dir, 'prometheus.yml'),
-    stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
-      rule_files: [path.join(dir, 'tradesage.rules.yml')],
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-      scrape_configs: [
-        {
-          job_name: 'tradesage',
-          metrics_path: '/metrics',
-          static_configs: [...services].map(([process, s]) => ({ targets: [s.target], labels: { process } })),
-        },
-      ],
-    }),
+  // The committed prometheus.yml, with the test's intervals, rules copy, Alertmanager and targets.
+  const prom = parse(await readFile(PROMETHEUS_CONFIG, 'utf8')) as PrometheusConfig;
+  expect(prom.rule_files, 'prometheus.yml loads the alert rules').toEqual(
+    expect.arrayContaining([expect.stringContaining('alerts/')]),
   );
+  expect(prom.alerting?.alertmanagers, 'prometheus.yml sends to Alertmanager').toHaveLength(1);
+  prom.global = { ...prom.global, scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' };
+  prom.rule_files = [path.join(dir, 'tradesage.rules.yml')];
+  prom.alerting = { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] };
+  const job = prom.scrape_configs.find((j) => j.job_name === 'tradesage');
+  expect(job, 'the tradesage scrape job').toBeDefined();
+  prom.scrape_configs = [
+    {
+      ...job!,
+      static_configs: [...services].map(([process, s]) => ({ targets: [s.target], labels: { process } })),
+    },
+  ];
+  await writeFile(path.join(dir, 'prometheus.yml'), stringify(prom));
   await startBinary(
     'prometheus-alertmanager',
     [
