@@ -12,7 +12,8 @@ COMPOSE ?= docker compose
 COMPOSE_RUNNING := $(COMPOSE) ps --status running --quiet 2>/dev/null | grep -q .
 
 .PHONY: help deps setup dev prod db-init test health logs auth-logs tenant-logs db-shell compose \
-	compose-down codegen check-drift migrate-tenants bench lint typecheck format format-check
+	compose-down codegen check-drift migrate-tenants bench lint typecheck format format-check \
+	ma130-check
 
 help: ## List the targets
 	@echo 'TradeSage. The two commands: `make dev` runs the platform, `make test` runs every check and test.'
@@ -41,6 +42,10 @@ test: ## Format, lint, typecheck, drift checks, unit + integration + end-to-end 
 health: deps ## /health and /ready of every service (8000-8006, tenants worker 8103)
 	@if $(COMPOSE_RUNNING); then $(COMPOSE) exec -T gateway node --import tsx scripts/health.ts --compose-network; \
 	else $(TSX) scripts/health.ts; fi
+
+ma130-check: deps ## Connect to the MA130 (key, pinned host key), write, read back and delete a probe file
+	@if $(COMPOSE_RUNNING); then $(COMPOSE) exec -T tenants-worker node --import tsx scripts/ma130-check.ts; \
+	else $(TSX) scripts/ma130-check.ts; fi
 
 logs: deps ## Follow every service's log (compose logs when the compose stack runs)
 	@if $(COMPOSE_RUNNING); then $(COMPOSE) logs --follow --tail=100; else $(TSX) scripts/logs.ts; fi

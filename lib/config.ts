@@ -243,6 +243,11 @@ const schema = z
     /** TCP connect + SSH handshake timeout. */
     MA130_CONNECT_TIMEOUT_MS: positiveInt.default(20_000),
     /**
+     * How often the tenants worker probes the MA130 (connect, write, read back, delete a probe file)
+     * for its non-fatal /ready check and `tenants_ma130_reachable`.
+     */
+    MA130_CHECK_INTERVAL_MS: positiveInt.default(60_000),
+    /**
      * Backup encryption keys `id:base64(32 bytes)`, comma-separated, oldest first: the last one
      * encrypts, all of them decrypt (key rotation). When unset, BACKUP_KEY_PATH is read instead.
      */

@@ -22,7 +22,7 @@ import type { Config } from './config.js';
 import { AppError, createErrorFormatter, httpStatusFor } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
-import type { HttpMetrics } from './metrics.js';
+import { Gauge, type HttpMetrics } from './metrics.js';
 
 /** A readiness probe: resolves true when the dependency is reachable. */
 export type ReadinessCheck = () => Promise<boolean>;
@@ -42,6 +42,11 @@ export interface HttpServiceOptions<TContext extends object> {
   logger: Logger;
   metrics: HttpMetrics;
   readiness: Record<string, ReadinessCheck>;
+  /**
+   * Checks `/ready` reports under `optional` without failing on them (a dependency whose loss
+   * degrades one feature, e.g. the MA130 for backups). They must answer at once (cache their result).
+   */
+  optionalChecks?: Record<string, ReadinessCheck>;
   /** Subgraph (or other) GraphQL endpoint mounted at `/graphql`. */
   graphql?: {
     schema: GraphQLSchema;
@@ -221,6 +226,61 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
   res.end();
 }
 
+/** A check that has not answered within this long counts as failed (a hung pool must not hang /ready). */
+const CHECK_TIMEOUT_MS = 2000;
+
+/** Runs readiness checks concurrently; a rejection or a timeout is `false`. */
+async function runChecks(checks: Record<string, ReadinessCheck>): Promise<Record<string, boolean>> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
+        timer.unref();
+      });
+      const ok = await Promise.race([check().catch(() => false), timeout]);
+      clearTimeout(timer);
+      return [name, ok] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/**
+ * `service_ready` (what /ready answers, 1/0) and `service_readiness_check{check}` (each dependency,
+ * e.g. postgres, redis), evaluated when scraped, so alerts can tell "down" from "up but not ready"
+ * and name the dependency that is missing.
+ */
+function registerReadinessGauges(metrics: HttpMetrics, readiness: Record<string, ReadinessCheck>): void {
+  const { registry } = metrics;
+  if (registry.getSingleMetric('service_ready')) return;
+  let pending: Promise<Record<string, boolean>> | undefined;
+  // Both gauges are collected in the same scrape: run the checks once for the two.
+  const results = (): Promise<Record<string, boolean>> => {
+    pending ??= runChecks(readiness).finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  new Gauge({
+    name: 'service_ready',
+    help: '1 when every readiness check of the process passes (what /ready answers), else 0',
+    registers: [registry],
+    async collect() {
+      this.set(Object.values(await results()).every(Boolean) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'service_readiness_check',
+    help: 'Result of each readiness check (a dependency such as postgres or redis): 1 passing, 0 failing',
+    labelNames: ['check'],
+    registers: [registry],
+    async collect() {
+      for (const [check, ok] of Object.entries(await results())) this.set({ check }, ok ? 1 : 0);
+    },
+  });
+}
+
 /**
  * Creates (without starting) an HTTP service with health, readiness and metrics endpoints and,
  * optionally, an Apollo Server endpoint with masked errors and no Apollo telemetry.
@@ -308,17 +368,19 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
     res.json({ status: 'ok', service: opts.name });
   });
   app.get('/ready', async (_req, res) => {
-    const entries = await Promise.all(
-      Object.entries(opts.readiness).map(
-        async ([k, check]) => [k, await check().catch(() => false)] as const,
-      ),
-    );
-    const checks = Object.fromEntries(entries);
-    const ready = entries.every(([, ok]) => ok);
-    res
-      .status(ready ? 200 : 503)
-      .json({ status: ready ? 'ready' : 'unavailable', service: opts.name, checks });
+    const [checks, optional] = await Promise.all([
+      runChecks(opts.readiness),
+      runChecks(opts.optionalChecks ?? {}),
+    ]);
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'unavailable',
+      service: opts.name,
+      checks,
+      ...(opts.optionalChecks ? { optional } : {}),
+    });
   });
+  registerReadinessGauges(opts.metrics, opts.readiness);
   app.get('/metrics', async (_req, res) => {
     res.set('content-type', opts.metrics.registry.contentType);
     res.send(await opts.metrics.registry.metrics());

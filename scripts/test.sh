@@ -15,12 +15,14 @@ bash scripts/ensure-services.sh
 # System tools the tests drive for real, from Debian's packages (no downloads at run time):
 #   chromium        the GraphiQL browser test (playwright-core, no browser download)
 #   openssh-server  the MA130 backup tests start their own sshd on loopback
-#   prometheus      promtool checks the alert rules
+#   prometheus      promtool checks the alert rules; the alerting end-to-end test runs Prometheus
+#   prometheus-alertmanager  the alerting end-to-end test sends alerts to a real Alertmanager
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} (apt-get)"
@@ -29,7 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
     echo "warning: missing ${need[*]} and cannot install here (needs root and apt-get);" >&2
-    echo '         install them or the browser, backup and alert-rule tests fail.' >&2
+    echo '         install them or the browser, backup, alert-rule and alerting tests fail.' >&2
   fi
 fi
 

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from '../../../lib/metrics.js';
+import { Counter, Gauge, Histogram, type Registry } from '../../../lib/metrics.js';
 
 /** Prometheus metrics of the analytics subgraph. */
 export interface AnalyticsMetrics {
@@ -11,6 +11,14 @@ export interface AnalyticsMetrics {
 
 /** Registers the analytics metrics on the service's registry. */
 export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
+  const deadLetters = new Counter({
+    name: 'analytics_trade_stream_dead_letters_total',
+    help: 'Trade stream entries moved to the dead-letter stream, by reason (malformed, max_deliveries)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  // From 0, so increase() sees the first dead letter (AnalyticsTradeDeadLetters).
+  for (const reason of ['malformed', 'max_deliveries']) deadLetters.inc({ reason }, 0);
   return {
     reportDuration: new Histogram({
       name: 'analytics_report_duration_seconds',
@@ -31,12 +39,7 @@ export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
-    deadLetters: new Counter({
-      name: 'analytics_trade_stream_dead_letters_total',
-      help: 'Trade stream entries moved to the dead-letter stream, by reason (malformed, max_deliveries)',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
+    deadLetters,
     snapshotsWritten: new Counter({
       name: 'analytics_snapshots_written_total',
       help: 'Equity snapshots written, by kind',
@@ -44,4 +47,50 @@ export function createAnalyticsMetrics(registry: Registry): AnalyticsMetrics {
       registers: [registry],
     }),
   };
+}
+
+/** The trade stream as the consumer group sees it (XINFO GROUPS). */
+export interface TradeStreamGroupInfo {
+  /** Entries not yet delivered to the group (undefined when Redis cannot tell). */
+  lag: number | undefined;
+  /** Delivered but not acknowledged (being handled, or failing and awaiting a retry). */
+  pending: number;
+}
+
+/**
+ * `analytics_trade_stream_lag_entries` and `analytics_trade_stream_pending_entries`, read from Redis
+ * when scraped (so every replica reports the group's, not its own, state; alerts take max()).
+ */
+export function registerTradeStreamGauges(
+  registry: Registry,
+  read: () => Promise<TradeStreamGroupInfo | undefined>,
+): void {
+  let pending: Promise<TradeStreamGroupInfo | undefined> | undefined;
+  // Both gauges are collected in one scrape: one XINFO for the two.
+  const info = (): Promise<TradeStreamGroupInfo | undefined> => {
+    pending ??= read()
+      .catch(() => undefined)
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  new Gauge({
+    name: 'analytics_trade_stream_lag_entries',
+    help: 'Trade stream entries not yet delivered to the analytics consumer group',
+    registers: [registry],
+    async collect() {
+      const i = await info();
+      if (i?.lag !== undefined) this.set(i.lag);
+    },
+  });
+  new Gauge({
+    name: 'analytics_trade_stream_pending_entries',
+    help: 'Trade stream entries delivered to analytics but not acknowledged yet',
+    registers: [registry],
+    async collect() {
+      const i = await info();
+      if (i) this.set(i.pending);
+    },
+  });
 }

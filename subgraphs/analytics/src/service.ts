@@ -17,7 +17,11 @@ import {
   startHttp,
   subgraphSessionLiveness,
 } from '../../../lib/subgraph-service.js';
-import { createAnalyticsMetrics, type AnalyticsMetrics } from './analytics.metrics.js';
+import {
+  createAnalyticsMetrics,
+  registerTradeStreamGauges,
+  type AnalyticsMetrics,
+} from './analytics.metrics.js';
 import type { AnalyticsContext, AnalyticsServices } from './context.js';
 import { DashboardService } from './dashboard.service.js';
 import { MarketRepository } from './market.repository.js';
@@ -27,7 +31,7 @@ import { ReportService } from './report.service.js';
 import { resolvers } from './resolvers/index.js';
 import { SnapshotService } from './snapshot.service.js';
 import { TradeIngestService } from './trade-ingest.service.js';
-import { TradeStreamConsumer } from './trade-stream.consumer.js';
+import { TradeStreamConsumer, tradeStreamGroupInfo } from './trade-stream.consumer.js';
 
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>analytics:` (the cache client's keyPrefix). */
 export const REDIS_NAMESPACE = 'analytics:';
@@ -89,6 +93,9 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
       const sharedRedis: Redis = createRedis(config, 'commands');
       const blockingRedis: Redis = createRedis(config, 'commands');
       const subscriber: Redis = createRedis(config, 'subscriber');
+      registerTradeStreamGauges(metrics.registry, () =>
+        tradeStreamGroupInfo(sharedRedis, `${config.REDIS_PREFIX}${TRADE_STREAM_KEY}`),
+      );
 
       const market = new MarketRepository(pool, sharedRedis, `${config.REDIS_PREFIX}${QUOTES_KEY}`);
       const cache = new ReportCache(cacheRedis, config.ANALYTICS_CACHE_TTL_SECONDS, analyticsMetrics);

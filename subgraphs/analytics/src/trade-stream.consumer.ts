@@ -259,3 +259,25 @@ export class TradeStreamConsumer {
     this.logger.error({ id, reason, deliveries, error }, 'trade event moved to the dead-letter stream');
   }
 }
+
+/** The consumer group's lag and pending count (XINFO GROUPS); undefined before the group exists. */
+export async function tradeStreamGroupInfo(
+  redis: Redis,
+  streamKey: string,
+): Promise<{ lag: number | undefined; pending: number } | undefined> {
+  let groups: unknown[][];
+  try {
+    groups = (await redis.xinfo('GROUPS', streamKey)) as unknown[][];
+  } catch (err) {
+    if (String((err as Error).message).includes('no such key')) return undefined;
+    throw err;
+  }
+  for (const g of groups) {
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) fields.set(String(g[i]), g[i + 1]);
+    if (fields.get('name') !== CONSUMER_GROUP) continue;
+    const lag = fields.get('lag');
+    return { lag: typeof lag === 'number' ? lag : undefined, pending: Number(fields.get('pending') ?? 0) };
+  }
+  return undefined;
+}

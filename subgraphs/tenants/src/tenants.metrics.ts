@@ -11,13 +11,16 @@ export interface ProvisioningMetrics {
 
 /** Registers the provisioning metrics on the worker's registry. */
 export function createProvisioningMetrics(registry: Registry): ProvisioningMetrics {
+  const provisioned = new Counter({
+    name: 'tenants_provisioned_total',
+    help: 'Tenant provisioning runs finished, by result (success, failure after the last attempt)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  // From 0, so increase() sees the first failure (TenantProvisioningFailed).
+  for (const result of ['success', 'failure']) provisioned.inc({ result }, 0);
   return {
-    provisioned: new Counter({
-      name: 'tenants_provisioned_total',
-      help: 'Tenant provisioning runs finished, by result (success, failure after the last attempt)',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
+    provisioned,
     duration: new Histogram({
       name: 'tenant_provisioning_duration_seconds',
       help: 'Duration of tenant provisioning attempts in seconds, by result',
@@ -61,5 +64,58 @@ export function createLimitRefusalsCounter(registry: Registry): Counter<'limit'>
     help: 'Tenant creations refused by a limit (create_ip, owned_per_user)',
     labelNames: ['limit'],
     registers: [registry],
+  });
+}
+
+/** What the queue gauges read from one BullMQ queue. */
+export interface QueueReading {
+  counts: { waiting: number; active: number; delayed: number; failed: number };
+  /** Age of the oldest job waiting to start, in seconds (0 when none waits). */
+  oldestWaitingSeconds: number;
+}
+
+/**
+ * `tenants_queue_jobs{queue,state}` and `tenants_queue_oldest_waiting_seconds{queue}` for the
+ * worker's BullMQ queues, read from Redis when scraped (the queues are shared by every replica).
+ */
+export function createQueueGauges(
+  registry: Registry,
+  read: () => Promise<Map<string, QueueReading>>,
+  onError: (err: unknown) => void,
+): void {
+  let pending: Promise<Map<string, QueueReading> | undefined> | undefined;
+  const readings = (): Promise<Map<string, QueueReading> | undefined> => {
+    pending ??= read()
+      .catch((err: unknown) => {
+        onError(err);
+        return undefined;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  new Gauge({
+    name: 'tenants_queue_jobs',
+    help: 'Jobs in the tenants BullMQ queues, by queue and state (waiting, active, delayed, failed: kept failed jobs)',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      const r = await readings();
+      if (!r) return;
+      for (const [queue, { counts }] of r)
+        for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+    },
+  });
+  new Gauge({
+    name: 'tenants_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest job waiting to start in each tenants BullMQ queue, in seconds (0: none waits)',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      const r = await readings();
+      if (!r) return;
+      for (const [queue, { oldestWaitingSeconds }] of r) this.set({ queue }, oldestWaitingSeconds);
+    },
   });
 }

@@ -5,6 +5,7 @@
  * minute, so they are right whichever worker did the work.
  */
 import { Counter, Gauge, Histogram, type Registry } from '../../../../lib/metrics.js';
+import { BACKUP_TYPES } from '../db/schema.js';
 
 export interface BackupMetrics {
   duration: Histogram<'type' | 'result'>;
@@ -105,6 +106,24 @@ export function createBackupMetrics(
       for (const s of r.largestSchemas.slice(0, SCHEMA_SIZE_TOP)) this.set({ schema: s.schema }, s.bytes);
     },
   });
+  const failures = new Counter({
+    name: 'tenant_backup_failures_total',
+    help: 'Failed backup attempts, by type and reason (transient: will retry, final: retries exhausted, permanent: not retried)',
+    labelNames: ['type', 'reason'],
+    registers: [registry],
+  });
+  // Every series from 0: a series born at its first failure has no earlier sample, so increase()
+  // would miss that failure and TenantBackupFailed would not fire for the first one after a restart.
+  for (const type of BACKUP_TYPES)
+    for (const reason of ['transient', 'final', 'permanent']) failures.inc({ type, reason }, 0);
+  const restores = new Counter({
+    name: 'tenant_restores_total',
+    help: 'Finished restores, by kind (restore, clone) and result (success, failure)',
+    labelNames: ['kind', 'result'],
+    registers: [registry],
+  });
+  for (const kind of ['restore', 'clone'])
+    for (const result of ['success', 'failure']) restores.inc({ kind, result }, 0);
   return {
     duration: new Histogram({
       name: 'tenant_backup_duration_seconds',
@@ -120,21 +139,11 @@ export function createBackupMetrics(
       buckets: [1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10],
       registers: [registry],
     }),
-    failures: new Counter({
-      name: 'tenant_backup_failures_total',
-      help: 'Failed backup attempts, by type and reason (transient: will retry, final: retries exhausted, permanent: not retried)',
-      labelNames: ['type', 'reason'],
-      registers: [registry],
-    }),
+    failures,
     recordSuccess: () => {
       localSuccess = Date.now() / 1000;
     },
-    restores: new Counter({
-      name: 'tenant_restores_total',
-      help: 'Finished restores, by kind (restore, clone) and result (success, failure)',
-      labelNames: ['kind', 'result'],
-      registers: [registry],
-    }),
+    restores,
   };
 }
 

@@ -256,7 +256,9 @@ export class Ma130Connection {
         }
         reject(new Ma130ConnectionError(`MA130 connection failed: ${err.message}`, { cause: err }));
       };
-      client.once('error', fail);
+      // `on`, not `once`: ssh2 can emit a second error ("Connection lost before handshake") after the
+      // first, which would otherwise be an uncaught exception; `fail` settles only once.
+      client.on('error', fail);
       client.once('close', () => fail(new Error('connection closed during setup')));
       client.once('ready', () => {
         client.sftp((err, s) => {

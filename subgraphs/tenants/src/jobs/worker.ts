@@ -18,8 +18,14 @@ import { BackupJobs, lazyKeyring } from '../backup/backup.jobs.js';
 import { createBackupMetrics, SCHEMA_SIZE_TOP } from '../backup/backup.metrics.js';
 import { backupSettings } from '../backup/backup.pipeline.js';
 import { BackupRepository } from '../backup/backup.repository.js';
+import { ma130Settings } from '../backup/ma130.client.js';
+import {
+  createMa130ReachableGauge,
+  startMa130Reachability,
+  type Ma130Reachability,
+} from '../backup/ma130.probe.js';
 import { TenantRepository } from '../tenant.repository.js';
-import { createProvisioningMetrics } from '../tenants.metrics.js';
+import { createProvisioningMetrics, createQueueGauges, type QueueReading } from '../tenants.metrics.js';
 import { TemplateRegistry } from '../template.registry.js';
 import { migrateTenants, type MigrateTenantsResult } from './migrate-tenants.job.js';
 import { Provisioner } from './provision.job.js';
@@ -49,6 +55,8 @@ export interface TenantsWorker extends Service {
   readonly provisioner: Provisioner;
   /** Available once started. */
   readonly backups: BackupJobs;
+  /** MA130 reachability (undefined when backups are not configured or before start). */
+  readonly ma130: Ma130Reachability | undefined;
 }
 
 interface Running {
@@ -67,6 +75,25 @@ interface Running {
   restoreWorker: Worker<RestoreJobData, RestoreJobResult>;
   backupEvents: QueueEvents;
   backups: BackupJobs;
+  ma130: Ma130Reachability | undefined;
+  /** Read-only handles of every queue, for the queue gauges. */
+  observed: Queue[];
+}
+
+/** Counts and the oldest waiting job of one queue. */
+async function readQueue(queue: Queue): Promise<QueueReading> {
+  const c = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
+  const waiting = (c['wait'] ?? 0) + (c['prioritized'] ?? 0);
+  let oldest = 0;
+  if (waiting > 0) {
+    // Oldest first: ascending order of the wait list.
+    const [first] = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+    if (first) oldest = Math.max(0, (Date.now() - first.timestamp) / 1000);
+  }
+  return {
+    counts: { waiting, active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, failed: c['failed'] ?? 0 },
+    oldestWaitingSeconds: oldest,
+  };
 }
 
 /**
@@ -94,6 +121,16 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     },
     (err) => logger.warn({ err }, 'backup metrics collection failed'),
   );
+  const ma130Gauge = createMa130ReachableGauge(metrics.registry);
+  createQueueGauges(
+    metrics.registry,
+    async () => {
+      if (!running) throw new Error('tenants worker not started');
+      const readings = await Promise.all(running.observed.map(readQueue));
+      return new Map(running.observed.map((q, i) => [q.name, readings[i] as QueueReading]));
+    },
+    (err) => logger.warn({ err }, 'queue metrics collection failed'),
+  );
 
   const http: HttpService = createHttpService({
     name: 'tenants-worker',
@@ -105,6 +142,11 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       postgres: () => (running ? pingDb(running.appPool) : Promise.resolve(false)),
       redis: () => (running ? pingRedis(running.connection) : Promise.resolve(false)),
     },
+    // Non-fatal: without the MA130 only backups stop; provisioning and migrations go on. Answered
+    // from the last background probe, so /ready never waits for an SSH handshake.
+    ...(backupsConfigured
+      ? { optionalChecks: { ma130: () => running?.ma130?.check() ?? Promise.resolve(false) } }
+      : {}),
   });
 
   const start = async (): Promise<{ port: number; url: string }> => {
@@ -226,6 +268,22 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     for (const e of [events, backupEvents])
       e.on('error', (err) => logger.error({ err }, 'queue events error'));
     backupQueue.on('error', (err) => logger.warn({ err }, 'backup queue error'));
+    // On the producer connection (non-blocking): only counted, never worked.
+    const observed = Object.values(QUEUES).map(
+      (name) => new Queue(name, { connection: backupConnection, prefix: config.BULLMQ_PREFIX }),
+    );
+    for (const q of observed) q.on('error', (err) => logger.warn({ err }, 'queue metrics error'));
+    const ma130 = backupsConfigured
+      ? startMa130Reachability({
+          settings: ma130Settings(config),
+          intervalMs: config.MA130_CHECK_INTERVAL_MS,
+          gauge: ma130Gauge,
+          onChange: (r) => {
+            if (r.ok) logger.info('MA130 reachable');
+            else logger.warn({ step: r.step, reason: r.reason }, 'MA130 unreachable');
+          },
+        })
+      : undefined;
     running = {
       ownerPool,
       appPool,
@@ -242,6 +300,8 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       restoreWorker,
       backupEvents,
       backups,
+      ma130,
+      observed,
     };
     await Promise.all(
       [provisioning, migrations, backupWorker, restoreWorker, events, backupEvents].map((x) =>
@@ -279,9 +339,11 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
         r.events,
         r.backupEvents,
         r.backupQueue,
+        ...r.observed,
       ].map((x) => x.close()),
     );
     r.backups.close();
+    r.ma130?.stop();
     for (const c of [r.connection, r.eventsConnection, r.backupConnection, r.backupEventsConnection])
       await c.quit().catch(() => c.disconnect());
     await Promise.all([r.ownerPool.end(), r.appPool.end()]);
@@ -297,6 +359,9 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     get backups(): BackupJobs {
       if (!running) throw new Error('tenants worker not started');
       return running.backups;
+    },
+    get ma130(): Ma130Reachability | undefined {
+      return running?.ma130;
     },
   };
 }
