@@ -135,6 +135,11 @@ const schema = z
     SUBSCRIPTIONS_MAX_PER_SOCKET: positiveInt.default(50),
     /** Live subscriptions one user may hold across every gateway replica (counted in Redis). */
     SUBSCRIPTIONS_MAX_PER_USER: positiveInt.default(200),
+    /**
+     * Live caller-dependent subscriptions (orders, trades: everything but public market data) per user,
+     * across replicas: the subgraph runs each distinct one for every event of the user's own activity.
+     */
+    SUBSCRIPTIONS_MAX_PRIVATE_PER_USER: positiveInt.default(10),
     /** Live subscriptions one client IP may hold across every gateway replica (counted in Redis). */
     SUBSCRIPTIONS_MAX_PER_IP: positiveInt.default(500),
     /** Window of the three subscription rate limits below. */

@@ -26,7 +26,7 @@ const TYPE_DEFS = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
 type Query { ping: String }
 type PriceTick { symbol: ID!  price: String!  next: PriceTick }
-type Subscription { priceUpdated(symbols: [ID!]!): PriceTick! }
+type Subscription { priceUpdated(symbols: [ID!]!): PriceTick!  orderUpdated(accountId: ID!): PriceTick! }
 `;
 const PRICE = 'subscription($s: [ID!]!) { priceUpdated(symbols: $s) { symbol price } }';
 
@@ -51,6 +51,15 @@ async function startUpstream(): Promise<typeof upstream> {
     resolvers: {
       Query: { ping: () => 'pong' },
       Subscription: {
+        // A caller-dependent stream (not public market data), as trading's is.
+        orderUpdated: {
+          subscribe: async function* (_p: unknown, args: { accountId: string }) {
+            for (let n = 1; ; n++) {
+              yield { orderUpdated: tick(args.accountId, n) };
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          },
+        },
         priceUpdated: {
           subscribe: async function* (_p: unknown, args: { symbols: string[] }) {
             for (let n = 1; ; n++) {
@@ -247,6 +256,36 @@ describe('subscription limits at the gateway', () => {
     expect(limited?.errors?.[0]?.message).toBe('Subscribes per socket exceed the limit of 300 per 60 s');
     expect(s.closes).toEqual([]);
     for (const x of live) x.dispose();
+  });
+
+  it('caps caller-dependent subscriptions per user far below the general cap; market data still flows', async () => {
+    const url = await gatewayWith({}, 'private');
+    const s = socket(url, await auth.mint({ sub: randomUUID() }), '203.0.113.15');
+    const ORDER = 'subscription($a: ID!) { orderUpdated(accountId: $a) { symbol price } }';
+    const orders = Array.from({ length: 15 }, (_, i) => subscribe(s, ORDER, { a: `acct-${i}` }));
+    await eventually(
+      () => (orders.every((x) => x.events.length > 0 || x.errors) ? true : undefined),
+      '15 account subscriptions answered',
+    );
+    // Default SUBSCRIPTIONS_MAX_PRIVATE_PER_USER: 10.
+    expect(orders.filter((x) => x.events.length > 0)).toHaveLength(10);
+    expect(orders.find((x) => x.errors)?.errors?.[0]).toMatchObject({
+      message: 'Live account subscriptions per user exceed the limit of 10',
+      extensions: { code: 'QUOTA_EXCEEDED', limit: 'account_subscriptions_per_user', max: 10 },
+    });
+    const prices = await many(s, 5, 'private-prices');
+    expect(codes(prices)).toEqual([]);
+    // Ending one frees its place.
+    orders.find((x) => x.events.length > 0)?.dispose();
+    await eventually(async () => {
+      const [again] = await many(s, 0, 'none').then(() => [subscribe(s, ORDER, { a: 'acct-again' })]);
+      await eventually(
+        () => (again && (again.events.length > 0 || again.errors) ? true : undefined),
+        'answer',
+      );
+      return again?.events.length ? true : (again?.dispose(), undefined);
+    }, 'a freed account subscription');
+    expect(s.closes).toEqual([]);
   });
 
   it('caps live subscriptions per user and per IP across two gateway replicas', async () => {

@@ -36,6 +36,12 @@ export interface SubscriptionQuotaOptions {
    * @default a random UUID
    */
   gatewayId?: string;
+  /**
+   * What is counted, for a second set of caps on a subset of subscriptions: named in the keys, the
+   * refusal's `limit` (`<kind>_per_user`) and its message.
+   * @default 'subscriptions'
+   */
+  kind?: string;
 }
 
 // KEYS: subject hashes. ARGV: gateway id, lease ms, then the limit of each key.
@@ -161,15 +167,17 @@ export class SubscriptionQuota {
     } finally {
       for (const k of keys) this.settle(k);
     }
+    const kind = this.opts.kind ?? 'subscriptions';
+    const what = kind === 'subscriptions' ? 'Live subscriptions' : `Live ${kind.replace(/_/g, ' ')}`;
     if (over === 1) {
-      throw quotaExceeded(`Live subscriptions per user exceed the limit of ${this.opts.maxPerUser}`, {
-        limit: 'subscriptions_per_user',
+      throw quotaExceeded(`${what} per user exceed the limit of ${this.opts.maxPerUser}`, {
+        limit: `${kind}_per_user`,
         max: this.opts.maxPerUser,
       });
     }
     if (over === 2) {
-      throw quotaExceeded(`Live subscriptions per client IP exceed the limit of ${this.opts.maxPerIp}`, {
-        limit: 'subscriptions_per_ip',
+      throw quotaExceeded(`${what} per client IP exceed the limit of ${this.opts.maxPerIp}`, {
+        limit: `${kind}_per_ip`,
         max: this.opts.maxPerIp,
       });
     }
@@ -206,7 +214,8 @@ export class SubscriptionQuota {
   }
 
   private keysOf(subject: QuotaSubject): [string, string] {
-    return [`subs:user:${subject.userId}`, `subs:ip:${subject.ip}`];
+    const ns = this.opts.kind && this.opts.kind !== 'subscriptions' ? `${this.opts.kind}:` : '';
+    return [`subs:${ns}user:${subject.userId}`, `subs:${ns}ip:${subject.ip}`];
   }
 
   private entry(key: string): Held {

@@ -2,10 +2,12 @@ import type http from 'node:http';
 import {
   getOperationAST,
   GraphQLError,
+  Kind,
   OperationTypeNode,
   parse,
   print,
   type ExecutionArgs,
+  type DocumentNode,
   type ExecutionResult,
   type FormattedExecutionResult,
   type GraphQLFormattedError,
@@ -26,7 +28,7 @@ import type { OperationLimits } from '../operation-limits.js';
 import { SubscriptionRateLimits, validateSubscriptionDocument } from './subscription.limits.js';
 import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
-import type { SubscriptionPlanner } from './subscription.planner.js';
+import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
 import { SubscriptionQuota } from './subscription.quota.js';
 import { SocketSubscriber, type SocketSubscriberOptions } from './subscription.subscriber.js';
 
@@ -49,6 +51,8 @@ interface Connection {
   recheck: NodeJS.Timeout | undefined;
   /** Live subscriptions by graphql-ws id: `pending` while the Redis caps answer, then `held`. */
   leases: Map<string, 'pending' | 'held'>;
+  /** Ids of held subscriptions that also count against the account-subscription caps. */
+  privateLeases: Set<string>;
   closed: boolean;
 }
 
@@ -60,6 +64,7 @@ export type SubscriptionServerConfig = Pick<
   | 'MAX_QUERY_ALIASES'
   | 'SUBSCRIPTIONS_MAX_PER_SOCKET'
   | 'SUBSCRIPTIONS_MAX_PER_USER'
+  | 'SUBSCRIPTIONS_MAX_PRIVATE_PER_USER'
   | 'SUBSCRIPTIONS_MAX_PER_IP'
   | 'SUBSCRIPTIONS_RATE_WINDOW_SECONDS'
   | 'SUBSCRIPTIONS_CONNECT_RATE_PER_IP'
@@ -119,6 +124,17 @@ export interface SubscriptionServer {
  * IP. A refused subscribe gets a graphql-ws `error` on its id; the socket and its other
  * subscriptions go on.
  */
+/** True when every root field of the operation is public market data (shared, not per caller). */
+function isPublicDocument(document: DocumentNode, operationName: string | undefined): boolean {
+  const op = getOperationAST(document, operationName);
+  if (!op) return false;
+  return op.selectionSet.selections.every(
+    (s) =>
+      s.kind === Kind.FIELD &&
+      (s.name.value === '__typename' || PUBLIC_SUBSCRIPTION_FIELDS.has(s.name.value)),
+  );
+}
+
 export async function attachSubscriptionServer(opts: SubscriptionServerOptions): Promise<SubscriptionServer> {
   const { config, metrics } = opts;
   const wss = new WebSocketServer({ server: opts.server, path: opts.path, maxPayload: 64 * 1024 });
@@ -142,6 +158,18 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     ...(opts.quotaLeaseMs ? { leaseMs: opts.quotaLeaseMs } : {}),
   });
   quota.start();
+  // Caller-dependent streams (orders, trades) are executed by the subgraph once per distinct document
+  // for every event, so each one a user holds multiplies the work of that user's own activity; they get
+  // a cap of their own, far below the general one (public market data is shared and not counted here).
+  const privateQuota = new SubscriptionQuota({
+    redis: opts.redis,
+    maxPerUser: config.SUBSCRIPTIONS_MAX_PRIVATE_PER_USER,
+    maxPerIp: config.SUBSCRIPTIONS_MAX_PER_IP,
+    logger: opts.logger,
+    kind: 'account_subscriptions',
+    ...(opts.quotaLeaseMs ? { leaseMs: opts.quotaLeaseMs } : {}),
+  });
+  privateQuota.start();
   let sockets = 0;
 
   const revoke = (socket: WebSocket): void => {
@@ -175,6 +203,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     if (c.leases.get(id) !== 'held') return;
     c.leases.delete(id);
     void quota.release({ userId: c.claims.userId, ip: c.ip });
+    if (c.privateLeases.delete(id)) void privateQuota.release({ userId: c.claims.userId, ip: c.ip });
   };
   const refuse = (limit: string | undefined, errors: readonly GraphQLError[]): ExecutionArgs => {
     if (limit) metrics.refusals.inc({ limit });
@@ -227,6 +256,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           expiry,
           recheck: undefined,
           leases: new Map(),
+          privateLeases: new Set(),
           closed: false,
         };
         connections.set(socket, connection);
@@ -279,14 +309,23 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           return refuse('subscriptions_per_socket', [toGraphQLError(err)]);
         }
         connection.leases.set(id, 'pending');
+        const subject = { userId: connection.claims.userId, ip: connection.ip };
+        const isPrivate = !isPublicDocument(checked.document, operationName);
         try {
-          await quota.acquire({ userId: connection.claims.userId, ip: connection.ip });
+          if (isPrivate) await privateQuota.acquire(subject);
+          try {
+            await quota.acquire(subject);
+          } catch (err) {
+            if (isPrivate) void privateQuota.release(subject);
+            throw err;
+          }
         } catch (err) {
           connection.leases.delete(id);
           if (err instanceof AppError) return refuse(String(err.details['limit']), [toGraphQLError(err)]);
           throw err;
         }
         connection.leases.set(id, 'held');
+        if (isPrivate) connection.privateLeases.add(id);
         if (connection.closed) {
           // The socket closed while Redis answered; nothing will complete this subscription.
           releaseLease(connection, id);
@@ -380,6 +419,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       await cleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       quota.stop();
+      privateQuota.stop();
     },
   };
 }
