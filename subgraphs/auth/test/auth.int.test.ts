@@ -18,17 +18,17 @@ import {
   FAST_HASHING,
   metric,
   PAYLOAD,
+  REGISTER,
+  LOGIN,
+  PASSWORD,
   startIdentity,
   verifyFresh,
   type Identity,
   type Payload,
 } from './support.js';
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { ${PAYLOAD} } }`;
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
 const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { ${PAYLOAD} } }`;
 const SWITCH = `mutation($id: ID!) { switchTenant(tenantId: $id) { ${PAYLOAD} } }`;
-const PASSWORD = 'correct horse battery staple';
 
 let env: TestEnv;
 let identity: Identity;

@@ -15,16 +15,15 @@ import {
   codeOf,
   FAST_HASHING,
   metric,
-  PAYLOAD,
+  REGISTER,
+  LOGIN,
+  PASSWORD,
   startIdentity,
   type Identity,
   type Payload,
 } from './support.js';
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { ${PAYLOAD} } }`;
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
 const ENTITY_EMAIL = `query($id: ID!) { _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { id email } } }`;
-const PASSWORD = 'correct horse battery staple';
 const IP_LIMIT = 10;
 
 let env: TestEnv;

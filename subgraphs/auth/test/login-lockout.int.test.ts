@@ -13,15 +13,13 @@ import {
   codeOf,
   FAST_HASHING,
   metric,
-  PAYLOAD,
+  REGISTER,
+  LOGIN,
+  PASSWORD,
   startIdentity,
   type Identity,
   type Payload,
 } from './support.js';
-
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { ${PAYLOAD} } }`;
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
-const PASSWORD = 'correct horse battery staple';
 
 /** Counts argon2 work: every hash, and every verification (dummy ones included). */
 class CountingHasher extends PasswordHasher {

@@ -16,13 +16,12 @@ import {
   codeOf,
   FAST_HASHING,
   metric,
-  PAYLOAD,
+  REGISTER,
   startIdentity,
   type Identity,
   type Payload,
 } from './support.js';
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { ${PAYLOAD} } }`;
 const ALLOWED = 5;
 let env: TestEnv;
 let identity: Identity;

@@ -16,6 +16,12 @@ import { createAuthService, type AuthDeps } from '../src/service.js';
 export const PAYLOAD =
   'accessToken refreshToken expiresAt user { id email createdAt } session { id } tenant { id }';
 
+/** The sign-up and sign-in mutations as a client sends them, answering {@link PAYLOAD}. */
+export const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { ${PAYLOAD} } }`;
+export const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
+/** A password every policy of the tests accepts. */
+export const PASSWORD = 'correct horse battery staple';
+
 export interface Payload {
   accessToken: string;
   refreshToken: string;
