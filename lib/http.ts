@@ -536,6 +536,9 @@ function noStore<T extends object>(): ApolloServerPlugin<T> {
 function jsonErrorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof AppError) {
+      // RFC 9110: a 429 (or 503) says when to come back in the header too, not only in the body.
+      const retryAfter = err.details['retryAfter'];
+      if (typeof retryAfter === 'number') res.setHeader('retry-after', String(Math.ceil(retryAfter)));
       res
         .status(httpStatusFor(err.code))
         .json({ error: { code: err.code, message: err.message, ...err.details } });

@@ -59,7 +59,11 @@ async function provisionRest(userId: string, organizationName: string) {
     },
     body: JSON.stringify({ organization_name: organizationName, template: 'trading' }),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, Record<string, unknown>> };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: (await res.json()) as Record<string, Record<string, unknown>>,
+  };
 }
 
 async function tenantsNamed(name: string): Promise<string[]> {
@@ -154,6 +158,8 @@ describe('tenant creations per client IP', () => {
       limit: PER_IP,
     });
     expect(refused.body['error']?.['retryAfter']).toBeGreaterThan(0);
+    // The same wait in the standard header, for HTTP clients that never read the body.
+    expect(refused.retryAfter).toBe(String(refused.body['error']?.['retryAfter']));
     expect(await tenantsNamed(name)).toEqual([]);
 
     const viaGraphql = await provisionGql(randomUUID(), name);
