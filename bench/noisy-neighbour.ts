@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import { WebSocket } from 'ws';
+import { processEnv } from '../lib/config.js';
 import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
@@ -291,7 +292,7 @@ function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record
       new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--abuser', file], {
           stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, NODE_ENV: 'production' },
+          env: { ...processEnv(), NODE_ENV: 'production' },
         });
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));

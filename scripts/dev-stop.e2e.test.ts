@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../lib/config.js';
 import { createTestEnv, freePorts, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv } from '../test/support/run-command.js';
 import { eventually } from '../test/support/wait.js';
@@ -66,7 +66,7 @@ describe.skipIf(UNSHARE === undefined)('make dev: Ctrl-C stops only the platform
   });
 
   it('leaves the bystander running and no platform process behind', { timeout: 300_000 }, async () => {
-    const { PATH, HOME } = process.env;
+    const { PATH, HOME } = processEnv();
     const child = spawn('unshare', [...(UNSHARE ?? []), 'bash', '-c', HARNESS], {
       cwd: PROJECT_ROOT,
       env: { PATH, HOME, ...vars },

@@ -5,7 +5,7 @@
  * files, and never on 8000-8006.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PROJECT_ROOT } from '../../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
 import { signalChild } from '../../lib/process-signal.js';
 import { freePorts, type TestEnv } from './env.js';
 import { eventually } from './wait.js';
@@ -66,7 +66,7 @@ export async function startRunCommand(
   vars: Record<string, string>,
   opts: { startTimeoutMs?: number } = {},
 ): Promise<RunningCommand> {
-  const { PATH, HOME } = process.env;
+  const { PATH, HOME } = processEnv();
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--no-color'], {
     cwd: PROJECT_ROOT,
     env: { ...(PATH ? { PATH } : {}), ...(HOME ? { HOME } : {}), ...vars },
