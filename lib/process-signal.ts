@@ -40,9 +40,13 @@ export function signalChild(child: ChildProcess | undefined, signal: NodeJS.Sign
  */
 export function signalChildGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): boolean {
   if (!isRunning(child)) return false;
+  // Stated again where the sign flips: a group id is a leader's pid above 1, so `-group` is never
+  // -1 (every process of the user) or 0 (our own group).
+  const group = child.pid;
+  if (!Number.isSafeInteger(group) || group <= 1 || group === process.pid) return false;
   try {
     // eslint-disable-next-line no-restricted-properties -- the one checked group signal (see above)
-    process.kill(-child.pid, signal);
+    process.kill(-group, signal);
     return true;
   } catch {
     return false;
