@@ -26,6 +26,7 @@ import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
+import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { percentile } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -349,13 +350,17 @@ async function main(): Promise<void> {
     );
     const acked = new Map<string, string>();
     await steadyOrders(url, b, rate, 3, acked); // warm-up
+    const cpu0 = cpuSnapshot([process.pid]);
     const quiet = await steadyOrders(url, b, rate, seconds, acked);
+    const cpu1 = cpuSnapshot([process.pid]);
     const abuse = runAbuser(
       { url, wsUrl, a, seconds: seconds + 4, kinds },
       path.join(env.tmpDir, 'abuse.json'),
     );
     await new Promise((r) => setTimeout(r, 2000)); // let the abuse ramp up
+    const cpu2 = cpuSnapshot([process.pid]);
     const noisy = await steadyOrders(url, b, rate, seconds, acked);
+    const cpu3 = cpuSnapshot([process.pid]);
     const abuseCounts = await abuse;
 
     // Nothing lost: every acknowledged order of B exists exactly once, in the state it was answered
@@ -408,6 +413,13 @@ async function main(): Promise<void> {
     console.log(
       `B acknowledged ${acked.size}: missing ${missing}, duplicated ${duplicated}, status differs ${differs}, wrong fills ${badFills}`,
     );
+    // Where the CPU went in each phase (ms of CPU per second; 2,000 is both cores of this machine).
+    const quietCpu = new Map(cpuBetween(cpu0, cpu1, seconds));
+    console.log('CPU ms/s by process   quiet   noisy');
+    for (const [label, noisyMs] of cpuBetween(cpu2, cpu3, seconds))
+      console.log(
+        `  ${label.padEnd(20)} ${(quietCpu.get(label) ?? 0).toFixed(0).padStart(5)}   ${noisyMs.toFixed(0).padStart(5)}`,
+      );
     console.log('A, answers by kind:');
     for (const [kind, c] of Object.entries(abuseCounts))
       console.log(`  ${kind.padEnd(20)} ${JSON.stringify(c)}`);

@@ -385,6 +385,11 @@ const schema = z
     ANALYTICS_SNAPSHOTS_ENABLED: bool.default(true),
     /** How often equity snapshots are taken (an intraday row each time; the day's daily row is updated). */
     ANALYTICS_SNAPSHOT_INTERVAL_MS: positiveInt.default(300_000),
+    /**
+     * Least time between two snapshots of one account taken after its trades (a burst of trades gives
+     * one snapshot at once and one after the burst); 0 snapshots after every trade.
+     */
+    ANALYTICS_TRADE_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
     /** Whether intraday snapshot rows are kept (daily rows are always written). */
     ANALYTICS_INTRADAY_SNAPSHOTS: bool.default(true),
     /** Whether this replica consumes trading's trade stream (consumer group `analytics`). */

@@ -31,6 +31,7 @@ import { ReportService } from './report.service.js';
 import { resolvers } from './resolvers/index.js';
 import { SnapshotService } from './snapshot.service.js';
 import { TradeIngestService } from './trade-ingest.service.js';
+import { TradeSnapshotScheduler } from './snapshot.scheduler.js';
 import { TradeStreamConsumer, tradeStreamGroupInfo } from './trade-stream.consumer.js';
 
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>analytics:` (the cache client's keyPrefix). */
@@ -121,7 +122,12 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
         { intraday: config.ANALYTICS_INTRADAY_SNAPSHOTS, intervalMs: config.ANALYTICS_SNAPSHOT_INTERVAL_MS },
         now,
       );
-      const ingest = new TradeIngestService(pool, cache, snapshots, logger);
+      const afterTrades = new TradeSnapshotScheduler(
+        (scope, accountId) => snapshots.snapshotAccount(scope, accountId),
+        config.ANALYTICS_TRADE_SNAPSHOT_INTERVAL_MS,
+        logger,
+      );
+      const ingest = new TradeIngestService(pool, cache, afterTrades);
       const consumer = config.ANALYTICS_TRADE_CONSUMER_ENABLED
         ? new TradeStreamConsumer(
             blockingRedis,
@@ -142,6 +148,7 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
       const release = once(async () => {
         await snapshots.stop();
         await consumer?.stop();
+        await afterTrades.stop();
         await closeConnections(cacheRedis, sharedRedis, subscriber, pool);
         blockingRedis.disconnect();
       });

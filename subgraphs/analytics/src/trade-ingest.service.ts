@@ -1,18 +1,17 @@
 /**
  * What a trade event does in analytics: apply the fill to the account's lots (closing round trips
- * into `closed_trades`), invalidate the account's cached reports, and snapshot the account.
- * Applying is idempotent (`applied_trades`), so a redelivered entry changes nothing. The first trade
+ * into `closed_trades`), invalidate the account's cached reports, and ask for a snapshot of the
+ * account (coalesced per account: snapshot.scheduler.ts). Applying is idempotent (`applied_trades`), so a redelivered entry changes nothing. The first trade
  * analytics sees for an account replays the account's whole execution history from trading's
  * `executions` table first (backfill), in execution order.
  */
 import { Decimal } from 'decimal.js';
 import type pg from 'pg';
 import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
-import type { Logger } from '../../../lib/logger.js';
 import { AnalyticsRepository } from './analytics.repository.js';
 import { applyFill } from './metrics/lots.js';
 import type { ReportCache } from './report.cache.js';
-import type { SnapshotService } from './snapshot.service.js';
+import type { TradeSnapshotScheduler } from './snapshot.scheduler.js';
 import type { TradeEvent } from './trade-event.js';
 
 export type IngestResult = 'applied' | 'duplicate';
@@ -44,8 +43,7 @@ export class TradeIngestService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly cache: ReportCache,
-    private readonly snapshots: SnapshotService,
-    private readonly logger: Logger,
+    private readonly snapshots: TradeSnapshotScheduler,
   ) {}
 
   /** Handles one trade event (see the module comment). */
@@ -63,9 +61,7 @@ export class TradeIngestService {
       return applyOne(repo, event.accountId, event);
     });
     await this.cache.invalidate(event.tenantId, event.accountId);
-    await this.snapshots.snapshotAccount(scope, event.accountId).catch((err: unknown) => {
-      this.logger.warn({ err, accountId: event.accountId }, 'snapshot after trade failed');
-    });
+    this.snapshots.request(scope, event.accountId);
     return applied ? 'applied' : 'duplicate';
   }
 }

@@ -1,0 +1,93 @@
+/**
+ * CPU time per process group, read from /proc (Linux): the descendants of given pids, labelled by
+ * the service they run, plus the machine's PostgreSQL and Redis servers. Benchmarks take a snapshot
+ * before and after a phase and print where the CPU went.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100;
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
+
+function readProc(pid: number): ProcInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm is in parentheses and may hold spaces; the fields after it are space-separated.
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const f = stat.slice(close + 2).split(' ');
+    return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/** The service a process runs, from its command line (`subgraphs/trading/...` -> `trading`). */
+function labelOf(p: ProcInfo): string {
+  if (p.comm.startsWith('postgres')) return 'postgresql';
+  if (p.comm.startsWith('redis-server')) return 'redis';
+  let cmd = '';
+  try {
+    cmd = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return p.comm;
+  }
+  const sub = /subgraphs\/([\w-]+)\//.exec(cmd);
+  if (sub?.[1]) return /worker/.test(cmd) ? `${sub[1]} worker` : sub[1];
+  if (cmd.includes('gateway/')) return 'gateway';
+  if (cmd.includes('--abuser')) return 'load: abuser';
+  if (cmd.includes('bench/')) return 'load: bench';
+  if (cmd.includes('scripts/dev.ts')) return 'run command';
+  return p.comm;
+}
+
+/** CPU ticks so far, by label, of `roots` and their descendants, and of PostgreSQL and Redis. */
+export function cpuSnapshot(roots: number[]): Map<string, number> {
+  const all: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = readProc(Number(name));
+    if (p) all.push(p);
+  }
+  const children = new Map<number, ProcInfo[]>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const picked = new Set<ProcInfo>();
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      picked.add(c);
+      walk(c.pid);
+    }
+  };
+  for (const root of roots) {
+    const self = all.find((p) => p.pid === root);
+    if (self) picked.add(self);
+    walk(root);
+  }
+  for (const p of all) if (p.comm.startsWith('postgres') || p.comm.startsWith('redis-server')) picked.add(p);
+  const out = new Map<string, number>();
+  for (const p of picked) {
+    const label = labelOf(p);
+    out.set(label, (out.get(label) ?? 0) + p.ticks);
+  }
+  return out;
+}
+
+/** Milliseconds of CPU per second of wall time, by label, between two snapshots. */
+export function cpuBetween(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  seconds: number,
+): [string, number][] {
+  return [...after]
+    .map(([label, t]): [string, number] => [
+      label,
+      ((t - (before.get(label) ?? 0)) * 1000) / TICKS_PER_SECOND / seconds,
+    ])
+    .filter(([, v]) => v > 0)
+    .sort((x, y) => y[1] - x[1]);
+}
