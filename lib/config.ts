@@ -184,6 +184,12 @@ const schema = z
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
     ARGON2_TIME_COST: positiveInt.default(2),
     ARGON2_PARALLELISM: positiveInt.default(1),
+    /**
+     * argon2 computations at once per auth process (the rest wait their turn), so sign-ups and
+     * sign-ins cannot take every core from the other services; beyond the queue, RATE_LIMITED.
+     */
+    ARGON2_CONCURRENCY: positiveInt.default(1),
+    ARGON2_QUEUE_MAX: positiveInt.default(64),
     /** Registrations per client IP per window (auth's `register`), before RATE_LIMITED. */
     REGISTER_THROTTLE_PER_IP: positiveInt.default(10),
     REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
@@ -220,6 +226,11 @@ const schema = z
       .default('100000'),
     /** Port of the tenants worker's /health, /ready and /metrics; unset: 8103 (0, any free port, in tests). */
     TENANTS_WORKER_PORT: port.optional(),
+    /**
+     * Niceness the tenants worker runs at (0-19; its pg_dump, gzip and encryption inherit it), so
+     * provisioning and backups yield the CPU to the request-serving services on a shared host.
+     */
+    TENANTS_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Tenant schemas migrated per batch by the migrate-tenants job. */
     TENANT_MIGRATION_BATCH_SIZE: positiveInt.default(50),
 

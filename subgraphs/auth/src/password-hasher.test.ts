@@ -19,4 +19,19 @@ describe('PasswordHasher', () => {
     expect(new PasswordHasher(cheap).needsRehash(h)).toBe(false);
     expect(new PasswordHasher({ ...cheap, ARGON2_TIME_COST: 2 }).needsRehash(h)).toBe(true);
   });
+
+  it('runs one computation at a time by default and refuses beyond the queue', async () => {
+    const hasher = new PasswordHasher({ ...cheap, ARGON2_CONCURRENCY: 1, ARGON2_QUEUE_MAX: 2 });
+    const first = hasher.hash('one');
+    const waiting = [hasher.hash('two'), hasher.verifyDummy('three')];
+    expect(hasher.queued).toBe(2);
+    await expect(hasher.hash('four')).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+      details: { retryAfter: 1 },
+    });
+    await expect(hasher.verify(await first, 'four')).resolves.toBe(false);
+    const [two] = await Promise.all(waiting);
+    expect(await hasher.verify(two as string, 'two')).toBe(true);
+    expect(hasher.queued).toBe(0);
+  });
 });

@@ -1,4 +1,9 @@
-/** Entry of the tenants worker process (provisioning and migrate-tenants jobs); SIGTERM closes the workers. */
+/**
+ * Entry of the tenants worker process (provisioning, backups and migrate-tenants jobs); SIGTERM
+ * closes the workers. It lowers its own CPU priority first (TENANTS_WORKER_NICE): background work
+ * yields to the services that answer requests.
+ */
+import os from 'node:os';
 import { loadConfig } from '../../../lib/config.js';
 import { runUntilSignal } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
@@ -6,4 +11,12 @@ import { createTenantsWorker } from './jobs/worker.js';
 
 const config = loadConfig();
 const logger = createLogger(config, 'tenants-worker');
+if (config.TENANTS_WORKER_NICE > 0) {
+  try {
+    // Raising one's own niceness needs no privilege; only lowering it would.
+    os.setPriority(Math.max(os.getPriority(), config.TENANTS_WORKER_NICE));
+  } catch (err) {
+    logger.warn({ err }, 'could not lower the worker CPU priority');
+  }
+}
 await runUntilSignal([createTenantsWorker(config, { logger })], logger);

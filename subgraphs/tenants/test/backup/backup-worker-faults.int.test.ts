@@ -139,6 +139,12 @@ afterAll(async () => {
   if (redisDir) await rm(redisDir, { recursive: true, force: true });
 });
 
+/** A process's niceness (field 19 of /proc/<pid>/stat). */
+async function niceOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 describe('through BullMQ', () => {
   it('a worker killed mid-upload: the job is recovered as stalled and another worker finishes it', async () => {
     const { proxy, release, child } = killable;
@@ -146,6 +152,8 @@ describe('through BullMQ', () => {
       const id = await enqueueBackup();
       await waitFor(() => Promise.resolve(proxy.fired ? true : undefined), 'upload in progress', 25_000);
       expect((await row(id)).status).toBe('RUNNING');
+      // The worker runs at TENANTS_WORKER_NICE (default 10): backups yield the CPU to the services.
+      expect(await niceOf(child.pid!)).toBe(10);
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGKILL');
       await exited;
