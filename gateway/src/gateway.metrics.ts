@@ -14,6 +14,7 @@ export interface GatewayMetrics {
   sharedFetches: Counter;
   queryPath: Counter<'path'>;
   limitRefusals: Counter<'limit'>;
+  refusedFromMemory: Counter;
   queryCost: Histogram;
 }
 
@@ -62,6 +63,11 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
       name: 'gateway_limit_refusals_total',
       help: 'Operations refused by a gateway limit before any subgraph call, by limit (size, tokens, depth, aliases, directives, cost, cost_budget, apq_registration, persisted_only)',
       labelNames: ['limit'],
+      registers,
+    }),
+    refusedFromMemory: new Counter({
+      name: 'gateway_refusals_from_memory_total',
+      help: 'Repeated documents refused by a shape limit answered from memory, before parsing (also counted in gateway_limit_refusals_total)',
       registers,
     }),
     queryCost: new Histogram({

@@ -38,6 +38,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway.metrics.js'
 import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiql.routes.js';
 import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
+import { RefusedDocuments, type SentError } from './refused-documents.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
@@ -101,12 +102,19 @@ function createGatewayErrorFormatter(
   };
 }
 
+/** Documents refused by a shape limit that the gateway answers from memory (LRU beyond). */
+const REFUSED_DOCUMENTS_MAX = 1024;
+
 /**
  * Request duration by operation type, errors by code, `Retry-After` for a subgraph's RATE_LIMITED,
  * and a log line with the request id for every error the formatter is about to mask (the formatter
  * logs the error itself, but Apollo gives it no request context).
  */
-function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlugin<GatewayContext> {
+function gatewayPlugin(
+  metrics: GatewayMetrics,
+  logger: Logger,
+  refused: RefusedDocuments,
+): ApolloServerPlugin<GatewayContext> {
   const classify = createErrorFormatter(logger.child({}, { level: 'silent' }));
   return {
     requestDidStart: () =>
@@ -146,8 +154,17 @@ function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlu
           contextValue.labels.operationType = operation.operation;
           return Promise.resolve();
         },
-        willSendResponse: ({ response }) => {
+        willSendResponse: ({ response, queryHash, request, operation }) => {
           if (response.body.kind !== 'single') return Promise.resolve();
+          const { errors } = response.body.singleResult;
+          if (errors && !response.body.singleResult.data) {
+            const variableFree = (operation?.variableDefinitions?.length ?? 0) === 0;
+            refused.remember(
+              { queryHash, operationName: request.operationName ?? undefined, variableFree },
+              response.http.status,
+              errors,
+            );
+          }
           let retryAfter: number | undefined;
           for (const e of response.body.singleResult.errors ?? []) {
             const code = e.extensions?.['code'];
@@ -170,6 +187,16 @@ function gatewayPlugin(metrics: GatewayMetrics, logger: Logger): ApolloServerPlu
 }
 
 /** JSON error body in the shape of a GraphQL response, for refusals made before Apollo runs. */
+function sendGraphQLErrors(req: Request, res: Response, status: number, errors: SentError[]): void {
+  const type =
+    req.accepts(['application/graphql-response+json', 'application/json']) ===
+    'application/graphql-response+json'
+      ? 'application/graphql-response+json; charset=utf-8'
+      : 'application/json; charset=utf-8';
+  res.status(status).type(type).send(JSON.stringify({ errors }));
+}
+
+/** {@link sendGraphQLErrors} with one error. */
 function sendGraphQLError(
   req: Request,
   res: Response,
@@ -177,15 +204,7 @@ function sendGraphQLError(
   message: string,
   extensions: Record<string, unknown>,
 ): void {
-  const type =
-    req.accepts(['application/graphql-response+json', 'application/json']) ===
-    'application/graphql-response+json'
-      ? 'application/graphql-response+json; charset=utf-8'
-      : 'application/json; charset=utf-8';
-  res
-    .status(status)
-    .type(type)
-    .send(JSON.stringify({ errors: [{ message, extensions }] }));
+  sendGraphQLErrors(req, res, status, [{ message, extensions }]);
 }
 
 /** Refuses a query document longer than MAX_QUERY_BYTES with 413 before anything parses it. */
@@ -321,6 +340,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     next();
   };
   const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES, metrics);
+  const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
+  const answerRefused = refusedDocuments.handler(sendGraphQLErrors);
   // A rejection reaches Express's error handler (or lib/http's, on the fast path) through the promise.
   const serveGraphQL: RequestHandler = (req, res, next) => {
     if (handler) return handler(req, res, next);
@@ -357,10 +378,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         if (prefersHtml(req)) sendGraphiqlPage(res, schemaAccess);
         else next();
       });
-      app.use('/graphql', tagRequest, sizeLimit, serveGraphQL);
+      app.use('/graphql', tagRequest, sizeLimit, answerRefused, serveGraphQL);
     },
     // The same handlers for plain JSON POSTs, without Express's router and body parser (lib/http).
-    graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, serveGraphQL],
+    graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, answerRefused, serveGraphQL],
   });
 
   const release = async (): Promise<void> => {
@@ -458,7 +479,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           ApolloServerPluginLandingPageDisabled(),
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
-          gatewayPlugin(metrics, logger),
+          gatewayPlugin(metrics, logger, refusedDocuments),
           admissionPlugin({
             limits: currentLimits,
             budget,

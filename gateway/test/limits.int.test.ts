@@ -107,6 +107,34 @@ describe.each([true, false])('static limits on the real supergraph (single-fetch
     expect(recorded).toBe(before);
   });
 
+  it('answers a repeated statically refused document from memory, with the same answer', async () => {
+    const metricsUrl = url.replace('/graphql', '/metrics');
+    const fromMemory = async (): Promise<number> => {
+      const m = /gateway_refusals_from_memory_total(?:\{[^}]*\})? (\d+)/.exec(
+        await (await fetch(metricsUrl)).text(),
+      );
+      return Number(m?.[1] ?? 0);
+    };
+    const token = await auth.mint();
+    const aliases = `{ me { ${Array.from({ length: 31 }, (_, i) => `b${i}: id`).join(' ')} } }`;
+    for (const query of [WIDE, aliases]) {
+      const first = await post(url, { query }, bearer(token));
+      const before = await fromMemory();
+      const again = await post(url, { query }, bearer(token));
+      expect(again.status).toBe(first.status);
+      expect(again.body).toEqual(first.body);
+      expect(await fromMemory()).toBe(before + 1);
+    }
+    // A cost that depends on variables is computed each time: a smaller page is then admitted.
+    const byVariable =
+      'query Page($n: Int!) { accounts { orders(first: $n) { events { id } trades { order { trades { order { id } } } } } } }';
+    expectTooComplex(await post(url, { query: byVariable, variables: { n: 500 } }, bearer(token)), 'cost');
+    const before = await fromMemory();
+    const small = await post(url, { query: byVariable, variables: { n: 1 } }, bearer(token));
+    expect(small.body.errors?.[0]?.extensions?.['code']).not.toBe('QUERY_TOO_COMPLEX');
+    expect(await fromMemory()).toBe(before);
+  });
+
   it('admits ordinary client queries (they reach the subgraphs)', async () => {
     const token = await auth.mint();
     for (const query of [
