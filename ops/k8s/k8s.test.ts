@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config.js';
 import { platformProcesses } from '../../scripts/platform.js';
 import {
@@ -21,6 +21,7 @@ import {
   schemaProblems,
   selectorProblems,
 } from './manifest-checks.js';
+import { unknownFieldProblems } from './unknown-fields.js';
 
 const K8S = path.join(PROJECT_ROOT, 'ops/k8s');
 const OVERLAYS = { dev: 'tradesage-dev', prod: 'tradesage' } as const;
@@ -45,9 +46,16 @@ const setPath = (root: unknown, keys: (string | number)[], value: unknown): void
   if (value === undefined) delete (parent as Record<string, unknown>)[last];
   else (parent as Record<string, unknown>)[last] = value;
 };
+// Rendering and the TypeScript program behind the unknown-field check take seconds on a busy machine.
+vi.setConfig({ testTimeout: 60_000 });
+beforeAll(() => {
+  unknownFieldProblems([]); // loads kubernetes-models' type declarations once
+}, 120_000);
+
 /** Every check at once, as the test of each overlay runs them. */
 const allProblems = (all: K8sObject[]): string[] => [
   ...schemaProblems(all),
+  ...unknownFieldProblems(all),
   ...selectorProblems(all),
   ...referenceProblems(all, SECRETS),
   ...containerProblems(all),
@@ -60,6 +68,7 @@ describe.each(Object.entries(OVERLAYS))('overlay %s', (overlay, namespace) => {
   it('renders valid objects by the Kubernetes API schemas, all in the namespace', () => {
     expect(all.length).toBeGreaterThan(30);
     expect(schemaProblems(all)).toEqual([]);
+    expect(unknownFieldProblems(all)).toEqual([]);
     expect(find(all, 'Namespace', namespace).metadata['labels']).toMatchObject({
       'pod-security.kubernetes.io/enforce': 'restricted',
     });
@@ -144,6 +153,12 @@ describe('overlays differ where they should', () => {
     // The strategic merge kept what the base and its JSON 6902 patch put in the same container.
     expect(gateway['securityContext']).toMatchObject({ readOnlyRootFilesystem: true });
     expect(gateway['command']).toEqual(['node', '--import', 'tsx', 'gateway/src/index.ts']);
+    // Read as kubectl reads YAML (1.1): the key files' mode 0440 is octal, owner and group may read.
+    const volumes = (podSpecOf(find(prod, 'Deployment', 'auth'))?.['volumes'] ?? []) as Record<
+      string,
+      unknown
+    >[];
+    expect(volumes.find((v) => v['name'] === 'jwt-keys')?.['secret']).toMatchObject({ defaultMode: 0o440 });
   });
 });
 
@@ -151,6 +166,7 @@ describe('the db-init Job and the Secrets template', () => {
   it('are valid objects whose references hold, with the placeholders lib/config.ts refuses', () => {
     const all = [...DB_INIT, ...SECRETS];
     expect(schemaProblems(all)).toEqual([]);
+    expect(unknownFieldProblems(all)).toEqual([]);
     expect(referenceProblems(DB_INIT, [...SECRETS, ...render('prod')])).toEqual([]);
     expect(containerProblems(DB_INIT)).toEqual([]);
     const config = find(render('prod'), 'ConfigMap', 'tradesage-config');
@@ -168,12 +184,19 @@ describe('the checks find broken manifests', () => {
     return allProblems(all);
   };
 
-  it('a schema violation', () => {
+  it('a schema violation and unknown fields', () => {
     const problems = broken((all) => {
       setPath(container(all, 'auth'), ['ports', 0, 'containerPort'], 'eight thousand');
+      const trading = container(all, 'trading');
+      setPath(trading, ['readinesProbe'], trading['readinessProbe']);
+      setPath(find(all, 'Service', 'gateway'), ['spec', 'ports', 0, 'targetport'], 'http');
     });
     expect(problems).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^Deployment\/auth: .*must be integer/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^Deployment\/auth: .*must be integer/),
+        'Deployment/trading: unknown field /spec/template/spec/containers/0/readinesProbe',
+        'Service/gateway: unknown field /spec/ports/0/targetport',
+      ]),
     );
   });
 

@@ -33,7 +33,8 @@ export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !=
 
 /** Every YAML document of a file (empty documents skipped); a parse error throws with the file name. */
 export function readDocuments(file: string): unknown[] {
-  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+  // YAML 1.1, as kubectl reads manifests (go-yaml): 0440 is octal, as a Secret volume's defaultMode means it.
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'), { version: '1.1' });
   const out: unknown[] = [];
   for (const doc of docs) {
     if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
