@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config.js';
@@ -266,6 +268,21 @@ describe('the kustomize subset', () => {
       applyJson6902({ spec: {} }, [{ op: 'add', path: '/spec/template/x', value: 1 }], 't'),
     ).toThrow(/template does not exist/);
     expect(() => renderKustomization(path.join(K8S, 'secrets'))).toThrow(/kustomization\.yaml/);
+  });
+
+  it('refuses a strategic merge patch of an object that is not rendered', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'k8s-render-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        'resources: [cm.yaml]\npatches: [{ path: patch.yaml }]\n',
+      );
+      writeFileSync(path.join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n');
+      writeFileSync(path.join(dir, 'patch.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: b }\n');
+      expect(() => renderKustomization(dir)).toThrow(/no ConfigMap\/b to patch/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('splits image references the way the images transformer matches them', () => {
