@@ -22,7 +22,7 @@ describe('serviceTokenProblem', () => {
 
   it('refuses every placeholder shown in the repository, whatever its letter case', () => {
     // The values the docs and examples show, read from the files themselves so a new example is seen.
-    const k8s = /SERVICE_TOKEN:\s*(\S+)/.exec(read('ops/k8s/config.yaml'))?.[1];
+    const k8s = /SERVICE_TOKEN:\s*(\S+)/.exec(read('ops/k8s/secrets/secrets.example.yaml'))?.[1];
     const example = /^SERVICE_TOKEN=(\S+)$/m.exec(read('env.example'))?.[1];
     expect(k8s).toBeDefined();
     expect(example).toBeDefined();

@@ -68,10 +68,15 @@ describe('tenant schemas', () => {
     });
   });
 
+  // So no tenant query can join across schemas, which keeps each tenant schema movable on its own
+  // (Citus schema-based sharding, docs/adr/0002).
   it('cannot reach the platform tables or create objects anywhere', async () => {
     for (const sql of [
       'SELECT * FROM tenancy.tenants',
       'SELECT * FROM tenancy.memberships',
+      'SELECT * FROM auth.users',
+      'SELECT * FROM market.instruments',
+      'SELECT * FROM trading.order_book_tenants',
       'CREATE TABLE sneaky (id int)',
       `CREATE TABLE ${tenantSchemaName(tenantB)}.sneaky (id int)`,
     ]) {

@@ -6,11 +6,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../lib/config.js';
+import { PLATFORM_MIGRATIONS } from '../../../lib/db-bootstrap.js';
 import { parseJobId, provisionJobId } from '../src/jobs/queues.js';
 import { validateOrganizationName } from '../src/tenant.service.js';
 import { expectedMigrations, TemplateRegistry, UnknownTemplateError } from '../src/template.registry.js';
 
 const registry = new TemplateRegistry(path.join(PROJECT_ROOT, 'schema/templates'));
+/** `auth.users`, `"market"."instruments"`, ...: a qualified name in any platform schema. */
+const platformSchemas = PLATFORM_MIGRATIONS.map((m) => m.schema).join('|');
+const platformReference = new RegExp(
+  `(?:"(?:${platformSchemas})"|\\b(?:${platformSchemas}))\\."?[a-z_]`,
+  'i',
+);
 
 async function templateNames(): Promise<string[]> {
   const files = await readdir(path.join(PROJECT_ROOT, 'schema/templates'));
@@ -35,6 +42,9 @@ describe('tenant templates', () => {
           const sql = await readFile(path.join(set.folder, file), 'utf8');
           files++;
           expect(sql, `${set.folder}/${file}`).not.toMatch(/"public"\.|\bpublic\./i);
+          // Nor a platform schema: a tenant schema stays self-contained, as Citus schema-based sharding
+          // needs (docs/adr/0002: its tables are colocated with each other only).
+          expect(sql, `${set.folder}/${file}`).not.toMatch(platformReference);
           expect(sql, `${set.folder}/${file}`).not.toMatch(
             /\b(CREATE|DROP|ALTER)\s+SCHEMA\b|\bSET\s+search_path\b/i,
           );
