@@ -7,7 +7,8 @@
  *
  * The platform runs as deployed: scripts/dev.ts (what `make prod` execs) with NODE_ENV=production,
  * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
- * child process of its own so its JavaScript does not share B's event loop.
+ * child process of its own, at the lowest CPU priority (it models a client on another machine), so its
+ * JavaScript shares neither B's event loop nor its priority.
  *
  * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`. Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
@@ -167,6 +168,9 @@ interface AbuseSpec {
 /** Child process: tenant A at its limits; prints one JSON line of outcomes per kind. */
 async function abuser(file: string): Promise<void> {
   const spec = JSON.parse(await readFile(file, 'utf8')) as AbuseSpec;
+  // A's client would run on its own machine: here it yields the CPU to everything else (it still
+  // takes every idle cycle). B's client keeps the normal priority.
+  os.setPriority(Math.min(19, os.getPriority() + 19));
   const until = performance.now() + spec.seconds * 1000;
   const counts: Record<string, Record<string, number>> = {};
   const count = (kind: string, o: string): void => {
