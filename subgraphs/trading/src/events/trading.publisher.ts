@@ -13,7 +13,7 @@
  */
 import type { Logger } from '../../../../lib/logger.js';
 import type { Redis } from '../../../../lib/redis.js';
-import type { TxEffects } from '../account-session.js';
+import type { TxEffects } from '../session-changes.js';
 import { Dec, str } from '../decimal.js';
 import { isOpen } from '../order.types.js';
 import type { TradingMetrics } from '../trading.metrics.js';

@@ -13,8 +13,8 @@
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
 import { channels, type Redis } from '../../../../lib/redis.js';
 import type { Logger } from '../../../../lib/logger.js';
-import type { TxEffects } from '../account-session.js';
 import type { OrderRow } from '../db/tenant-schema.js';
+import type { EffectsSink } from '../effects.sink.js';
 import type { EventHub } from '../events/event.hub.js';
 import { tradingChannels } from '../events/trading.channels.js';
 import { decodeOrder, parseJson } from '../events/wire.js';
@@ -23,14 +23,12 @@ import { decodeMarketTick, isNewer, type MarketTick } from '../market/market-tic
 import type { QuoteBook } from '../market/quote.book.js';
 import { isOpen } from '../order.types.js';
 import type { OrderBookRegistry } from '../order-book.registry.js';
+import type { TxEffects } from '../session-changes.js';
 import { inTenant, type TenantDb } from '../tenant-scope.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import type { FillService } from './fill.service.js';
 import { SymbolBook, type BookEntry } from './order-book.js';
 import { SymbolLocks } from './symbol-locks.js';
-
-/** Called after each committed engine transaction (events, cache, index of other replicas). */
-export type EffectsSink = (scope: TenantScope, effects: TxEffects) => Promise<void>;
 
 /** Ticks a symbol may have waiting; beyond this the oldest are dropped (and counted). */
 const QUEUE_MAX = 10_000;
