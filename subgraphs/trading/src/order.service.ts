@@ -4,11 +4,9 @@
  * locked first, so submits, cancels and fills of an account happen one after the other; what the
  * session changed is written with the COMMIT, then handed to the effects sink.
  */
-import type { Logger } from '../../../lib/logger.js';
 import { conflict, notFound } from '../../../lib/errors.js';
 import type { AccountSession } from './account-session.js';
 import type { OrderRow } from './db/tenant-schema.js';
-import type { EffectsSink } from './effects.sink.js';
 import type { InstrumentCatalog } from './market/instrument.catalog.js';
 import type { QuoteBook } from './market/quote.book.js';
 import type { OrderPreviewModel } from './models.js';
@@ -22,31 +20,17 @@ import {
   type PricingConfig,
   type ReplaceOrderInput,
 } from './order.types.js';
-import type { OrderBookRegistry } from './order-book.registry.js';
-import { OrderPlacement } from './order-placement.js';
+import { OrderPlacement, type PlacementDeps } from './order-placement.js';
 import { PreTrade } from './pre-trade.js';
 import type { TxEffects } from './session-changes.js';
-import type { SessionRequest, SessionStore } from './session.store.js';
-import type { Caller, TenantDb } from './tenant-scope.js';
-import type { TradingMetrics } from './trading.metrics.js';
+import type { SessionRequest } from './session.store.js';
+import type { Caller } from './tenant-scope.js';
 import type { TradingRepository } from './trading.repository.js';
 
-export interface OrderServiceDeps {
-  /** Tenant transactions (pool and per-tenant share). */
-  pool: TenantDb;
-  store: SessionStore;
+export interface OrderServiceDeps extends Omit<PlacementDeps, 'preTrade'> {
   catalog: InstrumentCatalog;
   quotes: QuoteBook;
-  registry: OrderBookRegistry;
   pricing: PricingConfig;
-  metrics: TradingMetrics;
-  logger: Logger;
-  sink: EffectsSink;
-  now: () => number;
-  /** Placement transactions at once, over all accounts (TRADING_PLACEMENT_CONCURRENCY). */
-  placementConcurrency: number;
-  /** Submissions that may wait per account queue (TRADING_ACCOUNT_QUEUE_MAX). */
-  accountQueueMax: number;
 }
 
 export class OrderService {

@@ -1,14 +1,10 @@
 /**
  * Pre-trade risk checks: a pure function of the order, the instrument, the latest quote and the
- * account's state. Each failing check yields a machine-readable reason (stored on the REJECTED order
- * and its event); an accepted order yields the cash it must reserve while open.
- *
- * Money model (a cash account, with optional short selling):
- *   buying power = cash - reserved (open orders) - short margin (|short qty| * average price * rate)
- * A buy reserves quantity * reference price (fee included) except the part that covers a short (which
- * releases margin instead); a short sale reserves the extra margin it will tie up (rate - 1) plus fees.
- * Fills re-check the same invariants (see account-session.ts), so neither cash nor buying power can go
- * negative even when the fill price differs from the reservation's.
+ * account's state; each failing check yields a reason stored on the REJECTED order, an accepted order
+ * the cash it must reserve while open. Buying power = cash - reserved - short margin (|short qty| *
+ * average price * rate). A buy reserves quantity * reference price (fee included) except the part that
+ * covers a short; a short sale reserves the extra margin it ties up (rate - 1) plus fees. Fills
+ * re-check the same invariants (account-session.ts), whatever the fill price.
  */
 import { Dec, moneyUp, str } from './decimal.js';
 import { freshQuote, marketFillPrice } from './execution/matching.js';

@@ -1,14 +1,11 @@
 /**
  * The execution engine: owns symbols (one replica per symbol, Redis leases), listens to their ticks,
  * keeps their resting orders of every tenant in memory ({@link SymbolBook}) and fills what each tick
- * reaches. Ticks of one symbol are processed strictly in order; different symbols in parallel. The
- * orders a tick reaches are grouped by account and each account is one transaction (at most
- * TRADING_FILL_CONCURRENCY at once), so 1,000 crossed orders of 100 tenants are 100 commits.
- *
- * Start (and every newly acquired symbol): the index is rebuilt from the database, reading the open
- * orders of every tenant listed in the order-book registry; ticks that arrive meanwhile wait for it.
- * New resting orders come from this replica's placements directly and from other replicas through
- * the `trading:book` channel.
+ * reaches. Ticks of one symbol run strictly in order, symbols in parallel; the orders a tick reaches
+ * are grouped by account, one account session each (at most TRADING_FILL_CONCURRENCY at once). On
+ * start (and for each newly acquired symbol) the index is rebuilt from the open orders of every tenant
+ * in the order-book registry while ticks wait; new resting orders come from this replica's placements
+ * and from other replicas through the `trading:book` channel.
  */
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
 import { channels, type Redis } from '../../../../lib/redis.js';
