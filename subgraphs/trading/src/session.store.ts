@@ -68,18 +68,41 @@ export class SessionStore {
         scope,
         loadStatement(request),
         async (rows, repo, client) => {
-          const snapshot = await loadRest(client, parseSnapshot(rows[0]), request);
-          if (!snapshot) return { value: undefined };
-          const session = new AccountSession(snapshot, this.pricing, request.now);
-          const value = await work(session, repo);
-          if (!request.lock || !session.changed) return { value: { value, effects: null } };
-          const { changes, effects } = session.collect();
-          return { value: { value, effects }, last: saveStatement(changes) };
+          const session = await this.load(client, rows[0], request);
+          if (!session) return { value: undefined };
+          return this.save(session, request, await work(session, repo));
         },
       );
     } catch (err) {
       throw asDuplicateOrder(err);
     }
+  }
+
+  /**
+   * Loads the session from what `trading_open_session` returned with the prologue, plus the account's
+   * open orders (locked) when the request asks for them.
+   */
+  private async load(
+    client: PoolClient,
+    opened: Record<string, unknown> | undefined,
+    request: SessionRequest,
+  ): Promise<AccountSession | undefined> {
+    const snapshot = parseSnapshot(opened);
+    if (!snapshot) return undefined;
+    if (request.openOrders)
+      snapshot.orders.push(...(await lockOpenOrders(client, snapshot, request.openOrders)));
+    return new AccountSession(snapshot, this.pricing, request.now);
+  }
+
+  /** The work's value and effects, with the write of the session's changes (sent with the COMMIT). */
+  private save<T>(
+    session: AccountSession,
+    request: SessionRequest,
+    value: T,
+  ): { value: SessionOutcome<T>; last?: string } {
+    if (!request.lock || !session.changed) return { value: { value, effects: null } };
+    const { changes, effects } = session.collect();
+    return { value: { value, effects }, last: saveStatement(changes) };
   }
 }
 
@@ -98,21 +121,19 @@ function loadStatement(r: SessionRequest): string {
   );
 }
 
-/** The rest of a load: the account's open orders, locked, when the request asks for them. */
-async function loadRest(
+/** The account's open orders (of one symbol when not null), locked, oldest first. */
+async function lockOpenOrders(
   client: PoolClient,
-  snapshot: SessionSnapshot | undefined,
-  r: SessionRequest,
-): Promise<SessionSnapshot | undefined> {
-  if (!snapshot || !r.openOrders) return snapshot;
-  const open = await client.query<Record<string, unknown>>(
+  snapshot: SessionSnapshot,
+  open: { symbol: string | null },
+): Promise<OrderRow[]> {
+  const r = await client.query<Record<string, unknown>>(
     `SELECT ${ORDER_COLUMNS} FROM orders
       WHERE account_id = $1 AND status IN ('NEW', 'PARTIALLY_FILLED') AND ($2::text IS NULL OR symbol = $2)
       ORDER BY created_at, id FOR UPDATE`,
-    [snapshot.account.id, r.openOrders.symbol],
+    [snapshot.account.id, open.symbol],
   );
-  const orders: OrderRow[] = [...snapshot.orders, ...open.rows.map(mapOrder)];
-  return { ...snapshot, orders };
+  return r.rows.map(mapOrder);
 }
 
 /** The statement that writes a session's changes (`trading_flush_session`), sent with the COMMIT. */

@@ -64,10 +64,6 @@ export class TradingRepository {
     return rows[0];
   }
 
-  async getAccount(id: string): Promise<AccountRow | undefined> {
-    return (await this.tx.select().from(accounts).where(eq(accounts.id, id)))[0];
-  }
-
   listAccounts(): Promise<AccountRow[]> {
     return this.tx.select().from(accounts).orderBy(accounts.createdAt, accounts.id);
   }
@@ -110,14 +106,6 @@ export class TradingRepository {
         ),
       );
     return rows[0];
-  }
-
-  listPositions(accountId: string): Promise<PositionRow[]> {
-    return this.tx
-      .select()
-      .from(positions)
-      .where(eq(positions.accountId, accountId))
-      .orderBy(positions.symbol);
   }
 
   /** Positions of several accounts (the `accounts` query). */
