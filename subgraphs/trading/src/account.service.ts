@@ -1,54 +1,37 @@
 /**
  * Accounts, positions and their reads; cash movements, risk limits and the trading state (OWNER and
  * ADMIN). Reads take many keys at once (trading.loaders.ts gathers a request's look-ups) and run in one
- * withTenant transaction per batch; changes lock the account row like orders do, so a withdrawal and
- * an order never both spend the same buying power.
+ * withTenant transaction per batch; changes of cash and trading state run in the account's session
+ * (session.store.ts) like orders do, so a withdrawal and an order never both spend the same buying power.
  */
 import { AppError, ErrorCode, badInput, conflict, notFound } from '../../../lib/errors.js';
-import { openSession, type AccountSession } from './account-session.js';
-import { Dec, moneyUp, str } from './decimal.js';
-import type { AccountRow, PositionRow, TradingState } from './db/tenant-schema.js';
-import type { EffectsSink } from './execution/engine.js';
+import type { AccountSession } from './account-session.js';
+import { Dec, str } from './decimal.js';
+import type { AccountRow, TradingState } from './db/tenant-schema.js';
+import type { EffectsSink } from './effects.sink.js';
 import type { QuoteBook } from './market/quote.book.js';
-import type {
-  AccountModel,
-  LedgerEntryModel,
-  OrderEventModel,
-  OrderModel,
-  PositionModel,
-  RiskLimitsModel,
-  TradeModel,
-} from './models.js';
-import { requireId } from './order.service.js';
-import type { PricingConfig } from './order.types.js';
-import { DEFAULT_LIMITS } from './risk.rules.js';
-import { limitsFromRow } from './account-session.js';
-import { inTenant, type Caller, type TenantDb } from './tenant-scope.js';
-import type { SessionStore } from './session.store.js';
 import {
-  type OrderPageFilter,
-  type RiskLimitsValues,
-  type TradePageFilter,
-  type TradingRepository,
-} from './trading.repository.js';
+  accountModel,
+  positionModel,
+  type AccountModel,
+  type LedgerEntryModel,
+  type OrderEventModel,
+  type OrderModel,
+  type PositionModel,
+  type RiskLimitsModel,
+  type TradeModel,
+} from './models.js';
+import { isUuid, requireId, type PricingConfig } from './order.types.js';
+import { marksOf } from './pre-trade.js';
+import { limitsFromRow, mergeLimits, type RiskLimitsInput } from './risk-limits.js';
+import type { SessionStore } from './session.store.js';
+import { inTenant, type Caller, type TenantDb } from './tenant-scope.js';
+import type { OrderPageFilter, TradePageFilter, TradingRepository } from './trading.repository.js';
 
 export interface CashMovementInput {
   accountId: string;
   amount: string;
   reference?: string | null | undefined;
-}
-
-/** RiskLimitsInput: an omitted field keeps its value, null removes the limit. */
-export interface RiskLimitsInput {
-  maxOrderQuantity?: string | null | undefined;
-  minOrderQuantity?: string | null | undefined;
-  maxOrderNotional?: string | null | undefined;
-  maxPositionQuantity?: string | null | undefined;
-  maxGrossExposure?: string | null | undefined;
-  priceCollarPercent?: string | null | undefined;
-  allowShortSelling?: boolean | null | undefined;
-  maxOrdersPerMinute?: number | null | undefined;
-  dailyLossLimit?: string | null | undefined;
 }
 
 const REFERENCE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -57,6 +40,7 @@ const MAX_CASH = new Dec('1e14');
 export class AccountService {
   constructor(
     private readonly pool: TenantDb,
+    private readonly store: SessionStore,
     private readonly quotes: QuoteBook,
     private readonly pricing: PricingConfig,
     private readonly sink: EffectsSink,
@@ -64,38 +48,13 @@ export class AccountService {
   ) {}
 
   /** Every account of the caller's tenant, oldest first. */
-  async list(caller: Caller): Promise<AccountModel[]> {
-    const { rows, positions, limits } = await inTenant(this.pool, caller.scope, async (repo) => {
-      const rows = await repo.listAccounts();
-      const ids = rows.map((r) => r.id);
-      const [positions, limits] = await Promise.all([repo.listPositionsOf(ids), repo.riskLimitsOf(ids)]);
-      return { rows, positions, limits };
-    });
-    const marks = await this.marks(positions);
-    return rows.map((row) =>
-      this.model(
-        row,
-        positions.filter((p) => p.accountId === row.id),
-        limitsFromRow(
-          limits.find((l) => l.accountId === row.id),
-          DEFAULT_LIMITS,
-        ),
-        marks,
-      ),
-    );
+  list(caller: Caller): Promise<AccountModel[]> {
+    return this.models(caller, (repo) => repo.listAccounts());
   }
 
   /** One account of the caller's tenant, or null (also for ids of other tenants: they do not exist here). */
   async get(caller: Caller, accountId: string): Promise<AccountModel | null> {
-    if (!isUuid(accountId)) return null;
-    const found = await inTenant(this.pool, caller.scope, async (repo) => {
-      const row = await repo.getAccount(accountId);
-      if (!row) return null;
-      const [positions, limits] = await Promise.all([repo.listPositions(row.id), repo.getRiskLimits(row.id)]);
-      return { row, positions, limits: limitsFromRow(limits, DEFAULT_LIMITS) };
-    });
-    if (!found) return null;
-    return this.model(found.row, found.positions, found.limits, await this.marks(found.positions));
+    return (await this.getMany(caller, [accountId]))[0] ?? null;
   }
 
   /**
@@ -105,27 +64,8 @@ export class AccountService {
   async getMany(caller: Caller, ids: readonly string[]): Promise<(AccountModel | null)[]> {
     const wanted = uniqueIds(ids);
     if (wanted.length === 0) return ids.map(() => null);
-    const { rows, positions, limits } = await inTenant(this.pool, caller.scope, async (repo) => {
-      const rows = await repo.accountsByIds(wanted);
-      const found = rows.map((r) => r.id);
-      const [positions, limits] = await Promise.all([repo.listPositionsOf(found), repo.riskLimitsOf(found)]);
-      return { rows, positions, limits };
-    });
-    const marks = await this.marks(positions);
-    const byId = new Map(
-      rows.map((row) => [
-        row.id,
-        this.model(
-          row,
-          positions.filter((p) => p.accountId === row.id),
-          limitsFromRow(
-            limits.find((l) => l.accountId === row.id),
-            DEFAULT_LIMITS,
-          ),
-          marks,
-        ),
-      ]),
-    );
+    const models = await this.models(caller, (repo) => repo.accountsByIds(wanted));
+    const byId = new Map(models.map((m) => [m.row.id, m]));
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
@@ -139,25 +79,13 @@ export class AccountService {
   }
 
   /** The events of each order (oldest first) in one transaction, in the order of `orderIds`. */
-  async eventsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<OrderEventModel[][]> {
-    const wanted = uniqueIds(orderIds);
-    const rows =
-      wanted.length === 0
-        ? []
-        : await inTenant(this.pool, caller.scope, (repo) => repo.eventsOfOrders(wanted));
-    const byOrder = groupBy(rows, (r) => r.orderId);
-    return orderIds.map((id) => byOrder.get(id.toLowerCase()) ?? []);
+  eventsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<OrderEventModel[][]> {
+    return this.ofOrders(caller, orderIds, (repo, ids) => repo.eventsOfOrders(ids));
   }
 
   /** The executions of each order (oldest first) in one transaction, in the order of `orderIds`. */
-  async executionsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<TradeModel[][]> {
-    const wanted = uniqueIds(orderIds);
-    const rows =
-      wanted.length === 0
-        ? []
-        : await inTenant(this.pool, caller.scope, (repo) => repo.executionsOfOrders(wanted));
-    const byOrder = groupBy(rows, (r) => r.orderId);
-    return orderIds.map((id) => byOrder.get(id.toLowerCase()) ?? []);
+  executionsOfOrders(caller: Caller, orderIds: readonly string[]): Promise<TradeModel[][]> {
+    return this.ofOrders(caller, orderIds, (repo, ids) => repo.executionsOfOrders(ids));
   }
 
   /**
@@ -204,14 +132,59 @@ export class AccountService {
       return { first, rows: await repo.listPositionsOf(ids) };
     });
     const held = rows.filter((r) => !new Dec(r.quantity).isZero());
-    const marks = await this.marks(held);
+    const marks = await marksOf(
+      this.quotes,
+      held.map((p) => p.symbol),
+    );
     const byKey = new Map(held.map((r) => [`${r.accountId}/${r.symbol}`, r]));
     return requests.map(({ symbol, accountId }) => {
       if (!valid(accountId)) return null;
       const id = accountId === null ? first : accountId.toLowerCase();
       const row = id === null ? undefined : byKey.get(`${id}/${symbol}`);
-      return row ? this.positionModel(row, marks) : null;
+      return row ? positionModel(row, marks) : null;
     });
+  }
+
+  /** Accounts read by `read` as models, with their positions, limits and marks, in one transaction. */
+  private async models(
+    caller: Caller,
+    read: (repo: TradingRepository) => Promise<AccountRow[]>,
+  ): Promise<AccountModel[]> {
+    const { rows, positions, limits } = await inTenant(this.pool, caller.scope, async (repo) => {
+      const rows = await read(repo);
+      const ids = rows.map((r) => r.id);
+      const [positions, limits] = await Promise.all([repo.listPositionsOf(ids), repo.riskLimitsOf(ids)]);
+      return { rows, positions, limits };
+    });
+    const held = positions.filter((p) => !new Dec(p.quantity).isZero());
+    const marks = await marksOf(
+      this.quotes,
+      held.map((p) => p.symbol),
+    );
+    const positionsOf = groupBy(positions, (p) => p.accountId);
+    const limitsOf = new Map(limits.map((l) => [l.accountId, l]));
+    return rows.map((row) =>
+      accountModel(
+        row,
+        positionsOf.get(row.id) ?? [],
+        limitsFromRow(limitsOf.get(row.id)),
+        marks,
+        this.pricing.shortMarginRate,
+      ),
+    );
+  }
+
+  /** Rows of several orders in one transaction, grouped per order in the order of `orderIds`. */
+  private async ofOrders<R extends { orderId: string }>(
+    caller: Caller,
+    orderIds: readonly string[],
+    read: (repo: TradingRepository, ids: string[]) => Promise<R[]>,
+  ): Promise<R[][]> {
+    const wanted = uniqueIds(orderIds);
+    const rows =
+      wanted.length === 0 ? [] : await inTenant(this.pool, caller.scope, (repo) => read(repo, wanted));
+    const byOrder = groupBy(rows, (r) => r.orderId);
+    return orderIds.map((id) => byOrder.get(id.toLowerCase()) ?? []);
   }
 
   /** Runs one page read per distinct filter of `requests`, all in one transaction. */
@@ -271,11 +244,11 @@ export class AccountService {
     const row = await inTenant(this.pool, caller.scope, async (repo) => {
       const account = await repo.lockAccount(id);
       if (!account) throw notFound('Account');
-      const current = limitsFromRow(await repo.getRiskLimits(id), DEFAULT_LIMITS);
+      const current = limitsFromRow(await repo.getRiskLimits(id));
       const values = mergeLimits(current, input);
       return repo.upsertRiskLimits(id, { ...values, updatedBy: caller.auth.userId });
     });
-    return limitsFromRow(row, DEFAULT_LIMITS);
+    return limitsFromRow(row);
   }
 
   async setTradingState(
@@ -287,10 +260,8 @@ export class AccountService {
     const id = requireId(accountId, 'accountId');
     if (reason && reason.length > 200)
       throw badInput('reason is at most 200 characters', { field: 'reason' });
-    await inTenant(this.pool, caller.scope, async (_repo, store) => {
-      const session = await this.lockSession(store, id);
+    await this.inSession(caller, id, (session) => {
       session.setTradingState(state, state === 'ACTIVE' ? null : (reason ?? 'MANUAL'));
-      await session.flush(store);
     });
     return this.require(caller, id);
   }
@@ -309,14 +280,13 @@ export class AccountService {
     if (reference !== null && !REFERENCE.test(reference)) {
       throw badInput('reference must be 1-128 characters of A-Z a-z 0-9 . _ : -', { field: 'reference' });
     }
-    const effects = await inTenant(this.pool, caller.scope, async (repo, store) => {
-      const session = await this.lockSession(store, id);
+    await this.inSession(caller, id, async (session, repo) => {
       if (reference !== null) {
         const done = await repo.ledgerByReference(id, kind, reference);
         if (done) {
           if (!new Dec(done.amount).abs().eq(amount))
             throw conflict('reference was already used with another amount');
-          return null;
+          return;
         }
       }
       if (kind === 'withdrawal') {
@@ -329,62 +299,20 @@ export class AccountService {
         }
       }
       session.moveCash(kind, amount, reference);
-      return session.flush(store);
     });
-    if (effects) await this.sink(caller.scope, effects);
     return this.require(caller, id);
   }
 
-  private async lockSession(store: SessionStore, accountId: string): Promise<AccountSession> {
-    const opened = await openSession(store, accountId, this.pricing, this.now(), {
-      lock: true,
-      defaults: DEFAULT_LIMITS,
-    });
-    if (!opened) throw notFound('Account');
-    return opened.session;
-  }
-
-  private async marks(positions: readonly PositionRow[]): Promise<Map<string, Dec>> {
-    const symbols = positions.filter((p) => !new Dec(p.quantity).isZero()).map((p) => p.symbol);
-    const quotes = await this.quotes.getMany(symbols);
-    const marks = new Map<string, Dec>();
-    for (const [s, q] of quotes) marks.set(s, new Dec(q.price));
-    return marks;
-  }
-
-  private positionModel(p: PositionRow, marks: ReadonlyMap<string, Dec>): PositionModel {
-    return {
-      accountId: p.accountId,
-      symbol: p.symbol,
-      quantity: new Dec(p.quantity),
-      averagePrice: new Dec(p.averagePrice),
-      realizedPnl: new Dec(p.realizedPnl),
-      lastPrice: marks.get(p.symbol) ?? null,
-    };
-  }
-
-  private model(
-    row: AccountRow,
-    positions: readonly PositionRow[],
-    limits: RiskLimitsModel,
-    marks: ReadonlyMap<string, Dec>,
-  ): AccountModel {
-    let shortCost = new Dec(0);
-    let realized = new Dec(0);
-    for (const p of positions) {
-      realized = realized.add(p.realizedPnl);
-      const q = new Dec(p.quantity);
-      if (q.isNegative()) shortCost = shortCost.add(q.abs().mul(p.averagePrice));
-    }
-    return {
-      row,
-      positions: positions
-        .filter((p) => !new Dec(p.quantity).isZero())
-        .map((p) => this.positionModel(p, marks)),
-      realizedPnl: realized,
-      limits,
-      shortMargin: moneyUp(shortCost.mul(this.pricing.shortMarginRate)),
-    };
+  /** Runs `work` in the account's session (NOT_FOUND without one) and publishes what it changed. */
+  private async inSession(
+    caller: Caller,
+    accountId: string,
+    work: (session: AccountSession, repo: TradingRepository) => void | Promise<void>,
+  ): Promise<void> {
+    const request = { account: { id: accountId }, lock: true, now: this.now() };
+    const done = await this.store.withSession(caller.scope, request, work);
+    if (!done) throw notFound('Account');
+    if (done.effects) await this.sink(caller.scope, done.effects);
   }
 }
 
@@ -403,42 +331,4 @@ function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[
     else groups.set(k, [row]);
   }
   return groups;
-}
-
-function isUuid(v: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
-}
-
-/** New limit values from the current ones and an input (omitted: kept; null: removed). */
-export function mergeLimits(current: RiskLimitsModel, input: RiskLimitsInput): RiskLimitsValues {
-  const pick = (key: keyof RiskLimitsInput, value: Dec | null): string | null => {
-    const given = input[key];
-    if (given === undefined) return value === null ? null : str(value);
-    if (given === null) return null;
-    const d = new Dec(given as string);
-    if (!d.isFinite() || d.isNegative()) throw badInput(`${key} must not be negative`, { field: key });
-    if (d.gt('1e15')) throw badInput(`${key} is too large`, { field: key });
-    return str(d);
-  };
-  const collar = pick('priceCollarPercent', current.priceCollarPct);
-  if (collar !== null && (new Dec(collar).lte(0) || new Dec(collar).gt(10))) {
-    throw badInput('priceCollarPercent must be in (0, 10] (a fraction: 0.1 is 10 %)', {
-      field: 'priceCollarPercent',
-    });
-  }
-  const rate = input.maxOrdersPerMinute === undefined ? current.maxOrdersPerMinute : input.maxOrdersPerMinute;
-  if (rate !== null && (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000)) {
-    throw badInput('maxOrdersPerMinute must be 1..1000000', { field: 'maxOrdersPerMinute' });
-  }
-  return {
-    maxOrderQuantity: pick('maxOrderQuantity', current.maxOrderQuantity),
-    minOrderQuantity: pick('minOrderQuantity', current.minOrderQuantity),
-    maxOrderNotional: pick('maxOrderNotional', current.maxOrderNotional),
-    maxPositionQuantity: pick('maxPositionQuantity', current.maxPositionQuantity),
-    maxGrossExposure: pick('maxGrossExposure', current.maxGrossExposure),
-    priceCollarPct: collar,
-    allowShortSelling: input.allowShortSelling ?? current.allowShortSelling,
-    maxOrdersPerMinute: rate,
-    dailyLossLimit: pick('dailyLossLimit', current.dailyLossLimit),
-  };
 }

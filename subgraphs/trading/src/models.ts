@@ -1,10 +1,18 @@
 /**
  * What resolvers receive for each GraphQL type (codegen mappers): database rows or small views of
- * them. Decimals stay exact (strings or decimal.js values) until the Decimal scalar serializes them.
+ * them, built here. Decimals stay exact (strings or decimal.js values) until the Decimal scalar
+ * serializes them.
  */
-import type { Dec } from './decimal.js';
-import type { AccountRow, CashLedgerRow, ExecutionRow, OrderEventRow, OrderRow } from './db/tenant-schema.js';
-import type { EffectiveLimits } from './risk.rules.js';
+import { Dec, moneyUp } from './decimal.js';
+import type {
+  AccountRow,
+  CashLedgerRow,
+  ExecutionRow,
+  OrderEventRow,
+  OrderRow,
+  PositionRow,
+} from './db/tenant-schema.js';
+import type { EffectiveLimits } from './risk-limits.js';
 
 export interface PositionModel {
   accountId: string;
@@ -49,4 +57,40 @@ export interface OrderPreviewModel {
 /** A reference to market-data's Instrument entity. */
 export interface InstrumentRefModel {
   symbol: string;
+}
+
+/** A position as the API shows it, valued at `marks` when the symbol has one. */
+export function positionModel(p: PositionRow, marks: ReadonlyMap<string, Dec>): PositionModel {
+  return {
+    accountId: p.accountId,
+    symbol: p.symbol,
+    quantity: new Dec(p.quantity),
+    averagePrice: new Dec(p.averagePrice),
+    realizedPnl: new Dec(p.realizedPnl),
+    lastPrice: marks.get(p.symbol) ?? null,
+  };
+}
+
+/** An account as the API shows it, from its row, every position row (flat ones too) and its limits. */
+export function accountModel(
+  row: AccountRow,
+  positions: readonly PositionRow[],
+  limits: EffectiveLimits,
+  marks: ReadonlyMap<string, Dec>,
+  shortMarginRate: Dec,
+): AccountModel {
+  let shortCost = new Dec(0);
+  let realized = new Dec(0);
+  for (const p of positions) {
+    realized = realized.add(p.realizedPnl);
+    const q = new Dec(p.quantity);
+    if (q.isNegative()) shortCost = shortCost.add(q.abs().mul(p.averagePrice));
+  }
+  return {
+    row,
+    positions: positions.filter((p) => !new Dec(p.quantity).isZero()).map((p) => positionModel(p, marks)),
+    realizedPnl: realized,
+    limits,
+    shortMargin: moneyUp(shortCost.mul(shortMarginRate)),
+  };
 }

@@ -1,16 +1,14 @@
 /**
  * Pre-trade risk checks: a pure function of the order, the instrument, the latest quote and the
- * account's state. Each failing check yields a machine-readable reason (stored on the REJECTED order
- * and its event); an accepted order yields the cash it must reserve while open.
- *
- * Money model (a cash account, with optional short selling):
- *   buying power = cash - reserved (open orders) - short margin (|short qty| * average price * rate)
- * A buy reserves quantity * reference price (fee included) except the part that covers a short (which
- * releases margin instead); a short sale reserves the extra margin it will tie up (rate - 1) plus fees.
- * Fills re-check the same invariants (see account-session.ts), so neither cash nor buying power can go
- * negative even when the fill price differs from the reservation's.
+ * account's state; each failing check yields a reason stored on the REJECTED order, an accepted order
+ * the cash it must reserve while open. Buying power = cash - reserved - short margin (|short qty| *
+ * average price * rate). A buy reserves quantity * reference price (fee included) except the part that
+ * covers a short; a short sale reserves the extra margin it ties up (rate - 1) plus fees. Fills
+ * re-check the same invariants (account-session.ts), whatever the fill price.
  */
 import { Dec, moneyUp, str } from './decimal.js';
+import { freshQuote, marketFillPrice } from './execution/matching.js';
+import type { EffectiveLimits } from './risk-limits.js';
 import type { InstrumentInfo } from './market/instrument.catalog.js';
 import type { MarketTick } from './market/market-tick.js';
 import {
@@ -22,34 +20,6 @@ import {
   type RejectReason,
   type TradingState,
 } from './order.types.js';
-
-/** Per-account limits in effect; null is "no limit". */
-export interface EffectiveLimits {
-  maxOrderQuantity: Dec | null;
-  minOrderQuantity: Dec | null;
-  maxOrderNotional: Dec | null;
-  maxPositionQuantity: Dec | null;
-  maxGrossExposure: Dec | null;
-  priceCollarPct: Dec | null;
-  allowShortSelling: boolean;
-  maxOrdersPerMinute: number | null;
-  dailyLossLimit: Dec | null;
-  updatedAt: Date | null;
-}
-
-/** Limits of an account that never set any. */
-export const DEFAULT_LIMITS: EffectiveLimits = Object.freeze({
-  maxOrderQuantity: new Dec(1_000_000),
-  minOrderQuantity: null,
-  maxOrderNotional: new Dec(1_000_000),
-  maxPositionQuantity: null,
-  maxGrossExposure: null,
-  priceCollarPct: new Dec('0.2'),
-  allowShortSelling: false,
-  maxOrdersPerMinute: 600,
-  dailyLossLimit: null,
-  updatedAt: null,
-});
 
 export interface RiskContext {
   instrument: InstrumentInfo | undefined;
@@ -91,42 +61,6 @@ export interface RiskDecision {
   reserveUnits: Dec;
   reservation: Dec;
   buyingPower: Dec;
-}
-
-/** A quote usable for pricing now: present and not older than the configured age. */
-export function freshQuote(quote: MarketTick | null, now: number, maxAgeMs: number): MarketTick | null {
-  if (!quote) return null;
-  if (maxAgeMs > 0 && now - quote.ts > maxAgeMs) return null;
-  return quote;
-}
-
-/** Slippage in basis points of a market fill of `quantity` against a tick. */
-export function slippageBps(quantity: Dec, tick: Pick<MarketTick, 'size'>, pricing: PricingConfig): Dec {
-  const size = new Dec(tick.size);
-  const impact =
-    pricing.impactBps.isZero() || size.isZero() ? new Dec(0) : pricing.impactBps.mul(quantity.div(size));
-  return pricing.slippageBps.add(impact);
-}
-
-/**
- * Price of a market fill: the ask (buys) or bid (sells) moved against the taker by the slippage,
- * rounded to the tick size against the taker.
- */
-export function marketFillPrice(
-  side: OrderIntent['side'],
-  quantity: Dec,
-  tick: MarketTick,
-  tickSize: Dec,
-  pricing: PricingConfig,
-): Dec {
-  const bps = slippageBps(quantity, tick, pricing).div(10_000);
-  if (side === 'BUY') {
-    const p = new Dec(tick.ask).mul(new Dec(1).add(bps));
-    return tickSize.isZero() ? p : p.div(tickSize).ceil().mul(tickSize);
-  }
-  const p = new Dec(tick.bid).mul(new Dec(1).sub(bps));
-  const rounded = tickSize.isZero() ? p : p.div(tickSize).floor().mul(tickSize);
-  return rounded.gt(0) ? rounded : tickSize.isZero() ? p : tickSize;
 }
 
 function reject(reason: RejectReason, message: string, detail: Record<string, unknown> = {}): RiskRejection {

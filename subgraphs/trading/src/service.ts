@@ -9,7 +9,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
 import type { SessionLiveness } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
-import { createPool, pingDb, type TenantScope } from '../../../lib/db.js';
+import { createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
@@ -24,8 +24,8 @@ import {
 } from '../../../lib/subgraph-service.js';
 import type { GraphqlWsServer } from '../../../lib/ws-server.js';
 import { AccountService } from './account.service.js';
-import type { TxEffects } from './account-session.js';
 import type { TradingContext, TradingServices } from './context.js';
+import { createEffectsSink } from './effects.sink.js';
 import { EventHub } from './events/event.hub.js';
 import { TradingPublisher } from './events/trading.publisher.js';
 import { ExecutionEngine } from './execution/engine.js';
@@ -40,6 +40,7 @@ import { OrderService } from './order.service.js';
 import { pricingFrom } from './order.types.js';
 import { OrderBookRegistry } from './order-book.registry.js';
 import { resolvers } from './resolvers/index.js';
+import { SessionStore } from './session.store.js';
 import { TenantGate } from './tenant-gate.js';
 import { callerOf, type TenantDb } from './tenant-scope.js';
 import { createTradingLoaders } from './trading.loaders.js';
@@ -143,6 +144,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
         const quotes = new QuoteBook(redis);
         const hub = new EventHub(subscriber, tradingMetrics);
         const registry = new OrderBookRegistry(pool);
+        const store = new SessionStore(tenantDb, pricing);
         const publisher = new TradingPublisher(
           redis,
           config.REDIS_PREFIX,
@@ -160,7 +162,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
             catalog,
             quotes,
             registry,
-            fills: new FillService(tenantDb, catalog, quotes, pricing),
+            fills: new FillService(store, catalog, quotes, pricing),
             metrics: tradingMetrics,
             logger,
             instanceId,
@@ -170,14 +172,11 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
             now,
           });
         }
-        const localEngine = engine;
-        const sink = async (scope: TenantScope, effects: TxEffects): Promise<void> => {
-          localEngine?.sync(scope, effects);
-          await publisher.publish(scope.tenantId, effects, (symbol) => !localEngine?.owns(symbol));
-        };
+        const sink = createEffectsSink(engine, publisher);
         engine?.onEffects(sink);
         const orders = new OrderService({
           pool: tenantDb,
+          store,
           catalog,
           quotes,
           registry,
@@ -189,7 +188,7 @@ export function createTradingService(config: Config, deps: TradingDeps = {}): Tr
           placementConcurrency: config.TRADING_PLACEMENT_CONCURRENCY,
           accountQueueMax: config.TRADING_ACCOUNT_QUEUE_MAX,
         });
-        const accounts = new AccountService(tenantDb, quotes, pricing, sink, now);
+        const accounts = new AccountService(tenantDb, store, quotes, pricing, sink, now);
         const services: TradingServices = { orders, accounts, hub, redisPrefix: config.REDIS_PREFIX };
 
         const sessions = await subgraphSessionLiveness(config, logger, subscriber, deps.sessions);

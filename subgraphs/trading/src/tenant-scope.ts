@@ -6,9 +6,14 @@
 import type pg from 'pg';
 import type { AuthClaims, Role } from '../../../lib/auth.js';
 import { requireAuth, requireRole, type RequestContext } from '../../../lib/context.js';
-import { tenantSchemaName, withTenant, withTenantRoundTrips, type TenantScope } from '../../../lib/db.js';
+import {
+  tenantSchemaName,
+  withTenant,
+  withTenantRoundTrips,
+  type PoolClient,
+  type TenantScope,
+} from '../../../lib/db.js';
 import { AppError, ErrorCode } from '../../../lib/errors.js';
-import { SessionStore } from './session.store.js';
 import type { TenantGate } from './tenant-gate.js';
 import { TradingRepository } from './trading.repository.js';
 
@@ -52,18 +57,18 @@ export function notProvisioned(): AppError {
 }
 
 /**
- * Runs `fn` in one withTenant transaction with the repository (drizzle, reads) and the session store
- * (hand-written SQL of the order hot path) on it, within the tenant's share of the pool. A tenant whose
- * role does not exist (still provisioning) answers NOT_FOUND instead of a database error.
+ * Runs `fn` in one withTenant transaction with the repository (drizzle) on it, within the tenant's
+ * share of the pool. A tenant whose role does not exist (still provisioning) answers NOT_FOUND instead
+ * of a database error. The order path goes through session.store.ts (which uses the next function).
  */
 export async function inTenant<T>(
   db: TenantDb,
   scope: TenantScope,
-  fn: (repo: TradingRepository, store: SessionStore) => Promise<T>,
+  fn: (repo: TradingRepository) => Promise<T>,
 ): Promise<T> {
   try {
     return await db.gate.run(scope.tenantId, () =>
-      withTenant(db.pool, scope, (tx, client) => fn(new TradingRepository(tx), new SessionStore(client))),
+      withTenant(db.pool, scope, (tx) => fn(new TradingRepository(tx))),
     );
   } catch (err) {
     throw tenantError(err);
@@ -81,13 +86,13 @@ export async function inTenantRoundTrips<T>(
   fn: (
     first: Record<string, unknown>[],
     repo: TradingRepository,
-    store: SessionStore,
+    client: PoolClient,
   ) => Promise<{ value: T; last?: string | null }>,
 ): Promise<T> {
   try {
     return await db.gate.run(scope.tenantId, () =>
       withTenantRoundTrips(db.pool, scope, first, (trip) =>
-        fn(trip.first, new TradingRepository(trip.tx), new SessionStore(trip.client)),
+        fn(trip.first, new TradingRepository(trip.tx), trip.client),
       ),
     );
   } catch (err) {

@@ -4,7 +4,7 @@
  * tenant schema), so every statement is unqualified and can only reach the caller's tenant. The hot
  * path (placement, fills, cancels) is session.store.ts.
  */
-import { and, desc, eq, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../lib/db.js';
 import {
   accounts,
@@ -33,6 +33,9 @@ function anyId(column: AnyColumn, ids: readonly string[]): SQL {
   return sql`${column} = ANY(${sql.param([...ids])}::uuid[])`;
 }
 
+/** The tables read a page per account at a time. */
+type PageTable = typeof orders | typeof executions | typeof cashLedger;
+
 /** Filters of a per-account order page (Account.orders). */
 export interface OrderPageFilter {
   status?: OrderStatus | null;
@@ -59,10 +62,6 @@ export class TradingRepository {
   async lockAccount(id: string): Promise<AccountRow | undefined> {
     const rows = await this.tx.select().from(accounts).where(eq(accounts.id, id)).for('update');
     return rows[0];
-  }
-
-  async getAccount(id: string): Promise<AccountRow | undefined> {
-    return (await this.tx.select().from(accounts).where(eq(accounts.id, id)))[0];
   }
 
   listAccounts(): Promise<AccountRow[]> {
@@ -107,14 +106,6 @@ export class TradingRepository {
         ),
       );
     return rows[0];
-  }
-
-  listPositions(accountId: string): Promise<PositionRow[]> {
-    return this.tx
-      .select()
-      .from(positions)
-      .where(eq(positions.accountId, accountId))
-      .orderBy(positions.symbol);
   }
 
   /** Positions of several accounts (the `accounts` query). */
@@ -176,70 +167,58 @@ export class TradingRepository {
    * One page of orders per account (most recent first), in one statement: a LATERAL page per account
    * uses (account_id, created_at) and stops at `first`, however long the account's history.
    */
-  async orderPagesOf(accountIds: readonly string[], filter: OrderPageFilter): Promise<OrderRow[]> {
-    if (accountIds.length === 0) return [];
-    const acc = this.accountIdsAlias(accountIds);
-    const conditions: SQL[] = [eq(orders.accountId, acc.id)];
-    if (filter.status) conditions.push(eq(orders.status, filter.status));
-    if (filter.symbol) conditions.push(eq(orders.symbol, filter.symbol));
-    const page = this.tx
-      .select()
-      .from(orders)
-      .where(and(...conditions))
-      .orderBy(desc(orders.createdAt), desc(orders.id))
-      .limit(filter.first)
-      .as('page');
-    const rows = await this.tx
-      .select()
-      .from(acc)
-      .innerJoinLateral(page, sql`true`)
-      .orderBy(page.accountId, desc(page.createdAt), desc(page.id));
-    return rows.map((r) => r.page);
+  orderPagesOf(accountIds: readonly string[], filter: OrderPageFilter): Promise<OrderRow[]> {
+    const where: SQL[] = [];
+    if (filter.status) where.push(eq(orders.status, filter.status));
+    if (filter.symbol) where.push(eq(orders.symbol, filter.symbol));
+    return this.pagesOf(accountIds, orders, where, ['createdAt', 'id'], filter.first);
   }
 
   /** One page of executions per account (most recent first), in one statement (see orderPagesOf). */
-  async tradePagesOf(accountIds: readonly string[], filter: TradePageFilter): Promise<ExecutionRow[]> {
-    if (accountIds.length === 0) return [];
-    const acc = this.accountIdsAlias(accountIds);
-    const conditions: SQL[] = [eq(executions.accountId, acc.id)];
-    if (filter.symbol) conditions.push(eq(executions.symbol, filter.symbol));
-    const page = this.tx
-      .select()
-      .from(executions)
-      .where(and(...conditions))
-      .orderBy(desc(executions.executedAt), desc(executions.id))
-      .limit(filter.first)
-      .as('page');
-    const rows = await this.tx
-      .select()
-      .from(acc)
-      .innerJoinLateral(page, sql`true`)
-      .orderBy(page.accountId, desc(page.executedAt), desc(page.id));
-    return rows.map((r) => r.page);
+  tradePagesOf(accountIds: readonly string[], filter: TradePageFilter): Promise<ExecutionRow[]> {
+    const where = filter.symbol ? [eq(executions.symbol, filter.symbol)] : [];
+    return this.pagesOf(accountIds, executions, where, ['executedAt', 'id'], filter.first);
   }
 
   /** One page of ledger entries per account (most recent first), in one statement (see orderPagesOf). */
-  async ledgerPagesOf(accountIds: readonly string[], first: number): Promise<CashLedgerRow[]> {
+  ledgerPagesOf(accountIds: readonly string[], first: number): Promise<CashLedgerRow[]> {
+    return this.pagesOf(accountIds, cashLedger, [], ['id'], first);
+  }
+
+  /**
+   * One page of `table`'s rows per account, newest first by the `newest` columns: the existing
+   * accounts among `accountIds` joined to a LATERAL page each.
+   */
+  private async pagesOf<T extends PageTable>(
+    accountIds: readonly string[],
+    table: T,
+    where: SQL[],
+    newest: readonly (keyof T['$inferSelect'] & string)[],
+    first: number,
+  ): Promise<T['$inferSelect'][]> {
     if (accountIds.length === 0) return [];
-    const acc = this.accountIdsAlias(accountIds);
+    const acc = this.tx
+      .select({ id: accounts.id })
+      .from(accounts)
+      .where(anyId(accounts.id, accountIds))
+      .as('acc');
+    const columns = table as unknown as Record<string, AnyColumn>;
+    // Typed as the union: drizzle's select types do not resolve over a type parameter.
+    const source: PageTable = table;
     const page = this.tx
       .select()
-      .from(cashLedger)
-      .where(eq(cashLedger.accountId, acc.id))
-      .orderBy(desc(cashLedger.id))
+      .from(source)
+      .where(and(eq(table.accountId, acc.id), ...where))
+      .orderBy(...newest.map((k) => desc(columns[k] as AnyColumn)))
       .limit(first)
       .as('page');
+    const paged = page as unknown as Record<string, AnyColumn>;
     const rows = await this.tx
       .select()
       .from(acc)
       .innerJoinLateral(page, sql`true`)
-      .orderBy(page.accountId, desc(page.id));
-    return rows.map((r) => r.page);
-  }
-
-  /** The ids among `accountIds` that exist, as the outer side of a LATERAL page. */
-  private accountIdsAlias(accountIds: readonly string[]) {
-    return this.tx.select({ id: accounts.id }).from(accounts).where(anyId(accounts.id, accountIds)).as('acc');
+      .orderBy(asc(paged['accountId'] as AnyColumn), ...newest.map((k) => desc(paged[k] as AnyColumn)));
+    return rows.map((r) => r.page as T['$inferSelect']);
   }
 
   async upsertRiskLimits(accountId: string, values: RiskLimitsValues): Promise<RiskLimitsRow> {

@@ -244,6 +244,17 @@ describe('batched reads', () => {
   });
 });
 
+/** A service of its own with these settings, started, and two fresh tenants. */
+async function startWithTwoTenants(
+  deps: Parameters<TradingTestEnv['service']>[0],
+  overrides: Parameters<TradingTestEnv['service']>[1],
+): Promise<{ svc: TradingService; url: string; a: Tenant; b: Tenant }> {
+  const svc = env.service(deps, overrides);
+  const { url } = await svc.start();
+  const [a, b] = await Promise.all([env.tenant(), env.tenant()]);
+  return { svc, url, a, b };
+}
+
 describe('placement turns and queues (one placement transaction at a time)', () => {
   let svc: TradingService;
   let url: string;
@@ -253,12 +264,10 @@ describe('placement turns and queues (one placement transaction at a time)', () 
 
   beforeAll(async () => {
     // Every read of the clock moves it on, so each batch stamps its orders with a time of its own.
-    svc = env.service(
+    ({ svc, url, a, b } = await startWithTwoTenants(
       { now: () => ++clock },
       { TRADING_PLACEMENT_CONCURRENCY: 1, TRADING_ACCOUNT_QUEUE_MAX: 5, TRADING_ENGINE_ENABLED: false },
-    );
-    ({ url } = await svc.start());
-    [a, b] = await Promise.all([env.tenant(), env.tenant()]);
+    ));
   }, 60_000);
 
   afterAll(async () => {
@@ -348,12 +357,10 @@ describe("each tenant's share of the pool", () => {
   let b: Tenant;
 
   beforeAll(async () => {
-    svc = env.service(
+    ({ svc, url, a, b } = await startWithTwoTenants(
       {},
       { TRADING_TENANT_MAX_CONNECTIONS: 1, TRADING_PLACEMENT_CONCURRENCY: 2, TRADING_ENGINE_ENABLED: false },
-    );
-    ({ url } = await svc.start());
-    [a, b] = await Promise.all([env.tenant(), env.tenant()]);
+    ));
   }, 60_000);
 
   afterAll(async () => {

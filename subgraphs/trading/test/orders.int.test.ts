@@ -307,25 +307,21 @@ describe('immediate-or-cancel and fill-or-kill', () => {
   });
 });
 
+/** A GTC buy of TSLA below the market (it rests). */
+const RESTING_TSLA = {
+  symbol: 'TSLA',
+  side: 'BUY',
+  type: 'LIMIT',
+  quantity: '1',
+  limitPrice: '240',
+  timeInForce: 'GTC',
+};
+
 describe('DAY orders', () => {
   it('expire at the end of the trading day; GTC orders stay', async () => {
     await feed('TSLA', '250.00', { bid: '249.99', ask: '250.01' });
-    const day = await place({
-      symbol: 'TSLA',
-      side: 'BUY',
-      type: 'LIMIT',
-      quantity: '1',
-      limitPrice: '240',
-      timeInForce: 'DAY',
-    });
-    const gtc = await place({
-      symbol: 'TSLA',
-      side: 'BUY',
-      type: 'LIMIT',
-      quantity: '1',
-      limitPrice: '240',
-      timeInForce: 'GTC',
-    });
+    const day = await place({ ...RESTING_TSLA, timeInForce: 'DAY' });
+    const gtc = await place(RESTING_TSLA);
     expect(day.expiresAt).toBe('2030-03-04T20:00:00.000Z');
     expect(gtc.expiresAt).toBeNull();
     await svc.runtime().engine!.expireDue();
@@ -342,16 +338,7 @@ describe('DAY orders', () => {
 
 describe('clientOrderId', () => {
   it('a retried submit returns the same order; other parameters are a CONFLICT', async () => {
-    const input = {
-      accountId: t.accountId,
-      clientOrderId: 'retry-me',
-      symbol: 'TSLA',
-      side: 'BUY',
-      type: 'LIMIT',
-      quantity: '1',
-      limitPrice: '240',
-      timeInForce: 'GTC',
-    };
+    const input = { accountId: t.accountId, clientOrderId: 'retry-me', ...RESTING_TSLA };
     const a = await gql<{ placeOrder: OrderView }>(url, PLACE, { input }, token);
     const b = await gql<{ placeOrder: OrderView }>(url, PLACE, { input }, token);
     expect(b.data?.placeOrder.id).toBe(a.data?.placeOrder.id);

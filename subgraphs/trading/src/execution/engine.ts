@@ -1,20 +1,17 @@
 /**
  * The execution engine: owns symbols (one replica per symbol, Redis leases), listens to their ticks,
  * keeps their resting orders of every tenant in memory ({@link SymbolBook}) and fills what each tick
- * reaches. Ticks of one symbol are processed strictly in order; different symbols in parallel. The
- * orders a tick reaches are grouped by account and each account is one transaction (at most
- * TRADING_FILL_CONCURRENCY at once), so 1,000 crossed orders of 100 tenants are 100 commits.
- *
- * Start (and every newly acquired symbol): the index is rebuilt from the database, reading the open
- * orders of every tenant listed in the order-book registry; ticks that arrive meanwhile wait for it.
- * New resting orders come from this replica's placements directly and from other replicas through
- * the `trading:book` channel.
+ * reaches. Ticks of one symbol run strictly in order, symbols in parallel; the orders a tick reaches
+ * are grouped by account, one account session each (at most TRADING_FILL_CONCURRENCY at once). On
+ * start (and for each newly acquired symbol) the index is rebuilt from the open orders of every tenant
+ * in the order-book registry while ticks wait; new resting orders come from this replica's placements
+ * and from other replicas through the `trading:book` channel.
  */
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
 import { channels, type Redis } from '../../../../lib/redis.js';
 import type { Logger } from '../../../../lib/logger.js';
-import type { TxEffects } from '../account-session.js';
 import type { OrderRow } from '../db/tenant-schema.js';
+import type { EffectsSink } from '../effects.sink.js';
 import type { EventHub } from '../events/event.hub.js';
 import { tradingChannels } from '../events/trading.channels.js';
 import { decodeOrder, parseJson } from '../events/wire.js';
@@ -23,14 +20,12 @@ import { decodeMarketTick, isNewer, type MarketTick } from '../market/market-tic
 import type { QuoteBook } from '../market/quote.book.js';
 import { isOpen } from '../order.types.js';
 import type { OrderBookRegistry } from '../order-book.registry.js';
+import type { TxEffects } from '../session-changes.js';
 import { inTenant, type TenantDb } from '../tenant-scope.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import type { FillService } from './fill.service.js';
 import { SymbolBook, type BookEntry } from './order-book.js';
 import { SymbolLocks } from './symbol-locks.js';
-
-/** Called after each committed engine transaction (events, cache, index of other replicas). */
-export type EffectsSink = (scope: TenantScope, effects: TxEffects) => Promise<void>;
 
 /** Ticks a symbol may have waiting; beyond this the oldest are dropped (and counted). */
 const QUEUE_MAX = 10_000;

@@ -1,19 +1,14 @@
 /**
  * When and at what price an open order trades against a tick: pure rules shared by the placement path
- * (an order marketable on arrival) and the execution engine (resting orders on each tick).
- *
- * - Stops trigger on the last price: a buy stop when last >= stop, a sell stop when last <= stop. A
- *   triggered STOP trades as a market order, a triggered STOP_LIMIT as a limit order.
- * - Market orders fill at the ask (buys) or bid (sells) moved by the slippage model.
- * - Limit orders fill when the touch crosses the limit (ask <= limit for buys, bid >= limit for sells),
- *   at the touch: never beyond the limit, no slippage.
- * - Liquidity: with TRADING_LIQUIDITY_FACTOR > 0 an order takes at most factor * tick size per tick
- *   (rounded down to the lot size); 0 means unlimited (every fill is complete).
+ * (marketable on arrival), the engine (resting orders on each tick) and the pre-trade checks (the
+ * price estimate of a market order). Stops trigger on the last price (buy: last >= stop; sell: last <=
+ * stop), then trade as MARKET or LIMIT. Market orders fill at the ask/bid moved by the slippage model;
+ * limit orders at the touch once it crosses the limit, never beyond it, without slippage. With
+ * TRADING_LIQUIDITY_FACTOR > 0 an order takes at most factor * tick size per tick (lot-rounded).
  */
 import { Dec, floorTo, minDec } from '../decimal.js';
 import type { MarketTick } from '../market/market-tick.js';
 import type { OrderType, PricingConfig, Side } from '../order.types.js';
-import { marketFillPrice } from '../risk.rules.js';
 
 export interface MatchableOrder {
   side: Side;
@@ -80,4 +75,40 @@ export function fillFor(
   }
   const bid = new Dec(tick.bid);
   return bid.gte(limit) ? { quantity, price: bid } : null;
+}
+
+/** A quote usable for pricing now: present and not older than the configured age. */
+export function freshQuote(quote: MarketTick | null, now: number, maxAgeMs: number): MarketTick | null {
+  if (!quote) return null;
+  if (maxAgeMs > 0 && now - quote.ts > maxAgeMs) return null;
+  return quote;
+}
+
+/** Slippage in basis points of a market fill of `quantity` against a tick. */
+export function slippageBps(quantity: Dec, tick: Pick<MarketTick, 'size'>, pricing: PricingConfig): Dec {
+  const size = new Dec(tick.size);
+  const impact =
+    pricing.impactBps.isZero() || size.isZero() ? new Dec(0) : pricing.impactBps.mul(quantity.div(size));
+  return pricing.slippageBps.add(impact);
+}
+
+/**
+ * Price of a market fill: the ask (buys) or bid (sells) moved against the taker by the slippage,
+ * rounded to the tick size against the taker.
+ */
+export function marketFillPrice(
+  side: Side,
+  quantity: Dec,
+  tick: MarketTick,
+  tickSize: Dec,
+  pricing: PricingConfig,
+): Dec {
+  const bps = slippageBps(quantity, tick, pricing).div(10_000);
+  if (side === 'BUY') {
+    const p = new Dec(tick.ask).mul(new Dec(1).add(bps));
+    return tickSize.isZero() ? p : p.div(tickSize).ceil().mul(tickSize);
+  }
+  const p = new Dec(tick.bid).mul(new Dec(1).sub(bps));
+  const rounded = tickSize.isZero() ? p : p.div(tickSize).floor().mul(tickSize);
+  return rounded.gt(0) ? rounded : tickSize.isZero() ? p : tickSize;
 }
