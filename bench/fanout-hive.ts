@@ -1,6 +1,7 @@
 /**
- * Hive Gateway (`@graphql-hive/gateway`, a dev dependency for this benchmark only) serving the same
- * supergraph as our gateway, for the side-by-side run of `bench/subscription-fanout.ts`.
+ * Hive Gateway (`@graphql-hive/gateway`, and `@graphql-hive/router-runtime` for its Rust planner: dev
+ * dependencies for the benchmarks only) serving the same supergraph as our gateway, for the
+ * side-by-side runs of `bench/subscription-fanout.ts` and `bench/gateway-deployed.ts`.
  *
  * Set up through its programmatic API the way its own CLI does it: `createGatewayRuntime` as the
  * request handler of a Node HTTP server, graphql-ws (`ws`) on the same path with the runtime's
@@ -36,11 +37,20 @@ interface HiveModule {
   ) => ServerOptions;
 }
 const HIVE_GATEWAY = '@graphql-hive/gateway';
+const HIVE_ROUTER_RUNTIME = '@graphql-hive/router-runtime';
 
 /** A running Hive Gateway; `stop()` closes sockets and the runtime. */
 export interface HiveGateway {
   url: string;
   stop(): Promise<void>;
+}
+
+/** How Hive Gateway runs besides its defaults. */
+export interface HiveOptions {
+  /** Query planning and execution by the Hive Router runtime (Rust planner; its CLI's `HIVE_ROUTER_RUNTIME`). */
+  routerRuntime?: boolean;
+  /** Pass the client's `authorization` header on to the subgraphs (every HTTP subgraph verifies it). */
+  forwardAuthorization?: boolean;
 }
 
 /**
@@ -52,11 +62,25 @@ export async function startHiveGateway(
   supergraphPath: string,
   port: number,
   headers: Record<string, string>,
+  opts: HiveOptions = {},
 ): Promise<HiveGateway> {
   const entries = Object.entries(headers);
   const { createGatewayRuntime, getGraphQLWSOptions } = (await import(HIVE_GATEWAY)) as HiveModule;
+  const router = opts.routerRuntime
+    ? ((await import(HIVE_ROUTER_RUNTIME)) as { unifiedGraphHandler: unknown })
+    : undefined;
   const runtime = createGatewayRuntime({
     supergraph: supergraphPath,
+    ...(router ? { unifiedGraphHandler: router.unifiedGraphHandler } : {}),
+    ...(opts.forwardAuthorization
+      ? {
+          propagateHeaders: {
+            fromClientToSubgraphs: ({ request }: { request: Request }) => ({
+              authorization: request.headers.get('authorization'),
+            }),
+          },
+        }
+      : {}),
     logging: 'error',
     graphqlEndpoint: '/graphql',
     transportEntries: {

@@ -12,10 +12,10 @@
  *
  * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50]`. Loopback only; stops by itself.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
+import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { readFile, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -113,151 +113,11 @@ async function startChild(spec: ChildSpec, file: string, port: number): Promise<
   });
 }
 
-/**
- * Runs a command to completion without blocking this process: the JWKS and liveness fixtures live
- * here and must keep answering while the load runs.
- */
-function exec(
-  cmd: string,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.once('error', reject);
-    proc.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 interface Row {
   name: string;
   result: LoadResult;
   subgraphCpuUs: number;
   gatewayCpuUs: number;
-}
-
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-/** Parses wrk's `--latency` output (latencies in us/ms/s). */
-function parseWrk(out: string): LoadResult {
-  const ms = (v: string, unit: string): number =>
-    Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
-  const pct = (p: string): number => {
-    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    return m?.[1] && m[2] ? ms(m[1], m[2]) : Number.NaN;
-  };
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50: pct('50'), p99: pct('99'), errors };
-}
-
-/** wrk with a Lua script that POSTs the query and rotates the tokens per request. */
-async function runWrk(
-  url: string,
-  tokens: string[],
-  seconds: number,
-  connections: number,
-  dir: string,
-): Promise<LoadResult> {
-  const script = path.join(dir, 'bench.lua');
-  const body = JSON.stringify({ query: QUERY });
-  await writeFile(
-    script,
-    `local tokens = { ${tokens.map((t) => JSON.stringify(t)).join(', ')} }
-local body = ${JSON.stringify(body)}
-local i = 0
-request = function()
-  i = i % #tokens + 1
-  return wrk.format("POST", nil, { ["content-type"] = "application/json", ["authorization"] = "Bearer " .. tokens[i] }, body)
-end
-`,
-  );
-  const r = await exec('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url]);
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  return parseWrk(r.stdout);
-}
-
-/** Fallback load generator (no wrk): keep-alive HTTP loop in a child process. */
-async function runNodeLoad(
-  url: string,
-  tokens: string[],
-  seconds: number,
-  connections: number,
-  dir: string,
-): Promise<LoadResult> {
-  const file = path.join(dir, 'load.json');
-  await writeFile(file, JSON.stringify({ url, tokens, seconds, connections }));
-  const r = await exec(process.execPath, ['--import', 'tsx', SELF, '--load', file]);
-  if (r.status !== 0) throw new Error(`load child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as LoadResult;
-}
-
-/** The Node load loop: `connections` workers, each one request at a time on a keep-alive agent. */
-async function load(file: string): Promise<void> {
-  const { url, tokens, seconds, connections } = JSON.parse(await readFile(file, 'utf8')) as {
-    url: string;
-    tokens: string[];
-    seconds: number;
-    connections: number;
-  };
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const body = JSON.stringify({ query: QUERY });
-  const target = new URL(url);
-  const latencies: number[] = [];
-  let errors = 0;
-  const until = performance.now() + seconds * 1000;
-  const once = (token: string): Promise<void> =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = http.request(
-        target,
-        {
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${token}`,
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - t0);
-            else errors++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: connections }, async (_x, c) => {
-      let n = c;
-      while (performance.now() < until) await once(tokens[n++ % tokens.length] ?? '');
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const pick = (p: number): number =>
-    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  process.stdout.write(
-    `${JSON.stringify({ rps: latencies.length / seconds, p50: pick(50), p99: pick(99), errors })}\n`,
-  );
-  agent.destroy();
 }
 
 async function main(): Promise<void> {
@@ -309,11 +169,10 @@ async function main(): Promise<void> {
       ),
     );
     const shared = [tokens[0] ?? ''];
-    const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+    const wrk = hasWrk();
+    const body = JSON.stringify({ query: QUERY });
     const run = (url: string, toks: string[], secs: number): Promise<LoadResult> =>
-      hasWrk
-        ? runWrk(url, toks, secs, connections, tmpDir)
-        : runNodeLoad(url, toks, secs, connections, tmpDir);
+      runLoad({ url, body, tokens: toks, seconds: secs, connections }, tmpDir);
 
     const direct = `${subgraphUrl}/graphql`;
     const viaGateway = `http://127.0.0.1:${c.GATEWAY_PORT}/graphql`;
@@ -346,7 +205,7 @@ async function main(): Promise<void> {
     ];
     console.log(`gateway overhead: ${QUERY}`);
     console.log(
-      `${connections} connections, ${seconds} s per run, load generator: ${hasWrk ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+      `${connections} connections, ${seconds} s per run, load generator: ${wrk ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
     for (const { name, result: r, subgraphCpuUs, gatewayCpuUs } of rows) {
       console.log(
@@ -378,8 +237,6 @@ async function main(): Promise<void> {
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
   await child(args[1] ?? '', Number(args[2]));
-} else if (args[0] === '--load') {
-  await load(args[1] ?? '');
 } else {
   await main();
 }

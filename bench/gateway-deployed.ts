@@ -1,0 +1,232 @@
+/**
+ * Gateway overhead on the deployed path (issue 15): the platform as `make prod` starts it
+ * (scripts/dev.ts, NODE_ENV=production: real auth, sessions and tenants, the Redis rate limits and
+ * cost budget checked on every request), users registered through the gateway, each request with
+ * the next user's token. Per query, in the same run: direct to the subgraph (one-fetch query), our
+ * gateway, and Hive Gateway with its default runtime and with the Hive Router runtime (Rust
+ * planner), each peer in a process of its own; req/s, latency and CPU per request of every process.
+ * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { ingressHeaders } from '../lib/ingress.js';
+import { signalChild } from '../lib/process-signal.js';
+import { createTestEnv, freePorts } from '../test/support/env.js';
+import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
+import { startTestSshd } from '../test/support/sshd.js';
+import { answerCpuRequests, spawnBenchChild } from './child.js';
+import { startHiveGateway } from './fanout-hive.js';
+import { hasWrk, runLoad, type LoadResult } from './http-load.js';
+import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const QUERIES = {
+  'one subgraph': '{ me { id email } }',
+  'two subgraphs': '{ me { id email memberships { role tenant { id organizationName status } } } }',
+};
+
+/** Subgraph names of the committed supergraph, their default port, and the variable that moves it. */
+const SUBGRAPH_PORTS: [number, string][] = [
+  [8001, 'AUTH_PORT'],
+  [8002, 'SESSIONS_PORT'],
+  [8003, 'TENANTS_PORT'],
+  [8004, 'TRADING_PORT'],
+  [8005, 'MARKET_DATA_PORT'],
+  [8006, 'ANALYTICS_PORT'],
+];
+
+/** Child entry: `--hive <supergraph> <port> <default|router> <headers.json>`. */
+async function hiveChild(args: string[]): Promise<void> {
+  const [supergraph = '', port = '0', runtime = 'default', headersFile = ''] = args;
+  const headers = JSON.parse(await readFile(headersFile, 'utf8')) as Record<string, string>;
+  const hive = await startHiveGateway(supergraph, Number(port), headers, {
+    routerRuntime: runtime === 'router',
+    forwardAuthorization: true,
+  });
+  answerCpuRequests();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void hive.stop().finally(() => process.exit(0));
+  });
+}
+
+async function register(url: string, i: number): Promise<string> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }',
+      variables: {
+        input: {
+          email: `bench${i}-${randomUUID().slice(0, 8)}@bench.example`,
+          password: 'correct horse battery staple',
+          organizationName: `Bench ${i}`,
+        },
+      },
+    }),
+  });
+  const body = (await res.json()) as { data?: { register?: { accessToken: string } }; errors?: unknown };
+  const token = body.data?.register?.accessToken;
+  if (!token) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
+  return token;
+}
+
+/** Fails unless `url` answers `query` with data for `token`. */
+async function expectData(url: string, query: string, token: string, headers: Record<string, string>) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await res.json()) as { data?: { me?: unknown }; errors?: unknown };
+  if (!body.data?.me || body.errors)
+    throw new Error(`${url} did not answer ${query}: ${JSON.stringify(body)}`);
+}
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** Label of the process that is the gateway (proc-cpu labels), if any. */
+  gateway?: string;
+}
+
+async function main(): Promise<void> {
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const seconds = Number(positional[0] ?? 10);
+  const connections = Number(positional[1] ?? 50);
+  const users = Number(positional[2] ?? 50);
+  const env = await createTestEnv('gwdeployed');
+  const sshd = await startTestSshd(env.tmpDir);
+  // Every client here is 127.0.0.1: the limits stay on (each request runs its Redis checks) but are
+  // set above what the load reaches.
+  const high = '1000000000';
+  const vars = await runCommandEnv(env, {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_PER_IP: high,
+    RATE_LIMIT_PER_USER: high,
+    RATE_LIMIT_PER_TENANT: high,
+    COST_BUDGET_PER_TENANT: high,
+    COST_BUDGET_PER_IP: high,
+    REGISTER_THROTTLE_PER_IP: high,
+    TENANT_CREATE_THROTTLE_PER_IP: high,
+    ...sshd.env,
+  });
+  const platform = await startRunCommand(vars);
+  const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
+  try {
+    const gatewayUrl = `${platform.gatewayUrl}/graphql`;
+    const tokens: string[] = [];
+    for (let i = 0; i < users; i++) tokens.push(await register(gatewayUrl, i));
+
+    // Hive serves the committed supergraph with the subgraph URLs of this run.
+    let sdl = await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8');
+    for (const [port, name] of SUBGRAPH_PORTS) {
+      sdl = sdl.replaceAll(`http://127.0.0.1:${port}/graphql`, `http://127.0.0.1:${vars[name]}/graphql`);
+    }
+    const supergraph = path.join(env.tmpDir, 'supergraph.graphql');
+    await writeFile(supergraph, sdl);
+    const ingress = ingressHeaders({ SERVICE_TOKEN: vars['SERVICE_TOKEN'] ?? '' });
+    const headersFile = path.join(env.tmpDir, 'ingress.json');
+    await writeFile(headersFile, JSON.stringify(ingress));
+    const [hivePort, routerPort] = await freePorts(2);
+    for (const [runtime, port] of [
+      ['default', hivePort],
+      ['router', routerPort],
+    ] as const) {
+      hives.push(
+        await spawnBenchChild({
+          script: SELF,
+          args: ['--hive', supergraph, String(port), runtime, headersFile],
+          name: `hive gateway (${runtime})`,
+        }),
+      );
+    }
+
+    const ours: Target = { name: 'TradeSage gateway', url: gatewayUrl, headers: {}, gateway: 'gateway' };
+    const peers: Target[] = [
+      {
+        name: 'Hive Gateway',
+        url: `http://127.0.0.1:${hivePort}/graphql`,
+        headers: {},
+        gateway: 'hive default',
+      },
+      {
+        name: 'Hive Gateway + Router runtime',
+        url: `http://127.0.0.1:${routerPort}/graphql`,
+        headers: {},
+        gateway: 'hive router',
+      },
+    ];
+    const direct: Target = {
+      name: 'direct to auth',
+      url: `http://127.0.0.1:${vars['AUTH_PORT']}/graphql`,
+      headers: ingress,
+    };
+
+    console.log(`gateway overhead on the deployed path (make prod's processes), ${users} users`);
+    console.log(
+      `${connections} connections, ${seconds} s per run, load: ${hasWrk() ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+    );
+    for (const [label, query] of Object.entries(QUERIES)) {
+      const targets = label === 'one subgraph' ? [direct, ours, ...peers] : [ours, ...peers];
+      const body = JSON.stringify({ query });
+      for (const t of targets) {
+        await expectData(t.url, query, tokens[0] ?? '', t.headers);
+        // Warm-up: JIT, plans, token and session caches, keep-alive sockets.
+        await runLoad({ url: t.url, body, tokens, headers: t.headers, seconds: 3, connections }, env.tmpDir);
+      }
+      console.log(`\n${label}: ${query}`);
+      const results: [Target, LoadResult][] = [];
+      for (const t of targets) {
+        const before = cpuSnapshot([process.pid]);
+        const r = await runLoad(
+          { url: t.url, body, tokens, headers: t.headers, seconds, connections },
+          env.tmpDir,
+        );
+        const cpu = cpuBetween(before, cpuSnapshot([process.pid]), seconds);
+        results.push([t, r]);
+        // CPU per request of each process that worked (µs), the load generator left out.
+        const perRequest = cpu
+          .filter(([l]) => !l.startsWith('load') && !l.startsWith('wrk'))
+          .map(([l, msPerS]) => [l, (msPerS * 1000) / Math.max(1, r.rps)] as const)
+          .filter(([, us]) => us >= 5);
+        const gw = perRequest.find(([l]) => l === t.gateway)?.[1];
+        console.log(
+          `  ${t.name.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  errors ${r.errors}` +
+            `${gw === undefined ? '' : `  gateway CPU ${gw.toFixed(0)} µs/req`}`,
+        );
+        console.log(
+          `      CPU µs/request: ${perRequest.map(([l, us]) => `${l} ${us.toFixed(0)}`).join(', ')}`,
+        );
+      }
+      const rpsOf = (t: Target): number => results.find(([x]) => x === t)?.[1].rps ?? Number.NaN;
+      const summary = [
+        label === 'one subgraph'
+          ? `gateway/direct ${(rpsOf(ours) / rpsOf(direct)).toFixed(2)}x (target >= 0.8)`
+          : '',
+        ...peers.map((p) => `vs ${p.name} ${(rpsOf(ours) / rpsOf(p)).toFixed(2)}x (target >= 3)`),
+      ].filter(Boolean);
+      console.log(`  ${summary.join('; ')}`);
+    }
+  } finally {
+    for (const h of hives) {
+      const exited = new Promise((r) => h.once('exit', r));
+      if (signalChild(h, 'SIGTERM')) await exited;
+    }
+    await platform.stop();
+    await sshd.stop();
+    await env.cleanup();
+  }
+}
+
+if (process.argv[2] === '--hive') {
+  await hiveChild(process.argv.slice(3));
+} else {
+  await main();
+}
