@@ -637,6 +637,12 @@ describe('dashboards', () => {
     expect(code(await gql(SAVE, { input: { id: d.id, name: 'x', widgets: [] } }, token))).toBe(
       'BAD_USER_INPUT',
     );
+    // A version that is given but wrong (0, negative, ahead) is a conflict, not a missing version.
+    for (const version of [0, -1, 99]) {
+      expect(code(await gql(SAVE, { input: { id: d.id, version, name: 'x', widgets: [] } }, token))).toBe(
+        'CONFLICT',
+      );
+    }
     const badWidget = { name: 'x', widgets: [{ ...widget, config: [1, 2] }] };
     expect(code(await gql(SAVE, { input: badWidget }, token))).toBe('BAD_USER_INPUT');
     expect(code(await gql(SAVE, { input: { name: '  ', widgets: [] } }, token))).toBe('BAD_USER_INPUT');
