@@ -15,7 +15,8 @@ import { requestIdFrom, userAgentFrom, type RequestContext } from './context.js'
 import { AppError, createErrorFormatter } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
-import { channels, type Redis } from './redis.js';
+import { type Redis } from './redis.js';
+import { channels } from '../contracts/redis-names.js';
 import type { HeaderVerifier } from './token-cache.js';
 
 interface Connection {

@@ -15,7 +15,7 @@ import { AppError, rateLimited } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
 import type { RateLimiter } from './rate-limit.service.js';
-import type { HeaderVerifier } from './token.cache.js';
+import type { HeaderVerifier } from '../../lib/token-cache.js';
 
 /** Mutable per-request metric labels, filled in as the request is understood. */
 export interface RequestLabels {

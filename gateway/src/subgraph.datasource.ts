@@ -3,8 +3,8 @@
  * the supergraph) and which headers. Nothing from the client is forwarded except what the gateway
  * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated), the
  * client IP as `x-forwarded-for` (one address, from TRUSTED_PROXIES hops only) and `user-agent`
- * (clipped; sessions record it). The gateway adds its
- * ingress credential, without which subgraphs answer 403 and ignore `x-forwarded-for`.
+ * (clipped; sessions record it). The gateway adds its ingress credential, without which subgraphs
+ * answer 403 and ignore `x-forwarded-for`.
  */
 import { randomUUID } from 'node:crypto';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';

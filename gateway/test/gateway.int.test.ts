@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { INGRESS_HEADER, ingressHeaders } from '../../lib/ingress.js';
-import { channels } from '../../lib/redis.js';
+import { channels } from '../../contracts/redis-names.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import {

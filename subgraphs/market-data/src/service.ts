@@ -8,7 +8,8 @@ import { createDb, createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
-import { channels, createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { channels, keyWithin, sharedKeys } from '../../../contracts/redis-names.js';
 import {
   closeConnections,
   createSubgraphHttp,
@@ -42,7 +43,8 @@ import { TickWriter } from './tick.writer.js';
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>market:` (the client's keyPrefix). */
 export const REDIS_NAMESPACE = 'market:';
 export const LOCK_KEY = 'feed:leader';
-export const QUOTES_KEY = 'quotes';
+/** The shared quotes hash (contracts/redis-names), relative to this client's namespace. */
+const QUOTES_KEY = keyWithin(REDIS_NAMESPACE, sharedKeys.marketQuotes);
 
 /** What a custom provider factory receives. */
 export interface ProviderContext {

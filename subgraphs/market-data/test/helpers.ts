@@ -5,7 +5,7 @@ import { ingressHeaders } from '../../../test/support/ingress.js';
 import { SigningKeyStore } from '../../auth/src/keys.js';
 import { TokenSigner } from '../../auth/src/token.service.js';
 import { createMarketDataService, type MarketDataDeps, type MarketDataService } from '../src/service.js';
-import type { Tick } from '../src/tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 
 export interface MarketTestEnv extends TestEnv {
   keys: SigningKeyStore;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { freePorts } from '../../../test/support/env.js';
 import type { MarketDataService } from '../src/service.js';
-import { decodeTick, type Tick } from '../src/tick.js';
+import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, type MarketTestEnv } from './helpers.js';
 
 let env: MarketTestEnv;

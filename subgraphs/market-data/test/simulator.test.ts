@@ -3,7 +3,7 @@ import { aggregateMinuteBars } from '../src/bar.aggregate.js';
 import { Dec, vwapOf } from '../src/decimal.js';
 import { Prng } from '../src/feed/prng.js';
 import { GbmSimulator, type SimulatedInstrument } from '../src/feed/simulator.js';
-import { decodeTick, encodeTick, type Tick } from '../src/tick.js';
+import { decodeTick, encodeTick, type Tick } from '../../../contracts/market-tick.js';
 
 const INSTRUMENTS: SimulatedInstrument[] = [
   {

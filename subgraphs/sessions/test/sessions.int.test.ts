@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../../lib/auth.js';
 import type { Service } from '../../../lib/http.js';
-import { channels } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { gql } from '../../../test/support/platform.js';
 import { SigningKeyStore } from '../../auth/src/keys.js';

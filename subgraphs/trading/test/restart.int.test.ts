@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channels } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { encodeMarketTick } from '../src/market/market-tick.js';
 import type { TradingService } from '../src/service.js';
 import {

@@ -1,6 +1,6 @@
 import type { Logger } from '../../../../lib/logger.js';
 import type { MarketMetrics } from '../market.metrics.js';
-import type { Tick } from '../tick.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
 import type { LeaderLock } from './leader-lock.js';
 import type { FeedProvider } from './provider.js';
 import type { TickPublisher } from './tick.publisher.js';

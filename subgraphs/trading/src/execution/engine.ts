@@ -11,7 +11,8 @@
  * the `trading:book` channel.
  */
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
-import { channels, type Redis } from '../../../../lib/redis.js';
+import type { Redis } from '../../../../lib/redis.js';
+import { channels } from '../../../../contracts/redis-names.js';
 import type { Logger } from '../../../../lib/logger.js';
 import type { TxEffects } from '../account-session.js';
 import type { OrderRow } from '../db/tenant-schema.js';
