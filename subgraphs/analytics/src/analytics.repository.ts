@@ -7,10 +7,10 @@
  * price, executed_at)` and `cash_ledger (account_id, kind, amount, created_at)`, with deposits and
  * withdrawals as kinds `deposit` / `withdrawal` (withdrawals negative). Analytics never writes them.
  */
+import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import type { SnapshotKind } from './db/schema.js';
 import type { ClosedRoundTrip, Lot } from './metrics/lots.js';
-import { Decimal } from 'decimal.js';
 
 /** A snapshot row as reports read it (decimals as strings). */
 export interface SnapshotRecord {
@@ -282,8 +282,8 @@ export class AnalyticsRepository {
     const row = r.rows[0];
     return row
       ? {
-          quantity: new Decimal(row.quantity),
-          averagePrice: new Decimal(row.average_price),
+          quantity: new Dec(row.quantity),
+          averagePrice: new Dec(row.average_price),
           openedAt: row.opened_at,
         }
       : null;
