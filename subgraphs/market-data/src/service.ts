@@ -23,7 +23,7 @@ import { BarRepository } from './bar.repository.js';
 import { CandleService } from './candle.service.js';
 import type { MarketDataContext, MarketDataServices } from './context.js';
 import { FeedService } from './feed/feed.service.js';
-import { LeaderLock } from './feed/leader-lock.js';
+import { RedisLease } from '../../../lib/redis-lease.js';
 import type { FeedProvider } from './feed/provider.js';
 import { ReplayProvider } from './feed/replay.js';
 import { SimulatorProvider, type SimulatedInstrument } from './feed/simulator.js';
@@ -172,7 +172,11 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
 
         const feed = config.MARKET_FEED_ENABLED
           ? new FeedService(
-              new LeaderLock(redis, LOCK_KEY, instanceId, config.MARKET_FEED_LOCK_TTL_MS, now),
+              new RedisLease(redis, LOCK_KEY, {
+                token: instanceId,
+                ttlMs: config.MARKET_FEED_LOCK_TTL_MS,
+                now,
+              }),
               new TickPublisher(redis, LOCK_KEY, QUOTES_KEY, channels.marketTicks(config.REDIS_PREFIX, '')),
               writer,
               () =>
