@@ -13,7 +13,8 @@ import { createRedis, type Redis } from '../../../lib/redis.js';
 import { ingressHeaders } from '../../../test/support/ingress.js';
 import { provisionActive, startHarness, waitFor, type Harness } from '../../tenants/test/support/harness.js';
 import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
-import { answersDirectly } from '../src/report.response.js';
+import { installedVersions } from '../../../test/support/versions.js';
+import { answersDirectly, REPORT_RESPONSE_VERIFIED_WITH } from '../src/report.response.js';
 import { resolvers } from '../src/resolvers/index.js';
 import { createAnalyticsService, type AnalyticsService } from '../src/service.js';
 
@@ -253,6 +254,10 @@ describe('performanceReport', () => {
     expect(p.benchmark?.alpha).toBeCloseTo(0, 8);
     expect(p.benchmark?.correlation).toBeCloseTo(1, 8);
     expect(p.benchmark?.benchmarkReturn).toBeCloseTo(1.05 ** 3 * 0.95 - 1, 10);
+  });
+
+  it('runs report.response.ts on the library versions it was verified against (its upgrade note)', () => {
+    expect(installedVersions(REPORT_RESPONSE_VERIFIED_WITH)).toEqual(REPORT_RESPONSE_VERIFIED_WITH);
   });
 
   it('answers plain selections directly exactly as graphql execution would (src/report.response.ts)', async () => {
