@@ -711,3 +711,25 @@ describe('dashboards', () => {
     expect(await names(carolToken)).not.toContain('Team');
   });
 });
+
+describe("trading's read contract", () => {
+  it('exposes the v1 views in every tenant schema and refuses writes through them', async () => {
+    const views = await h.admin.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.views WHERE table_schema = $1 ORDER BY table_name`,
+      [schemaA],
+    );
+    expect(views.rows.map((r) => r.table_name)).toEqual([
+      'trading_accounts_v1',
+      'trading_cash_ledger_v1',
+      'trading_executions_v1',
+      'trading_positions_v1',
+    ]);
+    const cash = await h.admin.query(`SELECT cash FROM ${schemaA}.trading_accounts_v1 WHERE id = $1`, [
+      accountA,
+    ]);
+    expect(cash.rowCount).toBe(1);
+    await expect(
+      h.admin.query(`UPDATE ${schemaA}.trading_accounts_v1 SET cash = 0 WHERE id = $1`, [accountA]),
+    ).rejects.toMatchObject({ code: '42501' });
+  });
+});
