@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { ingressHeaders } from '../../../test/support/ingress.js';
-import { provisionActive, startHarness, waitFor, type Harness } from '../../tenants/test/support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
+import { eventually } from '../../../test/support/wait.js';
 import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
 import { installedVersions } from '../../../test/support/versions.js';
 import { answersDirectly, REPORT_RESPONSE_VERIFIED_WITH } from '../src/report.response.js';
@@ -354,7 +355,7 @@ describe('performanceReport', () => {
     const stream = `${h.config.REDIS_PREFIX}trading:trades`;
     const tradeId = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(tradeId, 'BUY', '10', '100', '2024-01-11T12:00:00Z'));
-    const fresh = await waitFor(async () => {
+    const fresh = await eventually(async () => {
       const p = (await gql<Perf>(PERF, { id: accountA, ...RANGE }, token)).data!.performanceReport;
       return p.generatedAt !== first.generatedAt ? p : undefined;
     }, 'the cached report to be invalidated');
@@ -367,7 +368,7 @@ describe('performanceReport', () => {
     // Closing the position records a round trip: (110 - 100) * 10 = +100.
     const closeId = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(closeId, 'SELL', '10', '110', '2024-01-11T13:00:00Z'));
-    const closed = await waitFor(async () => {
+    const closed = await eventually(async () => {
       const p = (await gql<Perf>(PERF, { id: accountA, ...RANGE }, token)).data!.performanceReport;
       return p.trades.count === 5 ? p : undefined;
     }, 'the round trip to show in the report');
@@ -378,7 +379,7 @@ describe('performanceReport', () => {
       '*',
       ...tradeFields(closeId, 'SELL', '10', '110', '2024-01-11T13:00:00Z'),
     );
-    await waitFor(async () => {
+    await eventually(async () => {
       const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
       const info = groups[0] ?? [];
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
@@ -393,7 +394,7 @@ describe('performanceReport', () => {
     const unknown = tradeFields(randomUUID(), 'BUY', '1', '1', '2024-01-11T14:00:00Z');
     unknown[1] = randomUUID();
     const lastId = await redis.xadd(stream, '*', ...unknown);
-    await waitFor(async () => {
+    await eventually(async () => {
       const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
       const info = groups[0] ?? [];
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
@@ -419,13 +420,13 @@ describe('performanceReport', () => {
     const poisonId = await redis.xadd(stream, '*', ...poison);
     const validTrade = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(validTrade, 'BUY', '1', '10', '2024-01-11T15:00:00Z'));
-    await waitFor(async () => {
+    await eventually(async () => {
       const r = await h.admin.query(`SELECT 1 FROM ${schemaA}.applied_trades WHERE trade_id = $1`, [
         validTrade,
       ]);
       return r.rowCount === 1 ? true : undefined;
     }, "tenant A's trade behind the poison entry");
-    const letter = await waitFor(async () => {
+    const letter = await eventually(async () => {
       const entries = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
       const f = entries.find(([, fields]) => fields[1] === poisonId)?.[1];
       return f ? Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))) : undefined;

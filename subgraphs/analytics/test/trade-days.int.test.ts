@@ -8,7 +8,7 @@ import { Dec } from '../../../lib/decimal.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
-import { provisionActive, startHarness, type Harness } from '../../tenants/test/support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
 import { AnalyticsRepository, type TradeAggregateRow } from '../src/analytics.repository.js';
 
 let h: Harness;
