@@ -46,8 +46,8 @@ const overrides: Partial<
     contextType: '../context.js#MarketDataContext',
     mappers: {
       Instrument: '../instrument.catalog.js#InstrumentModel',
-      PriceTick: '../tick.js#Tick',
-      Quote: '../tick.js#Tick',
+      PriceTick: '../../../../contracts/market-tick.js#Tick',
+      Quote: '../../../../contracts/market-tick.js#Tick',
       Candle: '../candle.service.js#CandleModel',
       IndicatorSet: '../indicator.service.js#IndicatorSetModel',
       Mover: '../summary.service.js#MoverModel',

@@ -20,7 +20,7 @@ import { GbmSimulator, type SimulatedInstrument } from '../subgraphs/market-data
 import { InstrumentRepository } from '../subgraphs/market-data/src/instrument.repository.js';
 import { createMarketMetrics, type MarketMetrics } from '../subgraphs/market-data/src/market.metrics.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
-import type { Tick } from '../subgraphs/market-data/src/tick.js';
+import type { Tick } from '../contracts/market-tick.js';
 import { TickRepository } from '../subgraphs/market-data/src/tick.repository.js';
 import { TickWriter } from '../subgraphs/market-data/src/tick.writer.js';
 import { createTestEnv, freePorts } from '../test/support/env.js';

@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import { unauthenticated } from './errors.js';
 import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
 import type { Logger } from './logger.js';
-import { channels, type Redis } from './redis.js';
+import { type Redis } from './redis.js';
+import { channels } from '../contracts/redis-names.js';
 
 /** Membership roles, strongest first. */
 export const ROLES = ['OWNER', 'ADMIN', 'TRADER', 'VIEWER'] as const;

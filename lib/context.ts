@@ -24,6 +24,15 @@ export function requestIdFrom(headers: IncomingHttpHeaders): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
+/** The longest `user-agent` kept (sessions store it; a client picks its length). */
+export const MAX_USER_AGENT_LENGTH = 512;
+
+/** The caller's `user-agent`, clipped to {@link MAX_USER_AGENT_LENGTH}; undefined when absent. */
+export function userAgentFrom(headers: IncomingHttpHeaders): string | undefined {
+  const ua = headers['user-agent'];
+  return typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT_LENGTH) : undefined;
+}
+
 /**
  * The client IP of a subgraph request: the `x-forwarded-for` the gateway sets (one address, the client
  * it verified through TRUSTED_PROXIES) only when the request carries the service credential
@@ -50,13 +59,12 @@ export async function buildRequestContext(opts: {
 }): Promise<RequestContext> {
   const requestId = requestIdFrom(opts.headers);
   const auth = await opts.verifier.verifyHeader(opts.headers.authorization);
-  const ua = opts.headers['user-agent'];
   return {
     requestId,
     auth,
     service: hasServiceToken(opts.headers, opts.config),
     ip: clientIp(opts.headers, opts.remoteAddress, hasIngressCredential(opts.headers, opts.config)),
-    userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
+    userAgent: userAgentFrom(opts.headers),
     logger: opts.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
   };
 }

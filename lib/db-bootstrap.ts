@@ -1,6 +1,6 @@
 /**
  * Prepares PostgreSQL for TradeSage (`make db-init`, the run command, and test global setup):
- * roles, the database, extensions, every subgraph's platform migrations and the app role's grants.
+ * roles, the database, extensions, the platform migrations it is given and the app role's grants.
  * Every step is idempotent.
  */
 import path from 'node:path';
@@ -8,27 +8,26 @@ import pg from 'pg';
 import { PROJECT_ROOT, type Config } from './config.js';
 import { ident, runMigrations } from './db.js';
 
-/** Platform schemas and the committed migrations that build them, one entry per owning subgraph. */
-export const PLATFORM_MIGRATIONS = [
-  { owner: 'auth', schema: 'auth', folder: path.join(PROJECT_ROOT, 'subgraphs/auth/migrations') },
-  {
-    owner: 'tenants',
-    schema: 'tenancy',
-    folder: path.join(PROJECT_ROOT, 'subgraphs/tenants/migrations/platform'),
-  },
-  {
-    owner: 'market-data',
-    schema: 'market',
-    folder: path.join(PROJECT_ROOT, 'subgraphs/market-data/migrations'),
-    // The app role calls market's SECURITY DEFINER partition-maintenance functions.
-    grantExecute: true,
-  },
-  {
-    owner: 'trading',
-    schema: 'trading',
-    folder: path.join(PROJECT_ROOT, 'subgraphs/trading/migrations/platform'),
-  },
-] as const;
+/**
+ * One subgraph's platform schema and the committed migrations that build it. Each subgraph declares
+ * its own (`subgraphs/<name>/src/db/migrations.ts`); the composition root lists them in order
+ * (`schema/platform-migrations.ts`).
+ */
+export interface PlatformMigration {
+  /** The owning subgraph (for messages). */
+  owner: string;
+  /** Platform schema, also where the record table `__migrations` lives. */
+  schema: string;
+  /** Absolute path of the drizzle migrations folder (`subgraphs/<name>/migrations/platform`). */
+  folder: string;
+  /** The app role may execute the schema's functions (they revoke EXECUTE from PUBLIC). */
+  grantExecute?: boolean;
+}
+
+/** A subgraph's platform migrations folder, by the layout every subgraph follows. */
+export function platformMigrationsFolder(subgraph: string): string {
+  return path.join(PROJECT_ROOT, 'subgraphs', subgraph, 'migrations', 'platform');
+}
 
 type BootstrapConfig = Pick<
   Config,
@@ -101,9 +100,12 @@ export async function bootstrapDatabase(config: BootstrapConfig): Promise<void> 
   });
 }
 
-/** Applies every platform migration as the owner role, then grants the app role DML on platform tables. */
-export async function migratePlatform(config: BootstrapConfig): Promise<void> {
-  for (const m of PLATFORM_MIGRATIONS) {
+/** Applies the platform migrations in order as the owner role, then grants the app role DML on their tables. */
+export async function migratePlatform(
+  config: BootstrapConfig,
+  migrations: readonly PlatformMigration[],
+): Promise<void> {
+  for (const m of migrations) {
     await runMigrations({
       url: config.DATABASE_OWNER_URL,
       folder: m.folder,
@@ -119,7 +121,7 @@ export async function migratePlatform(config: BootstrapConfig): Promise<void> {
       await c.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${app}`);
       // Such migrations revoke EXECUTE from PUBLIC on their functions (some are SECURITY DEFINER);
       // the app role gets it back explicitly, only where the owner opted in.
-      if ('grantExecute' in m && m.grantExecute) {
+      if (m.grantExecute) {
         await c.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} TO ${app}`);
       }
     });
@@ -127,9 +129,12 @@ export async function migratePlatform(config: BootstrapConfig): Promise<void> {
 }
 
 /** `bootstrapDatabase` then `migratePlatform`. */
-export async function initDatabase(config: BootstrapConfig): Promise<void> {
+export async function initDatabase(
+  config: BootstrapConfig,
+  migrations: readonly PlatformMigration[],
+): Promise<void> {
   await bootstrapDatabase(config);
-  await migratePlatform(config);
+  await migratePlatform(config, migrations);
 }
 
 /** Drops a (test) database and the tenant roles its tenants created. */

@@ -1,7 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from './logger.js';
 
-/** The closed set of error codes of the public API (`docs/api.md`). */
+/** The closed set of error codes of the public API (`extensions.code`; a client may switch on them). */
 export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',

@@ -19,7 +19,7 @@ import express, {
 } from 'express';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
-import { AppError, createErrorFormatter, httpStatusFor } from './errors.js';
+import { ErrorCode, AppError, createErrorFormatter, httpStatusFor } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
 import { Gauge, type HttpMetrics } from './metrics.js';
@@ -546,11 +546,11 @@ function jsonErrorHandler(logger: Logger) {
     }
     const status = (err as { status?: unknown; type?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      res.status(status).json({ error: { code: 'BAD_USER_INPUT', message: 'Malformed request' } });
+      res.status(status).json({ error: { code: ErrorCode.BadUserInput, message: 'Malformed request' } });
       return;
     }
     logger.error({ err, path: req.path }, 'unhandled error');
-    res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+    res.status(500).json({ error: { code: ErrorCode.Internal, message: 'Internal server error' } });
   };
 }
 

@@ -9,6 +9,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from './config.js';
+import { ErrorCode } from './errors.js';
 
 /** Header carrying the ingress key on gateway -> subgraph requests and upgrades. */
 export const INGRESS_HEADER = 'x-subgraph-ingress';
@@ -63,7 +64,7 @@ export const INGRESS_REFUSAL_BODY = JSON.stringify({
   errors: [
     {
       message: 'Forbidden: this endpoint serves the gateway and internal services only',
-      extensions: { code: 'FORBIDDEN' },
+      extensions: { code: ErrorCode.Forbidden },
     },
   ],
 });

@@ -42,10 +42,3 @@ export async function pingRedis(redis: Redis): Promise<boolean> {
     return false;
   }
 }
-
-/** Channel names (pub/sub channels are not prefixed by ioredis' keyPrefix, so we prefix them here). */
-export const channels = {
-  sessionRevoked: (prefix: string): string => `${prefix}sessions:revoked`,
-  /** Price ticks of one symbol (market-data publishes, subscriptions and the execution engine listen). */
-  marketTicks: (prefix: string, symbol: string): string => `${prefix}market:ticks:${symbol}`,
-} as const;

@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
+import { ErrorCode } from './errors.js';
 
 const CANONICAL_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
@@ -9,7 +10,7 @@ function toIso(value: unknown): string {
     if (!Number.isNaN(d.getTime())) return d.toISOString();
   }
   throw new GraphQLError('DateTime must be an ISO-8601 date-time', {
-    extensions: { code: 'BAD_USER_INPUT' },
+    extensions: { code: ErrorCode.BadUserInput },
   });
 }
 
@@ -26,7 +27,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   parseValue: (value) => new Date(toIso(value)),
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) {
-      throw new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError('DateTime must be a string', { extensions: { code: ErrorCode.BadUserInput } });
     }
     return new Date(toIso(ast.value));
   },
@@ -48,7 +49,7 @@ function toDecimalString(value: unknown): string {
     if (DECIMAL.test(s)) return s;
   }
   throw new GraphQLError('Decimal must be a decimal number in a string, e.g. "12.34"', {
-    extensions: { code: 'BAD_USER_INPUT' },
+    extensions: { code: ErrorCode.BadUserInput },
   });
 }
 
@@ -62,13 +63,17 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
   serialize: toDecimalString,
   parseValue: (value) => {
     if (typeof value !== 'string') {
-      throw new GraphQLError('Decimal input must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError('Decimal input must be a string', {
+        extensions: { code: ErrorCode.BadUserInput },
+      });
     }
     return toDecimalString(value);
   },
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) {
-      throw new GraphQLError('Decimal input must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+      throw new GraphQLError('Decimal input must be a string', {
+        extensions: { code: ErrorCode.BadUserInput },
+      });
     }
     return toDecimalString(ast.value);
   },

@@ -1,14 +1,11 @@
 /**
- * Verified access tokens, remembered briefly. Every request verifies its JWT again (zero trust between
- * services), and an Ed25519 signature check (about 0.2 ms of CPU each with jose) is the largest cost of
- * a small request; a token's bytes never change, so the outcome of checking the same bytes again is
- * known.
- *
- * What is still checked on every request: expiry (from the cached claims) and session liveness
- * (revocation), exactly as without the cache. What is remembered: only tokens that verified, each for
- * at most `ttlMs` (so a signing key withdrawn from the JWKS stops being honoured within that time, like
- * jose's own JWKS cache) and never past the token's `exp`.
+ * Verified access tokens, remembered briefly (lru-cache, bounded in size and time): a signature check
+ * is the largest cost of a small request, and a token's bytes never change. Session liveness
+ * (revocation) is still checked on every request. Only tokens that verified are kept, each for at most
+ * `ttlMs` (a signing key withdrawn from the JWKS stops being honoured within that time) and never past
+ * the token's `exp`.
  */
+import { LRUCache } from 'lru-cache';
 import type { AccessTokenVerifier, AuthClaims, SessionLiveness } from './auth.js';
 import { unauthenticated } from './errors.js';
 
@@ -26,7 +23,7 @@ export interface TokenCacheOptions {
    */
   ttlMs?: number;
   /**
-   * Entries kept before the cache starts over (a bound on memory).
+   * Entries kept; the least recently used goes first (a bound on memory).
    * @default 50_000
    */
   maxEntries?: number;
@@ -39,9 +36,8 @@ export interface TokenCacheOptions {
 
 /** A {@link HeaderVerifier} that skips the signature check for recently verified tokens. */
 export class CachingAccessTokenVerifier implements HeaderVerifier {
-  private readonly cache = new Map<string, { claims: AuthClaims; until: number }>();
+  private readonly cache: LRUCache<string, AuthClaims>;
   private readonly ttlMs: number;
-  private readonly maxEntries: number;
   private readonly now: () => number;
 
   /**
@@ -55,27 +51,30 @@ export class CachingAccessTokenVerifier implements HeaderVerifier {
     options: TokenCacheOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? MAX_ENTRY_MS;
-    this.maxEntries = options.maxEntries ?? 50_000;
     this.now = options.now ?? Date.now;
+    // ttlResolution 0: read the clock on every lookup, so an entry is never honoured past its time.
+    this.cache = new LRUCache({
+      max: options.maxEntries ?? 50_000,
+      perf: { now: this.now },
+      ttlResolution: 0,
+    });
   }
 
   /** See {@link AccessTokenVerifier.verifyHeader}. */
   async verifyHeader(header: string | undefined): Promise<AuthClaims | null> {
     if (header === undefined || header === '') return null;
-    const now = this.now();
     const hit = this.cache.get(header);
-    if (hit && hit.until > now) {
-      if (this.liveness && !(await this.liveness.isLive(hit.claims.sessionId))) {
+    if (hit) {
+      if (this.liveness && !(await this.liveness.isLive(hit.sessionId))) {
         // Same message as lib/auth, so clients and the failure metric see one reason.
         throw unauthenticated('Session revoked or expired');
       }
-      return hit.claims;
+      return hit;
     }
-    if (hit) this.cache.delete(header);
     const claims = await this.inner.verifyHeader(header);
     if (claims) {
-      if (this.cache.size >= this.maxEntries) this.cache.clear();
-      this.cache.set(header, { claims, until: Math.min(claims.expiresAt * 1000, now + this.ttlMs) });
+      const ttl = Math.min(claims.expiresAt * 1000 - this.now(), this.ttlMs);
+      if (ttl > 0) this.cache.set(header, claims, { ttl });
     }
     return claims;
   }

@@ -11,11 +11,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import { Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthClaims } from './auth.js';
-import { requestIdFrom, type RequestContext } from './context.js';
+import { requestIdFrom, userAgentFrom, type RequestContext } from './context.js';
 import { AppError, createErrorFormatter } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
-import { channels, type Redis } from './redis.js';
+import { type Redis } from './redis.js';
+import { channels } from '../contracts/redis-names.js';
 import type { HeaderVerifier } from './token-cache.js';
 
 interface Connection {
@@ -119,13 +120,12 @@ export function attachGraphqlWs<TContext extends RequestContext>(
       context: (ctx): TContext => {
         const c = connections.get(ctx.extra.socket);
         const headers = ctx.extra.request.headers;
-        const ua = headers['user-agent'];
         return opts.context({
           requestId: c?.requestId ?? requestIdFrom(headers),
           auth: c?.claims ?? null,
           service: false,
           ip: ctx.extra.request.socket.remoteAddress,
-          userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
+          userAgent: userAgentFrom(headers),
           logger: opts.logger.child({ requestId: c?.requestId, userId: c?.claims.userId }),
         });
       },

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
-import { initDatabase, PLATFORM_MIGRATIONS } from '../lib/db-bootstrap.js';
+import { initDatabase } from '../lib/db-bootstrap.js';
+import { PLATFORM_MIGRATIONS } from '../schema/platform-migrations.js';
 
 /** Errors that mean "cannot reach or log in to PostgreSQL" (node and PostgreSQL codes). */
 const CONNECTION_ERRORS = new Set([
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const started = Date.now();
   try {
-    await initDatabase(config);
+    await initDatabase(config, PLATFORM_MIGRATIONS);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown }).code;

@@ -18,10 +18,9 @@ import { signalChild, signalChildGroup } from '../lib/process-signal.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import {
   createLineFormatter,
-  isBuilt,
   logFile,
   paint,
-  processesToStart,
+  platformProcesses,
   SERVICE_NODE_FLAGS,
   type PlatformProcess,
 } from './platform.js';
@@ -112,7 +111,7 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const config = loadConfigOrExit();
   const mode = config.isProduction ? 'production' : config.NODE_ENV;
-  const specs = processesToStart(config);
+  const specs = platformProcesses(config);
   const width = Math.max(...specs.map((s) => s.name.length), 'dev'.length);
   const say = (msg: string, colour: 'green' | 'red' | 'yellow' | 'cyan' = 'cyan'): void => {
     console.log(
@@ -123,12 +122,6 @@ async function main(): Promise<void> {
     const bar = paint('!'.repeat(78), 'red', opts.colour, true);
     console.error(`\n${bar}\n${paint(`  ${msg}`, 'red', opts.colour, true)}\n${bar}\n`);
   };
-
-  const missing = specs.filter((s) => !isBuilt(s));
-  if (missing.length > 0) {
-    shout(`missing entry point(s): ${missing.map((m) => m.entry).join(', ')}`);
-    process.exit(1);
-  }
 
   const running: Running[] = [];
   let stopping: Promise<never> | undefined;

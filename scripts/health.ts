@@ -1,10 +1,9 @@
 /**
  * `make health`: asks every process of the platform for /health (alive) and /ready (dependencies
- * reachable). Services of later issues that are not in this checkout are reported as such. Exits
- * non-zero when a built process is down or not ready. `--compose-network` asks each service by its
+ * reachable). Exits non-zero when a process is down or not ready. `--compose-network` asks each service by its
  * compose name (run inside the stack: only the gateway's port is published).
  */
-import { loadToolConfig, isBuilt, paint, platformProcesses } from './platform.js';
+import { loadToolConfig, paint, platformProcesses } from './platform.js';
 
 interface Probe {
   status?: number;
@@ -45,10 +44,6 @@ async function main(): Promise<void> {
   for (const p of processes) {
     const name = p.name.padEnd(width);
     const where = `:${p.port}`.padEnd(6);
-    if (!isBuilt(p)) {
-      console.log(`${paint('·', 'gray', colour)} ${name} ${where} not built yet (a later issue adds it)`);
-      continue;
-    }
     const host = process.argv.includes('--compose-network') ? p.name : '127.0.0.1';
     const base = `http://${host}:${p.port}`;
     const [health, ready] = await Promise.all([probe(`${base}/health`), probe(`${base}/ready`)]);

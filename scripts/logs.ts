@@ -5,14 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
-import { createLineFormatter, loadToolConfig, logFile, processesToStart } from './platform.js';
+import { createLineFormatter, loadToolConfig, logFile, platformProcesses } from './platform.js';
 
 function main(): void {
   const args = process.argv.slice(2);
   const lines = args.find((a) => a.startsWith('--lines='))?.split('=')[1] ?? '100';
   const follow = !args.includes('--no-follow');
   const config = loadToolConfig();
-  const all = processesToStart(config);
+  const all = platformProcesses(config);
   const wanted = args.filter((a) => !a.startsWith('--'));
   const unknown = wanted.filter((w) => !all.some((p) => p.name === w));
   if (unknown.length > 0) {

@@ -1,22 +1,30 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { SUBGRAPHS } from '../schema/subgraphs.js';
-import { createLineFormatter, isBuilt, platformProcesses } from './platform.js';
+import { createLineFormatter, platformProcesses } from './platform.js';
 
 const config = loadConfig({ SERVICE_TOKEN: randomBytes(32).toString('hex'), NODE_ENV: 'development' });
 const read = (file: string): Promise<string> => readFile(path.join(PROJECT_ROOT, file), 'utf8');
 
 describe('platformProcesses', () => {
-  it('starts the spine in dependency order, the gateway last, and every core entry exists', () => {
+  it('starts every process in dependency order, the gateway last, and every entry exists', () => {
     const all = platformProcesses(config);
-    const core = all.filter((p) => p.core);
-    expect(core.map((p) => p.name)).toEqual(['sessions', 'auth', 'tenants', 'tenants-worker', 'gateway']);
-    expect(core.map((p) => p.port)).toEqual([8002, 8001, 8003, 8103, 8000]);
-    expect(all.at(-1)?.name).toBe('gateway');
-    expect(core.filter((p) => !isBuilt(p)).map((p) => p.entry)).toEqual([]);
+    expect(all.map((p) => p.name)).toEqual([
+      'sessions',
+      'auth',
+      'tenants',
+      'tenants-worker',
+      'market-data',
+      'trading',
+      'analytics',
+      'gateway',
+    ]);
+    expect(all.map((p) => p.port)).toEqual([8002, 8001, 8003, 8103, 8005, 8004, 8006, 8000]);
+    expect(all.filter((p) => !existsSync(path.join(PROJECT_ROOT, p.entry))).map((p) => p.entry)).toEqual([]);
   });
 
   it('covers every subgraph composed into the supergraph', () => {
@@ -29,7 +37,6 @@ describe('platformProcesses', () => {
     const prometheus = await read('ops/prometheus/prometheus.yml');
     for (const p of platformProcesses(config)) {
       expect(prometheus, p.name).toContain(`'${p.name}:${p.port}'`);
-      if (!p.core && !isBuilt(p)) continue;
       expect(compose, p.name).toMatch(new RegExp(`^  ${p.name}:$`, 'm'));
       expect(compose, p.name).toContain(`'${p.entry}'`);
       expect(compose, p.name).toContain(`http://127.0.0.1:${p.port}/health`);

@@ -4,7 +4,6 @@
  * here (trading, market data, analytics and their workers).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
 import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
@@ -45,11 +44,6 @@ export interface PlatformProcess {
   /** Port of its /health, /ready and /metrics. */
   port: number;
   colour: Colour;
-  /**
-   * Part of the spine (issue 2): its entry must exist. The others (later issues) are started when
-   * their entry exists in the checkout and reported as "not built yet" otherwise.
-   */
-  core: boolean;
 }
 
 /**
@@ -57,33 +51,22 @@ export interface PlatformProcess {
  * which plans queries across all subgraphs, starts last.
  */
 export function platformProcesses(config: Config): PlatformProcess[] {
-  const p = (name: string, entry: string, port: number, colour: Colour, core: boolean): PlatformProcess => ({
+  const p = (name: string, entry: string, port: number, colour: Colour): PlatformProcess => ({
     name,
     entry,
     port,
     colour,
-    core,
   });
   return [
-    p('sessions', 'subgraphs/sessions/src/index.ts', config.SESSIONS_PORT, 'cyan', true),
-    p('auth', 'subgraphs/auth/src/index.ts', config.AUTH_PORT, 'magenta', true),
-    p('tenants', 'subgraphs/tenants/src/index.ts', config.TENANTS_PORT, 'yellow', true),
-    p('tenants-worker', 'subgraphs/tenants/src/worker.ts', config.tenantsWorkerPort, 'blue', true),
-    p('market-data', 'subgraphs/market-data/src/index.ts', config.MARKET_DATA_PORT, 'red', false),
-    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan', false),
-    p('analytics', 'subgraphs/analytics/src/index.ts', config.ANALYTICS_PORT, 'magenta', false),
-    p('gateway', 'gateway/src/index.ts', config.GATEWAY_PORT, 'green', true),
+    p('sessions', 'subgraphs/sessions/src/index.ts', config.SESSIONS_PORT, 'cyan'),
+    p('auth', 'subgraphs/auth/src/index.ts', config.AUTH_PORT, 'magenta'),
+    p('tenants', 'subgraphs/tenants/src/index.ts', config.TENANTS_PORT, 'yellow'),
+    p('tenants-worker', 'subgraphs/tenants/src/worker.ts', config.tenantsWorkerPort, 'blue'),
+    p('market-data', 'subgraphs/market-data/src/index.ts', config.MARKET_DATA_PORT, 'red'),
+    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan'),
+    p('analytics', 'subgraphs/analytics/src/index.ts', config.ANALYTICS_PORT, 'magenta'),
+    p('gateway', 'gateway/src/index.ts', config.GATEWAY_PORT, 'green'),
   ];
-}
-
-/** What the run command starts: the spine, plus later issues' processes present in this checkout. */
-export function processesToStart(config: Config): PlatformProcess[] {
-  return platformProcesses(config).filter((proc) => proc.core || isBuilt(proc));
-}
-
-/** True when the process's entry module exists in this checkout. */
-export function isBuilt(p: PlatformProcess): boolean {
-  return existsSync(path.join(PROJECT_ROOT, p.entry));
 }
 
 /** Where the run command writes a process's raw log lines. */

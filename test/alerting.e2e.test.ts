@@ -17,18 +17,20 @@ import { createGateway } from '../gateway/src/gateway.js';
 import { PROJECT_ROOT } from '../lib/config.js';
 import type { Service } from '../lib/http.js';
 import { isRunning, signalChild } from '../lib/process-signal.js';
-import { createAnalyticsService } from '../subgraphs/analytics/src/service.js';
-import { createAuthService } from '../subgraphs/auth/src/service.js';
-import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
-import { createSessionsService } from '../subgraphs/sessions/src/service.js';
-import { createTenantsWorker } from '../subgraphs/tenants/src/jobs/worker.js';
-import { createTenantsService } from '../subgraphs/tenants/src/service.js';
-import { createTradingService } from '../subgraphs/trading/src/service.js';
-import { newKeyEntry } from '../subgraphs/tenants/test/backup/support/backup-fixtures.js';
 import { createTestEnv, freePorts, type TestEnv } from './support/env.js';
 import { gql } from './support/platform.js';
 import { startTestSshd, type TestSshd } from './support/sshd.js';
 import { eventually } from './support/wait.js';
+import {
+  createAnalyticsService,
+  createAuthService,
+  createMarketDataService,
+  createSessionsService,
+  createTenantsWorker,
+  createTenantsService,
+  createTradingService,
+  newKeyEntry,
+} from './support/services.js';
 
 const has = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error === undefined;
 const available = has('prometheus') && has('prometheus-alertmanager');

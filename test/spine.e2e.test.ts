@@ -172,6 +172,28 @@ describe('tokens and sessions through the gateway', () => {
     expect(again.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it("records the client's user-agent on the session it opens", async () => {
+    await register('gus@example.com', 'Gus Capital');
+    const login = await gql<{ login: Payload }>(
+      url,
+      LOGIN,
+      { input: { email: 'gus@example.com', password } },
+      undefined,
+      { 'user-agent': 'spine-e2e/1.0' },
+    );
+    expect(login.errors).toBeUndefined();
+    const r = await gql<{ mySessions: { id: string; userAgent: string | null }[] }>(
+      url,
+      '{ mySessions { id userAgent } }',
+      {},
+      login.data!.login.accessToken,
+    );
+    expect(r.data?.mySessions).toContainEqual({
+      id: login.data!.login.session.id,
+      userAgent: 'spine-e2e/1.0',
+    });
+  });
+
   it('stops a revoked session within one second', async () => {
     const erin = await register('erin@example.com', 'Erin AG');
     const second = await gql<{ login: Payload }>(url, LOGIN, {

@@ -10,12 +10,12 @@ import { HeaderMap } from '@apollo/server';
 import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
-import { requestIdFrom } from '../../lib/context.js';
+import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
 import { AppError, rateLimited } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
 import type { RateLimiter } from './rate-limit.service.js';
-import type { HeaderVerifier } from './token.cache.js';
+import type { HeaderVerifier } from '../../lib/token-cache.js';
 
 /** Mutable per-request metric labels, filled in as the request is understood. */
 export interface RequestLabels {
@@ -26,6 +26,8 @@ export interface RequestLabels {
 export interface GatewayContext {
   requestId: string;
   clientIp: string;
+  /** The client's `user-agent` (clipped), forwarded so sessions record it. */
+  userAgent: string | undefined;
   /** The `Authorization` header exactly as received, present only when it verified. */
   authorization: string | undefined;
   auth: AuthClaims | null;
@@ -102,7 +104,15 @@ export function createContextBuilder(deps: {
         ['cache-control', 'no-store'],
       ]);
     }
-    return new RequestContextValue(requestId, clientIp, auth ? header : undefined, auth, labels, deps.logger);
+    return new RequestContextValue(
+      requestId,
+      clientIp,
+      userAgentFrom(req.headers),
+      auth ? header : undefined,
+      auth,
+      labels,
+      deps.logger,
+    );
   };
 }
 
@@ -118,6 +128,7 @@ class RequestContextValue implements GatewayContext {
   constructor(
     readonly requestId: string,
     readonly clientIp: string,
+    readonly userAgent: string | undefined,
     readonly authorization: string | undefined,
     readonly auth: AuthClaims | null,
     readonly labels: RequestLabels,

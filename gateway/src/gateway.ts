@@ -47,7 +47,7 @@ import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.
 import { SessionRecheck } from './subscriptions/subscription.liveness.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
 import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
-import { CachingTokenVerifier, type HeaderVerifier } from './token.cache.js';
+import { CachingAccessTokenVerifier, type HeaderVerifier } from '../../lib/token-cache.js';
 import { createSubgraphHttpClient, type SubgraphHttpClient } from './subgraph.fetcher.js';
 import {
   GatewayLifecycle,
@@ -409,7 +409,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       const liveness = new CachedSessionLiveness(config, logger);
       await liveness.listen(subscriber, config.REDIS_PREFIX);
       const verifier =
-        deps.verifier ?? new CachingTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
+        deps.verifier ?? new CachingAccessTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
       const limiter = new RateLimiter(redis, config);
       const budget = new CostBudget(redis, config);
       if (config.PERSISTED_OPERATIONS_ONLY && !config.PERSISTED_OPERATIONS_PATH) {

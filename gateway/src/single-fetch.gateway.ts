@@ -1,26 +1,11 @@
 /**
- * A fast path for the commonest federated query: one that the query planner answers with a single
- * fetch to one subgraph (most of this API: `me`, `tenants`, `performanceReport`, `orders`, ...).
- *
- * @apollo/gateway executes every plan the same way: fetch, then re-shape the whole answer against the
- * client's operation (`computeResponse`), which walks every value. For a single fetch whose operation
- * selects exactly what the client selected, the subgraph's `data` already is that shape, and the walk
- * was the largest CPU cost of big answers (a 190 KiB report: ~3 of the gateway's ~10 ms, plus the
- * garbage it made). So such plans skip it; anything else goes to the gateway's own executor.
- *
- * A plan takes the fast path only when all of these hold (checked once per document, then cached):
- * - a query or a mutation (subscriptions never; the fields of a mutation planned as one fetch go to one
- *   subgraph, which runs them in order), with no root field starting with `__` (introspection is
- *   answered by the gateway itself);
- * - the plan is one `Fetch` node without `requires`, input, output or context rewrites (no
- *   entity jumps, no aliases the planner had to invent);
- * - no selection on an interface or union anywhere (the planner adds `__typename` there, which the
- *   client did not ask for and the gateway would strip).
- * The subgraph is called through the same data source class, headers and HTTP client as the gateway
- * uses; its errors are re-raised the way the gateway raises them (`serviceName` added, then the
- * gateway's error formatter masks them). A fetch that throws (the subgraph unreachable, a non-2xx
- * answer) gives what the gateway gives: that error, with every root field null (or `data: null` when
- * one of them is non-null).
+ * A fast path for queries the planner answers with one fetch to one subgraph: the subgraph's `data`
+ * already has the client's shape, so the executor's re-shaping walk (`computeResponse`) is skipped.
+ * Kept for speed (BENCHMARKS.md, gateway overhead); answers equal @apollo/gateway's byte for byte.
+ * Upgrading @apollo/gateway, @apollo/query-planner, @apollo/federation-internals or graphql: run
+ * gateway/test/single-fetch.int.test.ts (fast vs. the library's executor) and the unit test; when
+ * both pass, set {@link SINGLE_FETCH_VERIFIED_WITH} to the installed versions (the pin test reads
+ * it). When they fail, fix this file or ship with GATEWAY_SINGLE_FETCH=false.
  */
 import {
   Supergraph,
@@ -42,26 +27,15 @@ import type {
   GatewaySchemaLoadOrUpdateCallback,
   GatewayUnsubscriber,
 } from '@apollo/server-gateway-interface';
-import { createRequire } from 'node:module';
 import {
+  GraphQLError,
   Kind,
   OperationTypeNode,
-  type GraphQLError as GraphQLErrorClass,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLFormattedError,
   type SelectionSetNode,
 } from 'graphql';
-
-/**
- * graphql's CommonJS build, the one @apollo/server and @apollo/gateway load: Apollo Server keeps an
- * error's path only when it is an instance of *its* GraphQLError, and a loader that prefers graphql's
- * ESM build for this file (vitest does) would otherwise hand it a different class. Under plain Node both
- * are the same module.
- */
-const { GraphQLError } = createRequire(import.meta.url)('graphql') as {
-  GraphQLError: typeof GraphQLErrorClass;
-};
 
 /** What the fast path needs from the running gateway. */
 export interface SingleFetchDeps {
@@ -87,7 +61,29 @@ export interface Planned {
 /** Plans kept per supergraph (documents are also bounded by the gateway's own limits). */
 const MAX_PLANS = 5000;
 
-/** Plans queries and decides which take the fast path (exported for its unit test). */
+/** The library versions this fast path was last verified against (see the module comment). */
+export const SINGLE_FETCH_VERIFIED_WITH = {
+  '@apollo/gateway': '2.14.4',
+  '@apollo/query-planner': '2.14.4',
+  '@apollo/federation-internals': '2.14.4',
+  graphql: '16.15.0',
+} as const;
+
+/**
+ * Plans queries and decides which take the fast path (exported for its unit test). A plan qualifies
+ * only when all of these hold (checked once per document, then cached):
+ * - a query or a mutation (subscriptions never; the fields of a mutation planned as one fetch go to one
+ *   subgraph, which runs them in order), with no root field starting with `__` (introspection is
+ *   answered by the gateway itself);
+ * - the plan is one `Fetch` node without `requires`, input, output or context rewrites (no
+ *   entity jumps, no aliases the planner had to invent);
+ * - no selection on an interface or union anywhere (the planner adds `__typename` there, which the
+ *   client did not ask for and the gateway would strip).
+ * The subgraph is called through the gateway's own data source class, headers and HTTP client; its
+ * errors are re-raised as the gateway raises them (`serviceName` added, then masked by the formatter).
+ * A fetch that throws gives what the gateway gives: that error, with every root field null (or
+ * `data: null` when one of them is non-null).
+ */
 export class SingleFetchPlanner {
   private readonly api: Schema;
   private readonly planner: QueryPlanner;
@@ -204,7 +200,7 @@ export class SingleFetchPlanner {
 }
 
 /** The error as @apollo/gateway raises a subgraph's error (`downstreamServiceError`). */
-function downstreamError(error: GraphQLFormattedError, serviceName: string): GraphQLErrorClass {
+function downstreamError(error: GraphQLFormattedError, serviceName: string): GraphQLError {
   return new GraphQLError(error.message || `Error while fetching subquery from service "${serviceName}"`, {
     path: error.path,
     extensions: { ...error.extensions, serviceName },

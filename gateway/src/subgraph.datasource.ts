@@ -1,9 +1,10 @@
 /**
  * How the gateway talks to one subgraph: which URL (configuration overrides the URL composed into
  * the supergraph) and which headers. Nothing from the client is forwarded except what the gateway
- * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated) and the
- * client IP as `x-forwarded-for` (one address, from TRUSTED_PROXIES hops only). The gateway adds its
- * ingress credential, without which subgraphs answer 403 and ignore `x-forwarded-for`.
+ * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated), the
+ * client IP as `x-forwarded-for` (one address, from TRUSTED_PROXIES hops only) and `user-agent`
+ * (clipped; sessions record it). The gateway adds its ingress credential, without which subgraphs
+ * answer 403 and ignore `x-forwarded-for`.
  */
 import { randomUUID } from 'node:crypto';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -104,6 +105,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const ctx = options.context;
     headers.set('x-request-id', ctx.requestId);
     headers.set('x-forwarded-for', ctx.clientIp);
+    if (ctx.userAgent !== undefined) headers.set('user-agent', ctx.userAgent);
     if (ctx.authorization !== undefined) headers.set('authorization', ctx.authorization);
     if (this.dedupe && options.incomingRequestContext.operation?.operation === OperationTypeNode.QUERY) {
       headers.set(DEDUPE_HEADER, '1');

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { INGRESS_HEADER, ingressHeaders } from '../../lib/ingress.js';
-import { channels } from '../../lib/redis.js';
+import { channels } from '../../contracts/redis-names.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
@@ -58,7 +58,7 @@ afterAll(async () => {
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 describe('header forwarding', () => {
-  it('sends only the verified authorization, the request id and the client IP to subgraphs', async () => {
+  it('sends only the verified authorization, the request id, the client IP and user-agent to subgraphs', async () => {
     const token = await auth.mint();
     const res = await post(
       url,
@@ -81,6 +81,7 @@ describe('header forwarding', () => {
     // No proxy is trusted by default (TRUSTED_PROXIES empty): the client's X-Forwarded-For is ignored
     // and the subgraph gets the socket peer.
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['user-agent']).toBe('test-agent');
     // The gateway's ingress key, never the raw service token the client tried to pass along.
     expect(seen[INGRESS_HEADER]).toBe(ingressHeaders(config)[INGRESS_HEADER]);
     expect(Object.keys(seen).sort()).toEqual(
@@ -91,6 +92,7 @@ describe('header forwarding', () => {
         'content-type',
         'host',
         INGRESS_HEADER,
+        'user-agent',
         'x-forwarded-for',
         'x-request-id',
       ].sort(),

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
+import { installedVersions } from '../../test/support/versions.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
+import { SINGLE_FETCH_VERIFIED_WITH } from '../src/single-fetch.gateway.js';
 import { post, startEchoWorld, writeEchoSupergraph, type EchoWorld } from './support/harness.js';
 
 let env: TestEnv;
@@ -58,6 +60,12 @@ const cases: { name: string; body: Record<string, unknown> }[] = [
   { name: 'an error on a non-null path', body: { query: '{ hello missing }' } },
   { name: 'skip and include inside', body: { query: '{ node { id child @skip(if: true) { id } } }' } },
 ];
+
+describe('single-fetch pin', () => {
+  it('runs on the library versions it was verified against (upgrade note: single-fetch.gateway.ts)', () => {
+    expect(installedVersions(SINGLE_FETCH_VERIFIED_WITH)).toEqual(SINGLE_FETCH_VERIFIED_WITH);
+  });
+});
 
 describe('single-fetch fast path', () => {
   it.each(cases)('answers $name exactly as the gateway executor does', async ({ body }) => {

@@ -5,7 +5,7 @@ import { defineConfig } from 'drizzle-kit';
 export default defineConfig({
   dialect: 'postgresql',
   schema: './subgraphs/auth/src/db/schema.ts',
-  out: './subgraphs/auth/migrations',
+  out: './subgraphs/auth/migrations/platform',
   schemaFilter: ['auth'],
   casing: 'snake_case',
 });

@@ -7,7 +7,7 @@ import { defineConfig } from 'drizzle-kit';
 export default defineConfig({
   dialect: 'postgresql',
   schema: './subgraphs/market-data/src/db/schema.ts',
-  out: './subgraphs/market-data/migrations',
+  out: './subgraphs/market-data/migrations/platform',
   schemaFilter: ['market'],
   casing: 'snake_case',
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, processEnv, type Config } from '../../lib/config.js';
 import { dropDatabase, initDatabase } from '../../lib/db-bootstrap.js';
+import { PLATFORM_MIGRATIONS } from '../../schema/platform-migrations.js';
 import { useIngressOf } from './ingress.js';
 
 export interface TestEnv {
@@ -88,7 +89,7 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     TENANT_CREATE_THROTTLE_PER_IP: '100000',
     ...overrides,
   });
-  await initDatabase(config);
+  await initDatabase(config, PLATFORM_MIGRATIONS);
   useIngressOf(config);
   return {
     config,

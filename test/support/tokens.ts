@@ -1,11 +1,13 @@
 /**
- * Access tokens for tests: an Ed25519 key of the test's own, served to verifiers as a local JWKS (no
- * auth service needed), and tokens signed with it the way auth signs them.
+ * The one place tests mint access tokens: an Ed25519 key of the test's own, served to verifiers as a
+ * local JWKS (no auth service needed), or auth's own keys for tests that verify through auth.
  */
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_ALG, type Role } from '../../lib/auth.js';
 import type { Config } from '../../lib/config.js';
+import { SigningKeyStore } from '../../subgraphs/auth/src/keys.js';
+import { TokenSigner } from '../../subgraphs/auth/src/token.service.js';
 
 /** The claims a test chooses; the rest default. */
 export interface TestClaims {
@@ -57,5 +59,41 @@ export async function createTestSigner(
         .setIssuedAt()
         .setExpirationTime('10m')
         .sign(privateKey),
+  };
+}
+
+/** Signs with auth's own keys (JWT_KEYS_DIR), as auth does; {@link jwks} verifies like auth's JWKS. */
+export interface AuthKeySigner {
+  jwks: JWTVerifyGetKey;
+  /** Signs a token for `config`'s issuer and audience, valid `ttlSeconds` (default: the config's TTL). */
+  sign(claims?: TestClaims & { ttlSeconds?: number }): Promise<string>;
+  close(): void;
+}
+
+/**
+ * Opens auth's key store of `config` (the keys a running auth service serves), for tests whose
+ * services verify through auth's JWKS: the one other way, besides {@link createTestSigner}, to mint
+ * test tokens.
+ */
+export async function openAuthKeySigner(
+  config: Pick<Config, 'JWT_KEYS_DIR' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
+): Promise<AuthKeySigner> {
+  const keys = await SigningKeyStore.open(config.JWT_KEYS_DIR, 0);
+  return {
+    jwks: keys.getKey,
+    sign: async (c = {}) => {
+      const ttl = c.ttlSeconds ?? config.ACCESS_TOKEN_TTL_SECONDS;
+      const signer = new TokenSigner(keys, { ...config, ACCESS_TOKEN_TTL_SECONDS: ttl });
+      const { accessToken } = await signer.sign({
+        userId: c.userId ?? randomUUID(),
+        sessionId: c.sessionId ?? randomUUID(),
+        tenantId: c.tenantId ?? randomUUID(),
+        role: c.role ?? 'OWNER',
+        platformAdmin: c.platformAdmin ?? false,
+        email: c.email ?? 'test@example.test',
+      });
+      return accessToken;
+    },
+    close: () => keys.close(),
   };
 }

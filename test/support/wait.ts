@@ -3,13 +3,13 @@
 /**
  * Polls `fn` until it returns a value other than undefined.
  * @param what named in the error when `timeoutMs` passes first
- * @param timeoutMs @default 15_000
+ * @param timeoutMs @default 20_000
  * @param intervalMs pause between polls @default 50
  */
 export async function eventually<T>(
   fn: () => Promise<T | undefined> | T | undefined,
   what: string,
-  timeoutMs = 15_000,
+  timeoutMs = 20_000,
   intervalMs = 50,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;

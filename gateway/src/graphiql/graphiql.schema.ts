@@ -15,7 +15,7 @@ import type { Logger } from '../../../lib/logger.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import { authFailureReason, type GatewayMetrics } from '../gateway.metrics.js';
 import type { RateLimiter } from '../rate-limit.service.js';
-import type { HeaderVerifier } from '../token.cache.js';
+import type { HeaderVerifier } from '../../../lib/token-cache.js';
 
 /** Path of the schema document. */
 export const SCHEMA_PATH = '/graphiql/schema';

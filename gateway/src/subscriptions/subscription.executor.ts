@@ -26,6 +26,7 @@ import {
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import type { EncodedEvent, SubscriptionSink } from './subscription.subscriber.js';
 import { UpstreamPool, type UpstreamConnection, type UpstreamMember } from './subscription.upstream.js';
+import { ErrorCode } from '../../../lib/errors.js';
 
 /** Service name of the per-event data source that stands in for the primary subscription fetch. */
 const EVENT_SERVICE = '__subscription_event__';
@@ -236,7 +237,7 @@ export class FederatedSubscriptionExecutor {
           const result: ExecutionResult = {
             errors: [
               new GraphQLError('Subscription source failed', {
-                extensions: { code: 'INTERNAL_SERVER_ERROR' },
+                extensions: { code: ErrorCode.Internal },
               }),
             ],
           };

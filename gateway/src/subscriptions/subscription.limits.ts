@@ -7,7 +7,7 @@
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../../lib/config.js';
-import { AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
+import { ErrorCode, AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
 import type { Redis } from '../../../lib/redis.js';
 import type { OperationLimits } from '../operation-limits.js';
 
@@ -36,7 +36,7 @@ export function validateSubscriptionDocument(
   const query = payload.query;
   if (typeof query !== 'string') {
     return {
-      errors: [new GraphQLError('Missing query', { extensions: { code: 'BAD_USER_INPUT' } })],
+      errors: [new GraphQLError('Missing query', { extensions: { code: ErrorCode.BadUserInput } })],
       limit: undefined,
     };
   }

@@ -19,9 +19,16 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AccessTokenVerifier, AuthClaims } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
 import { requestIdFrom } from '../../../lib/context.js';
-import { AppError, createErrorFormatter, quotaExceeded, toGraphQLError } from '../../../lib/errors.js';
+import {
+  ErrorCode,
+  AppError,
+  createErrorFormatter,
+  quotaExceeded,
+  toGraphQLError,
+} from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
-import { channels, type Redis } from '../../../lib/redis.js';
+import { type Redis } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import type { OperationLimits } from '../operation-limits.js';
@@ -280,7 +287,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const connection = connections.get(socket);
         if (!connection) {
           const err = new GraphQLError('Connection not acknowledged', {
-            extensions: { code: 'UNAUTHENTICATED' },
+            extensions: { code: ErrorCode.Unauthenticated },
           });
           return refuse(undefined, [err]);
         }
@@ -330,7 +337,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           // The socket closed while Redis answered; nothing will complete this subscription.
           releaseLease(connection, id);
           return refuse(undefined, [
-            new GraphQLError('Socket closed', { extensions: { code: 'BAD_USER_INPUT' } }),
+            new GraphQLError('Socket closed', { extensions: { code: ErrorCode.BadUserInput } }),
           ]);
         }
         return args;
@@ -344,7 +351,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           new GraphQLError(
             'Send queries and mutations over HTTP (POST /graphql); this socket carries subscriptions',
             {
-              extensions: { code: 'BAD_USER_INPUT' },
+              extensions: { code: ErrorCode.BadUserInput },
             },
           ),
         ],
@@ -384,7 +391,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           return {
             errors: [
               new GraphQLError('Subscription could not be planned', {
-                extensions: { code: 'BAD_USER_INPUT' },
+                extensions: { code: ErrorCode.BadUserInput },
               }),
             ],
           };

@@ -125,7 +125,7 @@ export async function writeEchoSupergraph(file: string, url: string, withAdded: 
   await writeFile(file, composeSupergraph([{ name: 'echo', url, typeDefs: echoTypeDefs(withAdded) }]));
 }
 
-/** Claims a test token carries (the access-token contract of docs/api.md and lib/auth). */
+/** Claims a test token carries (the access-token contract of lib/auth). */
 export interface TokenClaims {
   sub: string;
   sid: string;

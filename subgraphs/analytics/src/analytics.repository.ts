@@ -1,16 +1,13 @@
 /**
  * SQL of the analytics subgraph inside a tenant transaction (`withTenant`: search_path is the tenant
- * schema, so every name is unqualified).
- *
- * Read-only dependency on trading's tables in the same tenant schema: `accounts (id, cash)`,
- * `positions (account_id, symbol, quantity)`, `executions (id, account_id, symbol, side, quantity,
- * price, executed_at)` and `cash_ledger (account_id, kind, amount, created_at)`, with deposits and
- * withdrawals as kinds `deposit` / `withdrawal` (withdrawals negative). Analytics never writes them.
+ * schema, so every name is unqualified). Trading's data is read only through its read contract, the
+ * `trading_*_v1` views (docs/adr/0002; test/ownership.test.ts enforces it): deposits and withdrawals
+ * are ledger kinds `deposit` / `withdrawal` (withdrawals negative).
  */
+import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import type { SnapshotKind } from './db/schema.js';
 import type { ClosedRoundTrip, Lot } from './metrics/lots.js';
-import { Decimal } from 'decimal.js';
 
 /** A snapshot row as reports read it (decimals as strings). */
 export interface SnapshotRecord {
@@ -61,13 +58,13 @@ export class AnalyticsRepository {
 
   /** Whether trading has this account in the tenant. */
   async accountExists(accountId: string): Promise<boolean> {
-    const r = await this.client.query('SELECT 1 FROM accounts WHERE id = $1', [accountId]);
+    const r = await this.client.query('SELECT 1 FROM trading_accounts_v1 WHERE id = $1', [accountId]);
     return (r.rowCount ?? 0) > 0;
   }
 
   /** Every account of the tenant (for the snapshotter). */
   async accountIds(): Promise<string[]> {
-    const r = await this.client.query<{ id: string }>('SELECT id FROM accounts ORDER BY created_at');
+    const r = await this.client.query<{ id: string }>('SELECT id FROM trading_accounts_v1 ORDER BY created_at');
     return r.rows.map((x) => x.id);
   }
 
@@ -142,7 +139,7 @@ export class AnalyticsRepository {
   /** Cash of an account (trading's `accounts.cash`), or null when it does not exist. */
   async cash(accountId: string): Promise<string | null> {
     const r = await this.client.query<{ cash: string }>(
-      'SELECT cash::text AS cash FROM accounts WHERE id = $1',
+      'SELECT cash::text AS cash FROM trading_accounts_v1 WHERE id = $1',
       [accountId],
     );
     return r.rows[0]?.cash ?? null;
@@ -152,7 +149,7 @@ export class AnalyticsRepository {
   async positions(accountId: string): Promise<{ symbol: string; quantity: string; averagePrice: string }[]> {
     const r = await this.client.query<{ symbol: string; quantity: string; averagePrice: string }>(
       `SELECT symbol, quantity::text AS quantity, average_price::text AS "averagePrice"
-         FROM positions WHERE account_id = $1 AND quantity <> 0 ORDER BY symbol`,
+         FROM trading_positions_v1 WHERE account_id = $1 AND quantity <> 0 ORDER BY symbol`,
       [accountId],
     );
     return r.rows;
@@ -161,7 +158,7 @@ export class AnalyticsRepository {
   /** Net deposits minus withdrawals booked in (since, until]. */
   async externalFlows(accountId: string, since: Date | null, until: Date): Promise<string> {
     const r = await this.client.query<{ total: string }>(
-      `SELECT coalesce(sum(amount), 0)::text AS total FROM cash_ledger
+      `SELECT coalesce(sum(amount), 0)::text AS total FROM trading_cash_ledger_v1
         WHERE account_id = $1 AND kind IN ('deposit', 'withdrawal')
           AND ($2::timestamptz IS NULL OR created_at > $2) AND created_at <= $3`,
       [accountId, since, until],
@@ -232,7 +229,7 @@ export class AnalyticsRepository {
     executions: ExecutionRecord[];
   }> {
     const ledger = await this.client.query<{ kind: string; amount: string; at: Date }>(
-      `SELECT kind, amount::text AS amount, created_at AS at FROM cash_ledger WHERE account_id = $1 ORDER BY created_at, id`,
+      `SELECT kind, amount::text AS amount, created_at AS at FROM trading_cash_ledger_v1 WHERE account_id = $1 ORDER BY created_at, id`,
       [accountId],
     );
     return { ledger: ledger.rows, executions: await this.executions(accountId) };
@@ -249,7 +246,7 @@ export class AnalyticsRepository {
       executed_at: Date;
     }>(
       `SELECT id::text AS id, symbol, side, quantity::text AS quantity, price::text AS price, executed_at
-         FROM executions WHERE account_id = $1 ORDER BY executed_at, id`,
+         FROM trading_executions_v1 WHERE account_id = $1 ORDER BY executed_at, id`,
       [accountId],
     );
     return r.rows.map((x) => ({ ...x, executedAt: x.executed_at }));
@@ -282,8 +279,8 @@ export class AnalyticsRepository {
     const row = r.rows[0];
     return row
       ? {
-          quantity: new Decimal(row.quantity),
-          averagePrice: new Decimal(row.average_price),
+          quantity: new Dec(row.quantity),
+          averagePrice: new Dec(row.average_price),
           openedAt: row.opened_at,
         }
       : null;

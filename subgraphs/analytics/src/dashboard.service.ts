@@ -99,10 +99,10 @@ export class DashboardService {
       );
     }
     if (!UUID.test(id)) throw notFound('Dashboard');
+    // Only an absent version is missing; any other version that is not the current one (0, stale,
+    // from the future) matches no row below and is answered CONFLICT.
     const version = input.version ?? null;
-    if (version === null || !Number.isInteger(version) || version < 1) {
-      throw badInput('version is required to update a dashboard', { field: 'version' });
-    }
+    if (version === null) throw badInput('version is required to update a dashboard', { field: 'version' });
     return withTenant(this.pool, scope, async (tx) => {
       const repo = new DashboardRepository(tx);
       const updated = await repo.update(id, scope.userId, version, write);

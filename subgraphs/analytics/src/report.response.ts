@@ -1,41 +1,14 @@
 /**
- * A direct answer to the report queries, without graphql-js field execution.
- *
- * A `performanceReport` carries an equity curve of one point per trading day: 5 years are ~1,300
- * points and ~6,500 leaf values. Executed field by field (default resolvers, Apollo's per-field
- * instrumentation, a scalar `serialize` per value) that costs several milliseconds, even when the
- * report itself comes from the cache in one Redis round trip. The report is already a plain object
- * of serializable values, so for an operation made of one report field with plain field selections
- * (what the gateway sends: fields, aliases, `__typename`, variables), this plugin calls the root
- * field's own resolver (the report service, cache included) and copies the selected fields, checking
- * nullability and serializing scalars exactly as execution would.
- *
- * Anything else (fragments, directives, several root fields, mutations, a field with a resolver of
- * its own, a value execution would reject) is left to normal execution; so is every error: the
- * operation is then executed again, and its error is formatted by the usual path (an error costs one
- * extra attempt, never a different answer).
+ * A direct answer to the report queries without graphql-js field execution: the report is already a
+ * plain object, so its selected fields are copied with nullability checks and scalar serialization
+ * exactly as execution would. Kept for speed (BENCHMARKS.md, analytics report); anything it does not
+ * handle, and every error, goes to normal execution. Upgrading graphql or @apollo/server: run
+ * analytics.int.test.ts ("answers plain selections directly exactly as graphql execution would");
+ * when it passes, set {@link REPORT_RESPONSE_VERIFIED_WITH} to the installed versions (the pin test
+ * reads it); when it fails, fix this file or remove the plugin from service.ts.
  */
-import { createRequire } from 'node:module';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContext } from '@apollo/server';
-import type * as GraphQL from 'graphql';
-import type {
-  GraphQLField,
-  GraphQLLeafType,
-  GraphQLObjectType,
-  GraphQLOutputType,
-  GraphQLSchema,
-  OperationDefinitionNode,
-  SelectionSetNode,
-} from 'graphql';
-import type { AnalyticsContext } from './context.js';
-import { resolvers } from './resolvers/index.js';
-
-/**
- * graphql-js as @apollo/subgraph loads it (CommonJS), which built the schema: its type predicates are
- * `instanceof` checks, and a bundler resolving `graphql` to its ESM build (vitest does) would hand
- * this module a second copy whose checks fail on the schema's types.
- */
-const {
+import {
   getArgumentValues,
   getNamedType,
   getNullableType,
@@ -46,7 +19,16 @@ const {
   isObjectType,
   Kind,
   OperationTypeNode,
-} = createRequire(import.meta.url)('graphql') as typeof GraphQL;
+  type GraphQLField,
+  type GraphQLLeafType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { AnalyticsContext } from './context.js';
+import { resolvers } from './resolvers/index.js';
 
 /** How one selected field is copied: its response key, source property and type. */
 interface FieldPlan {
@@ -141,6 +123,9 @@ function planOperation(schema: GraphQLSchema, op: OperationDefinitionNode): Oper
   };
 }
 
+/** The library versions this plugin was last verified against (see the module comment). */
+export const REPORT_RESPONSE_VERIFIED_WITH = { graphql: '16.15.0', '@apollo/server': '5.5.1' } as const;
+
 /** Whether the plugin answers `op` itself (true) or leaves it to execution (for tests). */
 export function answersDirectly(schema: GraphQLSchema, op: OperationDefinitionNode): boolean {
   return planOperation(schema, op) !== null;
@@ -188,7 +173,12 @@ function complete(type: GraphQLOutputType, fields: FieldPlan[] | null, value: un
 }
 
 /**
- * The Apollo plugin (see the module comment). Stateless apart from a cache of operation plans keyed
+ * The Apollo plugin. It takes an operation made of one report field with plain field selections (what
+ * the gateway sends: fields, aliases, `__typename`, variables), calls the root field's own resolver
+ * (the report service, cache included) and copies the selected fields. Fragments, directives,
+ * several root fields, mutations, a field with a resolver of its own, or a value execution would
+ * reject are left to normal execution; so is every error (the operation is executed again, so an
+ * error costs one extra attempt, never a different answer). Stateless apart from a cache of operation plans keyed
  * by the parsed operation, which Apollo itself caches per query text.
  */
 export function reportResponsePlugin(): ApolloServerPlugin<AnalyticsContext> {

@@ -2,7 +2,7 @@
  * Performance and risk reports: loads snapshots, trade aggregates, positions and prices, runs the
  * pure metrics (src/metrics) and caches the result (report.cache.ts).
  */
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import { withTenant, type TenantScope } from '../../../lib/db.js';
 import { badInput, notFound } from '../../../lib/errors.js';
@@ -140,16 +140,16 @@ export class ReportService {
         drawdown: 1 - wealth / peak,
       };
     });
-    const netFlows = rows.slice(1).reduce((s, r) => s.plus(r.externalFlow), new Decimal(0));
+    const netFlows = rows.slice(1).reduce((s, r) => s.plus(r.externalFlow), new Dec(0));
     const stats = tradeStatistics({
       count: agg.count,
       wins: agg.wins,
       losses: agg.losses,
-      grossProfit: new Decimal(agg.grossProfit),
-      grossLoss: new Decimal(agg.grossLoss),
+      grossProfit: new Dec(agg.grossProfit),
+      grossLoss: new Dec(agg.grossLoss),
       totalHoldingSeconds: agg.holdingSeconds,
     });
-    const money = (d: Decimal | null): string | null => (d ? d.toDecimalPlaces(4).toFixed() : null);
+    const money = (d: Dec | null): string | null => (d ? d.toDecimalPlaces(4).toFixed() : null);
 
     return {
       accountId,
@@ -257,13 +257,13 @@ export class ReportService {
         price: prices.get(p.symbol) ?? p.averagePrice,
       })),
     );
-    const equity = new Decimal(cash).plus(exposure.net);
+    const equity = new Dec(cash).plus(exposure.net);
     const returns = periodReturns(toSnapshots(rows));
     const values = returns.map((r) => r.value);
     const t95 = historicalTailRisk(values, 0.95);
     const t99 = historicalTailRisk(values, 0.99);
     const amount = (fraction: number): string =>
-      Decimal.max(0, equity).times(fraction).toDecimalPlaces(2).toFixed(2);
+      Dec.max(0, equity).times(fraction).toDecimalPlaces(2).toFixed(2);
     const line = (l: ExposureLine): { key: string; gross: string; net: string; share: number } => ({
       key: l.key,
       gross: l.gross.toFixed(),

@@ -8,6 +8,7 @@ import { createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
+import { sharedKeys } from '../../../contracts/redis-names.js';
 import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
 import {
   closeConnections,
@@ -36,9 +37,7 @@ import { TradeStreamConsumer, tradeStreamGroupInfo } from './trade-stream.consum
 
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>analytics:` (the cache client's keyPrefix). */
 export const REDIS_NAMESPACE = 'analytics:';
-/** Trading's trade stream and market-data's quote hash, relative to REDIS_PREFIX. */
-export const TRADE_STREAM_KEY = 'trading:trades';
-export const QUOTES_KEY = 'market:quotes';
+const TRADE_STREAM_KEY = sharedKeys.tradeStream;
 
 /** Optional collaborators, for tests and benchmarks. */
 export interface AnalyticsDeps {
@@ -98,7 +97,11 @@ export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {})
         tradeStreamGroupInfo(sharedRedis, `${config.REDIS_PREFIX}${TRADE_STREAM_KEY}`),
       );
 
-      const market = new MarketRepository(pool, sharedRedis, `${config.REDIS_PREFIX}${QUOTES_KEY}`);
+      const market = new MarketRepository(
+        pool,
+        sharedRedis,
+        `${config.REDIS_PREFIX}${sharedKeys.marketQuotes}`,
+      );
       const cache = new ReportCache(cacheRedis, config.ANALYTICS_CACHE_TTL_SECONDS, analyticsMetrics);
       const reports = new ReportService(
         pool,

@@ -7,7 +7,7 @@
  * predates their first daily row are backfilled from the cash ledger, executions and market-data's
  * daily closes.
  */
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import { tenantSchemaName, withPlatform, withTenant, type TenantScope } from '../../../lib/db.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -53,8 +53,8 @@ export class SnapshotService {
       const positions = await repo.positions(accountId);
       const prices = await this.market.latestPrices(positions.map((p) => p.symbol));
       const positionsValue = positions.reduce(
-        (s, p) => s.plus(new Decimal(p.quantity).times(prices.get(p.symbol) ?? p.averagePrice)),
-        new Decimal(0),
+        (s, p) => s.plus(new Dec(p.quantity).times(prices.get(p.symbol) ?? p.averagePrice)),
+        new Dec(0),
       );
       const base = {
         accountId,
@@ -98,11 +98,11 @@ export class SnapshotService {
       const symbols = [...new Set(executions.map((e) => e.symbol))];
       const closes = await this.market.closesBySymbol(symbols, startDay, endDay);
 
-      let cash = new Decimal(0);
-      let flow = new Decimal(0);
+      let cash = new Dec(0);
+      let flow = new Dec(0);
       let li = 0;
       let ei = 0;
-      const qty = new Map<string, Decimal>();
+      const qty = new Map<string, Dec>();
       const lastPrice = new Map<string, string>();
       const rows: NewSnapshot[] = [];
       for (let d = startDay; d < endDay; d = new Date(d.getTime() + DAY_MS)) {
@@ -113,8 +113,8 @@ export class SnapshotService {
           if (l.kind === 'deposit' || l.kind === 'withdrawal') flow = flow.plus(l.amount);
         }
         for (let e = executions[ei]; e && e.executedAt < dayEnd; e = executions[++ei]) {
-          const signed = e.side === 'BUY' ? new Decimal(e.quantity) : new Decimal(e.quantity).neg();
-          qty.set(e.symbol, (qty.get(e.symbol) ?? new Decimal(0)).plus(signed));
+          const signed = e.side === 'BUY' ? new Dec(e.quantity) : new Dec(e.quantity).neg();
+          qty.set(e.symbol, (qty.get(e.symbol) ?? new Dec(0)).plus(signed));
           lastPrice.set(e.symbol, e.price);
         }
         for (const s of symbols) {
@@ -122,7 +122,7 @@ export class SnapshotService {
           if (close !== undefined) lastPrice.set(s, close);
         }
         if (!isWeekday(d)) continue;
-        let positionsValue = new Decimal(0);
+        let positionsValue = new Dec(0);
         for (const [s, q] of qty) positionsValue = positionsValue.plus(q.times(lastPrice.get(s) ?? 0));
         rows.push({
           accountId,
@@ -133,7 +133,7 @@ export class SnapshotService {
           equity: cash.plus(positionsValue).toDecimalPlaces(4).toFixed(),
           externalFlow: rows.length === 0 ? '0' : flow.toDecimalPlaces(4).toFixed(),
         });
-        flow = new Decimal(0);
+        flow = new Dec(0);
       }
       for (const r of rows) await repo.saveSnapshot(r);
       this.metrics.snapshotsWritten.inc({ kind: 'daily' }, rows.length);

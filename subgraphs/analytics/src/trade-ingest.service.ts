@@ -5,7 +5,7 @@
  * analytics sees for an account replays the account's whole execution history from trading's
  * `executions` table first (backfill), in execution order.
  */
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
 import { AnalyticsRepository } from './analytics.repository.js';
@@ -30,8 +30,8 @@ async function applyOne(repo: AnalyticsRepository, accountId: string, f: Fill): 
   const lot = await repo.lockLot(accountId, f.symbol);
   const r = applyFill(lot, {
     side: f.side,
-    quantity: new Decimal(f.quantity),
-    price: new Decimal(f.price),
+    quantity: new Dec(f.quantity),
+    price: new Dec(f.price),
     at: f.executedAt,
   });
   await repo.saveLot(accountId, f.symbol, r.lot);

@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { ingressHeaders } from '../../../test/support/ingress.js';
-import { provisionActive, startHarness, waitFor, type Harness } from '../../tenants/test/support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
+import { eventually } from '../../../test/support/wait.js';
 import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
-import { answersDirectly } from '../src/report.response.js';
+import { installedVersions } from '../../../test/support/versions.js';
+import { answersDirectly, REPORT_RESPONSE_VERIFIED_WITH } from '../src/report.response.js';
 import { resolvers } from '../src/resolvers/index.js';
 import { createAnalyticsService, type AnalyticsService } from '../src/service.js';
 
@@ -255,6 +257,10 @@ describe('performanceReport', () => {
     expect(p.benchmark?.benchmarkReturn).toBeCloseTo(1.05 ** 3 * 0.95 - 1, 10);
   });
 
+  it('runs report.response.ts on the library versions it was verified against (its upgrade note)', () => {
+    expect(installedVersions(REPORT_RESPONSE_VERIFIED_WITH)).toEqual(REPORT_RESPONSE_VERIFIED_WITH);
+  });
+
   it('answers plain selections directly exactly as graphql execution would (src/report.response.ts)', async () => {
     const token = await sign(alice, tenantA);
     const fields = `__typename accountId from to observations totalReturn annualizedReturn volatility sharpe sortino
@@ -349,7 +355,7 @@ describe('performanceReport', () => {
     const stream = `${h.config.REDIS_PREFIX}trading:trades`;
     const tradeId = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(tradeId, 'BUY', '10', '100', '2024-01-11T12:00:00Z'));
-    const fresh = await waitFor(async () => {
+    const fresh = await eventually(async () => {
       const p = (await gql<Perf>(PERF, { id: accountA, ...RANGE }, token)).data!.performanceReport;
       return p.generatedAt !== first.generatedAt ? p : undefined;
     }, 'the cached report to be invalidated');
@@ -362,7 +368,7 @@ describe('performanceReport', () => {
     // Closing the position records a round trip: (110 - 100) * 10 = +100.
     const closeId = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(closeId, 'SELL', '10', '110', '2024-01-11T13:00:00Z'));
-    const closed = await waitFor(async () => {
+    const closed = await eventually(async () => {
       const p = (await gql<Perf>(PERF, { id: accountA, ...RANGE }, token)).data!.performanceReport;
       return p.trades.count === 5 ? p : undefined;
     }, 'the round trip to show in the report');
@@ -373,7 +379,7 @@ describe('performanceReport', () => {
       '*',
       ...tradeFields(closeId, 'SELL', '10', '110', '2024-01-11T13:00:00Z'),
     );
-    await waitFor(async () => {
+    await eventually(async () => {
       const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
       const info = groups[0] ?? [];
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
@@ -388,7 +394,7 @@ describe('performanceReport', () => {
     const unknown = tradeFields(randomUUID(), 'BUY', '1', '1', '2024-01-11T14:00:00Z');
     unknown[1] = randomUUID();
     const lastId = await redis.xadd(stream, '*', ...unknown);
-    await waitFor(async () => {
+    await eventually(async () => {
       const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
       const info = groups[0] ?? [];
       const field = (name: string): unknown => info[info.indexOf(name) + 1];
@@ -414,13 +420,13 @@ describe('performanceReport', () => {
     const poisonId = await redis.xadd(stream, '*', ...poison);
     const validTrade = randomUUID();
     await redis.xadd(stream, '*', ...tradeFields(validTrade, 'BUY', '1', '10', '2024-01-11T15:00:00Z'));
-    await waitFor(async () => {
+    await eventually(async () => {
       const r = await h.admin.query(`SELECT 1 FROM ${schemaA}.applied_trades WHERE trade_id = $1`, [
         validTrade,
       ]);
       return r.rowCount === 1 ? true : undefined;
     }, "tenant A's trade behind the poison entry");
-    const letter = await waitFor(async () => {
+    const letter = await eventually(async () => {
       const entries = (await redis.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
       const f = entries.find(([, fields]) => fields[1] === poisonId)?.[1];
       return f ? Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))) : undefined;
@@ -637,6 +643,12 @@ describe('dashboards', () => {
     expect(code(await gql(SAVE, { input: { id: d.id, name: 'x', widgets: [] } }, token))).toBe(
       'BAD_USER_INPUT',
     );
+    // A version that is given but wrong (0, negative, ahead) is a conflict, not a missing version.
+    for (const version of [0, -1, 99]) {
+      expect(code(await gql(SAVE, { input: { id: d.id, version, name: 'x', widgets: [] } }, token))).toBe(
+        'CONFLICT',
+      );
+    }
     const badWidget = { name: 'x', widgets: [{ ...widget, config: [1, 2] }] };
     expect(code(await gql(SAVE, { input: badWidget }, token))).toBe('BAD_USER_INPUT');
     expect(code(await gql(SAVE, { input: { name: '  ', widgets: [] } }, token))).toBe('BAD_USER_INPUT');
@@ -698,5 +710,27 @@ describe('dashboards', () => {
       (await gql<{ deleteDashboard: boolean }>(DELETE, { id: d.id }, aliceToken)).data!.deleteDashboard,
     ).toBe(true);
     expect(await names(carolToken)).not.toContain('Team');
+  });
+});
+
+describe("trading's read contract", () => {
+  it('exposes the v1 views in every tenant schema and refuses writes through them', async () => {
+    const views = await h.admin.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.views WHERE table_schema = $1 ORDER BY table_name`,
+      [schemaA],
+    );
+    expect(views.rows.map((r) => r.table_name)).toEqual([
+      'trading_accounts_v1',
+      'trading_cash_ledger_v1',
+      'trading_executions_v1',
+      'trading_positions_v1',
+    ]);
+    const cash = await h.admin.query(`SELECT cash FROM ${schemaA}.trading_accounts_v1 WHERE id = $1`, [
+      accountA,
+    ]);
+    expect(cash.rowCount).toBe(1);
+    await expect(
+      h.admin.query(`UPDATE ${schemaA}.trading_accounts_v1 SET cash = 0 WHERE id = $1`, [accountA]),
+    ).rejects.toMatchObject({ code: '42501' });
   });
 });

@@ -2,7 +2,7 @@
  * The metrics library against values computed by hand (shown next to each expectation) on small
  * fixed series, including the edge cases: no trades, one day, all losses, zero volatility.
  */
-import { Decimal } from 'decimal.js';
+import { Dec } from '../../../lib/decimal.js';
 import { describe, expect, it } from 'vitest';
 import { exposureSummary } from '../src/metrics/exposure.js';
 import { applyFill, type Lot } from '../src/metrics/lots.js';
@@ -261,7 +261,7 @@ describe('trade statistics', () => {
 
 describe('round trips by average cost', () => {
   it('adds, reduces, flips and closes', () => {
-    const d = (v: string | number): Decimal => new Decimal(v);
+    const d = (v: string | number): Dec => new Dec(v);
     let lot: Lot | null = null;
     const fill = (side: 'BUY' | 'SELL', q: number, p: number, n: number) => {
       const r = applyFill(lot, { side, quantity: d(q), price: d(p), at: day(n) });

@@ -4,11 +4,11 @@
  * bulk), update, delete and truncate, and `tradeAggregates` over whole and partial UTC days equal to
  * summing the raw rows, for periods with and without whole days, open-ended or not.
  */
+import { Dec } from '../../../lib/decimal.js';
 import { randomUUID } from 'node:crypto';
-import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
-import { provisionActive, startHarness, type Harness } from '../../tenants/test/support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
 import { AnalyticsRepository, type TradeAggregateRow } from '../src/analytics.repository.js';
 
 let h: Harness;
@@ -39,10 +39,10 @@ beforeAll(async () => {
       await withTenant(h.app, scope, async (_tx, client) => {
         await new AnalyticsRepository(client).insertClosedTrade(account, 'AAPL', `t${i}`, {
           direction: 'LONG',
-          quantity: new Decimal(1),
-          entryPrice: new Decimal(1),
-          exitPrice: new Decimal(1),
-          pnl: new Decimal(pnl),
+          quantity: new Dec(1),
+          entryPrice: new Dec(1),
+          exitPrice: new Dec(1),
+          pnl: new Dec(pnl),
           openedAt: new Date(opened),
           closedAt: new Date(closed),
         });
@@ -97,8 +97,8 @@ const aggregates = (from: Date | null, to: Date | null): Promise<TradeAggregateR
 function normalized(a: TradeAggregateRow): Record<string, unknown> {
   return {
     ...a,
-    grossProfit: new Decimal(a.grossProfit).toFixed(),
-    grossLoss: new Decimal(a.grossLoss).toFixed(),
+    grossProfit: new Dec(a.grossProfit).toFixed(),
+    grossLoss: new Dec(a.grossLoss).toFixed(),
   };
 }
 
@@ -131,8 +131,8 @@ describe('closed_trade_days', () => {
     expect(all.count).toBe(7);
     expect(all.wins).toBe(3);
     expect(all.losses).toBe(3);
-    expect(new Decimal(all.grossProfit).toFixed()).toBe('149.5001');
-    expect(new Decimal(all.grossLoss).toFixed()).toBe('-23.7501');
+    expect(new Dec(all.grossProfit).toFixed()).toBe('149.5001');
+    expect(new Dec(all.grossLoss).toFixed()).toBe('-23.7501');
     await expectAllRangesMatch();
   });
 

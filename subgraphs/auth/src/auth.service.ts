@@ -1,6 +1,6 @@
 import type { AuthClaims } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
-import { AppError, badInput, conflict, forbidden, unauthenticated } from '../../../lib/errors.js';
+import { ErrorCode, AppError, badInput, conflict, forbidden, unauthenticated } from '../../../lib/errors.js';
 import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { AuthMetrics, LoginMethod } from './auth.metrics.js';
@@ -219,7 +219,7 @@ export class AuthService {
           created = { tenantId: await this.createOwnedTenantOrUndo(user, orgName, client) };
         } catch (err) {
           // Lost a race with another sign-up for the same address: link to that user instead.
-          if (!(err instanceof AppError && err.code === 'CONFLICT')) throw err;
+          if (!(err instanceof AppError && err.code === ErrorCode.Conflict)) throw err;
           user = await this.d.users.findByEmail(email);
           if (!user) throw err;
         }

@@ -8,8 +8,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { eventually } from '../../../test/support/wait.js';
-import { QUEUES } from '../../tenants/src/jobs/queues.js';
-import { createTenantsWorker, type TenantsWorker } from '../../tenants/src/jobs/worker.js';
 import {
   adminQuery,
   call,
@@ -21,6 +19,7 @@ import {
   type Identity,
   type Payload,
 } from './support.js';
+import { QUEUES, createTenantsWorker, type TenantsWorker } from '../../../test/support/services.js';
 
 const ALLOWED = 5;
 let env: TestEnv;

@@ -8,9 +8,8 @@ import type { Config } from '../../../lib/config.js';
 import type { Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { gql, type GraphQLResult } from '../../../test/support/platform.js';
-import { createSessionsService } from '../../sessions/src/service.js';
-import { createTenantsService } from '../../tenants/src/service.js';
 import { createAuthService, type AuthDeps } from '../src/service.js';
+import { createSessionsService, createTenantsService } from '../../../test/support/services.js';
 
 /** The AuthPayload fields every test asks for. */
 export const PAYLOAD =

@@ -1,6 +1,6 @@
 import { bucketStart, INTERVALS } from './interval.js';
 import { addScaled, formatScaled, mulScaled, parseScaled, type Scaled } from './scaled.js';
-import type { Tick } from './tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 
 /** The contribution of a batch of ticks to one bar (merged into the stored bar by an upsert). */
 export interface BarDelta {

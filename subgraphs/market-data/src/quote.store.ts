@@ -1,5 +1,5 @@
 import type { Redis } from '../../../lib/redis.js';
-import { decodeTick, type Tick } from './tick.js';
+import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 
 /**
  * Latest quotes, one hash field per symbol holding the last published tick (written atomically with

@@ -8,7 +8,8 @@ import { createDb, createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
-import { channels, createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { createRedis, pingRedis, type Redis } from '../../../lib/redis.js';
+import { channels, keyWithin, sharedKeys } from '../../../contracts/redis-names.js';
 import {
   closeConnections,
   createSubgraphHttp,
@@ -22,7 +23,7 @@ import { BarRepository } from './bar.repository.js';
 import { CandleService } from './candle.service.js';
 import type { MarketDataContext, MarketDataServices } from './context.js';
 import { FeedService } from './feed/feed.service.js';
-import { LeaderLock } from './feed/leader-lock.js';
+import { RedisLease } from '../../../lib/redis-lease.js';
 import type { FeedProvider } from './feed/provider.js';
 import { ReplayProvider } from './feed/replay.js';
 import { SimulatorProvider, type SimulatedInstrument } from './feed/simulator.js';
@@ -42,7 +43,8 @@ import { TickWriter } from './tick.writer.js';
 /** Redis keys of the subgraph live under `<REDIS_PREFIX>market:` (the client's keyPrefix). */
 export const REDIS_NAMESPACE = 'market:';
 export const LOCK_KEY = 'feed:leader';
-export const QUOTES_KEY = 'quotes';
+/** The shared quotes hash (contracts/redis-names), relative to this client's namespace. */
+const QUOTES_KEY = keyWithin(REDIS_NAMESPACE, sharedKeys.marketQuotes);
 
 /** What a custom provider factory receives. */
 export interface ProviderContext {
@@ -170,7 +172,11 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
 
         const feed = config.MARKET_FEED_ENABLED
           ? new FeedService(
-              new LeaderLock(redis, LOCK_KEY, instanceId, config.MARKET_FEED_LOCK_TTL_MS, now),
+              new RedisLease(redis, LOCK_KEY, {
+                token: instanceId,
+                ttlMs: config.MARKET_FEED_LOCK_TTL_MS,
+                now,
+              }),
               new TickPublisher(redis, LOCK_KEY, QUOTES_KEY, channels.marketTicks(config.REDIS_PREFIX, '')),
               writer,
               () =>

@@ -1,8 +1,9 @@
 import type { Logger } from '../../../lib/logger.js';
 import { boundedIterator, RedisFanout, type Unlisten } from '../../../lib/redis-fanout.js';
-import { channels, type Redis } from '../../../lib/redis.js';
+import { type Redis } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import type { MarketMetrics } from './market.metrics.js';
-import { decodeTick, type Tick } from './tick.js';
+import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 
 type Listener = (tick: Tick) => void;
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Tick } from './tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 
 // Raw SQL on purpose: bulk inserts bind one array per column and unnest them (one round trip and
 // seven parameters for thousands of rows); drizzle would bind every value separately. `market.ticks`

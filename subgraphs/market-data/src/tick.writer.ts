@@ -3,7 +3,7 @@ import type { Logger } from '../../../lib/logger.js';
 import { aggregateMinuteBars } from './bar.aggregate.js';
 import type { BarRepository } from './bar.repository.js';
 import type { MarketMetrics } from './market.metrics.js';
-import type { Tick } from './tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 import { utcDay, type TickRepository } from './tick.repository.js';
 
 /** Options of {@link TickWriter}. */

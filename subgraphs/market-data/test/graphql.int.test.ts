@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../../lib/redis.js';
 import { Dec, vwapOf } from '../src/decimal.js';
 import type { MarketDataService } from '../src/service.js';
-import { encodeTick, type Tick } from '../src/tick.js';
+import { encodeTick, type Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, gql, type MarketTestEnv } from './helpers.js';
 
 let env: MarketTestEnv;

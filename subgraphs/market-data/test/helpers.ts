@@ -1,14 +1,12 @@
 /** Shared helpers of the market-data tests: a test env with a market-data port, tokens, tick factories. */
-import { randomUUID } from 'node:crypto';
 import { createTestEnv, freePorts, type TestEnv } from '../../../test/support/env.js';
 import { ingressHeaders } from '../../../test/support/ingress.js';
-import { SigningKeyStore } from '../../auth/src/keys.js';
-import { TokenSigner } from '../../auth/src/token.service.js';
+import { openAuthKeySigner, type AuthKeySigner } from '../../../test/support/tokens.js';
 import { createMarketDataService, type MarketDataDeps, type MarketDataService } from '../src/service.js';
-import type { Tick } from '../src/tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 
 export interface MarketTestEnv extends TestEnv {
-  keys: SigningKeyStore;
+  keys: AuthKeySigner;
   /** A fresh access token for a TRADER of some tenant. */
   token(overrides?: { ttlSeconds?: number }): Promise<string>;
   /** Creates (not starts) a market-data service with test keys and no session liveness check. */
@@ -26,28 +24,19 @@ export async function createMarketTestEnv(
     MARKET_MAINTENANCE_INTERVAL_MS: '3600000',
     ...overrides,
   });
-  const keys = await SigningKeyStore.open(env.config.JWT_KEYS_DIR, 0);
+  const keys = await openAuthKeySigner(env.config);
   return {
     ...env,
     keys,
-    async token(o = {}) {
-      const signer = new TokenSigner(keys, {
-        ...env.config,
-        ACCESS_TOKEN_TTL_SECONDS: o.ttlSeconds ?? env.config.ACCESS_TOKEN_TTL_SECONDS,
-      });
-      const { accessToken } = await signer.sign({
-        userId: randomUUID(),
-        sessionId: randomUUID(),
-        tenantId: randomUUID(),
+    token: (o = {}) =>
+      keys.sign({
         role: 'TRADER',
-        platformAdmin: false,
         email: 'trader@example.test',
-      });
-      return accessToken;
-    },
+        ...(o.ttlSeconds ? { ttlSeconds: o.ttlSeconds } : {}),
+      }),
     service(deps = {}, p) {
       const config = p === undefined ? env.config : { ...env.config, MARKET_DATA_PORT: p };
-      return createMarketDataService(config, { jwks: keys.getKey, sessions: null, ...deps });
+      return createMarketDataService(config, { jwks: keys.jwks, sessions: null, ...deps });
     },
     async cleanup() {
       keys.close();

@@ -2,21 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { freePorts } from '../../../test/support/env.js';
 import type { MarketDataService } from '../src/service.js';
-import { decodeTick, type Tick } from '../src/tick.js';
+import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, type MarketTestEnv } from './helpers.js';
+import { eventually } from '../../../test/support/wait.js';
 
 let env: MarketTestEnv;
 let sub: Redis;
 const received: Tick[] = [];
 const running: MarketDataService[] = [];
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits until `cond` holds (test/support's eventually over a boolean). */
+const waitFor = (cond: () => boolean, what: string): Promise<true> =>
+  eventually(() => (cond() ? true : undefined), what);
 
 async function startReplica(id: string): Promise<MarketDataService> {
   const [port] = await freePorts(1);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import type { MarketDataService } from '../src/service.js';
-import { decodeTick, type Tick } from '../src/tick.js';
+import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, tick, type MarketTestEnv } from './helpers.js';
 
 let env: MarketTestEnv;

@@ -4,7 +4,7 @@ import { aggregateMinuteBars } from '../src/bar.aggregate.js';
 import { Dec, vwapOf } from '../src/decimal.js';
 import { GbmSimulator } from '../src/feed/simulator.js';
 import type { MarketDataService } from '../src/service.js';
-import type { Tick } from '../src/tick.js';
+import type { Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, type MarketTestEnv } from './helpers.js';
 
 let env: MarketTestEnv;

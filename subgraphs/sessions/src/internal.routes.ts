@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { isServiceCall } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
 import type { SessionService } from './session.service.js';
+import { ErrorCode } from '../../../lib/errors.js';
 
 /**
  * `GET /internal/sessions/:id` → `{ live }` for lib/auth CachedSessionLiveness. Requires the service
@@ -16,11 +17,11 @@ export function mountInternalRoutes(
   app.get('/internal/sessions/:id', async (req, res) => {
     const token = req.headers['x-service-token'];
     if (token === undefined) {
-      res.status(401).json({ error: { code: 'UNAUTHENTICATED', message: 'Service token required' } });
+      res.status(401).json({ error: { code: ErrorCode.Unauthenticated, message: 'Service token required' } });
       return;
     }
     if (!isServiceCall(token, config)) {
-      res.status(403).json({ error: { code: 'FORBIDDEN', message: 'Invalid service token' } });
+      res.status(403).json({ error: { code: ErrorCode.Forbidden, message: 'Invalid service token' } });
       return;
     }
     res.set('cache-control', 'no-store');

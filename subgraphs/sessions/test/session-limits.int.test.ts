@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../../lib/http.js';
-import { channels } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { gql } from '../../../test/support/platform.js';
 import { eventually } from '../../../test/support/wait.js';

@@ -9,13 +9,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../../lib/auth.js';
 import type { Service } from '../../../lib/http.js';
-import { channels } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { gql } from '../../../test/support/platform.js';
-import { SigningKeyStore } from '../../auth/src/keys.js';
-import { createAuthService } from '../../auth/src/service.js';
-import { TokenSigner } from '../../auth/src/token.service.js';
 import { createSessionsService } from '../src/service.js';
+import { createAuthService } from '../../../test/support/services.js';
+import { openAuthKeySigner, type AuthKeySigner } from '../../../test/support/tokens.js';
 
 interface Grant {
   sessionId: string;
@@ -31,8 +30,7 @@ let sessionsUrl: string;
 let graphqlUrl: string;
 let clock = Date.now();
 const services: Service[] = [];
-let keys: SigningKeyStore;
-let signer: TokenSigner;
+let signer: AuthKeySigner;
 let redis: Redis;
 let subscriber: Redis;
 const published: string[] = [];
@@ -67,15 +65,13 @@ async function liveness(id: string, token: string | null = env.config.SERVICE_TO
 }
 
 async function tokenFor(g: Grant, role: Role = 'OWNER'): Promise<string> {
-  const { accessToken } = await signer.sign({
+  return signer.sign({
     userId: g.userId,
     sessionId: g.sessionId,
     tenantId: g.tenantId,
     role,
-    platformAdmin: false,
     email: 'someone@example.com',
   });
-  return accessToken;
 }
 
 async function metric(name: string): Promise<number> {
@@ -107,8 +103,7 @@ beforeAll(async () => {
   const auth = createAuthService(env.config, { keyReloadMs: 0 });
   await auth.start();
   services.push(auth);
-  keys = await SigningKeyStore.open(env.config.JWT_KEYS_DIR, 0);
-  signer = new TokenSigner(keys, env.config);
+  signer = await openAuthKeySigner(env.config);
   redis = new Redis(env.config.REDIS_URL, { keyPrefix: `${env.config.REDIS_PREFIX}sessions:` });
   // No ready check on a subscriber (see lib/redis.ts: the INFO would fail once SUBSCRIBE was sent).
   subscriber = new Redis(env.config.REDIS_URL, { enableReadyCheck: false });
@@ -117,7 +112,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  keys?.close();
+  signer?.close();
   for (const s of services.reverse()) await s.stop();
   redis?.disconnect();
   subscriber?.disconnect();

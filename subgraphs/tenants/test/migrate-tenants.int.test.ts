@@ -13,7 +13,8 @@ import { createLogger } from '../../../lib/logger.js';
 import { runMigrateTenants } from '../src/jobs/migrate-tenants.job.js';
 import { TenantQueues } from '../src/jobs/queues.js';
 import { createRedis } from '../../../lib/redis.js';
-import { provisionActive, startHarness, waitFor, writeTemplate, type Harness } from './support/harness.js';
+import { provisionActive, startHarness, writeTemplate, type Harness } from './support/harness.js';
+import { eventually } from '../../../test/support/wait.js';
 
 let h: Harness;
 let folder: string;
@@ -72,7 +73,7 @@ describe('migrate-tenants', () => {
     const queues = new TenantQueues(h.config, redis, () => undefined);
     try {
       const job = await queues.enqueueMigrations();
-      const done = await waitFor(async () => {
+      const done = await eventually(async () => {
         const j = await queues.migrations.getJob(job.id);
         return (await j?.getState()) === 'completed' ? j : undefined;
       }, 'migrate-tenants job');

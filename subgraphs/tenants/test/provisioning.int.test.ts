@@ -19,12 +19,12 @@ import { TemplateRegistry } from '../src/template.registry.js';
 import {
   provisionActive,
   startHarness,
-  waitFor,
   waitForStatus,
   writeMigrations,
   writeTemplate,
   type Harness,
 } from './support/harness.js';
+import { eventually } from '../../../test/support/wait.js';
 
 const PROVISION =
   'mutation($input: ProvisionTenantInput!) { provisionTenant(input: $input) { id kind state progress } }';
@@ -194,7 +194,7 @@ describe('provisioning a tenant', () => {
     // ... so remove it and add it for real: the worker runs every step once more.
     await again.remove();
     const job = await queue.add('provision', { tenantId }, { jobId: provisionJobId(tenantId) });
-    await waitFor(
+    await eventually(
       async () => ((await job.getState()) === 'completed' ? true : undefined),
       'second run completed',
     );
@@ -233,7 +233,7 @@ describe('a failing provisioning', () => {
     expect(row.rows[0].provisioned_at).toBeNull();
 
     const job = await queue.getJob(jobId);
-    await waitFor(async () => ((await job!.getState()) === 'failed' ? true : undefined), 'job failed');
+    await eventually(async () => ((await job!.getState()) === 'failed' ? true : undefined), 'job failed');
     const failed = await queue.getJob(jobId);
     expect(failed!.attemptsMade).toBe(3);
 
@@ -287,7 +287,7 @@ describe('a failing provisioning', () => {
     await rm(path.join(h.templatesDir, 'vanishing.json'));
     const job = await queue.add('provision', { tenantId }, { jobId: provisionJobId(tenantId), attempts: 3 });
     await waitForStatus(h, tenantId, 'FAILED');
-    await waitFor(async () => ((await job.getState()) === 'failed' ? true : undefined), 'job failed');
+    await eventually(async () => ((await job.getState()) === 'failed' ? true : undefined), 'job failed');
     expect((await queue.getJob(job.id!))!.attemptsMade).toBe(1);
     const row = await h.admin.query('SELECT last_error FROM tenancy.tenants WHERE id = $1', [tenantId]);
     expect(row.rows[0].last_error).toMatch(/unknown template/);

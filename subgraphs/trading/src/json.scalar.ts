@@ -1,4 +1,5 @@
 import { GraphQLError, GraphQLScalarType } from 'graphql';
+import { ErrorCode } from '../../../lib/errors.js';
 
 /**
  * `JSON`: arbitrary JSON, output only here (order event details). Trading takes no JSON input, so
@@ -9,9 +10,9 @@ export const JSONScalar = new GraphQLScalarType({
   description: 'Arbitrary JSON value.',
   serialize: (value) => value,
   parseValue: () => {
-    throw new GraphQLError('JSON input is not accepted', { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError('JSON input is not accepted', { extensions: { code: ErrorCode.BadUserInput } });
   },
   parseLiteral: () => {
-    throw new GraphQLError('JSON input is not accepted', { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError('JSON input is not accepted', { extensions: { code: ErrorCode.BadUserInput } });
   },
 });

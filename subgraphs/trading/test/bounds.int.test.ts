@@ -15,11 +15,11 @@ import {
   gql,
   PLACE,
   tick,
-  waitFor,
   type OrderView,
   type Tenant,
   type TradingTestEnv,
 } from './support.js';
+import { eventually } from '../../../test/support/wait.js';
 
 let env: TradingTestEnv;
 
@@ -80,7 +80,7 @@ async function lockAccount(t: Tenant): Promise<{ release: () => Promise<void> }>
 
 /** Waits until `count` backends of this database wait for a lock. */
 async function lockWaiters(count: number): Promise<void> {
-  await waitFor(async () => {
+  await eventually(async () => {
     const r = await env.admin.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
@@ -291,9 +291,9 @@ describe('placement turns and queues (one placement transaction at a time)', () 
       await lockWaiters(1);
       // Seven more of A's users queue five orders each, then B queues one.
       for (const token of aUsers.slice(1)) for (let i = 0; i < 5; i++) pending.push(place(url, a, token));
-      await waitFor(() => (queued() === 36 ? true : undefined), "A's flood queued");
+      await eventually(() => (queued() === 36 ? true : undefined), "A's flood queued");
       const bOrder = place(url, b, bToken);
-      await waitFor(() => (queued() === 37 ? true : undefined), "B's order queued");
+      await eventually(() => (queued() === 37 ? true : undefined), "B's order queued");
       await lock.release();
       const placed = await bOrder;
       expect(placed.data?.placeOrder.status, JSON.stringify(placed.errors)).toBe('NEW');
@@ -322,7 +322,7 @@ describe('placement turns and queues (one placement transaction at a time)', () 
       pending.push(place(url, a, token));
       await lockWaiters(1);
       for (let i = 0; i < 5; i++) pending.push(place(url, a, token));
-      await waitFor(() => (queued() === 6 ? true : undefined), 'five orders waiting');
+      await eventually(() => (queued() === 6 ? true : undefined), 'five orders waiting');
       const refused = await place(url, a, token, { clientOrderId: 'refused-1' });
       expect(refused.data).toBeNull();
       expect(refused.errors?.[0]?.extensions).toMatchObject({
@@ -378,7 +378,7 @@ describe("each tenant's share of the pool", () => {
       await lockWaiters(1);
       expect(gate.active(a.tenantId)).toBe(1);
       const aRead = gql<{ accounts: { id: string }[] }>(url, '{ accounts { id } }', {}, aToken);
-      await waitFor(() => (gate.waiting(a.tenantId) === 1 ? true : undefined), "A's read waiting");
+      await eventually(() => (gate.waiting(a.tenantId) === 1 ? true : undefined), "A's read waiting");
       // B reads and places meanwhile.
       const bRead = await gql<{ accounts: { id: string }[] }>(url, '{ accounts { id } }', {}, bToken);
       expect(bRead.data?.accounts.map((x) => x.id)).toEqual([b.accountId]);

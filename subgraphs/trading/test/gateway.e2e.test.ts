@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { eventually, gql, startPlatform, type RunningPlatform } from '../../../test/support/platform.js';
-import { createMarketDataService, type MarketDataService } from '../../market-data/src/service.js';
 import { createTradingService, type TradingService } from '../src/service.js';
+import { createMarketDataService, type MarketDataService } from '../../../test/support/services.js';
 
 let env: TestEnv;
 let platform: RunningPlatform;

@@ -11,12 +11,12 @@ import {
   gql,
   PLACE,
   tick,
-  waitFor,
   wsClient,
   type OrderView,
   type Tenant,
   type TradingTestEnv,
 } from './support.js';
+import { eventually } from '../../../test/support/wait.js';
 
 let env: TradingTestEnv;
 let svc: TradingService;
@@ -162,7 +162,7 @@ describe("tenant B cannot reach tenant A's orders", () => {
 
   it('by subscription', async () => {
     const sub = collect(client(tokenB), ORDER_SUB, { a: a.accountId });
-    await waitFor(() => (sub.errors.length > 0 ? true : undefined), 'subscription refused');
+    await eventually(() => (sub.errors.length > 0 ? true : undefined), 'subscription refused');
     expect(JSON.stringify(sub.errors)).toContain('NOT_FOUND');
   });
 });
@@ -184,7 +184,7 @@ describe('subscriptions', () => {
       a: b.accountId,
     });
     // Live once the server listens to their channels (the subscriptions gauge counts them).
-    await waitFor(async () => {
+    await eventually(async () => {
       const gauge = await svc.runtime().metrics.subscriptions.get();
       return (gauge.values[0]?.value ?? 0) >= 3 ? true : undefined;
     }, 'subscriptions listening');
@@ -223,11 +223,11 @@ describe('subscriptions', () => {
       tokenB,
     );
 
-    await waitFor(
+    await eventually(
       () => (ordersA.events.length >= 2 && tradesA.events.length >= 2 ? true : undefined),
       'events of A',
     );
-    await waitFor(() => (ordersB.events.length >= 1 ? true : undefined), 'events of B');
+    await eventually(() => (ordersB.events.length >= 1 ? true : undefined), 'events of B');
     expect(ordersA.errors).toEqual([]);
     expect(ordersA.events.map((e) => [e.orderUpdated.clientOrderId, e.orderUpdated.status])).toEqual([
       ['a-2', 'FILLED'],
@@ -252,7 +252,7 @@ describe('subscriptions', () => {
     const c = wsClient(url, 'not-a-token');
     clients.push(c);
     const sub = collect(c, ORDER_SUB, { a: a.accountId });
-    await waitFor(() => (sub.errors.length > 0 ? true : undefined), 'socket closed');
+    await eventually(() => (sub.errors.length > 0 ? true : undefined), 'socket closed');
     expect((sub.errors[0] as { code?: number }).code).toBe(4403);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channels } from '../../../lib/redis.js';
+import { channels } from '../../../contracts/redis-names.js';
 import { encodeMarketTick } from '../src/market/market-tick.js';
 import type { TradingService } from '../src/service.js';
 import {
@@ -14,11 +14,11 @@ import {
   gql,
   PLACE,
   tick,
-  waitFor,
   type OrderView,
   type Tenant,
   type TradingTestEnv,
 } from './support.js';
+import { eventually } from '../../../test/support/wait.js';
 
 let env: TradingTestEnv;
 let redis: Redis;
@@ -169,10 +169,10 @@ describe('restart', () => {
     const second = await start('replica-4');
     const engine = second.svc.runtime().engine!;
     // The crashed replica's leases are still held: nothing owned yet, until they expire (1 s).
-    await waitFor(() => (engine.owns('TSLA') ? true : undefined), 'TSLA taken over', 5_000);
+    await eventually(() => (engine.owns('TSLA') ? true : undefined), 'TSLA taken over', 5_000);
     expect(engine.restingCount('TSLA')).toBe(1);
     await publish('TSLA', '244.00');
-    await waitFor(
+    await eventually(
       async () => ((await statusOf(t, buy.id)).status === 'FILLED' ? true : undefined),
       'fill after takeover',
     );
@@ -198,12 +198,12 @@ describe('replicas', () => {
       limitPrice: '99.10',
     });
     expect(o.status).toBe('NEW');
-    await waitFor(
+    await eventually(
       () => (owner.svc.runtime().engine!.restingCount('AAPL') === before + 1 ? true : undefined),
       'announced',
     );
     await publish('AAPL', '99.00');
-    await waitFor(
+    await eventually(
       async () => ((await statusOf(t, o.id)).status === 'FILLED' ? true : undefined),
       'filled by the owner',
     );

@@ -14,7 +14,6 @@ import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/e
 import { ingressHeaders, ingressWebSocket } from '../../../test/support/ingress.js';
 import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
-import { eventually } from '../../../test/support/wait.js';
 import type { InstrumentInfo } from '../src/market/instrument.catalog.js';
 import { StaticInstrumentSource } from '../src/market/instrument.catalog.js';
 import type { MarketTick } from '../src/market/market-tick.js';
@@ -174,15 +173,6 @@ export function wsClient(url: string, token: string): Client {
     lazy: true,
     connectionParams: { authorization: `Bearer ${token}` },
   });
-}
-
-/** Polls `fn` until it returns a value other than undefined (or throws after `timeoutMs`). */
-export function waitFor<T>(
-  fn: () => Promise<T | undefined> | T | undefined,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  return eventually(fn, what, timeoutMs, 25);
 }
 
 export const ORDER_FIELDS = `id accountId clientOrderId symbol side type timeInForce quantity limitPrice stopPrice status

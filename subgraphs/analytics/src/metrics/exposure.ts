@@ -1,3 +1,4 @@
+import { Dec } from '../../../../lib/decimal.js';
 /**
  * Exposure and concentration of the open positions, in exact decimals (money stays decimal).
  * Market value is `quantity * price` (negative for shorts). Gross exposure is the sum of absolute
@@ -5,7 +6,6 @@
  * largest single-symbol share and the Herfindahl-Hirschman index `sum(share^2)` (1 = one position,
  * 1/N = N equal positions; 0 with no positions).
  */
-import { Decimal } from 'decimal.js';
 
 /** An open position valued at a price. */
 export interface PricedPosition {
@@ -18,15 +18,15 @@ export interface PricedPosition {
 /** Exposure of one group (symbol or asset class). */
 export interface ExposureLine {
   key: string;
-  gross: Decimal;
-  net: Decimal;
+  gross: Dec;
+  net: Dec;
   /** Fraction of total gross exposure (0 when there is none). */
   share: number;
 }
 
 export interface ExposureSummary {
-  gross: Decimal;
-  net: Decimal;
+  gross: Dec;
+  net: Dec;
   bySymbol: ExposureLine[];
   byAssetClass: ExposureLine[];
   largestSymbol: string | null;
@@ -34,10 +34,10 @@ export interface ExposureSummary {
   herfindahl: number;
 }
 
-function group(rows: readonly { key: string; value: Decimal }[], total: Decimal): ExposureLine[] {
-  const map = new Map<string, { gross: Decimal; net: Decimal }>();
+function group(rows: readonly { key: string; value: Dec }[], total: Dec): ExposureLine[] {
+  const map = new Map<string, { gross: Dec; net: Dec }>();
   for (const r of rows) {
-    const g = map.get(r.key) ?? { gross: new Decimal(0), net: new Decimal(0) };
+    const g = map.get(r.key) ?? { gross: new Dec(0), net: new Dec(0) };
     map.set(r.key, { gross: g.gross.plus(r.value.abs()), net: g.net.plus(r.value) });
   }
   return [...map.entries()]
@@ -48,10 +48,10 @@ function group(rows: readonly { key: string; value: Decimal }[], total: Decimal)
 /** Gross/net exposure, exposure by symbol and by asset class, and concentration. */
 export function exposureSummary(positions: readonly PricedPosition[]): ExposureSummary {
   const valued = positions
-    .map((p) => ({ ...p, value: new Decimal(p.quantity).times(p.price) }))
+    .map((p) => ({ ...p, value: new Dec(p.quantity).times(p.price) }))
     .filter((p) => !p.value.isZero());
-  const gross = valued.reduce((s, p) => s.plus(p.value.abs()), new Decimal(0));
-  const net = valued.reduce((s, p) => s.plus(p.value), new Decimal(0));
+  const gross = valued.reduce((s, p) => s.plus(p.value.abs()), new Dec(0));
+  const net = valued.reduce((s, p) => s.plus(p.value), new Dec(0));
   const bySymbol = group(
     valued.map((p) => ({ key: p.symbol, value: p.value })),
     gross,

@@ -1,3 +1,4 @@
+import { Dec } from '../../../../lib/decimal.js';
 /**
  * Round trips from fills, by average cost (the convention trading uses for positions): a fill that
  * adds to a position moves its average price; a fill that reduces it closes that quantity at the
@@ -5,30 +6,29 @@
  * opens the rest on the other side at the fill price. Fees are not part of trade P&L (they are in
  * the cash ledger, hence in equity and returns).
  */
-import { Decimal } from 'decimal.js';
 
 /** The open position of one account and symbol, as analytics tracks it. */
 export interface Lot {
   /** Signed: negative is short. */
-  quantity: Decimal;
-  averagePrice: Decimal;
+  quantity: Dec;
+  averagePrice: Dec;
   /** When the position was opened from flat (holding time starts here). */
   openedAt: Date;
 }
 
 export interface Fill {
   side: 'BUY' | 'SELL';
-  quantity: Decimal;
-  price: Decimal;
+  quantity: Dec;
+  price: Dec;
   at: Date;
 }
 
 export interface ClosedRoundTrip {
   direction: 'LONG' | 'SHORT';
-  quantity: Decimal;
-  entryPrice: Decimal;
-  exitPrice: Decimal;
-  pnl: Decimal;
+  quantity: Dec;
+  entryPrice: Dec;
+  exitPrice: Dec;
+  pnl: Dec;
   openedAt: Date;
   closedAt: Date;
 }
@@ -48,7 +48,7 @@ export function applyFill(lot: Lot | null, fill: Fill): { lot: Lot | null; close
     const cost = lot.quantity.times(lot.averagePrice).plus(signed.times(fill.price));
     return { lot: { quantity, averagePrice: cost.div(quantity), openedAt: lot.openedAt }, closed: null };
   }
-  const closing = Decimal.min(lot.quantity.abs(), signed.abs());
+  const closing = Dec.min(lot.quantity.abs(), signed.abs());
   const long = lot.quantity.isPositive();
   const pnl = fill.price
     .minus(lot.averagePrice)

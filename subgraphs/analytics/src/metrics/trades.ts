@@ -1,3 +1,4 @@
+import { Dec } from '../../../../lib/decimal.js';
 /**
  * Statistics of closed trades (round trips). A trade is a win when its P&L is > 0 and a loss when
  * < 0; break-even trades count in the total only. Money figures are exact decimals.
@@ -7,7 +8,6 @@
  * - expectancy = total P&L / trades (the average P&L per trade)
  * - average holding time = mean of (closedAt - openedAt), in seconds
  */
-import { Decimal } from 'decimal.js';
 
 /** One closed round trip. */
 export interface ClosedTrade {
@@ -21,9 +21,9 @@ export interface TradeAggregates {
   count: number;
   wins: number;
   losses: number;
-  grossProfit: Decimal;
+  grossProfit: Dec;
   /** Sum of the losing trades' P&L (<= 0). */
-  grossLoss: Decimal;
+  grossLoss: Dec;
   totalHoldingSeconds: number;
 }
 
@@ -34,11 +34,11 @@ export interface TradeStatistics {
   winRate: number | null;
   profitFactor: number | null;
   payoffRatio: number | null;
-  totalPnl: Decimal;
-  expectancy: Decimal | null;
-  averageWin: Decimal | null;
+  totalPnl: Dec;
+  expectancy: Dec | null;
+  averageWin: Dec | null;
   /** Positive amount. */
-  averageLoss: Decimal | null;
+  averageLoss: Dec | null;
   averageHoldingSeconds: number | null;
 }
 
@@ -48,12 +48,12 @@ export function aggregateTrades(trades: readonly ClosedTrade[]): TradeAggregates
     count: 0,
     wins: 0,
     losses: 0,
-    grossProfit: new Decimal(0),
-    grossLoss: new Decimal(0),
+    grossProfit: new Dec(0),
+    grossLoss: new Dec(0),
     totalHoldingSeconds: 0,
   };
   for (const t of trades) {
-    const pnl = new Decimal(t.pnl);
+    const pnl = new Dec(t.pnl);
     agg.count++;
     if (pnl.gt(0)) {
       agg.wins++;

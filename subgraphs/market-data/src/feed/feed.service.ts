@@ -1,7 +1,7 @@
 import type { Logger } from '../../../../lib/logger.js';
 import type { MarketMetrics } from '../market.metrics.js';
-import type { Tick } from '../tick.js';
-import type { LeaderLock } from './leader-lock.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
+import type { RedisLease } from '../../../../lib/redis-lease.js';
 import type { FeedProvider } from './provider.js';
 import type { TickPublisher } from './tick.publisher.js';
 
@@ -24,7 +24,7 @@ export class FeedService {
   private polling: Promise<void> | undefined;
 
   constructor(
-    private readonly lock: LeaderLock,
+    private readonly lock: RedisLease,
     private readonly publisher: TickPublisher,
     private readonly writer: PublishedTickSink,
     /** Builds the provider when this replica becomes leader (e.g. starting from the last quotes). */

@@ -1,40 +1,26 @@
 /**
- * A small seeded pseudo-random generator (sfc32, seeded through splitmix32): the same seed always
- * yields the same sequence, on every platform, which `Math.random` cannot promise.
+ * The simulator's seeded randomness on pure-rand (xoroshiro128+): the same seed always yields the same
+ * sequence, on every platform, which `Math.random` cannot promise. Only the normal deviate (Box-Muller)
+ * is ours; pure-rand has uniform distributions only.
  */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+
 export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly rng: ReturnType<typeof xoroshiro128plus>;
   private spare: number | undefined;
 
   constructor(seed: number) {
-    let s = seed >>> 0;
-    const splitmix = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = splitmix();
-    this.b = splitmix();
-    this.c = splitmix();
-    this.d = splitmix();
-    // Discard the first outputs: sfc32 mixes poorly right after seeding.
-    for (let i = 0; i < 12; i++) this.next();
+    this.rng = xoroshiro128plus(seed);
+    // Discard the first outputs: seeded from a small integer, the state starts poorly mixed (the
+    // first draw is near 1 for every seed).
+    for (let i = 0; i < 16; i++) this.rng.next();
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
-    this.c = (this.c + t) >>> 0;
-    return t / 4294967296;
+    return uniformFloat64(this.rng);
   }
 
   /** Uniform in (0, 1): safe to take the logarithm of. */
@@ -59,6 +45,6 @@ export class Prng {
 
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return uniformInt(this.rng, 0, n - 1);
   }
 }

@@ -1,4 +1,4 @@
-import type { Tick } from '../tick.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
 
 /** Receives the ticks a provider produces; awaited, so publishing applies back-pressure. */
 export type TickSink = (ticks: Tick[]) => Promise<void>;

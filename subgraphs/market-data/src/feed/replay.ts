@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../../../../lib/logger.js';
-import type { Tick } from '../tick.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
 import type { StoredTick, TickRepository } from '../tick.repository.js';
 import { sleep, type FeedProvider, type TickSink } from './provider.js';
 

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { InstrumentModel } from '../instrument.catalog.js';
 import { SECONDS_PER_YEAR } from '../interval.js';
-import type { Tick } from '../tick.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
 import { Prng } from './prng.js';
 import { sleep, type FeedProvider, type TickSink } from './provider.js';
 

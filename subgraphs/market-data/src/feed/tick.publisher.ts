@@ -1,5 +1,5 @@
 import type { Redis } from '../../../../lib/redis.js';
-import { encodeTick, type Tick } from '../tick.js';
+import { encodeTick, type Tick } from '../../../../contracts/market-tick.js';
 
 // Fenced publish: the ticks go out only if the caller still holds the feed lock, checked atomically
 // with the PUBLISHes, so a leader that lost its lease (a pause, a partition) cannot double-publish
@@ -27,7 +27,7 @@ return n
 const CHUNK = 500;
 
 /**
- * Publishes ticks on per-symbol channels (`<REDIS_PREFIX>market:ticks:<SYMBOL>`, see lib/redis
+ * Publishes ticks on per-symbol channels (`<REDIS_PREFIX>market:ticks:<SYMBOL>`, see contracts/redis-names
  * `channels.marketTicks`): subscribers of a few symbols receive only those, and Redis does the fan-out.
  */
 export class TickPublisher {

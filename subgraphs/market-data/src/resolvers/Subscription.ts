@@ -1,6 +1,6 @@
 import { requireCaller } from '../context.js';
 import type { SubscriptionResolvers } from '../generated/resolvers-types.js';
-import type { Tick } from '../tick.js';
+import type { Tick } from '../../../../contracts/market-tick.js';
 
 export const Subscription: SubscriptionResolvers = {
   priceUpdated: {

@@ -8,6 +8,7 @@ import type { AuthClaims } from '../../../../lib/auth.js';
 import type { Config } from '../../../../lib/config.js';
 import { tenantSchemaName } from '../../../../lib/db.js';
 import {
+  ErrorCode,
   badInput,
   conflict,
   forbidden,
@@ -150,7 +151,7 @@ export class BackupService {
     if (!backup) throw notFound('Backup');
     const tenant = await this.managedTenant(caller, backup.tenantId).catch((err: unknown) => {
       // Someone else's backup: as if it did not exist.
-      if ((err as { code?: string }).code === 'NOT_FOUND') throw notFound('Backup');
+      if ((err as { code?: string }).code === ErrorCode.NotFound) throw notFound('Backup');
       throw err;
     });
     this.requireConfigured();

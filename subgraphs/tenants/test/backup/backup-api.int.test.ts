@@ -14,8 +14,9 @@ import { tenantSchemaName } from '../../../../lib/db.js';
 import { adminUrlOf } from '../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../test/support/sshd.js';
 import { JOB_KINDS, QUEUES } from '../../src/jobs/queues.js';
-import { provisionActive, startHarness, waitFor, type Harness } from '../support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../support/harness.js';
 import { dumpSchema, newKeyEntry } from './support/backup-fixtures.js';
+import { eventually } from '../../../../test/support/wait.js';
 
 const BACKUP =
   'mutation($id: ID!, $type: BackupType) { backupTenant(tenantId: $id, backupType: $type) { id kind state } }';
@@ -100,7 +101,7 @@ beforeAll(async () => {
   victimTenant = v;
   countedTenant = c;
   // Every INITIAL backup done, so the queue holds only what the tests add.
-  await waitFor(
+  await eventually(
     async () => {
       const r = await h.admin.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tenancy.backups WHERE type = 'INITIAL' AND status = 'VERIFIED'`,
@@ -195,7 +196,7 @@ describe('one at a time, and fair scheduling', () => {
     await events.waitUntilReady();
     events.on('active', ({ jobId }) => taken.push(jobId));
     // Let the admitted backup of the daily-count test finish, so only this test's jobs are taken.
-    await waitFor(async () => {
+    await eventually(async () => {
       const c = await queue.getJobCounts('active', 'waiting', 'prioritized', 'delayed');
       return Object.values(c).every((n) => n === 0) ? true : undefined;
     }, 'an idle queue');
@@ -233,7 +234,7 @@ describe('one at a time, and fair scheduling', () => {
       const all = [...manualJobs, ...scheduled.rows.map((r) => r.job_id)];
 
       await queue.resume();
-      await waitFor(
+      await eventually(
         async () => {
           const done = await Promise.all(all.map(async (id) => (await queue.getJob(id))?.getState()));
           return done.every((s) => s === 'completed') ? true : undefined;
@@ -241,7 +242,7 @@ describe('one at a time, and fair scheduling', () => {
         'every backup to complete',
         120_000,
       );
-      await waitFor(
+      await eventually(
         () => Promise.resolve(all.every((id) => taken.includes(id)) ? true : undefined),
         'active events',
       );
@@ -294,7 +295,7 @@ describe('restoreTenant of a backup whose manifest was altered on the MA130', ()
       prefix: h.config.BULLMQ_PREFIX,
     });
     try {
-      const job = await waitFor(async () => {
+      const job = await eventually(async () => {
         const j = await restores.getJob(r.data!.restoreTenant.id);
         return j && (await j.getState()) === 'failed' ? j : undefined;
       }, 'the restore to fail');

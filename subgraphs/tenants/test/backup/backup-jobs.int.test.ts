@@ -16,8 +16,9 @@ import { adminUrlOf } from '../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../test/support/sshd.js';
 import { scheduledBackupId } from '../../src/backup/backup.jobs.js';
 import { JOB_KINDS, NIGHTLY_BACKUPS_SCHEDULER, QUEUES } from '../../src/jobs/queues.js';
-import { provisionActive, startHarness, waitFor, type Harness } from '../support/harness.js';
+import { provisionActive, startHarness, type Harness } from '../support/harness.js';
 import { dumpSchema, fillTenant, listFiles, newKeyEntry } from './support/backup-fixtures.js';
+import { eventually } from '../../../../test/support/wait.js';
 
 const JOB = 'query($id: ID!) { job(id: $id) { id kind state progress error result } }';
 const BACKUP =
@@ -61,7 +62,7 @@ async function finished(
   jobId: string,
   token = ownerToken,
 ): Promise<{ state: string; progress: number; error: string | null; result: unknown }> {
-  return waitFor(async () => {
+  return eventually(async () => {
     const r = await h.gql<{
       job: { state: string; progress: number; error: string | null; result: unknown };
     }>(JOB, { id: jobId }, token);
@@ -107,7 +108,7 @@ afterAll(async () => {
 
 describe('INITIAL backup', () => {
   it('is queued once provisioning succeeds and ends VERIFIED, with its file and sha256', async () => {
-    const initial = await waitFor(async () => {
+    const initial = await eventually(async () => {
       const list = await backupsOf(tenantId);
       const b = list.find((x) => x.type === 'INITIAL');
       return b?.status === 'VERIFIED' || b?.status === 'FAILED' ? b : undefined;
@@ -333,7 +334,7 @@ describe('nightly backups, retention and the scheduler', () => {
       const added = await q.add(JOB_KINDS.nightlyBackups, {}, { jobId: 'nightly-test' });
       const day = new Date(added.timestamp).toISOString().slice(0, 10);
       // The job is read again once completed: a copy read just before it completed has no return value.
-      await waitFor(async () => {
+      await eventually(async () => {
         const j = await q.getJob('nightly-test');
         return j && (await j.getState()) === 'completed' ? j : undefined;
       }, 'nightly job');
@@ -359,7 +360,7 @@ describe('nightly backups, retention and the scheduler', () => {
     } finally {
       await q.close();
     }
-    await waitFor(async () => {
+    await eventually(async () => {
       const r = await h.admin.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM tenancy.backups WHERE type = 'SCHEDULED' AND status = 'VERIFIED'`,
       );

@@ -17,7 +17,6 @@ import { BackupRepository } from '../../src/backup/backup.repository.js';
 import type { BackupRow } from '../../src/db/schema.js';
 import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
 import { backupJobId, JOB_KINDS, QUEUES, type BackupsQueueData } from '../../src/jobs/queues.js';
-import { waitFor } from '../support/harness.js';
 import {
   envOf,
   FaultProxy,
@@ -28,6 +27,7 @@ import {
   type BackupTestContext,
 } from './support/backup-fixtures.js';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
+import { eventually } from '../../../../test/support/wait.js';
 
 let redisDir: string;
 let redis: TestRedis;
@@ -69,7 +69,7 @@ async function row(id: string): Promise<BackupRow> {
 }
 
 const settled = (id: string): Promise<BackupRow> =>
-  waitFor(
+  eventually(
     async () => {
       const r = await row(id);
       return r.status === 'VERIFIED' || r.status === 'FAILED' ? r : undefined;
@@ -150,7 +150,7 @@ describe('through BullMQ', () => {
     const { proxy, release, child } = killable;
     try {
       const id = await enqueueBackup();
-      await waitFor(() => Promise.resolve(proxy.fired ? true : undefined), 'upload in progress', 25_000);
+      await eventually(() => Promise.resolve(proxy.fired ? true : undefined), 'upload in progress', 25_000);
       expect((await row(id)).status).toBe('RUNNING');
       // The worker runs at TENANTS_WORKER_NICE (default 10): backups yield the CPU to the services.
       expect(await niceOf(child.pid!)).toBe(10);
@@ -199,13 +199,13 @@ describe('through BullMQ', () => {
     try {
       await startWorker(variant({ MA130_PORT: String(port) }));
       const id = await enqueueBackup();
-      await waitFor(() => Promise.resolve(proxy.fired ? true : undefined), 'upload in progress', 25_000);
+      await eventually(() => Promise.resolve(proxy.fired ? true : undefined), 'upload in progress', 25_000);
       await redis.stop();
       await redis.start();
       release();
       const r = await settled(id);
       await expectGoodFile(r);
-      const job = await waitFor(async () => {
+      const job = await eventually(async () => {
         const j = await queue.getJob(backupJobId(id));
         return j && (await j.getState()) === 'completed' ? j : undefined;
       }, 'job completed');

@@ -53,11 +53,6 @@ export interface GraphQLResult<T> {
   errors?: { message: string; path?: unknown[]; extensions?: { code?: string } & Record<string, unknown> }[];
 }
 
-/** Polls `fn` until it returns a value other than undefined; throws after `timeoutMs`. */
-export function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  return eventually(fn, what, timeoutMs, 50);
-}
-
 /**
  * A test namespace with the tenants service and worker running.
  * @param name unique namespace label of the test file
@@ -185,7 +180,7 @@ export async function provisionActive(h: Harness, userId: string, organizationNa
 
 /** Waits until the tenant row has `status` (read as superuser). */
 export async function waitForStatus(h: Harness, tenantId: string, status: string): Promise<void> {
-  await waitFor(async () => {
+  await eventually(async () => {
     const r = await h.admin.query<{ status: string }>('SELECT status FROM tenancy.tenants WHERE id = $1', [
       tenantId,
     ]);

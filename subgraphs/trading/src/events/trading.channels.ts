@@ -5,6 +5,8 @@
  * Channels are per tenant and account: a subscription listens to the channel built from the caller's
  * verified tenant id, so events of another tenant are never even delivered to its process-local queue.
  */
+import { sharedKeys } from '../../../../contracts/redis-names.js';
+
 export const tradingChannels = {
   orders: (prefix: string, tenantId: string, accountId: string): string =>
     `${prefix}trading:orders:${tenantId}:${accountId}`,
@@ -20,8 +22,8 @@ export const tradingChannels = {
  * GraphQL queries are the source of truth.
  */
 export const tradingKeys = {
-  /** Stream of every trade, for analytics and other consumers (XADD, trimmed approximately). */
-  tradeStream: 'trading:trades',
+  /** Stream of every trade: a shared contract, named in contracts/redis-names. */
+  tradeStream: sharedKeys.tradeStream,
   /** Hash symbol -> position JSON of one account (the real-time cache). */
   positions: (tenantId: string, accountId: string): string => `trading:positions:${tenantId}:${accountId}`,
   /** Last trade of one account (JSON). */

@@ -8,7 +8,8 @@
  * and from other replicas through the `trading:book` channel.
  */
 import { tenantSchemaName, type TenantScope } from '../../../../lib/db.js';
-import { channels, type Redis } from '../../../../lib/redis.js';
+import type { Redis } from '../../../../lib/redis.js';
+import { channels } from '../../../../contracts/redis-names.js';
 import type { Logger } from '../../../../lib/logger.js';
 import type { OrderRow } from '../db/tenant-schema.js';
 import type { EffectsSink } from '../effects.sink.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTick, encodeTick, type Tick } from '../../../../lib/market-tick.js';
+import { decodeTick, encodeTick, type Tick } from '../../../../contracts/market-tick.js';
 import { decodeMarketTick, encodeMarketTick } from './market-tick.js';
 
 const tick: Tick = {

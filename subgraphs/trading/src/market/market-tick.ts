@@ -1,18 +1,18 @@
 /**
- * A price tick as market-data publishes it on Redis (`<REDIS_PREFIX>market:ticks:<SYMBOL>`, see lib/redis
- * `channels.marketTicks`) and keeps as the latest quote (hash `<REDIS_PREFIX>market:quotes`, one field
- * per symbol). The wire format is lib's (`lib/market-tick.ts`, shared with market-data); trading accepts
+ * A price tick as market-data publishes it on Redis (`<REDIS_PREFIX>market:ticks:<SYMBOL>`, see
+ * contracts/redis-names `channels.marketTicks`) and keeps as the latest quote (`sharedKeys.marketQuotes`).
+ * The wire format is the shared contract (`contracts/market-tick.ts`); trading accepts
  * only ticks that are also sane to trade on (see {@link decodeMarketTick}).
  */
-import { decodeTick, encodeTick, type Tick } from '../../../../lib/market-tick.js';
+import { decodeTick, encodeTick, type Tick } from '../../../../contracts/market-tick.js';
 
-/** A tick as trading uses it: lib's {@link Tick} without the producer id. */
+/** A tick as trading uses it: the contract's {@link Tick} without the producer id. */
 export type MarketTick = Omit<Tick, 'producer'>;
 
 const DECIMAL = /^\d{1,30}(\.\d{1,20})?$/;
 
 /**
- * Parses a tick message: lib's {@link decodeTick}, then trading's own bounds (a 1-32 character symbol,
+ * Parses a tick message: the contract's {@link decodeTick}, then trading's own bounds (a 1-32 character symbol,
  * finite time and sequence, unsigned decimals that fit the columns, positive prices).
  * @returns the tick, or null when the message is not a well-formed, positive-priced tick
  */

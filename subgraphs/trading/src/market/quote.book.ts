@@ -1,14 +1,12 @@
 /**
  * Latest quotes for trading: ticks the execution engine receives for the symbols it owns are kept in
  * memory (always current, no round trip); any other symbol is read from market-data's quotes hash in
- * Redis (`<REDIS_PREFIX>market:quotes`, written atomically with each publish). Reads of several symbols
+ * Redis (`sharedKeys.marketQuotes` of contracts/redis-names, written atomically with each publish). Reads of several symbols
  * are one HMGET.
  */
+import { sharedKeys } from '../../../../contracts/redis-names.js';
 import type { Redis } from '../../../../lib/redis.js';
 import { decodeMarketTick, isNewer, type MarketTick } from './market-tick.js';
-
-/** market-data's quotes hash, relative to REDIS_PREFIX (the command client's keyPrefix). */
-export const MARKET_QUOTES_KEY = 'market:quotes';
 
 export class QuoteBook {
   private readonly live = new Map<string, MarketTick>();
@@ -50,7 +48,7 @@ export class QuoteBook {
     }
     if (remote.length === 0) return out;
     try {
-      const values = await this.redis.hmget(MARKET_QUOTES_KEY, ...remote);
+      const values = await this.redis.hmget(sharedKeys.marketQuotes, ...remote);
       remote.forEach((s, i) => {
         const v = values[i];
         const t = v ? decodeMarketTick(v) : null;

@@ -1,7 +1,7 @@
 /**
- * A price tick as market-data's feed publishes it on Redis (`channels.marketTicks`), keeps as the
- * latest quote (one hash field per symbol) and writes to Postgres; trading's engine and quote book
- * read the same messages. Decimals are strings (exact, already rounded to the instrument's tick and
+ * The price tick wire format. Producer: market-data's feed, on `channels.marketTicks` and in the
+ * `sharedKeys.marketQuotes` hash (contracts/redis-names.ts). Consumers: market-data's subscriptions
+ * and tick writer, trading's execution engine and quote book, analytics' market repository. Decimals are strings (exact, already rounded to the instrument's tick and
  * lot sizes); the timestamp is epoch milliseconds. The wire format, shared here so both sides agree,
  * is one JSON object with compact keys `{ s, p, b, a, z, t, q, o }`.
  */
