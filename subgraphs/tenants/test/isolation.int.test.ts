@@ -69,7 +69,7 @@ describe('tenant schemas', () => {
   });
 
   // So no tenant query can join across schemas, which keeps each tenant schema movable on its own
-  // (Citus schema-based sharding, docs/adr/0002).
+  // (Citus schema-based sharding, docs/adr/0003).
   it('cannot reach the platform tables or create objects anywhere', async () => {
     for (const sql of [
       'SELECT * FROM tenancy.tenants',

@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../lib/config.js';
-import { PLATFORM_MIGRATIONS } from '../../../lib/db-bootstrap.js';
+import { PLATFORM_MIGRATIONS } from '../../../schema/platform-migrations.js';
 import { parseJobId, provisionJobId } from '../src/jobs/queues.js';
 import { validateOrganizationName } from '../src/tenant.service.js';
 import { expectedMigrations, TemplateRegistry, UnknownTemplateError } from '../src/template.registry.js';
@@ -43,7 +43,7 @@ describe('tenant templates', () => {
           files++;
           expect(sql, `${set.folder}/${file}`).not.toMatch(/"public"\.|\bpublic\./i);
           // Nor a platform schema: a tenant schema stays self-contained, as Citus schema-based sharding
-          // needs (docs/adr/0002: its tables are colocated with each other only).
+          // needs (docs/adr/0003: its tables are colocated with each other only).
           expect(sql, `${set.folder}/${file}`).not.toMatch(platformReference);
           expect(sql, `${set.folder}/${file}`).not.toMatch(
             /\b(CREATE|DROP|ALTER)\s+SCHEMA\b|\bSET\s+search_path\b/i,
