@@ -6,24 +6,27 @@
  * URL back (PROJECT_ROOT, `createRequire`, "am I the main module" checks all keep their meaning).
  * dist/.inputs lists what the bundles were built from; it is older than none of them while fresh.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { PROJECT_ROOT } from '../lib/config.js';
-import { distOf, loadToolConfig, platformProcesses, SCRIPT_ENTRIES, SERVICE_PRELOADS } from './platform.js';
+import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { distOf, platformProcesses, SCRIPT_ENTRIES, SERVICE_PRELOADS } from './platform.js';
 
 const DIST = path.join(PROJECT_ROOT, 'dist');
 const STAMP = path.join(DIST, '.inputs');
 /** Inputs of every build besides the bundled sources: the build's own settings. */
 const BUILD_INPUTS = ['scripts/build.ts', 'package.json', 'tsconfig.json'];
 
-/** What gets bundled: dist/<name>.js from <entry>, both relative to the repository root. */
+/**
+ * What gets bundled: dist/<name>.js from <entry>, both relative to the repository root. The same
+ * whatever the environment says (the process table only needs a config for its ports).
+ */
 export function buildEntries(): { name: string; entry: string }[] {
-  const processes = platformProcesses(loadToolConfig()).filter((p) =>
-    existsSync(path.join(PROJECT_ROOT, p.entry)),
-  );
+  const config = loadConfig({ NODE_ENV: 'development', SERVICE_TOKEN: randomBytes(32).toString('hex') });
+  const processes = platformProcesses(config).filter((p) => existsSync(path.join(PROJECT_ROOT, p.entry)));
   return [...processes, ...SCRIPT_ENTRIES, ...SERVICE_PRELOADS].map(({ name, entry }) => ({ name, entry }));
 }
 

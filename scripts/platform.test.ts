@@ -63,7 +63,7 @@ describe('platformProcesses', () => {
       expect(prometheus, p.name).toContain(`'${p.name}:${p.port}'`);
       if (!p.core && !isBuilt(p)) continue;
       expect(compose, p.name).toMatch(new RegExp(`^  ${p.name}:$`, 'm'));
-      expect(compose, p.name).toContain(`'${p.entry}'`);
+      expect(compose, p.name).toContain(`'${p.dist}'`);
       expect(compose, p.name).toContain(`http://127.0.0.1:${p.port}/health`);
     }
   });
