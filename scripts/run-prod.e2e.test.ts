@@ -32,7 +32,7 @@ function descendants(root: number): string[] {
   };
   return [...parent.keys()].filter(isBelow).flatMap((pid) => {
     try {
-      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')];
+      return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')];
     } catch {
       return [];
     }
