@@ -17,7 +17,7 @@ import { createTestEnv } from '../test/support/env.js';
 import { orchestratorArgs, runCommandEnv, type RunCommandRunner } from '../test/support/run-command.js';
 import { signalChild } from '../lib/process-signal.js';
 
-const POLL_MS = 20;
+const POLL_MS = 50;
 
 interface Round {
   runner: RunCommandRunner;
