@@ -2,10 +2,12 @@
  * `make prod`'s path for real: dist/ built by scripts/build.ts (when stale), `node dist/db-init.js`,
  * then `node dist/dev.js` with NODE_ENV=production, as scripts/run.sh runs them. Every platform
  * process must run from its bundle (no tsx), and a client registers and reads itself through the
- * gateway. Source maps must send a stack trace back to the TypeScript sources.
+ * gateway, which also serves files it reads relative to the repository root. Source maps must send a
+ * stack trace back to the TypeScript sources.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, processEnv, PROJECT_ROOT } from '../lib/config.js';
 import { createTestEnv, type TestEnv } from '../test/support/env.js';
@@ -99,6 +101,13 @@ describe.skipIf(process.platform !== 'linux')('make prod: the platform from dist
     const me = await gql<{ me: { id: string; email: string } }>(url, '{ me { id email } }', {}, token);
     expect(me.errors).toBeUndefined();
     expect(me.data?.me).toEqual({ id: reg.data?.register.user.id, email: 'prod@example.com' });
+  });
+
+  it('serves files it reads from the repository (PROJECT_ROOT is the root, not dist/)', async () => {
+    const res = await fetch(`${platform?.gatewayUrl ?? ''}/graphiql/assets/graphiql.min.css`);
+    expect(res.status).toBe(200);
+    const css = readFileSync(path.join(PROJECT_ROOT, 'node_modules/graphiql/graphiql.min.css'), 'utf8');
+    expect(await res.text()).toBe(css);
   });
 
   it('maps a stack trace from a bundle back to the TypeScript source', () => {
