@@ -44,7 +44,7 @@ interface Running {
 }
 
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
-/** How often a starting process's /health (then /ready) is asked; a local GET costs next to nothing. */
+/** How often a starting process's /health (then /ready) is asked: little added wait, little CPU taken. */
 const POLL_MS = 100;
 /** How long, once every process is up, the summary waits for every /ready (e.g. the gateway's subgraphs). */
 const READY_WAIT_MS = 30_000;
