@@ -1,6 +1,7 @@
-# One image for every TradeSage process; docker-compose.yml picks the entry per service
-# (`node --import tsx <entry>`, the same way `make dev` runs them natively).
-FROM node:20-bookworm-slim
+# One image for every TradeSage process; docker-compose.yml picks the bundle per service
+# (`node dist/<name>.js`, the same way `make prod` runs them natively). The build stage bundles the
+# sources (scripts/build.ts); the runtime stage starts from the same dependencies and takes dist/.
+FROM node:20-bookworm-slim AS deps
 
 # openssh-client: ssh-keygen for the setup one-shot and SFTP tooling for MA130 backups;
 # postgresql-client (15, like the database): pg_dump for tenant backups, psql for `make db-shell`.
@@ -13,11 +14,18 @@ RUN chown node:node /app
 USER node
 
 # Dependencies first, so source changes do not reinstall them. Dev dependencies are included on
-# purpose: services run TypeScript through tsx (no build step), as they do natively.
+# purpose: operator scripts (`make health`, `make ma130-check` against compose) run through tsx.
 COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --include=dev --no-audit --no-fund && npm cache clean --force
 
+FROM deps AS build
 COPY --chown=node:node . .
+RUN node --import tsx scripts/build.ts --force
+
+FROM deps
+COPY --chown=node:node . .
+# The bundles read schemas, migrations and templates from the sources beside them (PROJECT_ROOT).
+COPY --from=build --chown=node:node /app/dist ./dist
 # Mount points of the keys volume and of data; created here so the volumes belong to `node`.
 RUN mkdir -p keys data
 
@@ -26,4 +34,4 @@ ENV NODE_ENV=production \
     BIND_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=32
 EXPOSE 8000 8001 8002 8003 8103
-CMD ["node", "--import", "tsx", "gateway/src/index.ts"]
+CMD ["node", "--enable-source-maps", "dist/gateway.js"]

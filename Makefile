@@ -11,7 +11,7 @@ COMPOSE ?= docker compose
 # True (exit 0) when a compose stack of this project is running; false without Docker.
 COMPOSE_RUNNING := $(COMPOSE) ps --status running --quiet 2>/dev/null | grep -q .
 
-.PHONY: help deps setup dev prod db-init test health logs auth-logs tenant-logs db-shell compose \
+.PHONY: help deps setup build dev prod db-init test health logs auth-logs tenant-logs db-shell compose \
 	compose-down codegen check-drift migrate-tenants bench lint typecheck format format-check \
 	ma130-check
 
@@ -25,6 +25,9 @@ deps: ## npm ci when node_modules is missing or package-lock.json changed
 
 setup: deps ## Create directories and generate keys (JWT, MA130 SSH, backup key) and .env
 	@$(TSX) scripts/setup.ts
+
+build: deps ## Bundle every process and the run command's scripts into dist/ (make dev and make prod do it when stale)
+	@$(TSX) scripts/build.ts --force
 
 dev: ## Run the platform (installs, sets up, prepares the database, starts every service; Ctrl-C stops)
 	@bash scripts/run.sh dev

@@ -27,7 +27,7 @@ function readProc(pid: number): ProcInfo | undefined {
   }
 }
 
-/** The service a process runs, from its command line (`subgraphs/trading/...` -> `trading`). */
+/** The service a process runs, from its command line (`subgraphs/trading/...` or `dist/trading.js` -> `trading`). */
 function labelOf(p: ProcInfo): string {
   if (p.comm.startsWith('postgres')) return 'postgresql';
   if (p.comm.startsWith('redis-server')) return 'redis';
@@ -37,6 +37,9 @@ function labelOf(p: ProcInfo): string {
   } catch {
     return p.comm;
   }
+  // From dist/ (scripts/build.ts): dist/trading.js, dist/tenants-worker.js, dist/dev.js.
+  const bundle = /dist\/([\w-]+)\.js/.exec(cmd)?.[1];
+  if (bundle) return bundle === 'dev' ? 'run command' : bundle.replace(/-worker$/, ' worker');
   const sub = /subgraphs\/([\w-]+)\//.exec(cmd);
   if (sub?.[1]) return /worker/.test(cmd) ? `${sub[1]} worker` : sub[1];
   if (cmd.includes('gateway/')) return 'gateway';

@@ -1,11 +1,11 @@
 /**
  * The run command's orchestrator (`make dev`, `make prod`): starts every process of the platform
- * (scripts/platform.ts) as a child (`node --import tsx <entry>`) in dependency order, waits for each one's
- * /health, prefixes and prettifies their logs (raw JSON also goes to data/logs/<name>.log), and on
- * Ctrl-C / SIGTERM stops them in reverse order: SIGTERM, then SIGKILL after a timeout. If a child
- * dies on its own, everything else is stopped and the exit code is 1.
- *
- * Preparation (npm ci, setup, db-init) is done before this runs, by scripts/run.sh.
+ * (scripts/platform.ts) as a child, `node dist/<name>.js` (rebuilt first when stale) or with
+ * `--runner=tsx` `node --import tsx <entry>`, each as soon as what it calls at startup answers /health,
+ * prefixes and prettifies their logs (raw JSON also goes to data/logs/<name>.log), and on Ctrl-C /
+ * SIGTERM stops them in reverse list order: SIGTERM, then SIGKILL after a timeout. If a child dies on
+ * its own, everything else is stopped and the exit code is 1. Preparation (npm ci, setup, db-init) is
+ * done before this runs, by scripts/run.sh.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs';
@@ -16,19 +16,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
 import { signalChild, signalChildGroup } from '../lib/process-signal.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
+import { ensureBuilt } from './build.js';
 import {
   createLineFormatter,
+  launchArgs,
   logFile,
   paint,
   platformProcesses,
-  SERVICE_NODE_FLAGS,
   type PlatformProcess,
+  type Runner,
 } from './platform.js';
 
 interface Options {
   startTimeoutMs: number;
   stopTimeoutMs: number;
   colour: boolean;
+  runner: Runner;
 }
 
 interface Running {
@@ -40,6 +43,10 @@ interface Running {
 }
 
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+/** How often a starting process's /health (then /ready) is asked: little added wait, little CPU taken. */
+const POLL_MS = 100;
+/** How long, once every process is up, the summary waits for every /ready (e.g. the gateway's subgraphs). */
+const READY_WAIT_MS = 30_000;
 
 function parseOptions(argv: string[]): Options {
   const num = (flag: string, fallback: number): number => {
@@ -49,7 +56,10 @@ function parseOptions(argv: string[]): Options {
     return value;
   };
   const env = processEnv();
+  const runner = argv.find((a) => a.startsWith('--runner='))?.split('=')[1] ?? 'dist';
+  if (runner !== 'dist' && runner !== 'tsx') throw new Error('--runner must be dist or tsx');
   return {
+    runner,
     startTimeoutMs: num('start-timeout', 90_000),
     stopTimeoutMs: num('stop-timeout', 10_000),
     colour:
@@ -130,7 +140,9 @@ async function main(): Promise<void> {
   const stopAll = (exitCode: number, reason: string): Promise<never> => {
     stopping ??= (async (): Promise<never> => {
       say(`stopping (${reason})`, exitCode === 0 ? 'yellow' : 'red');
-      for (const r of [...running].reverse()) {
+      // Reverse list order (the gateway first), whatever order the processes came up in.
+      const order = (r: Running): number => specs.indexOf(r.spec);
+      for (const r of [...running].sort((a, b) => order(b) - order(a))) {
         if (!r.alive) continue;
         say(`stopping ${r.spec.name} (SIGTERM)`, 'yellow');
         signalChild(r.child, 'SIGTERM');
@@ -213,14 +225,23 @@ async function main(): Promise<void> {
     }
   }
 
-  for (const spec of specs) {
-    if (stopping) return;
-    if (await portInUse(spec.port)) {
-      shout(
-        `port ${spec.port} (${spec.name}) is already in use: is another \`make dev\` or compose stack running?`,
-      );
-      await stopAll(1, 'port in use');
+  const inUse = (await Promise.all(specs.map(async (s) => ((await portInUse(s.port)) ? [s] : [])))).flat();
+  if (inUse.length > 0) {
+    shout(
+      `port(s) ${inUse.map((s) => `${s.port} (${s.name})`).join(', ')} already in use: is another \`make dev\` or compose stack running?`,
+    );
+    await stopAll(1, 'port in use');
+  }
+  if (opts.runner === 'dist') {
+    try {
+      say(await ensureBuilt());
+    } catch (err) {
+      shout(`the build failed: ${err instanceof Error ? err.message : String(err)}`);
+      await stopAll(1, 'build failed');
     }
+  }
+
+  const launch = (spec: PlatformProcess): Running => {
     const format = createLineFormatter(spec.name, spec.colour, { colour: opts.colour, width });
     const formatErr = createLineFormatter(spec.name, spec.colour, {
       colour: opts.colour,
@@ -228,7 +249,7 @@ async function main(): Promise<void> {
       stderr: true,
     });
     const log = openLog(config, spec.name);
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', spec.entry], {
+    const child = spawn(process.execPath, launchArgs(spec, opts.runner), {
       cwd: PROJECT_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -273,28 +294,55 @@ async function main(): Promise<void> {
         say(`${spec.name} stopped (${signal ? `signal ${signal}` : `exit code ${String(code)}`})`);
       }
     });
+    return r;
+  };
 
-    const started = Date.now();
-    const healthUrl = `http://127.0.0.1:${spec.port}/health`;
+  /** Resolves true once `route` answers 200, false when the process died or everything is stopping. */
+  const answers = async (r: Running, route: '/health' | '/ready', timeoutMs: number): Promise<boolean> => {
+    const url = `http://127.0.0.1:${r.spec.port}${route}`;
+    const since = Date.now();
     for (;;) {
-      if (stopping || !r.alive) return;
-      if ((await getStatus(healthUrl)) === 200) break;
-      if (Date.now() - started > opts.startTimeoutMs) {
-        shout(`${spec.name} did not answer ${healthUrl} within ${opts.startTimeoutMs} ms`);
-        await stopAll(1, `${spec.name} did not start`);
+      if (stopping || !r.alive) return false;
+      if ((await getStatus(url)) === 200) return true;
+      if (Date.now() - since > timeoutMs) {
+        if (route === '/ready') return false;
+        shout(`${r.spec.name} did not answer ${url} within ${opts.startTimeoutMs} ms`);
+        await stopAll(1, `${r.spec.name} did not start`);
       }
-      await sleep(250);
+      await sleep(POLL_MS);
     }
-    say(
-      `${paint('✔', 'green', opts.colour)} ${spec.name} is up on :${spec.port} (${Date.now() - started} ms)`,
-      'green',
+  };
+
+  // Each process starts once those it calls at startup answer /health (platform.ts `after`).
+  const t0 = Date.now();
+  const healthy = new Map<string, Promise<Running | undefined>>();
+  for (const spec of specs) {
+    const deps = spec.after.flatMap((name) => healthy.get(name) ?? []);
+    healthy.set(
+      spec.name,
+      Promise.all(deps).then(async (ready) => {
+        if (stopping || ready.some((d) => d === undefined)) return undefined;
+        const r = launch(spec);
+        const started = Date.now();
+        if (!(await answers(r, '/health', opts.startTimeoutMs))) return undefined;
+        say(
+          `${paint('✔', 'green', opts.colour)} ${spec.name} is up on :${spec.port} (${Date.now() - started} ms)`,
+          'green',
+        );
+        return r;
+      }),
     );
   }
-
-  const readiness = await Promise.all(
-    specs.map(async (s) => [s, await getStatus(`http://127.0.0.1:${s.port}/ready`)] as const),
+  const up = await Promise.all(healthy.values());
+  if (stopping || up.some((r) => r === undefined)) return;
+  // /ready also waits for the gateway to reach every subgraph; bounded, so a missing dependency
+  // (Redis down) still prints the summary below with the processes that are not ready.
+  const ready = await Promise.all(
+    up.map(async (r) => (r && !(await answers(r, '/ready', READY_WAIT_MS)) ? [r.spec.name] : [])),
   );
-  const notReady = readiness.filter(([, status]) => status !== 200).map(([s]) => s.name);
+  if (stopping) return;
+  const notReady = ready.flat();
+  say(`started in ${Date.now() - t0} ms (${opts.runner === 'dist' ? 'node dist/' : 'tsx'})`, 'green');
   const g = `http://localhost:${config.GATEWAY_PORT}`;
   const col = (label: string): string => `  ${label.padEnd(width + 1)}`;
   const lines = [

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { SUBGRAPHS } from '../schema/subgraphs.js';
-import { createLineFormatter, platformProcesses } from './platform.js';
+import { createLineFormatter, launchArgs, platformProcesses, SERVICE_NODE_FLAGS } from './platform.js';
 
 const config = loadConfig({ SERVICE_TOKEN: randomBytes(32).toString('hex'), NODE_ENV: 'development' });
 const read = (file: string): Promise<string> => readFile(path.join(PROJECT_ROOT, file), 'utf8');
@@ -27,6 +27,32 @@ describe('platformProcesses', () => {
     expect(all.filter((p) => !existsSync(path.join(PROJECT_ROOT, p.entry))).map((p) => p.entry)).toEqual([]);
   });
 
+  it('starts a process only after processes listed before it, and bundles each to dist/<name>.js', () => {
+    const all = platformProcesses(config);
+    all.forEach((p, i) => {
+      const before = all.slice(0, i).map((q) => q.name);
+      for (const dep of p.after) expect(before, `${p.name} after ${dep}`).toContain(dep);
+      expect(p.dist).toBe(`dist/${p.name}.js`);
+    });
+    expect(all.find((p) => p.name === 'trading')?.after).toEqual(['market-data']);
+  });
+
+  it('launches from the bundle with source maps, or from the source through tsx', () => {
+    const gateway = platformProcesses(config).find((p) => p.name === 'gateway');
+    if (!gateway) throw new Error('no gateway');
+    expect(launchArgs(gateway, 'dist')).toEqual([
+      ...SERVICE_NODE_FLAGS,
+      '--enable-source-maps',
+      'dist/gateway.js',
+    ]);
+    expect(launchArgs(gateway, 'tsx')).toEqual([
+      ...SERVICE_NODE_FLAGS,
+      '--import',
+      'tsx',
+      'gateway/src/index.ts',
+    ]);
+  });
+
   it('covers every subgraph composed into the supergraph', () => {
     const names = new Set(platformProcesses(config).map((p) => p.name));
     for (const s of SUBGRAPHS) expect(names.has(s.name), s.name).toBe(true);
@@ -38,7 +64,7 @@ describe('platformProcesses', () => {
     for (const p of platformProcesses(config)) {
       expect(prometheus, p.name).toContain(`'${p.name}:${p.port}'`);
       expect(compose, p.name).toMatch(new RegExp(`^  ${p.name}:$`, 'm'));
-      expect(compose, p.name).toContain(`'${p.entry}'`);
+      expect(compose, p.name).toContain(`'${p.dist}'`);
       expect(compose, p.name).toContain(`http://127.0.0.1:${p.port}/health`);
     }
   });

@@ -1,7 +1,8 @@
 /**
  * The platform's processes as the run command, `make health` and `make logs` see them: one list, in
- * start order (a service starts after what it calls at startup). Later issues add their services
- * here (trading, market data, analytics and their workers).
+ * start order. Each process starts as soon as the processes it calls at startup (`after`) answer
+ * /health; the others start together. They run from the bundles scripts/build.ts writes to dist/
+ * (`node dist/<name>.js`), or through tsx from their TypeScript entries.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -41,32 +42,82 @@ export interface PlatformProcess {
   name: string;
   /** Entry module, relative to the repository root; started as `node --import tsx <entry>`. */
   entry: string;
+  /** Its bundle (scripts/build.ts), relative to the repository root; started as `node <dist>`. */
+  dist: string;
   /** Port of its /health, /ready and /metrics. */
   port: number;
   colour: Colour;
+  /** Processes (by name, earlier in the list) it calls at startup: it starts once they answer /health. */
+  after: readonly string[];
 }
 
 /**
- * Every process in start order: a process starts after those it calls at startup, and the gateway,
- * which plans queries across all subgraphs, starts last.
+ * Every process, in start order and the reverse of stop order. Only trading calls another service
+ * when it starts (market-data's instrument catalog); auth calls sessions and tenants per request, and
+ * the gateway reads the static supergraph from disk, its /ready saying when every subgraph answers.
+ * So everything else starts at once, and the gateway stays last in the list (stopped first).
  */
 export function platformProcesses(config: Config): PlatformProcess[] {
-  const p = (name: string, entry: string, port: number, colour: Colour): PlatformProcess => ({
-    name,
-    entry,
-    port,
-    colour,
-  });
+  const p = (
+    name: string,
+    entry: string,
+    port: number,
+    colour: Colour,
+    after: readonly string[] = [],
+  ): PlatformProcess => ({ name, entry, dist: distOf(name), port, colour, after });
   return [
     p('sessions', 'subgraphs/sessions/src/index.ts', config.SESSIONS_PORT, 'cyan'),
     p('auth', 'subgraphs/auth/src/index.ts', config.AUTH_PORT, 'magenta'),
     p('tenants', 'subgraphs/tenants/src/index.ts', config.TENANTS_PORT, 'yellow'),
     p('tenants-worker', 'subgraphs/tenants/src/worker.ts', config.tenantsWorkerPort, 'blue'),
     p('market-data', 'subgraphs/market-data/src/index.ts', config.MARKET_DATA_PORT, 'red'),
-    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan'),
+    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan', ['market-data']),
     p('analytics', 'subgraphs/analytics/src/index.ts', config.ANALYTICS_PORT, 'magenta'),
     p('gateway', 'gateway/src/index.ts', config.GATEWAY_PORT, 'green'),
   ];
+}
+
+/** Where scripts/build.ts writes the bundle of a process or script named `name`. */
+export function distOf(name: string): string {
+  return `dist/${name}.js`;
+}
+
+/**
+ * Scripts bundled beside the processes: what scripts/run.sh runs before the orchestrator, and the
+ * orchestrator itself. dist/ sits one level below the root, like every source folder, which
+ * scripts/build.ts relies on.
+ */
+export const SCRIPT_ENTRIES: readonly { name: string; entry: string }[] = [
+  { name: 'setup', entry: 'scripts/setup.ts' },
+  { name: 'db-init', entry: 'scripts/db-init.ts' },
+  { name: 'dev', entry: 'scripts/dev.ts' },
+];
+
+/**
+ * Modules every process imports before its entry (`--import`), e.g. instrumentation that must load
+ * first. Bundled like the entries; the dist runner imports their bundles, tsx their sources.
+ */
+export const SERVICE_PRELOADS: readonly { name: string; entry: string }[] = [];
+
+/** How the run command starts processes: their bundles in dist/, or their sources through tsx. */
+export type Runner = 'dist' | 'tsx';
+
+/**
+ * The node arguments that start `p` (after the executable). From dist, source maps are on so stack
+ * traces name the .ts files (tsx does the same for its in-memory output).
+ */
+export function launchArgs(p: Pick<PlatformProcess, 'entry' | 'dist'>, runner: Runner): string[] {
+  if (runner === 'tsx') {
+    return [...SERVICE_NODE_FLAGS, '--import', 'tsx', ...preloadArgs('tsx'), p.entry];
+  }
+  return [...SERVICE_NODE_FLAGS, '--enable-source-maps', ...preloadArgs('dist'), p.dist];
+}
+
+function preloadArgs(runner: Runner): string[] {
+  return SERVICE_PRELOADS.flatMap((m) => [
+    '--import',
+    runner === 'tsx' ? `./${m.entry}` : `./${distOf(m.name)}`,
+  ]);
 }
 
 /** Where the run command writes a process's raw log lines. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The run command (`make dev`, `make prod`): installs what is missing, creates keys and .env when
-# missing, prepares the database, then hands over to the orchestrator (scripts/dev.ts), which
-# becomes this process (exec) so Ctrl-C and SIGTERM reach it directly.
+# The run command (`make dev`, `make prod`): installs what is missing, bundles the sources into dist/
+# when they changed (scripts/build.ts), creates keys and .env when missing, prepares the database,
+# then hands over to the orchestrator (dist/dev.js from scripts/dev.ts), which becomes this process
+# (exec) so Ctrl-C and SIGTERM reach it directly. Everything after the build runs with plain node.
 # Usage: scripts/run.sh [dev|prod] [orchestrator flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ case "$mode" in
   dev) ;; # NODE_ENV from the environment or .env; development by default (lib/config.ts)
   prod) export NODE_ENV=production ;;
   *)
-    echo "usage: $0 [dev|prod] [--stop-timeout=ms] [--start-timeout=ms] [--no-color]" >&2
+    echo "usage: $0 [dev|prod] [--stop-timeout=ms] [--start-timeout=ms] [--no-color] [--runner=dist|tsx]" >&2
     exit 2
     ;;
 esac
@@ -29,8 +30,22 @@ fi
 
 bash scripts/ensure-deps.sh
 bash scripts/ensure-services.sh --soft
+
+# Fresh when every input listed by the last build (dist/.inputs) exists and is not newer than that
+# list; scripts/build.ts checks the same (and that every bundle exists) before it builds.
+dist_fresh() {
+  [ -f dist/.inputs ] && [ -f dist/setup.js ] && [ -f dist/db-init.js ] && [ -f dist/dev.js ] || return 1
+  local f
+  while IFS= read -r f; do
+    [ -e "$f" ] && ! [ "$f" -nt dist/.inputs ] || return 1
+  done <dist/.inputs
+}
+if ! dist_fresh; then
+  echo '==> build (dist/)'
+  node --import tsx scripts/build.ts
+fi
 echo '==> setup (keys, .env)'
-node --import tsx scripts/setup.ts --quiet
+node --enable-source-maps dist/setup.js --quiet
 echo '==> database'
-node --import tsx scripts/db-init.ts
-exec node --import tsx scripts/dev.ts "$@"
+node --enable-source-maps dist/db-init.js
+exec node --enable-source-maps dist/dev.js "$@"

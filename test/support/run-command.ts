@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
 import { signalChild } from '../../lib/process-signal.js';
+import { ensureBuilt } from '../../scripts/build.js';
 import { freePorts, type TestEnv } from './env.js';
 import { eventually } from './wait.js';
 
@@ -59,15 +60,30 @@ export interface RunningCommand {
 }
 
 /**
- * Starts `node --import tsx scripts/dev.ts` with `vars` (from {@link runCommandEnv}) and waits until
- * the gateway, started last, answers /health.
+ * How to start the orchestrator: `dist` as scripts/run.sh does (`node dist/dev.js`, its processes from
+ * dist/, built here first when stale), or `tsx` as before the build step (orchestrator and processes
+ * through tsx).
+ */
+export type RunCommandRunner = 'dist' | 'tsx';
+
+/** The node arguments that start the orchestrator with `runner` (building dist/ when stale). */
+export async function orchestratorArgs(runner: RunCommandRunner): Promise<string[]> {
+  if (runner === 'tsx') return ['--import', 'tsx', 'scripts/dev.ts', '--runner=tsx', '--no-color'];
+  await ensureBuilt();
+  return ['--enable-source-maps', 'dist/dev.js', '--no-color'];
+}
+
+/**
+ * Starts the orchestrator with `vars` (from {@link runCommandEnv}) and waits until the gateway answers
+ * /ready, i.e. it and every subgraph it composes are up (the processes start side by side, so the
+ * gateway's /health alone says nothing about the others).
  */
 export async function startRunCommand(
   vars: Record<string, string>,
-  opts: { startTimeoutMs?: number } = {},
+  opts: { startTimeoutMs?: number; runner?: RunCommandRunner } = {},
 ): Promise<RunningCommand> {
   const { PATH, HOME } = processEnv();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--no-color'], {
+  const child = spawn(process.execPath, await orchestratorArgs(opts.runner ?? 'dist'), {
     cwd: PROJECT_ROOT,
     env: { ...(PATH ? { PATH } : {}), ...(HOME ? { HOME } : {}), ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,7 +100,7 @@ export async function startRunCommand(
     await eventually(
       async () => {
         if (child.exitCode !== null) throw new Error(`the run command exited early:\n${out}`);
-        const res = await fetch(`${gatewayUrl}/health`).catch(() => undefined);
+        const res = await fetch(`${gatewayUrl}/ready`).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
       'the platform started by scripts/dev.ts',
