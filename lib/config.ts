@@ -400,6 +400,32 @@ const schema = z
     ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: positiveInt.default(5),
     /** Idle time (ms) before a failed trade stream entry is delivered again (to this or another replica). */
     ANALYTICS_TRADE_STREAM_RETRY_MS: positiveInt.default(5000),
+
+    // OpenTelemetry tracing (lib/telemetry.ts): the standard OTEL_* variables; off without an endpoint.
+    /** Base URL of an OTLP/HTTP receiver (`/v1/traces` is appended); tracing is off when unset. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    /** Encoding of exported spans. */
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+    /** `service.name` of this process's spans; by default `tradesage-<process>` (gateway, trading...). */
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
+    /** Which traces are recorded (the specification's sampler names). */
+    OTEL_TRACES_SAMPLER: z
+      .enum([
+        'always_on',
+        'always_off',
+        'traceidratio',
+        'parentbased_always_on',
+        'parentbased_always_off',
+        'parentbased_traceidratio',
+      ])
+      .default('parentbased_always_on'),
+    /** Ratio of the `*traceidratio` samplers, 0 to 1. */
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+    /**
+     * Share of subscription events (upstream event to client frames) that get a span at the gateway,
+     * 0 to 1; subscriptions are hot, so only a sample is traced.
+     */
+    TRACING_SUBSCRIPTION_EVENT_RATIO: z.coerce.number().min(0).max(1).default(0.01),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {
