@@ -1,5 +1,5 @@
 # One image for every TradeSage process; docker-compose.yml picks the entry per service
-# (`node --import tsx <entry>`, the same way `make dev` runs them natively).
+# (`node --import tsx --import ./lib/telemetry.register.ts <entry>`, as `make dev` runs them natively).
 FROM node:20-bookworm-slim
 
 # openssh-client: ssh-keygen for the setup one-shot and SFTP tooling for MA130 backups;
@@ -26,4 +26,4 @@ ENV NODE_ENV=production \
     BIND_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=32
 EXPOSE 8000 8001 8002 8003 8103
-CMD ["node", "--import", "tsx", "gateway/src/index.ts"]
+CMD ["node", "--import", "tsx", "--import", "./lib/telemetry.register.ts", "gateway/src/index.ts"]

@@ -18,7 +18,12 @@ import {
   type Span,
   type SpanOptions,
 } from '@opentelemetry/api';
+import type * as SdkTraceModule from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Config } from './config.js';
+
+// Types only: the SDK itself is imported lazily, when tracing is on.
+type SdkTrace = typeof SdkTraceModule;
 
 /** The configuration tracing reads. */
 export type TelemetryConfig = Pick<
@@ -105,9 +110,7 @@ export async function startTelemetry(
 }
 
 /** The exporter of OTEL_EXPORTER_OTLP_PROTOCOL, sending to `<endpoint>/v1/traces`. */
-export async function createExporter(
-  config: TelemetryConfig,
-): Promise<import('@opentelemetry/sdk-trace').SpanExporter> {
+export async function createExporter(config: TelemetryConfig): Promise<SpanExporter> {
   const url = `${(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').replace(/\/+$/, '')}/v1/traces`;
   if (config.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/json') {
     const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
@@ -117,9 +120,7 @@ export async function createExporter(
   return new OTLPTraceExporter({ url });
 }
 
-type SdkTrace = typeof import('@opentelemetry/sdk-trace');
-
-function createSampler(sdk: SdkTrace, config: TelemetryConfig): import('@opentelemetry/sdk-trace').Sampler {
+function createSampler(sdk: SdkTrace, config: TelemetryConfig): Sampler {
   const ratio = new sdk.TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG);
   switch (config.OTEL_TRACES_SAMPLER) {
     case 'always_on':
@@ -197,6 +198,52 @@ export function traceCarrier(): TraceCarrier | undefined {
   const carrier: TraceCarrier = {};
   propagation.inject(context.active(), carrier);
   return Object.keys(carrier).length > 0 ? carrier : undefined;
+}
+
+/** `{ trace }` to spread into a queued job's data: the active trace context, when there is one. */
+export function jobTraceField(): { trace?: TraceCarrier } {
+  const carrier = traceCarrier();
+  return carrier ? { trace: carrier } : {};
+}
+
+function carrierOf(data: unknown): TraceCarrier | undefined {
+  const trace = typeof data === 'object' && data !== null ? (data as { trace?: unknown }).trace : undefined;
+  if (typeof trace !== 'object' || trace === null) return undefined;
+  const out: TraceCarrier = {};
+  for (const [k, v] of Object.entries(trace)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** The part of a BullMQ job a traced processor reads. */
+export interface TracedJob {
+  name: string;
+  id?: string | undefined;
+  attemptsMade?: number;
+  data: unknown;
+}
+
+/**
+ * Wraps a BullMQ processor: each attempt of a job is a consumer span continuing the trace its
+ * producer put in `data.trace` ({@link jobTraceField}), or a trace of its own without one.
+ */
+export function tracedProcessor<J extends TracedJob, R>(
+  queue: string,
+  processor: (job: J) => Promise<R>,
+): (job: J) => Promise<R> {
+  return (job) => {
+    if (!active) return processor(job);
+    const attributes = {
+      'messaging.system': 'bullmq',
+      'messaging.destination.name': queue,
+      'messaging.operation.type': 'process',
+      'messaging.message.id': job.id ?? '',
+      'tradesage.job.attempt': (job.attemptsMade ?? 0) + 1,
+    };
+    const parent = extractTraceContext(carrierOf(job.data));
+    return withSpan(`${queue} ${job.name}`, { kind: SpanKind.CONSUMER, attributes, parent }, () =>
+      processor(job),
+    );
+  };
 }
 
 /**

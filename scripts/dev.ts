@@ -1,6 +1,6 @@
 /**
  * The run command's orchestrator (`make dev`, `make prod`): starts every process of the platform
- * (scripts/platform.ts) as a child (`node --import tsx <entry>`) in dependency order, waits for each one's
+ * (scripts/platform.ts) as a child (`node <SERVICE_IMPORTS> <entry>`) in dependency order, waits for each one's
  * /health, prefixes and prettifies their logs (raw JSON also goes to data/logs/<name>.log), and on
  * Ctrl-C / SIGTERM stops them in reverse order: SIGTERM, then SIGKILL after a timeout. If a child
  * dies on its own, everything else is stopped and the exit code is 1.
@@ -22,6 +22,7 @@ import {
   logFile,
   paint,
   processesToStart,
+  SERVICE_IMPORTS,
   SERVICE_NODE_FLAGS,
   type PlatformProcess,
 } from './platform.js';
@@ -235,7 +236,7 @@ async function main(): Promise<void> {
       stderr: true,
     });
     const log = openLog(config, spec.name);
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', spec.entry], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...SERVICE_IMPORTS, spec.entry], {
       cwd: PROJECT_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

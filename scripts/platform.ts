@@ -36,11 +36,23 @@ export function paint(text: string, colour: Colour, on: boolean, bold = false): 
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
+/**
+ * Modules every platform process preloads, in order: tsx (TypeScript), then lib/telemetry.register.ts,
+ * which starts OpenTelemetry before the entry's imports load when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+ * The Dockerfile, docker-compose.yml and ops/k8s spell the same arguments.
+ */
+export const SERVICE_IMPORTS: readonly string[] = [
+  '--import',
+  'tsx',
+  '--import',
+  './lib/telemetry.register.ts',
+];
+
 /** One process of the platform. */
 export interface PlatformProcess {
   /** Also the log file name: `data/logs/<name>.log`. */
   name: string;
-  /** Entry module, relative to the repository root; started as `node --import tsx <entry>`. */
+  /** Entry module, relative to the repository root; started as `node <SERVICE_IMPORTS> <entry>`. */
   entry: string;
   /** Port of its /health, /ready and /metrics. */
   port: number;
