@@ -1,7 +1,7 @@
 import type { Logger } from '../../../lib/logger.js';
 import { boundedIterator, RedisFanout, type Unlisten } from '../../../lib/redis-fanout.js';
 import { channels, type Redis } from '../../../lib/redis.js';
-import type { MarketMetrics } from './market.metrics.js';
+import { observeFeedLag, type MarketMetrics } from './market.metrics.js';
 import { decodeTick, type Tick } from './tick.js';
 
 type Listener = (tick: Tick) => void;
@@ -31,6 +31,7 @@ export class TickHub {
         logger.warn({ channel }, 'malformed tick ignored');
         return undefined;
       }
+      observeFeedLag(this.metrics, 'arrival', [tick]);
       return tick;
     });
   }
