@@ -3,23 +3,14 @@
  * <entry>`, see SERVICE_IMPORTS in scripts/platform.ts): with OTEL_EXPORTER_OTLP_ENDPOINT set, it
  * registers the ESM loader hook the instrumentations patch through (an `import` of pg or ioredis is
  * not a `require`, so require hooks alone never see it) and starts lib/telemetry.ts, all before the
- * entry's static imports load. Without an endpoint it does nothing. An invalid configuration is left
- * to the entry, which reports every bad variable.
+ * entry's static imports load. Without an endpoint it does nothing. Only the OTEL_* variables are
+ * read here; an invalid one is left to the entry, which reports every bad variable.
  */
 import { register } from 'node:module';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadTelemetryConfig } from './config.js';
 import { defaultServiceName, INSTRUMENTED_MODULES, startTelemetry } from './telemetry.js';
 
-function configOrUndefined(): Config | undefined {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) return undefined;
-    throw err;
-  }
-}
-
-const config = configOrUndefined();
+const config = loadTelemetryConfig();
 if (config?.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
     data: { include: [...INSTRUMENTED_MODULES] },

@@ -3,6 +3,7 @@ import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trac
 import { afterAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver } from '../test/support/otlp-receiver.js';
 import { eventually } from '../test/support/wait.js';
+import { loadTelemetryConfig } from './config.js';
 import { createErrorFormatter } from './errors.js';
 import { createLogger } from './logger.js';
 import {
@@ -40,6 +41,22 @@ describe('defaultServiceName', () => {
     expect(defaultServiceName('/app/subgraphs/market-data/src/index.ts')).toBe('tradesage-market-data');
     expect(defaultServiceName('subgraphs/tenants/src/worker.ts')).toBe('tradesage-tenants-worker');
     expect(defaultServiceName(undefined)).toBe('tradesage');
+  });
+});
+
+describe('loadTelemetryConfig', () => {
+  it('reads the OTEL_* variables alone, with the specification defaults; undefined when one is invalid', () => {
+    const defaults = loadTelemetryConfig({ SERVICE_TOKEN: 'not checked here' });
+    expect(defaults?.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(defaults).toMatchObject({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+    });
+    expect(loadTelemetryConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    });
+    expect(loadTelemetryConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBeUndefined();
+    expect(loadTelemetryConfig({ OTEL_TRACES_SAMPLER_ARG: '2' })).toBeUndefined();
   });
 });
 
