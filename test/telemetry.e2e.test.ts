@@ -8,7 +8,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { newKeyEntry } from '../subgraphs/tenants/test/backup/support/backup-fixtures.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import {
@@ -49,6 +51,8 @@ beforeAll(async () => {
     ARGON2_TIME_COST: '1',
     JOB_BACKOFF_MS: '200',
     LOG_LEVEL: 'info',
+    // Every subscription event traced here (a sample in production).
+    TRACING_SUBSCRIPTION_EVENT_RATIO: '1',
     BACKUP_ENCRYPTION_KEYS: newKeyEntry('otel-key'),
     ...sshd.env,
   });
@@ -204,6 +208,55 @@ describe('OpenTelemetry traces across the graph', () => {
     );
     expect(logged.trace_id).toBe(fetch.traceId);
     expect(logged.span_id).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('a subscription event is a trace of its own, with the per-event fetches below it', async () => {
+    const client = createClient({
+      url: url.replace('http://', 'ws://'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const dispose = client.subscribe(
+          {
+            query:
+              'subscription PriceTraced { priceUpdated(symbols: ["AAPL"]) { symbol instrument { position { quantity } } } }',
+          },
+          {
+            next: () => {
+              dispose();
+              resolve();
+            },
+            error: reject,
+            complete: () => undefined,
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+    // The per-event fetch of `rest` (Instrument.position, owned by trading) runs inside the event's span.
+    const { event, server } = await eventually(
+      () => {
+        const events = receiver.spans.filter(
+          (s) => s.service === 'tradesage-gateway' && s.name === 'subscription event',
+        );
+        for (const event of events) {
+          const server = spansOfTrace(event.traceId).find(
+            (s) => s.service === 'tradesage-trading' && s.kind === SPAN_KIND_SERVER,
+          );
+          if (server) return { event, server };
+        }
+        return undefined;
+      },
+      "a subscription event span with trading's server span in its trace",
+      30_000,
+    );
+    expect(event.parentSpanId).toBeUndefined();
+    expect(event.kind).toBe(SPAN_KIND_CONSUMER);
+    expect(ancestorsOf(server, receiver.spans).at(-1)?.spanId).toBe(event.spanId);
   });
 
   it('an error response carries the trace id of its request', async () => {
