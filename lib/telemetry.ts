@@ -56,9 +56,9 @@ export function tracingEnabled(): boolean {
 }
 
 /**
- * The default `service.name` of a process from its entry module: `gateway/src/index.ts` is
- * `tradesage-gateway`, `subgraphs/<name>/src/index.ts` is `tradesage-<name>` and any other entry
- * under `src/` (a worker) adds its file name: `tradesage-tenants-worker`.
+ * The default `service.name` of a process from its entry module: `<dir>/src/index.ts` is
+ * `tradesage-<dir>` (`gateway/src/index.ts`: `tradesage-gateway`) and any other entry under `src/`
+ * (a worker) adds its file name: `<dir>/src/worker.ts` is `tradesage-<dir>-worker`.
  */
 export function defaultServiceName(entry: string | undefined): string {
   if (!entry) return 'tradesage';
@@ -153,7 +153,8 @@ async function registerInstrumentations(): Promise<void> {
         ignoreIncomingRequestHook: (req) => /^\/(health|ready|metrics)\b/.test(req.url ?? ''),
       }),
       new pg.PgInstrumentation({ requireParentSpan: true }),
-      new ioredis.IORedisInstrumentation({ requireParentSpan: true }),
+      // The command name only: keys and arguments can hold session or token identifiers.
+      new ioredis.IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (cmd) => cmd }),
       new graphql.GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
     ],
   });
