@@ -8,6 +8,7 @@ import { createErrorFormatter } from './errors.js';
 import { createLogger } from './logger.js';
 import {
   createExporter,
+  createSampler,
   defaultServiceName,
   jobTraceField,
   startTelemetry,
@@ -68,6 +69,18 @@ describe('createExporter', () => {
     expect(json).toBeInstanceOf(JsonExporter);
     expect(proto).toBeInstanceOf(ProtoExporter);
     await Promise.all([json.shutdown(), proto.shutdown()]);
+  });
+});
+
+describe('createSampler', () => {
+  it('builds the sampler OTEL_TRACES_SAMPLER names, with its ratio', async () => {
+    const sdk = await import('@opentelemetry/sdk-trace');
+    const named = (sampler: TelemetryConfig['OTEL_TRACES_SAMPLER']): string =>
+      createSampler(sdk, { ...OFF, OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: 0.25 }).toString();
+    expect(named('always_off')).toBe('AlwaysOffSampler');
+    expect(named('traceidratio')).toBe('TraceIdRatioBased{0.25}');
+    expect(named('parentbased_traceidratio')).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0.25\}/);
+    expect(named('parentbased_always_on')).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
   });
 });
 

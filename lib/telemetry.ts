@@ -120,7 +120,8 @@ export async function createExporter(config: TelemetryConfig): Promise<SpanExpor
   return new OTLPTraceExporter({ url });
 }
 
-function createSampler(sdk: SdkTrace, config: TelemetryConfig): Sampler {
+/** The sampler OTEL_TRACES_SAMPLER names, with OTEL_TRACES_SAMPLER_ARG as its ratio. */
+export function createSampler(sdk: SdkTrace, config: TelemetryConfig): Sampler {
   const ratio = new sdk.TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG);
   switch (config.OTEL_TRACES_SAMPLER) {
     case 'always_on':
