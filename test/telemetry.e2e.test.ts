@@ -107,6 +107,16 @@ function fetchSpan(subgraph: string, operationName: string): Promise<ReceivedSpa
   );
 }
 
+/**
+ * True once every ancestor of `span` up to a root has been exported: each process sends its batches
+ * on its own timer, so a child can arrive before its parents.
+ */
+function chainComplete(span: ReceivedSpan): boolean {
+  if (span.parentSpanId === undefined) return true;
+  const top = ancestorsOf(span, receiver.spans).at(-1);
+  return top !== undefined && top.parentSpanId === undefined;
+}
+
 /** The one root span of a trace (asserted to be the gateway's). */
 function rootOf(traceId: string): ReceivedSpan {
   const roots = spansOfTrace(traceId).filter((s) => s.parentSpanId === undefined);
@@ -150,7 +160,8 @@ describe('OpenTelemetry traces across the graph', () => {
         const trading = spansOfTrace(traceId).filter((s) => s.service === 'tradesage-trading');
         const server = trading.find((s) => s.kind === SPAN_KIND_SERVER);
         const pgSpans = trading.filter((s) => s.scope === PG_SCOPE);
-        return server && pgSpans.length > 0 ? { server, pgSpans } : undefined;
+        const complete = server && pgSpans.length > 0 && [server, ...pgSpans].every(chainComplete);
+        return complete ? { server, pgSpans } : undefined;
       },
       "trading's server and PostgreSQL spans in the placeOrder trace",
       30_000,
@@ -184,7 +195,8 @@ describe('OpenTelemetry traces across the graph', () => {
       () =>
         Promise.resolve(
           spansOfTrace(fetch.traceId).find(
-            (s) => s.service === 'tradesage-tenants-worker' && s.kind === SPAN_KIND_CONSUMER,
+            (s) =>
+              s.service === 'tradesage-tenants-worker' && s.kind === SPAN_KIND_CONSUMER && chainComplete(s),
           ),
         ),
       "the worker's backup job span in the mutation's trace",
@@ -247,7 +259,7 @@ describe('OpenTelemetry traces across the graph', () => {
           const server = spansOfTrace(event.traceId).find(
             (s) => s.service === 'tradesage-trading' && s.kind === SPAN_KIND_SERVER,
           );
-          if (server) return { event, server };
+          if (server && chainComplete(server)) return { event, server };
         }
         return undefined;
       },
