@@ -1,6 +1,6 @@
 # One image for every TradeSage process; docker-compose.yml picks the bundle per service
-# (`node dist/<name>.js`, the same way `make prod` runs them natively). The build stage bundles the
-# sources (scripts/build.ts); the runtime stage starts from the same dependencies and takes dist/.
+# (`node --import ./dist/telemetry.js dist/<name>.js`, the way `make prod` runs them natively). The
+# build stage bundles the sources (scripts/build.ts); the runtime stage takes dist/.
 FROM node:20-bookworm-slim AS deps
 
 # openssh-client: ssh-keygen for the setup one-shot and SFTP tooling for MA130 backups;
@@ -34,4 +34,4 @@ ENV NODE_ENV=production \
     BIND_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=32
 EXPOSE 8000 8001 8002 8003 8103
-CMD ["node", "--enable-source-maps", "dist/gateway.js"]
+CMD ["node", "--enable-source-maps", "--import", "./dist/telemetry.js", "dist/gateway.js"]

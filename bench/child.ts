@@ -17,6 +17,11 @@ export interface BenchChildOptions {
   args: readonly string[];
   /** Node flags before `--import tsx` (e.g. `--cpu-prof`). */
   nodeFlags?: readonly string[];
+  /**
+   * The preloads: `['--import', 'tsx']`, or tsx then the platform's preloads (SERVICE_PRELOADS:
+   * telemetry) to measure a process exactly as the platform starts it. @default ['--import', 'tsx']
+   */
+  imports?: readonly string[];
   /** Name for the error when the child exits before it is ready. */
   name: string;
   /**
@@ -32,7 +37,13 @@ export function spawnBenchChild(opts: BenchChildOptions): Promise<ChildProcess> 
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      [...SERVICE_NODE_FLAGS, ...(opts.nodeFlags ?? []), '--import', 'tsx', opts.script, ...opts.args],
+      [
+        ...SERVICE_NODE_FLAGS,
+        ...(opts.nodeFlags ?? []),
+        ...(opts.imports ?? ['--import', 'tsx']),
+        opts.script,
+        ...opts.args,
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
         ...(opts.production === false ? {} : { env: { ...process.env, NODE_ENV: 'production' } }),

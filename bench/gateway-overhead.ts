@@ -11,6 +11,8 @@
  * dedupe never merges requests; a last run shows one shared token (dedupe on).
  *
  * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50]`. Loopback only; stops by itself.
+ * `--gateway-preload` starts the gateway child with the platform's preloads (SERVICE_PRELOADS: the
+ * telemetry preload after tsx), as bench/otel-overhead.ts compares.
  */
 import type { ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
@@ -34,6 +36,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { loadConfig, processEnv } from '../lib/config.js';
 import { freePorts } from '../test/support/env.js';
+import { preloadArgs } from '../scripts/platform.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const QUERY = 'query Bench { me { id email role tenantId } }';
@@ -105,10 +108,12 @@ async function startChild(spec: ChildSpec, file: string, port: number): Promise<
     const dir = process.argv.find((a) => a.startsWith(`--${kind}-prof=`))?.split('=')[1];
     if (dir && spec.role === 'gateway') flags.push(`--${kind}-prof`, `--${kind}-prof-dir=${dir}`);
   }
+  const preload = spec.role === 'gateway' && process.argv.includes('--gateway-preload');
   return spawnBenchChild({
     script: SELF,
     args: ['--child', file, String(port)],
     nodeFlags: flags,
+    ...(preload ? { imports: ['--import', 'tsx', ...preloadArgs('tsx')] } : {}),
     name: spec.role,
   });
 }

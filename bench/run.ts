@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 
 const benches = [
   'bench/gateway-overhead.ts',
+  'bench/otel-overhead.ts',
   'bench/subscription-fanout.ts',
   'bench/provisioning.ts',
   'bench/feed-ingestion.ts',

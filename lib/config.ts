@@ -46,6 +46,37 @@ const serviceToken = z
     if (problem) ctx.issues.push({ code: 'custom', message: `SERVICE_TOKEN ${problem}`, input: ctx.value });
   });
 
+/**
+ * The tracing variables (lib/telemetry.ts), also validated alone by {@link loadTelemetryConfig}: the
+ * telemetry preload runs before the entry and must not depend on the rest of the configuration.
+ */
+const TELEMETRY_VARIABLES = {
+  /** Base URL of an OTLP/HTTP receiver (`/v1/traces` is appended); tracing is off when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Encoding of exported spans. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  /** `service.name` of this process's spans; by default `tradesage-<process>` (gateway, trading...). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Which traces are recorded (the specification's sampler names). */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** Ratio of the `*traceidratio` samplers, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /**
+   * Share of subscription events (upstream event to client frames) that get a span at the gateway,
+   * 0 to 1; subscriptions are hot, so only a sample is traced.
+   */
+  TRACING_SUBSCRIPTION_EVENT_RATIO: z.coerce.number().min(0).max(1).default(0.01),
+};
+
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -416,6 +447,9 @@ const schema = z
     ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: positiveInt.default(5),
     /** Idle time (ms) before a failed trade stream entry is delivered again (to this or another replica). */
     ANALYTICS_TRADE_STREAM_RETRY_MS: positiveInt.default(5000),
+
+    // OpenTelemetry tracing (lib/telemetry.ts): the standard OTEL_* variables; off without an endpoint.
+    ...TELEMETRY_VARIABLES,
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {
@@ -491,6 +525,17 @@ export function loadConfig(env: Record<string, string | undefined> = readProcess
     // Test files start workers in parallel, so a fixed default port would collide there.
     tenantsWorkerPort: c.TENANTS_WORKER_PORT ?? (c.NODE_ENV === 'test' ? 0 : 8103),
   });
+}
+
+/**
+ * The tracing variables alone, for lib/telemetry.register.ts (which runs before the entry validates
+ * everything); undefined when one is invalid, which the entry's {@link loadConfig} then reports.
+ */
+export function loadTelemetryConfig(
+  env: Record<string, string | undefined> = readProcessEnv(),
+): z.infer<z.ZodObject<typeof TELEMETRY_VARIABLES>> | undefined {
+  const parsed = z.object(TELEMETRY_VARIABLES).safeParse(stripEmpty(env));
+  return parsed.success ? parsed.data : undefined;
 }
 
 /**

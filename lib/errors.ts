@@ -1,5 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from './logger.js';
+import { activeTraceId } from './telemetry.js';
 
 /** The closed set of error codes of the public API (`extensions.code`; a client may switch on them). */
 export const ErrorCode = {
@@ -111,6 +112,23 @@ function originalOf(error: unknown): unknown {
  * GraphQL validation errors keep theirs, anything else is logged with the request id and masked.
  */
 export function createErrorFormatter(
+  logger: Logger,
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  const format = maskingFormatter(logger);
+  return (formatted, error) => withTraceId(format(formatted, error));
+}
+
+/**
+ * `extensions.traceId`: the trace of the request that failed (lib/telemetry), for a user to quote and
+ * an operator to look up. Absent when tracing is off.
+ */
+function withTraceId(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const traceId = activeTraceId();
+  if (traceId === undefined) return formatted;
+  return { ...formatted, extensions: { ...formatted.extensions, traceId } };
+}
+
+function maskingFormatter(
   logger: Logger,
 ): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {

@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { AppError, ErrorCode, type ErrorCode as Code } from './errors.js';
+import { injectTraceContext } from './telemetry.js';
 
 interface GraphQLResponse<T> {
   data?: T | null;
@@ -19,13 +20,16 @@ export async function callInternal<T>(
   variables: Record<string, unknown>,
   requestId?: string,
 ): Promise<T> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-service-token': config.SERVICE_TOKEN,
+    ...(requestId ? { 'x-request-id': requestId } : {}),
+  };
+  // fetch is not instrumented (undici): the caller's trace continues through this header.
+  injectTraceContext(headers);
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-service-token': config.SERVICE_TOKEN,
-      ...(requestId ? { 'x-request-id': requestId } : {}),
-    },
+    headers,
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(10_000),
   });

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
+import { traceFields, tracingEnabled } from './telemetry.js';
 
 export type { Logger } from 'pino';
 
@@ -26,6 +27,7 @@ const REDACT = [
 
 /**
  * JSON logger for one service. Secrets are redacted by path; the request id travels in child loggers.
+ * With tracing on (lib/telemetry), a line written inside a span carries its `trace_id` and `span_id`.
  * @param service service name, added to every line
  */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, service: string): Logger {
@@ -34,5 +36,6 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, service: string)
     base: { service },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(tracingEnabled() ? { mixin: traceFields } : {}),
   });
 }

@@ -43,12 +43,16 @@ describe('platformProcesses', () => {
     expect(launchArgs(gateway, 'dist')).toEqual([
       ...SERVICE_NODE_FLAGS,
       '--enable-source-maps',
+      '--import',
+      './dist/telemetry.js',
       'dist/gateway.js',
     ]);
     expect(launchArgs(gateway, 'tsx')).toEqual([
       ...SERVICE_NODE_FLAGS,
       '--import',
       'tsx',
+      '--import',
+      './lib/telemetry.register.ts',
       'gateway/src/index.ts',
     ]);
   });

@@ -40,7 +40,7 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'
 export interface PlatformProcess {
   /** Also the log file name: `data/logs/<name>.log`. */
   name: string;
-  /** Entry module, relative to the repository root; started as `node --import tsx <entry>`. */
+  /** Entry module, relative to the repository root; started through tsx by `launchArgs`. */
   entry: string;
   /** Its bundle (scripts/build.ts), relative to the repository root; started as `node <dist>`. */
   dist: string;
@@ -97,7 +97,10 @@ export const SCRIPT_ENTRIES: readonly { name: string; entry: string }[] = [
  * Modules every process imports before its entry (`--import`), e.g. instrumentation that must load
  * first. Bundled like the entries; the dist runner imports their bundles, tsx their sources.
  */
-export const SERVICE_PRELOADS: readonly { name: string; entry: string }[] = [];
+export const SERVICE_PRELOADS: readonly { name: string; entry: string }[] = [
+  // Starts OpenTelemetry before the entry's imports load when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  { name: 'telemetry', entry: 'lib/telemetry.register.ts' },
+];
 
 /** How the run command starts processes: their bundles in dist/, or their sources through tsx. */
 export type Runner = 'dist' | 'tsx';
@@ -113,7 +116,8 @@ export function launchArgs(p: Pick<PlatformProcess, 'entry' | 'dist'>, runner: R
   return [...SERVICE_NODE_FLAGS, '--enable-source-maps', ...preloadArgs('dist'), p.dist];
 }
 
-function preloadArgs(runner: Runner): string[] {
+/** `--import` arguments of the preloads (their sources for tsx, their bundles otherwise). */
+export function preloadArgs(runner: Runner): string[] {
   return SERVICE_PRELOADS.flatMap((m) => [
     '--import',
     runner === 'tsx' ? `./${m.entry}` : `./${distOf(m.name)}`,

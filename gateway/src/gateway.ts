@@ -439,6 +439,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
             httpClient.fetcher,
             config.GATEWAY_DEDUPE,
             ingress,
+            name,
           );
           dataSources.set(name, source);
           return source;

@@ -4,7 +4,8 @@
  * checked: `authorization` (only once verified), `x-request-id` (well-formed, or generated), the
  * client IP as `x-forwarded-for` (one address, from TRUSTED_PROXIES hops only) and `user-agent`
  * (clipped; sessions record it). The gateway adds its ingress credential, without which subgraphs
- * answer 403 and ignore `x-forwarded-for`.
+ * answer 403 and ignore `x-forwarded-for`. With tracing on (lib/telemetry), each fetch is a client span
+ * whose W3C `traceparent` the subgraph continues.
  */
 import { randomUUID } from 'node:crypto';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -13,6 +14,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError, OperationTypeNode } from 'graphql';
 import type { Config } from '../../lib/config.js';
 import { ErrorCode } from '../../lib/errors.js';
+import { injectTraceContext, SpanKind, tracingEnabled, withSpan } from '../../lib/telemetry.js';
 import type { SubgraphName } from '../../schema/subgraphs.js';
 import type { GatewayContext } from './gateway.context.js';
 import { DEDUPE_HEADER, LiteHeaders, type SubgraphFetcher } from './subgraph.fetcher.js';
@@ -46,12 +48,14 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   /**
    * @param ingress the service credential's headers (lib/ingress), sent on every fetch, health checks
    *   included: subgraphs answer GraphQL to nobody else
+   * @param name the subgraph's name, on its fetch spans
    */
   constructor(
     url: string,
     fetcher: SubgraphFetcher,
     private readonly dedupe: boolean,
     private readonly ingress: Readonly<Record<string, string>>,
+    private readonly name = 'subgraph',
   ) {
     super({ url, fetcher });
   }
@@ -78,7 +82,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       headers: Object.fromEntries([...headers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       body: JSON.stringify({ query, ...rest }),
     };
-    const response = await this.fetcher(this.url, init);
+    const response = tracingEnabled()
+      ? await this.tracedFetch(init, request.operationName)
+      : await this.fetcher(this.url, init);
     if (!response.ok) throw await this.errorFromResponse(response);
     const body = await this.parseBody(response);
     if (typeof body !== 'object' || body === null) {
@@ -91,6 +97,24 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       policy.restrict(cacheHintOf(response.headers.get('cache-control')));
     }
     return { ...body, http: response };
+  }
+
+  /** The fetch as a client span, its context sent as `traceparent` (a trace spans the subgraphs). */
+  private tracedFetch(
+    init: { method: string; headers: Record<string, string>; body: string },
+    operationName: string | undefined,
+  ): ReturnType<SubgraphFetcher> {
+    const attributes = {
+      'graphql.federation.subgraph': this.name,
+      ...(operationName ? { 'graphql.operation.name': operationName } : {}),
+      'url.full': this.url,
+    };
+    return withSpan(`fetch ${this.name}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      injectTraceContext(init.headers);
+      const response = await this.fetcher(this.url, init);
+      span?.setAttribute('http.response.status_code', response.status);
+      return response;
+    });
   }
 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import {
   RemoteGraphQLDataSource,
   buildOperationContext,
@@ -17,6 +18,7 @@ import {
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import type { Logger } from '../../../lib/logger.js';
+import { SpanKind, tracingEnabled, withSpan } from '../../../lib/telemetry.js';
 import {
   isPublicPlan,
   serviceNames,
@@ -93,6 +95,12 @@ export interface ExecutorOptions {
    * ingress credential). @default none
    */
   upstreamHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Share of events traced (lib/telemetry, when on): a sampled event is a span of its own trace,
+   * from its arrival upstream to its frame being handed to every subscriber, with the per-event
+   * fetches of `rest` below it. @default 0
+   */
+  traceEventRatio?: number;
 }
 
 /**
@@ -219,13 +227,14 @@ export class FederatedSubscriptionExecutor {
       {
         next: (event) => {
           this.opts.metrics.eventsIn.inc();
+          const handle = async (): Promise<void> => {
+            const result = rest
+              ? await this.complete(stream, rest, event as FormattedExecutionResult)
+              : (event as ExecutionResult);
+            this.fanOut(stream, result);
+          };
           chain = chain
-            .then(async () => {
-              const result = rest
-                ? await this.complete(stream, rest, event as FormattedExecutionResult)
-                : (event as ExecutionResult);
-              this.fanOut(stream, result);
-            })
+            .then(() => (this.sampleEvent() ? this.tracedEvent(stream, handle) : handle()))
             .catch((err: unknown) => {
               this.opts.logger.error({ err }, 'subscription event completion failed');
             });
@@ -296,6 +305,26 @@ export class FederatedSubscriptionExecutor {
     this.opts.metrics.upstreams.dec();
     stream.dispose();
     this.pool.release(stream.upstream, stream);
+  }
+
+  /** Whether this event gets a span: only with tracing on, and for a sample of events. */
+  private sampleEvent(): boolean {
+    const ratio = this.opts.traceEventRatio ?? 0;
+    return ratio > 0 && tracingEnabled() && Math.random() < ratio;
+  }
+
+  /** One event as the root span of its own trace (an upstream event carries no trace context). */
+  private tracedEvent(stream: SharedStream, handle: () => Promise<void>): Promise<void> {
+    const attributes = {
+      'graphql.operation.type': 'subscription',
+      'graphql.operation.name': stream.request.operationName ?? '',
+      'tradesage.subscription.subscribers': stream.subscribers.size,
+    };
+    return withSpan(
+      'subscription event',
+      { kind: SpanKind.CONSUMER, attributes, parent: ROOT_CONTEXT, root: true },
+      handle,
+    );
   }
 
   /** Serializes one event once and hands the same payload to every subscriber of the stream. */

@@ -79,6 +79,7 @@ export type SubscriptionServerConfig = Pick<
   | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER'
   | 'SUBSCRIPTIONS_UPSTREAM_SOCKETS'
   | 'SUBSCRIPTION_SESSION_RECHECK_SECONDS'
+  | 'TRACING_SUBSCRIPTION_EVENT_RATIO'
 >;
 
 interface SubscriptionContext {
@@ -154,6 +155,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     metrics,
     formatError: format,
     upstreamSocketsPerScope: config.SUBSCRIPTIONS_UPSTREAM_SOCKETS,
+    traceEventRatio: config.TRACING_SUBSCRIPTION_EVENT_RATIO,
     ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
   const rates = new SubscriptionRateLimits(opts.redis, config);

@@ -64,7 +64,9 @@ export class AnalyticsRepository {
 
   /** Every account of the tenant (for the snapshotter). */
   async accountIds(): Promise<string[]> {
-    const r = await this.client.query<{ id: string }>('SELECT id FROM trading_accounts_v1 ORDER BY created_at');
+    const r = await this.client.query<{ id: string }>(
+      'SELECT id FROM trading_accounts_v1 ORDER BY created_at',
+    );
     return r.rows.map((x) => x.id);
   }
 

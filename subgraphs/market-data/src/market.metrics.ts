@@ -11,6 +11,20 @@ export interface MarketMetrics {
   subscriptions: Gauge;
   subscriptionEventsDropped: Counter;
   partitionsDropped: Counter;
+  feedLag: Histogram<'stage'>;
+}
+
+/**
+ * Observes the feed lag of `ticks` at `stage`: now minus each tick's own timestamp (0 at least, so a
+ * producer's clock slightly ahead does not count as negative lag).
+ */
+export function observeFeedLag(
+  metrics: MarketMetrics,
+  stage: 'publish' | 'arrival',
+  ticks: { ts: number }[],
+): void {
+  const now = Date.now();
+  for (const t of ticks) metrics.feedLag.observe({ stage }, Math.max(0, now - t.ts) / 1000);
 }
 
 /** Registers the market-data metrics on `registry`. */
@@ -61,6 +75,13 @@ export function createMarketMetrics(registry: Registry): MarketMetrics {
     partitionsDropped: new Counter({
       name: 'market_tick_partitions_dropped_total',
       help: 'Daily tick partitions dropped by retention',
+      registers: [registry],
+    }),
+    feedLag: new Histogram({
+      name: 'market_feed_lag_seconds',
+      help: "Time from a tick's timestamp to its publication on Redis (stage=publish, by the feed leader) and to its arrival at this replica (stage=arrival)",
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
   };

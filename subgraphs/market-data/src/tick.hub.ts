@@ -2,7 +2,7 @@ import type { Logger } from '../../../lib/logger.js';
 import { boundedIterator, RedisFanout, type Unlisten } from '../../../lib/redis-fanout.js';
 import { type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
-import type { MarketMetrics } from './market.metrics.js';
+import { observeFeedLag, type MarketMetrics } from './market.metrics.js';
 import { decodeTick, type Tick } from '../../../contracts/market-tick.js';
 
 type Listener = (tick: Tick) => void;
@@ -32,6 +32,7 @@ export class TickHub {
         logger.warn({ channel }, 'malformed tick ignored');
         return undefined;
       }
+      observeFeedLag(this.metrics, 'arrival', [tick]);
       return tick;
     });
   }

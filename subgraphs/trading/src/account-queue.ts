@@ -47,6 +47,23 @@ export class AccountQueueFullError extends Error {
   }
 }
 
+/**
+ * Every queue of this process, for the `trading_account_queue_depth` gauge (trading.metrics.ts): held
+ * weakly, so a queue nobody uses any more is not kept alive by being measured.
+ */
+const liveQueues = new Set<WeakRef<{ readonly depth: number }>>();
+
+/** Submissions waiting or running in every account queue of this process. */
+export function accountQueueDepth(): number {
+  let n = 0;
+  for (const ref of liveQueues) {
+    const queue = ref.deref();
+    if (queue) n += queue.depth;
+    else liveQueues.delete(ref);
+  }
+  return n;
+}
+
 export class AccountQueue<T, R> {
   private readonly queues = new Map<string, KeyQueue<T, R>>();
   private readonly maxBatch: number;
@@ -69,6 +86,7 @@ export class AccountQueue<T, R> {
     this.maxWaiting = opts.maxWaiting ?? Number.POSITIVE_INFINITY;
     if (!(this.maxBatch >= 1) || !(this.maxRunning >= 1) || !(this.maxWaiting >= 1))
       throw new RangeError('AccountQueue limits must be >= 1');
+    liveQueues.add(new WeakRef(this));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '../../../lib/metrics.js';
+import { accountQueueDepth } from './account-queue.js';
 
 /** Metrics of the trading subgraph (orders, fills, the engine, event publishing). */
 export interface TradingMetrics {
@@ -16,6 +17,7 @@ export interface TradingMetrics {
   limitRefusals: Counter<'limit'>;
   tenantTransactions: Counter;
   tenantConnectionWaits: Counter;
+  accountQueueDepth: Gauge;
 }
 
 /** Registers the trading metrics on `registry`. */
@@ -98,6 +100,14 @@ export function createTradingMetrics(registry: Registry): TradingMetrics {
       name: 'trading_tenant_connection_waits_total',
       help: "Tenant transactions that waited because their tenant held its share of the pool's connections",
       registers: [registry],
+    }),
+    accountQueueDepth: new Gauge({
+      name: 'trading_account_queue_depth',
+      help: 'Order submissions waiting in the per-account queues or in their running batch (read at scrape)',
+      registers: [registry],
+      collect() {
+        this.set(accountQueueDepth());
+      },
     }),
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../../lib/logger.js';
-import type { MarketMetrics } from '../market.metrics.js';
+import { observeFeedLag, type MarketMetrics } from '../market.metrics.js';
 import type { Tick } from '../../../../contracts/market-tick.js';
 import type { RedisLease } from '../../../../lib/redis-lease.js';
 import type { FeedProvider } from './provider.js';
@@ -97,7 +97,9 @@ export class FeedService {
       const { published, lostLock } = await this.publisher.publish(ticks, this.lock.token);
       if (published > 0) {
         this.metrics.ticksPublished.inc(published);
-        this.writer.enqueue(published === ticks.length ? ticks : ticks.slice(0, published));
+        const sent = published === ticks.length ? ticks : ticks.slice(0, published);
+        observeFeedLag(this.metrics, 'publish', sent);
+        this.writer.enqueue(sent);
       }
       if (lostLock) {
         this.lock.abandon();

@@ -17,6 +17,7 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type pg from 'pg';
 import type { Config } from '../../../../lib/config.js';
 import type { Logger } from '../../../../lib/logger.js';
+import { jobTraceField } from '../../../../lib/telemetry.js';
 import type { BackupType } from '../db/schema.js';
 import type { Provisioner } from '../jobs/provision.job.js';
 import { describeError } from '../jobs/provision.job.js';
@@ -108,7 +109,7 @@ export class BackupJobs {
   private async queueBackup(tenantId: string, backupId: string, type: BackupType): Promise<void> {
     const jobId = backupJobId(backupId);
     await this.deps.backups.createQueued({ id: backupId, tenantId, type, jobId });
-    await this.deps.queue.add(JOB_KINDS.backup, { backupId, tenantId, type }, { jobId });
+    await this.deps.queue.add(JOB_KINDS.backup, { backupId, tenantId, type, ...jobTraceField() }, { jobId });
   }
 
   /** Processor of `backup` jobs. */

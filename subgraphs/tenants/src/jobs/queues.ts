@@ -4,6 +4,7 @@
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Config } from '../../../../lib/config.js';
+import { jobTraceField, type TraceCarrier } from '../../../../lib/telemetry.js';
 import type { Redis } from '../../../../lib/redis.js';
 import type { JobModel } from '../models.js';
 
@@ -28,7 +29,12 @@ export const JOB_KINDS = {
 /** Id of the nightly backup job scheduler (upserted by the worker at start, so there is only one). */
 export const NIGHTLY_BACKUPS_SCHEDULER = 'nightly-backups';
 
-export interface ProvisionJobData {
+/** The producer's trace context (lib/telemetry), which the worker's span continues. */
+interface Traced {
+  trace?: TraceCarrier;
+}
+
+export interface ProvisionJobData extends Traced {
   tenantId: string;
 }
 
@@ -39,13 +45,13 @@ export interface ProvisionJobResult {
   migrationsApplied: number;
 }
 
-export interface MigrateTenantsJobData {
+export interface MigrateTenantsJobData extends Traced {
   /** Only tenants of this template (all templates when absent). */
   template?: string;
 }
 
 /** A `backup` job: one backup row (created before the job is queued). */
-export interface BackupJobData {
+export interface BackupJobData extends Traced {
   backupId: string;
   tenantId: string;
   type: 'MANUAL' | 'SCHEDULED' | 'INITIAL';
@@ -64,7 +70,7 @@ export interface BackupJobResult {
 }
 
 /** A `restore` (in place) or `clone` (into a new tenant) job. */
-export interface RestoreJobData {
+export interface RestoreJobData extends Traced {
   backupId: string;
   /** The tenant the backup belongs to. */
   tenantId: string;
@@ -214,14 +220,20 @@ export class TenantQueues {
     const existing = await this.backups.getJob(id);
     if (existing) return toJobModel(existing);
     return toJobModel(
-      await this.backups.add(JOB_KINDS.backup, data, { jobId: id, ...backupPriority(data.type) }),
+      await this.backups.add(
+        JOB_KINDS.backup,
+        { ...data, ...jobTraceField() },
+        { jobId: id, ...backupPriority(data.type) },
+      ),
     );
   }
 
   /** Queues a restore (in place) or a clone. */
   async enqueueRestore(restoreId: string, data: RestoreJobData): Promise<JobModel> {
     const name = data.targetTenantId ? JOB_KINDS.clone : JOB_KINDS.restore;
-    return toJobModel(await this.restores.add(name, data, { jobId: restoreJobId(restoreId) }));
+    return toJobModel(
+      await this.restores.add(name, { ...data, ...jobTraceField() }, { jobId: restoreJobId(restoreId) }),
+    );
   }
 
   /** A restore or clone touching the tenant that is still queued or running. */
@@ -248,7 +260,11 @@ export class TenantQueues {
       if (state !== 'completed' || !opts.rerunCompleted) return toJobModel(existing);
       await existing.remove();
     }
-    const job = await this.provisioning.add(JOB_KINDS.provision, { tenantId }, { jobId: id });
+    const job = await this.provisioning.add(
+      JOB_KINDS.provision,
+      { tenantId, ...jobTraceField() },
+      { jobId: id },
+    );
     return toJobModel(job);
   }
 
@@ -259,11 +275,15 @@ export class TenantQueues {
 
   /** Queues a migrate-tenants run. */
   async enqueueMigrations(data: MigrateTenantsJobData = {}): Promise<JobModel> {
-    const job = await this.migrations.add(JOB_KINDS.migrateTenants, data, {
-      jobId: `migrate-tenants-${Date.now()}`,
-      // One attempt per run: each tenant is retried by the next run, and a run reports its failures.
-      attempts: 1,
-    });
+    const job = await this.migrations.add(
+      JOB_KINDS.migrateTenants,
+      { ...data, ...jobTraceField() },
+      {
+        jobId: `migrate-tenants-${Date.now()}`,
+        // One attempt per run: each tenant is retried by the next run, and a run reports its failures.
+        attempts: 1,
+      },
+    );
     return toJobModel(job);
   }
 

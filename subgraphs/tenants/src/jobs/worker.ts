@@ -5,7 +5,7 @@
  * The nightly backup job scheduler is upserted here, at start, and nowhere else: every worker replica
  * upserts the same scheduler id, so there is only ever one schedule.
  */
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Config } from '../../../../lib/config.js';
 import { createPool, pingDb } from '../../../../lib/db.js';
@@ -13,6 +13,7 @@ import { createHttpService, type HttpService, type Service } from '../../../../l
 import { createLogger, type Logger } from '../../../../lib/logger.js';
 import { createMetrics } from '../../../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../../../lib/redis.js';
+import { tracedProcessor } from '../../../../lib/telemetry.js';
 import { loadBackupKeyring } from '../backup/backup-crypto.js';
 import { BackupJobs, lazyKeyring } from '../backup/backup.jobs.js';
 import { createBackupMetrics, SCHEMA_SIZE_TOP } from '../backup/backup.metrics.js';
@@ -195,12 +196,14 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
       c.on('error', (err) => logger.warn({ err }, 'redis error'));
     const provisioning = new Worker<ProvisionJobData, ProvisionJobResult>(
       QUEUES.provisioning,
-      (job) => provisioner.process(job),
+      tracedProcessor(QUEUES.provisioning, (job: Job<ProvisionJobData, ProvisionJobResult>) =>
+        provisioner.process(job),
+      ),
       { connection, prefix: config.BULLMQ_PREFIX, concurrency: config.PROVISIONING_CONCURRENCY },
     );
     const migrations = new Worker<MigrateTenantsJobData, MigrateTenantsResult>(
       QUEUES.migrations,
-      (job) =>
+      tracedProcessor(QUEUES.migrations, (job: Job<MigrateTenantsJobData, MigrateTenantsResult>) =>
         migrateTenants(
           { config, ownerPool, repo, templates, logger },
           {
@@ -210,6 +213,7 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
             },
           },
         ),
+      ),
       { connection, prefix: config.BULLMQ_PREFIX, concurrency: 1 },
     );
     // A job that failed without its processor seeing the last attempt (stalled too often: the worker
@@ -237,15 +241,16 @@ export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}
     };
     const backupWorker = new Worker<BackupsQueueData, unknown>(
       QUEUES.backups,
-      (job) =>
+      tracedProcessor(QUEUES.backups, (job: Job<BackupsQueueData>): Promise<unknown> =>
         job.name === JOB_KINDS.nightlyBackups
           ? backups.nightly(job)
           : backups.backup(job as typeof job & { data: BackupJobData }),
+      ),
       { ...lockOpts, concurrency: config.BACKUP_CONCURRENCY },
     );
     const restoreWorker = new Worker<RestoreJobData, RestoreJobResult>(
       QUEUES.restores,
-      (job) => backups.restore(job),
+      tracedProcessor(QUEUES.restores, (job: Job<RestoreJobData, RestoreJobResult>) => backups.restore(job)),
       { ...lockOpts, concurrency: 1 },
     );
     // A backup job that failed without its processor seeing the last attempt (stalled too often)
