@@ -2,17 +2,19 @@
 # The run command (`make dev`, `make prod`): installs what is missing, creates keys and .env when
 # missing, prepares the database, then hands over to the orchestrator (scripts/dev.ts), which
 # becomes this process (exec) so Ctrl-C and SIGTERM reach it directly.
-# Usage: scripts/run.sh [dev|prod] [orchestrator flags...]
+# Usage: scripts/run.sh [dev|prod|cluster] [orchestrator flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-dev}
 shift || true
+orchestrator=scripts/dev.ts
 case "$mode" in
   dev) ;; # NODE_ENV from the environment or .env; development by default (lib/config.ts)
   prod) export NODE_ENV=production ;;
+  cluster) orchestrator=scripts/cluster.ts ;; # replicas, HAProxy, PgBouncer, Redis Sentinel (issue 12)
   *)
-    echo "usage: $0 [dev|prod] [--stop-timeout=ms] [--start-timeout=ms] [--no-color]" >&2
+    echo "usage: $0 [dev|prod|cluster] [--stop-timeout=ms] [--start-timeout=ms] [--no-color]" >&2
     exit 2
     ;;
 esac
@@ -33,4 +35,4 @@ echo '==> setup (keys, .env)'
 node --import tsx scripts/setup.ts --quiet
 echo '==> database'
 node --import tsx scripts/db-init.ts
-exec node --import tsx scripts/dev.ts "$@"
+exec node --import tsx "$orchestrator" "$@"
