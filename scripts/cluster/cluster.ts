@@ -16,6 +16,7 @@ import {
   writeFileSync,
   type WriteStream,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -103,6 +104,8 @@ export interface RunningCluster {
   killNow(): void;
   /** A table of every process with its port and pid. */
   table(): string;
+  /** What a member wrote so far (its log file). */
+  logOf(name: string): Promise<string>;
 }
 
 export interface StartClusterOptions {
@@ -374,6 +377,7 @@ export function createCluster(opts: StartClusterOptions): RunningCluster {
       for (const m of members.values()) if (m.alive) signalChildGroup(m.child, 'SIGKILL');
     },
     table: () => clusterTable(plan, members),
+    logOf: (name) => readFile(path.join(logs, `${name}.log`), 'utf8').catch(() => ''),
   };
 }
 

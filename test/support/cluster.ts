@@ -4,6 +4,7 @@
  * processes the cluster runs.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, processEnv, PROJECT_ROOT, type Config } from '../../lib/config.js';
 import { createCluster, type RunningCluster } from '../../scripts/cluster/cluster.js';
@@ -30,6 +31,8 @@ export async function startTestCluster(
   env: Record<string, string>,
   only?: (p: ClusterProcess) => boolean,
 ): Promise<TestCluster> {
+  // PgBouncer runs as `postgres` when the tests run as root: it must be able to reach its folder.
+  await chmod(dir, 0o711);
   const keys = path.join(dir, 'keys');
   await ensureLocalCa(keys);
   const tls = tlsFiles(keys);
