@@ -12,7 +12,14 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processEnv } from '../lib/config.js';
-import { startTrader, post, subscribe, type Ack, type Subscriber } from './support/chaos-load.js';
+import {
+  connectedTo,
+  post,
+  startTrader,
+  subscribe,
+  type Ack,
+  type Subscriber,
+} from './support/chaos-load.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from './support/env.js';
 import { runCommandEnv } from './support/run-command.js';
@@ -150,7 +157,11 @@ beforeAll(async () => {
     SUBSCRIPTIONS_MAX_PER_USER: '100000',
     SUBSCRIPTIONS_CONNECT_RATE_PER_IP: '100000',
     SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: '100000',
-    MAX_QUERY_COST: '100000000',
+    MAX_QUERY_COST: '1000000',
+    COST_BUDGET_PER_TENANT: '1000000000',
+    COST_BUDGET_PER_IP: '1000000000',
+    BACKUP_MANUAL_MAX_PER_DAY: '100000',
+    MA130_CHECK_INTERVAL_MS: '3600000',
   });
   tc = await startTestCluster(env.tmpDir, vars);
   admin = new pg.Pool({ connectionString: adminUrlOf(env.config), max: 2 });
@@ -277,35 +288,31 @@ describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time und
     'a tenants worker mid-backup: the job is retried and completes, no partial file is left',
     async () => {
       const owner = owners[0] as Trader;
-      const job = await post<{ backupTenant: { id: string } }>(
-        url,
-        'mutation($t: ID!) { backupTenant(tenantId: $t) { id } }',
-        { t: owner.tenantId },
-        owner.token,
-      );
-      expect(job?.errors).toBeUndefined();
-      const running = await eventually(
-        async () => {
-          for (const name of ['tenants-worker-1', 'tenants-worker-2']) {
-            if ((await tc.cluster.logOf(name)).includes('"backup')) return name;
-          }
-          return undefined;
-        },
-        'a worker running the backup',
-        60_000,
-        20,
-      );
-      await tc.cluster.kill(running);
-      const at = Date.now();
-      const done = await eventually(
-        async () => {
-          const r = await admin.query<{ status: string; path: string; size_bytes: string; sha256: string }>(
-            `SELECT status, path, size_bytes, sha256 FROM tenancy.backups WHERE tenant_id = $1 AND status = 'VERIFIED'`,
+      const sshPort = Number(sshd.env['MA130_PORT']);
+      const BACKUP = 'mutation($t: ID!) { backupTenant(tenantId: $t) { id } }';
+      const inFlight = async (): Promise<number> =>
+        (
+          await admin.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM tenancy.backups WHERE tenant_id = $1 AND status NOT IN ('VERIFIED', 'FAILED')`,
             [owner.tenantId],
-          );
-          return r.rows[0];
-        },
-        'the backup VERIFIED',
+          )
+        ).rows[0]?.n ?? 0;
+      // A small tenant uploads in moments: request backups until one is caught with its SFTP session open.
+      let victim: string | undefined;
+      const until = Date.now() + 90_000;
+      while (!victim && Date.now() < until) {
+        if ((await inFlight()) === 0) await post(url, BACKUP, { t: owner.tenantId }, owner.token);
+        for (const name of ['tenants-worker-1', 'tenants-worker-2']) {
+          const pid = tc.cluster.pidOf(name);
+          if (pid && (await connectedTo(pid, sshPort))) victim = name;
+        }
+      }
+      if (!victim) throw new Error('no tenants worker was caught uploading');
+      await tc.cluster.kill(victim);
+      const at = Date.now();
+      await eventually(
+        async () => ((await inFlight()) === 0 ? true : undefined),
+        'the interrupted backup finished',
         120_000,
         200,
       );
@@ -314,12 +321,21 @@ describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time und
         ms: Date.now() - at,
         what: 'backup VERIFIED by the other worker',
       });
+      const rows = await admin.query<{ status: string; path: string; size_bytes: string }>(
+        `SELECT status, path, size_bytes FROM tenancy.backups WHERE tenant_id = $1`,
+        [owner.tenantId],
+      );
+      expect(rows.rows.every((r) => r.status === 'VERIFIED')).toBe(true);
+      // Only complete files, each matching its metadata; no temporary upload is left behind.
       const files = await listFiles(sshd.root);
       expect(files.filter((f) => !f.endsWith('.sql.gz.enc'))).toEqual([]);
-      const file = files.find((f) => f.endsWith(path.basename(done.path)));
-      expect(file).toBeDefined();
-      expect((await stat(file ?? '')).size).toBe(Number(done.size_bytes));
-      restartLater(running);
+      expect(files).toHaveLength(rows.rows.length);
+      for (const r of rows.rows) {
+        const file = files.find((f) => f.endsWith(path.basename(r.path)));
+        expect(file, r.path).toBeDefined();
+        expect((await stat(file ?? '')).size).toBe(Number(r.size_bytes));
+      }
+      restartLater(victim);
     },
     240_000,
   );

@@ -299,8 +299,14 @@ export function createCluster(opts: StartClusterOptions): RunningCluster {
     const { proc } = member;
     const started = Date.now();
     for (;;) {
-      if (!member.alive)
-        throw new Error(`${proc.name} exited during start (see ${path.join(logs, `${proc.name}.log`)})`);
+      if (!member.alive) {
+        await member.exited;
+        const tail = (await readFile(path.join(logs, `${proc.name}.log`), 'utf8').catch(() => ''))
+          .split('\n')
+          .slice(-6)
+          .join('\n');
+        throw new Error(`${proc.name} exited during start; its log ends with:\n${tail}`);
+      }
       const up =
         proc.kind === 'node'
           ? (await httpStatus(`http://127.0.0.1:${proc.port}/health`)) === 200

@@ -131,3 +131,24 @@ export function subscribe(
   };
   return sub;
 }
+
+/**
+ * True when process `pid` holds an established TCP connection to 127.0.0.1:`port` (its socket inodes,
+ * matched against /proc/net/tcp): how the chaos test finds the worker talking to the MA130.
+ */
+export async function connectedTo(pid: number, port: number): Promise<boolean> {
+  const { readdir, readlink, readFile } = await import('node:fs/promises');
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m?.[1]) inodes.add(m[1]);
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
+  return table.split('\n').some((line) => {
+    const cols = line.trim().split(/\s+/);
+    // cols: sl local_address rem_address st ... inode(9); st 01 = ESTABLISHED
+    return cols[2]?.endsWith(`:${hexPort}`) === true && cols[3] === '01' && inodes.has(cols[9] ?? '');
+  });
+}
