@@ -50,6 +50,8 @@ export function redisTargetOptions(config: RedisTarget): RedisOptions {
     // No `failoverDetector`: with it (ioredis 5.11), clients reconnecting when +switch-master arrived
     // stayed closed for good; the retry strategy asks the sentinels again within 2 s anyway.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    // A promotion takes a few seconds: retry often enough to reach the new primary soon after it.
+    retryStrategy: (times) => Math.min(times * 100, 500),
   };
 }
 

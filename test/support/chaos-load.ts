@@ -5,6 +5,7 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { ErrorCode } from '../../lib/errors.js';
 
 /** One acknowledged order intent. */
 export interface Ack {
@@ -41,7 +42,7 @@ export async function post<T>(
 
 const PLACE = `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id status } }`;
 /** Codes a client retries (the same intent): the platform was briefly unable to answer. */
-const RETRYABLE = new Set(['INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE', 'UNAVAILABLE', 'RATE_LIMITED']);
+const RETRYABLE = new Set<string>([ErrorCode.Internal, ErrorCode.RateLimited]);
 
 /** A trader: places market orders one after another until `stop()`; every intent ends acknowledged. */
 export function startTrader(
