@@ -21,7 +21,7 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../../lib/config.js';
+import { processEnv, type Config } from '../../lib/config.js';
 import { signalChild, signalChildGroup } from '../../lib/process-signal.js';
 import { SERVICE_NODE_FLAGS } from '../platform.js';
 import { REPLICAS, type ClusterPlan, type ClusterProcess } from './topology.js';
@@ -45,7 +45,7 @@ export const CLUSTER_TOOLS: readonly { pkg: string; command: string }[] = [
 const TOOL_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
 function findCommand(command: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(':'), ...TOOL_DIRS].filter(Boolean);
+  const dirs = [...(processEnv()['PATH'] ?? '').split(':'), ...TOOL_DIRS].filter(Boolean);
   for (const dir of dirs) {
     const candidate = path.join(dir, command);
     try {
@@ -68,7 +68,7 @@ export function ensureClusterTools(say: (msg: string) => void = () => undefined)
   if (need.length === 0) return [];
   if (process.getuid?.() !== 0 || !findCommand('apt-get')) return need;
   say(`installing ${need.join(' ')} (apt-get)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const env = { ...processEnv(), DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
   spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...need], {
     stdio: 'ignore',
