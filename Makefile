@@ -13,10 +13,10 @@ COMPOSE_RUNNING := $(COMPOSE) ps --status running --quiet 2>/dev/null | grep -q 
 
 .PHONY: help deps setup build dev prod db-init test health logs auth-logs tenant-logs db-shell compose \
 	compose-down codegen check-drift migrate-tenants bench lint typecheck format format-check \
-	ma130-check
+	ma130-check cluster chaos
 
 help: ## List the targets
-	@echo 'TradeSage. The two commands: `make dev` runs the platform, `make test` runs every check and test.'
+	@echo 'TradeSage. `make dev` runs the platform, `make test` runs every check and test, `make cluster` runs it replicated.'
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
 
@@ -31,6 +31,12 @@ build: deps ## Bundle every process and the run command's scripts into dist/ (ma
 
 dev: ## Run the platform (installs, sets up, prepares the database, starts every service; Ctrl-C stops)
 	@bash scripts/run.sh dev
+
+cluster: ## The production topology on one machine: HAProxy, 2 replicas of everything, PgBouncer, Redis Sentinel, TLS (Ctrl-C stops)
+	@bash scripts/run.sh cluster
+
+chaos: deps ## The full chaos tests: kill each part of a running cluster under load (CHAOS_FULL=1; docs/reliability.md)
+	@CHAOS_FULL=1 npx vitest run test/chaos.e2e.test.ts
 
 prod: ## The same services natively with NODE_ENV=production (introspection off unless INTROSPECTION=true)
 	@bash scripts/run.sh prod

@@ -450,6 +450,24 @@ const schema = z
 
     // OpenTelemetry tracing (lib/telemetry.ts): the standard OTEL_* variables; off without an endpoint.
     ...TELEMETRY_VARIABLES,
+
+    // --- Cluster (issue 12): Redis through Sentinel, TLS to Redis and Sentinel, `make cluster` ports ---
+    /**
+     * Sentinels (`host:port`, comma-separated). Set: every Redis client asks them for the primary of
+     * REDIS_SENTINEL_NAME and follows failovers; REDIS_URL then gives only the scheme (`rediss:` for TLS),
+     * the user, the password and the database number.
+     */
+    REDIS_SENTINELS: list.default([]).refine((entries) => entries.every((e) => /^[^:\s]+:\d{1,5}$/.test(e)), {
+      message: 'expected host:port entries, comma-separated',
+    }),
+    /** The primary's name the sentinels monitor. */
+    REDIS_SENTINEL_NAME: z.string().min(1).default('tradesage'),
+    /** Talk TLS to the sentinels too (verified against REDIS_TLS_CA_PATH, like the data nodes). */
+    REDIS_SENTINEL_TLS: bool.default(false),
+    /** PEM file of the CA that signs the Redis and Sentinel certificates (relative to the project root); unset: Node's CAs. */
+    REDIS_TLS_CA_PATH: z.string().min(1).optional(),
+    /** First of the consecutive loopback ports `make cluster` gives its processes (HAProxy keeps GATEWAY_PORT). */
+    CLUSTER_PORT_BASE: port.default(19_000),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {

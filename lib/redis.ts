@@ -1,10 +1,63 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Config } from './config.js';
+import { PROJECT_ROOT, type Config } from './config.js';
 
 export type { Redis } from 'ioredis';
 
 /** The role a connection plays; each role gets its own client (a subscriber cannot run commands). */
 export type RedisRole = 'commands' | 'subscriber' | 'bullmq';
+
+/** What a connection needs to know about where Redis is: one URL, or the sentinels of a primary. */
+export type RedisTarget = Pick<
+  Config,
+  'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_TLS' | 'REDIS_TLS_CA_PATH'
+>;
+
+const caCache = new Map<string, string>();
+function readCa(file: string): string {
+  const abs = path.resolve(PROJECT_ROOT, file);
+  let pem = caCache.get(abs);
+  if (pem === undefined) {
+    pem = readFileSync(abs, 'utf8');
+    caCache.set(abs, pem);
+  }
+  return pem;
+}
+
+/**
+ * Where to connect, as ioredis options: the TLS settings of a `rediss:` URL (verified against
+ * REDIS_TLS_CA_PATH, never unverified), and with REDIS_SENTINELS the sentinels instead of a fixed host.
+ * After a failover the old primary answers writes with READONLY; reconnecting asks the sentinels again.
+ */
+export function redisTargetOptions(config: RedisTarget): RedisOptions {
+  const url = new URL(config.REDIS_URL);
+  const tls = url.protocol === 'rediss:' ? tlsOptions(config) : undefined;
+  if (config.REDIS_SENTINELS.length === 0) return tls ? { tls } : {};
+  const db = Number(url.pathname.replace(/^\//, '') || '0');
+  return {
+    sentinels: config.REDIS_SENTINELS.map((entry) => {
+      const [host = '', port = ''] = entry.split(':');
+      return { host, port: Number(port) };
+    }),
+    name: config.REDIS_SENTINEL_NAME,
+    db: Number.isInteger(db) ? db : 0,
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // ioredis' names: enableTLSForSentinelMode + tls are the data nodes, sentinelTLS the sentinels.
+    ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
+    ...(config.REDIS_SENTINEL_TLS ? { sentinelTLS: tlsOptions(config) } : {}),
+    // No `failoverDetector`: with it (ioredis 5.11), clients reconnecting when +switch-master arrived
+    // stayed closed for good; the retry strategy asks the sentinels again within 2 s anyway.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    // A promotion takes a few seconds: retry often enough to reach the new primary soon after it.
+    retryStrategy: (times) => Math.min(times * 100, 500),
+  };
+}
+
+function tlsOptions(config: RedisTarget): NonNullable<RedisOptions['tls']> {
+  return config.REDIS_TLS_CA_PATH ? { ca: readCa(config.REDIS_TLS_CA_PATH) } : {};
+}
 
 /**
  * A Redis client for one role. Command clients use `keyPrefix` so every key carries the
@@ -14,7 +67,7 @@ export type RedisRole = 'commands' | 'subscriber' | 'bullmq';
  * @param tuning extra ioredis options for a hot path (e.g. `enableAutoPipelining`)
  */
 export function createRedis(
-  config: Pick<Config, 'REDIS_URL'>,
+  config: RedisTarget,
   role: RedisRole,
   prefix?: string,
   tuning: Pick<RedisOptions, 'enableAutoPipelining'> = {},
@@ -31,7 +84,8 @@ export function createRedis(
     ...tuning,
   };
   if (role === 'commands' && prefix) options.keyPrefix = prefix;
-  return new Redis(config.REDIS_URL, options);
+  if (config.REDIS_SENTINELS.length > 0) return new Redis({ ...options, ...redisTargetOptions(config) });
+  return new Redis(config.REDIS_URL, { ...options, ...redisTargetOptions(config) });
 }
 
 /** True when Redis answers PING. */

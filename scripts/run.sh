@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The run command (`make dev`, `make prod`): installs what is missing, bundles the sources into dist/
-# when they changed (scripts/build.ts), creates keys and .env when missing, prepares the database,
-# then hands over to the orchestrator (dist/dev.js from scripts/dev.ts), which becomes this process
-# (exec) so Ctrl-C and SIGTERM reach it directly. Everything after the build runs with plain node.
-# Usage: scripts/run.sh [dev|prod] [orchestrator flags...]
+# The run command (`make dev`, `make prod`, `make cluster`): installs what is missing, bundles the
+# sources into dist/ when they changed (scripts/build.ts), creates keys and .env when missing,
+# prepares the database, then hands over to the orchestrator (dist/dev.js from scripts/dev.ts; the
+# cluster's scripts/cluster.ts through tsx), which becomes this process (exec) so Ctrl-C and SIGTERM
+# reach it directly.
+# Usage: scripts/run.sh [dev|prod|cluster] [orchestrator flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-dev}
 shift || true
+orchestrator=scripts/dev.ts
 case "$mode" in
   dev) ;; # NODE_ENV from the environment or .env; development by default (lib/config.ts)
   prod) export NODE_ENV=production ;;
+  cluster) orchestrator=scripts/cluster.ts ;; # replicas, HAProxy, PgBouncer, Redis Sentinel (issue 12)
   *)
-    echo "usage: $0 [dev|prod] [--stop-timeout=ms] [--start-timeout=ms] [--no-color] [--runner=dist|tsx]" >&2
+    echo "usage: $0 [dev|prod|cluster] [--stop-timeout=ms] [--start-timeout=ms] [--no-color] [--runner=dist|tsx]" >&2
     exit 2
     ;;
 esac
@@ -48,4 +51,7 @@ echo '==> setup (keys, .env)'
 node --enable-source-maps dist/setup.js --quiet
 echo '==> database'
 node --enable-source-maps dist/db-init.js
-exec node --enable-source-maps dist/dev.js "$@"
+if [ "$orchestrator" = scripts/dev.ts ]; then
+  exec node --enable-source-maps dist/dev.js "$@"
+fi
+exec node --import tsx "$orchestrator" "$@"

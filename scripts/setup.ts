@@ -14,6 +14,7 @@ import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { ensureSigningKeys } from '../subgraphs/auth/src/keys.js';
 import { newServiceToken, renderEnvFile } from './env-file.js';
 import { generateEd25519OpenSsh } from './openssh-key.js';
+import { ensureLocalCa, hasOpenssl, tlsFiles } from './cluster/tls-ca.js';
 
 /** Where setup writes, relative to nothing: every path is absolute. */
 export interface SetupOptions {
@@ -111,6 +112,9 @@ export async function runSetup(opts: SetupOptions): Promise<SetupReport> {
     await writeNew(backupKey, `${randomBytes(32).toString('base64')}\n`, 0o600);
     note('created', backupKey);
   }
+
+  // The cluster's TLS (issue 12): a local CA and a loopback server certificate, when openssl exists.
+  if (hasOpenssl()) note(await ensureLocalCa(keys), path.dirname(tlsFiles(keys).caCert));
   return report;
 }
 

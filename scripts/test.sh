@@ -23,6 +23,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# haproxy, pgbouncer, redis-sentinel: the cluster and chaos tests start their own (issue 12)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} (apt-get)"

@@ -61,7 +61,12 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), `tradesage-${namespace}-`));
   const [gateway, auth, sessions, tenants, trading, marketData, analytics] = await freePorts(7);
   const base = processEnv();
-  const dbUrl = (role: string, db: string): string => `postgres://${role}@127.0.0.1:5432/${db}`;
+  // TEST_DATABASE_VIA (host:port of a PgBouncer, TLS verified against TEST_DATABASE_CA): the services'
+  // connections go through it, as in `make cluster`; the superuser's stay direct.
+  const via = base['TEST_DATABASE_VIA'];
+  const tls = `sslmode=verify-full&sslrootcert=${encodeURIComponent(base['TEST_DATABASE_CA'] ?? '')}`;
+  const dbUrl = (role: string, db: string): string =>
+    via ? `postgres://${role}@${via}/${db}?${tls}` : `postgres://${role}@127.0.0.1:5432/${db}`;
   const database = `ts_test_${namespace}`;
   const config = loadConfig({
     ...base,

@@ -1,0 +1,71 @@
+/**
+ * `make cluster` for tests: a plan on free ports with its own CA and folders under a temporary
+ * directory, started (fully or in part) through scripts/cluster/cluster.ts, so tests kill the same
+ * processes the cluster runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig, processEnv, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { createCluster, type RunningCluster } from '../../scripts/cluster/cluster.js';
+import { ensureLocalCa, tlsFiles } from '../../scripts/cluster/tls-ca.js';
+import { planCluster, type ClusterProcess } from '../../scripts/cluster/topology.js';
+import { freePorts } from './env.js';
+
+/** A test cluster and the configuration its processes run with. */
+export interface TestCluster {
+  cluster: RunningCluster;
+  /** The base configuration with the cluster's variables applied (PgBouncer, sentinels, frontends). */
+  config: Config;
+  /** The variables of {@link config}, for child processes. */
+  env: Record<string, string>;
+}
+
+/**
+ * Plans and starts a cluster in `dir`.
+ * @param env configuration variables of the platform (the test's namespace), before the cluster's
+ * @param only the processes to start (default: all)
+ */
+export async function startTestCluster(
+  dir: string,
+  env: Record<string, string>,
+  only?: (p: ClusterProcess) => boolean,
+): Promise<TestCluster> {
+  // PgBouncer runs as `postgres` when the tests run as root: it must be able to reach its folder.
+  await chmod(dir, 0o711);
+  const keys = path.join(dir, 'keys');
+  await ensureLocalCa(keys);
+  const tls = tlsFiles(keys);
+  const [entry = 0, ...ports] = await freePorts(40);
+  const base = loadConfig({
+    ...processEnv(),
+    SERVICE_TOKEN: randomBytes(32).toString('hex'),
+    ...env,
+    GATEWAY_PORT: String(entry),
+  });
+  const plan = planCluster(
+    base,
+    {
+      root: path.join(dir, 'cluster'),
+      caCert: tls.caCert,
+      serverCert: tls.serverCert,
+      serverKey: tls.serverKey,
+    },
+    () => {
+      const port = ports.shift();
+      if (port === undefined) throw new Error('test cluster: out of ports');
+      return port;
+    },
+  );
+  const childEnv = { ...env, GATEWAY_PORT: String(entry), SERVICE_TOKEN: base.SERVICE_TOKEN };
+  const cluster = createCluster({
+    config: base,
+    plan,
+    env: { ...processEnv(), ...childEnv, TRADESAGE_SKIP_DOTENV: '1' },
+    cwd: PROJECT_ROOT,
+    ...(only ? { only } : {}),
+  });
+  await cluster.start();
+  const merged = { ...childEnv, ...plan.env };
+  return { cluster, config: loadConfig({ ...processEnv(), ...merged }), env: merged };
+}
