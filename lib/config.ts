@@ -400,6 +400,14 @@ const schema = z
     ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: positiveInt.default(5),
     /** Idle time (ms) before a failed trade stream entry is delivered again (to this or another replica). */
     ANALYTICS_TRADE_STREAM_RETRY_MS: positiveInt.default(5000),
+
+    // --- Web desk (issue 14): the browser app the gateway serves at / ---
+    /** Folder of the built web desk (`vite build --config web/vite.config.ts`), from the project root. */
+    WEB_DIST_DIR: z.string().min(1).default('web/dist'),
+    /** Serve the desk through Vite's dev server with live reload instead of the built files. Default: NODE_ENV=development. */
+    WEB_DEV_SERVER: bool.optional(),
+    /** Port of the dev server's live-reload WebSocket (development only). */
+    WEB_HMR_PORT: port.default(24678),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {

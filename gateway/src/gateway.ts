@@ -47,6 +47,7 @@ import { SessionRecheck } from './subscriptions/subscription.liveness.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
 import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
 import { CachingTokenVerifier, type HeaderVerifier } from './token.cache.js';
+import { mountWebDesk, type WebDesk } from './web-desk.routes.js';
 import { createSubgraphHttpClient, type SubgraphHttpClient } from './subgraph.fetcher.js';
 import {
   GatewayLifecycle,
@@ -333,6 +334,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     return undefined;
   };
   const schemaAccess = config.introspection ? 'open' : 'signed-in';
+  let webDesk: WebDesk | undefined;
 
   const http = createHttpService<GatewayContext>({
     name: 'gateway',
@@ -358,6 +360,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         else next();
       });
       app.use('/graphql', tagRequest, sizeLimit, serveGraphQL);
+      webDesk = mountWebDesk(app, config, logger);
     },
     // The same handlers for plain JSON POSTs, without Express's router and body parser (lib/http).
     graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, serveGraphQL],
@@ -365,6 +368,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
 
   const release = async (): Promise<void> => {
     client?.close();
+    await webDesk?.close();
     const clients = [redis, subscriber, wsSubscriber].filter((r): r is Redis => r !== undefined);
     await Promise.all(
       clients.map((r) =>
