@@ -6,6 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError, describeRejectReason } from '../errors';
 import { freshId, num, time } from '../format';
 import { graphql } from '../gql';
+import { Scroll } from '../ui';
 import type { OrderFieldsFragment } from '../gql/graphql';
 import { useLiveList } from '../live';
 
@@ -107,7 +108,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
             {error}
           </p>
         )}
-        <div className="scroll">
+        <Scroll label="Orders list">
           <table aria-labelledby="orders-title" className="grid">
             <thead>
               <tr>
@@ -135,7 +136,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
               {sortedOrders.length === 0 && (
                 <tr>
                   <td colSpan={10} className="muted">
-                    No orders yet.
+                    {q.data ? 'No orders yet.' : 'Loading…'}
                   </td>
                 </tr>
               )}
@@ -151,11 +152,11 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       </section>
       <section className="panel" aria-labelledby="trades-title">
         <h2 id="trades-title">Trades</h2>
-        <div className="scroll">
+        <Scroll label="Trades list">
           <table aria-labelledby="trades-title" className="grid">
             <thead>
               <tr>
@@ -177,7 +178,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
               {trades.length === 0 && (
                 <tr>
                   <td colSpan={6} className="muted">
-                    No trades yet.
+                    {q.data ? 'No trades yet.' : 'Loading…'}
                   </td>
                 </tr>
               )}
@@ -193,7 +194,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       </section>
     </>
   );

@@ -39,8 +39,8 @@ const CandlesQuery = graphql(`
 `);
 
 const INTERVALS: readonly [CandleInterval, string, number][] = [
-  ['M1', '1 minute', 60],
-  ['M5', '5 minutes', 300],
+  ['M1', '1 min', 60],
+  ['M5', '5 min', 300],
   ['H1', '1 hour', 3600],
   ['D1', '1 day', 86_400],
 ];
@@ -160,14 +160,8 @@ export function InstrumentScreen({ symbol: routed }: { symbol: string | undefine
       <div className="row wrap">
         <div role="group" aria-label="Interval" className="segmented">
           {INTERVALS.map(([i, label]) => (
-            <button
-              key={i}
-              type="button"
-              aria-pressed={interval === i}
-              aria-label={label}
-              onClick={() => setBarInterval(i)}
-            >
-              {i}
+            <button key={i} type="button" aria-pressed={interval === i} onClick={() => setBarInterval(i)}>
+              {label}
             </button>
           ))}
         </div>

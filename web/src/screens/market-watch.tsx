@@ -4,6 +4,7 @@ import { memo } from 'react';
 import type { DeskInstrument } from '../desk-context';
 import { decimalsOf, num, tone } from '../format';
 import type { LivePrice } from '../live';
+import { Scroll } from '../ui';
 
 interface Props {
   instruments: readonly DeskInstrument[];
@@ -16,7 +17,7 @@ export function MarketWatch({ instruments, prices, onTrade }: Props): React.JSX.
   return (
     <section className="panel" aria-labelledby="mw-title">
       <h2 id="mw-title">Market watch</h2>
-      <div className="scroll">
+      <Scroll label="Market watch list">
         <table aria-labelledby="mw-title" className="grid">
           <thead>
             <tr>
@@ -46,7 +47,7 @@ export function MarketWatch({ instruments, prices, onTrade }: Props): React.JSX.
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </section>
   );
 }

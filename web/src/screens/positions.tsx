@@ -6,6 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError } from '../errors';
 import { num, tone } from '../format';
 import { graphql } from '../gql';
+import { Scroll } from '../ui';
 
 const PositionsQuery = graphql(`
   query Positions($accountId: ID!) {
@@ -60,7 +61,7 @@ export function Positions({ refreshKey }: { refreshKey: number }): React.JSX.Ele
           <Stat label="State" value={a.tradingState} />
         </dl>
       )}
-      <div className="scroll">
+      <Scroll label="Positions list">
         <table aria-label="Positions" className="grid">
           <thead>
             <tr>
@@ -106,7 +107,7 @@ export function Positions({ refreshKey }: { refreshKey: number }): React.JSX.Ele
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </section>
   );
 }
