@@ -2,12 +2,14 @@
 // subscriptions, both carrying the session's access token (refreshed ahead of expiry). The socket
 // state feeds the connection indicator; a tenant switch or sign-out restarts the socket so the new
 // token (or none) is what the gateway verifies.
-import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, Observable } from '@apollo/client';
 import { SetContextLink } from '@apollo/client/link/context';
+import { ErrorLink } from '@apollo/client/link/error';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { Kind, OperationTypeNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { errorCode } from './errors';
 import { graphql } from './gql';
 import { SessionStore, type SessionTokens } from './session';
 
@@ -103,6 +105,27 @@ export function createPlatform(origin: string = location.origin): Platform {
     const token = await session.accessToken();
     return token ? { headers: { ...(prev.headers as object), authorization: `Bearer ${token}` } } : {};
   });
+  // An access token refused (expired early, or the session revoked): rotate once and retry; when the
+  // rotation fails too, the session is cleared and the desk shows the sign-in page.
+  const retryUnauthenticated = new ErrorLink(({ error, operation, forward }) => {
+    const ctx = operation.getContext();
+    if (ctx['anonymous'] === true || ctx['retried'] === true || errorCode(error) !== 'UNAUTHENTICATED')
+      return;
+    operation.setContext({ retried: true });
+    return new Observable<ApolloLink.Result>((subscriber) => {
+      let inner: { unsubscribe(): void } | undefined;
+      let closed = false;
+      void session.refresh().then((token) => {
+        if (closed) return;
+        if (token) inner = forward(operation).subscribe(subscriber);
+        else subscriber.complete();
+      });
+      return () => {
+        closed = true;
+        inner?.unsubscribe();
+      };
+    });
+  });
   const http = new HttpLink({ uri: `${origin}/graphql` });
   const link = ApolloLink.split(
     ({ query }) => {
@@ -110,7 +133,7 @@ export function createPlatform(origin: string = location.origin): Platform {
       return def.kind === Kind.OPERATION_DEFINITION && def.operation === OperationTypeNode.SUBSCRIPTION;
     },
     new GraphQLWsLink(ws),
-    ApolloLink.from([auth, http]),
+    ApolloLink.from([retryUnauthenticated, auth, http]),
   );
   const client = new ApolloClient({
     link,
