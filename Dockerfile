@@ -18,6 +18,8 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --include=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
+# The web desk, built to static files the gateway serves at / (no CDN at run time).
+RUN node node_modules/vite/bin/vite.js build --config web/vite.config.ts --logLevel warn
 # Mount points of the keys volume and of data; created here so the volumes belong to `node`.
 RUN mkdir -p keys data
 

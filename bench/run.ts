@@ -15,6 +15,7 @@ const benches = [
   'bench/trading-orders.ts',
   'bench/trading-book.ts',
   'bench/analytics-report.ts',
+  'bench/web-desk.ts',
 ];
 const only = process.argv.slice(2);
 let failed = 0;

@@ -33,4 +33,9 @@ echo '==> setup (keys, .env)'
 node --import tsx scripts/setup.ts --quiet
 echo '==> database'
 node --import tsx scripts/db-init.ts
+if [ "$mode" = prod ]; then
+  # The gateway serves the built web desk at / in production (`make dev` runs Vite's dev server instead).
+  echo '==> web desk (vite build)'
+  node node_modules/vite/bin/vite.js build --config web/vite.config.ts --logLevel warn
+fi
 exec node --import tsx scripts/dev.ts "$@"

@@ -8,6 +8,8 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [react()],
+  // Dependency pre-bundling cache of the dev server: in the checkout's data/, not in node_modules.
+  cacheDir: fileURLToPath(new URL('../data/vite', import.meta.url)),
   build: {
     outDir: 'dist',
     emptyOutDir: true,
