@@ -35,15 +35,21 @@ export class Observed<T> {
   };
 }
 
+graphql(`
+  fragment AuthFields on AuthPayload {
+    accessToken
+    refreshToken
+    expiresAt
+    tenant {
+      id
+    }
+  }
+`);
+
 const RefreshTokenMutation = graphql(`
   mutation RefreshToken($refreshToken: String!) {
     refreshToken(refreshToken: $refreshToken) {
-      accessToken
-      refreshToken
-      expiresAt
-      tenant {
-        id
-      }
+      ...AuthFields
     }
   }
 `);

@@ -10,6 +10,7 @@ import { graphql } from './gql';
 import { useConnection, usePlatform, useRoute, useSession } from './platform-context';
 import { DeskScreen } from './screens/desk';
 import { SignIn } from './screens/sign-in';
+import { ErrorText } from './ui';
 
 const InstrumentScreen = lazy(() =>
   import('./screens/instrument').then((m) => ({ default: m.InstrumentScreen })),
@@ -68,12 +69,7 @@ const AccountsQuery = graphql(`
 const SwitchTenantMutation = graphql(`
   mutation SwitchTenant($tenantId: ID!) {
     switchTenant(tenantId: $tenantId) {
-      accessToken
-      refreshToken
-      expiresAt
-      tenant {
-        id
-      }
+      ...AuthFields
     }
   }
 `);
@@ -261,11 +257,7 @@ function Header({ tenantId, email, memberships }: HeaderProps): React.JSX.Elemen
       <button type="button" className="secondary" onClick={() => void signOut()}>
         Sign out
       </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
     </header>
   );
 }

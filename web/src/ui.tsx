@@ -12,3 +12,24 @@ export function Scroll({ label, children }: { label: string; children: ReactNode
     </div>
   );
 }
+
+/** An error sentence in an alert (nothing when there is none). */
+export function ErrorText({ message }: { message: string | undefined }): React.JSX.Element | null {
+  if (!message) return null;
+  return (
+    <p role="alert" className="error">
+      {message}
+    </p>
+  );
+}
+
+/** The one row of an empty table body. */
+export function EmptyRow({ colSpan, text }: { colSpan: number; text: string }): React.JSX.Element {
+  return (
+    <tr>
+      <td colSpan={colSpan} className="muted">
+        {text}
+      </td>
+    </tr>
+  );
+}

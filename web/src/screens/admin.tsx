@@ -8,6 +8,7 @@ import { num, time } from '../format';
 import { graphql } from '../gql';
 import { usePlatform } from '../platform-context';
 import { Stat } from './positions';
+import { EmptyRow, ErrorText } from '../ui';
 
 const TenantAdminQuery = graphql(`
   query TenantAdmin($tenantId: ID!) {
@@ -44,14 +45,20 @@ const TenantAdminQuery = graphql(`
   }
 `);
 
+graphql(`
+  fragment JobFields on Job {
+    id
+    kind
+    state
+    progress
+    error
+  }
+`);
+
 const JobQuery = graphql(`
   query Job($id: ID!) {
     job(id: $id) {
-      id
-      kind
-      state
-      progress
-      error
+      ...JobFields
     }
   }
 `);
@@ -59,11 +66,7 @@ const JobQuery = graphql(`
 const BackupTenantMutation = graphql(`
   mutation BackupTenant($tenantId: ID!) {
     backupTenant(tenantId: $tenantId) {
-      id
-      kind
-      state
-      progress
-      error
+      ...JobFields
     }
   }
 `);
@@ -71,11 +74,7 @@ const BackupTenantMutation = graphql(`
 const RestoreTenantMutation = graphql(`
   mutation RestoreTenant($backupId: ID!) {
     restoreTenant(backupId: $backupId) {
-      id
-      kind
-      state
-      progress
-      error
+      ...JobFields
     }
   }
 `);
@@ -174,11 +173,7 @@ function TenantAdmin(): React.JSX.Element {
     <>
       <section className="panel" aria-labelledby="health-title">
         <h2 id="health-title">Tenant health</h2>
-        {q.error && (
-          <p role="alert" className="error">
-            {describeError(q.error)}
-          </p>
-        )}
+        <ErrorText message={q.error ? describeError(q.error) : undefined} />
         {t && h && (
           <>
             <dl className="stats" aria-label="Tenant health">
@@ -227,11 +222,7 @@ function TenantAdmin(): React.JSX.Element {
             </div>
           )}
         </div>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
         <table className="grid" aria-labelledby="backups-title">
           <thead>
             <tr>
@@ -251,13 +242,7 @@ function TenantAdmin(): React.JSX.Element {
             </tr>
           </thead>
           <tbody>
-            {t?.backups.length === 0 && (
-              <tr>
-                <td colSpan={7} className="muted">
-                  No backups yet.
-                </td>
-              </tr>
-            )}
+            {t?.backups.length === 0 && <EmptyRow colSpan={7} text="No backups yet." />}
             {t?.backups.map((b) => (
               <tr key={b.id}>
                 <td>{time(b.startedAt, true)}</td>
@@ -363,11 +348,7 @@ function Sessions(): React.JSX.Element {
   return (
     <section className="panel" aria-labelledby="sessions-title">
       <h2 id="sessions-title">Your sessions</h2>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       <table className="grid" aria-labelledby="sessions-title">
         <thead>
           <tr>

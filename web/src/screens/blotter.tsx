@@ -6,7 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError, describeRejectReason } from '../errors';
 import { freshId, num, time } from '../format';
 import { graphql } from '../gql';
-import { Scroll } from '../ui';
+import { EmptyRow, ErrorText, Scroll } from '../ui';
 import type { OrderFieldsFragment } from '../gql/graphql';
 import { useLiveList } from '../live';
 
@@ -103,11 +103,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
     <>
       <section className="panel" aria-labelledby="orders-title">
         <h2 id="orders-title">Orders</h2>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} />
         <Scroll label="Orders list">
           <table aria-labelledby="orders-title" className="grid">
             <thead>
@@ -134,11 +130,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
             </thead>
             <tbody>
               {sortedOrders.length === 0 && (
-                <tr>
-                  <td colSpan={10} className="muted">
-                    {q.data ? 'No orders yet.' : 'Loading…'}
-                  </td>
-                </tr>
+                <EmptyRow colSpan={10} text={q.data ? 'No orders yet.' : 'Loading…'} />
               )}
               {sortedOrders.map((o) => (
                 <OrderRow
@@ -175,13 +167,7 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
               </tr>
             </thead>
             <tbody>
-              {trades.length === 0 && (
-                <tr>
-                  <td colSpan={6} className="muted">
-                    {q.data ? 'No trades yet.' : 'Loading…'}
-                  </td>
-                </tr>
-              )}
+              {trades.length === 0 && <EmptyRow colSpan={6} text={q.data ? 'No trades yet.' : 'Loading…'} />}
               {[...trades].sort(byNewest).map((t) => (
                 <tr key={t.id}>
                   <td>{time(t.executedAt)}</td>

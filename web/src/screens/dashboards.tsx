@@ -7,22 +7,29 @@ import { useDesk } from '../desk-context';
 import { describeError, errorCode } from '../errors';
 import { time } from '../format';
 import { graphql } from '../gql';
+import { ErrorText } from '../ui';
+
+graphql(`
+  fragment DashboardFields on Dashboard {
+    id
+    name
+    version
+    editable
+    shared
+    updatedAt
+    widgets {
+      id
+      kind
+      config
+      layout
+    }
+  }
+`);
 
 const DashboardsQuery = graphql(`
   query Dashboards {
     dashboards {
-      id
-      name
-      version
-      editable
-      shared
-      updatedAt
-      widgets {
-        id
-        kind
-        config
-        layout
-      }
+      ...DashboardFields
     }
   }
 `);
@@ -30,18 +37,7 @@ const DashboardsQuery = graphql(`
 const SaveDashboardMutation = graphql(`
   mutation SaveDashboard($input: SaveDashboardInput!) {
     saveDashboard(input: $input) {
-      id
-      name
-      version
-      editable
-      shared
-      updatedAt
-      widgets {
-        id
-        kind
-        config
-        layout
-      }
+      ...DashboardFields
     }
   }
 `);
@@ -138,11 +134,7 @@ export function DashboardsScreen(): React.JSX.Element {
     <div className="split">
       <section className="panel" aria-labelledby="dash-list-title">
         <h2 id="dash-list-title">Dashboards</h2>
-        {q.error && (
-          <p role="alert" className="error">
-            {describeError(q.error)}
-          </p>
-        )}
+        <ErrorText message={q.error ? describeError(q.error) : undefined} />
         <ul className="list">
           {(q.data?.dashboards ?? []).map((d) => (
             <li key={d.id}>

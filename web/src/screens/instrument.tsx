@@ -9,6 +9,7 @@ import { decimalsOf, num } from '../format';
 import { graphql } from '../gql';
 import type { CandleInterval } from '../gql/graphql';
 import { useLivePrices } from '../live';
+import { ErrorText } from '../ui';
 
 const CandlesQuery = graphql(`
   query Candles($symbol: ID!, $interval: CandleInterval!) {
@@ -176,11 +177,7 @@ export function InstrumentScreen({ symbol: routed }: { symbol: string | undefine
           ))}
         </fieldset>
       </div>
-      {q.error && (
-        <p role="alert" className="error">
-          {describeError(q.error)}
-        </p>
-      )}
+      <ErrorText message={q.error ? describeError(q.error) : undefined} />
       <Chart label={`${symbol} candles, ${interval}`} series={series} live={liveBar} height={440} />
       <ChartCredit />
     </section>

@@ -6,7 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError } from '../errors';
 import { num, tone } from '../format';
 import { graphql } from '../gql';
-import { Scroll } from '../ui';
+import { EmptyRow, ErrorText, Scroll } from '../ui';
 
 const PositionsQuery = graphql(`
   query Positions($accountId: ID!) {
@@ -46,11 +46,7 @@ export function Positions({ refreshKey }: { refreshKey: number }): React.JSX.Ele
   return (
     <section className="panel" aria-labelledby="positions-title">
       <h2 id="positions-title">Positions and account</h2>
-      {q.error && (
-        <p role="alert" className="error">
-          {describeError(q.error)}
-        </p>
-      )}
+      <ErrorText message={q.error ? describeError(q.error) : undefined} />
       {a && (
         <dl className="stats" aria-label="Account">
           <Stat label="Cash" value={num(a.cash)} />
@@ -87,13 +83,7 @@ export function Positions({ refreshKey }: { refreshKey: number }): React.JSX.Ele
             </tr>
           </thead>
           <tbody>
-            {a?.positions.length === 0 && (
-              <tr>
-                <td colSpan={7} className="muted">
-                  No positions.
-                </td>
-              </tr>
-            )}
+            {a?.positions.length === 0 && <EmptyRow colSpan={7} text="No positions." />}
             {a?.positions.map((p) => (
               <tr key={p.symbol}>
                 <td>{p.symbol}</td>

@@ -8,6 +8,7 @@ import { describeError } from '../errors';
 import { num, pct, time } from '../format';
 import { graphql } from '../gql';
 import { Stat } from './positions';
+import { EmptyRow } from '../ui';
 
 const ReportsQuery = graphql(`
   query Reports($accountId: ID!) {
@@ -163,13 +164,7 @@ export function ReportsScreen(): React.JSX.Element {
             </tr>
           </thead>
           <tbody>
-            {perf.monthlyReturns.length === 0 && (
-              <tr>
-                <td colSpan={2} className="muted">
-                  Not enough history yet.
-                </td>
-              </tr>
-            )}
+            {perf.monthlyReturns.length === 0 && <EmptyRow colSpan={2} text="Not enough history yet." />}
             {perf.monthlyReturns.map((m) => (
               <tr key={m.month}>
                 <td>{m.month}</td>
@@ -213,13 +208,7 @@ export function ReportsScreen(): React.JSX.Element {
             </tr>
           </thead>
           <tbody>
-            {risk.exposureBySymbol.length === 0 && (
-              <tr>
-                <td colSpan={4} className="muted">
-                  No exposure.
-                </td>
-              </tr>
-            )}
+            {risk.exposureBySymbol.length === 0 && <EmptyRow colSpan={4} text="No exposure." />}
             {risk.exposureBySymbol.map((e) => (
               <tr key={e.key}>
                 <td>{e.key}</td>

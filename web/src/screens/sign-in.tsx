@@ -8,17 +8,6 @@ import { describeError } from '../errors';
 import { graphql } from '../gql';
 import { usePlatform } from '../platform-context';
 
-const AuthFields = graphql(`
-  fragment AuthFields on AuthPayload {
-    accessToken
-    refreshToken
-    expiresAt
-    tenant {
-      id
-    }
-  }
-`);
-
 const RegisterMutation = graphql(`
   mutation Register($input: RegisterInput!) {
     register(input: $input) {
@@ -60,7 +49,6 @@ const CompleteOidcMutation = graphql(`
   }
 `);
 
-void AuthFields;
 const anonymous = { context: { anonymous: true } } as const;
 
 /** The signed-out page. */
