@@ -69,7 +69,9 @@ const Row = memo(function Row({ instrument: i, live, onTrade }: RowProps): React
       <td>
         <a href={`#/instrument/${encodeURIComponent(i.symbol)}`}>{i.symbol}</a>
       </td>
-      <td className="muted">{i.name}</td>
+      <td className="muted name" title={i.name}>
+        {i.name}
+      </td>
       <td className="num price" data-testid={`price-${i.symbol}`}>
         {num(last, digits)}
       </td>
@@ -104,7 +106,7 @@ export function Sparkline({
   values: readonly number[];
   label: string;
 }): React.JSX.Element {
-  const w = 96;
+  const w = 72;
   const h = 24;
   if (values.length < 2)
     return <svg width={w} height={h} role="img" aria-label={`${label}: waiting for ticks`} />;
