@@ -10,6 +10,7 @@ import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import { PROJECT_ROOT, type Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
+import type { ViteDevServer } from 'vite';
 
 /**
  * Scripts, styles and connections (HTTP and graphql-ws) to this origin only; charts draw on canvas.
@@ -55,19 +56,30 @@ export function mountWebDesk(
 ): WebDesk {
   const root = path.join(PROJECT_ROOT, 'web');
   if (config.WEB_DEV_SERVER ?? config.NODE_ENV === 'development') {
-    const server = import('vite').then(({ createServer }) =>
-      createServer({
-        configFile: path.join(root, 'vite.config.ts'),
-        server: { middlewareMode: true, hmr: { port: config.WEB_HMR_PORT } },
-        appType: 'spa',
-        logLevel: 'warn',
-      }),
-    );
-    server.catch((err: unknown) => logger.error({ err }, 'web desk dev server failed to start'));
+    // Started on the first request, not when the gateway is built: no watcher before `start()`.
+    let server: Promise<ViteDevServer> | undefined;
+    const devServer = (): Promise<ViteDevServer> =>
+      (server ??= import('vite').then(({ createServer }) =>
+        createServer({
+          configFile: path.join(root, 'vite.config.ts'),
+          server: { middlewareMode: true, hmr: { port: config.WEB_HMR_PORT } },
+          appType: 'spa',
+          logLevel: 'warn',
+        }),
+      ));
     app.use((req, res, next) => {
-      server.then((vite) => vite.middlewares(req, res, next), next);
+      devServer().then(
+        (vite) => vite.middlewares(req, res, next),
+        (err: unknown) => {
+          server = undefined; // the next request tries again
+          logger.error({ err }, 'web desk dev server failed to start');
+          next(err);
+        },
+      );
     });
-    return { close: () => server.then((vite) => vite.close()).catch(() => undefined) };
+    return {
+      close: () => (server ? server.then((vite) => vite.close()).catch(() => undefined) : Promise.resolve()),
+    };
   }
 
   const dist = path.resolve(PROJECT_ROOT, config.WEB_DIST_DIR);

@@ -16,7 +16,10 @@ export function DeskScreen(): React.JSX.Element {
   const [executions, setExecutions] = useState(0);
   const onTrade = useCallback((s: string) => {
     setSymbol(s);
-    document.getElementById('ticket-title')?.scrollIntoView({ block: 'nearest' });
+    // Keyboard flow: from a row's Trade button straight to the ticket's quantity.
+    const quantity = document.getElementById('ticket-quantity');
+    quantity?.scrollIntoView({ block: 'nearest' });
+    quantity?.focus();
   }, []);
   const onExecution = useCallback(() => setExecutions((n) => n + 1), []);
   return (

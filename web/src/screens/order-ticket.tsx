@@ -171,6 +171,7 @@ export function OrderTicket({ symbol, onSymbol, lastPrice }: Props): React.JSX.E
         <label>
           Quantity
           <input
+            id="ticket-quantity"
             inputMode="decimal"
             required
             value={quantity}
