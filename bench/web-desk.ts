@@ -13,14 +13,8 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { adminUrlOf, createTestEnv } from '../test/support/env.js';
-import { startPlatform } from '../test/support/platform.js';
-import {
-  ensureWebDeskBuilt,
-  launchDeskBrowser,
-  originOf,
-  signUpThroughDesk,
-} from '../test/support/web-desk.js';
+import { adminUrlOf } from '../test/support/env.js';
+import { startDesk } from '../test/support/web-desk.js';
 
 const seconds = Number(process.argv[2] ?? 30);
 const INSTRUMENTS = 50;
@@ -55,27 +49,15 @@ async function catalogOf(adminUrl: string, n: number): Promise<void> {
   }
 }
 
-const built = ensureWebDeskBuilt();
-const env = await createTestEnv('bench_web_desk', {
-  MARKET_FEED_TICKS_PER_SECOND: '50',
-  BACKUP_SCHEDULE_ENABLED: 'false',
-});
-let stop: (() => Promise<void>) | undefined;
-const browserPromise = launchDeskBrowser();
+const run = await startDesk(
+  'bench_web_desk',
+  { MARKET_FEED_TICKS_PER_SECOND: '50' },
+  { email: 'bench@example.com', organizationName: 'Bench Desk' },
+  (env) => catalogOf(adminUrlOf(env.config), INSTRUMENTS),
+);
 try {
-  await catalogOf(adminUrlOf(env.config), INSTRUMENTS);
-  await built;
+  const { page, browser: desk } = run;
   const js = await initialScriptGzipBytes();
-  const platform = await startPlatform(env);
-  stop = () => platform.stop();
-  const origin = originOf(platform.gatewayUrl);
-  const desk = await browserPromise;
-  const { page } = await desk.newPage();
-  await signUpThroughDesk(page, origin, {
-    email: 'bench@example.com',
-    password: 'correct horse battery staple',
-    organizationName: 'Bench Desk',
-  });
 
   // First meaningful render: a fresh navigation, signed in, to a market watch showing live prices.
   await page.addInitScript(() => {
@@ -134,7 +116,5 @@ try {
     ),
   );
 } finally {
-  await (await browserPromise).close();
-  await stop?.();
-  await env.cleanup();
+  await run.stop();
 }

@@ -7,28 +7,17 @@
  */
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/config.js';
-import { createTestEnv } from '../test/support/env.js';
-import { startPlatform } from '../test/support/platform.js';
-import {
-  ensureWebDeskBuilt,
-  launchDeskBrowser,
-  originOf,
-  signUpThroughDesk,
-} from '../test/support/web-desk.js';
+import { placeOrder, startDesk } from '../test/support/web-desk.js';
 
 const out = path.resolve(PROJECT_ROOT, process.argv[2] ?? 'docs/web-desk.png');
 
-await ensureWebDeskBuilt();
-const env = await createTestEnv('web_screenshot', { BACKUP_SCHEDULE_ENABLED: 'false' });
-const platform = await startPlatform(env);
-const desk = await launchDeskBrowser();
+const desk = await startDesk(
+  'web_screenshot',
+  {},
+  { email: 'ada@example.com', organizationName: 'Lovelace Capital' },
+);
+const { page } = desk;
 try {
-  const { page } = await desk.newPage();
-  await signUpThroughDesk(page, originOf(platform.gatewayUrl), {
-    email: 'ada@example.com',
-    password: 'correct horse battery staple',
-    organizationName: 'Lovelace Capital',
-  });
   await page.waitForFunction(
     () => document.querySelectorAll('svg[aria-label$="rising"], svg[aria-label$="falling"]').length > 5,
   );
@@ -37,9 +26,7 @@ try {
     ['NVDA', '120'],
     ['SPY', '25'],
   ] as const) {
-    await page.getByLabel('Symbol').selectOption(symbol);
-    await page.getByLabel('Quantity').fill(quantity);
-    await page.getByRole('button', { name: 'Place order' }).click();
+    await placeOrder(page, { symbol, side: 'BUY', type: 'MARKET', quantity, tif: 'DAY' });
     await page
       .getByRole('table', { name: 'Orders' })
       .locator('tbody tr', { hasText: symbol })
@@ -48,19 +35,17 @@ try {
       .waitFor();
   }
   const msft = Number((await page.getByTestId('price-MSFT').innerText()).replaceAll(',', ''));
-  await page.getByLabel('Symbol').selectOption('MSFT');
-  await page.getByLabel('Order type').selectOption('LIMIT');
-  await page.getByLabel('Quantity').fill('10');
-  await page.getByLabel('Limit price').fill((Math.floor(msft * 0.97 * 100) / 100).toFixed(2));
-  await page.getByLabel('Time in force').selectOption('GTC');
-  await page.getByRole('button', { name: 'Preview' }).click();
+  const limitPrice = (Math.floor(msft * 0.97 * 100) / 100).toFixed(2);
+  await placeOrder(
+    page,
+    { symbol: 'MSFT', side: 'BUY', type: 'LIMIT', quantity: '10', limitPrice, tif: 'GTC' },
+    'Preview',
+  );
   await page.locator('.preview').first().waitFor();
   // Let the sparklines fill in.
   await new Promise((r) => setTimeout(r, 8000));
   await page.screenshot({ path: out });
   console.log(`wrote ${path.relative(PROJECT_ROOT, out)}`);
 } finally {
-  await desk.close();
-  await platform.stop();
-  await env.cleanup();
+  await desk.stop();
 }

@@ -19,6 +19,7 @@ import {
   ensureWebDeskBuilt,
   launchDeskBrowser,
   originOf,
+  placeOrder,
   signUpThroughDesk,
   type DeskBrowser,
 } from './support/web-desk.js';
@@ -88,27 +89,6 @@ async function audit(name: string): Promise<void> {
 
 /** The rows of a named table's body. */
 const rowsOf = (p: Page, table: string): Locator => p.getByRole('table', { name: table }).locator('tbody tr');
-
-/** Fills and sends the order ticket. */
-async function placeOrder(
-  p: Page,
-  o: {
-    symbol: string;
-    side: 'BUY' | 'SELL';
-    type: string;
-    quantity: string;
-    limitPrice?: string;
-    tif: string;
-  },
-): Promise<void> {
-  await p.getByLabel('Symbol').selectOption(o.symbol);
-  await p.getByLabel('Side').selectOption(o.side);
-  await p.getByLabel('Order type').selectOption(o.type);
-  await p.getByLabel('Quantity').fill(o.quantity);
-  if (o.limitPrice) await p.getByLabel('Limit price').fill(o.limitPrice);
-  await p.getByLabel('Time in force').selectOption(o.tif);
-  await p.getByRole('button', { name: 'Place order' }).click();
-}
 
 describe('the web desk', () => {
   it('serves the sign-in page from the gateway at /, under a strict CSP', async () => {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
+import { createTestEnv } from './env.js';
+import { startPlatform } from './platform.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -124,4 +126,70 @@ export async function signUpThroughDesk(
   await page.getByLabel('Organization name').fill(user.organizationName);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('table', { name: 'Market watch' }).waitFor({ timeout: 60_000 });
+}
+
+/** An order as the ticket takes it. */
+export interface TicketOrder {
+  symbol: string;
+  side: 'BUY' | 'SELL';
+  type: 'MARKET' | 'LIMIT' | 'STOP' | 'STOP_LIMIT';
+  quantity: string;
+  limitPrice?: string;
+  tif: 'DAY' | 'GTC' | 'IOC' | 'FOK';
+}
+
+/** Fills the order ticket by its field names, then presses "Place order" (or "Preview"). */
+export async function placeOrder(
+  page: Page,
+  o: TicketOrder,
+  button: 'Place order' | 'Preview' = 'Place order',
+): Promise<void> {
+  await page.getByLabel('Symbol').selectOption(o.symbol);
+  await page.getByLabel('Side').selectOption(o.side);
+  await page.getByLabel('Order type').selectOption(o.type);
+  await page.getByLabel('Quantity').fill(o.quantity);
+  if (o.limitPrice) await page.getByLabel('Limit price').fill(o.limitPrice);
+  await page.getByLabel('Time in force').selectOption(o.tif);
+  await page.getByRole('button', { name: button }).click();
+}
+
+/** A platform on its own namespace, the desk built, and a browser page signed up to a new organization. */
+export interface RunningDesk {
+  origin: string;
+  page: Page;
+  browser: DeskBrowser;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts everything a bench or a script needs to look at the desk (tests start theirs themselves).
+ * @param prepare runs on the namespace's admin database URL before the platform starts
+ */
+export async function startDesk(
+  name: string,
+  overrides: Record<string, string>,
+  user: { email: string; organizationName: string },
+  prepare?: (env: Awaited<ReturnType<typeof createTestEnv>>) => Promise<void>,
+): Promise<RunningDesk> {
+  const built = ensureWebDeskBuilt();
+  const env = await createTestEnv(name, { BACKUP_SCHEDULE_ENABLED: 'false', ...overrides });
+  const cleanups: (() => Promise<void>)[] = [() => env.cleanup()];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    await prepare?.(env);
+    await built;
+    const platform = await startPlatform(env);
+    cleanups.push(() => platform.stop());
+    const browser = await launchDeskBrowser();
+    cleanups.push(() => browser.close());
+    const { page } = await browser.newPage();
+    const origin = originOf(platform.gatewayUrl);
+    await signUpThroughDesk(page, origin, { ...user, password: 'correct horse battery staple' });
+    return { origin, page, browser, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
