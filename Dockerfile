@@ -21,11 +21,14 @@ RUN npm ci --include=dev --no-audit --no-fund && npm cache clean --force
 FROM deps AS build
 COPY --chown=node:node . .
 RUN node --import tsx scripts/build.ts --force
+# The web desk, built to static files the gateway serves at / (no CDN at run time).
+RUN node node_modules/vite/bin/vite.js build --config web/vite.config.ts --logLevel warn
 
 FROM deps
 COPY --chown=node:node . .
 # The bundles read schemas, migrations and templates from the sources beside them (PROJECT_ROOT).
 COPY --from=build --chown=node:node /app/dist ./dist
+COPY --from=build --chown=node:node /app/web/dist ./web/dist
 # Mount points of the keys volume and of data; created here so the volumes belong to `node`.
 RUN mkdir -p keys data
 

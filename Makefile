@@ -12,7 +12,7 @@ COMPOSE ?= docker compose
 COMPOSE_RUNNING := $(COMPOSE) ps --status running --quiet 2>/dev/null | grep -q .
 
 .PHONY: help deps setup build dev prod db-init test health logs auth-logs tenant-logs db-shell compose \
-	compose-down codegen check-drift migrate-tenants bench lint typecheck format format-check \
+	compose-down codegen check-drift migrate-tenants bench lint typecheck web format format-check \
 	ma130-check cluster chaos
 
 help: ## List the targets
@@ -38,7 +38,7 @@ cluster: ## The production topology on one machine: HAProxy, 2 replicas of every
 chaos: deps ## The full chaos tests: kill each part of a running cluster under load (CHAOS_FULL=1; docs/reliability.md)
 	@CHAOS_FULL=1 npx vitest run test/chaos.e2e.test.ts
 
-prod: ## The same services natively with NODE_ENV=production (introspection off unless INTROSPECTION=true)
+prod: ## The same services natively with NODE_ENV=production, the web desk built first (introspection off unless INTROSPECTION=true)
 	@bash scripts/run.sh prod
 
 db-init: deps ## Create roles, database and extensions; apply platform migrations (idempotent)
@@ -91,8 +91,12 @@ bench: deps ## Benchmarks (bench/; figures go to BENCHMARKS.md; not part of make
 lint: deps ## ESLint with typed rules, zero warnings
 	npx eslint . --max-warnings 0
 
-typecheck: deps ## tsc --noEmit
+typecheck: deps ## tsc --noEmit (the platform, then the web desk's own tsconfig)
 	npx tsc -p . --noEmit
+	npx tsc -p web --noEmit
+
+web: deps ## Build the web desk into web/dist (the gateway serves it at /; make prod does this)
+	node node_modules/vite/bin/vite.js build --config web/vite.config.ts
 
 format: deps ## Prettier --write on everything
 	npx prettier --write . --log-level warn

@@ -94,4 +94,21 @@ const config: CodegenConfig = {
   ),
 };
 
+// The web desk's operations, typed by the client preset against the public API schema of the
+// committed supergraph (schema/api-schema.loader.js drops join directives and @inaccessible fields).
+const webDesk: CodegenConfig['generates'] = {
+  'web/src/gql/': {
+    schema: [{ 'schema/supergraph.graphql': { loader: './schema/api-schema.loader.js' } }],
+    documents: ['web/src/**/*.{ts,tsx}', '!web/src/gql/**'],
+    preset: 'client',
+    presetConfig: { fragmentMasking: false },
+    config: {
+      useTypeImports: true,
+      enumsAsTypes: true,
+      scalars: { DateTime: 'string', JSON: 'unknown', Decimal: 'string' },
+    },
+  },
+};
+Object.assign(config.generates, webDesk);
+
 export default config;

@@ -17,6 +17,7 @@ const benches = [
   'bench/trading-book.ts',
   'bench/analytics-report.ts',
   'bench/cold-start.ts',
+  'bench/web-desk.ts',
 ];
 const only = process.argv.slice(2);
 let failed = 0;

@@ -468,6 +468,14 @@ const schema = z
     REDIS_TLS_CA_PATH: z.string().min(1).optional(),
     /** First of the consecutive loopback ports `make cluster` gives its processes (HAProxy keeps GATEWAY_PORT). */
     CLUSTER_PORT_BASE: port.default(19_000),
+
+    // --- Web desk (issue 14): the browser app the gateway serves at / ---
+    /** Folder of the built web desk (`vite build --config web/vite.config.ts`), from the project root. */
+    WEB_DIST_DIR: z.string().min(1).default('web/dist'),
+    /** Serve the desk through Vite's dev server with live reload instead of the built files. Default: NODE_ENV=development. */
+    WEB_DEV_SERVER: bool.optional(),
+    /** Port of the dev server's live-reload WebSocket (development only). */
+    WEB_HMR_PORT: port.default(24678),
   })
   .superRefine((c, ctx) => {
     if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {

@@ -2,7 +2,8 @@
 # Drift checks (part of `make test`): generated files must be exactly what the generators produce
 # from the sources.
 #  1. schema/supergraph.graphql == composition of every subgraph's schema.graphql
-#  2. subgraphs/*/src/generated == GraphQL Code Generator output (codegen.ts)
+#  2. subgraphs/*/src/generated and web/src/gql (the web desk's operation types) == GraphQL Code
+#     Generator output (codegen.ts)
 #  3. every drizzle config (drizzle*.config.ts, subgraphs/*/drizzle*.config.ts) passes
 #     `drizzle-kit check` and `drizzle-kit generate` has nothing new to write.
 # Read-only: the generators write into a temporary folder and the results are compared with the

@@ -51,6 +51,15 @@ echo '==> setup (keys, .env)'
 node --enable-source-maps dist/setup.js --quiet
 echo '==> database'
 node --enable-source-maps dist/db-init.js
+# The gateway serves the built web desk at / in production (`make dev` runs Vite's dev server
+# instead); built when missing or older than its sources.
+if [ "$mode" = prod ] || [ "$mode" = cluster ]; then
+  if [ ! -f web/dist/index.html ] ||
+    [ -n "$(find web/src web/index.html web/vite.config.ts -newer web/dist/index.html -print -quit)" ]; then
+    echo '==> web desk (vite build)'
+    node node_modules/vite/bin/vite.js build --config web/vite.config.ts --logLevel warn
+  fi
+fi
 if [ "$orchestrator" = scripts/dev.ts ]; then
   exec node --enable-source-maps dist/dev.js "$@"
 fi

@@ -49,6 +49,7 @@ echo 'lint ok'
 
 step 'types (tsc --noEmit)'
 npx tsc -p . --noEmit
+npx tsc -p web --noEmit
 echo 'types ok'
 
 step 'drift (supergraph, resolver types, migrations)'

@@ -48,6 +48,7 @@ import { SessionRecheck } from './subscriptions/subscription.liveness.js';
 import { SubscriptionPlanner } from './subscriptions/subscription.planner.js';
 import { attachSubscriptionServer, type SubscriptionServer } from './subscriptions/subscription.server.js';
 import { CachingAccessTokenVerifier, type HeaderVerifier } from '../../lib/token-cache.js';
+import { mountWebDesk, type WebDesk } from './web-desk.routes.js';
 import { createSubgraphHttpClient, type SubgraphHttpClient } from './subgraph.fetcher.js';
 import {
   GatewayLifecycle,
@@ -354,6 +355,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     return undefined;
   };
   const schemaAccess = config.introspection ? 'open' : 'signed-in';
+  let webDesk: WebDesk | undefined;
 
   const http = createHttpService<GatewayContext>({
     name: 'gateway',
@@ -379,6 +381,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         else next();
       });
       app.use('/graphql', tagRequest, sizeLimit, answerRefused, serveGraphQL);
+      webDesk = mountWebDesk(app, config, logger);
     },
     // The same handlers for plain JSON POSTs, without Express's router and body parser (lib/http).
     graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, answerRefused, serveGraphQL],
@@ -386,6 +389,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
 
   const release = async (): Promise<void> => {
     client?.close();
+    await webDesk?.close();
     const clients = [redis, subscriber, wsSubscriber].filter((r): r is Redis => r !== undefined);
     await Promise.all(
       clients.map((r) =>
