@@ -3,19 +3,6 @@
  * 5 years of benchmark closes and 100,000 closed trades. Cold (the account's cache invalidated before
  * each request) and cached, sent through the gateway (:8000 role, the client's path) and directly to
  * the analytics subgraph (the gateway's share is the difference), printing p50/p95/p99/max.
- *
- * Topology, as deployed: the analytics subgraph and the gateway each run in a child process of
- * their own, built by their real factories (`createAnalyticsService`, `createGateway` over the
- * committed supergraph, NODE_ENV=production). This process holds the test namespace (a throw-away
- * database where the real tenants service and worker provision the tenant), the JWKS and
- * session-liveness fixtures, and the client. The query is the full report a client sends (every
- * field of `PerformanceReport`, equity curve included) with a verified access token. The two paths
- * alternate request by request, and each child's CPU time per request is printed (it does not depend
- * on the machine's load, which the wall-clock figures do: the machine is shared).
- *
- * Run: `npx tsx bench/analytics-report.ts [coldRuns=40] [cachedRuns=400] [--no-curve] [--executed] [--explain]`
- * (`--explain`: EXPLAIN ANALYZE of the report's reads). Loopback only.
- * `--cpu-prof=<dir>` (after the positional arguments) writes V8 CPU profiles of both children.
  */
 import { type ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
@@ -97,6 +84,20 @@ const fmt = (xs: number[]): string => {
   return `p50 ${f(pct(s, 50))}  p95 ${f(pct(s, 95))}  p99 ${f(pct(s, 99))}  max ${f(s.at(-1) ?? Number.NaN)}  (n=${s.length})`;
 };
 
+/**
+ * Topology, as deployed: the analytics subgraph and the gateway each run in a child process of
+ * their own, built by their real factories (`createAnalyticsService`, `createGateway` over the
+ * committed supergraph, NODE_ENV=production). This process holds the test namespace (a throw-away
+ * database where the real tenants service and worker provision the tenant), the JWKS and
+ * session-liveness fixtures, and the client. The query is the full report a client sends (every
+ * field of `PerformanceReport`, equity curve included) with a verified access token. The two paths
+ * alternate request by request, and each child's CPU time per request is printed (it does not depend
+ * on the machine's load, which the wall-clock figures do: the machine is shared).
+ *
+ * Run: `npx tsx bench/analytics-report.ts [coldRuns=40] [cachedRuns=400] [--no-curve] [--executed] [--explain]`
+ * (`--explain`: EXPLAIN ANALYZE of the report's reads). Loopback only.
+ * `--cpu-prof=<dir>` (after the positional arguments) writes V8 CPU profiles of both children.
+ */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const coldRuns = Number(positional[0] ?? 40);

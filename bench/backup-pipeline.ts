@@ -5,9 +5,6 @@
  * `pg_dump | gzip -N | ssh host 'cat > file'` on the same data, in the same run, to the same
  * OpenSSH server on loopback, at gzip levels 1, 6 and 9 (interleaved, so neither side gets the warmer
  * cache). Throughput = SQL bytes / wall seconds. Target: ours >= 80% of the shell's at level 9.
- *
- * Run: `npx tsx bench/backup-pipeline.ts [rows=2400000] [levels=1,6,9] [rounds=3]` (medians). Uses its own database,
- * sshd and temp folder (test support) and cleans up.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -45,6 +42,10 @@ function run(cmd: string, env: Record<string, string>): Promise<void> {
   });
 }
 
+/**
+ * Run: `npx tsx bench/backup-pipeline.ts [rows=2400000] [levels=1,6,9] [rounds=3]` (medians). Uses its own database,
+ * sshd and temp folder (test support) and cleans up.
+ */
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tradesage-bench-backup-'));
   // exec allowed (not SFTP-only) so the shell pipeline can run `cat > file` on the same server.

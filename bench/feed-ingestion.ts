@@ -2,15 +2,6 @@
  * Feed ingestion benchmark (issue 4): ticks per second written to Postgres with bars maintained
  * (ticks into daily partitions, 1-minute bars upserted, 5m / 1h / 1d rolled up, one transaction per
  * batch). Target: at least 20,000 ticks/s sustained.
- *
- *  1. burst: a large backlog of simulated ticks (24 instruments) written as fast as the writer goes;
- *  2. paced: ticks enqueued at the target rate in real time for `seconds`; sustained means the write
- *     buffer stays bounded and nothing is dropped;
- *  3. end to end: the market-data service itself with the simulator at the target rate (leader lock,
- *     fenced publish on Redis, quotes hash, writer), counting published and written ticks.
- *
- * Run: `npx tsx bench/feed-ingestion.ts [seconds=20] [rate=20000] [burst=400000]`. Uses its own database
- * and Redis prefix (test support), loopback only, and stops by itself.
  */
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -45,6 +36,16 @@ async function batchQuantiles(registry: Registry): Promise<string> {
   return `${count} batches, mean ${((sum / Math.max(1, count)) * 1000).toFixed(1)} ms`;
 }
 
+/**
+ *  1. burst: a large backlog of simulated ticks (24 instruments) written as fast as the writer goes;
+ *  2. paced: ticks enqueued at the target rate in real time for `seconds`; sustained means the write
+ *     buffer stays bounded and nothing is dropped;
+ *  3. end to end: the market-data service itself with the simulator at the target rate (leader lock,
+ *     fenced publish on Redis, quotes hash, writer), counting published and written ticks.
+ *
+ * Run: `npx tsx bench/feed-ingestion.ts [seconds=20] [rate=20000] [burst=400000]`. Uses its own database
+ * and Redis prefix (test support), loopback only, and stops by itself.
+ */
 async function main(): Promise<void> {
   const env = await createTestEnv('bench_feed', { LOG_LEVEL: 'warn', DB_POOL_MAX: '4' });
   const logger = pino({ level: 'warn' });

@@ -1,18 +1,8 @@
 /**
  * Gateway overhead (issue 2): one single-subgraph query at 50 concurrent connections, sent directly
  * to the subgraph and through the gateway, in the same run, printing req/s and p50/p99 for both.
- *
- * Topology, as deployed: the subgraph and the gateway each run in a process of their own (children
- * of this one), the load generator in a third (`wrk` when installed, otherwise a small keep-alive
- * HTTP loop in Node). The subgraph is built like the real ones (lib/http, Apollo, @apollo/subgraph,
- * the JWT verified again in its context). Every request carries an access token, so the gateway does
- * its whole request path: JWT + session liveness (cached), rate limits in Redis, limits, planning
- * (cached), the subgraph fetch. By default each connection uses its own user's token, so the in-flight
- * dedupe never merges requests; a last run shows one shared token (dedupe on).
- *
- * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50]`. Loopback only; stops by itself.
- * `--gateway-preload` starts the gateway child with the platform's preloads (SERVICE_PRELOADS: the
- * telemetry preload after tsx), as bench/otel-overhead.ts compares.
+ * Run: `npx tsx bench/gateway-overhead.ts [seconds=10] [connections=50] [--gateway-preload]` (the
+ * gateway child with the platform's preloads, as bench/otel-overhead.ts compares).
  */
 import type { ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';

@@ -4,14 +4,8 @@
  * backup requests, registrations). B's p50/p99 are measured quiet and then noisy in the same run;
  * A's answers are counted by code; afterwards every order B got acknowledged must exist exactly once
  * and be filled. Target: B's noisy p99 within 1.5x of its quiet p99.
- *
- * The platform runs as deployed: scripts/dev.ts (what `make prod` execs) with NODE_ENV=production,
- * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
- * child process of its own, at the lowest CPU priority (it models a client on another machine), so its
- * JavaScript shares neither B's event loop nor its priority.
- *
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`. Loopback only; its own database,
- * Redis prefix and ports; stops by itself.
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...]`; A's load
+ * generator runs at the lowest CPU priority (a client on another machine).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -313,6 +307,14 @@ function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record
   );
 }
 
+/**
+ * The platform runs as deployed: scripts/dev.ts (what `make prod` execs) with NODE_ENV=production,
+ * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
+ * child process of its own so its JavaScript does not share B's event loop.
+ *
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`. Loopback only; its own database,
+ * Redis prefix and ports; stops by itself.
+ */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const seconds = Number(positional[0] ?? 20);

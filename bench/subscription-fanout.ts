@@ -7,19 +7,6 @@
  * p50/p99 tick-to-client latency (the tick's `timestamp`, stamped by the simulator when it publishes,
  * against the client's receive time; same machine, same clock), the gateway process' peak RSS and
  * heap, its CPU, and (ours) the dropped/conflated counts of its metrics.
- *
- * Topology: market-data, our gateway and Hive Gateway each run in a process of their own (children of
- * this one), so each gateway's memory and CPU are its own; the gateways are measured one after the
- * other (never at once: they would split the 2 cores). Subscribers are `graphql-ws` clients on `ws`,
- * one socket and one subscription each, spread over `--client-procs` child processes (default 4), so
- * that JSON parsing on the client side is not what limits delivery. JWKS and session liveness are
- * small fixtures in this process. Each subscriber has its own user (token), spread over 10 tenants,
- * unless `--shared-token`.
- *
- * Run: `npx tsx bench/subscription-fanout.ts [seconds=30] [subscribers=1000]` with optional
- * `--warmup=<s>` (default 5), `--client-procs=<n>`, `--only=ours|hive`, `--shared-token`,
- * `--cpu-prof=<dir>` (CPU profiles of the gateway processes).
- * Its own database and Redis prefix; loopback only; stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -458,6 +445,20 @@ function print(r: RunResult): void {
   }
 }
 
+/**
+ * Topology: market-data, our gateway and Hive Gateway each run in a process of their own (children of
+ * this one), so each gateway's memory and CPU are its own; the gateways are measured one after the
+ * other (never at once: they would split the 2 cores). Subscribers are `graphql-ws` clients on `ws`,
+ * one socket and one subscription each, spread over `--client-procs` child processes (default 4), so
+ * that JSON parsing on the client side is not what limits delivery. JWKS and session liveness are
+ * small fixtures in this process. Each subscriber has its own user (token), spread over 10 tenants,
+ * unless `--shared-token`.
+ *
+ * Run: `npx tsx bench/subscription-fanout.ts [seconds=30] [subscribers=1000]` with optional
+ * `--warmup=<s>` (default 5), `--client-procs=<n>`, `--only=ours|hive`, `--shared-token`,
+ * `--cpu-prof=<dir>` (CPU profiles of the gateway processes).
+ * Its own database and Redis prefix; loopback only; stops by itself.
+ */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const seconds = Number(positional[0] ?? 30);

@@ -5,15 +5,6 @@
  * checks, the account-serialized transaction and the fill at market-data's live quote. Prints orders
  * per second and p50/p99 (target: 1,000 orders/s, p99 < 100 ms), then checks against the database
  * that no acknowledged order is missing, none exists twice, and none was filled twice.
- *
- * Topology, as deployed: the gateway, the trading subgraph and market-data (its simulated feed on)
- * each run in a process of their own (children of this one); the load generator runs in another
- * (a lean keep-alive HTTP loop in Node, bench/lean-http.ts, that records every answer, so the check
- * afterwards is exact); JWKS
- * and session liveness are small fixtures in this process.
- *
- * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`. Loopback only;
- * its own database and Redis prefix; stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, postgresCpu, spawnBenchChild } from './child.js';
@@ -179,6 +170,16 @@ async function gql<T>(
   return json.data;
 }
 
+/**
+ * Topology, as deployed: the gateway, the trading subgraph and market-data (its simulated feed on)
+ * each run in a process of their own (children of this one); the load generator runs in another
+ * (a lean keep-alive HTTP loop in Node, bench/lean-http.ts, that records every answer, so the check
+ * afterwards is exact); JWKS
+ * and session liveness are small fixtures in this process.
+ *
+ * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`. Loopback only;
+ * its own database and Redis prefix; stops by itself.
+ */
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 10);
   const clients = Number(process.argv[3] ?? 64);

@@ -173,11 +173,11 @@ describe('tokens and sessions through the gateway', () => {
   });
 
   it("records the client's user-agent on the session it opens", async () => {
-    await register('gus@example.com', 'Gus Capital');
+    await register('ivy@example.com', 'Ivy Capital');
     const login = await gql<{ login: Payload }>(
       url,
       LOGIN,
-      { input: { email: 'gus@example.com', password } },
+      { input: { email: 'ivy@example.com', password } },
       undefined,
       { 'user-agent': 'spine-e2e/1.0' },
     );

@@ -1,13 +1,5 @@
 /**
  * Static cost of an operation against the supergraph, computed before any subgraph is called.
- *
- * Every object a field returns costs 1 (scalars and enums 0); a list field multiplies the cost of its
- * selection by its size: its `first`/`last`/`limit` argument (variables resolved), else the argument's
- * schema default, else `pageSize` for a paginated list (one that takes such an argument) or
- * `listSize` for any other list. Nested lists multiply. Each entity boundary (a selection set whose
- * fields need a subgraph the parent did not come from) adds `fetchCost` once, not multiplied by the
- * enclosing lists: the gateway sends one batched fetch per boundary, and the per-entity work is
- * already in the object costs.
  */
 import {
   buildSchema,
@@ -90,6 +82,14 @@ export interface OperationCost {
 /**
  * The cost model of one supergraph: field types, size arguments and the subgraphs resolving each
  * field, read from the supergraph SDL's `@join__type` / `@join__field` directives.
+ *
+ * Every object a field returns costs 1 (scalars and enums 0); a list field multiplies the cost of its
+ * selection by its size: its `first`/`last`/`limit` argument (variables resolved), else the argument's
+ * schema default, else `pageSize` for a paginated list (one that takes such an argument) or
+ * `listSize` for any other list. Nested lists multiply. Each entity boundary (a selection set whose
+ * fields need a subgraph the parent did not come from) adds `fetchCost` once, not multiplied by the
+ * enclosing lists: the gateway sends one batched fetch per boundary, and the per-entity work is
+ * already in the object costs.
  */
 export class QueryCostModel {
   private readonly types = new Map<string, TypeFields>();

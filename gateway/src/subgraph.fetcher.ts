@@ -2,13 +2,6 @@
  * The HTTP client the gateway uses towards subgraphs: node's http module with a keep-alive agent
  * (the library's default, make-fetch-happen, costs noticeably more per request), a per-request
  * timeout, and optional sharing of identical in-flight query fetches.
- *
- * Sharing ("dedupe"): when the data source marks a fetch as shareable (an incoming *query*, never a
- * mutation), a second fetch with the same URL, Authorization and body while the first is in flight
- * waits for the first one's answer instead of sending its own. The answer is kept as text and each
- * waiter gets its own parsed copy, because the gateway mutates the data it merges. Only fetches made
- * with the same verified Authorization header share (same auth scope); the subgraph sees the request
- * id of the first caller only.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -128,7 +121,16 @@ export interface SubgraphHttpClient {
   close(): void;
 }
 
-/** Creates the subgraph HTTP client; see the module comment. */
+/**
+ * Creates the subgraph HTTP client; see the module comment.
+ *
+ * Sharing ("dedupe"): when the data source marks a fetch as shareable (an incoming *query*, never a
+ * mutation), a second fetch with the same URL, Authorization and body while the first is in flight
+ * waits for the first one's answer instead of sending its own. The answer is kept as text and each
+ * waiter gets its own parsed copy, because the gateway mutates the data it merges. Only fetches made
+ * with the same verified Authorization header share (same auth scope); the subgraph sees the request
+ * id of the first caller only.
+ */
 export function createSubgraphHttpClient(opts: SubgraphFetcherOptions): SubgraphHttpClient {
   const agents = {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),

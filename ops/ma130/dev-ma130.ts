@@ -4,12 +4,6 @@
  * `data/ma130/` (sshd config and host key in `data/ma130/sshd/`, backups in `data/ma130/backups/`),
  * authorising the project's backup key (`MA130_KEY_PATH` + `.pub`, made by `make setup`). It returns
  * the variables that point the services and the tenants worker at it, so backups work out of the box.
- *
- * The login user is whoever runs `make dev` (sshd can only authenticate its own user unless it runs
- * as root; as root it is root). That account must not be locked (`passwd -S` not `L`), because the
- * server runs without PAM.
- *
- * Run alone: `npx tsx ops/ma130/dev-ma130.ts` prints the variables and serves until Ctrl-C.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -40,6 +34,12 @@ async function portFree(port: number): Promise<boolean> {
 /**
  * Starts the development MA130 unless one is configured (see the module comment).
  * @param dataDir defaults to `DATA_DIR` (`<project>/data`)
+ *
+ * The login user is whoever runs `make dev` (sshd can only authenticate its own user unless it runs
+ * as root; as root it is root). That account must not be locked (`passwd -S` not `L`), because the
+ * server runs without PAM.
+ *
+ * Run alone: `npx tsx ops/ma130/dev-ma130.ts` prints the variables and serves until Ctrl-C.
  */
 export async function startDevMa130(
   config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'MA130_KEY_PATH' | 'MA130_PORT' | 'DATA_DIR'>,

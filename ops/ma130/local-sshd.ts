@@ -2,15 +2,6 @@
  * A real OpenSSH server on 127.0.0.1, started as a child process with its own `sshd_config`, host
  * key and `authorized_keys` in one folder: the MA130 of the tests (test/support/sshd.ts), of the
  * benchmarks and of `make dev` when no MA130 is configured (ops/ma130/dev-ma130.ts).
- *
- * Who logs in: sshd can only authenticate the user it runs as unless it runs as root. So the login
- * user is the current user: `root` in CI (which runs as root; `PermitRootLogin prohibit-password`
- * allows key-only root logins), your own user when a developer runs it unprivileged. `AllowUsers`
- * restricts the server to that one user, and `ForceCommand internal-sftp` makes it SFTP-only, like
- * the real MA130 account that ops/ma130/setup_ma130.sh prepares.
- *
- * Needs Debian's `openssh-server` (`apt-get install -y openssh-server`) for `/usr/sbin/sshd`, and
- * `ssh-keygen` (openssh-client, a dependency of it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -164,6 +155,15 @@ async function waitForBanner(port: number, child: ChildProcess, timeoutMs: numbe
 /**
  * Starts a real OpenSSH server on 127.0.0.1 (see the module comment). Reuses keys already in
  * `dir`, so a restarted development MA130 keeps its host key (and the pinned fingerprint stays valid).
+ *
+ * Who logs in: sshd can only authenticate the user it runs as unless it runs as root. So the login
+ * user is the current user: `root` in CI (which runs as root; `PermitRootLogin prohibit-password`
+ * allows key-only root logins), your own user when a developer runs it unprivileged. `AllowUsers`
+ * restricts the server to that one user, and `ForceCommand internal-sftp` makes it SFTP-only, like
+ * the real MA130 account that ops/ma130/setup_ma130.sh prepares.
+ *
+ * Needs Debian's `openssh-server` (`apt-get install -y openssh-server`) for `/usr/sbin/sshd`, and
+ * `ssh-keygen` (openssh-client, a dependency of it).
  */
 export async function startLocalSshd(opts: LocalSshdOptions): Promise<LocalSshd> {
   if (!path.isAbsolute(opts.dir))

@@ -3,7 +3,7 @@
  * local JWKS (no auth service needed), or auth's own keys for tests that verify through auth.
  */
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_ALG, type Role } from '../../lib/auth.js';
 import type { Config } from '../../lib/config.js';
 import { SigningKeyStore } from '../../subgraphs/auth/src/keys.js';
@@ -28,8 +28,13 @@ export interface TestClaims {
 /** Signs test tokens; {@link jwks} verifies them. */
 export interface TestSigner {
   jwks: JWTVerifyGetKey;
-  /** Signs a token valid for 10 minutes for `config`'s issuer and audience. */
-  sign(claims?: TestClaims): Promise<string>;
+  /** The public key as a JWK (with `kid`), for a test that serves its own JWKS endpoint. */
+  jwk: JWK;
+  /**
+   * Signs a token for `config`'s issuer and audience.
+   * @param ttlSeconds lifetime; negative for an expired token @default 600
+   */
+  sign(claims?: TestClaims, ttlSeconds?: number): Promise<string>;
 }
 
 /**
@@ -41,10 +46,11 @@ export async function createTestSigner(
   kid: string,
 ): Promise<TestSigner> {
   const { publicKey, privateKey } = await generateKeyPair(ACCESS_TOKEN_ALG, { crv: 'Ed25519' });
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: ACCESS_TOKEN_ALG };
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: ACCESS_TOKEN_ALG, use: 'sig' };
   return {
     jwks: createLocalJWKSet({ keys: [jwk] }),
-    sign: (c = {}) =>
+    jwk,
+    sign: (c = {}, ttlSeconds = 600) =>
       new SignJWT({
         sid: c.sessionId ?? randomUUID(),
         tid: c.tenantId ?? randomUUID(),
@@ -57,7 +63,7 @@ export async function createTestSigner(
         .setIssuer(config.JWT_ISSUER)
         .setAudience(config.JWT_AUDIENCE)
         .setIssuedAt()
-        .setExpirationTime('10m')
+        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
         .sign(privateKey),
   };
 }

@@ -51,8 +51,8 @@ const OPEN = 1;
 
 /**
  * One client subscription on a gateway socket. graphql-ws' server would serialize every result once
- * per client (`JSON.stringify` of the whole message, about 20 µs each here) and await each write; at
- * 1,000 subscribers that is the gateway's limit. Instead, a shared stream serializes each event once
+ * per client (`JSON.stringify` of the whole message) and await each write, which at a thousand
+ * subscribers is the gateway's limit (BENCHMARKS.md, subscription fan-out). Instead, a shared stream serializes each event once
  * ({@link EncodedEvent}) and this class writes the `next` frame itself: its own message id as a
  * prefix, the shared payload JSON, one `send` without waiting.
  *

@@ -14,8 +14,9 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { GraphQLError, parse } from 'graphql';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { Role } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
+import { createTestSigner } from '../../../test/support/tokens.js';
 
 /** The test subgraph's schema; `withAdded` adds the field used by the hot-reload test. */
 export function echoTypeDefs(withAdded: boolean): string {
@@ -162,9 +163,10 @@ export async function startAuthFixtures(
   config: Pick<Config, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'SERVICE_TOKEN'>,
 ): Promise<AuthFixtures> {
   const kid = `test-${randomUUID()}`;
-  const published = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const other = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const jwk: JWK = { ...(await exportJWK(published.publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+  // Two keys under one kid: tokens of `other` carry a valid-looking header but a forged signature.
+  const published = await createTestSigner(config, kid);
+  const other = await createTestSigner(config, kid);
+  const jwk = published.jwk;
   const revoked = new Set<string>();
   const livenessCalls = new Map<string, number>();
 
@@ -190,30 +192,21 @@ export async function startAuthFixtures(
     res.end(JSON.stringify({ live: !revoked.has(id) }));
   });
 
-  const mint = async (
+  const mint = (
     claims: Partial<TokenClaims> = {},
     opts: { ttlSeconds?: number; key?: 'published' | 'other' } = {},
-  ): Promise<string> => {
-    const c: TokenClaims = {
-      sub: randomUUID(),
-      sid: randomUUID(),
-      tid: randomUUID(),
-      role: 'OWNER',
-      adm: false,
-      email: 'trader@example.com',
-      ...claims,
-    };
-    const now = Math.floor(Date.now() / 1000);
-    const key: CryptoKey = opts.key === 'other' ? other.privateKey : published.privateKey;
-    return new SignJWT({ sid: c.sid, tid: c.tid, role: c.role, adm: c.adm, email: c.email })
-      .setProtectedHeader({ alg: 'EdDSA', kid })
-      .setSubject(c.sub)
-      .setIssuer(config.JWT_ISSUER)
-      .setAudience(config.JWT_AUDIENCE)
-      .setIssuedAt(now - 60)
-      .setExpirationTime(now + (opts.ttlSeconds ?? 900))
-      .sign(key);
-  };
+  ): Promise<string> =>
+    (opts.key === 'other' ? other : published).sign(
+      {
+        userId: claims.sub,
+        sessionId: claims.sid,
+        tenantId: claims.tid,
+        role: (claims.role ?? 'OWNER') as Role,
+        platformAdmin: claims.adm ?? false,
+        email: claims.email ?? 'trader@example.com',
+      },
+      opts.ttlSeconds ?? 900,
+    );
 
   return {
     jwksUrl: `${jwks.url}/.well-known/jwks.json`,

@@ -6,12 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
 import { ingressHeaders } from '../../../test/support/ingress.js';
 import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
+import { createTestSigner } from '../../../test/support/tokens.js';
 import { eventually } from '../../../test/support/wait.js';
 import { loadSubgraphSchema } from '../../../lib/subgraph-service.js';
 import { installedVersions } from '../../../test/support/versions.js';
@@ -80,19 +80,10 @@ beforeAll(async () => {
   accountA = await idOf(schemaA);
   accountB = await idOf(schemaB);
 
-  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'analytics-test', alg: 'EdDSA' };
-  sign = (userId, tenantId) =>
-    new SignJWT({ sid: randomUUID(), tid: tenantId, role: 'TRADER', adm: false, email: 'x@example.com' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'analytics-test' })
-      .setSubject(userId)
-      .setIssuer(h.config.JWT_ISSUER)
-      .setAudience(h.config.JWT_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(privateKey);
+  const signer = await createTestSigner(h.config, 'analytics-test');
+  sign = (userId, tenantId) => signer.sign({ userId, tenantId, role: 'TRADER', email: 'x@example.com' });
   analytics = createAnalyticsService(h.config, {
-    jwks: createLocalJWKSet({ keys: [jwk] }),
+    jwks: signer.jwks,
     sessions: null,
   });
   ({ url } = await analytics.start());

@@ -4,10 +4,6 @@
  * process, and the submissions that arrived while the account's transaction was running go together in
  * the next one (one lock, one read, one write, one COMMIT), each still checked against the account as
  * the previous ones left it. An idle account's submission starts at once.
- *
- * At most `maxRunning` batches (of all keys) run at once. Turns go round robin between groups (tenants)
- * with waiting batches, first come first served within a group, so one tenant's burst cannot push
- * another's orders to the back of a shared line. Each key's queue is bounded (`maxWaiting`).
  */
 
 /** One submission's outcome in a batch: its value, or the error only it gets. */
@@ -36,7 +32,13 @@ export interface AccountQueueOptions {
   maxWaiting?: number;
 }
 
-/** A submission refused because its key's queue already holds `limit` waiting submissions. */
+/**
+ * A submission refused because its key's queue already holds `limit` waiting submissions.
+ *
+ * At most `maxRunning` batches (of all keys) run at once. Turns go round robin between groups (tenants)
+ * with waiting batches, first come first served within a group, so one tenant's burst cannot push
+ * another's orders to the back of a shared line. Each key's queue is bounded (`maxWaiting`).
+ */
 export class AccountQueueFullError extends Error {
   constructor(
     readonly key: string,

@@ -1,15 +1,6 @@
 /**
  * Return and risk-adjusted-return metrics of an equity series. Pure functions over plain numbers:
  * ratios are floats (the API exposes them as Float), money never passes through here.
- *
- * Conventions (also written in schema.graphql):
- * - A snapshot's `externalFlow` is the net deposit (+) or withdrawal (-) since the previous snapshot,
- *   already included in its equity. The period return is `(E_i - F_i) / E_{i-1} - 1`: the flow is
- *   treated as arriving at the end of the period, so it earns nothing and costs nothing.
- * - Time-weighted return (TWR) chains the period returns: `prod(1 + r_i) - 1`.
- * - Annualization uses 252 trading days: annualized return `(1 + TWR)^(252 / n) - 1`, volatility
- *   `stdev * sqrt(252)` with the sample standard deviation (n - 1).
- * - The risk-free rate is annual; its daily rate is `rf / 252`.
  */
 
 /** Trading days per year used for every annualization. */
@@ -32,6 +23,15 @@ export interface PeriodReturn {
 /**
  * Period returns between consecutive snapshots, neutral to external flows. A period that starts
  * from zero (or negative) equity has no defined return and is skipped.
+ *
+ * Conventions (also written in schema.graphql):
+ * - A snapshot's `externalFlow` is the net deposit (+) or withdrawal (-) since the previous snapshot,
+ *   already included in its equity. The period return is `(E_i - F_i) / E_{i-1} - 1`: the flow is
+ *   treated as arriving at the end of the period, so it earns nothing and costs nothing.
+ * - Time-weighted return (TWR) chains the period returns: `prod(1 + r_i) - 1`.
+ * - Annualization uses 252 trading days: annualized return `(1 + TWR)^(252 / n) - 1`, volatility
+ *   `stdev * sqrt(252)` with the sample standard deviation (n - 1).
+ * - The risk-free rate is annual; its daily rate is `rf / 252`.
  */
 export function periodReturns(snapshots: readonly EquitySnapshot[]): PeriodReturn[] {
   const out: PeriodReturn[] = [];

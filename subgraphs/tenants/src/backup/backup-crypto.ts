@@ -2,24 +2,7 @@
  * Backup encryption: AES-256-GCM in a chunked stream format, so a file of any size is encrypted and
  * decrypted in constant memory, every chunk is authenticated before any of its bytes are released,
  * and truncation, reordering, splicing and trailing garbage are all detected.
- *
- * Format `TSBK` version 1 (all integers big-endian):
- *
- * ```
- * header  "TSBK" | u8 version = 1 | u8 algorithm = 1 (AES-256-GCM) | u8 key id length L (1..64)
- *         | key id (L ASCII bytes) | base nonce (12 random bytes) | u32 max chunk plaintext bytes
- * chunk*  u32 (bit 31: final flag, bits 0..30: plaintext length n) | n bytes ciphertext | 16 bytes tag
- * ```
- *
- * Chunk i (from 0) uses the nonce `base nonce XOR i` (i as a u64 in the last 8 bytes) and the
- * additional authenticated data `header || u8 final`. So a chunk moved to another position fails
- * (wrong nonce), a chunk from another file fails (other base nonce and header), a final flag flipped
- * to cut the file short fails (AAD), and a file that ends without a final chunk is truncated. The last
- * chunk is always flagged final (it may be empty); nothing may follow it. A fresh random base nonce per
- * file keeps (key, nonce) pairs unique; with 2^32 chunks per file at most, the counter cannot wrap.
- *
- * Keys: 32 bytes each, with an id recorded in the header so keys can rotate: the newest key
- * encrypts, every configured key decrypts.
+ * The `TSBK` format and key rotation: see {@link EncryptStream}.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -137,7 +120,26 @@ function header(keyId: string, baseNonce: Buffer, chunkBytes: number): Buffer {
   return out;
 }
 
-/** Encrypts a stream into the `TSBK` format with `key`. */
+/**
+ * Encrypts a stream into the `TSBK` format with `key`. Format `TSBK` version 1 (all integers
+ * big-endian):
+ *
+ * ```
+ * header  "TSBK" | u8 version = 1 | u8 algorithm = 1 (AES-256-GCM) | u8 key id length L (1..64)
+ *         | key id (L ASCII bytes) | base nonce (12 random bytes) | u32 max chunk plaintext bytes
+ * chunk*  u32 (bit 31: final flag, bits 0..30: plaintext length n) | n bytes ciphertext | 16 bytes tag
+ * ```
+ *
+ * Chunk i (from 0) uses the nonce `base nonce XOR i` (i as a u64 in the last 8 bytes) and the
+ * additional authenticated data `header || u8 final`. So a chunk moved to another position fails
+ * (wrong nonce), a chunk from another file fails (other base nonce and header), a final flag flipped
+ * to cut the file short fails (AAD), and a file that ends without a final chunk is truncated. The last
+ * chunk is always flagged final (it may be empty); nothing may follow it. A fresh random base nonce per
+ * file keeps (key, nonce) pairs unique; with 2^32 chunks per file at most, the counter cannot wrap.
+ *
+ * Keys: 32 bytes each, with an id recorded in the header so keys can rotate: the newest key
+ * encrypts, every configured key decrypts.
+ */
 export class EncryptStream extends Transform {
   private readonly header: Buffer;
   private readonly baseNonce = randomBytes(NONCE_BYTES);

@@ -1,15 +1,5 @@
 /**
  * The processors of the `tenant-backups` and `tenant-restores` queues:
- *
- * - `backup`: one backup row, QUEUED -> RUNNING -> VERIFIED (or back to QUEUED for a retry, or FAILED).
- *   The row says VERIFIED only after the file was read back, matched and renamed into place.
- * - `nightly-backups` (the job scheduler's job): retention and the sweep of stale `.part` files, then
- *   one `backup` job per ACTIVE tenant, with ids derived from the tenant and the day, so a repeated
- *   run (retry, two workers) queues nothing twice.
- * - `restore` / `clone`: restore a VERIFIED backup in place, or into a new tenant that is then
- *   provisioned around it (role, grants, newer migrations) and activated.
- *
- * Every step is safe to run twice. Permanent faults become BullMQ `UnrecoverableError`s.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -88,6 +78,17 @@ export type JobLike<D> = Pick<
 
 const isFinalAttempt = (job: JobLike<unknown>): boolean => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 
+/**
+ * - `backup`: one backup row, QUEUED -> RUNNING -> VERIFIED (or back to QUEUED for a retry, or FAILED).
+ *   The row says VERIFIED only after the file was read back, matched and renamed into place.
+ * - `nightly-backups` (the job scheduler's job): retention and the sweep of stale `.part` files, then
+ *   one `backup` job per ACTIVE tenant, with ids derived from the tenant and the day, so a repeated
+ *   run (retry, two workers) queues nothing twice.
+ * - `restore` / `clone`: restore a VERIFIED backup in place, or into a new tenant that is then
+ *   provisioned around it (role, grants, newer migrations) and activated.
+ *
+ * Every step is safe to run twice. Permanent faults become BullMQ `UnrecoverableError`s.
+ */
 export class BackupJobs {
   /** MA130 sessions shared by this worker's backups (a nightly run makes hundreds). */
   private readonly ma130: Ma130ConnectionPool;

@@ -7,14 +7,6 @@
  *   -> SFTP <final>.part  -> read back + compare sha256 and size -> rename to <final>
  *   -> <final>.manifest.json (MACed with a key derived from the backup key; written the same way)
  * ```
- *
- * Under the tenant's advisory lock (the one provisioning and migrate-tenants take, tenant-ddl.ts
- * `withTenantLock`), so a dump never overlaps a migration of that tenant. The rows of each table are
- * counted in the dump stream itself (its COPY blocks), so the manifest's row counts describe exactly
- * the dumped data (a restore checks them before it commits) without a second scan of the tables.
- *
- * A file under its final name is always complete and verified: anything that fails before the rename
- * leaves at most `<final>.part` (overwritten by the retry, which reuses the same name).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -143,6 +135,14 @@ const SAFE_ID = /^[0-9a-f-]{36}$/i;
  * Runs one backup (see the module comment).
  * @param onProgress called as the backup advances (errors it throws are ignored)
  * @throws PermanentBackupError (or a subclass) for faults retrying cannot fix
+ *
+ * Under the tenant's advisory lock (the one provisioning and migrate-tenants take, tenant-ddl.ts
+ * `withTenantLock`), so a dump never overlaps a migration of that tenant. The rows of each table are
+ * counted in the dump stream itself (its COPY blocks), so the manifest's row counts describe exactly
+ * the dumped data (a restore checks them before it commits) without a second scan of the tables.
+ *
+ * A file under its final name is always complete and verified: anything that fails before the rename
+ * leaves at most `<final>.part` (overwritten by the retry, which reuses the same name).
  */
 export async function runBackup(
   deps: BackupDeps,

@@ -78,9 +78,9 @@ function sftpCode(err: unknown): number | undefined {
 }
 
 /**
- * Bytes per SFTP read/write request. Measured on loopback (ssh2 to OpenSSH 9.2): requests of exactly
- * 32 KiB were 4-5x slower than slightly smaller ones (each then needs a second, tiny SSH packet, as the
- * channel's packets carry at most 32 KiB); 64 KiB minus the request header was fastest. OpenSSH accepts
+ * Bytes per SFTP read/write request. Requests of exactly 32 KiB are slow (each then needs a second,
+ * tiny SSH packet, as the channel's packets carry at most 32 KiB); 64 KiB minus the request header was
+ * fastest on loopback (ssh2 to OpenSSH 9.2; bench/backup-pipeline.ts). OpenSSH accepts
  * up to 255 KiB per request; ssh2 splits larger ones itself for servers with smaller limits.
  */
 const PIECE_BYTES = 64 * 1024 - 128;

@@ -2,23 +2,6 @@
  * Restores a backup: verify the manifest's MAC and table names -> download to a private temp file while
  * hashing -> compare the sha256 with the recorded one (before any byte is decrypted) -> decrypt (each chunk authenticated) -> gunzip -> psql,
  * all in ONE transaction on the owner role that swaps the restored schema in:
- *
- * - In place (`kind: 'in-place'`): `LOCK` the tenant's tables (in-flight transactions finish first),
- *   `ALTER SCHEMA t_x RENAME TO t_x_old_<ts>`, run the dump (it creates a fresh `t_x`), check every
- *   table's row count against the manifest, `COMMIT`; then drop `t_x_old_<ts>`. Until the COMMIT,
- *   every other session still sees the old schema; any failure (a corrupted chunk, psql error, lost
- *   connection, killed worker) rolls back, leaving the tenant exactly as it was.
- * - Into a new tenant (`kind: 'clone'`): the dump creates objects under the SOURCE schema name, so
- *   inside the same transaction the source schema (if it still exists) is renamed out of the way, the
- *   dump restored and checked, renamed to the clone's schema, and the source renamed back. Other
- *   sessions never see the intermediate names (DDL is transactional; plain DML on the source does not
- *   block). The dump's grants to the source tenant's role are revoked on the clone (the role is
- *   created for the transaction and dropped again if it no longer exists); the caller then grants the
- *   clone's own role (`afterCommit`). No textual rewriting of SQL: nothing in the data can be altered.
- *
- * COMMIT is only sent after the decrypted stream has ended cleanly (final chunk authenticated, gzip
- * CRC checked); on any error psql is killed, so the server rolls back. The statement after COMMIT
- * prints a marker, and success requires seeing it.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -259,6 +242,23 @@ async function withLocks<T>(
  * @param tenantId the tenant restored in place, or the clone's tenant id (also in `target`)
  * @throws BackupIntegrityError the file does not match its record, is corrupted, truncated, or
  *   encrypted with an unknown key (permanent; the tenant is unchanged)
+ *
+ * - In place (`kind: 'in-place'`): `LOCK` the tenant's tables (in-flight transactions finish first),
+ *   `ALTER SCHEMA t_x RENAME TO t_x_old_<ts>`, run the dump (it creates a fresh `t_x`), check every
+ *   table's row count against the manifest, `COMMIT`; then drop `t_x_old_<ts>`. Until the COMMIT,
+ *   every other session still sees the old schema; any failure (a corrupted chunk, psql error, lost
+ *   connection, killed worker) rolls back, leaving the tenant exactly as it was.
+ * - Into a new tenant (`kind: 'clone'`): the dump creates objects under the SOURCE schema name, so
+ *   inside the same transaction the source schema (if it still exists) is renamed out of the way, the
+ *   dump restored and checked, renamed to the clone's schema, and the source renamed back. Other
+ *   sessions never see the intermediate names (DDL is transactional; plain DML on the source does not
+ *   block). The dump's grants to the source tenant's role are revoked on the clone (the role is
+ *   created for the transaction and dropped again if it no longer exists); the caller then grants the
+ *   clone's own role (`afterCommit`). No textual rewriting of SQL: nothing in the data can be altered.
+ *
+ * COMMIT is only sent after the decrypted stream has ended cleanly (final chunk authenticated, gzip
+ * CRC checked); on any error psql is killed, so the server rolls back. The statement after COMMIT
+ * prints a marker, and success requires seeing it.
  */
 export async function runRestore(
   deps: RestoreDeps,

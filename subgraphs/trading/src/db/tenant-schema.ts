@@ -4,10 +4,6 @@
  * names when the tenants worker applies it (and queries resolve the same way inside withTenant).
  * Generate with `npx drizzle-kit generate --config subgraphs/trading/drizzle.tenant.config.ts`, then
  * remove the `"public".` drizzle-kit writes into foreign keys (a test in subgraphs/tenants fails on it).
- *
- * Money is `numeric`: cash amounts with 4 decimals (the ledger's unit), prices and quantities with 10
- * (FX ticks are 0.00001, crypto lots 0.0001). Columns added after 0000 have defaults, because the
- * tenants worker's `paper-account` seed inserts accounts and ledger rows naming only the 0000 columns.
  */
 import { sql } from 'drizzle-orm';
 import {
@@ -58,6 +54,11 @@ const price = (name: string) => numeric(name, { precision: 28, scale: 10 });
 const qty = (name: string) => numeric(name, { precision: 28, scale: 10 });
 const money = (name: string) => numeric(name, { precision: 20, scale: 4 });
 
+/**
+ * Money is `numeric`: cash amounts with 4 decimals (the ledger's unit), prices and quantities with 10
+ * (FX ticks are 0.00001, crypto lots 0.0001). Columns added after 0000 have defaults, because the
+ * tenants worker's `paper-account` seed inserts accounts and ledger rows naming only the 0000 columns.
+ */
 export const accounts = pgTable(
   'accounts',
   {

@@ -2,9 +2,7 @@
  * After a transaction commits, in one pipelined round trip: events for subscriptions (per tenant and
  * account), the durable trade stream (`trading:trades`, XADD with approximate trimming), the real-time
  * cache (positions, last trade, account summary) and announcements of resting orders for the replica
- * whose engine owns their symbol. After commit, a subscriber never sees a rolled-back change; a crash
- * in between loses those events only (the database stays the source of truth). Cache keys live
- * `cacheTtlSeconds` from their last write; the positions hash is rewritten whole whenever it changes.
+ * whose engine owns their symbol.
  */
 import type { Logger } from '../../../../lib/logger.js';
 import type { Redis } from '../../../../lib/redis.js';
@@ -14,6 +12,14 @@ import { isOpen } from '../order.types.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import { tradingChannels, tradingKeys } from './trading.channels.js';
 
+/**
+ * Delivery is after commit, so a subscriber never sees a change that was rolled back; a crash between
+ * commit and publish loses those events (the database stays the source of truth: the order and trade
+ * queries, and the analytics consumer's catch-up from the executions table, are unaffected).
+ * The cache keys live `cacheTtlSeconds` from their last write, so those of idle accounts and removed
+ * tenants go away by themselves; the positions hash is rewritten whole whenever positions change, so
+ * one that expired comes back complete.
+ */
 export class TradingPublisher {
   /**
    * @param redis command client whose keyPrefix is REDIS_PREFIX

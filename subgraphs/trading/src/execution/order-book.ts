@@ -7,10 +7,6 @@
  *   sell limits  price ascending    crossed while price <= bid
  *   buy stops    stop ascending     triggered while stop <= last
  *   sell stops   stop descending    triggered while stop >= last
- *
- * plus market orders that still have quantity to fill (liquidity-capped), taken on every tick.
- * Prices are tick-aligned decimals with few significant digits, so doubles order them exactly.
- * The index is a cache of the database: entries are re-checked under row locks before anything fills.
  */
 import type { MarketTick } from '../market/market-tick.js';
 
@@ -101,6 +97,11 @@ class Ladder {
   }
 }
 
+/**
+ * plus market orders that still have quantity to fill (liquidity-capped), taken on every tick.
+ * Prices are tick-aligned decimals with few significant digits, so doubles order them exactly.
+ * The index is a cache of the database: entries are re-checked under row locks before anything fills.
+ */
 export class SymbolBook {
   private readonly buyLimits = new Ladder(true);
   private readonly sellLimits = new Ladder(false);

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTick, encodeTick, type Tick } from '../../../../contracts/market-tick.js';
+import { decodeTick, encodeTick } from '../../../../contracts/market-tick.js';
+import { SAMPLE_TICK } from '../../../../test/support/ticks.js';
 import { decodeMarketTick, encodeMarketTick } from './market-tick.js';
 
-const tick: Tick = {
-  symbol: 'AAPL',
-  price: '190.50',
-  bid: '190.49',
-  ask: '190.51',
-  size: '100',
-  ts: 1_700_000_000_000,
-  seq: 7,
-  producer: 'p1',
-};
+const tick = SAMPLE_TICK;
 
 describe('market ticks in trading', () => {
   it("reads market-data's messages without the producer, and writes them back in the same format", () => {
