@@ -48,11 +48,16 @@ export const TRACER_NAME = 'tradesage';
 /** Modules the ESM loader hook wraps (only these: wrapping every module would slow every import). */
 export const INSTRUMENTED_MODULES: readonly string[] = ['pg', 'pg-pool', 'ioredis', 'graphql'];
 
-let active: Telemetry | undefined;
+/**
+ * The process's pipeline lives on globalThis, not in this module: the preload and the entry are
+ * separate bundles in dist/, each with its own copy of this module.
+ */
+const SLOT = Symbol.for('tradesage.telemetry');
+const holder = globalThis as { [SLOT]?: Telemetry | undefined };
 
 /** True once {@link startTelemetry} started a pipeline in this process. */
 export function tracingEnabled(): boolean {
-  return active !== undefined;
+  return holder[SLOT] !== undefined;
 }
 
 /**
@@ -81,7 +86,8 @@ export async function startTelemetry(
   config: TelemetryConfig,
   fallbackServiceName: string,
 ): Promise<Telemetry | undefined> {
-  if (active) return active;
+  const running = holder[SLOT];
+  if (running) return running;
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return undefined;
   const [sdk, { resourceFromAttributes }, { AsyncLocalStorageContextManager }, core, exporter] =
     await Promise.all([
@@ -101,14 +107,15 @@ export async function startTelemetry(
   propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   await registerInstrumentations();
-  active = {
+  const started: Telemetry = {
     serviceName,
     shutdown: async () => {
       await provider.shutdown();
-      active = undefined;
+      holder[SLOT] = undefined;
     },
   };
-  return active;
+  holder[SLOT] = started;
+  return started;
 }
 
 /** The exporter of OTEL_EXPORTER_OTLP_PROTOCOL, sending to `<endpoint>/v1/traces`. */
@@ -173,7 +180,7 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 
 /** The active trace id (for `extensions.traceId` of error responses), when tracing is on. */
 export function activeTraceId(): string | undefined {
-  if (!active) return undefined;
+  if (!tracingEnabled()) return undefined;
   return traceFields().trace_id;
 }
 
@@ -184,12 +191,12 @@ export function tracer(): ReturnType<typeof trace.getTracer> {
 
 /** Writes the W3C `traceparent` (and `tracestate`) of `ctx` into `carrier`. */
 export function injectTraceContext(carrier: Record<string, string>, ctx: Context = context.active()): void {
-  if (active) propagation.inject(ctx, carrier);
+  if (tracingEnabled()) propagation.inject(ctx, carrier);
 }
 
 /** The context carried by `carrier` (W3C headers, or a job's {@link TraceCarrier}). */
 export function extractTraceContext(carrier: Readonly<Record<string, string>> | undefined): Context {
-  if (!active || !carrier) return ROOT_CONTEXT;
+  if (!tracingEnabled() || !carrier) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, carrier);
 }
 
@@ -198,7 +205,7 @@ export type TraceCarrier = Record<string, string>;
 
 /** The active context as a job data field (undefined when tracing is off or no span is active). */
 export function traceCarrier(): TraceCarrier | undefined {
-  if (!active || !trace.getActiveSpan()) return undefined;
+  if (!tracingEnabled() || !trace.getActiveSpan()) return undefined;
   const carrier: TraceCarrier = {};
   propagation.inject(context.active(), carrier);
   return Object.keys(carrier).length > 0 ? carrier : undefined;
@@ -235,7 +242,7 @@ export function tracedProcessor<J extends TracedJob, R>(
   processor: (job: J) => Promise<R>,
 ): (job: J) => Promise<R> {
   return (job) => {
-    if (!active) return processor(job);
+    if (!tracingEnabled()) return processor(job);
     const attributes = {
       'messaging.system': 'bullmq',
       'messaging.destination.name': queue,
@@ -259,7 +266,7 @@ export async function withSpan<T>(
   options: SpanOptions & { parent?: Context },
   fn: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
-  if (!active) return fn(undefined);
+  if (!tracingEnabled()) return fn(undefined);
   const { parent, ...spanOptions } = options;
   return tracer().startActiveSpan(name, spanOptions, parent ?? context.active(), async (span) => {
     try {
