@@ -48,6 +48,9 @@ const isPageRequest: (req: Parameters<RequestHandler>[0]) => boolean = (req) =>
   !req.path.startsWith('/graphql') &&
   req.accepts(['text/html', 'application/json']) === 'text/html';
 
+/** How long a stop waits for Vite's dev server to close. */
+const DEV_SERVER_CLOSE_MS = 3_000;
+
 /** Mounts the desk on `app`; see the module comment. */
 export function mountWebDesk(
   app: Express,
@@ -78,7 +81,15 @@ export function mountWebDesk(
       );
     });
     return {
-      close: () => (server ? server.then((vite) => vite.close()).catch(() => undefined) : Promise.resolve()),
+      // Bounded: Vite's close waits for a dependency pre-bundling run in progress, which can outlast a
+      // stop; the gateway's shutdown must not wait on a development convenience.
+      close: () =>
+        server
+          ? Promise.race([
+              server.then((vite) => vite.close()).catch(() => undefined),
+              new Promise<void>((resolve) => setTimeout(resolve, DEV_SERVER_CLOSE_MS).unref()),
+            ])
+          : Promise.resolve(),
     };
   }
 
