@@ -38,7 +38,8 @@ function labelOf(p: ProcInfo): string {
     return p.comm;
   }
   // From dist/ (scripts/build.ts): dist/trading.js, dist/tenants-worker.js, dist/dev.js.
-  const bundle = /dist\/([\w-]+)\.js/.exec(cmd)?.[1];
+  // The last one: preloads (dist/telemetry.js) come before the entry.
+  const bundle = [...cmd.matchAll(/dist\/([\w-]+)\.js/g)].at(-1)?.[1];
   if (bundle) return bundle === 'dev' ? 'run command' : bundle.replace(/-worker$/, ' worker');
   const sub = /subgraphs\/([\w-]+)\//.exec(cmd);
   if (sub?.[1]) return /worker/.test(cmd) ? `${sub[1]} worker` : sub[1];
