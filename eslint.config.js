@@ -66,7 +66,17 @@ const boundaries = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '**/generated/**', 'keys/**', 'web/dist/**', 'web/src/gql/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'data/**',
+      '**/generated/**',
+      'keys/**',
+      'dist/**',
+      'web/dist/**',
+      'web/src/gql/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
