@@ -20,6 +20,22 @@ describe('serviceTokenProblem', () => {
     }
   });
 
+  it('accepts a random token that holds a placeholder word run into other characters or in mixed case', () => {
+    const random = randomBytes(32).toString('base64url').replace(/[-_]/g, 'x');
+    for (const token of [
+      `${random.slice(0, 20)}ToKeN${random.slice(20)}`,
+      `Q${random}secretZ`,
+      `SeCrEt${random}`,
+    ]) {
+      expect(serviceTokenProblem(token), token).toBeUndefined();
+    }
+  });
+
+  it('counts placeholder words run into a token as no entropy', () => {
+    expect(serviceTokenProblem('supersecretpassword12345678901')).toMatch(/low entropy/);
+    expect(estimateSecretBits('tokentokentokentokentokentoken')).toBe(0);
+  });
+
   it('refuses every placeholder shown in the repository, whatever its letter case', () => {
     // The values the docs and examples show, read from the files themselves so a new example is seen.
     const k8s = /SERVICE_TOKEN:\s*(\S+)/.exec(read('ops/k8s/secrets/secrets.example.yaml'))?.[1];

@@ -15,8 +15,16 @@ export const DOCUMENTED_PLACEHOLDERS: readonly string[] = [
   'replace-with-64-random-hex-characters-for-example-openssl-rand-hex-32',
 ];
 
-// Words that mark a value as a placeholder a person wrote, wherever they appear in it.
+// Words that mark a value as a placeholder a person wrote. Written as a word of its own (at an end or
+// next to a separator, in one letter case) the word alone refuses the value; run into other characters
+// it adds nothing to the entropy estimate. Random base64 can hold `ToKeN` by chance (about
+// once in a million tokens), and must not be refused for it.
 const PLACEHOLDER_WORDS = ['replace', 'change', 'example', 'placeholder', 'secret', 'password', 'token'];
+const PLACEHOLDER_AS_WORD = new RegExp(
+  `(?<![A-Za-z0-9])(?:${PLACEHOLDER_WORDS.join('|')})|(?:${PLACEHOLDER_WORDS.join('|')})(?![A-Za-z0-9])`,
+  'gi',
+);
+const PLACEHOLDER_ANYWHERE = new RegExp(PLACEHOLDER_WORDS.join('|'), 'gi');
 
 // Alphabets from the smallest up; a token is measured against the first one holding all its characters.
 const ALPHABETS: readonly (readonly [RegExp, number])[] = [
@@ -35,7 +43,8 @@ const ALPHABETS: readonly (readonly [RegExp, number])[] = [
  * run (`aaaaa`, `12345`, `edcba`: each after the fourth is predictable). Zero when one character dominates
  * (Shannon entropy under 3 bits per character: too few distinct characters).
  */
-export function estimateSecretBits(secret: string): number {
+export function estimateSecretBits(value: string): number {
+  const secret = value.replace(PLACEHOLDER_ANYWHERE, '');
   if (secret.length === 0) return 0;
   if (shannonBitsPerChar(secret) < 3) return 0;
   const unit = secret.slice(0, period(secret));
@@ -55,7 +64,7 @@ export function estimateSecretBits(secret: string): number {
  */
 export function serviceTokenProblem(token: string): string | undefined {
   const lower = token.toLowerCase();
-  if (DOCUMENTED_PLACEHOLDERS.includes(lower) || PLACEHOLDER_WORDS.some((w) => lower.includes(w))) {
+  if (DOCUMENTED_PLACEHOLDERS.includes(lower) || hasPlaceholderWord(token)) {
     return 'is a documented placeholder; run `make setup` or use `openssl rand -hex 32`';
   }
   const bits = Math.floor(estimateSecretBits(token));
@@ -63,6 +72,14 @@ export function serviceTokenProblem(token: string): string | undefined {
     return `has low entropy (about ${bits} bits estimated, at least ${MIN_SECRET_BITS} required: too few distinct characters, or repeated patterns); use \`openssl rand -hex 32\``;
   }
   return undefined;
+}
+
+/** Whether a placeholder word stands at an end or next to a separator, in one letter case. */
+function hasPlaceholderWord(token: string): boolean {
+  for (const [word] of token.matchAll(PLACEHOLDER_AS_WORD)) {
+    if (word === word.toLowerCase() || word === word.toUpperCase()) return true;
+  }
+  return false;
 }
 
 /** Shortest p such that the string repeats its first p characters (the last repeat may be partial). */
