@@ -1,0 +1,81 @@
+/**
+ * The platform as `make prod` starts it, for benchmarks of the deployed path: scripts/dev.ts with
+ * NODE_ENV=production on a namespace of its own (real auth, sessions, tenants, worker, an MA130 sshd),
+ * with the rate limits on (every request still runs its Redis checks) but set above what a load
+ * generator on 127.0.0.1 reaches, and users registered through the gateway.
+ */
+import { randomUUID } from 'node:crypto';
+import { createTestEnv, type TestEnv } from '../test/support/env.js';
+import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/support/run-command.js';
+import { startTestSshd } from '../test/support/sshd.js';
+
+export interface DeployedPlatform {
+  env: TestEnv;
+  vars: Record<string, string>;
+  platform: RunningCommand;
+  /** The gateway's GraphQL endpoint. */
+  graphqlUrl: string;
+  /** Stops the platform, the sshd and removes the namespace. */
+  stop(): Promise<void>;
+}
+
+/** Starts the platform on namespace `name`; `extra` variables win over the bench's. */
+export async function startDeployedPlatform(
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<DeployedPlatform> {
+  const env = await createTestEnv(name);
+  const sshd = await startTestSshd(env.tmpDir);
+  const high = '1000000000';
+  const vars = await runCommandEnv(env, {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_PER_IP: high,
+    RATE_LIMIT_PER_USER: high,
+    RATE_LIMIT_PER_TENANT: high,
+    COST_BUDGET_PER_TENANT: high,
+    COST_BUDGET_PER_IP: high,
+    REGISTER_THROTTLE_PER_IP: high,
+    TENANT_CREATE_THROTTLE_PER_IP: high,
+    ...sshd.env,
+    ...extra,
+  });
+  const platform = await startRunCommand(vars).catch(async (err: unknown) => {
+    await sshd.stop();
+    await env.cleanup();
+    throw err;
+  });
+  return {
+    env,
+    vars,
+    platform,
+    graphqlUrl: `${platform.gatewayUrl}/graphql`,
+    async stop() {
+      await platform.stop();
+      await sshd.stop();
+      await env.cleanup();
+    },
+  };
+}
+
+/** Registers user `i` (a new organization) through the gateway; its access token. */
+export async function registerUser(graphqlUrl: string, i: number): Promise<string> {
+  const res = await fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }',
+      variables: {
+        input: {
+          email: `bench${i}-${randomUUID().slice(0, 8)}@bench.example`,
+          password: 'correct horse battery staple',
+          organizationName: `Bench ${i}`,
+        },
+      },
+    }),
+  });
+  const body = (await res.json()) as { data?: { register?: { accessToken: string } }; errors?: unknown };
+  const token = body.data?.register?.accessToken;
+  if (!token) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
+  return token;
+}
