@@ -60,11 +60,19 @@ export async function startDeployedPlatform(
 
 /** Registers user `i` (a new organization) through the gateway; its access token. */
 export async function registerUser(graphqlUrl: string, i: number): Promise<string> {
+  return (await registerOwner(graphqlUrl, i)).token;
+}
+
+/** Registers user `i` as the owner of a new organization; its access token and tenant. */
+export async function registerOwner(
+  graphqlUrl: string,
+  i: number,
+): Promise<{ token: string; tenantId: string }> {
   const res = await fetch(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      query: 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }',
+      query: 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }',
       variables: {
         input: {
           email: `bench${i}-${randomUUID().slice(0, 8)}@bench.example`,
@@ -74,8 +82,11 @@ export async function registerUser(graphqlUrl: string, i: number): Promise<strin
       },
     }),
   });
-  const body = (await res.json()) as { data?: { register?: { accessToken: string } }; errors?: unknown };
-  const token = body.data?.register?.accessToken;
-  if (!token) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
-  return token;
+  const body = (await res.json()) as {
+    data?: { register?: { accessToken: string; tenant: { id: string } } };
+    errors?: unknown;
+  };
+  const r = body.data?.register;
+  if (!r) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
+  return { token: r.accessToken, tenantId: r.tenant.id };
 }

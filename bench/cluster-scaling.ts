@@ -1,0 +1,287 @@
+/**
+ * Scaling measured on `make cluster`'s topology (issue 12 §3): the same cluster (HAProxy, PgBouncer
+ * over TLS, Redis Sentinel, every service replicated) with one replica of the service under test
+ * started against two, in the same run.
+ * - orders: market orders through the entry (64 keep-alive clients over 10 tenants, closed loop), 1
+ *   against 2 trading replicas (HAProxy spreads requests, so accounts are served by both); afterwards
+ *   every acknowledged order is checked through the API (exists once, FILLED).
+ * - fanout: `priceUpdated` subscribers through the entry, 1 against 2 gateways; messages delivered per
+ *   second and the p99 from the tick's timestamp to its arrival.
+ * Run: `npx tsx bench/cluster-scaling.ts [seconds=20] [--only=orders|fanout] [--subscribers=1000]`.
+ */
+import os from 'node:os';
+import pg from 'pg';
+import { adminUrlOf, createTestEnv, type TestEnv } from '../test/support/env.js';
+import { runCommandEnv } from '../test/support/run-command.js';
+import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
+import { startTestSshd } from '../test/support/sshd.js';
+import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
+import { registerOwner, registerUser } from './deployed-platform.js';
+import { LeanConnection } from './lean-http.js';
+import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
+import { percentile } from './trading-support.js';
+import { eventually } from '../test/support/wait.js';
+
+const PLACE =
+  'mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id clientOrderId status } }';
+const SYMBOLS = ['AAPL', 'MSFT', 'GOOGL', 'AMZN', 'TSLA'];
+const PRICE = `subscription { priceUpdated(symbols: ${JSON.stringify(SYMBOLS)}) { symbol price timestamp } }`;
+
+interface Result {
+  label: string;
+  rate: number;
+  p50: number;
+  p99: number;
+  detail: string;
+  cpu: [string, number][];
+}
+
+const high = '1000000000';
+
+/** A cluster on a namespace of its own, without `skip` (one replica of a service left out). */
+async function withCluster<T>(
+  name: string,
+  skip: string | undefined,
+  extra: Record<string, string>,
+  run: (tc: TestCluster, url: string, env: TestEnv) => Promise<T>,
+): Promise<T> {
+  const env = await createTestEnv(name);
+  const sshd = await startTestSshd(env.tmpDir);
+  let tc: TestCluster | undefined;
+  try {
+    const vars = await runCommandEnv(env, {
+      ...sshd.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'error',
+      RATE_LIMIT_PER_IP: high,
+      RATE_LIMIT_PER_USER: high,
+      RATE_LIMIT_PER_TENANT: high,
+      COST_BUDGET_PER_TENANT: high,
+      COST_BUDGET_PER_IP: high,
+      REGISTER_THROTTLE_PER_IP: high,
+      TENANT_CREATE_THROTTLE_PER_IP: high,
+      SUBSCRIPTIONS_MAX_PER_IP: high,
+      SUBSCRIPTIONS_MAX_PER_USER: high,
+      SUBSCRIPTIONS_CONNECT_RATE_PER_IP: high,
+      SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: high,
+      MA130_CHECK_INTERVAL_MS: '3600000',
+      ...extra,
+    });
+    tc = await startTestCluster(env.tmpDir, vars, skip ? (p) => p.name !== skip : undefined);
+    // HAProxy marks the replica left out down after two failed checks 1 s apart.
+    await new Promise((r) => setTimeout(r, 4_000));
+    return await run(tc, `http://127.0.0.1:${tc.cluster.plan.ports.entry}/graphql`, env);
+  } finally {
+    await tc?.cluster.stop();
+    await sshd.stop();
+    await env.cleanup();
+  }
+}
+
+/** A query through the entry, retried while the cluster is not answering it yet. */
+async function post<T>(url: string, query: string, token: string, variables: object = {}): Promise<T> {
+  return eventually(
+    async () => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      }).catch(() => undefined);
+      if (!(res?.headers.get('content-type') ?? '').includes('json')) return undefined;
+      const body = (await res?.json()) as { data?: T; errors?: unknown };
+      if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    },
+    query,
+    60_000,
+    250,
+  );
+}
+
+async function ordersRun(replicas: 1 | 2, seconds: number): Promise<Result> {
+  return withCluster('clscaleo', replicas === 1 ? 'trading-2' : undefined, {}, async (_tc, url, env) => {
+    const tenants: { token: string; tenantId: string; accountId: string }[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { token, tenantId } = await registerOwner(url, i);
+      // The paper account exists once provisioning (a job) completed.
+      const accountId = await eventually(
+        async () =>
+          (await post<{ accounts: { id: string }[] }>(url, '{ accounts { id } }', token)).accounts[0]?.id,
+        'the tenant provisioned',
+        60_000,
+        250,
+      );
+      // The default risk limit (600 orders a minute per account) would reject most of the load.
+      await post(
+        url,
+        'mutation L($a: ID!, $i: RiskLimitsInput!) { updateRiskLimits(accountId: $a, input: $i) { maxOrdersPerMinute } }',
+        token,
+        { a: accountId, i: { maxOrdersPerMinute: 1_000_000 } },
+      );
+      tenants.push({ token, tenantId, accountId });
+    }
+    const acked: { tenant: number; clientOrderId: string; ms: number }[] = [];
+    let errors = 0;
+    const loop = async (c: number, prefix: string, until: number, keep: boolean): Promise<void> => {
+      const tenant = c % tenants.length;
+      const t = tenants[tenant] as (typeof tenants)[number];
+      const headers = ['Content-Type: application/json', `Authorization: Bearer ${t.token}`];
+      const conn = new LeanConnection(url);
+      for (let k = 0; performance.now() < until; k++) {
+        const clientOrderId = `${prefix}-${c}-${k}`;
+        const input = {
+          accountId: t.accountId,
+          clientOrderId,
+          symbol: 'AAPL',
+          side: k % 2 === 0 ? 'BUY' : 'SELL',
+          type: 'MARKET',
+          quantity: '1',
+        };
+        const t0 = performance.now();
+        const res = await conn
+          .post(JSON.stringify({ query: PLACE, variables: { input } }), headers)
+          .catch(() => undefined);
+        const ok = res?.status === 200 && res.body.includes('"placeOrder":{');
+        if (!ok) errors++;
+        else if (keep) acked.push({ tenant, clientOrderId, ms: performance.now() - t0 });
+      }
+      conn.close();
+    };
+    const clients = 64;
+    const warm = performance.now() + 3_000;
+    await Promise.all(Array.from({ length: clients }, (_, c) => loop(c, 'warm', warm, false)));
+    errors = 0;
+    const before = cpuSnapshot([process.pid]);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, (_, c) => loop(c, 'run', started + seconds * 1000, true)),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    const cpu = cpuBetween(before, cpuSnapshot([process.pid]), elapsed);
+
+    // Every acknowledged order exists once, FILLED with one execution.
+    let missing = 0;
+    let duplicated = 0;
+    let badFills = 0;
+    const admin = new pg.Client({ connectionString: adminUrlOf(env.config) });
+    await admin.connect();
+    try {
+      for (const [i, t] of tenants.entries()) {
+        const schema = (
+          await admin.query<{ schema_name: string }>(
+            'SELECT schema_name FROM tenancy.tenants WHERE id = $1',
+            [t.tenantId],
+          )
+        ).rows[0]?.schema_name;
+        const rows = await admin.query<{ client_order_id: string; n: string; status: string; fills: string }>(
+          `SELECT o.client_order_id, count(*) OVER (PARTITION BY o.client_order_id) AS n, o.status,
+                  (SELECT count(*) FROM "${schema}".executions e WHERE e.order_id = o.id) AS fills
+             FROM "${schema}".orders o WHERE o.client_order_id LIKE 'run-%'`,
+        );
+        const found = new Map(rows.rows.map((r) => [r.client_order_id, r]));
+        for (const a of acked.filter((x) => x.tenant === i)) {
+          const r = found.get(a.clientOrderId);
+          if (!r) missing++;
+          else if (Number(r.n) > 1) duplicated++;
+          else if (r.status !== 'FILLED' || Number(r.fills) !== 1) badFills++;
+        }
+      }
+    } finally {
+      await admin.end();
+    }
+    const ms = acked.map((a) => a.ms).sort((a, b) => a - b);
+    return {
+      label: `orders, ${replicas} trading replica${replicas === 2 ? 's' : ''}`,
+      rate: acked.length / elapsed,
+      p50: percentile(ms, 50),
+      p99: percentile(ms, 99),
+      detail: `${acked.length} acknowledged, ${errors} errors; ${missing} missing, ${duplicated} duplicated, ${badFills} not FILLED once`,
+      cpu,
+    };
+  });
+}
+
+async function fanoutRun(replicas: 1 | 2, seconds: number, subscribers: number): Promise<Result> {
+  // 5 symbols x 10 ticks/s: 50 events/s due per subscriber.
+  const feed = { MARKET_FEED_SYMBOLS: SYMBOLS.join(','), MARKET_FEED_TICKS_PER_SECOND: '50' };
+  return withCluster('clscalef', replicas === 1 ? 'gateway-2' : undefined, feed, async (_tc, url) => {
+    const wsUrl = url.replace('http:', 'ws:');
+    const tokens: string[] = [];
+    for (let i = 0; i < 20; i++) tokens.push(await registerUser(url, i));
+    const subs: Subscriber[] = [];
+    for (let i = 0; i < subscribers; i++)
+      subs.push(subscribe(wsUrl, tokens[i % tokens.length] ?? '', PRICE, {}));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (subs.some((s) => s.events.length === 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 250));
+      const connected = subs.filter((s) => s.events.length > 0).length;
+      const from = Date.now();
+      const before = cpuSnapshot([process.pid]);
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const to = Date.now();
+      const cpu = cpuBetween(before, cpuSnapshot([process.pid]), seconds);
+      const lags: number[] = [];
+      let delivered = 0;
+      for (const s of subs) {
+        for (const e of s.events) {
+          if (e.at < from || e.at > to) continue;
+          delivered++;
+          const ts = (e.data['priceUpdated'] as { timestamp?: string } | undefined)?.timestamp;
+          if (ts) lags.push(e.at - Date.parse(ts));
+        }
+      }
+      lags.sort((a, b) => a - b);
+      const due = (subscribers * 50 * (to - from)) / 1000;
+      return {
+        label: `fan-out, ${replicas} gateway${replicas === 2 ? 's' : ''}`,
+        rate: delivered / ((to - from) / 1000),
+        p50: percentile(lags, 50),
+        p99: percentile(lags, 99),
+        detail: `${connected}/${subscribers} subscribers receiving, ${((100 * delivered) / due).toFixed(1)}% of due delivered`,
+        cpu,
+      };
+    } finally {
+      await Promise.all(subs.map((s) => s.dispose().catch(() => undefined)));
+    }
+  });
+}
+
+function print(r: Result): void {
+  console.log(
+    `  ${r.label.padEnd(28)} ${r.rate.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ${r.detail}`,
+  );
+  console.log(
+    `      CPU ms/s: ${r.cpu
+      .filter(([, v]) => v >= 5)
+      .map(([l, v]) => `${l} ${v.toFixed(0)}`)
+      .join(', ')}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 20);
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+  const subscribers = Number(process.argv.find((a) => a.startsWith('--subscribers='))?.slice(14) ?? 1000);
+  console.log(
+    `scaling on make cluster's topology, ${seconds} s per run, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+  );
+  if (only !== 'fanout') {
+    const one = await ordersRun(1, seconds);
+    print(one);
+    const two = await ordersRun(2, seconds);
+    print(two);
+    console.log(`  orders: 2 replicas / 1 = ${(two.rate / one.rate).toFixed(2)}x (target >= 1.3x)`);
+  }
+  if (only !== 'orders') {
+    const one = await fanoutRun(1, seconds, subscribers);
+    print(one);
+    const two = await fanoutRun(2, seconds, subscribers);
+    print(two);
+    console.log(
+      `  fan-out: 2 gateways / 1 = ${(two.rate / one.rate).toFixed(2)}x (target >= 1.8x at p99 < 100 ms)`,
+    );
+  }
+}
+
+await main();
