@@ -162,11 +162,11 @@ describe('register and existing addresses', () => {
     const answers = [];
     for (const address of [first.user.email, second.user.email.toUpperCase()]) {
       const before = hasher.hashes;
-      answers.push(
-        await call(identity.authUrl, REGISTER, {
-          input: { email: address, password: 'another good password', organizationName: 'Other' },
-        }),
-      );
+      // Status and body; the headers hold the Date, which differs when the two straddle a second.
+      const { headers: _headers, ...answer } = await call(identity.authUrl, REGISTER, {
+        input: { email: address, password: 'another good password', organizationName: 'Other' },
+      });
+      answers.push(answer);
       expect(hasher.hashes - before).toBe(1); // hashed before the address was looked at
     }
     expect(answers[0]).toEqual(answers[1]);
