@@ -278,9 +278,7 @@ const KERNEL_VARIABLES = {
   WEB_HMR_PORT: port.default(24678),
 };
 
-const kernelSchema = z.object(KERNEL_VARIABLES);
-
-type Raw = z.infer<typeof kernelSchema>;
+type Raw = z.infer<z.ZodObject<typeof KERNEL_VARIABLES>>;
 
 function checkKernel(c: Raw, ctx: z.core.$RefinementCtx): void {
   if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {

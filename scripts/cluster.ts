@@ -6,7 +6,7 @@
  * Generated files, data and logs go to data/cluster/. Ctrl-C stops everything.
  */
 import path from 'node:path';
-import { processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../lib/config.js';
 import { loadPlatformConfigOrExit } from './platform-config.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import { clusterTable, createCluster, ensureClusterTools } from './cluster/cluster.js';
