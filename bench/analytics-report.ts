@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../lib/config.js';
+import type { PlatformConfig } from '../scripts/platform-config.js';
 import { tenantSchemaName } from '../lib/db.js';
 import { createMetrics } from '../lib/metrics.js';
 import { createRedis } from '../lib/redis.js';
@@ -50,7 +50,7 @@ const QUERY = `query PerformanceReport($id: ID!) {
 
 interface ChildSpec {
   role: 'analytics' | 'gateway';
-  config: Config;
+  config: PlatformConfig;
 }
 
 /** Child process entry: `--child <spec.json>`; prints `ready` once listening. */
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       }
     }
 
-    const config: Config = {
+    const config: PlatformConfig = {
       ...h.config,
       NODE_ENV: 'production',
       isProduction: true,

@@ -12,9 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../lib/config.js';
 import { createPool } from '../lib/db.js';
 import { scheduledBackupId } from '../subgraphs/tenants/src/backup/backup.jobs.js';
+import { loadTenantsConfig } from '../subgraphs/tenants/src/config.js';
 import { JOB_KINDS } from '../subgraphs/tenants/src/jobs/queues.js';
 import { createTenantsWorker } from '../subgraphs/tenants/src/jobs/worker.js';
 import { envOf } from '../subgraphs/tenants/test/backup/support/backup-fixtures.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const results: string[] = [];
     for (const [k, concurrency] of levels.entries()) {
       const worker = createTenantsWorker(
-        loadConfig(envOf(config, { BACKUP_CONCURRENCY: String(concurrency) })),
+        loadTenantsConfig(envOf(config, { BACKUP_CONCURRENCY: String(concurrency) })),
       );
       await worker.start();
       try {

@@ -18,7 +18,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { createGateway } from '../gateway/src/gateway.js';
 import { startAuthFixtures } from '../gateway/test/support/harness.js';
-import type { Config } from '../lib/config.js';
+import type { PlatformConfig } from '../scripts/platform-config.js';
 import type { Service } from '../lib/http.js';
 import { ingressHeaders } from '../lib/ingress.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
@@ -49,7 +49,7 @@ function flag(name: string): string | undefined {
 
 /** Child process entry: `--child <role> <config.json> [supergraph]`; prints `ready` once listening. */
 async function child(role: Role, file: string, supergraph: string | undefined): Promise<void> {
-  const config = JSON.parse(await readFile(file, 'utf8')) as Config;
+  const config = JSON.parse(await readFile(file, 'utf8')) as PlatformConfig;
   let stop: () => Promise<void>;
   if (role === 'hive') {
     // Imported here only: the other processes never load Hive Gateway.
@@ -480,7 +480,7 @@ async function main(): Promise<void> {
   const auth = await startAuthFixtures(env.config);
   const children: ChildProcess[] = [];
   try {
-    const config: Config = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
+    const config: PlatformConfig = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
     const file = path.join(env.tmpDir, 'config.json');
     await writeFile(file, JSON.stringify(config));
     // The committed supergraph; Hive reads subgraph URLs from it, so its copy points market-data at

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createGateway } from '../gateway/src/gateway.js';
 import { startAuthFixtures } from '../gateway/test/support/harness.js';
-import type { Config } from '../lib/config.js';
+import type { PlatformConfig } from '../scripts/platform-config.js';
 import type { Service } from '../lib/http.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
 import { createTradingService } from '../subgraphs/trading/src/service.js';
@@ -32,7 +32,7 @@ type Role = 'gateway' | 'trading' | 'market-data';
 
 /** Child process entry: `--child <role> <config.json>`; prints `ready` once listening. */
 async function child(role: Role, file: string): Promise<void> {
-  const config = JSON.parse(await readFile(file, 'utf8')) as Config;
+  const config = JSON.parse(await readFile(file, 'utf8')) as PlatformConfig;
   const service: Service =
     role === 'gateway'
       ? createGateway(config)
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     const tenants = await provisionTenants(env.config, tenantCount, 4);
-    const config: Config = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
+    const config: PlatformConfig = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
     const file = path.join(env.tmpDir, 'config.json');
     await writeFile(file, JSON.stringify(config));
     const [market, trading, gateway] = [

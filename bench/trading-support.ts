@@ -3,7 +3,7 @@
  * function (role, schema, template migrations, paper account), several at a time.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../lib/config.js';
+import type { PlatformConfig } from '../scripts/platform-config.js';
 import { createPool } from '../lib/db.js';
 import { createTestProvisioner, paperAccountOf } from '../test/support/tenants.js';
 
@@ -15,7 +15,11 @@ export interface BenchTenant {
 }
 
 /** Provisions `n` tenants (`concurrency` at a time) and returns them with their paper account. */
-export async function provisionTenants(config: Config, n: number, concurrency = 4): Promise<BenchTenant[]> {
+export async function provisionTenants(
+  config: PlatformConfig,
+  n: number,
+  concurrency = 4,
+): Promise<BenchTenant[]> {
   const ownerPool = createPool(config, config.DATABASE_OWNER_URL, 'bench-owner');
   const appPool = createPool(config, config.DATABASE_URL, 'bench-app');
   const tenants = createTestProvisioner(config, { ownerPool, appPool }, 'bench');

@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { z } from 'zod';
+import {
+  bool,
+  ConfigError,
+  configSection,
+  configVariableNames,
+  loadConfig,
+  port,
+  positiveInt,
+} from './config.js';
 
 const token = randomBytes(32).toString('hex');
 
@@ -68,28 +74,48 @@ describe('loadConfig', () => {
     expect(c.LOG_LEVEL).toBe('info');
   });
 
-  it('pins the MA130 host key from its public key file, as ssh-keygen -lf prints it', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tradesage-config-'));
+  it('validates a section with the kernel in one pass and freezes the result', () => {
+    const section = configSection({ EXAMPLE_LIMIT: positiveInt.default(3), EXAMPLE_ON: bool.default(false) });
+    const c = loadConfig({ SERVICE_TOKEN: token, EXAMPLE_ON: 'yes' }, section);
+    expect(c.EXAMPLE_LIMIT).toBe(3);
+    expect(c.EXAMPLE_ON).toBe(true);
+    expect(c.GATEWAY_PORT).toBe(8000);
+    expect(Object.isFrozen(c)).toBe(true);
+    // Without the section its variables are not read.
+    expect('EXAMPLE_LIMIT' in loadConfig({ SERVICE_TOKEN: token })).toBe(false);
+    expect(configVariableNames(section)).toEqual(expect.arrayContaining(['GATEWAY_PORT', 'EXAMPLE_LIMIT']));
+  });
+
+  it("lists the kernel's and every section's problems in one error", () => {
+    expect.assertions(3);
+    const limits = configSection({ EXAMPLE_LIMIT: positiveInt.default(3) });
+    const file = configSection({ EXAMPLE_FILE: z.string().optional() }, (v) => {
+      throw new ConfigError([`EXAMPLE_FILE: cannot read ${v.EXAMPLE_FILE ?? 'nothing'}`]);
+    });
+    const other = configSection({}, () => {
+      throw new ConfigError(['EXAMPLE_OTHER: unreadable']);
+    });
     try {
-      const file = path.join(dir, 'host.pub');
-      // `ssh-keygen -lf` of this line printed SHA256:VaGP9KqHIgYztDwVJIUDMoIHj8BPVdE5maC6W8DCAvQ.
-      writeFileSync(
-        file,
-        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICp4dKNHY2HOsc7Q03eVwf5JzJpw2REntPX24qeZC1p7 test\n',
-      );
-      const c = loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: file });
-      expect(c.MA130_HOST_KEY_SHA256).toBe('SHA256:VaGP9KqHIgYztDwVJIUDMoIHj8BPVdE5maC6W8DCAvQ');
-      // An explicit fingerprint wins over the file.
-      const pinned = 'SHA256:' + 'A'.repeat(43);
-      expect(
-        loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: file, MA130_HOST_KEY_SHA256: pinned })
-          .MA130_HOST_KEY_SHA256,
-      ).toBe(pinned);
-      expect(() =>
-        loadConfig({ SERVICE_TOKEN: token, MA130_HOST_PUBLIC_KEY_PATH: path.join(dir, 'missing.pub') }),
-      ).toThrow(ConfigError);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      loadConfig({ SERVICE_TOKEN: token, EXAMPLE_LIMIT: '0', GATEWAY_PORT: 'eighty' }, limits);
+    } catch (err) {
+      const issues = (err as ConfigError).issues.join('\n');
+      expect(issues).toContain('EXAMPLE_LIMIT');
+      expect(issues).toContain('GATEWAY_PORT');
     }
+    // Problems found after validation (a file to read) are gathered across sections too.
+    try {
+      loadConfig({ SERVICE_TOKEN: token, EXAMPLE_FILE: 'x' }, file, other);
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([
+        'EXAMPLE_FILE: cannot read x',
+        'EXAMPLE_OTHER: unreadable',
+      ]);
+    }
+  });
+
+  it('refuses a section that declares a variable the kernel or another section has', () => {
+    expect(() =>
+      loadConfig({ SERVICE_TOKEN: token }, configSection({ GATEWAY_PORT: port.default(1) })),
+    ).toThrow(/GATEWAY_PORT is declared twice/);
   });
 });

@@ -6,7 +6,8 @@
  * Generated files, data and logs go to data/cluster/. Ctrl-C stops everything.
  */
 import path from 'node:path';
-import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../lib/config.js';
+import { loadPlatformConfigOrExit } from './platform-config.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import { clusterTable, createCluster, ensureClusterTools } from './cluster/cluster.js';
 import { defaultClusterPaths, planCluster } from './cluster/topology.js';
@@ -31,19 +32,8 @@ function noteworthy(line: string, stderr: boolean): string | undefined {
   return stderr && /warn|error|fatal|alert|panic/i.test(line) ? line : undefined;
 }
 
-function loadConfigOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    console.error('Run `make setup` to create .env, then fix the variables above (see env.example).');
-    process.exit(1);
-  }
-}
-
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadPlatformConfigOrExit();
   const missing = ensureClusterTools(say);
   if (missing.length > 0) {
     say(`missing Debian packages: ${missing.join(' ')} (apt-get install them as root)`, 'red');

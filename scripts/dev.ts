@@ -13,7 +13,8 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { loadPlatformConfigOrExit } from './platform-config.js';
 import { signalChild, signalChildGroup } from '../lib/process-signal.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
 import { ensureBuilt } from './build.js';
@@ -104,22 +105,9 @@ function openLog(config: Config, name: string): WriteStream {
   return createWriteStream(file, { flags: 'a' });
 }
 
-function loadConfigOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      console.error('Run `make setup` to create .env, then fix the variables above (see env.example).');
-      process.exit(1);
-    }
-    throw err;
-  }
-}
-
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const config = loadConfigOrExit();
+  const config = loadPlatformConfigOrExit();
   const mode = config.isProduction ? 'production' : config.NODE_ENV;
   const specs = platformProcesses(config);
   const width = Math.max(...specs.map((s) => s.name.length), 'dev'.length);

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
-import { ConfigError, loadConfig, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { ConfigError, processEnv, PROJECT_ROOT, type Config } from '../lib/config.js';
+import { loadPlatformConfig, type PlatformConfig } from './platform-config.js';
 
 /** ANSI colours for name prefixes. */
 export type Colour = 'cyan' | 'magenta' | 'yellow' | 'blue' | 'green' | 'red' | 'gray';
@@ -169,11 +170,11 @@ export function createLineFormatter(
  * they must work before `make setup` created SERVICE_TOKEN, e.g. against a compose stack, so a
  * missing or placeholder token is replaced by a throwaway value that never leaves this process.
  */
-export function loadToolConfig(): Config {
+export function loadToolConfig(): PlatformConfig {
   try {
-    return loadConfig();
+    return loadPlatformConfig();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return loadConfig({ ...processEnv(), SERVICE_TOKEN: randomBytes(32).toString('hex') });
+    return loadPlatformConfig({ ...processEnv(), SERVICE_TOKEN: randomBytes(32).toString('hex') });
   }
 }

@@ -86,7 +86,7 @@ describe.each(Object.entries(OVERLAYS))('overlay %s', (overlay, namespace) => {
     expect(containerProblems(all)).toEqual([]);
   });
 
-  it('gives every process an environment lib/config.ts accepts, with what a cluster needs', () => {
+  it('gives every process an environment the configuration accepts, with what a cluster needs', () => {
     const { problems, configs } = configProblems(all, SECRETS);
     expect(problems).toEqual([]);
     expect(clusterRequiredVariables()).toEqual(
@@ -234,7 +234,7 @@ describe('the checks find broken manifests', () => {
     );
   });
 
-  it('a variable lib/config.ts needs, missing or malformed, and a writable root filesystem', () => {
+  it('a variable the configuration needs, missing or malformed, and a writable root filesystem', () => {
     const problems = broken((all) => {
       const config = find(all, 'ConfigMap', 'tradesage-config');
       setPath(config, ['data', 'MA130_HOST'], undefined);
@@ -243,7 +243,7 @@ describe('the checks find broken manifests', () => {
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        'Deployment/gateway container gateway: MA130_HOST is not set (lib/config.ts needs it on a cluster)',
+        'Deployment/gateway container gateway: MA130_HOST is not set (the configuration needs it on a cluster)',
         expect.stringMatching(/^Deployment\/gateway container gateway: DB_POOL_MAX: /),
         'Deployment/gateway container gateway: root filesystem is writable',
       ]),

@@ -2,13 +2,14 @@
  * Checks of rendered ops/k8s manifests (ops/k8s/k8s.test.ts runs them in `make test`; no cluster is
  * needed): every object against the Kubernetes API schemas (kubernetes-models), then what the API
  * server cannot see: selectors that select something, ConfigMap/Secret keys that exist, probes on
- * declared ports, the restricted pod security profile, and environments lib/config.ts accepts.
+ * declared ports, the restricted pod security profile, and environments the configuration accepts.
  * Each check returns problems as sentences (empty: fine), so a test shows all of them at once.
  */
 import { randomBytes } from 'node:crypto';
 import { apps, autoscaling, batch, networkingK8sIo, policy, v1 } from 'kubernetes-models';
-import { ConfigError, loadConfig, type Config } from '../../lib/config.js';
+import { ConfigError } from '../../lib/config.js';
 import { serviceTokenProblem } from '../../lib/secret-strength.js';
+import { loadPlatformConfig, type PlatformConfig } from '../../scripts/platform-config.js';
 import { containersOf, isObject, podSpecOf, type K8sObject } from './kustomize.js';
 
 type Json = Record<string, unknown>;
@@ -316,18 +317,18 @@ export function containerEnv(
 }
 
 /**
- * Variables every process on Kubernetes must receive: those lib/config.ts has no default for, and
+ * Variables every process on Kubernetes must receive: those the configuration has no default for, and
  * those whose default only works on one machine (a 127.0.0.1 or localhost URL or host).
  */
 export function clusterRequiredVariables(): string[] {
   const required = new Set<string>();
   try {
-    loadConfig({});
+    loadPlatformConfig({});
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const issue of err.issues) required.add(issue.split(':')[0] ?? '');
   }
-  const defaults = loadConfig({ SERVICE_TOKEN: randomBytes(32).toString('hex') });
+  const defaults = loadPlatformConfig({ SERVICE_TOKEN: randomBytes(32).toString('hex') });
   for (const [name, value] of Object.entries(defaults)) {
     if (/^[A-Z][A-Z0-9_]*$/.test(name) && /127\.0\.0\.1|localhost/.test(JSON.stringify(value))) {
       required.add(name);
@@ -354,16 +355,16 @@ function withTestToken(env: Record<string, string>): Record<string, string> {
 }
 
 /**
- * For each container of the repository's image: lib/config.ts accepts its environment (placeholder
+ * For each container of the repository's image: the platform's configuration accepts its environment (placeholder
  * SERVICE_TOKEN aside), and it receives every cluster-required variable.
  * @returns problems, and the validated configuration of each container by its workload's name
  */
 export function configProblems(
   all: K8sObject[],
   external: K8sObject[] = [],
-): { problems: string[]; configs: Map<string, Config> } {
+): { problems: string[]; configs: Map<string, PlatformConfig> } {
   const problems: string[] = [];
-  const configs = new Map<string, Config>();
+  const configs = new Map<string, PlatformConfig>();
   const required = clusterRequiredVariables();
   for (const { o, pod } of workloads(all)) {
     for (const c of containersOf(pod).filter((x) => nodeEntry(x) !== undefined)) {
@@ -372,11 +373,11 @@ export function configProblems(
       for (const name of required) {
         const only = ONLY_FOR[name];
         if (env[name] === undefined && (!only || only.includes(o.metadata.name))) {
-          problems.push(`${who}: ${name} is not set (lib/config.ts needs it on a cluster)`);
+          problems.push(`${who}: ${name} is not set (the configuration needs it on a cluster)`);
         }
       }
       try {
-        configs.set(o.metadata.name, loadConfig(withTestToken(env)));
+        configs.set(o.metadata.name, loadPlatformConfig(withTestToken(env)));
       } catch (err) {
         const issues = err instanceof ConfigError ? err.issues : [String(err)];
         problems.push(...issues.map((i) => `${who}: ${i}`));

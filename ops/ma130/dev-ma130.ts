@@ -9,7 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadConfig, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { PROJECT_ROOT } from '../../lib/config.js';
+import { loadTenantsConfig, type TenantsConfig } from '../../subgraphs/tenants/src/config.js';
 import { startLocalSshd, type LocalSshd } from './local-sshd.js';
 
 /** A running development MA130 (or nothing, when a real one is configured). */
@@ -42,7 +43,7 @@ async function portFree(port: number): Promise<boolean> {
  * Run alone: `npx tsx ops/ma130/dev-ma130.ts` prints the variables and serves until Ctrl-C.
  */
 export async function startDevMa130(
-  config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'MA130_KEY_PATH' | 'MA130_PORT' | 'DATA_DIR'>,
+  config: Pick<TenantsConfig, 'MA130_HOST_KEY_SHA256' | 'MA130_KEY_PATH' | 'MA130_PORT' | 'DATA_DIR'>,
   dataDir = path.resolve(PROJECT_ROOT, config.DATA_DIR),
 ): Promise<DevMa130> {
   if (config.MA130_HOST_KEY_SHA256) return { env: {}, sshd: null, stop: () => Promise.resolve() };
@@ -80,7 +81,7 @@ export async function startDevMa130(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const ma130 = await startDevMa130(loadConfig());
+  const ma130 = await startDevMa130(loadTenantsConfig());
   if (!ma130.sshd) {
     console.log('An MA130 is configured (MA130_HOST_KEY_SHA256 is set); nothing to start.');
   } else {

@@ -6,17 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig, processEnv, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
 import { createCluster, type RunningCluster } from '../../scripts/cluster/cluster.js';
 import { ensureLocalCa, tlsFiles } from '../../scripts/cluster/tls-ca.js';
 import { planCluster, type ClusterProcess } from '../../scripts/cluster/topology.js';
+import { loadPlatformConfig, type PlatformConfig } from '../../scripts/platform-config.js';
 import { freePorts } from './env.js';
 
 /** A test cluster and the configuration its processes run with. */
 export interface TestCluster {
   cluster: RunningCluster;
   /** The base configuration with the cluster's variables applied (PgBouncer, sentinels, frontends). */
-  config: Config;
+  config: PlatformConfig;
   /** The variables of {@link config}, for child processes. */
   env: Record<string, string>;
 }
@@ -37,7 +38,7 @@ export async function startTestCluster(
   await ensureLocalCa(keys);
   const tls = tlsFiles(keys);
   const [entry = 0, ...ports] = await freePorts(40);
-  const base = loadConfig({
+  const base = loadPlatformConfig({
     ...processEnv(),
     SERVICE_TOKEN: randomBytes(32).toString('hex'),
     ...env,
@@ -67,5 +68,5 @@ export async function startTestCluster(
   });
   await cluster.start();
   const merged = { ...childEnv, ...plan.env };
-  return { cluster, config: loadConfig({ ...processEnv(), ...merged }), env: merged };
+  return { cluster, config: loadPlatformConfig({ ...processEnv(), ...merged }), env: merged };
 }

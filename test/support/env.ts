@@ -9,13 +9,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { loadConfig, processEnv, type Config } from '../../lib/config.js';
+import { processEnv, type Config } from '../../lib/config.js';
 import { dropDatabase, initDatabase } from '../../lib/db-bootstrap.js';
 import { PLATFORM_MIGRATIONS } from '../../schema/platform-migrations.js';
+import { loadPlatformConfig, type PlatformConfig } from '../../scripts/platform-config.js';
 import { useIngressOf } from './ingress.js';
 
+/** A test namespace's configuration: the kernel and every subgraph's section. */
+export type TestConfig = PlatformConfig;
+
 export interface TestEnv {
-  config: Config;
+  config: TestConfig;
   /** Short unique name of this namespace. */
   namespace: string;
   tmpDir: string;
@@ -68,7 +72,7 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
   const dbUrl = (role: string, db: string): string =>
     via ? `postgres://${role}@${via}/${db}?${tls}` : `postgres://${role}@127.0.0.1:5432/${db}`;
   const database = `ts_test_${namespace}`;
-  const config = loadConfig({
+  const config = loadPlatformConfig({
     ...base,
     NODE_ENV: 'test',
     LOG_LEVEL: base['TEST_LOG_LEVEL'] ?? 'silent',

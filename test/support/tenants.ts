@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Config } from '../../lib/config.js';
 import { tenantSchemaName } from '../../lib/db.js';
 import { createLogger } from '../../lib/logger.js';
 import { Provisioner } from '../../subgraphs/tenants/src/jobs/provision.job.js';
 import { TenantRepository } from '../../subgraphs/tenants/src/tenant.repository.js';
 import { TemplateRegistry } from '../../subgraphs/tenants/src/template.registry.js';
+import type { TenantsConfig } from '../../subgraphs/tenants/src/config.js';
 
 /** A provisioned tenant. */
 export interface ProvisionedTenant {
@@ -36,7 +36,7 @@ export interface TestProvisioner {
  * @param label logger name
  */
 export function createTestProvisioner(
-  config: Config,
+  config: TenantsConfig,
   pools: { ownerPool: pg.Pool; appPool: pg.Pool },
   label: string,
 ): TestProvisioner {

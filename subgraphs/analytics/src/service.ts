@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
 import type { SessionLiveness } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import type { AnalyticsConfig } from './config.js';
 import { createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
@@ -71,7 +71,7 @@ export interface AnalyticsService extends Service {
  * Redis), saved dashboards, the trade stream consumer and the periodic equity snapshotter.
  * Nothing connects until `start()`.
  */
-export function createAnalyticsService(config: Config, deps: AnalyticsDeps = {}): AnalyticsService {
+export function createAnalyticsService(config: AnalyticsConfig, deps: AnalyticsDeps = {}): AnalyticsService {
   let running: { http: HttpService; runtime: AnalyticsRuntime } | undefined;
   const now = deps.now ?? ((): Date => new Date());
   const consumerName =

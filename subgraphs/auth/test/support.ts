@@ -4,9 +4,9 @@
  */
 import pg from 'pg';
 import { AccessTokenVerifier, CachedSessionLiveness, type AuthClaims } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
 import type { Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
+import type { TestConfig as Config } from '../../../test/support/env.js';
 import { gql, type GraphQLResult } from '../../../test/support/platform.js';
 import { createAuthService, type AuthDeps } from '../src/service.js';
 import { createSessionsService, createTenantsService } from '../../../test/support/services.js';

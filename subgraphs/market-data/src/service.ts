@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
 import type { SessionLiveness } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import type { MarketDataConfig } from './config.js';
 import { createDb, createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
@@ -96,7 +96,10 @@ export interface MarketDataService extends Service {
  * election, provider, fenced publish, batched Postgres writer), quotes, candles, indicators, the
  * market summary, and `priceUpdated` over graphql-ws on `/graphql`. Nothing connects until `start()`.
  */
-export function createMarketDataService(config: Config, deps: MarketDataDeps = {}): MarketDataService {
+export function createMarketDataService(
+  config: MarketDataConfig,
+  deps: MarketDataDeps = {},
+): MarketDataService {
   let running: { http: HttpService; ws: GraphqlWsServer; runtime: MarketDataRuntime } | undefined;
   const now = deps.now ?? Date.now;
   const instanceId = deps.instanceId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -225,7 +228,7 @@ export function createMarketDataService(config: Config, deps: MarketDataDeps = {
 
 /** The configured provider for the feed's symbols (MARKET_FEED_SYMBOLS, or every tradable instrument). */
 async function makeProvider(
-  config: Config,
+  config: MarketDataConfig,
   c: {
     catalog: InstrumentCatalog;
     quotes: QuoteStore;

@@ -5,7 +5,7 @@
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type pg from 'pg';
 import { CachedSessionLiveness } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import type { TenantsConfig } from './config.js';
 import { createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
@@ -50,7 +50,7 @@ interface Running {
  * Creates (without starting) the tenants service on config.TENANTS_PORT.
  * @param deps optional verifier and logger (see {@link TenantsServiceDeps})
  */
-export function createTenantsService(config: Config, deps: TenantsServiceDeps = {}): HttpService {
+export function createTenantsService(config: TenantsConfig, deps: TenantsServiceDeps = {}): HttpService {
   const logger = deps.logger ?? createLogger(config, 'tenants');
   const metrics = createMetrics('tenants');
   const liveness = deps.verifier ? undefined : new CachedSessionLiveness(config, logger);

@@ -4,12 +4,12 @@
  * yields to the services that answer requests.
  */
 import os from 'node:os';
-import { loadConfig } from '../../../lib/config.js';
 import { runUntilSignal } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
+import { loadTenantsConfig } from './config.js';
 import { createTenantsWorker } from './jobs/worker.js';
 
-const config = loadConfig();
+const config = loadTenantsConfig();
 const logger = createLogger(config, 'tenants-worker');
 if (config.TENANTS_WORKER_NICE > 0) {
   try {

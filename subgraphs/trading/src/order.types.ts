@@ -3,7 +3,7 @@
  * for and its validation ({@link validateOrder} makes an {@link OrderIntent}), the machine-readable
  * reasons stored on rejected and canceled orders, and the pricing settings taken from configuration.
  */
-import type { Config } from '../../../lib/config.js';
+import type { TradingConfig } from './config.js';
 import { badInput } from '../../../lib/errors.js';
 import { Dec, str } from './decimal.js';
 import type { OrderRow, OrderStatus, OrderType, Side, TimeInForce } from './db/tenant-schema.js';
@@ -90,7 +90,7 @@ export interface PricingConfig {
 /** How far above the stop price a buy stop (below, a sell stop) reserves, since it fills as a market order. */
 export const STOP_RESERVE_BUFFER = new Dec('0.05');
 
-export function pricingFrom(config: Config): PricingConfig {
+export function pricingFrom(config: TradingConfig): PricingConfig {
   const [h, m] = config.TRADING_DAY_END_UTC.split(':').map(Number);
   return {
     slippageBps: new Dec(config.TRADING_SLIPPAGE_BPS),

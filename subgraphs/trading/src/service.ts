@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { JWTVerifyGetKey } from 'jose';
 import type pg from 'pg';
 import type { SessionLiveness } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import type { TradingConfig } from './config.js';
 import { createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger, type Logger } from '../../../lib/logger.js';
@@ -87,7 +87,7 @@ export interface TradingService extends Service {
  * @param config process configuration (TRADING_* variables, database, Redis, JWT)
  * @param deps optional collaborators (see {@link TradingDeps})
  */
-export function createTradingService(config: Config, deps: TradingDeps = {}): TradingService {
+export function createTradingService(config: TradingConfig, deps: TradingDeps = {}): TradingService {
   const now = deps.now ?? Date.now;
   const instanceId = deps.instanceId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   let running: { http: HttpService; ws: GraphqlWsServer; runtime: TradingRuntime } | undefined;

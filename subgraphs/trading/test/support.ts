@@ -8,12 +8,12 @@ import { createClient, type Client } from 'graphql-ws';
 import type { JWTVerifyGetKey } from 'jose';
 import pg from 'pg';
 import type { Role } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
 import { createPool } from '../../../lib/db.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { ingressHeaders, ingressWebSocket } from '../../../test/support/ingress.js';
 import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
+import type { TradingConfig } from '../src/config.js';
 import type { InstrumentInfo } from '../src/market/instrument.catalog.js';
 import { StaticInstrumentSource } from '../src/market/instrument.catalog.js';
 import type { MarketTick } from '../src/market/market-tick.js';
@@ -74,7 +74,7 @@ export interface TradingTestEnv extends TestEnv {
     opts?: { role?: Role; userId?: string; platformAdmin?: boolean },
   ): Promise<string>;
   /** Creates (not starts) a trading service with the test catalog, local keys and no liveness check. */
-  service(deps?: TradingDeps, overrides?: Partial<Config>): TradingService;
+  service(deps?: TradingDeps, overrides?: Partial<TradingConfig>): TradingService;
   cleanup(): Promise<void>;
 }
 

@@ -8,7 +8,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
+import { PROJECT_ROOT } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { BackupConfigError, BackupIntegrityError } from './backup.errors.js';
 
 const MAGIC = Buffer.from('TSBK', 'latin1');
@@ -87,7 +88,7 @@ export function parseBackupKeys(text: string): BackupKey[] {
  * `BACKUP_KEY_PATH` (relative to the project root).
  */
 export async function loadBackupKeyring(
-  config: Pick<Config, 'BACKUP_ENCRYPTION_KEYS' | 'BACKUP_KEY_PATH'>,
+  config: Pick<TenantsConfig, 'BACKUP_ENCRYPTION_KEYS' | 'BACKUP_KEY_PATH'>,
 ): Promise<BackupKeyring> {
   if (config.BACKUP_ENCRYPTION_KEYS) return new BackupKeyring(parseBackupKeys(config.BACKUP_ENCRYPTION_KEYS));
   const file = path.resolve(PROJECT_ROOT, config.BACKUP_KEY_PATH);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type pg from 'pg';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { jobTraceField } from '../../../../lib/telemetry.js';
 import type { BackupType } from '../db/schema.js';
@@ -49,7 +49,7 @@ export const scheduledBackupId = (tenantId: string, day: string): string =>
 
 export interface BackupJobsDeps {
   config: Pick<
-    Config,
+    TenantsConfig,
     | 'DATABASE_OWNER_URL'
     | 'BACKUP_RETENTION_DAILY'
     | 'BACKUP_RETENTION_WEEKLY'

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type pg from 'pg';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { ident } from '../../../../lib/db.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { withTenantLock } from '../jobs/tenant-ddl.js';
@@ -48,7 +48,7 @@ export interface BackupSettings {
 export function backupSettings(
   config: Parameters<typeof ma130Settings>[0] &
     Pick<
-      Config,
+      TenantsConfig,
       | 'DATABASE_OWNER_URL'
       | 'BACKUP_GZIP_LEVEL'
       | 'BACKUP_LOCK_WAIT_TIMEOUT_MS'

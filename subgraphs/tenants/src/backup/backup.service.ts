@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuthClaims } from '../../../../lib/auth.js';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { tenantSchemaName } from '../../../../lib/db.js';
 import {
   ErrorCode,
@@ -30,7 +30,7 @@ const MANAGERS = new Set(['OWNER', 'ADMIN']);
 
 export class BackupService {
   constructor(
-    private readonly config: Pick<Config, 'MA130_HOST_KEY_SHA256' | 'BACKUP_MANUAL_MAX_PER_DAY'>,
+    private readonly config: Pick<TenantsConfig, 'MA130_HOST_KEY_SHA256' | 'BACKUP_MANUAL_MAX_PER_DAY'>,
     private readonly tenants: TenantRepository,
     private readonly backups: BackupRepository,
     private readonly queues: TenantQueues,

@@ -12,7 +12,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
-import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
+import { PROJECT_ROOT } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { BackupConfigError, HostKeyMismatchError, PermanentBackupError } from './backup.errors.js';
 
 /** Where and how to reach the MA130 (from {@link ma130Settings}). */
@@ -32,7 +33,7 @@ export interface Ma130Settings {
 /** The MA130 settings of a configuration (relative key paths are from the project root). */
 export function ma130Settings(
   config: Pick<
-    Config,
+    TenantsConfig,
     | 'MA130_HOST'
     | 'MA130_PORT'
     | 'MA130_USERNAME'

@@ -5,7 +5,7 @@
  * (`runMigrateTenants`, the Makefile's entry).
  */
 import type pg from 'pg';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { createPool } from '../../../../lib/db.js';
 import type { Logger } from '../../../../lib/logger.js';
 import type { TenantRow } from '../db/schema.js';
@@ -20,7 +20,10 @@ import {
 } from './tenant-ddl.js';
 
 export interface MigrateTenantsDeps {
-  config: Pick<Config, 'DATABASE_OWNER_URL' | 'PROVISIONING_CONCURRENCY' | 'TENANT_MIGRATION_BATCH_SIZE'>;
+  config: Pick<
+    TenantsConfig,
+    'DATABASE_OWNER_URL' | 'PROVISIONING_CONCURRENCY' | 'TENANT_MIGRATION_BATCH_SIZE'
+  >;
   ownerPool: pg.Pool;
   repo: TenantRepository;
   templates: TemplateRegistry;
@@ -97,7 +100,7 @@ async function migrateOne(deps: MigrateTenantsDeps, tenant: TenantRow): Promise<
  * target, through src/migrate-tenants.ts).
  */
 export async function runMigrateTenants(
-  config: Config,
+  config: TenantsConfig,
   logger: Logger,
   opts: MigrateTenantsOptions = {},
 ): Promise<MigrateTenantsResult> {

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type pg from 'pg';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { tenantSchemaName, withTenant } from '../../../../lib/db.js';
 import type { Logger } from '../../../../lib/logger.js';
 import { SYSTEM, type TenantRepository } from '../tenant.repository.js';
@@ -52,7 +52,7 @@ export type ProvisionJob = Pick<
 
 export interface ProvisionerDeps {
   config: Pick<
-    Config,
+    TenantsConfig,
     'DATABASE_APP_ROLE' | 'DATABASE_OWNER_ROLE' | 'DATABASE_OWNER_URL' | 'PAPER_STARTING_CASH'
   >;
   /** Owner-role pool: advisory locks and DDL. */

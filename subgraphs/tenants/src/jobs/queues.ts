@@ -3,7 +3,7 @@
  * producer side used by the API. The worker side lives in worker.ts.
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { jobTraceField, type TraceCarrier } from '../../../../lib/telemetry.js';
 import type { Redis } from '../../../../lib/redis.js';
 import type { JobModel } from '../models.js';
@@ -130,7 +130,7 @@ export function parseJobId(id: string): ParsedJobId | null {
  * Options of every tenants job: retries with exponential backoff and jitter (so a failing database is
  * not hammered in lockstep by every queued tenant), and finished jobs removed after a bound.
  */
-export function jobOptions(config: Pick<Config, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS'>): JobsOptions {
+export function jobOptions(config: Pick<TenantsConfig, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS'>): JobsOptions {
   return {
     attempts: config.JOB_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: 0.5 },
@@ -144,7 +144,7 @@ export function jobOptions(config: Pick<Config, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS
  * away for minutes should not exhaust the retries in seconds), jitter so a nightly run's retries spread.
  */
 export function backupJobOptions(
-  config: Pick<Config, 'BACKUP_JOB_ATTEMPTS' | 'BACKUP_RETRY_DELAY_MS'>,
+  config: Pick<TenantsConfig, 'BACKUP_JOB_ATTEMPTS' | 'BACKUP_RETRY_DELAY_MS'>,
 ): JobsOptions {
   return {
     attempts: config.BACKUP_JOB_ATTEMPTS,
@@ -198,7 +198,7 @@ export class TenantQueues {
    */
   constructor(
     private readonly config: Pick<
-      Config,
+      TenantsConfig,
       'BULLMQ_PREFIX' | 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS' | 'BACKUP_JOB_ATTEMPTS' | 'BACKUP_RETRY_DELAY_MS'
     >,
     connection: Redis,

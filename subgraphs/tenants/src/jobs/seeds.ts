@@ -5,13 +5,13 @@
  * The SQL names the template's tables (owned by the trading subgraph) without importing trading's
  * source: the table shapes are part of the template contract, checked by the provisioning tests.
  */
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import type { PoolClient } from '../../../../lib/db.js';
 
 export const SEED_NAMES = ['paper-account'] as const;
 export type SeedName = (typeof SEED_NAMES)[number];
 
-type Seed = (client: PoolClient, config: Pick<Config, 'PAPER_STARTING_CASH'>) => Promise<void>;
+type Seed = (client: PoolClient, config: Pick<TenantsConfig, 'PAPER_STARTING_CASH'>) => Promise<void>;
 
 const SEEDS: Record<SeedName, Seed> = {
   // One paper account with the configured starting cash, funded by an opening deposit in the ledger.
@@ -33,7 +33,7 @@ const SEEDS: Record<SeedName, Seed> = {
 export async function runSeed(
   name: SeedName,
   client: PoolClient,
-  config: Pick<Config, 'PAPER_STARTING_CASH'>,
+  config: Pick<TenantsConfig, 'PAPER_STARTING_CASH'>,
 ): Promise<void> {
   await SEEDS[name](client, config);
 }

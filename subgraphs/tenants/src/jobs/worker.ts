@@ -7,7 +7,7 @@
  */
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type pg from 'pg';
-import type { Config } from '../../../../lib/config.js';
+import type { TenantsConfig } from '../config.js';
 import { createPool, pingDb } from '../../../../lib/db.js';
 import { createHttpService, type HttpService, type Service } from '../../../../lib/http.js';
 import { createLogger, type Logger } from '../../../../lib/logger.js';
@@ -101,7 +101,7 @@ async function readQueue(queue: Queue): Promise<QueueReading> {
  * Creates (without starting) the tenants worker.
  * @param config process configuration (BullMQ prefix, job attempts and backoff, owner and app URLs)
  */
-export function createTenantsWorker(config: Config, deps: TenantsWorkerDeps = {}): TenantsWorker {
+export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDeps = {}): TenantsWorker {
   const logger = deps.logger ?? createLogger(config, 'tenants-worker');
   const metrics = createMetrics('tenants-worker');
   const provisioningMetrics = createProvisioningMetrics(metrics.registry);

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, processEnv, PROJECT_ROOT, type Config } from '../../../../lib/config.js';
+import { processEnv, PROJECT_ROOT } from '../../../../lib/config.js';
+import { loadTenantsConfig, type TenantsConfig } from '../../src/config.js';
 import { BackupRepository } from '../../src/backup/backup.repository.js';
 import type { BackupRow } from '../../src/db/schema.js';
 import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
@@ -40,10 +41,10 @@ let repo: BackupRepository;
 const workers: TenantsWorker[] = [];
 const children: ChildProcess[] = [];
 
-const variant = (overrides: Record<string, string | undefined>): Config =>
-  loadConfig(envOf(ctx.env.config, overrides));
+const variant = (overrides: Record<string, string | undefined>): TenantsConfig =>
+  loadTenantsConfig(envOf(ctx.env.config, overrides));
 
-async function startWorker(config: Config): Promise<TenantsWorker> {
+async function startWorker(config: TenantsConfig): Promise<TenantsWorker> {
   const w = createTenantsWorker(config);
   await w.start();
   workers.push(w);

@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
-import { PROJECT_ROOT, type Config } from '../../../../lib/config.js';
+import { PROJECT_ROOT } from '../../../../lib/config.js';
 import type { HttpService } from '../../../../lib/http.js';
-import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../test/support/env.js';
+import { adminUrlOf, createTestEnv, type TestConfig, type TestEnv } from '../../../../test/support/env.js';
 import { ingressHeaders } from '../../../../test/support/ingress.js';
 import { createTestSigner } from '../../../../test/support/tokens.js';
 import { eventually } from '../../../../test/support/wait.js';
@@ -25,7 +25,7 @@ export interface Caller {
 
 export interface Harness {
   env: TestEnv;
-  config: Config;
+  config: TestConfig;
   /** Folder of the test's templates (a copy of schema/templates plus whatever the test writes). */
   templatesDir: string;
   service: HttpService;

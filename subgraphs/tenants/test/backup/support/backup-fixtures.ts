@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import type { Config } from '../../../../../lib/config.js';
+import type { TenantsConfig } from '../../../src/config.js';
 import { createPool } from '../../../../../lib/db.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../../test/support/sshd.js';
@@ -44,10 +44,10 @@ export interface BackupTestContext {
 
 /**
  * The environment that reproduces a configuration (for a child process, or a variant of a test's
- * configuration through loadConfig).
+ * configuration through loadTenantsConfig).
  */
 export function envOf(
-  config: Config,
+  config: TenantsConfig,
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
