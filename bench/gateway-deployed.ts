@@ -5,7 +5,9 @@
  * the next user's token. Per query, in the same run: direct to the subgraph (one-fetch query), our
  * gateway, and Hive Gateway with its default runtime and with the Hive Router runtime (Rust
  * planner), each peer in a process of its own; req/s, latency and CPU per request of every process.
- * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`.
+ * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`; `--ours-only`
+ * measures our gateway alone (no Hive, no direct: quick A/B runs), `--cpu-prof=DIR` has the gateway write a V8
+ * CPU profile into DIR when it stops (bench/cpu-profile.preload.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -100,6 +102,8 @@ async function main(): Promise<void> {
   const seconds = Number(positional[0] ?? 10);
   const connections = Number(positional[1] ?? 50);
   const users = Number(positional[2] ?? 50);
+  const oursOnly = process.argv.includes('--ours-only');
+  const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
   const env = await createTestEnv('gwdeployed');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here is 127.0.0.1: the limits stay on (each request runs its Redis checks) but are
@@ -116,6 +120,12 @@ async function main(): Promise<void> {
     REGISTER_THROTTLE_PER_IP: high,
     TENANT_CREATE_THROTTLE_PER_IP: high,
     ...sshd.env,
+    ...(profileDir
+      ? {
+          NODE_OPTIONS: `--import tsx --import ${path.join(PROJECT_ROOT, 'bench/cpu-profile.preload.ts')}`,
+          BENCH_CPU_PROFILE: `${path.resolve(profileDir)}:gateway`,
+        }
+      : {}),
   });
   const platform = await startRunCommand(vars);
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
@@ -135,10 +145,12 @@ async function main(): Promise<void> {
     const headersFile = path.join(env.tmpDir, 'ingress.json');
     await writeFile(headersFile, JSON.stringify(ingress));
     const [hivePort, routerPort] = await freePorts(2);
-    for (const [runtime, port] of [
-      ['default', hivePort],
-      ['router', routerPort],
-    ] as const) {
+    for (const [runtime, port] of oursOnly
+      ? []
+      : ([
+          ['default', hivePort],
+          ['router', routerPort],
+        ] as const)) {
       hives.push(
         await spawnBenchChild({
           script: SELF,
@@ -149,20 +161,22 @@ async function main(): Promise<void> {
     }
 
     const ours: Target = { name: 'TradeSage gateway', url: gatewayUrl, headers: {}, gateway: 'gateway' };
-    const peers: Target[] = [
-      {
-        name: 'Hive Gateway',
-        url: `http://127.0.0.1:${hivePort}/graphql`,
-        headers: {},
-        gateway: 'hive default',
-      },
-      {
-        name: 'Hive Gateway + Router runtime',
-        url: `http://127.0.0.1:${routerPort}/graphql`,
-        headers: {},
-        gateway: 'hive router',
-      },
-    ];
+    const peers: Target[] = oursOnly
+      ? []
+      : [
+          {
+            name: 'Hive Gateway',
+            url: `http://127.0.0.1:${hivePort}/graphql`,
+            headers: {},
+            gateway: 'hive default',
+          },
+          {
+            name: 'Hive Gateway + Router runtime',
+            url: `http://127.0.0.1:${routerPort}/graphql`,
+            headers: {},
+            gateway: 'hive router',
+          },
+        ];
     const direct: Target = {
       name: 'direct to auth',
       url: `http://127.0.0.1:${vars['AUTH_PORT']}/graphql`,
@@ -174,7 +188,7 @@ async function main(): Promise<void> {
       `${connections} connections, ${seconds} s per run, load: ${hasWrk() ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
     for (const [label, query] of Object.entries(QUERIES)) {
-      const targets = label === 'one subgraph' ? [direct, ours, ...peers] : [ours, ...peers];
+      const targets = label === 'one subgraph' && !oursOnly ? [direct, ours, ...peers] : [ours, ...peers];
       const body = JSON.stringify({ query });
       for (const t of targets) {
         await expectData(t.url, query, tokens[0] ?? '', t.headers);
@@ -207,7 +221,7 @@ async function main(): Promise<void> {
       }
       const rpsOf = (t: Target): number => results.find(([x]) => x === t)?.[1].rps ?? Number.NaN;
       const summary = [
-        label === 'one subgraph'
+        label === 'one subgraph' && !oursOnly
           ? `gateway/direct ${(rpsOf(ours) / rpsOf(direct)).toFixed(2)}x (target >= 0.8)`
           : '',
         ...peers.map((p) => `vs ${p.name} ${(rpsOf(ours) / rpsOf(p)).toFixed(2)}x (target >= 3)`),
