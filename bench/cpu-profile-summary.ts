@@ -42,8 +42,16 @@ function main(): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Stopping the profiler (serializing the profile) is sampled too: not the process's work.
+  const profilerOwn = (id: number): boolean => {
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) {
+      if (byId.get(p)?.callFrame.url.includes('cpu-profile.preload')) return true;
+    }
+    return false;
+  };
   const self = new Map<number, number>();
   for (const [i, id] of profile.samples.entries()) {
+    if (profilerOwn(id)) continue;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   let total = 0;
