@@ -30,6 +30,9 @@ return out
 /** Keys per script call (a flood of distinct client IPs must not make one huge script run). */
 const KEYS_PER_CALL = 500;
 
+/** Longest wait for the last sync on stop. */
+const STOP_WAIT_MS = 1000;
+
 /** How often windows that ended are dropped from memory. */
 const SWEEP_EVERY_MS = 1000;
 
@@ -70,8 +73,8 @@ export interface WindowSyncOptions {
 
 /** A fixed-window limit on one key space; made by {@link WindowSync.counter}. */
 export class WindowCounter {
-  readonly windows = new Map<string, Window>();
-  readonly dirty = new Set<string>();
+  private readonly windows = new Map<string, Window>();
+  private readonly dirty = new Set<string>();
 
   constructor(
     private readonly sync: WindowSync,
@@ -194,11 +197,21 @@ export class WindowSync {
     this.timer.unref();
   }
 
-  /** Stops the timer and sends the pending counts (errors ignored: the process is going away). */
+  /**
+   * Stops the timer and sends the pending counts, waiting at most `STOP_WAIT_MS` (Redis may be the
+   * reason the process stops; what is not sent is lost, as a window's counts are at its end anyway).
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.syncNow();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_WAIT_MS);
+    });
+    // A sync already under way may have missed the latest counts: one more after it.
+    const sent = (this.running ?? Promise.resolve()).then(() => this.syncNow());
+    await Promise.race([sent, waited]);
+    clearTimeout(timer);
   }
 
   /** One reconciliation of every counter (also what the timer runs); never overlaps another. */
