@@ -5,19 +5,24 @@
  * the next user's token. Per query, in the same run: direct to the subgraph (one-fetch query), our
  * gateway, and Hive Gateway with its default runtime and with the Hive Router runtime (Rust
  * planner), each peer in a process of its own; req/s, latency and CPU per request of every process.
- * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`.
+ * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`; `--ours-only`
+ * measures our gateway alone (no Hive, no direct: quick A/B runs), `--cpu-prof=DIR` has the gateway write a V8
+ * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
+ * bench/cpu-profile-summary.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { transform } from 'esbuild';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { ingressHeaders } from '../lib/ingress.js';
 import { signalChild } from '../lib/process-signal.js';
 import { createTestEnv, freePorts } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
+import { eventually } from '../test/support/wait.js';
 import { answerCpuRequests, spawnBenchChild } from './child.js';
 import { startHiveGateway } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
@@ -87,6 +92,40 @@ async function expectData(url: string, query: string, token: string, headers: Re
     throw new Error(`${url} did not answer ${query}: ${JSON.stringify(body)}`);
 }
 
+/** bench/cpu-profile.preload.ts as plain JavaScript in `dir` (tsx in every process slows start-up). */
+async function buildPreload(dir: string): Promise<string> {
+  const source = path.join(PROJECT_ROOT, 'bench/cpu-profile.preload.ts');
+  const out = path.join(dir, 'cpu-profile.preload.mjs');
+  const { code } = await transform(await readFile(source, 'utf8'), { loader: 'ts', format: 'esm' });
+  await writeFile(out, code);
+  return out;
+}
+
+/**
+ * Tells the profiled gateway to start or stop (bench/cpu-profile.preload.ts) and waits until it has:
+ * a stop writes `gateway-<name>.cpuprofile`.
+ */
+async function profilePhase(dir: string, command: string): Promise<void> {
+  await writeFile(path.join(dir, 'control'), command);
+  const [verb, name] = command.split(' ');
+  if (verb === 'stop') {
+    const file = path.join(dir, `gateway-${name}.cpuprofile`);
+    await eventually(
+      () =>
+        access(file).then(
+          () => true,
+          () => undefined,
+        ),
+      file,
+      60_000,
+      100,
+    );
+  } else {
+    // The gateway reads the control file every 100 ms.
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 interface Target {
   name: string;
   url: string;
@@ -100,6 +139,12 @@ async function main(): Promise<void> {
   const seconds = Number(positional[0] ?? 10);
   const connections = Number(positional[1] ?? 50);
   const users = Number(positional[2] ?? 50);
+  const oursOnly = process.argv.includes('--ours-only');
+  const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+  if (profileDir) {
+    await mkdir(profileDir, { recursive: true });
+    await writeFile(path.join(profileDir, 'control'), '');
+  }
   const env = await createTestEnv('gwdeployed');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here is 127.0.0.1: the limits stay on (each request runs its Redis checks) but are
@@ -116,6 +161,12 @@ async function main(): Promise<void> {
     REGISTER_THROTTLE_PER_IP: high,
     TENANT_CREATE_THROTTLE_PER_IP: high,
     ...sshd.env,
+    ...(profileDir
+      ? {
+          NODE_OPTIONS: `--import ${await buildPreload(env.tmpDir)}`,
+          BENCH_CPU_PROFILE: `${path.resolve(profileDir)}:gateway`,
+        }
+      : {}),
   });
   const platform = await startRunCommand(vars);
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
@@ -135,10 +186,12 @@ async function main(): Promise<void> {
     const headersFile = path.join(env.tmpDir, 'ingress.json');
     await writeFile(headersFile, JSON.stringify(ingress));
     const [hivePort, routerPort] = await freePorts(2);
-    for (const [runtime, port] of [
-      ['default', hivePort],
-      ['router', routerPort],
-    ] as const) {
+    for (const [runtime, port] of oursOnly
+      ? []
+      : ([
+          ['default', hivePort],
+          ['router', routerPort],
+        ] as const)) {
       hives.push(
         await spawnBenchChild({
           script: SELF,
@@ -149,20 +202,22 @@ async function main(): Promise<void> {
     }
 
     const ours: Target = { name: 'TradeSage gateway', url: gatewayUrl, headers: {}, gateway: 'gateway' };
-    const peers: Target[] = [
-      {
-        name: 'Hive Gateway',
-        url: `http://127.0.0.1:${hivePort}/graphql`,
-        headers: {},
-        gateway: 'hive default',
-      },
-      {
-        name: 'Hive Gateway + Router runtime',
-        url: `http://127.0.0.1:${routerPort}/graphql`,
-        headers: {},
-        gateway: 'hive router',
-      },
-    ];
+    const peers: Target[] = oursOnly
+      ? []
+      : [
+          {
+            name: 'Hive Gateway',
+            url: `http://127.0.0.1:${hivePort}/graphql`,
+            headers: {},
+            gateway: 'hive default',
+          },
+          {
+            name: 'Hive Gateway + Router runtime',
+            url: `http://127.0.0.1:${routerPort}/graphql`,
+            headers: {},
+            gateway: 'hive router',
+          },
+        ];
     const direct: Target = {
       name: 'direct to auth',
       url: `http://127.0.0.1:${vars['AUTH_PORT']}/graphql`,
@@ -174,7 +229,7 @@ async function main(): Promise<void> {
       `${connections} connections, ${seconds} s per run, load: ${hasWrk() ? 'wrk -t2' : 'node keep-alive loop'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
     for (const [label, query] of Object.entries(QUERIES)) {
-      const targets = label === 'one subgraph' ? [direct, ours, ...peers] : [ours, ...peers];
+      const targets = label === 'one subgraph' && !oursOnly ? [direct, ours, ...peers] : [ours, ...peers];
       const body = JSON.stringify({ query });
       for (const t of targets) {
         await expectData(t.url, query, tokens[0] ?? '', t.headers);
@@ -184,12 +239,15 @@ async function main(): Promise<void> {
       console.log(`\n${label}: ${query}`);
       const results: [Target, LoadResult][] = [];
       for (const t of targets) {
+        const profiled = profileDir !== undefined && t === ours;
+        if (profiled) await profilePhase(profileDir, 'start');
         const before = cpuSnapshot([process.pid]);
         const r = await runLoad(
           { url: t.url, body, tokens, headers: t.headers, seconds, connections },
           env.tmpDir,
         );
         const cpu = cpuBetween(before, cpuSnapshot([process.pid]), seconds);
+        if (profiled) await profilePhase(profileDir, `stop ${label.replace(' ', '-')}`);
         results.push([t, r]);
         // CPU per request of each process that worked (µs), the load generator left out.
         const perRequest = cpu
@@ -207,7 +265,7 @@ async function main(): Promise<void> {
       }
       const rpsOf = (t: Target): number => results.find(([x]) => x === t)?.[1].rps ?? Number.NaN;
       const summary = [
-        label === 'one subgraph'
+        label === 'one subgraph' && !oursOnly
           ? `gateway/direct ${(rpsOf(ours) / rpsOf(direct)).toFixed(2)}x (target >= 0.8)`
           : '',
         ...peers.map((p) => `vs ${p.name} ${(rpsOf(ours) / rpsOf(p)).toFixed(2)}x (target >= 3)`),

@@ -153,6 +153,11 @@ const KERNEL_VARIABLES = {
   RATE_LIMIT_PER_IP: positiveInt.default(600),
   RATE_LIMIT_PER_USER: positiveInt.default(1200),
   RATE_LIMIT_PER_TENANT: positiveInt.default(6000),
+  /**
+   * How often each gateway adds its rate-limit and cost-budget counts to Redis and learns the other
+   * replicas' (the limits are decided in memory between syncs; docs/security.md).
+   */
+  RATE_LIMIT_SYNC_MS: positiveInt.default(50),
   SESSION_CACHE_SECONDS: positiveInt.default(30),
   /** How long the gateway keeps an automatic persisted query (APQ) in Redis. */
   APQ_TTL_SECONDS: positiveInt.default(24 * 3600),

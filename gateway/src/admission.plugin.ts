@@ -28,10 +28,10 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
   return {
     requestDidStart: () =>
       Promise.resolve({
-        didResolveOperation: async (ctx) => {
+        didResolveOperation: (ctx) => {
           const { contextValue, document, operation, request } = ctx;
           // No operation: the gateway plugin refuses it (BAD_USER_INPUT).
-          if (!operation) return;
+          if (!operation) return Promise.resolve();
           // Apollo's queryHash is the sha256 of the document's text (or the hash an APQ request named).
           if (deps.onlyPersisted && !(ctx.queryHash && deps.onlyPersisted.has(ctx.queryHash))) {
             deps.metrics.limitRefusals.inc({ limit: 'persisted_only' });
@@ -51,7 +51,7 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
           if (verdict.cost !== undefined) deps.metrics.queryCost.observe(verdict.cost);
           // Counted by limit in the gateway plugin, with every other QUERY_TOO_COMPLEX.
           if (!verdict.ok) throw refusal(verdict.error, 400, []);
-          const over = await deps.budget.spend(
+          const over = deps.budget.spend(
             { tenantId: contextValue.auth?.tenantId, ip: contextValue.clientIp },
             verdict.cost,
           );
@@ -60,6 +60,8 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
             contextValue.logger.info({ cost: verdict.cost }, 'cost budget exhausted');
             throw refusal(over, 429, [['retry-after', String(over.details['retryAfter'])]]);
           }
+          // Synchronous (the budget is decided in memory); Apollo catches a throw here as a rejection.
+          return Promise.resolve();
         },
       }),
   };

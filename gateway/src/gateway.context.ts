@@ -83,7 +83,7 @@ export function createContextBuilder(deps: {
     }
 
     // Counted even when the token is bad, so a flood of forged tokens hits the IP limit.
-    const verdict = await deps.limiter.check({
+    const verdict = deps.limiter.check({
       ip: clientIp,
       userId: auth?.userId,
       tenantId: auth?.tenantId,

@@ -41,6 +41,7 @@ import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './oper
 import { RefusedDocuments, type SentError } from './refused-documents.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
+import { WindowSync } from './window-sync.counter.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
@@ -266,6 +267,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const subgraphUrl = (name: string, composed: string): string => urls[name] ?? composed;
 
   let redis: Redis | undefined;
+  let windows: WindowSync | undefined;
   let subscriber: Redis | undefined;
   let wsSubscriber: Redis | undefined;
   let subscriptions: SubscriptionServer | undefined;
@@ -389,6 +391,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
 
   const release = async (): Promise<void> => {
     client?.close();
+    // The last counts reach Redis before the connection closes.
+    await windows?.stop();
     await webDesk?.close();
     const clients = [redis, subscriber, wsSubscriber].filter((r): r is Redis => r !== undefined);
     await Promise.all(
@@ -404,8 +408,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const start = async (): Promise<{ port: number; url: string }> => {
     disableApolloTelemetry();
     try {
-      // Every request runs one rate-limit script; auto-pipelining sends those issued in the same tick
-      // in one write, which matters under concurrency.
+      // Auto-pipelining: commands issued in the same tick (the limit syncs, APQ look-ups) leave in one write.
       redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}gateway:`, {
         enableAutoPipelining: true,
       });
@@ -414,8 +417,10 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       await liveness.listen(subscriber, config.REDIS_PREFIX);
       const verifier =
         deps.verifier ?? new CachingAccessTokenVerifier(new AccessTokenVerifier(config, liveness), liveness);
-      const limiter = new RateLimiter(redis, config);
-      const budget = new CostBudget(redis, config);
+      windows = new WindowSync(redis, { syncMs: config.RATE_LIMIT_SYNC_MS });
+      windows.start();
+      const limiter = new RateLimiter(windows, config);
+      const budget = new CostBudget(windows, config);
       if (config.PERSISTED_OPERATIONS_ONLY && !config.PERSISTED_OPERATIONS_PATH) {
         throw new Error('PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_PATH');
       }

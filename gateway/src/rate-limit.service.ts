@@ -1,12 +1,11 @@
 /**
- * Fixed-window rate limits in Redis (rate-limiter-flexible), per client IP, per user and per tenant.
- * Every scope that applies is counted, a refused request included (hammering does not reopen the
- * window early); the first scope over its limit, in the order ip, user, tenant, is reported.
+ * Fixed-window rate limits per client IP, per user and per tenant, shared by the replicas through
+ * Redis and decided in memory (window-sync.counter.ts: no Redis round trip per request). Every scope
+ * that applies is counted, a refused request included (hammering does not reopen the window early);
+ * the first scope over its limit, in the order ip, user, tenant, is reported.
  */
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../../lib/config.js';
-import type { Redis } from '../../lib/redis.js';
-import { isLimiterRejection } from '../../lib/request-throttle.js';
+import type { WindowCounter, WindowSync } from './window-sync.counter.js';
 
 /** What a limit is counted against. */
 export type RateLimitScope = 'ip' | 'user' | 'tenant';
@@ -27,18 +26,13 @@ type RateLimitConfig = Pick<
   'RATE_LIMIT_WINDOW_SECONDS' | 'RATE_LIMIT_PER_IP' | 'RATE_LIMIT_PER_USER' | 'RATE_LIMIT_PER_TENANT'
 >;
 
-/** Redis-backed limiter; `redis` is a command client whose keyPrefix already ends in `gateway:`. */
+/** The limiter; `windows` syncs through the gateway's command client (keyPrefix `gateway:`). */
 export class RateLimiter {
-  private readonly limiters: Record<RateLimitScope, RateLimiterRedis>;
+  private readonly limiters: Record<RateLimitScope, WindowCounter>;
 
-  constructor(redis: Redis, config: RateLimitConfig) {
-    const limiter = (scope: RateLimitScope, points: number): RateLimiterRedis =>
-      new RateLimiterRedis({
-        storeClient: redis,
-        keyPrefix: `rl:${scope}`,
-        points,
-        duration: config.RATE_LIMIT_WINDOW_SECONDS,
-      });
+  constructor(windows: WindowSync, config: RateLimitConfig) {
+    const limiter = (scope: RateLimitScope, points: number): WindowCounter =>
+      windows.counter(`rl:${scope}`, points, config.RATE_LIMIT_WINDOW_SECONDS);
     this.limiters = {
       ip: limiter('ip', config.RATE_LIMIT_PER_IP),
       user: limiter('user', config.RATE_LIMIT_PER_USER),
@@ -46,22 +40,22 @@ export class RateLimiter {
     };
   }
 
-  /** Counts the request against every scope that applies and says whether it may proceed. */
-  async check(subject: RateLimitSubject): Promise<RateLimitResult> {
-    const scopes: [RateLimitScope, string][] = [['ip', subject.ip]];
-    if (subject.userId) scopes.push(['user', subject.userId]);
-    if (subject.tenantId) scopes.push(['tenant', subject.tenantId]);
-    const outcomes = await Promise.allSettled(scopes.map(([scope, id]) => this.limiters[scope].consume(id)));
-    for (const [i, outcome] of outcomes.entries()) {
-      if (outcome.status === 'fulfilled') continue;
-      // A store error is not a pass: it propagates and the request is refused.
-      if (!isLimiterRejection(outcome.reason)) throw outcome.reason;
-      return {
-        allowed: false,
-        scope: scopes[i]![0],
-        retryAfterSeconds: Math.max(1, Math.ceil(outcome.reason.msBeforeNext / 1000)),
-      };
-    }
-    return { allowed: true };
+  /**
+   * Counts the request against every scope that applies and says whether it may proceed.
+   * @throws when the counters could not sync with Redis for a while (a store error is not a pass)
+   */
+  check(subject: RateLimitSubject): RateLimitResult {
+    let refused: RateLimitResult | undefined;
+    const count = (scope: RateLimitScope, id: string): void => {
+      const verdict = this.limiters[scope].consume(id, 1, true);
+      if (!verdict.allowed && !refused) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(verdict.msBeforeNext / 1000));
+        refused = { allowed: false, scope, retryAfterSeconds };
+      }
+    };
+    count('ip', subject.ip);
+    if (subject.userId) count('user', subject.userId);
+    if (subject.tenantId) count('tenant', subject.tenantId);
+    return refused ?? { allowed: true };
   }
 }

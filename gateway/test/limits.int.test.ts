@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, type Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
+import { eventually } from '../../test/support/wait.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import { FETCH_COST } from '../src/operation-limits.js';
 import { post, startEchoWorld, type Answer, type AuthFixtures, type EchoWorld } from './support/harness.js';
@@ -218,8 +219,13 @@ describe('cost budget', () => {
         hello: 'world',
       });
     }
-    const ttl = await redis.pttl(`${env.config.REDIS_PREFIX}budget:gateway:cost:tenant:tenant-a`);
-    expect(ttl).toBeGreaterThan(0);
+    // The budget is shared through Redis: the spent points arrive within a sync (RATE_LIMIT_SYNC_MS).
+    const key = `${env.config.REDIS_PREFIX}budget:gateway:cost:tenant:tenant-a`;
+    const spent = await eventually(
+      async () => ((await redis.get(key)) === String(budget) ? redis.pttl(key) : undefined),
+      'the spent budget in Redis',
+    );
+    expect(spent).toBeGreaterThan(0);
     const metrics = await (await fetch(url.replace('/graphql', '/metrics'))).text();
     expect(metrics).toMatch(/gateway_limit_refusals_total\{[^}]*limit="cost_budget"[^}]*\} 3/);
   });

@@ -110,7 +110,7 @@ export function schemaHandler(deps: SchemaRouteDeps): RequestHandler {
       if (!(err instanceof AppError)) throw err;
       authError = err;
     }
-    const verdict = await deps.limiter.check({ ip: gatewayClientIp(req), userId, tenantId });
+    const verdict = deps.limiter.check({ ip: gatewayClientIp(req), userId, tenantId });
     if (!verdict.allowed) {
       deps.metrics.rateLimited.inc({ scope: verdict.scope });
       sendError(res, 429, rateLimited(verdict.retryAfterSeconds), {

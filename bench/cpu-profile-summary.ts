@@ -1,0 +1,104 @@
+/**
+ * Where a process's CPU went, from a V8 `.cpuprofile` (bench/cpu-profile.preload.ts, `--cpu-prof`):
+ * self time grouped by package (node_modules/<name>), Node's own modules, the platform's source
+ * files, and V8's pseudo-frames (GC, program, idle), as shares of the busy (non-idle) time; then the
+ * heaviest functions, and the callers of the ones named with `--callers=<name>,...`.
+ * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev]`.
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** The group a frame's self time counts for. */
+function groupOf(frame: ProfileNode['callFrame']): string {
+  const { url, functionName } = frame;
+  if (!url) return functionName.startsWith('(') ? functionName : `native ${functionName}`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg?.[1]) return pkg[1];
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] ?? ''}`;
+  // Bundles (dist/*.js) keep their sources' paths only in the source map: name the bundle.
+  const own = /(gateway\/src|lib|subgraphs\/[\w-]+\/src|dist)\/[\w./-]+/.exec(url);
+  return own ? own[0] : url;
+}
+
+function main(): void {
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: cpu-profile-summary.ts <file.cpuprofile> [--top=N] [--callers=a,b]');
+  const top = Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 25);
+  const callersOf = (process.argv.find((a) => a.startsWith('--callers='))?.slice(10) ?? '')
+    .split(',')
+    .filter(Boolean);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Stopping the profiler (serializing the profile) is sampled too: not the process's work.
+  const profilerOwn = (id: number): boolean => {
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) {
+      if (byId.get(p)?.callFrame.url.includes('cpu-profile.preload')) return true;
+    }
+    return false;
+  };
+  const self = new Map<number, number>();
+  for (const [i, id] of profile.samples.entries()) {
+    if (profilerOwn(id)) continue;
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  let total = 0;
+  let idle = 0;
+  const groups = new Map<string, number>();
+  const functions = new Map<string, number>();
+  const callers = new Map<string, number>();
+  for (const [id, us] of self) {
+    const node = byId.get(id);
+    if (!node) continue;
+    total += us;
+    if (node.callFrame.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const group = groupOf(node.callFrame);
+    groups.set(group, (groups.get(group) ?? 0) + us);
+    const fn = `${node.callFrame.functionName || '(anonymous)'} ${group}:${node.callFrame.lineNumber + 1}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+    if (callersOf.includes(node.callFrame.functionName)) {
+      // The nearest caller outside Node's stream and net internals says who wrote.
+      let p = parent.get(id);
+      const chain: string[] = [];
+      while (p !== undefined && chain.length < 12) {
+        const f = byId.get(p)?.callFrame;
+        if (!f) break;
+        chain.push(`${f.functionName || '(anonymous)'} ${groupOf(f)}`);
+        if (f.url && !f.url.startsWith('node:')) break;
+        p = parent.get(p);
+      }
+      const key = `${node.callFrame.functionName} <- ${chain.slice(-3).join(' <- ')}`;
+      callers.set(key, (callers.get(key) ?? 0) + us);
+    }
+  }
+  const busy = total - idle;
+  const pct = (us: number): string => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
+  console.log(
+    `${file}: ${(total / 1e6).toFixed(1)} s sampled, idle ${((100 * idle) / total).toFixed(1)}%; shares of the busy ${(busy / 1e6).toFixed(1)} s:`,
+  );
+  const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
+  for (const [g, us] of sorted(groups).slice(0, top)) console.log(`  ${pct(us)}  ${g}`);
+  console.log('heaviest functions (self):');
+  for (const [f, us] of sorted(functions).slice(0, top)) console.log(`  ${pct(us)}  ${f}`);
+  if (callersOf.length > 0) {
+    console.log(`callers of ${callersOf.join(', ')}:`);
+    for (const [c, us] of sorted(callers).slice(0, top)) console.log(`  ${pct(us)}  ${c}`);
+  }
+}
+
+main();
