@@ -61,7 +61,7 @@ export function batchReadStatement(fills: readonly BatchFill[]): string {
 SELECT json_build_object(
   'applied', (SELECT coalesce(json_agg(trade_id), '[]'::json) FROM applied_trades
                WHERE trade_id = ANY(ARRAY[${tradeIds.map(text).join(', ')}]::text[])),
-  'seen', (SELECT coalesce(json_agg(a), '[]'::json) FROM unnest(ARRAY[${accounts.map(uuid).join(', ')}]) a
+  'seen', (SELECT coalesce(json_agg(a), '[]'::json) FROM (VALUES ${accounts.map((a) => `(${uuid(a)})`).join(', ')}) v(a)
             WHERE EXISTS (SELECT 1 FROM applied_trades t WHERE t.account_id = a)),
   'lots', (SELECT coalesce(json_agg(json_build_object('accountId', l.account_id, 'symbol', l.symbol,
              'quantity', l.quantity::text, 'averagePrice', l.average_price::text, 'openedAt', l.opened_at)), '[]'::json)
