@@ -31,8 +31,8 @@ export interface FairnessSubject {
 /** One operation's place: `ready` settles once it may run (or rejects, refused); `release` frees it. */
 export interface FairnessTicket {
   ready: Promise<void>;
-  /** Frees the slot, or leaves the queue; idempotent. */
-  release(): void;
+  /** Frees the slot, or leaves the queue; idempotent (a plain function: safe to pass as a listener). */
+  release: () => void;
 }
 
 /** Why a waiting operation was refused (metric label). */

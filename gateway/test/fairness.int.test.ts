@@ -43,9 +43,13 @@ const bearer = (token: string): Record<string, string> => ({ authorization: `Bea
 /** Distinct documents: identical concurrent fetches would be shared (GATEWAY_DEDUPE). */
 const slow = (ms: number): { query: string } => ({ query: `{ slow(ms: ${ms}) }` });
 
-async function metric(url: string, line: RegExp): Promise<number> {
+/** A sample of the gateway's /metrics; `labels` must all be among the sample's labels. */
+async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
-  return Number(line.exec(text)?.[1] ?? 0);
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
+  return Number(line?.split(' ').at(-1) ?? 0);
 }
 
 describe.each([true, false])('tenant fairness (single-fetch path: %s)', (single) => {
@@ -54,13 +58,14 @@ describe.each([true, false])('tenant fairness (single-fetch path: %s)', (single)
       GATEWAY_SINGLE_FETCH: single,
       GATEWAY_TENANT_MAX_IN_FLIGHT: 2,
       GATEWAY_TENANT_QUEUE_MAX: 2,
+      GATEWAY_QUEUE_TIMEOUT_MS: 120_000,
     });
     const [a, b] = [await tenantToken(), await tenantToken()];
     const base = world.echo.counters.slow;
     // Long enough that A's first two are still running when B's answer and A's refusals are checked.
-    const hold = 6000 + (single ? 0 : 100);
+    const hold = 10_000 + (single ? 0 : 100);
     const answers = Array.from({ length: 6 }, (_, i) => post(url, slow(hold + i), bearer(a)));
-    expect(await pollUntil(() => Promise.resolve(world.echo.counters.slow - base === 2), 5000)).toBe(true);
+    expect(await pollUntil(() => Promise.resolve(world.echo.counters.slow - base === 2), 20_000)).toBe(true);
 
     const other = await post(url, { query: '{ hello }' }, bearer(b));
     expect(other.status).toBe(200);
@@ -78,15 +83,18 @@ describe.each([true, false])('tenant fairness (single-fetch path: %s)', (single)
     const done = settled.filter((r: Answer) => r.status === 200);
     expect(done.map((r) => r.body.data)).toEqual(Array.from({ length: 4 }, () => ({ slow: 'done' })));
     expect(world.echo.counters.slow - base).toBe(4);
-    expect(await metric(url, /gateway_fairness_refused_total\{reason="queue_full"\} (\d+)/)).toBe(2);
-    expect(await metric(url, /gateway_fairness_queued_total (\d+)/)).toBe(2);
-    expect(await metric(url, /gateway_fairness_in_flight (\d+)/)).toBe(0);
+    expect(await metric(url, 'gateway_fairness_refused_total', 'reason="queue_full"')).toBe(2);
+    expect(await metric(url, 'gateway_fairness_queued_total')).toBe(2);
+    expect(await metric(url, 'gateway_fairness_in_flight')).toBe(0);
   });
 });
 
 describe('tenant fairness across tenants', () => {
   it('hands freed slots round robin between tenants once the gateway bound is reached', async () => {
-    const url = await gatewayWith('round_robin', { GATEWAY_MAX_IN_FLIGHT: 1 });
+    const url = await gatewayWith('round_robin', {
+      GATEWAY_MAX_IN_FLIGHT: 1,
+      GATEWAY_QUEUE_TIMEOUT_MS: 120_000,
+    });
     const [a, b] = [await tenantToken(), await tenantToken()];
     const order: string[] = [];
     const send = (who: string, token: string, ms: number): Promise<void> =>
@@ -96,13 +104,13 @@ describe('tenant fairness across tenants', () => {
       });
     const base = world.echo.counters.slow;
     // A's first holds the one slot while the rest arrive (long enough for that on a loaded machine).
-    const first = send('a1', a, 4000);
-    expect(await pollUntil(() => Promise.resolve(world.echo.counters.slow - base === 1), 5000)).toBe(true);
+    const first = send('a1', a, 8000);
+    expect(await pollUntil(() => Promise.resolve(world.echo.counters.slow - base === 1), 20_000)).toBe(true);
     const rest = [send('a2', a, 301), send('a3', a, 302), send('a4', a, 303)];
     // B arrives last, behind three of A's, and is served after A's next one, not after all of them.
-    expect(
-      await pollUntil(() => metric(url, /gateway_fairness_waiting (\d+)/).then((n) => n === 3), 5000),
-    ).toBe(true);
+    expect(await pollUntil(() => metric(url, 'gateway_fairness_waiting').then((n) => n === 3), 20_000)).toBe(
+      true,
+    );
     rest.push(send('b1', b, 304));
     await Promise.all([first, ...rest]);
     expect(order).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
