@@ -337,6 +337,14 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_USER: String(rate * 60 * 2),
     RATE_LIMIT_PER_TENANT: String(rate * 60 * 3),
     ...sshd.env,
+    // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_* and ANALYTICS_*
+    // (ports and URLs excepted: the bench chooses its own).
+    ...Object.fromEntries(
+      Object.entries(processEnv()).filter(
+        (e): e is [string, string] =>
+          /^(GATEWAY|ANALYTICS)_/.test(e[0]) && !/_(PORT|URL)$/.test(e[0]) && e[1] !== undefined,
+      ),
+    ),
   });
   const platform = await startRunCommand(vars);
   const url = `${platform.gatewayUrl}/graphql`;

@@ -16,6 +16,7 @@ const benches = [
   'bench/trading-orders.ts',
   'bench/trading-book.ts',
   'bench/analytics-report.ts',
+  'bench/analytics-ingest.ts',
   'bench/cold-start.ts',
   'bench/web-desk.ts',
 ];

@@ -168,6 +168,17 @@ const KERNEL_VARIABLES = {
    * (gateway/src/single-fetch.gateway.ts). false sends every query through @apollo/gateway's executor.
    */
   GATEWAY_SINGLE_FETCH: bool.default(true),
+  /**
+   * Per-tenant fairness of the gateway (gateway/src/tenant-fairness.ts): operations in flight in one
+   * gateway process, for all tenants, per tenant and per user. Beyond a bound an operation waits in its
+   * tenant's queue (freed slots go round robin between tenants); beyond GATEWAY_TENANT_QUEUE_MAX
+   * waiting, or after GATEWAY_QUEUE_TIMEOUT_MS, it is refused with RATE_LIMITED.
+   */
+  GATEWAY_MAX_IN_FLIGHT: positiveInt.default(256),
+  GATEWAY_TENANT_MAX_IN_FLIGHT: positiveInt.default(32),
+  GATEWAY_USER_MAX_IN_FLIGHT: positiveInt.default(16),
+  GATEWAY_TENANT_QUEUE_MAX: z.coerce.number().int().min(0).default(64),
+  GATEWAY_QUEUE_TIMEOUT_MS: positiveInt.default(10_000),
   /** Gateway -> subgraph request timeout. */
   SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
   /** Live subscriptions one gateway socket may hold (issue 11, subscriptions containment). */

@@ -43,6 +43,7 @@ import { ManifestFirstCache, PersistedOperations } from './persisted-operations.
 import { RateLimiter } from './rate-limit.service.js';
 import { WindowSync } from './window-sync.counter.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
+import { admitFairly, TenantFairness } from './tenant-fairness.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
 import { SessionRecheck } from './subscriptions/subscription.liveness.js';
@@ -343,6 +344,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     next();
   };
   const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES, metrics);
+  const fairness = new TenantFairness(config, httpMetrics.registry);
   const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
   const answerRefused = refusedDocuments.handler(sendGraphQLErrors);
   // A rejection reaches Express's error handler (or lib/http's, on the fast path) through the promise.
@@ -501,7 +503,11 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       await apollo.start();
       const server = apollo;
       const context = createContextBuilder({ verifier, limiter, metrics, logger });
-      handler = (req, res) => executeGraphQLRequest(server, req, res, () => context({ req, res }));
+      // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
+      handler = (req, res) =>
+        executeGraphQLRequest(server, req, res, () =>
+          context({ req, res }).then((ctx) => admitFairly(fairness, ctx, res)),
+        );
       schemaDocumentHandler = schemaHandler({
         document: new ApiSchemaDocument(() => manager.supergraphSdl),
         verifier,

@@ -4,10 +4,9 @@
  * `trading_*_v1` views (docs/adr/0002; test/ownership.test.ts enforces it): deposits and withdrawals
  * are ledger kinds `deposit` / `withdrawal` (withdrawals negative).
  */
-import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
 import type { SnapshotKind } from './db/schema.js';
-import type { ClosedRoundTrip, Lot } from './metrics/lots.js';
+import type { ClosedRoundTrip } from './metrics/lots.js';
 
 /** A snapshot row as reports read it (decimals as strings). */
 export interface SnapshotRecord {
@@ -254,62 +253,26 @@ export class AnalyticsRepository {
     return r.rows.map((x) => ({ ...x, executedAt: x.executed_at }));
   }
 
-  /** Whether any trade of the account was applied to lots yet (otherwise history is replayed first). */
-  async hasAppliedTrades(accountId: string): Promise<boolean> {
-    const r = await this.client.query('SELECT 1 FROM applied_trades WHERE account_id = $1 LIMIT 1', [
-      accountId,
-    ]);
-    return (r.rowCount ?? 0) > 0;
-  }
-
-  /** Records a trade as applied; false when it already was (a redelivery). */
-  async markApplied(tradeId: string, accountId: string, executedAt: Date): Promise<boolean> {
-    const r = await this.client.query(
-      `INSERT INTO applied_trades (trade_id, account_id, executed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-      [tradeId, accountId, executedAt],
+  /** The stored lots of an account (read before its history is replayed). */
+  async lots(
+    accountId: string,
+  ): Promise<
+    { accountId: string; symbol: string; quantity: string; averagePrice: string; openedAt: Date }[]
+  > {
+    const r = await this.client.query<{
+      symbol: string;
+      quantity: string;
+      averagePrice: string;
+      openedAt: Date;
+    }>(
+      `SELECT symbol, quantity::text AS quantity, average_price::text AS "averagePrice", opened_at AS "openedAt"
+         FROM trade_lots WHERE account_id = $1`,
+      [accountId],
     );
-    return (r.rowCount ?? 0) > 0;
+    return r.rows.map((x) => ({ ...x, accountId }));
   }
 
-  /** The lot of an account and symbol, locked for the rest of the transaction. */
-  async lockLot(accountId: string, symbol: string): Promise<Lot | null> {
-    const r = await this.client.query<{ quantity: string; average_price: string; opened_at: Date }>(
-      `SELECT quantity::text AS quantity, average_price::text AS average_price, opened_at
-         FROM trade_lots WHERE account_id = $1 AND symbol = $2 FOR UPDATE`,
-      [accountId, symbol],
-    );
-    const row = r.rows[0];
-    return row
-      ? {
-          quantity: new Dec(row.quantity),
-          averagePrice: new Dec(row.average_price),
-          openedAt: row.opened_at,
-        }
-      : null;
-  }
-
-  async saveLot(accountId: string, symbol: string, lot: Lot | null): Promise<void> {
-    if (!lot) {
-      await this.client.query('DELETE FROM trade_lots WHERE account_id = $1 AND symbol = $2', [
-        accountId,
-        symbol,
-      ]);
-      return;
-    }
-    await this.client.query(
-      `INSERT INTO trade_lots (account_id, symbol, quantity, average_price, opened_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (account_id, symbol) DO UPDATE
-         SET quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, opened_at = EXCLUDED.opened_at`,
-      [
-        accountId,
-        symbol,
-        lot.quantity.toFixed(10),
-        lot.averagePrice.toDecimalPlaces(10).toFixed(),
-        lot.openedAt,
-      ],
-    );
-  }
-
+  /** Inserts one closed round trip (tests and fixtures; ingestion writes them in batches: trade-batch.ts). */
   async insertClosedTrade(
     accountId: string,
     symbol: string,

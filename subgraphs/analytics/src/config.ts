@@ -37,6 +37,11 @@ export const analyticsConfig = configSection({
   ANALYTICS_TRADE_STREAM_MAX_DELIVERIES: positiveInt.default(5),
   /** Idle time (ms) before a failed trade stream entry is delivered again (to this or another replica). */
   ANALYTICS_TRADE_STREAM_RETRY_MS: positiveInt.default(5000),
+  /**
+   * Wait (ms) after handling a page of trade stream entries before reading the next, so the next is
+   * handled in fewer transactions (one per tenant); reports lag trades by up to this much more. 0: none.
+   */
+  ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(5000).default(100),
 });
 
 /** The kernel and the analytics section. */

@@ -58,9 +58,19 @@ export class ReportCache {
 
   /** Invalidates every cached report of an account (called when a trade of it arrives). */
   async invalidate(tenantId: string, accountId: string): Promise<void> {
-    const key = this.genKey(tenantId, accountId);
-    // The generation outlives every report key by far, so an expired generation restarting at 1
-    // can never meet a report cached under an old 1.
-    await this.redis.multi().incr(key).expire(key, 86_400).exec();
+    await this.invalidateMany(tenantId, [accountId]);
+  }
+
+  /** Invalidates every cached report of several accounts of a tenant, in one round trip. */
+  async invalidateMany(tenantId: string, accountIds: readonly string[]): Promise<void> {
+    if (accountIds.length === 0) return;
+    const tx = this.redis.multi();
+    for (const accountId of accountIds) {
+      const key = this.genKey(tenantId, accountId);
+      // The generation outlives every report key by far, so an expired generation restarting at 1
+      // can never meet a report cached under an old 1.
+      tx.incr(key).expire(key, 86_400);
+    }
+    await tx.exec();
   }
 }

@@ -137,12 +137,13 @@ export function createAnalyticsService(config: AnalyticsConfig, deps: AnalyticsD
             sharedRedis,
             `${config.REDIS_PREFIX}${TRADE_STREAM_KEY}`,
             consumerName,
-            (e) => ingest.ingest(e),
+            (events) => ingest.ingestBatch(events),
             analyticsMetrics,
             logger,
             {
               maxDeliveries: config.ANALYTICS_TRADE_STREAM_MAX_DELIVERIES,
               retryMs: config.ANALYTICS_TRADE_STREAM_RETRY_MS,
+              batchWaitMs: config.ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS,
             },
           )
         : undefined;

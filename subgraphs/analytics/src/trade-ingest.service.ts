@@ -1,43 +1,21 @@
 /**
- * What a trade event does in analytics: apply the fill to the account's lots (closing round trips
- * into `closed_trades`), invalidate the account's cached reports, and ask for a snapshot of the
- * account (coalesced per account: snapshot.scheduler.ts). Applying is idempotent (`applied_trades`), so a redelivered entry changes nothing. The first trade
- * analytics sees for an account replays the account's whole execution history from trading's
- * `executions` table first (backfill), in execution order.
+ * What trade events do in analytics: apply the fills to the accounts' lots (closing round trips into
+ * `closed_trades`), invalidate the accounts' cached reports, and ask for a snapshot of each account
+ * (coalesced per account: snapshot.scheduler.ts). The consumer hands over one tenant's events of a
+ * stream page at once: one transaction of two round trips for all of them (trade-batch.ts) instead of
+ * about eight per trade. Applying is idempotent (`applied_trades`), so a redelivered entry changes
+ * nothing. The first trade analytics sees for an account replays the account's whole execution
+ * history from trading's `executions` table first (backfill), in execution order.
  */
-import { Dec } from '../../../lib/decimal.js';
 import type pg from 'pg';
-import { tenantSchemaName, withTenant, type TenantScope } from '../../../lib/db.js';
+import { tenantSchemaName, withTenantRoundTrips, type TenantScope } from '../../../lib/db.js';
 import { AnalyticsRepository } from './analytics.repository.js';
-import { applyFill } from './metrics/lots.js';
 import type { ReportCache } from './report.cache.js';
 import type { TradeSnapshotScheduler } from './snapshot.scheduler.js';
+import { BatchPlan, batchReadStatement, type BatchState } from './trade-batch.js';
 import type { TradeEvent } from './trade-event.js';
 
 export type IngestResult = 'applied' | 'duplicate';
-
-interface Fill {
-  tradeId: string;
-  symbol: string;
-  side: 'BUY' | 'SELL';
-  quantity: string;
-  price: string;
-  executedAt: Date;
-}
-
-async function applyOne(repo: AnalyticsRepository, accountId: string, f: Fill): Promise<boolean> {
-  if (!(await repo.markApplied(f.tradeId, accountId, f.executedAt))) return false;
-  const lot = await repo.lockLot(accountId, f.symbol);
-  const r = applyFill(lot, {
-    side: f.side,
-    quantity: new Dec(f.quantity),
-    price: new Dec(f.price),
-    at: f.executedAt,
-  });
-  await repo.saveLot(accountId, f.symbol, r.lot);
-  if (r.closed) await repo.insertClosedTrade(accountId, f.symbol, f.tradeId, r.closed);
-  return true;
-}
 
 export class TradeIngestService {
   constructor(
@@ -46,22 +24,40 @@ export class TradeIngestService {
     private readonly snapshots: TradeSnapshotScheduler,
   ) {}
 
-  /** Handles one trade event (see the module comment). */
+  /** Handles one trade event (a batch of one). */
   async ingest(event: TradeEvent): Promise<IngestResult> {
-    const scope: TenantScope = { tenantId: event.tenantId, schemaName: tenantSchemaName(event.tenantId) };
-    const applied = await withTenant(this.pool, scope, async (_tx, client) => {
-      const repo = new AnalyticsRepository(client);
-      // Serializes ingestion per account, so replay and live events never interleave.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`analytics:${event.accountId}`]);
-      if (!(await repo.hasAppliedTrades(event.accountId))) {
-        for (const e of await repo.executions(event.accountId)) {
-          await applyOne(repo, event.accountId, { ...e, tradeId: e.id });
-        }
+    const [result] = await this.ingestBatch([event]);
+    return result ?? 'duplicate';
+  }
+
+  /**
+   * Handles trade events of one tenant, in stream order, in one transaction: all of them, or (on a
+   * throw) none.
+   * @returns one result per event
+   */
+  async ingestBatch(events: readonly TradeEvent[]): Promise<IngestResult[]> {
+    const tenantId = events[0]?.tenantId;
+    if (tenantId === undefined) return [];
+    if (events.some((e) => e.tenantId !== tenantId)) throw new Error('a trade batch spans tenants');
+    const scope: TenantScope = { tenantId, schemaName: tenantSchemaName(tenantId) };
+    const accounts = [...new Set(events.map((e) => e.accountId))];
+    const results = await withTenantRoundTrips(this.pool, scope, batchReadStatement(events), async (trip) => {
+      const state = trip.first[0]?.['state'] as BatchState | undefined;
+      if (!state) throw new Error('trade batch state missing');
+      const plan = new BatchPlan(state);
+      const seen = new Set(state.seen);
+      for (const accountId of accounts) {
+        if (seen.has(accountId)) continue;
+        // Rare (an account's first trade): the account's lots and history, one round trip each.
+        const repo = new AnalyticsRepository(trip.client);
+        for (const lot of await repo.lots(accountId)) plan.loadLot(lot);
+        plan.replay(accountId, await repo.executions(accountId));
       }
-      return applyOne(repo, event.accountId, event);
+      const value = events.map((e): IngestResult => (plan.apply(e) ? 'applied' : 'duplicate'));
+      return { value, last: plan.writeStatement() };
     });
-    await this.cache.invalidate(event.tenantId, event.accountId);
-    this.snapshots.request(scope, event.accountId);
-    return applied ? 'applied' : 'duplicate';
+    await this.cache.invalidateMany(tenantId, accounts);
+    for (const accountId of accounts) this.snapshots.request(scope, accountId);
+    return results;
   }
 }

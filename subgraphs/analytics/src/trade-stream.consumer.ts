@@ -1,6 +1,10 @@
 /**
  * Consumer of trading's trade stream in the consumer group `analytics` (one entry is handled by one
- * replica). An entry is acknowledged once handled, or once it belongs to a tenant that does not exist.
+ * replica). A page of entries is handled per tenant, each tenant's entries at once (one transaction),
+ * and acknowledged in one XACK; after a page, the consumer waits `batchWaitMs` so the next page carries
+ * more (an idle consumer still takes the first entry at once). A batch that fails is handled again
+ * entry by entry, so only the faulty entry stays pending. An entry is acknowledged once handled, or
+ * once it belongs to a tenant that does not exist.
  * A failed entry stays pending and never holds up the others: new entries keep flowing, and pending
  * ones idle for `retryMs` (this replica's, or a crashed replica's) are claimed again with XCLAIM. After
  * `maxDeliveries` deliveries (Redis counts them per entry), or at once when it cannot even be parsed,
@@ -16,6 +20,19 @@ import { parseTradeEntry, type TradeEvent } from './trade-event.js';
 type StreamEntry = [id: string, fields: string[] | null];
 type StreamReply = [key: string, entries: StreamEntry[]][] | null;
 type PendingReply = [id: string, consumer: string, idleMs: number, deliveries: number][];
+
+/**
+ * Handles trade events of one tenant, in stream order, as one unit: a result per event (the
+ * `result` label of `analytics_trades_consumed_total`), or a throw for all of them.
+ */
+export type TradeBatchHandler = (events: readonly TradeEvent[]) => Promise<readonly string[]>;
+
+interface Parsed {
+  id: string;
+  event: TradeEvent;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const CONSUMER_GROUP = 'analytics';
 /** Suffix of the dead-letter stream: `<REDIS_PREFIX>trading:trades:dead` (analytics owns it). */
@@ -60,6 +77,11 @@ export interface TradeStreamOptions {
   retryMs: number;
   /** Longest wait of one blocking read. @default 1000 */
   blockMs?: number;
+  /**
+   * Wait after a page that had entries, so the next page batches more of them
+   * (ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS). @default 0
+   */
+  batchWaitMs?: number;
 }
 
 export class TradeStreamConsumer {
@@ -68,6 +90,7 @@ export class TradeStreamConsumer {
   private nextClaimAt = 0;
   private readonly deadLetterKey: string;
   private readonly blockMs: number;
+  private readonly batchWaitMs: number;
   /** Last error of entries this replica saw fail (for the dead-letter record); bounded by the PEL. */
   private readonly lastError = new Map<string, string>();
 
@@ -81,13 +104,14 @@ export class TradeStreamConsumer {
     private readonly commands: Redis,
     private readonly streamKey: string,
     private readonly consumerName: string,
-    private readonly handle: (e: TradeEvent) => Promise<string>,
+    private readonly handle: TradeBatchHandler,
     private readonly metrics: AnalyticsMetrics,
     private readonly logger: Logger,
     private readonly opts: TradeStreamOptions,
   ) {
     this.deadLetterKey = `${streamKey}${DEAD_LETTER_SUFFIX}`;
     this.blockMs = opts.blockMs ?? 1000;
+    this.batchWaitMs = opts.batchWaitMs ?? 0;
   }
 
   /** Creates the group (from the start of the retained stream) and starts consuming. */
@@ -127,9 +151,10 @@ export class TradeStreamConsumer {
           this.streamKey,
           '>',
         )) as StreamReply;
-        for (const [id, fields] of reply?.[0]?.[1] ?? []) {
-          if (this.stopping) break;
-          await this.handleEntry(id, fields ?? [], 1);
+        const entries = reply?.[0]?.[1] ?? [];
+        await this.handlePage(entries);
+        if (entries.length > 0 && entries.length < PAGE && this.batchWaitMs > 0 && !this.stopping) {
+          await sleep(this.batchWaitMs);
         }
       } catch (err) {
         if (this.stopping) break;
@@ -172,50 +197,114 @@ export class TradeStreamConsumer {
       const [entry] = claimed;
       // Claimed by another replica in the meantime, or trimmed from the stream (Redis drops it then).
       if (!entry) continue;
-      await this.handleEntry(id, entry[1] ?? [], deliveries + 1);
+      const event = await this.parseOrDeadLetter(id, entry[1] ?? [], deliveries + 1);
+      if (event && (await this.handleEntry({ id, event }, deliveries + 1))) {
+        await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
+      }
     }
     return pending.length === PAGE;
   }
 
-  private async handleEntry(id: string, fields: string[], delivery: number): Promise<void> {
-    const event = parseTradeEntry(fields);
-    if (!event) {
-      // Parsing is deterministic: another delivery cannot help.
-      this.lastError.set(id, 'malformed trade event');
-      await this.deadLetter(id, fields, 'malformed', delivery);
-      return;
+  /** Handles one page of new entries: per tenant in one batch, then one XACK for all handled. */
+  private async handlePage(entries: readonly StreamEntry[]): Promise<void> {
+    const byTenant = new Map<string, Parsed[]>();
+    for (const [id, fields] of entries) {
+      const event = await this.parseOrDeadLetter(id, fields ?? [], 1);
+      if (!event) continue;
+      const group = byTenant.get(event.tenantId);
+      if (group) group.push({ id, event });
+      else byTenant.set(event.tenantId, [{ id, event }]);
     }
+    const done: string[] = [];
+    for (const group of byTenant.values()) {
+      if (this.stopping) break;
+      if (group.length === 1) {
+        const [one] = group as [Parsed];
+        if (await this.handleEntry(one, 1)) done.push(one.id);
+        continue;
+      }
+      const failure = await this.attempt(group);
+      if (!failure) {
+        done.push(...group.map((p) => p.id));
+        continue;
+      }
+      this.logger.warn(
+        { err: failure.err, tenantId: group[0]?.event.tenantId, entries: group.length },
+        'trade batch failed; handling its entries one by one',
+      );
+      for (const p of group) {
+        if (this.stopping) break;
+        if (await this.handleEntry(p, 1)) done.push(p.id);
+      }
+    }
+    if (done.length > 0) await this.commands.xack(this.streamKey, CONSUMER_GROUP, ...done);
+  }
+
+  /** The entry's event, or null once it is dead-lettered (parsing is deterministic: no retry helps). */
+  private async parseOrDeadLetter(
+    id: string,
+    fields: string[],
+    delivery: number,
+  ): Promise<TradeEvent | null> {
+    const event = parseTradeEntry(fields);
+    if (event) return event;
+    this.lastError.set(id, 'malformed trade event');
+    await this.deadLetter(id, fields, 'malformed', delivery);
+    return null;
+  }
+
+  /**
+   * Handles one entry alone; a failure leaves it pending for a later delivery.
+   * @returns whether it is to be acknowledged
+   */
+  private async handleEntry(p: Parsed, delivery: number): Promise<boolean> {
+    const failure = await this.attempt([p]);
+    if (!failure) {
+      this.lastError.delete(p.id);
+      return true;
+    }
+    const { err } = failure;
+    this.metrics.tradesConsumed.inc({ result: 'error' });
+    // Entries that another replica finished leave a stale line here: keep the map bounded.
+    if (this.lastError.size >= 10_000) this.lastError.clear();
+    this.lastError.set(p.id, err instanceof Error ? err.message.slice(0, 500) : String(err));
+    this.logger.error(
+      { err, id: p.id, tenantId: p.event.tenantId, delivery, maxDeliveries: this.opts.maxDeliveries },
+      'trade event failed; left pending for a later delivery',
+    );
+    return false;
+  }
+
+  /**
+   * Runs the handler on events of one tenant. An outage is retried in place with backoff; a tenant
+   * that does not exist is done (its entries are ignored).
+   * @returns undefined when the entries are done, otherwise the error
+   */
+  private async attempt(group: readonly Parsed[]): Promise<{ err: unknown } | undefined> {
     let backoff = 100;
     for (;;) {
       try {
-        const result = await this.handle(event);
-        this.metrics.tradesConsumed.inc({ result });
-        await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
-        this.lastError.delete(id);
-        return;
+        const results = await this.handle(group.map((p) => p.event));
+        for (const result of results) this.metrics.tradesConsumed.inc({ result });
+        return undefined;
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'string' && PERMANENT_PG_CODES.has(code)) {
-          this.metrics.tradesConsumed.inc({ result: 'ignored' });
-          this.logger.warn({ id, tenantId: event.tenantId }, 'trade event of an unknown tenant ignored');
-          await this.commands.xack(this.streamKey, CONSUMER_GROUP, id);
-          return;
+          this.metrics.tradesConsumed.inc({ result: 'ignored' }, group.length);
+          this.logger.warn(
+            { ids: group.map((p) => p.id), tenantId: group[0]?.event.tenantId },
+            'trade events of an unknown tenant ignored',
+          );
+          return undefined;
         }
+        if (!isOutage(err) || this.stopping) return { err };
         this.metrics.tradesConsumed.inc({ result: 'error' });
-        if (isOutage(err) && !this.stopping) {
-          this.logger.warn({ err, id }, 'trade event failed on an outage; retrying in place');
-          await new Promise((r) => setTimeout(r, backoff));
-          backoff = Math.min(backoff * 2, Math.max(100, this.opts.retryMs));
-          continue;
-        }
-        // Entries that another replica finished leave a stale line here: keep the map bounded.
-        if (this.lastError.size >= 10_000) this.lastError.clear();
-        this.lastError.set(id, err instanceof Error ? err.message.slice(0, 500) : String(err));
-        this.logger.error(
-          { err, id, tenantId: event.tenantId, delivery, maxDeliveries: this.opts.maxDeliveries },
-          'trade event failed; left pending for a later delivery',
+        this.logger.warn(
+          { err, entries: group.length },
+          'trade events failed on an outage; retrying in place',
         );
-        return;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, Math.max(100, this.opts.retryMs));
       }
     }
   }

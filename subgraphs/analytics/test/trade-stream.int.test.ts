@@ -3,7 +3,9 @@
  * delivered exactly ANALYTICS_TRADE_STREAM_MAX_DELIVERIES times, then moved to the dead-letter stream
  * and acknowledged, while entries of other tenants, before and after it, are handled; a malformed
  * entry is dead-lettered at once; an outage is retried in place without using up deliveries; entries
- * left pending by a crashed replica are taken over. The handler stands in for the database.
+ * left pending by a crashed replica are taken over; a page is handled per tenant in one batch, and a
+ * poison entry inside a batch is isolated by handling that batch's entries one by one. The handler
+ * stands in for the database (all of a batch or nothing, as one transaction).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +16,12 @@ import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { eventually } from '../../../test/support/wait.js';
 import { createAnalyticsMetrics, type AnalyticsMetrics } from '../src/analytics.metrics.js';
 import type { TradeEvent } from '../src/trade-event.js';
-import { CONSUMER_GROUP, DEAD_LETTER_SUFFIX, TradeStreamConsumer } from '../src/trade-stream.consumer.js';
+import {
+  CONSUMER_GROUP,
+  DEAD_LETTER_SUFFIX,
+  TradeStreamConsumer,
+  type TradeBatchHandler,
+} from '../src/trade-stream.consumer.js';
 
 const MAX_DELIVERIES = 3;
 
@@ -57,10 +64,29 @@ function setup(): Setup {
   };
 }
 
+/**
+ * A batch handler from a per-event one, atomic like the real one's transaction: `onCommit` sees a
+ * batch's events only when every one of them succeeded; `batches` records each batch's size.
+ */
+function atomic(
+  handle: (e: TradeEvent) => Promise<string>,
+  onCommit: (e: TradeEvent) => void = () => undefined,
+  batches: number[] = [],
+): TradeBatchHandler {
+  return async (events) => {
+    batches.push(events.length);
+    const results: string[] = [];
+    for (const e of events) results.push(await handle(e));
+    events.forEach(onCommit);
+    return results;
+  };
+}
+
 async function startConsumer(
   s: Setup,
-  handle: (e: TradeEvent) => Promise<string>,
+  handle: TradeBatchHandler,
   name = `consumer-${randomUUID().slice(0, 8)}`,
+  batchWaitMs = 0,
 ): Promise<void> {
   const blocking = createRedis(env.config, 'commands');
   const consumer = new TradeStreamConsumer(
@@ -71,17 +97,17 @@ async function startConsumer(
     handle,
     s.metrics,
     createLogger({ LOG_LEVEL: 'silent' }, 'analytics-test'),
-    { maxDeliveries: MAX_DELIVERIES, retryMs: 100, blockMs: 200 },
+    { maxDeliveries: MAX_DELIVERIES, retryMs: 100, blockMs: 200, batchWaitMs },
   );
   await consumer.start();
   running.push({ consumer, blocking });
 }
 
-const trade = (tenantId: string, tradeId: string): string[] => [
+const trade = (tenantId: string, tradeId: string, accountId = randomUUID()): string[] => [
   'tenantId',
   tenantId,
   'accountId',
-  randomUUID(),
+  accountId,
   'symbol',
   'AAPL',
   'side',
@@ -129,14 +155,17 @@ describe('trade stream dead letters', () => {
     const otherTenant = randomUUID();
     const handled: string[] = [];
     let poisonAttempts = 0;
-    await startConsumer(s, (e) => {
-      if (e.tenantId === poisonTenant) {
-        poisonAttempts += 1;
-        return Promise.reject(Object.assign(new Error('numeric field overflow'), { code: '22003' }));
-      }
-      handled.push(e.tradeId);
-      return Promise.resolve('applied');
-    });
+    await startConsumer(
+      s,
+      atomic((e) => {
+        if (e.tenantId === poisonTenant) {
+          poisonAttempts += 1;
+          return Promise.reject(Object.assign(new Error('numeric field overflow'), { code: '22003' }));
+        }
+        handled.push(e.tradeId);
+        return Promise.resolve('applied');
+      }),
+    );
     await redis.xadd(s.stream, '*', ...trade(otherTenant, 'before'));
     const poison = trade(poisonTenant, 'poison');
     const poisonId = await add(s.stream, poison);
@@ -170,14 +199,17 @@ describe('trade stream dead letters', () => {
     const s = setup();
     let failures = 0;
     const handled: string[] = [];
-    await startConsumer(s, (e) => {
-      if (failures < MAX_DELIVERIES + 2) {
-        failures += 1;
-        return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
-      }
-      handled.push(e.tradeId);
-      return Promise.resolve('applied');
-    });
+    await startConsumer(
+      s,
+      atomic((e) => {
+        if (failures < MAX_DELIVERIES + 2) {
+          failures += 1;
+          return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+        }
+        handled.push(e.tradeId);
+        return Promise.resolve('applied');
+      }),
+    );
     await redis.xadd(s.stream, '*', ...trade(randomUUID(), 'during-outage'));
     await eventually(() => (handled.length === 1 ? true : undefined), 'the entry after the outage');
     // More failed attempts than MAX_DELIVERIES, yet handled, not dead-lettered: none counted as a delivery.
@@ -195,12 +227,59 @@ describe('trade stream dead letters', () => {
     await redis.xreadgroup('GROUP', CONSUMER_GROUP, 'crashed', 'COUNT', 10, 'STREAMS', s.stream, '>');
     expect(await pendingCount(s.stream)).toBe(1);
     const handled: string[] = [];
-    await startConsumer(s, (e) => {
-      handled.push(e.tradeId);
-      return Promise.resolve('applied');
-    });
+    await startConsumer(
+      s,
+      atomic((e) => {
+        handled.push(e.tradeId);
+        return Promise.resolve('applied');
+      }),
+    );
     await eventually(() => (handled.length === 1 ? true : undefined), 'the orphan to be handled');
     expect(handled).toEqual(['orphan']);
     await eventually(async () => ((await pendingCount(s.stream)) === 0 ? true : undefined), 'the ack');
+  });
+
+  it('handles a page per tenant in one batch; a poison entry in a batch is isolated and dead-lettered', async () => {
+    const s = setup();
+    const [x, y] = [randomUUID(), randomUUID()];
+    const account = randomUUID();
+    // Added before the consumer starts (the group begins at 0), so its first page holds all of them.
+    const ids: Record<string, string> = {};
+    for (const [tenant, id] of [
+      [x, 'x1'],
+      [y, 'y1'],
+      [x, 'x2'],
+      [x, 'poison'],
+      [y, 'y2'],
+      [x, 'x3'],
+    ] as const) {
+      ids[id] = await add(s.stream, trade(tenant, id, account));
+    }
+    const committed: string[] = [];
+    const batches: number[] = [];
+    await startConsumer(
+      s,
+      atomic(
+        (e) =>
+          e.tradeId === 'poison'
+            ? Promise.reject(Object.assign(new Error('numeric field overflow'), { code: '22003' }))
+            : Promise.resolve('applied'),
+        (e) => committed.push(e.tradeId),
+        batches,
+      ),
+    );
+    const letters = await eventually(async () => {
+      const d = await deadLetters(s.dead);
+      return d.length === 1 ? d : undefined;
+    }, 'the poison entry dead-lettered');
+    expect(letters[0]).toMatchObject({ id: ids['poison'], reason: 'max_deliveries' });
+    // x's four entries in one batch, which fails, then one by one; y's two in one batch; then the
+    // poison entry's redeliveries alone. Each good entry is committed once.
+    expect(batches.slice(0, 6)).toEqual([4, 1, 1, 1, 1, 2]);
+    expect(committed.filter((t) => t.startsWith('y'))).toEqual(['y1', 'y2']);
+    expect(committed.filter((t) => t.startsWith('x'))).toEqual(['x1', 'x2', 'x3']);
+    expect(await pendingCount(s.stream)).toBe(0);
+    expect(await counter(s, 'analytics_trades_consumed_total', 'result="applied"')).toBe(5);
+    expect(await counter(s, 'analytics_trades_consumed_total', 'result="error"')).toBe(MAX_DELIVERIES);
   });
 });
