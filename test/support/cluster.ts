@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, processEnv, PROJECT_ROOT, type Config } from '../../lib/config.js';
+import { ensureBuilt } from '../../scripts/build.js';
 import { createCluster, type RunningCluster } from '../../scripts/cluster/cluster.js';
 import { ensureLocalCa, tlsFiles } from '../../scripts/cluster/tls-ca.js';
 import { planCluster, type ClusterProcess } from '../../scripts/cluster/topology.js';
@@ -57,6 +58,9 @@ export async function startTestCluster(
       return port;
     },
   );
+  // The services run from dist/ as in `make cluster`: built first when stale (atomic writes, so test
+  // files building at once are safe).
+  if (plan.processes.some((p) => p.kind === 'node' && (only?.(p) ?? true))) await ensureBuilt();
   const childEnv = { ...env, GATEWAY_PORT: String(entry), SERVICE_TOKEN: base.SERVICE_TOKEN };
   const cluster = createCluster({
     config: base,
