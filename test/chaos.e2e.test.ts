@@ -31,6 +31,8 @@ const LOAD = FULL
   ? { traders: 32, tenants: 4, priceSubscribers: 500 }
   : { traders: 4, tenants: 2, priceSubscribers: 20 };
 
+const SETUP_MS = FULL ? 900_000 : 300_000;
+
 const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken tenant { id } } }`;
 const PRICE = 'subscription { priceUpdated(symbols: ["AAPL"]) { symbol price } }';
@@ -186,7 +188,8 @@ beforeAll(async () => {
   });
   await ticksResumed(Date.now());
   await ordersResumed(Date.now());
-}, 300_000);
+  // 29 processes, then (full form) 500 subscribers: minutes on a busy 2-core machine.
+}, SETUP_MS);
 
 afterAll(async () => {
   await Promise.all(traders.map((t) => t.stop().catch(() => undefined)));

@@ -59,6 +59,7 @@ const tickAt = (ts: number): Tick => ({
   size: '1',
   ts,
   seq: ts,
+  producer: 'me',
 });
 
 /** One tick every 100 ms until aborted. */
