@@ -26,11 +26,14 @@ export interface TestCluster {
  * Plans and starts a cluster in `dir`.
  * @param env configuration variables of the platform (the test's namespace), before the cluster's
  * @param only the processes to start (default: all)
+ * @param onCreated receives the cluster before its start finishes, so a test whose setup hook times
+ *   out mid-start can still stop it (the members are detached and would outlive the test otherwise)
  */
 export async function startTestCluster(
   dir: string,
   env: Record<string, string>,
   only?: (p: ClusterProcess) => boolean,
+  onCreated?: (cluster: RunningCluster) => void,
 ): Promise<TestCluster> {
   // PgBouncer runs as `postgres` when the tests run as root: it must be able to reach its folder.
   await chmod(dir, 0o711);
@@ -69,6 +72,9 @@ export async function startTestCluster(
     cwd: PROJECT_ROOT,
     ...(only ? { only } : {}),
   });
+  onCreated?.(cluster);
+  // Last resort when the test process ends without stopping it.
+  process.once('exit', () => cluster.killNow());
   await cluster.start();
   const merged = { ...childEnv, ...plan.env };
   return { cluster, config: loadConfig({ ...processEnv(), ...merged }), env: merged };
