@@ -22,7 +22,19 @@ export function tenantSchemaName(tenantId: string): string {
 }
 
 /**
+ * How much longer than the statement timeout a query may go unanswered before the client gives up on
+ * its connection: the server cancels a slow statement first, so reaching this means the connection is
+ * dead without a reset (a PgBouncer or host that vanished from the network).
+ */
+const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+
+/**
  * A pg pool with the statement timeout and an application name set per connection.
+ *
+ * A connection that dies under a checked-out client (PgBouncer or PostgreSQL killed, restarted or
+ * failed over) makes the client emit `error`; pg-pool listens only while a client is idle, so without
+ * a listener of our own that event killed the whole process. The client's queries reject instead, the
+ * transaction helpers below destroy it, and the pool opens fresh connections.
  * @param url connection string (app role for services, owner role for migrations and provisioning)
  */
 export function createPool(
@@ -35,11 +47,41 @@ export function createPool(
     max: config.DB_POOL_MAX,
     application_name: applicationName,
     statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+    // Client-side bounds for what the server cannot bound: a query on a dead connection, and a
+    // connection (or a free pooled client) that never comes. Without them an account's placement turn
+    // could wait forever.
+    query_timeout: config.DB_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
+    connectionTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
+    keepAlive: true,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor a checked-out one: the error reaches its caller through the rejected query.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+/**
+ * Gives back the client of a failed transaction: rolled back when its connection still answers,
+ * destroyed when it does not (lost, or still running a query that outlived `query_timeout`), so the
+ * pool never hands out a connection in an unknown state.
+ */
+export async function releaseAfterFailure(client: pg.PoolClient, err: unknown): Promise<void> {
+  if (isQueryTimeout(err)) {
+    client.release(err);
+    return;
+  }
+  const rollback = await client.query('ROLLBACK').then(
+    () => undefined,
+    (e: unknown) => (e instanceof Error ? e : new Error('ROLLBACK failed')),
+  );
+  client.release(rollback);
+}
+
+/** pg's client-side `query_timeout` error (its message is the only mark it carries). */
+function isQueryTimeout(err: unknown): err is Error {
+  return err instanceof Error && err.message === 'Query read timeout';
 }
 
 /** Wraps a pool (or one client) in drizzle. */
@@ -82,14 +124,15 @@ async function inTenantTransaction<T>(
 ): Promise<T> {
   const prologue = tenantPrologue(scope);
   const client = await pool.connect();
+  let result: T;
   try {
-    return await run(client, prologue);
+    result = await run(client, prologue);
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await releaseAfterFailure(client, err);
     throw err;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }
 
 /**
@@ -165,6 +208,7 @@ export async function withPlatform<T>(
   fn: (tx: Db, client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('BEGIN');
     const tenantId = scope.kind === 'tenant' ? scope.tenantId : '';
@@ -173,15 +217,14 @@ export async function withPlatform<T>(
       `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('app.system', $3, true)`,
       [tenantId, userId, scope.kind === 'system' ? 'on' : 'off'],
     );
-    const result = await fn(createDb(client), client);
+    result = await fn(createDb(client), client);
     await client.query('COMMIT');
-    return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await releaseAfterFailure(client, err);
     throw err;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }
 
 /**
@@ -197,6 +240,8 @@ export async function runMigrations(opts: {
   searchPath?: string;
 }): Promise<void> {
   const client = new pg.Client({ connectionString: opts.url, application_name: 'tradesage-migrator' });
+  // A lost connection rejects the migration's query; its `error` event must not end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     // A dedicated (unpooled) connection, so a session-level search_path is safe here.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { processEnv, PROJECT_ROOT } from '../lib/config.js';
 import { loadPlatformConfigOrExit } from './platform-config.js';
 import { startDevMa130, type DevMa130 } from '../ops/ma130/dev-ma130.js';
+import { ensureBuilt } from './build.js';
 import { clusterTable, createCluster, ensureClusterTools } from './cluster/cluster.js';
 import { defaultClusterPaths, planCluster } from './cluster/topology.js';
 import { paint } from './platform.js';
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
     say(`missing Debian packages: ${missing.join(' ')} (apt-get install them as root)`, 'red');
     process.exit(1);
   }
+  // The services run from their bundles, as in `make prod` (scripts/run.sh built them already).
+  say(await ensureBuilt());
   const keysDir = path.join(PROJECT_ROOT, 'keys');
   const paths = defaultClusterPaths(path.resolve(PROJECT_ROOT, config.DATA_DIR), keysDir);
   const plan = planCluster(config, paths);

@@ -4,7 +4,7 @@
  * order exists exactly once, filled at most once, and cash and positions reconcile; subscribers
  * receive ticks again; Redis failover keeps sessions; provisioning completes once; a backup killed
  * mid-upload is retried and leaves no partial file. The short form (default suite) runs lighter load
- * and three faults; CHAOS_FULL=1 (`make chaos`) the issue's load and all six. Recovery times are
+ * and four faults; CHAOS_FULL=1 (`make chaos`) the issue's load and all six. Recovery times are
  * printed as a table (docs/reliability.md).
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import {
   type Ack,
   type Subscriber,
 } from './support/chaos-load.js';
+import type { RunningCluster } from '../scripts/cluster/cluster.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from './support/env.js';
 import { runCommandEnv } from './support/run-command.js';
@@ -30,6 +31,8 @@ const FULL = processEnv()['CHAOS_FULL'] === '1';
 const LOAD = FULL
   ? { traders: 32, tenants: 4, priceSubscribers: 500 }
   : { traders: 4, tenants: 2, priceSubscribers: 20 };
+
+const SETUP_MS = FULL ? 900_000 : 300_000;
 
 const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken tenant { id } } }`;
@@ -48,6 +51,8 @@ interface Trader {
 let env: TestEnv;
 let sshd: TestSshd;
 let tc: TestCluster;
+/** The cluster while it starts (stopped by afterAll even when the setup hook timed out). */
+let starting: RunningCluster | undefined;
 let admin: pg.Pool;
 let url = '';
 let wsUrl = '';
@@ -166,7 +171,9 @@ beforeAll(async () => {
     BACKUP_MANUAL_MAX_PER_DAY: '100000',
     MA130_CHECK_INTERVAL_MS: '3600000',
   });
-  tc = await startTestCluster(env.tmpDir, vars);
+  tc = await startTestCluster(env.tmpDir, vars, undefined, (c) => {
+    starting = c;
+  });
   admin = new pg.Pool({ connectionString: adminUrlOf(env.config), max: 2 });
   url = `http://127.0.0.1:${tc.cluster.plan.ports.entry}/graphql`;
   wsUrl = url.replace('http:', 'ws:');
@@ -186,14 +193,15 @@ beforeAll(async () => {
   });
   await ticksResumed(Date.now());
   await ordersResumed(Date.now());
-}, 300_000);
+  // 29 processes, then (full form) 500 subscribers: minutes on a busy 2-core machine.
+}, SETUP_MS);
 
 afterAll(async () => {
   await Promise.all(traders.map((t) => t.stop().catch(() => undefined)));
   await Promise.allSettled(restarts);
   await Promise.all([...priceSubs, ...orderSubs].map((s) => s.dispose().catch(() => undefined)));
   await admin?.end();
-  await tc?.cluster.stop();
+  await (tc?.cluster ?? starting)?.stop();
   await sshd?.stop();
   await env?.cleanup();
   if (recovery.length > 0) {
@@ -201,7 +209,8 @@ afterAll(async () => {
       `\nchaos (${FULL ? 'full' : 'short'} form) recovery times:\n${recovery.map((r) => `  ${r.fault.padEnd(34)} ${String(r.ms).padStart(6)} ms  (${r.what})`).join('\n')}`,
     );
   }
-}, 120_000);
+  // Stopping 29 processes in order, each given up to 10 s, on a busy machine.
+}, 300_000);
 
 describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time under load`, () => {
   it('a gateway: subscribers reconnect to the other one, orders go on, a registration provisions once', async () => {
@@ -271,30 +280,46 @@ describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time und
       ms: await ticksResumed(at),
       what: 'every subscriber ticking again',
     });
-    // The sessions made before the failover still work.
+    // The sessions made before the failover still work: no sign-in again. Right after it a request
+    // may still meet a replica that HAProxy has not taken back yet (503, INTERNAL_SERVER_ERROR): that
+    // is retried, as a client would; UNAUTHENTICATED is not.
     for (const o of owners) {
-      const r = await post<{ accounts: unknown[] }>(url, '{ accounts { id } }', {}, o.token);
-      expect(r?.errors).toBeUndefined();
+      const r = await eventually(
+        async () => {
+          const res = await post<{ accounts: unknown[] }>(url, '{ accounts { id } }', {}, o.token);
+          return !res || res.errors?.[0]?.extensions?.code === 'INTERNAL_SERVER_ERROR' ? undefined : res;
+        },
+        'an authenticated query after the failover',
+        30_000,
+        100,
+      );
+      expect(r.errors).toBeUndefined();
     }
+    recovery.push({
+      fault: 'Redis primary, queries',
+      ms: Date.now() - at,
+      what: 'every owner answered with the old session',
+    });
     restartLater('redis-1');
   }, 120_000);
 
-  // Full form only for now: in one short run orders resumed 6 s after the restart, in another (machine
-  // load 16 on 2 cores) placements stayed stuck past 60 s; see docs/reliability.md.
-  it.runIf(FULL)(
-    'PgBouncer, then restarted: orders go on once it is back',
-    async () => {
-      await tc.cluster.kill('pgbouncer');
-      const at = Date.now();
-      await tc.cluster.restart('pgbouncer');
-      recovery.push({
-        fault: 'PgBouncer (SIGKILL, restarted)',
-        ms: await ordersResumed(at),
-        what: 'next order acknowledged after restart',
-      });
-    },
-    120_000,
-  );
+  // Every service survives it (a checked-out pg client's lost connection used to kill the process:
+  // subgraphs/trading/test/pgbouncer-restart.int.test.ts), and no replica is restarted here.
+  it('PgBouncer, then restarted: orders go on once it is back', async () => {
+    // Replicas still starting would exit on an unreachable database; this fault is about running ones.
+    await Promise.all(restarts);
+    await tc.cluster.kill('pgbouncer');
+    const at = Date.now();
+    await tc.cluster.restart('pgbouncer');
+    recovery.push({
+      fault: 'PgBouncer (SIGKILL, restarted)',
+      ms: await ordersResumed(at),
+      what: 'next order acknowledged after restart',
+    });
+    for (const p of tc.cluster.plan.processes) {
+      if (p.kind === 'node') expect(tc.cluster.pidOf(p.name), `${p.name} alive`).toBeDefined();
+    }
+  }, 120_000);
 
   it.runIf(FULL)(
     'a tenants worker mid-backup: the job is retried and completes, no partial file is left',

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../../lib/config.js';
-import { platformProcesses } from '../../scripts/platform.js';
+import { buildEntries } from '../../scripts/build.js';
+import { distOf, launchArgs, platformProcesses, SERVICE_NODE_FLAGS } from '../../scripts/platform.js';
 import {
   applyJson6902,
   containersOf,
@@ -19,6 +20,7 @@ import {
   configProblems,
   containerProblems,
   nodeEntry,
+  nodePreloads,
   referenceProblems,
   schemaProblems,
   selectorProblems,
@@ -110,7 +112,13 @@ describe.each(Object.entries(OVERLAYS))('overlay %s', (overlay, namespace) => {
     expect(processes.length).toBe(8);
     for (const p of processes) {
       const c = container(all, p.name);
-      expect(nodeEntry(c)).toBe(p.entry);
+      // Its bundle, after the preloads, exactly as `make prod` starts it (the image's NODE_OPTIONS
+      // carry SERVICE_NODE_FLAGS).
+      expect(nodeEntry(c)).toBe(p.dist);
+      expect(['node', ...(c['command'] as string[]).slice(1)]).toEqual([
+        'node',
+        ...launchArgs(p, 'dist').filter((a) => !SERVICE_NODE_FLAGS.includes(a)),
+      ]);
       expect(c['ports']).toEqual([{ name: 'http', containerPort: p.port }]);
       expect(c['livenessProbe']).toMatchObject({ httpGet: { path: '/health', port: 'http' } });
       expect(c['readinessProbe']).toMatchObject({ httpGet: { path: '/ready', port: 'http' } });
@@ -154,7 +162,13 @@ describe('overlays differ where they should', () => {
     expect(gateway['resources']).toMatchObject({ requests: { cpu: '1' } });
     // The strategic merge kept what the base and its JSON 6902 patch put in the same container.
     expect(gateway['securityContext']).toMatchObject({ readOnlyRootFilesystem: true });
-    expect(gateway['command']).toEqual(['node', '--import', 'tsx', 'gateway/src/index.ts']);
+    expect(gateway['command']).toEqual([
+      'node',
+      '--enable-source-maps',
+      '--import',
+      './dist/telemetry.js',
+      'dist/gateway.js',
+    ]);
     // Read as kubectl reads YAML (1.1): the key files' mode 0440 is octal, owner and group may read.
     const volumes = (podSpecOf(find(prod, 'Deployment', 'auth'))?.['volumes'] ?? []) as Record<
       string,
@@ -176,6 +190,25 @@ describe('the db-init Job and the Secrets template', () => {
     // Unreplaced, the template's SERVICE_TOKEN stops every process at start.
     const secrets = find(SECRETS, 'Secret', 'tradesage-secrets')['stringData'] as Record<string, string>;
     expect(() => loadConfig({ SERVICE_TOKEN: secrets['SERVICE_TOKEN'] })).toThrow(/placeholder/);
+  });
+});
+
+describe('what the containers run', () => {
+  it('bundles scripts/build.ts makes (what the image copies into dist/), never sources through tsx', () => {
+    const built = new Set(buildEntries().map((e) => distOf(e.name)));
+    const nodeContainers = [...render('prod'), ...DB_INIT].flatMap((o) => {
+      const pod = podSpecOf(o);
+      return pod ? containersOf(pod).filter((c) => nodeEntry(c) !== undefined) : [];
+    });
+    // 8 processes and db-init.
+    expect(nodeContainers).toHaveLength(9);
+    for (const c of nodeContainers) {
+      expect(built).toContain(nodeEntry(c));
+      for (const preload of nodePreloads(c)) expect(built).toContain(preload.replace(/^\.\//, ''));
+    }
+    const job = containersOf(podSpecOf(find(DB_INIT, 'Job', 'db-init')) ?? {});
+    expect(job.map((c) => nodeEntry(c))).toEqual(['dist/db-init.js']);
+    expect(nodeEntry({ command: ['node', '--import', 'tsx', 'gateway/src/index.ts'] })).toBeUndefined();
   });
 });
 

@@ -265,13 +265,32 @@ export function containerProblems(all: K8sObject[]): string[] {
   return problems;
 }
 
-/** `node --import tsx <entry>`: the processes of the repository's image, with their entry module. */
+/** A bundle of the image's dist/ (scripts/build.ts), as the command names it. */
+const BUNDLE = /^(?:\.\/)?dist\/[a-z0-9-]+\.js$/;
+
+/**
+ * `node --enable-source-maps [--import <preload bundle>]... dist/<name>.js`: a process of the
+ * repository's image, run from its bundle as scripts/platform.ts `launchArgs(p, 'dist')` starts it
+ * (the image's NODE_OPTIONS carry the remaining Node flags).
+ * @returns the bundle it runs, or undefined for any other command (PgBouncer's)
+ */
 export function nodeEntry(container: Json): string | undefined {
-  const command = arr(container['command']);
-  const [node, flag, loader, entry] = command;
-  return command.length === 4 && node === 'node' && flag === '--import' && loader === 'tsx'
-    ? str(entry)
-    : undefined;
+  const command = arr(container['command']).map(str);
+  const [node, sourceMaps, ...rest] = command;
+  const bundle = rest.pop();
+  if (node !== 'node' || sourceMaps !== '--enable-source-maps' || !bundle || !BUNDLE.test(bundle)) {
+    return undefined;
+  }
+  for (let i = 0; i < rest.length; i += 2) {
+    if (rest[i] !== '--import' || !BUNDLE.test(rest[i + 1] ?? '')) return undefined;
+  }
+  return bundle;
+}
+
+/** The bundles a node container loads before its entry (`--import`), as the command names them. */
+export function nodePreloads(container: Json): string[] {
+  const command = arr(container['command']).map(str);
+  return command.flatMap((a, i) => (command[i - 1] === '--import' && a ? [a] : []));
 }
 
 /** Decoded values of a ConfigMap or Secret (Secret `data` is base64). */

@@ -23,7 +23,7 @@ import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processEnv, type Config } from '../../lib/config.js';
 import { signalChild, signalChildGroup } from '../../lib/process-signal.js';
-import { launchArgs } from '../platform.js';
+import { launchArgs, type Runner } from '../platform.js';
 import { REPLICAS, type ClusterPlan, type ClusterProcess } from './topology.js';
 import {
   haproxyConfig,
@@ -121,6 +121,12 @@ export interface StartClusterOptions {
   stopTimeoutMs?: number;
   /** Node.js executable (tests: the one running them). */
   nodePath?: string;
+  /**
+   * How the Node processes run: their dist/ bundles (scripts/build.ts; built beforehand), as `make
+   * prod`, the image and Kubernetes run them, or their sources through tsx.
+   * @default 'dist'
+   */
+  runner?: Runner;
   /** Repository root (cwd of the Node processes). */
   cwd: string;
   /** Start only these processes (tests of one tool: e.g. Redis and the sentinels); default all. */
@@ -240,7 +246,7 @@ export function createCluster(opts: StartClusterOptions): RunningCluster {
   const spawnMember = (proc: ClusterProcess): ClusterMember => {
     let child: ChildProcess;
     if (proc.kind === 'node') {
-      child = spawn(opts.nodePath ?? process.execPath, launchArgs(proc.spec, 'tsx'), {
+      child = spawn(opts.nodePath ?? process.execPath, launchArgs(proc.spec, opts.runner ?? 'dist'), {
         cwd: opts.cwd,
         env: { ...opts.env, ...plan.env, ...plan.replicaEnv(proc), FORCE_COLOR: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
+import { ensureBuilt } from '../../scripts/build.js';
 import { createCluster, type RunningCluster } from '../../scripts/cluster/cluster.js';
 import { ensureLocalCa, tlsFiles } from '../../scripts/cluster/tls-ca.js';
 import { planCluster, type ClusterProcess } from '../../scripts/cluster/topology.js';
@@ -26,11 +27,14 @@ export interface TestCluster {
  * Plans and starts a cluster in `dir`.
  * @param env configuration variables of the platform (the test's namespace), before the cluster's
  * @param only the processes to start (default: all)
+ * @param onCreated receives the cluster before its start finishes, so a test whose setup hook times
+ *   out mid-start can still stop it (the members are detached and would outlive the test otherwise)
  */
 export async function startTestCluster(
   dir: string,
   env: Record<string, string>,
   only?: (p: ClusterProcess) => boolean,
+  onCreated?: (cluster: RunningCluster) => void,
 ): Promise<TestCluster> {
   // PgBouncer runs as `postgres` when the tests run as root: it must be able to reach its folder.
   await chmod(dir, 0o711);
@@ -58,6 +62,9 @@ export async function startTestCluster(
       return port;
     },
   );
+  // The services run from dist/ as in `make cluster`: built first when stale (atomic writes, so test
+  // files building at once are safe).
+  if (plan.processes.some((p) => p.kind === 'node' && (only?.(p) ?? true))) await ensureBuilt();
   const childEnv = { ...env, GATEWAY_PORT: String(entry), SERVICE_TOKEN: base.SERVICE_TOKEN };
   const cluster = createCluster({
     config: base,
@@ -66,6 +73,9 @@ export async function startTestCluster(
     cwd: PROJECT_ROOT,
     ...(only ? { only } : {}),
   });
+  onCreated?.(cluster);
+  // Last resort when the test process ends without stopping it.
+  process.once('exit', () => cluster.killNow());
   await cluster.start();
   const merged = { ...childEnv, ...plan.env };
   return { cluster, config: loadPlatformConfig({ ...processEnv(), ...merged }), env: merged };

@@ -66,9 +66,11 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
   const [gateway, auth, sessions, tenants, trading, marketData, analytics] = await freePorts(7);
   const base = processEnv();
   // TEST_DATABASE_VIA (host:port of a PgBouncer, TLS verified against TEST_DATABASE_CA): the services'
-  // connections go through it, as in `make cluster`; the superuser's stay direct.
-  const via = base['TEST_DATABASE_VIA'];
-  const tls = `sslmode=verify-full&sslrootcert=${encodeURIComponent(base['TEST_DATABASE_CA'] ?? '')}`;
+  // connections go through it, as in `make cluster`; the superuser's stay direct. From the environment
+  // (a child vitest) or from `overrides` (a test that starts its own PgBouncer).
+  const via = overrides['TEST_DATABASE_VIA'] ?? base['TEST_DATABASE_VIA'];
+  const ca = overrides['TEST_DATABASE_CA'] ?? base['TEST_DATABASE_CA'] ?? '';
+  const tls = `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`;
   const dbUrl = (role: string, db: string): string =>
     via ? `postgres://${role}@${via}/${db}?${tls}` : `postgres://${role}@127.0.0.1:5432/${db}`;
   const database = `ts_test_${namespace}`;

@@ -48,7 +48,7 @@ export function createMarketMetrics(registry: Registry): MarketMetrics {
     }),
     ticksDropped: new Counter({
       name: 'market_ticks_dropped_total',
-      help: 'Ticks not written to Postgres, by reason (buffer_full: Postgres too slow or down for too long)',
+      help: 'Ticks not written to Postgres, by reason (buffer_full: Postgres too slow or down for too long; publish_failed: Redis unreachable, not published either)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { releaseAfterFailure } from '../../../lib/db.js';
 import type { Logger } from '../../../lib/logger.js';
 import { aggregateMinuteBars } from './bar.aggregate.js';
 import type { BarRepository } from './bar.repository.js';
@@ -172,10 +173,9 @@ export class TickWriter {
       await this.bars.upsertAndRollUp(client, aggregateMinuteBars(batch));
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await releaseAfterFailure(client, err);
       throw err;
-    } finally {
-      client.release();
     }
+    client.release();
   }
 }

@@ -10,18 +10,29 @@ export interface PublishedTickSink {
   enqueue(ticks: readonly Tick[]): number;
 }
 
+/** Pause before the next lock check after one failed (Redis unreachable, or failing over). */
+const RETRY_AFTER_FAILURE_MS = 200;
+
 /**
  * One contender for the feed: every replica runs one, exactly one leads. Every third of the lock TTL
  * a follower tries to take the lock and the leader renews it. The leader runs the provider and
  * publishes its ticks through the fenced publisher, then hands them to the writer; on losing the lock
  * (a failed renewal, or a publish refused by the fence) it stops its provider at once. A graceful
  * stop releases the lock so a follower takes over within one poll instead of one TTL.
+ *
+ * Redis unreachable (a Sentinel failover takes a few seconds) is not a lost lock: the leader drops the
+ * ticks it cannot publish and keeps leading while its lease may still be valid, and lock checks are
+ * retried every {@link RETRY_AFTER_FAILURE_MS}, so ticks flow again as soon as the new primary answers.
  */
 export class FeedService {
   private timer: NodeJS.Timeout | undefined;
   private run: { abort: AbortController; done: Promise<void> } | undefined;
   private stopped = true;
   private polling: Promise<void> | undefined;
+  /** The last lock check failed (Redis unreachable): check again soon. */
+  private checkFailed = false;
+  /** Publishes are failing (logged once per outage). */
+  private publishFailing = false;
 
   constructor(
     private readonly lock: RedisLease,
@@ -69,7 +80,8 @@ export class FeedService {
       this.timer = undefined;
       this.polling = this.poll().finally(() => {
         this.polling = undefined;
-        this.schedule(Math.max(100, Math.floor(this.ttlMs / 3)));
+        const every = Math.max(100, Math.floor(this.ttlMs / 3));
+        this.schedule(this.checkFailed ? Math.min(every, RETRY_AFTER_FAILURE_MS) : every);
       });
     }, delayMs);
   }
@@ -77,12 +89,17 @@ export class FeedService {
   private async poll(): Promise<void> {
     try {
       if (this.run) {
-        if (!(await this.lock.renew())) await this.stepDown('lost the feed lock');
+        const renewed = await this.lock.renew();
+        this.checkFailed = false;
+        if (!renewed) await this.stepDown('lost the feed lock');
         return;
       }
-      if (await this.lock.acquire()) await this.stepUp();
+      const acquired = await this.lock.acquire();
+      this.checkFailed = false;
+      if (acquired) await this.stepUp();
     } catch (err) {
-      this.logger.warn({ err }, 'feed lock check failed');
+      if (!this.checkFailed) this.logger.warn({ err }, 'feed lock check failed');
+      this.checkFailed = true;
       // Unsure whether we still hold it: stop producing once the lease could have expired.
       if (this.run && !this.lock.held) await this.stepDown('feed lock lease expired');
     }
@@ -94,7 +111,18 @@ export class FeedService {
     const abort = new AbortController();
     const sink = async (ticks: Tick[]): Promise<void> => {
       if (abort.signal.aborted) return;
-      const { published, lostLock } = await this.publisher.publish(ticks, this.lock.token);
+      const outcome = await this.publisher.publish(ticks, this.lock.token).catch((err: unknown) => {
+        // Redis unreachable: these ticks are lost, the lead is not (unless the lease ran out).
+        if (!this.publishFailing) this.logger.warn({ err }, 'publishing ticks failed; dropping them');
+        this.publishFailing = true;
+        this.metrics.ticksDropped.inc({ reason: 'publish_failed' }, ticks.length);
+        if (!this.lock.held) abort.abort();
+        return undefined;
+      });
+      if (!outcome) return;
+      if (this.publishFailing) this.logger.info('publishing ticks again');
+      this.publishFailing = false;
+      const { published, lostLock } = outcome;
       if (published > 0) {
         this.metrics.ticksPublished.inc(published);
         const sent = published === ticks.length ? ticks : ticks.slice(0, published);

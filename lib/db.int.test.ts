@@ -1,0 +1,123 @@
+/**
+ * Pooled connections that die under a running transaction (real PostgreSQL): the process survives the
+ * client's `error` event, the transaction rejects, and the dead connection is never handed out again.
+ * A connection that stops answering without a reset (a vanished PgBouncer or host, played here by a
+ * loopback proxy that stops forwarding) is given up after the client-side query timeout.
+ */
+import net from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminUrlOf, createTestEnv, type TestEnv } from '../test/support/env.js';
+import { createPool, withPlatform } from './db.js';
+
+const SYSTEM = { kind: 'system' } as const;
+/** Short, so the client-side timeout (statement timeout plus its margin) comes soon. */
+const STATEMENT_TIMEOUT_MS = 300;
+
+let env: TestEnv;
+let admin: pg.Pool;
+const pools: pg.Pool[] = [];
+
+beforeAll(async () => {
+  env = await createTestEnv('db_conn_loss');
+  admin = new pg.Pool({ connectionString: adminUrlOf(env.config), max: 1 });
+});
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+  await admin?.end();
+  await env?.cleanup();
+});
+
+function poolOf(url: string): pg.Pool {
+  const pool = createPool(
+    { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: STATEMENT_TIMEOUT_MS },
+    url,
+    'db-conn-loss-test',
+  );
+  pools.push(pool);
+  return pool;
+}
+
+async function backendPid(client: pg.PoolClient): Promise<number> {
+  const r = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return r.rows[0]?.pid ?? 0;
+}
+
+/**
+ * A TCP proxy to PostgreSQL whose `freeze()` stops forwarding on the connections open at that moment:
+ * they stay open and nothing answers. Connections made later are forwarded.
+ */
+async function startProxy(target: URL): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  const open = new Set<{ frozen: boolean; down: net.Socket; up: net.Socket }>();
+  const server = net.createServer((down) => {
+    const up = net.connect(Number(target.port || 5432), target.hostname);
+    const link = { frozen: false, down, up };
+    open.add(link);
+    for (const s of [down, up]) {
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        open.delete(link);
+        down.destroy();
+        up.destroy();
+      });
+    }
+    down.on('data', (d) => {
+      if (!link.frozen) up.write(d);
+    });
+    up.on('data', (d) => {
+      if (!link.frozen) down.write(d);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze: () => {
+      for (const link of open) link.frozen = true;
+    },
+    close: async () => {
+      for (const link of open) link.down.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('a connection lost under a checked-out client', () => {
+  it('rejects the transaction, keeps the process up and never reuses the connection', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    let lost = 0;
+    const failed = withPlatform(pool, SYSTEM, async (_tx, client) => {
+      lost = await backendPid(client);
+      // The backend dies while the transaction holds its client between two statements.
+      await admin.query('SELECT pg_terminate_backend($1)', [lost]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await client.query('SELECT 1');
+    });
+    await expect(failed).rejects.toThrow();
+    const next = await withPlatform(pool, SYSTEM, (_tx, client) => backendPid(client));
+    expect(next).not.toBe(lost);
+    expect(pool.totalCount).toBe(1);
+  });
+
+  it('gives up on a connection that stops answering, and the pool carries on with a fresh one', async () => {
+    const proxy = await startProxy(new URL(env.config.DATABASE_URL));
+    try {
+      const url = new URL(env.config.DATABASE_URL);
+      url.port = String(proxy.port);
+      const pool = poolOf(url.toString());
+      const before = await withPlatform(pool, SYSTEM, (_tx, client) => backendPid(client));
+      proxy.freeze();
+      // Without the client-side timeout this would wait for TCP to give up (minutes): the test's
+      // timeout would fail it.
+      await expect(withPlatform(pool, SYSTEM, (_tx, client) => backendPid(client))).rejects.toThrow(
+        'Query read timeout',
+      );
+      // The frozen connection was destroyed, not given back; the next transaction gets a new one.
+      expect(pool.totalCount).toBe(0);
+      const after = await withPlatform(pool, SYSTEM, (_tx, client) => backendPid(client));
+      expect(after).not.toBe(before);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+});
