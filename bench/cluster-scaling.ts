@@ -13,6 +13,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv } from '../test/support/run-command.js';
+import type { RunningCluster } from '../scripts/cluster/cluster.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
@@ -67,7 +68,15 @@ async function withCluster<T>(
       MA130_CHECK_INTERVAL_MS: '3600000',
       ...extra,
     });
-    tc = await startTestCluster(env.tmpDir, vars, skip ? (p) => p.name !== skip : undefined);
+    let created: RunningCluster | undefined;
+    const started = startTestCluster(env.tmpDir, vars, skip ? (p) => p.name !== skip : undefined, (c) => {
+      created = c;
+    });
+    // A start that fails half-way still stops what it started.
+    tc = await started.catch(async (err: unknown) => {
+      await created?.stop();
+      throw err;
+    });
     // HAProxy marks the replica left out down after two failed checks 1 s apart.
     await new Promise((r) => setTimeout(r, 4_000));
     return await run(tc, `http://127.0.0.1:${tc.cluster.plan.ports.entry}/graphql`, env);
