@@ -20,6 +20,7 @@ import {
   returningUserContext,
   sampleFirstRender,
   SCENARIOS,
+  watchFirstRender,
   type RenderSample,
 } from './web-desk-render.js';
 
@@ -101,21 +102,22 @@ try {
       for (const e of list.getEntries()) w.__longTasks.push(e.duration);
     }).observe({ type: 'longtask', buffered: true });
   });
+  await context.addInitScript(watchFirstRender, INSTRUMENTS);
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
+  await cdp.send('Performance.enable');
   await page.goto(`${run.origin}/`);
   const firstRender: Record<string, ReturnType<typeof medianSample>> = {};
   for (const scenario of SCENARIOS) {
     const samples: RenderSample[] = [];
     for (let n = 0; n < RENDER_SAMPLES; n++)
-      samples.push(await sampleFirstRender(page, cdp, run.origin, scenario, INSTRUMENTS));
+      samples.push(await sampleFirstRender(page, cdp, run.origin, scenario));
     firstRender[scenario.name] = medianSample(samples);
   }
   const rows = await page.locator('td.price').count();
 
   // Steady state with every instrument ticking.
-  await cdp.send('Performance.enable');
   const taskSeconds = async (): Promise<number> => {
     const { metrics } = await cdp.send('Performance.getMetrics');
     return metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0;
