@@ -1,8 +1,8 @@
 /**
- * First meaningful render of the web desk (issue 14), for bench/web-desk.ts: navigation start → the frame
- * that paints every market watch row with a price, for a returning user (session in localStorage), broken down with
- * the Navigation and Resource Timing entries and the desk's own `desk:*` User Timing marks
- * (web/src/boot-timing.ts).
+ * First meaningful render of the web desk (issue 14), for bench/web-desk.ts: navigation start → the
+ * frame that paints every market watch row with a price, for a returning user (session in
+ * localStorage), broken down with the Navigation and Resource Timing entries and the desk's own
+ * `desk:*` User Timing marks (web/src/boot-timing.ts).
  *
  * Measured in a browser context of its own without Playwright request routing: routing disables
  * Chromium's HTTP cache and sends every request through the driver, which is neither what a user has
