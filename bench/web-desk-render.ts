@@ -57,28 +57,26 @@ export async function returningUserContext(
 }
 
 /**
- * Installs (as an init script, `rows` as its argument) the in-page watch that sets `__pricedAt` to
- * the time of the frame that first paints `rows` market watch prices: a MutationObserver sees the DOM
- * change, the next animation frame is the one that paints it. Polling the page from the bench instead
- * (waitForFunction on every frame) costs its main thread hundreds of milliseconds of DevTools work.
+ * The init script of the in-page watch that sets `__pricedAt` to the time of the frame that first
+ * paints `rows` market watch prices: a MutationObserver sees the DOM change, the next animation frame
+ * is the one that paints it. Polling the page from the bench instead (waitForFunction on every frame)
+ * costs its main thread hundreds of milliseconds of DevTools work. Source text, not a function: tsx
+ * would compile a function with helpers (`__name`) that do not exist in the page.
  */
-export function watchFirstRender(rows: number): void {
-  const w = globalThis as unknown as { __pricedAt?: number };
-  const priced = (): boolean => {
-    const cells = document.querySelectorAll<HTMLElement>('td.price');
-    if (cells.length < rows) return false;
-    for (const c of Array.from(cells)) if (c.textContent === '—' || c.textContent === '') return false;
+export const watchFirstRender = (rows: number): string => `(() => {
+  const priced = () => {
+    const cells = document.querySelectorAll('td.price');
+    if (cells.length < ${rows}) return false;
+    for (const c of cells) if (c.textContent === '—' || c.textContent === '') return false;
     return true;
   };
   const observer = new MutationObserver(() => {
     if (!priced()) return;
     observer.disconnect();
-    requestAnimationFrame(() => {
-      w.__pricedAt = performance.now();
-    });
+    requestAnimationFrame(() => { globalThis.__pricedAt = performance.now(); });
   });
   observer.observe(document, { childList: true, subtree: true, characterData: true });
-}
+})();`;
 
 /** How the page is entered for one sample. */
 export interface Scenario {
@@ -120,7 +118,7 @@ export async function sampleFirstRender(
   const handle = await page.waitForFunction(
     () => (globalThis as unknown as { __pricedAt?: number }).__pricedAt,
     undefined,
-    { timeout: 30_000, polling: 50 },
+    { timeout: 120_000, polling: 50 },
   );
   const totalMs = (await handle.jsonValue()) as number;
   const after = await busySeconds(cdp);

@@ -102,7 +102,7 @@ try {
       for (const e of list.getEntries()) w.__longTasks.push(e.duration);
     }).observe({ type: 'longtask', buffered: true });
   });
-  await context.addInitScript(watchFirstRender, INSTRUMENTS);
+  await context.addInitScript({ content: watchFirstRender(INSTRUMENTS) });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
