@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
+import { get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { freePorts } from '../../test/support/env.js';
-import { mountWebDesk, WEB_DESK_CSP, type WebDesk } from './web-desk.routes.js';
+import { acceptedEncodings, mountWebDesk, WEB_DESK_CSP, type WebDesk } from './web-desk.routes.js';
 
 const logger = createLogger({ LOG_LEVEL: 'silent' }, 'web-desk-test');
 
@@ -42,6 +43,21 @@ async function serve(overrides: Partial<DeskConfig>): Promise<Running> {
   };
 }
 
+/** A GET whose body is left encoded (fetch would decode it). */
+function rawGet(
+  url: string,
+  acceptEncoding: string,
+): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 const page = (url: string): Promise<Response> => fetch(url, { headers: { accept: 'text/html' } });
 
 let dir: string;
@@ -50,6 +66,10 @@ beforeAll(async () => {
   await mkdir(path.join(dir, 'dist', 'assets'), { recursive: true });
   await writeFile(path.join(dir, 'dist', 'index.html'), '<!doctype html><title>desk</title>');
   await writeFile(path.join(dir, 'dist', 'assets', 'index-abc123.js'), 'console.log(1)');
+  const chunk = 'export const desk = 1;\n'.repeat(200);
+  await writeFile(path.join(dir, 'dist', 'assets', 'chunk-def456.js'), chunk);
+  await writeFile(path.join(dir, 'dist', 'assets', 'chunk-def456.js.br'), brotliCompressSync(chunk));
+  await writeFile(path.join(dir, 'dist', 'assets', 'chunk-def456.js.gz'), gzipSync(chunk));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -78,6 +98,41 @@ describe('the web desk routes (built files)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toMatch(/max-age=31536000.*immutable/);
     expect((await fetch(`${s.base}/assets/gone.js`)).status).toBe(404);
+  });
+
+  it('sends the precompressed variant the browser accepts, with the type of the original', async () => {
+    const url = `${s.base}/assets/chunk-def456.js?v=1`;
+    const plain = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
+    const type = plain.headers.get('content-type');
+    expect(type).toMatch(/javascript/);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    const chunk = await plain.text();
+    expect(chunk).toContain('export const desk');
+    // Through node:http, which leaves the body encoded (fetch decodes it).
+    for (const [accept, encoding, decode] of [
+      ['gzip, deflate, br, zstd', 'br', brotliDecompressSync],
+      ['gzip;q=1, br;q=0', 'gzip', gunzipSync],
+    ] as const) {
+      const res = await rawGet(url, accept);
+      expect(res.headers['content-encoding']).toBe(encoding);
+      expect(res.headers['content-type']).toBe(type);
+      expect(res.headers['vary']).toMatch(/accept-encoding/i);
+      expect(res.headers['cache-control']).toMatch(/max-age=31536000.*immutable/);
+      expect(Number(res.headers['content-length'])).toBe(res.body.length);
+      expect(decode(res.body).toString()).toBe(chunk);
+    }
+    // No variant on disk: the file as it is.
+    const bare = await rawGet(`${s.base}/assets/index-abc123.js`, 'br, gzip');
+    expect(bare.headers['content-encoding']).toBeUndefined();
+    expect(bare.body.toString()).toBe('console.log(1)');
+  });
+
+  it('reads Accept-Encoding with its weights', () => {
+    expect(acceptedEncodings('gzip, deflate, br').map(([e]) => e)).toEqual(['br', 'gzip']);
+    expect(acceptedEncodings('br;q=0, gzip;q=0.5').map(([e]) => e)).toEqual(['gzip']);
+    expect(acceptedEncodings('*;q=0.1').map(([e]) => e)).toEqual(['br', 'gzip']);
+    expect(acceptedEncodings('identity')).toEqual([]);
+    expect(acceptedEncodings(undefined)).toEqual([]);
   });
 
   it('leaves /graphql and non-page requests alone', async () => {

@@ -3,9 +3,11 @@
  * origin, `index.html` for any other page a browser navigates to (the desk routes on the client),
  * hashed assets cached for a year. With WEB_DEV_SERVER (default in development) Vite's dev server
  * runs in middleware mode instead, with live reload; Vite is imported only then. Mounted after
- * `/graphql` and `/graphiql`, so it never shadows them.
+ * `/graphql` and `/graphiql`, so it never shadows them. Hashed assets are sent precompressed when the
+ * build wrote a `.br` / `.gz` beside them (web/vite.config.ts) and the browser accepts it.
  */
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import { PROJECT_ROOT, type Config } from '../../lib/config.js';
@@ -47,6 +49,51 @@ const isPageRequest: (req: Parameters<RequestHandler>[0]) => boolean = (req) =>
   (req.method === 'GET' || req.method === 'HEAD') &&
   !req.path.startsWith('/graphql') &&
   req.accepts(['text/html', 'application/json']) === 'text/html';
+
+/** Precompressed variants the build writes, best first. */
+const ENCODINGS = [
+  ['br', '.br'],
+  ['gzip', '.gz'],
+] as const;
+
+/** The best of {@link ENCODINGS} that an Accept-Encoding header allows (q=0 refuses). */
+export function acceptedEncodings(header: string | undefined): (typeof ENCODINGS)[number][] {
+  const accepted = new Map<string, number>();
+  for (const part of (header ?? '').split(',')) {
+    const [name = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    accepted.set(name.trim(), q === undefined ? 1 : Number(q));
+  }
+  const wildcard = accepted.get('*') ?? 0;
+  return ENCODINGS.filter(([name]) => (accepted.get(name) ?? wildcard) > 0);
+}
+
+/**
+ * Serves `/assets/x.js` as `x.js.br` (or `.gz`) with Content-Encoding when the build left one and the
+ * browser takes it; the type stays that of `x.js`. Caches vary on Accept-Encoding either way.
+ */
+function precompressed(dir: string): RequestHandler {
+  return (req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || /%|\.\./.test(req.path)) return next();
+    res.vary('Accept-Encoding');
+    const candidates = acceptedEncodings(req.get('accept-encoding'));
+    const file = path.join(dir, req.path);
+    const pick = async (): Promise<void> => {
+      for (const [encoding, ext] of candidates) {
+        const found = await stat(file + ext).then(
+          (s) => s.isFile(),
+          () => false,
+        );
+        if (!found) continue;
+        res.type(path.extname(req.path));
+        res.set('content-encoding', encoding);
+        req.url = req.url.replace(/(\?|$)/, `${ext}$1`);
+        return;
+      }
+    };
+    pick().then(() => next(), next);
+  };
+}
 
 /** How long a stop waits for Vite's dev server to close. */
 const DEV_SERVER_CLOSE_MS = 3_000;
@@ -95,9 +142,11 @@ export function mountWebDesk(
 
   const dist = path.resolve(PROJECT_ROOT, config.WEB_DIST_DIR);
   const index = path.join(dist, 'index.html');
+  const assets = path.join(dist, 'assets');
+  app.use('/assets', precompressed(assets));
   app.use(
     '/assets',
-    express.static(path.join(dist, 'assets'), {
+    express.static(assets, {
       index: false,
       fallthrough: false,
       immutable: true,

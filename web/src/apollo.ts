@@ -9,6 +9,7 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { Kind, OperationTypeNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { bootMark, bootRecording } from './boot-timing';
 import { errorCode } from './errors';
 import { graphql } from './gql';
 import { SessionStore, type SessionTokens } from './session';
@@ -132,6 +133,23 @@ export function createPlatform(origin: string = location.origin): Platform {
       };
     });
   });
+  // Start-up marks of each operation, auth wait included (boot-timing); a pass-through afterwards.
+  const timing = new ApolloLink((operation, forward) => {
+    if (!bootRecording()) return forward(operation);
+    const step = `query:${operation.operationName ?? 'anonymous'}`;
+    bootMark(`${step}:start`);
+    return new Observable<ApolloLink.Result>((subscriber) => {
+      const inner = forward(operation).subscribe({
+        next: (result) => {
+          bootMark(`${step}:end`);
+          subscriber.next(result);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+      return () => inner.unsubscribe();
+    });
+  });
   const http = new HttpLink({ uri: `${origin}/graphql` });
   const link = ApolloLink.split(
     ({ query }) => {
@@ -139,7 +157,7 @@ export function createPlatform(origin: string = location.origin): Platform {
       return def.kind === Kind.OPERATION_DEFINITION && def.operation === OperationTypeNode.SUBSCRIPTION;
     },
     new GraphQLWsLink(ws),
-    ApolloLink.from([retryUnauthenticated, auth, http]),
+    ApolloLink.from([timing, retryUnauthenticated, auth, http]),
   );
   const client = new ApolloClient({
     link,

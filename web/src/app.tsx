@@ -4,6 +4,7 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { tokensOf } from './apollo';
+import { AccountsQuery, MeQuery } from './boot';
 import { DeskContext, type Desk } from './desk-context';
 import { describeError } from './errors';
 import { graphql } from './gql';
@@ -20,51 +21,6 @@ const DashboardsScreen = lazy(() =>
   import('./screens/dashboards').then((m) => ({ default: m.DashboardsScreen })),
 );
 const AdminScreen = lazy(() => import('./screens/admin').then((m) => ({ default: m.AdminScreen })));
-
-const MeQuery = graphql(`
-  query Me($tenantId: ID!) {
-    me {
-      id
-      email
-      memberships {
-        role
-        tenant {
-          id
-          organizationName
-        }
-      }
-    }
-    tenant(id: $tenantId) {
-      id
-      organizationName
-      status
-    }
-  }
-`);
-
-const AccountsQuery = graphql(`
-  query Accounts {
-    accounts {
-      id
-      name
-      currency
-    }
-    instruments {
-      symbol
-      name
-      assetClass
-      currency
-      tickSize
-      lotSize
-      tradable
-      quote {
-        last
-        bid
-        ask
-      }
-    }
-  }
-`);
 
 const SwitchTenantMutation = graphql(`
   mutation SwitchTenant($tenantId: ID!) {
@@ -104,7 +60,8 @@ export function App(): React.JSX.Element {
 }
 
 function SignedIn({ tenantId }: { tenantId: string }): React.JSX.Element {
-  const me = useQuery(MeQuery, { variables: { tenantId } });
+  // cache-first: a page load asked for both already (boot.ts); a poll always goes to the network.
+  const me = useQuery(MeQuery, { variables: { tenantId }, fetchPolicy: 'cache-first' });
   const status = me.data?.tenant?.status;
   const ready = status === 'ACTIVE';
   const { startPolling, stopPolling } = me;
@@ -113,7 +70,7 @@ function SignedIn({ tenantId }: { tenantId: string }): React.JSX.Element {
     else startPolling(1000);
     return stopPolling;
   }, [ready, status, startPolling, stopPolling]);
-  const accounts = useQuery(AccountsQuery, { skip: !ready });
+  const accounts = useQuery(AccountsQuery, { skip: !ready, fetchPolicy: 'cache-first' });
   const account = accounts.data?.accounts[0];
   const membership = me.data?.me?.memberships.find((m) => m.tenant.id === tenantId);
 

@@ -16,10 +16,10 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    refreshToken\n    expiresAt\n    tenant {\n      id\n    }\n  }\n": typeof types.AuthFieldsFragmentDoc,
     "\n  mutation RefreshToken($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": typeof types.RefreshTokenDocument,
-    "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n": typeof types.MeDocument,
-    "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n": typeof types.AccountsDocument,
     "\n  mutation SwitchTenant($tenantId: ID!) {\n    switchTenant(tenantId: $tenantId) {\n      ...AuthFields\n    }\n  }\n": typeof types.SwitchTenantDocument,
     "\n  mutation Logout {\n    logout\n  }\n": typeof types.LogoutDocument,
+    "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n": typeof types.MeDocument,
+    "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n": typeof types.AccountsDocument,
     "\n  subscription PriceUpdated($symbols: [ID!]!) {\n    priceUpdated(symbols: $symbols) {\n      symbol\n      price\n      bid\n      ask\n      timestamp\n    }\n  }\n": typeof types.PriceUpdatedDocument,
     "\n  query TenantAdmin($tenantId: ID!) {\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n      schemaName\n      health {\n        status\n        schemaPresent\n        migrationsApplied\n        migrationsExpected\n        schemaSizeBytes\n        quotaBytes\n        activeConnections\n        lastBackupStatus\n        lastVerifiedBackupAt\n        reasons\n        checkedAt\n      }\n      backups(first: 20) {\n        id\n        type\n        status\n        progress\n        sizeBytes\n        startedAt\n        completedAt\n        verifiedAt\n        error\n      }\n    }\n  }\n": typeof types.TenantAdminDocument,
     "\n  fragment JobFields on Job {\n    id\n    kind\n    state\n    progress\n    error\n  }\n": typeof types.JobFieldsFragmentDoc,
@@ -54,10 +54,10 @@ type Documents = {
 const documents: Documents = {
     "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    refreshToken\n    expiresAt\n    tenant {\n      id\n    }\n  }\n": types.AuthFieldsFragmentDoc,
     "\n  mutation RefreshToken($refreshToken: String!) {\n    refreshToken(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": types.RefreshTokenDocument,
-    "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n": types.MeDocument,
-    "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n": types.AccountsDocument,
     "\n  mutation SwitchTenant($tenantId: ID!) {\n    switchTenant(tenantId: $tenantId) {\n      ...AuthFields\n    }\n  }\n": types.SwitchTenantDocument,
     "\n  mutation Logout {\n    logout\n  }\n": types.LogoutDocument,
+    "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n": types.MeDocument,
+    "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n": types.AccountsDocument,
     "\n  subscription PriceUpdated($symbols: [ID!]!) {\n    priceUpdated(symbols: $symbols) {\n      symbol\n      price\n      bid\n      ask\n      timestamp\n    }\n  }\n": types.PriceUpdatedDocument,
     "\n  query TenantAdmin($tenantId: ID!) {\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n      schemaName\n      health {\n        status\n        schemaPresent\n        migrationsApplied\n        migrationsExpected\n        schemaSizeBytes\n        quotaBytes\n        activeConnections\n        lastBackupStatus\n        lastVerifiedBackupAt\n        reasons\n        checkedAt\n      }\n      backups(first: 20) {\n        id\n        type\n        status\n        progress\n        sizeBytes\n        startedAt\n        completedAt\n        verifiedAt\n        error\n      }\n    }\n  }\n": types.TenantAdminDocument,
     "\n  fragment JobFields on Job {\n    id\n    kind\n    state\n    progress\n    error\n  }\n": types.JobFieldsFragmentDoc,
@@ -115,19 +115,19 @@ export function graphql(source: "\n  mutation RefreshToken($refreshToken: String
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n"): (typeof documents)["\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n"): (typeof documents)["\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
 export function graphql(source: "\n  mutation SwitchTenant($tenantId: ID!) {\n    switchTenant(tenantId: $tenantId) {\n      ...AuthFields\n    }\n  }\n"): (typeof documents)["\n  mutation SwitchTenant($tenantId: ID!) {\n    switchTenant(tenantId: $tenantId) {\n      ...AuthFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation Logout {\n    logout\n  }\n"): (typeof documents)["\n  mutation Logout {\n    logout\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n"): (typeof documents)["\n  query Me($tenantId: ID!) {\n    me {\n      id\n      email\n      memberships {\n        role\n        tenant {\n          id\n          organizationName\n        }\n      }\n    }\n    tenant(id: $tenantId) {\n      id\n      organizationName\n      status\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n"): (typeof documents)["\n  query Accounts {\n    accounts {\n      id\n      name\n      currency\n    }\n    instruments {\n      symbol\n      name\n      assetClass\n      currency\n      tickSize\n      lotSize\n      tradable\n      quote {\n        last\n        bid\n        ask\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

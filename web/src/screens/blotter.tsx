@@ -231,11 +231,12 @@ function OrderRow({
               >
                 Cancel
               </button>
+              {/* Not "Replace order …": by name, that would also match the ticket's "Place order". */}
               <button
                 type="button"
                 className="small-btn secondary"
                 aria-expanded={replacing}
-                aria-label={`Replace order ${o.symbol} ${o.id.slice(0, 8)}`}
+                aria-label={`Replace ${o.symbol} order ${o.id.slice(0, 8)}`}
                 onClick={onReplace}
               >
                 Replace
@@ -297,7 +298,7 @@ function ReplaceForm({
     <form
       className="row replace"
       onSubmit={(e) => void submit(e)}
-      aria-label={`Replace order ${order.symbol}`}
+      aria-label={`Replace ${order.symbol} order`}
     >
       <label className="inline">
         New quantity

@@ -1,6 +1,7 @@
 // Market watch: one row per instrument, its first cell the symbol; live last, change since the
 // desk opened (from the quote at load), bid/ask and a sparkline of recent ticks.
-import { memo } from 'react';
+import { memo, useEffect } from 'react';
+import { bootDone, bootRecording } from '../boot-timing';
 import type { DeskInstrument } from '../desk-context';
 import { decimalsOf, num, tone } from '../format';
 import type { LivePrice } from '../live';
@@ -14,6 +15,10 @@ interface Props {
 
 /** The "Market watch" table. */
 export function MarketWatch({ instruments, prices, onTrade }: Props): React.JSX.Element {
+  const allPriced = instruments.every((i) => i.quote || prices.has(i.symbol));
+  useEffect(() => {
+    if (allPriced && bootRecording()) bootDone();
+  }, [allPriced]);
   return (
     <section className="panel" aria-labelledby="mw-title">
       <h2 id="mw-title">Market watch</h2>
