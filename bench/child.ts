@@ -33,6 +33,8 @@ export interface BenchChildOptions {
   production?: boolean;
   /** Open-file limit of the child (for thousands of sockets); the inherited one when unset. */
   nofile?: number;
+  /** More environment variables. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** Starts a child and resolves once it printed `ready`. */
@@ -50,7 +52,11 @@ export function spawnBenchChild(opts: BenchChildOptions): Promise<ChildProcess> 
       : [process.execPath, args];
     const proc = spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-      ...(opts.production === false ? {} : { env: { ...process.env, NODE_ENV: 'production' } }),
+      env: {
+        ...process.env,
+        ...(opts.production === false ? {} : { NODE_ENV: 'production' }),
+        ...opts.env,
+      },
     });
     proc.once('exit', (code) => reject(new Error(`${opts.name} exited early (${code})`)));
     proc.stdout?.on('data', (chunk: Buffer) => {

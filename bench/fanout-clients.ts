@@ -39,6 +39,8 @@ export interface ConnectReport {
   acked: number;
   /** ms from the `connect` order to the last acknowledgement. */
   lastAckMs: number;
+  /** Sockets opened (retries after a close included). */
+  attempts: number;
 }
 
 export interface ClientReport {
@@ -156,8 +158,10 @@ export async function runSubscribers(spec: ClientSpec): Promise<void> {
     }
   };
 
+  let attempts = 0;
   const open = (s: Sub): void => {
     inFlight++;
+    attempts++;
     let settled = false;
     const settle = (): void => {
       if (settled) return;
@@ -235,7 +239,7 @@ export async function runSubscribers(spec: ClientSpec): Promise<void> {
             `subscribers: ${acked}/${subs.length} connected after 90 s; ${errorSamples.join(' | ')}\n`,
           );
         }
-        const report: ConnectReport = { acked, lastAckMs: lastAck - t0 };
+        const report: ConnectReport = { acked, lastAckMs: lastAck - t0, attempts };
         process.send?.(report);
       });
     } else if (m === 'subscribe') {

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,34 @@ async function metricsOf(base: string, prefix: string): Promise<Record<string, n
     if (m?.[1] && m[2]) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
   }
   return out;
+}
+
+/** Environment of processes that answer {@link control} (bench/control.preload.js). */
+function controlEnv(dir: string): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--import ${path.join(path.dirname(SELF), 'control.preload.js')}`,
+    BENCH_CONTROL_DIR: path.join(dir, 'control'),
+  };
+}
+
+/** Asks a process started with {@link controlEnv} to run `cmd`; resolves with its answer. */
+async function control(dir: string, pid: number, cmd: string): Promise<string> {
+  const file = (ext: string): string => path.join(dir, 'control', `${pid}.${ext}`);
+  await mkdir(path.join(dir, 'control'), { recursive: true });
+  await rm(file('out'), { force: true });
+  await writeFile(file('cmd'), cmd);
+  if (!signalDescendant(pid, 'SIGUSR2')) throw new Error(`process ${pid} is gone`);
+  for (let i = 0; i < 300; i++) {
+    await sleep(100);
+    const out = await readFile(file('out'), 'utf8').catch(() => undefined);
+    if (out) return out;
+  }
+  throw new Error(`process ${pid} did not answer ${cmd}`);
+}
+
+/** process.memoryUsage() of a process after a full garbage collection. */
+async function memoryAfterGc(dir: string, pid: number): Promise<NodeJS.MemoryUsage> {
+  return JSON.parse(await control(dir, pid, 'gc')) as NodeJS.MemoryUsage;
 }
 
 /** Heap in use of one of our services (prom-client's default metrics), bytes. */
@@ -152,8 +180,7 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
     }
     await all<string>(); // 'ready'
     await probe(`${t.base.replace(/^http/, 'ws')}/graphql`, o.tokens[0] ?? '');
-    const mem0 = await rssOf(t.pid);
-    const heap0 = t.ours ? await heapOf(t.base) : NaN;
+    const mem0 = await memoryAfterGc(o.dir, t.pid);
     // What every process spends with no subscriber (the feed, timers), subtracted below.
     const idle0 = cpuSnapshot(o.roots);
     const i0 = performance.now();
@@ -163,21 +190,26 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
     // Connection setup: every socket acknowledged with one (idle) subscription.
     const cpu0 = cpuSnapshot(o.roots);
     const c0 = performance.now();
-    const profile = t.ours && flag('cpu-prof') !== undefined;
-    if (profile) signalDescendant(t.pid, 'SIGUSR2');
+    const profile = flag('cpu-prof');
+    if (profile) await control(o.dir, t.pid, 'profile-start');
     const connected = await all<ConnectReport>('connect');
     const connectS = (performance.now() - c0) / 1000;
-    if (profile) signalDescendant(t.pid, 'SIGUSR2');
+    if (profile) {
+      await control(o.dir, t.pid, 'profile-stop');
+      const to = path.join(path.resolve(profile), `${t.label.replace(/\W/g, '-')}-connect.cpuprofile`);
+      await copyFile(path.join(o.dir, 'control', `${t.pid}.cpuprofile`), to);
+      console.log(`    CPU profile of the connection phase: ${to}`);
+    }
     const cpuConnect = cpuBetween(cpu0, cpuSnapshot(o.roots), connectS)
       .map(([l, v]): [string, number] => [l, v - (idleCpu.get(l) ?? 0)])
       .filter(([, v]) => v > 0);
     const acked = connected.reduce((a, r) => a + r.acked, 0);
     const lastAck = Math.max(...connected.map((r) => r.lastAckMs)) / 1000;
+    const attempts = connected.reduce((a, r) => a + r.attempts, 0);
     await sleep(3000);
-    const mem1 = await rssOf(t.pid);
-    const heap1 = t.ours ? await heapOf(t.base) : NaN;
+    const mem1 = await memoryAfterGc(o.dir, t.pid);
     console.log(
-      `  ${t.name}: ${acked}/${n} connected in ${lastAck.toFixed(1)} s (${(acked / lastAck).toFixed(0)}/s, ${o.concurrency * o.procs} handshakes in flight at most)`,
+      `  ${t.name}: ${acked}/${n} connected in ${lastAck.toFixed(1)} s (${(acked / lastAck).toFixed(0)}/s, ${o.concurrency * o.procs} handshakes in flight at most; ${attempts} sockets opened)`,
     );
     console.log(
       `    CPU per connection: ${cpuConnect
@@ -185,11 +217,11 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
         .map(([l, msPerS]) => `${l} ${((msPerS * 1000 * connectS) / Math.max(1, acked)).toFixed(0)} µs`)
         .join(', ')}`,
     );
+    const each = (a: number, b: number): string =>
+      `${((b - a) / Math.max(1, acked) / 1024).toFixed(1)} KB each`;
     console.log(
-      `    idle subscribers: RSS ${mb(mem0.rss)} -> ${mb(mem1.rss)}, ${((mem1.rss - mem0.rss) / Math.max(1, acked) / 1024).toFixed(1)} KB each` +
-        (t.ours
-          ? `; heap ${mb(heap0)} -> ${mb(heap1)}, ${((heap1 - heap0) / Math.max(1, acked) / 1024).toFixed(1)} KB each`
-          : ''),
+      `    idle subscribers, after a full GC: heap ${mb(mem0.heapUsed)} -> ${mb(mem1.heapUsed)}, ${each(mem0.heapUsed, mem1.heapUsed)}; ` +
+        `RSS ${mb(mem0.rss)} -> ${mb(mem1.rss)}, ${each(mem0.rss, mem1.rss)}; external+buffers ${each(mem0.external, mem1.external)}`,
     );
 
     // The feed.
@@ -200,7 +232,7 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
     const cpu1 = cpuSnapshot(o.roots);
     for (const c of clients) c.send('start');
     const t0 = performance.now();
-    let heapPeak = heap1;
+    let heapPeak = mem1.heapUsed;
     let load = os.loadavg()[0] ?? 0;
     while (performance.now() - t0 < o.seconds * 1000) {
       await sleep(1000);
@@ -287,11 +319,14 @@ async function sessionsOf(graphql: string, users: number, sessions: number): Pro
     query: string,
     variables: unknown,
   ): Promise<Record<string, { accessToken: string }>> => {
-    const res = await fetch(graphql, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
+    const send = (): Promise<Response> =>
+      fetch(graphql, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+    // A keep-alive socket the server closed as it was reused (ECONNRESET): sent again on a new one.
+    const res = await send().catch(() => send());
     const body = (await res.json()) as { data?: Record<string, { accessToken: string }>; errors?: unknown };
     if (!body.data) throw new Error(`${query.slice(0, 40)}: ${JSON.stringify(body.errors)}`);
     return body.data;
@@ -332,7 +367,7 @@ async function sessionsOf(graphql: string, users: number, sessions: number): Pro
  * its own: the others sign in again), `--client-procs=<n>` (default 4), `--connect-concurrency=<n>`
  * handshakes in flight per subscriber process (default 64), `--nofile=<n>` open-file limit of every
  * process (default 65536, capped at the hard limit), `--warmup=<s>` (5), `--only=ours|hive`,
- * `--cpu-prof=<dir>` (a CPU profile of our gateway while the subscribers connect).
+ * `--cpu-prof=<dir>` (CPU profiles of each gateway while the subscribers connect).
  *
  * The platform runs as `make prod` starts it (scripts/dev.ts from dist/, NODE_ENV=production): real
  * auth, sessions and market-data, Redis rate limits and caps checked on every connection and
@@ -373,13 +408,7 @@ async function main(): Promise<void> {
     MARKET_FEED_SYMBOLS: symbols.join(','),
     MARKET_FEED_TICKS_PER_SECOND: String(ticksPerSecond),
     ...sshd.env,
-    // `--cpu-prof=<dir>`: the gateway's CPU profile of the connection phase (bench/cpu-profile.preload.ts).
-    ...(flag('cpu-prof')
-      ? {
-          NODE_OPTIONS: `--import tsx --import ${path.join(path.dirname(SELF), 'cpu-profile.preload.ts')}`,
-          BENCH_CPU_PROFILE_DIR: path.resolve(flag('cpu-prof') ?? ''),
-        }
-      : {}),
+    ...controlEnv(env.tmpDir),
   });
   const platform = await startRunCommand(vars, { nofile });
   let hive: ChildProcess | undefined;
@@ -433,6 +462,7 @@ async function main(): Promise<void> {
         args: ['--hive', supergraph, String(port), headers],
         name: 'hive gateway',
         nofile,
+        env: controlEnv(env.tmpDir),
       });
       const base = `http://127.0.0.1:${port}`;
       await measure(

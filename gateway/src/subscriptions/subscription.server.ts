@@ -236,6 +236,10 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const ip = gatewayClientIp(ctx.extra.request);
+        const requestId = requestIdFrom(ctx.extra.request.headers);
+        // The upgrade request is read only here; graphql-ws would otherwise keep it (its headers, its
+        // stream state) for the life of the socket, a few KB of every idle subscriber.
+        (ctx.extra as { request: unknown }).request = undefined;
         // Counted before the token is checked, so a flood of forged tokens hits the limit too.
         const limited = await rates.connectionInit(ip);
         if (limited) {
@@ -270,7 +274,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const connection: Connection = {
           claims,
           authorization: header,
-          requestId: requestIdFrom(ctx.extra.request.headers),
+          requestId,
           ip,
           socketKey: String(++sockets),
           expiry,
