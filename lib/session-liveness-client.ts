@@ -76,8 +76,10 @@ export class SessionLivenessClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       if (res.ok) {
-        const body = (await res.json()) as { live?: Record<string, unknown> };
-        return new Map(ids.map((id) => [id, body.live?.[id] === true]));
+        const body = (await res.json()) as { live?: unknown };
+        const live = body.live;
+        if (typeof live !== 'object' || live === null) throw new Error('sessions answered a malformed batch');
+        return new Map(ids.map((id) => [id, (live as Record<string, unknown>)[id] === true]));
       }
       await res.body?.cancel();
       if (res.status !== 404) throw new Error(`sessions answered ${res.status}`);
