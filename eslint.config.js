@@ -82,7 +82,13 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'schema/api-schema.loader.js'] },
+        projectService: {
+          allowDefaultProject: [
+            'eslint.config.js',
+            'schema/api-schema.loader.js',
+            'bench/control.preload.js',
+          ],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -6,8 +6,9 @@
  * service on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SERVICE_NODE_FLAGS } from '../scripts/platform.js';
 import { readdir, readFile } from 'node:fs/promises';
+import { SERVICE_NODE_FLAGS } from '../scripts/platform.js';
+import { withOpenFileLimit } from '../test/support/run-command.js';
 
 /** What {@link spawnBenchChild} starts. */
 export interface BenchChildOptions {
@@ -30,25 +31,33 @@ export interface BenchChildOptions {
    * to every type test. @default true
    */
   production?: boolean;
+  /** Open-file limit of the child (for thousands of sockets); the inherited one when unset. */
+  nofile?: number;
+  /** More environment variables. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** Starts a child and resolves once it printed `ready`. */
 export function spawnBenchChild(opts: BenchChildOptions): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      [
-        ...SERVICE_NODE_FLAGS,
-        ...(opts.nodeFlags ?? []),
-        ...(opts.imports ?? ['--import', 'tsx']),
-        opts.script,
-        ...opts.args,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-        ...(opts.production === false ? {} : { env: { ...process.env, NODE_ENV: 'production' } }),
+    const args = [
+      ...SERVICE_NODE_FLAGS,
+      ...(opts.nodeFlags ?? []),
+      ...(opts.imports ?? ['--import', 'tsx']),
+      opts.script,
+      ...opts.args,
+    ];
+    const [command, argv] = opts.nofile
+      ? withOpenFileLimit(process.execPath, args, opts.nofile)
+      : [process.execPath, args];
+    const proc = spawn(command, argv, {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      env: {
+        ...process.env,
+        ...(opts.production === false ? {} : { NODE_ENV: 'production' }),
+        ...opts.env,
       },
-    );
+    });
     proc.once('exit', (code) => reject(new Error(`${opts.name} exited early (${code})`)));
     proc.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) resolve(proc);

@@ -51,6 +51,28 @@ function labelOf(p: ProcInfo): string {
   return p.comm;
 }
 
+/** Pids among `roots` and their descendants whose label (see cpuSnapshot) is `label`. */
+export function pidsLabelled(roots: number[], label: string): number[] {
+  const all: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = readProc(Number(name));
+    if (p) all.push(p);
+  }
+  const inTree = new Set(roots);
+  // Parents come before children often but not always: repeat until nothing is added.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) {
+      if (!inTree.has(p.pid) && inTree.has(p.ppid)) {
+        inTree.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => inTree.has(p.pid) && labelOf(p) === label).map((p) => p.pid);
+}
+
 /** CPU ticks so far, by label, of `roots` and their descendants, and of PostgreSQL and Redis. */
 export function cpuSnapshot(roots: number[]): Map<string, number> {
   const all: ProcInfo[] = [];

@@ -1,284 +1,102 @@
 /**
- * Subscription fan-out (issue 4): 1,000 concurrent graphql-ws subscribers to
- * `priceUpdated(symbols: [10 symbols]) { symbol price timestamp instrument { name } }` through a
- * gateway, with market-data's simulator publishing 50 ticks/s in total across those 10 symbols, so
- * 50,000 messages/s are due to clients. Measured for our gateway and, in the same run against the
- * same market-data process and the same committed supergraph, for Hive Gateway: delivered messages/s,
- * p50/p99 tick-to-client latency (the tick's `timestamp`, stamped by the simulator when it publishes,
- * against the client's receive time; same machine, same clock), the gateway process' peak RSS and
- * heap, its CPU, and (ours) the dropped/conflated counts of its metrics.
+ * Subscription fan-out (issues 4 and 15): N concurrent graphql-ws subscribers to
+ * `priceUpdated(symbols: [...]) { symbol price timestamp instrument { name } }` through a gateway of
+ * the platform as `make prod` runs it, fed by market-data's own simulator. Per gateway (ours, then
+ * Hive Gateway in the same run): time until every socket is acknowledged, CPU per connection of every
+ * process, memory per idle subscriber, then delivered messages/s, tick-to-client latency, peak RSS
+ * and CPU under the feed. Usage and flags: see {@link main}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client } from 'graphql-ws';
 import { WebSocket } from 'ws';
-import { createGateway } from '../gateway/src/gateway.js';
-import { startAuthFixtures } from '../gateway/test/support/harness.js';
-import type { PlatformConfig } from '../scripts/platform-config.js';
-import type { Service } from '../lib/http.js';
+import { PROJECT_ROOT } from '../lib/config.js';
 import { ingressHeaders } from '../lib/ingress.js';
-import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
-import { createTestEnv, freePorts } from '../test/support/env.js';
+import { signalChild, signalDescendant } from '../lib/process-signal.js';
+import { createTestEnv } from '../test/support/env.js';
+import { freePorts } from '../test/support/env.js';
+import { runCommandEnv, startRunCommand, withOpenFileLimit } from '../test/support/run-command.js';
+import { startTestSshd } from '../test/support/sshd.js';
+import { answerCpuRequests, spawnBenchChild } from './child.js';
+import {
+  BUCKET_MS,
+  BUCKETS,
+  runSubscribers,
+  type ClientReport,
+  type ClientSpec,
+  type ConnectReport,
+} from './fanout-clients.js';
+import { startHiveGateway } from './fanout-hive.js';
+import { cpuBetween, cpuSnapshot, pidsLabelled } from './proc-cpu.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'JPM', 'SPY', 'BTCUSD'];
-const TICKS_PER_SECOND = 50;
-const QUERY = `subscription Prices($symbols: [ID!]!) {
+const ALL_SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'JPM', 'SPY', 'BTCUSD'];
+/** In the instrument catalog, never in the feed: subscribers on it are idle. */
+const IDLE_SYMBOL = 'TLT';
+const PROBE_QUERY = `subscription Prices($symbols: [ID!]!) {
   priceUpdated(symbols: $symbols) { symbol price timestamp instrument { name } }
 }`;
-/** Latency histogram: 0.1 ms buckets up to 30 s (the last bucket collects anything slower). */
-const BUCKET_MS = 0.1;
-const BUCKETS = 300_000;
-
-type Role = 'market-data' | 'gateway' | 'hive';
-
-interface ChildStats {
-  cpuUs: number;
-  rss: number;
-  heapUsed: number;
-}
 
 function flag(name: string): string | undefined {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`) || x === `--${name}`);
   return a === undefined ? undefined : a.includes('=') ? a.slice(a.indexOf('=') + 1) : 'true';
 }
 
-/** Child process entry: `--child <role> <config.json> [supergraph]`; prints `ready` once listening. */
-async function child(role: Role, file: string, supergraph: string | undefined): Promise<void> {
-  const config = JSON.parse(await readFile(file, 'utf8')) as PlatformConfig;
-  let stop: () => Promise<void>;
-  if (role === 'hive') {
-    // Imported here only: the other processes never load Hive Gateway.
-    const { startHiveGateway } = await import('./fanout-hive.js');
-    const hive = await startHiveGateway(supergraph ?? '', Number(process.argv[6]), ingressHeaders(config));
-    stop = () => hive.stop();
-  } else {
-    const service: Service = role === 'gateway' ? createGateway(config) : createMarketDataService(config);
-    await service.start();
-    stop = () => service.stop();
-  }
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    const m = process.memoryUsage();
-    const stats: ChildStats = { cpuUs: u.user + u.system, rss: m.rss, heapUsed: m.heapUsed };
-    process.send?.(stats);
-  });
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void stop().finally(() => process.exit(0));
-  });
-}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function startChild(args: string[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // `--cpu-prof=<dir>` profiles the gateway children (ours and Hive).
-    const prof = flag('cpu-prof');
-    const flags =
-      prof && (args[1] === 'gateway' || args[1] === 'hive') ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
-    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
-    proc.once('exit', (code) => reject(new Error(`${args[1]} exited early (${code})`)));
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve(proc);
-    });
-  });
-}
-
-function statsOf(proc: ChildProcess): Promise<ChildStats> {
-  return new Promise((resolve) => {
-    proc.once('message', (m) => resolve(m as ChildStats));
-    proc.send('stats');
-  });
-}
-
-/** Peak resident set size of a process so far (VmHWM), in bytes. */
-async function peakRss(pid: number): Promise<number> {
+/** Resident set size now and at its peak (VmRSS, VmHWM), in bytes. */
+async function rssOf(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-  return kb ? Number(kb) * 1024 : Number.NaN;
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Subscriber processes
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (err && typeof err === 'object' && 'code' in err) {
-    const reason = (err as { reason?: unknown }).reason;
-    return `close ${String(err.code)} ${typeof reason === 'string' ? reason : ''}`;
+/** Sums of the metrics named `prefix*` (over their labels) of a service's /metrics. */
+async function metricsOf(base: string, prefix: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const m = /^(\w+)(?:\{[^}]*\})? ([\d.e+-]+)$/.exec(line);
+    if (m?.[1] && m[2]) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
   }
-  return JSON.stringify(err).slice(0, 300);
+  return out;
 }
 
-interface ClientSpec {
-  url: string;
-  tokens: string[];
-  /** Only the first subscriber process records which ticks exist (to count what was due). */
-  recordTicks: boolean;
-}
-
-interface ClientReport {
-  received: number;
-  histogram: number[];
-  maxMs: number;
-  errors: number;
-  closed: number;
-  /** Distinct ticks (symbol + timestamp) seen by the first subscriber while counting. */
-  ticks: number;
-  /** CPU this subscriber process used while counting (µs). */
-  cpuUs: number;
-  errorSamples: string[];
-}
-
-/**
- * A subscriber process: one graphql-ws client (one socket) per token, one subscription each. Says
- * `ready` once every subscription has delivered an event, counts from `start` to `stop`, then reports.
- */
-async function subscribers(file: string): Promise<void> {
-  const spec = JSON.parse(await readFile(file, 'utf8')) as ClientSpec;
-  const histogram = new Uint32Array(BUCKETS);
-  let counting = false;
-  let received = 0;
-  let maxMs = 0;
-  let errors = 0;
-  let closed = 0;
-  const errorSamples: string[] = [];
-  const ticks = new Set<string>();
-  const closeCodes = new Map<string, number>();
-  const started = new Set<number>();
-  const clients: Client[] = [];
-  let onAllStarted: (() => void) | undefined;
-  const allStarted = new Promise<void>((r) => (onAllStarted = r));
-
-  const subscribe = (token: string, i: number): void => {
-    const c = createClient({
-      url: spec.url,
-      webSocketImpl: WebSocket,
-      lazy: true,
-      // A loaded machine can time out a handshake (4408); clients retry as real ones do.
-      retryAttempts: 5,
-      connectionParams: { authorization: `Bearer ${token}` },
-      on: {
-        closed: (e) => {
-          closed++;
-          const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '?';
-          closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
-        },
-      },
-    });
-    clients.push(c);
-    c.subscribe<{ priceUpdated: { symbol: string; timestamp: string } }>(
-      { query: QUERY, variables: { symbols: SYMBOLS } },
-      {
-        next: (r) => {
-          const now = performance.timeOrigin + performance.now();
-          if (!started.has(i)) {
-            started.add(i);
-            if (started.size === spec.tokens.length) onAllStarted?.();
-          }
-          const t = r.data?.priceUpdated;
-          if (!t) {
-            errors++;
-            if (errorSamples.length < 3) errorSamples.push(JSON.stringify(r).slice(0, 300));
-            return;
-          }
-          if (!counting) return;
-          received++;
-          const ms = now - Date.parse(t.timestamp);
-          if (ms > maxMs) maxMs = ms;
-          const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor(ms / BUCKET_MS)));
-          histogram[bucket] = (histogram[bucket] ?? 0) + 1;
-          if (spec.recordTicks && i === 0) ticks.add(`${t.symbol}@${t.timestamp}`);
-        },
-        error: (err) => {
-          errors++;
-          if (errorSamples.length < 3) errorSamples.push(describeError(err));
-        },
-        complete: () => undefined,
-      },
-    );
+/** Environment of processes that answer {@link control} (bench/control.preload.js). */
+function controlEnv(dir: string): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--import ${path.join(path.dirname(SELF), 'control.preload.js')}`,
+    BENCH_CONTROL_DIR: path.join(dir, 'control'),
   };
-  // Opened at a bounded rate (20 per 100 ms per process), as a fleet of clients would connect, not
-  // hundreds of handshakes (each a token check with a session liveness call) in one tick.
-  for (let i = 0; i < spec.tokens.length; i += 20) {
-    spec.tokens.slice(i, i + 20).forEach((t, k) => subscribe(t, i + k));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  // Subscribers that have not started after 90 s are counted as delivering nothing (the report says
-  // how many started); the run goes on with the others.
-  await Promise.race([allStarted, new Promise((r) => setTimeout(r, 90_000))]);
-  if (started.size < spec.tokens.length) {
-    process.stderr.write(
-      `subscribers: ${started.size}/${spec.tokens.length} started after 90 s; errors ${errors} ${errorSamples.join(' | ')}\n`,
-    );
-  }
-  process.send?.({ started: started.size });
-  let cpu0 = 0;
-  const cpu = (): number => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  };
-  process.on('message', (m) => {
-    if (m === 'start') {
-      counting = true;
-      cpu0 = cpu();
-    } else if (m === 'stop') {
-      counting = false;
-      const report: ClientReport = {
-        received,
-        histogram: [...histogram],
-        maxMs,
-        errors,
-        closed,
-        ticks: ticks.size,
-        cpuUs: cpu() - cpu0,
-        errorSamples: [
-          ...errorSamples,
-          ...(closeCodes.size > 0
-            ? [`sockets closed by code: ${[...closeCodes].map(([c, n]) => `${c} x${n}`).join(', ')}`]
-            : []),
-        ],
-      };
-      process.send?.(report, () => {
-        for (const c of clients) void c.dispose();
-        setTimeout(() => process.exit(0), 200);
-      });
-    }
-  });
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The run
+/** Asks a process started with {@link controlEnv} to run `cmd`; resolves with its answer. */
+async function control(dir: string, pid: number, cmd: string): Promise<string> {
+  const file = (ext: string): string => path.join(dir, 'control', `${pid}.${ext}`);
+  await mkdir(path.join(dir, 'control'), { recursive: true });
+  await rm(file('out'), { force: true });
+  await writeFile(file('cmd'), cmd);
+  if (!signalDescendant(pid, 'SIGUSR2')) throw new Error(`process ${pid} is gone`);
+  for (let i = 0; i < 300; i++) {
+    await sleep(100);
+    const out = await readFile(file('out'), 'utf8').catch(() => undefined);
+    if (out) return out;
+  }
+  throw new Error(`process ${pid} did not answer ${cmd}`);
+}
 
-interface RunResult {
-  name: string;
-  seconds: number;
-  subscribers: number;
-  received: number;
-  /** Subscriptions that delivered an event before the run (the others count as delivering nothing). */
-  started: number;
-  /** Messages due: ticks the feed published while counting × subscribers. */
-  due: number;
-  /** Ticks the feed published while counting, and how many distinct ones the first subscriber got. */
-  published: number;
-  ticksSeen: number;
-  p50: number;
-  p99: number;
-  maxMs: number;
-  errors: number;
-  closed: number;
-  rssPeak: number;
-  heapPeak: number;
-  cpuPercent: number;
-  marketCpuPercent: number;
-  clientCpuPercent: number;
-  metrics: Record<string, number> | undefined;
-  load: number;
+/** process.memoryUsage() of a process after a full garbage collection. */
+async function memoryAfterGc(dir: string, pid: number): Promise<NodeJS.MemoryUsage> {
+  return JSON.parse(await control(dir, pid, 'gc')) as NodeJS.MemoryUsage;
+}
+
+/** Heap in use of one of our services (prom-client's default metrics), bytes. */
+async function heapOf(base: string): Promise<number> {
+  return (await metricsOf(base, 'nodejs_heap_size_used_bytes'))['nodejs_heap_size_used_bytes'] ?? NaN;
 }
 
 function quantile(hist: readonly number[], total: number, q: number): number {
@@ -291,86 +109,143 @@ function quantile(hist: readonly number[], total: number, q: number): number {
   return Number.NaN;
 }
 
-/** Sums of the metrics named `prefix*` (over their labels) of a service's /metrics. */
-async function metricsOf(url: string, prefix: string): Promise<Record<string, number>> {
-  const text = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
-    const m = /^(\w+)(?:\{[^}]*\})? ([\d.e+-]+)$/.exec(line);
-    if (m?.[1] && m[2]) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
-  }
-  return out;
+/** Resolves with the next IPC message of `c` (rejects if it exits first). */
+function nextMessage<T>(c: ChildProcess, send?: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`subscriber process exited (${code})`));
+    c.once('exit', onExit);
+    c.once('message', (m) => {
+      c.off('exit', onExit);
+      resolve(m as T);
+    });
+    if (send) c.send(send);
+  });
 }
 
-async function measure(opts: {
+interface Target {
   name: string;
-  url: string;
-  gateway: ChildProcess;
-  market: ChildProcess;
-  marketUrl: string;
+  /** Base URL (no path). */
+  base: string;
+  /** The gateway's process. */
+  pid: number;
+  /** proc-cpu label of the gateway process. */
+  label: string;
+  /** Ours: its /metrics has heap and subscription metrics. */
+  ours: boolean;
+  /** First octets of the subscriber processes' loopback source addresses (`127.0.<n>.<proc>`). */
+  net: number;
+}
+
+interface RunOptions {
   tokens: string[];
   procs: number;
+  concurrency: number;
+  symbols: string[];
+  perSubscriber: number;
   warmup: number;
   seconds: number;
   dir: string;
-  ours: boolean;
-}): Promise<RunResult> {
-  const per = Math.ceil(opts.tokens.length / opts.procs);
+  nofile: number;
+  marketBase: string;
+  roots: number[];
+}
+
+const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
+
+async function measure(t: Target, o: RunOptions): Promise<void> {
+  const n = o.tokens.length;
+  const per = Math.ceil(n / o.procs);
   const clients: ChildProcess[] = [];
+  const all = <T>(send?: string): Promise<T[]> => Promise.all(clients.map((c) => nextMessage<T>(c, send)));
   try {
-    for (let p = 0; p < opts.procs; p++) {
-      const file = path.join(opts.dir, `${opts.name}-clients-${p}.json`);
+    for (let p = 0; p < o.procs; p++) {
+      const file = path.join(o.dir, `${t.label.replace(/\W/g, '-')}-clients-${p}.json`);
       const spec: ClientSpec = {
-        url: opts.url.replace(/^http/, 'ws'),
-        tokens: opts.tokens.slice(p * per, (p + 1) * per),
+        url: `${t.base.replace(/^http/, 'ws')}/graphql`,
+        tokens: o.tokens.slice(p * per, (p + 1) * per),
+        localAddress: `127.0.${t.net}.${p + 1}`,
+        idleSymbol: IDLE_SYMBOL,
+        symbols: o.symbols,
+        perSubscriber: o.perSubscriber,
+        concurrency: o.concurrency,
         recordTicks: p === 0,
       };
       await writeFile(file, JSON.stringify(spec));
-      const proc = spawn(process.execPath, ['--import', 'tsx', SELF, '--subscribers', file], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      clients.push(proc);
+      const [command, argv] = withOpenFileLimit(
+        process.execPath,
+        ['--import', 'tsx', SELF, '--subscribers', file],
+        o.nofile,
+      );
+      clients.push(spawn(command, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     }
-    const started = (
-      await Promise.all(
-        clients.map(
-          (c) =>
-            new Promise<number>((resolve, reject) => {
-              c.once('message', (m) => resolve((m as { started: number }).started));
-              c.once('exit', (code) => reject(new Error(`subscriber process exited (${code})`)));
-            }),
-        ),
-      )
-    ).reduce((a, b) => a + b, 0);
-    await new Promise((r) => setTimeout(r, opts.warmup * 1000));
-    const before = opts.ours ? await metricsOf(opts.url, 'gateway_subscription') : undefined;
-    const published0 = (await metricsOf(opts.marketUrl, 'market_'))['market_ticks_published_total'] ?? 0;
-    const [g0, m0] = [await statsOf(opts.gateway), await statsOf(opts.market)];
+    await all<string>(); // 'ready'
+    await probe(`${t.base.replace(/^http/, 'ws')}/graphql`, o.tokens[0] ?? '');
+    const mem0 = await memoryAfterGc(o.dir, t.pid);
+    // What every process spends with no subscriber (the feed, timers), subtracted below.
+    const idle0 = cpuSnapshot(o.roots);
+    const i0 = performance.now();
+    await sleep(3000);
+    const idleCpu = new Map(cpuBetween(idle0, cpuSnapshot(o.roots), (performance.now() - i0) / 1000));
+
+    // Connection setup: every socket acknowledged with one (idle) subscription.
+    const cpu0 = cpuSnapshot(o.roots);
+    const c0 = performance.now();
+    const profile = flag('cpu-prof');
+    if (profile) await control(o.dir, t.pid, 'profile-start');
+    const connected = await all<ConnectReport>('connect');
+    const connectS = (performance.now() - c0) / 1000;
+    if (profile) {
+      await control(o.dir, t.pid, 'profile-stop');
+      const to = path.join(path.resolve(profile), `${t.label.replace(/\W/g, '-')}-connect.cpuprofile`);
+      await copyFile(path.join(o.dir, 'control', `${t.pid}.cpuprofile`), to);
+      console.log(`    CPU profile of the connection phase: ${to}`);
+    }
+    const cpuConnect = cpuBetween(cpu0, cpuSnapshot(o.roots), connectS)
+      .map(([l, v]): [string, number] => [l, v - (idleCpu.get(l) ?? 0)])
+      .filter(([, v]) => v > 0);
+    const acked = connected.reduce((a, r) => a + r.acked, 0);
+    const lastAck = Math.max(...connected.map((r) => r.lastAckMs)) / 1000;
+    const attempts = connected.reduce((a, r) => a + r.attempts, 0);
+    await sleep(3000);
+    const mem1 = await memoryAfterGc(o.dir, t.pid);
+    console.log(
+      `  ${t.name}: ${acked}/${n} connected in ${lastAck.toFixed(1)} s (${(acked / lastAck).toFixed(0)}/s, ${o.concurrency * o.procs} handshakes in flight at most; ${attempts} sockets opened)`,
+    );
+    console.log(
+      `    CPU per connection: ${cpuConnect
+        .filter(([l]) => !l.startsWith('load'))
+        .map(([l, msPerS]) => `${l} ${((msPerS * 1000 * connectS) / Math.max(1, acked)).toFixed(0)} µs`)
+        .join(', ')}`,
+    );
+    const each = (a: number, b: number): string =>
+      `${((b - a) / Math.max(1, acked) / 1024).toFixed(1)} KB each`;
+    console.log(
+      `    idle subscribers, after a full GC: heap ${mb(mem0.heapUsed)} -> ${mb(mem1.heapUsed)}, ${each(mem0.heapUsed, mem1.heapUsed)}; ` +
+        `RSS ${mb(mem0.rss)} -> ${mb(mem1.rss)}, ${each(mem0.rss, mem1.rss)}; external+buffers ${each(mem0.external, mem1.external)}`,
+    );
+
+    // The feed.
+    const started = (await all<{ started: number }>('subscribe')).reduce((a, r) => a + r.started, 0);
+    await sleep(o.warmup * 1000);
+    const before = t.ours ? await metricsOf(t.base, 'gateway_subscription') : undefined;
+    const published0 = (await metricsOf(o.marketBase, 'market_'))['market_ticks_published_total'] ?? 0;
+    const cpu1 = cpuSnapshot(o.roots);
     for (const c of clients) c.send('start');
     const t0 = performance.now();
-    let heapPeak = g0.heapUsed;
+    let heapPeak = mem1.heapUsed;
     let load = os.loadavg()[0] ?? 0;
-    while (performance.now() - t0 < opts.seconds * 1000) {
-      await new Promise((r) => setTimeout(r, 250));
-      const s = await statsOf(opts.gateway);
-      heapPeak = Math.max(heapPeak, s.heapUsed);
+    while (performance.now() - t0 < o.seconds * 1000) {
+      await sleep(1000);
+      if (t.ours) heapPeak = Math.max(heapPeak, await heapOf(t.base));
       load = Math.max(load, os.loadavg()[0] ?? 0);
     }
-    const after = opts.ours ? await metricsOf(opts.url, 'gateway_subscription') : undefined;
+    const after = t.ours ? await metricsOf(t.base, 'gateway_subscription') : undefined;
     const published =
-      ((await metricsOf(opts.marketUrl, 'market_'))['market_ticks_published_total'] ?? 0) - published0;
-    const reports = await Promise.all(
-      clients.map(
-        (c) =>
-          new Promise<ClientReport>((resolve) => {
-            c.once('message', (m) => resolve(m as ClientReport));
-            c.send('stop');
-          }),
-      ),
-    );
+      ((await metricsOf(o.marketBase, 'market_'))['market_ticks_published_total'] ?? 0) - published0;
+    // Before the subscriber processes exit: a process gone between snapshots cannot be labelled.
+    const cpuRun = cpuBetween(cpu1, cpuSnapshot(o.roots), (performance.now() - t0) / 1000);
+    const reports = await all<ClientReport>('stop');
     const elapsed = (performance.now() - t0) / 1000;
-    const [g1, m1] = [await statsOf(opts.gateway), await statsOf(opts.market)];
     const hist = new Array<number>(BUCKETS).fill(0);
     let received = 0;
     let maxMs = 0;
@@ -382,189 +257,243 @@ async function measure(opts: {
       errors += r.errors;
       closed += r.closed;
       for (let b = 0; b < BUCKETS; b++) hist[b] = (hist[b] ?? 0) + (r.histogram[b] ?? 0);
-      for (const e of r.errorSamples) console.log(`  ${opts.name} error sample: ${e}`);
+      for (const e of r.errorSamples) console.log(`    error sample: ${e}`);
     }
-    const ticks = reports[0]?.ticks ?? 0;
-    const metrics =
-      before && after
-        ? Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]))
-        : undefined;
-    if (metrics && after) {
-      // Gauges are levels, not deltas.
-      metrics['gateway_subscriptions_active'] = after['gateway_subscriptions_active'] ?? Number.NaN;
-      metrics['gateway_subscription_upstreams'] = after['gateway_subscription_upstreams'] ?? Number.NaN;
+    // Each subscriber is due every tick of the symbols it named.
+    const due = (published * n * o.perSubscriber) / o.symbols.length;
+    const mem2 = await rssOf(t.pid);
+    console.log(
+      `    ${(received / elapsed).toFixed(0)} msgs/s delivered (${((100 * received) / Math.max(1, due)).toFixed(1)}% of ${(due / elapsed).toFixed(0)}/s due)  p50 ${quantile(hist, received, 0.5).toFixed(1)} ms  p99 ${quantile(hist, received, 0.99).toFixed(1)} ms  max ${maxMs.toFixed(0)} ms  errors ${errors}  closed ${closed}  started ${started}/${n}`,
+    );
+    console.log(
+      `    gateway RSS peak ${mb(mem2.peak)}${t.ours ? `, heap peak ${mb(heapPeak)}` : ''}; load average up to ${load.toFixed(1)}`,
+    );
+    console.log(
+      `    CPU % of a core: ${cpuRun.map(([l, msPerS]) => `${l} ${(msPerS / 10).toFixed(0)}%`).join(', ')}`,
+    );
+    const gw = cpuRun.find(([l]) => l === t.label)?.[1] ?? 0;
+    const clientCpu = reports.reduce((a, r) => a + r.cpuUs, 0) / elapsed;
+    console.log(
+      `    CPU per delivered message: gateway ${((gw * 1000) / Math.max(1, received / elapsed)).toFixed(1)} µs, subscribers ${(clientCpu / Math.max(1, received / elapsed)).toFixed(1)} µs; feed ${(published / elapsed).toFixed(1)} ticks/s, the first subscriber got ${reports[0]?.ticks ?? 0} of its ${Math.round((published * o.perSubscriber) / o.symbols.length)}`,
+    );
+    if (before && after) {
+      const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+      console.log(
+        `    metrics: upstreams ${after['gateway_subscription_upstreams']}, events in ${d('gateway_subscription_events_in_total')}, out ${d('gateway_subscription_events_out_total')}, conflated ${d('gateway_subscription_events_conflated_total')}, dropped ${d('gateway_subscription_events_dropped_total')}`,
+      );
     }
-    return {
-      name: opts.name,
-      seconds: elapsed,
-      subscribers: opts.tokens.length,
-      received,
-      started,
-      due: published * opts.tokens.length,
-      ticksSeen: ticks,
-      published,
-      p50: quantile(hist, received, 0.5),
-      p99: quantile(hist, received, 0.99),
-      maxMs,
-      errors,
-      closed,
-      rssPeak: await peakRss(opts.gateway.pid ?? 0),
-      heapPeak,
-      cpuPercent: ((g1.cpuUs - g0.cpuUs) / 1e4 / elapsed) * 1,
-      marketCpuPercent: ((m1.cpuUs - m0.cpuUs) / 1e4 / elapsed) * 1,
-      clientCpuPercent: reports.reduce((a, r) => a + r.cpuUs, 0) / 1e4 / elapsed,
-      metrics,
-      load,
-    };
   } finally {
     for (const c of clients) {
       if (c.exitCode !== null) continue;
       const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      await exited;
+      if (signalChild(c, 'SIGTERM')) await exited;
     }
   }
 }
 
-function print(r: RunResult): void {
-  const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
-  console.log(
-    `  ${r.name.padEnd(13)} ${(r.received / r.seconds).toFixed(0).padStart(6)} msgs/s delivered (${((100 * r.received) / Math.max(1, r.due)).toFixed(1)}% of ${(r.due / r.seconds).toFixed(0)}/s due)  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  max ${r.maxMs.toFixed(0)} ms  errors ${r.errors}  closed ${r.closed}  started ${r.started}/${r.subscribers}`,
-  );
-  console.log(
-    `  ${''.padEnd(13)} gateway RSS peak ${mb(r.rssPeak)}, heap peak ${mb(r.heapPeak)}, CPU ${r.cpuPercent.toFixed(0)}% (market-data ${r.marketCpuPercent.toFixed(0)}%, subscriber processes ${r.clientCpuPercent.toFixed(0)}%), load average up to ${r.load.toFixed(1)}`,
-  );
-  console.log(
-    `  ${''.padEnd(13)} feed published ${(r.published / r.seconds).toFixed(1)} ticks/s; the first subscriber got ${r.ticksSeen} of its ${r.published} ticks`,
-  );
-  if (r.metrics) {
-    const m = r.metrics;
-    console.log(
-      `  ${''.padEnd(13)} metrics: upstreams ${m['gateway_subscription_upstreams']}, active ${m['gateway_subscriptions_active']}, events in ${m['gateway_subscription_events_in_total']}, out ${m['gateway_subscription_events_out_total']}, conflated ${m['gateway_subscription_events_conflated_total'] ?? 0}, dropped ${m['gateway_subscription_events_dropped_total'] ?? 0}`,
+/**
+ * One subscriber that connects, subscribes and leaves, before anything is measured: what a gateway
+ * builds once for its first subscriber (the subscription planner) is not counted per connection.
+ */
+async function probe(url: string, token: string): Promise<void> {
+  const ws = new WebSocket(url, 'graphql-transport-ws');
+  await new Promise<void>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })),
     );
-  }
+    ws.on('message', (data: Buffer) => {
+      const m = JSON.parse(data.toString()) as { type: string };
+      if (m.type !== 'connection_ack') return;
+      const variables = { symbols: [IDLE_SYMBOL] };
+      ws.send(JSON.stringify({ id: 'p', type: 'subscribe', payload: { query: PROBE_QUERY, variables } }));
+      setTimeout(resolve, 1000);
+    });
+  });
+  ws.close(1000);
+}
+
+/** Registers `users` users (each with an organization of its own) and signs in `sessions` times. */
+async function sessionsOf(graphql: string, users: number, sessions: number): Promise<string[]> {
+  const post = async (
+    query: string,
+    variables: unknown,
+  ): Promise<Record<string, { accessToken: string }>> => {
+    const send = (): Promise<Response> =>
+      fetch(graphql, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+    // A keep-alive socket the server closed as it was reused (ECONNRESET): sent again on a new one.
+    const res = await send().catch(() => send());
+    const body = (await res.json()) as { data?: Record<string, { accessToken: string }>; errors?: unknown };
+    if (!body.data) throw new Error(`${query.slice(0, 40)}: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  };
+  const password = 'correct horse battery staple';
+  const run = randomUUID().slice(0, 8);
+  const emails = Array.from({ length: users }, (_x, i) => `sub${i}-${run}@bench.example`);
+  const tokens: string[] = [];
+  const inParallel = async (count: number, work: (i: number) => Promise<void>): Promise<void> => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < count) await work(next++);
+      }),
+    );
+  };
+  await inParallel(users, async (i) => {
+    const r = await post('mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }', {
+      input: { email: emails[i], password, organizationName: `Fan-out ${i}` },
+    });
+    tokens[i] = r['register']?.accessToken ?? '';
+  });
+  await inParallel(sessions - users, async (i) => {
+    const r = await post('mutation L($input: LoginInput!) { login(input: $input) { accessToken } }', {
+      input: { email: emails[i % users], password },
+    });
+    tokens[users + i] = r['login']?.accessToken ?? '';
+  });
+  return tokens;
 }
 
 /**
- * Topology: market-data, our gateway and Hive Gateway each run in a process of their own (children of
- * this one), so each gateway's memory and CPU are its own; the gateways are measured one after the
- * other (never at once: they would split the 2 cores). Subscribers are `graphql-ws` clients on `ws`,
- * one socket and one subscription each, spread over `--client-procs` child processes (default 4), so
- * that JSON parsing on the client side is not what limits delivery. JWKS and session liveness are
- * small fixtures in this process. Each subscriber has its own user (token), spread over 10 tenants,
- * unless `--shared-token`.
+ * Run: `npx tsx bench/subscription-fanout.ts [seconds=30] [subscribers=1000]`, flags:
+ * `--ticks-per-second=<n>` the feed's rate in total across its symbols (default 50),
+ * `--symbols=<n>` the feed's symbols (the first n of ten, default 10), `--symbols-per-subscriber=<n>`
+ * how many of them each subscriber names (default all; with 1 they are spread evenly),
+ * `--users=<n>` registered users (default subscribers/10 up to 100; every subscriber has a session of
+ * its own: the others sign in again), `--client-procs=<n>` (default 4), `--connect-concurrency=<n>`
+ * handshakes in flight per subscriber process (default 64), `--nofile=<n>` open-file limit of every
+ * process (default 65536, capped at the hard limit), `--warmup=<s>` (5), `--only=ours|hive`,
+ * `--cpu-prof=<dir>` (CPU profiles of each gateway while the subscribers connect).
  *
- * Run: `npx tsx bench/subscription-fanout.ts [seconds=30] [subscribers=1000]` with optional
- * `--warmup=<s>` (default 5), `--client-procs=<n>`, `--only=ours|hive`, `--shared-token`,
- * `--cpu-prof=<dir>` (CPU profiles of the gateway processes).
- * Its own database and Redis prefix; loopback only; stops by itself.
+ * The platform runs as `make prod` starts it (scripts/dev.ts from dist/, NODE_ENV=production): real
+ * auth, sessions and market-data, Redis rate limits and caps checked on every connection and
+ * subscribe but set above the load (every client is on loopback). Only argon2's cost is lowered, so
+ * that signing in thousands of sessions takes seconds; no measured path hashes passwords.
  */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const seconds = Number(positional[0] ?? 30);
   const count = Number(positional[1] ?? 1000);
-  const warmup = Number(flag('warmup') ?? 5);
+  const ticksPerSecond = Number(flag('ticks-per-second') ?? 50);
+  const symbols = ALL_SYMBOLS.slice(0, Number(flag('symbols') ?? ALL_SYMBOLS.length));
+  const perSubscriber = Math.min(symbols.length, Number(flag('symbols-per-subscriber') ?? symbols.length));
+  const users = Math.min(count, Number(flag('users') ?? Math.max(1, Math.min(100, Math.floor(count / 10)))));
   const procs = Number(flag('client-procs') ?? 4);
   const only = flag('only');
-  const sharedToken = flag('shared-token') === 'true';
-  const [gatewayPort, hivePort, marketPort] = await freePorts(3);
-  const env = await createTestEnv('bench_fanout', {
+  const nofile = Number(flag('nofile') ?? 65536);
+  const env = await createTestEnv('bench_fanout');
+  const sshd = await startTestSshd(env.tmpDir);
+  const high = '1000000000';
+  const vars = await runCommandEnv(env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    GATEWAY_PORT: String(gatewayPort),
-    MARKET_DATA_PORT: String(marketPort),
-    DB_POOL_MAX: '4',
-    MARKET_FEED_SYMBOLS: SYMBOLS.join(','),
-    MARKET_FEED_TICKS_PER_SECOND: String(TICKS_PER_SECOND),
+    RATE_LIMIT_PER_IP: high,
+    RATE_LIMIT_PER_USER: high,
+    RATE_LIMIT_PER_TENANT: high,
+    COST_BUDGET_PER_TENANT: high,
+    COST_BUDGET_PER_IP: high,
+    REGISTER_THROTTLE_PER_IP: high,
+    TENANT_CREATE_THROTTLE_PER_IP: high,
+    LOGIN_THROTTLE_PER_IP: high,
+    SUBSCRIPTIONS_CONNECT_RATE_PER_IP: high,
+    SUBSCRIPTIONS_MAX_PER_IP: high,
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_TIME_COST: '1',
+    ARGON2_CONCURRENCY: '2',
+    ACCESS_TOKEN_TTL_SECONDS: '7200',
+    MARKET_FEED_SYMBOLS: symbols.join(','),
+    MARKET_FEED_TICKS_PER_SECOND: String(ticksPerSecond),
+    ...sshd.env,
+    ...controlEnv(env.tmpDir),
   });
-  const auth = await startAuthFixtures(env.config);
-  const children: ChildProcess[] = [];
+  const platform = await startRunCommand(vars, { nofile });
+  let hive: ChildProcess | undefined;
   try {
-    const config: PlatformConfig = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
-    const file = path.join(env.tmpDir, 'config.json');
-    await writeFile(file, JSON.stringify(config));
-    // The committed supergraph; Hive reads subgraph URLs from it, so its copy points market-data at
-    // this run's port (our gateway takes the same URL from configuration).
-    const committed = await readFile(config.SUPERGRAPH_PATH, 'utf8');
-    const hiveSupergraph = path.join(env.tmpDir, 'supergraph.graphql');
-    await writeFile(
-      hiveSupergraph,
-      committed.replace(
-        /(@join__graph\(name: "market-data", url: ")[^"]+(")/,
-        `$1http://127.0.0.1:${marketPort}/graphql$2`,
-      ),
-    );
-    const market = await startChild(['--child', 'market-data', file]);
-    children.push(market);
-    const ours = only === 'hive' ? undefined : await startChild(['--child', 'gateway', file]);
-    if (ours) children.push(ours);
-    const hive =
-      only === 'ours'
-        ? undefined
-        : await startChild(['--child', 'hive', file, hiveSupergraph, String(hivePort)]);
-    if (hive) children.push(hive);
-
-    const tenants = Array.from({ length: 10 }, () => randomUUID());
-    const one = await auth.mint({ role: 'TRADER', tid: tenants[0] ?? '' }, { ttlSeconds: 3600 });
-    const tokens = await Promise.all(
-      Array.from({ length: count }, (_x, i) =>
-        sharedToken
-          ? Promise.resolve(one)
-          : auth.mint(
-              { role: 'TRADER', tid: tenants[i % tenants.length] ?? '', email: `sub${i}@example.com` },
-              { ttlSeconds: 3600 },
-            ),
-      ),
-    );
+    const roots = [process.pid];
+    const t0 = performance.now();
+    const tokens = await sessionsOf(`${platform.gatewayUrl}/graphql`, users, count);
     console.log(
-      `subscription fan-out: ${count} subscribers (${sharedToken ? 'one shared token' : `${count} users in 10 tenants`}) on ${SYMBOLS.length} symbols, feed ${TICKS_PER_SECOND} ticks/s, ${warmup} s warm-up + ${seconds} s measured, ${procs} subscriber processes; ${os.cpus().length} CPUs, load average ${os
+      `subscription fan-out: ${count} subscribers (${count} sessions of ${users} users), each on ${perSubscriber} of ${symbols.length} symbols, feed ${ticksPerSecond} ticks/s in total; ${flag('warmup') ?? 5} s warm-up + ${seconds} s measured; ${procs} subscriber processes; open files ${nofile}; ${os.cpus().length} CPUs, load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
-        .join(' ')}`,
+        .join(' ')}; sessions made in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
     );
-    const runs: [string, ChildProcess | undefined, number][] = [
-      ['our gateway', ours, gatewayPort ?? 0],
-      ['Hive Gateway', hive, hivePort ?? 0],
-    ];
-    const results: RunResult[] = [];
-    for (const [name, proc, port] of runs) {
-      if (!proc) continue;
-      const r = await measure({
-        name,
-        url: `http://127.0.0.1:${port}/graphql`,
-        gateway: proc,
-        market,
-        marketUrl: `http://127.0.0.1:${marketPort}/graphql`,
-        tokens,
-        procs,
-        warmup,
-        seconds,
-        dir: env.tmpDir,
-        ours: proc === ours,
-      });
-      print(r);
-      results.push(r);
+    const opts: RunOptions = {
+      tokens,
+      procs,
+      concurrency: Number(flag('connect-concurrency') ?? 64),
+      symbols,
+      perSubscriber,
+      warmup: Number(flag('warmup') ?? 5),
+      seconds,
+      dir: env.tmpDir,
+      nofile,
+      marketBase: `http://127.0.0.1:${vars['MARKET_DATA_PORT']}`,
+      roots,
+    };
+    if (only !== 'hive') {
+      const [pid] = pidsLabelled(roots, 'gateway');
+      if (!pid) throw new Error('no gateway process found');
+      await measure(
+        { name: 'our gateway', base: platform.gatewayUrl, pid, label: 'gateway', ours: true, net: 1 },
+        opts,
+      );
     }
-    const [a, b] = results;
-    if (a && b) {
-      console.log(
-        `  ours/Hive: delivered ${((100 * a.received) / Math.max(1, b.received)).toFixed(0)}%, p99 ${(a.p99 / b.p99).toFixed(2)}x`,
+    if (only !== 'ours') {
+      // Hive serves the committed supergraph with this run's market-data URL.
+      const sdl = (await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8')).replaceAll(
+        'http://127.0.0.1:8005/graphql',
+        `${opts.marketBase}/graphql`,
+      );
+      const supergraph = path.join(env.tmpDir, 'supergraph.graphql');
+      await writeFile(supergraph, sdl);
+      const headers = path.join(env.tmpDir, 'ingress.json');
+      await writeFile(
+        headers,
+        JSON.stringify(ingressHeaders({ SERVICE_TOKEN: vars['SERVICE_TOKEN'] ?? '' })),
+      );
+      const [port] = await freePorts(1);
+      hive = await spawnBenchChild({
+        script: SELF,
+        args: ['--hive', supergraph, String(port), headers],
+        name: 'hive gateway',
+        nofile,
+        env: controlEnv(env.tmpDir),
+      });
+      const base = `http://127.0.0.1:${port}`;
+      await measure(
+        { name: 'Hive Gateway', base, pid: hive.pid ?? 0, label: 'hive default', ours: false, net: 2 },
+        opts,
       );
     }
   } finally {
-    for (const p of children.reverse()) {
-      if (p.exitCode !== null) continue;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (p.exitCode === null) p.kill('SIGKILL');
+    if (hive) {
+      const exited = new Promise((r) => hive?.once('exit', r));
+      if (signalChild(hive, 'SIGTERM')) await exited;
     }
-    await auth.stop();
+    await platform.stop();
+    await sshd.stop();
     await env.cleanup();
   }
 }
 
+/** Child entry: `--hive <supergraph> <port> <headers.json>`. */
+async function hiveChild([supergraph = '', port = '0', headersFile = '']: string[]): Promise<void> {
+  const headers = JSON.parse(await readFile(headersFile, 'utf8')) as Record<string, string>;
+  const hive = await startHiveGateway(supergraph, Number(port), headers);
+  answerCpuRequests();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void hive.stop().finally(() => process.exit(0));
+  });
+}
+
 const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1] as Role, args[2] ?? '', args[3]);
-else if (args[0] === '--subscribers') await subscribers(args[1] ?? '');
+if (args[0] === '--hive') await hiveChild(args.slice(1));
+else if (args[0] === '--subscribers')
+  await runSubscribers(JSON.parse(await readFile(args[1] ?? '', 'utf8')) as ClientSpec);
 else await main();

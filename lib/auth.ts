@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { unauthenticated } from './errors.js';
 import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
 import type { Logger } from './logger.js';
+import { SessionLivenessClient } from './session-liveness-client.js';
 import { type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 
@@ -105,6 +106,7 @@ export class CachedSessionLiveness implements SessionLiveness {
   /** Sessions known to have ended (revoked, expired, unknown) -> the revocation epoch that ended them. */
   private readonly ended: LRUCache<string, number>;
   private readonly inFlight = new Map<string, Promise<boolean | undefined>>();
+  private readonly client: SessionLivenessClient;
   /** Incremented by every end this instance learns of. */
   private epoch = 0;
   /** Highest epoch among ended entries evicted from the bounded {@link ended} map. */
@@ -115,11 +117,13 @@ export class CachedSessionLiveness implements SessionLiveness {
    * @param maxEntries bound of each map (live sessions, ended sessions)
    */
   constructor(
-    private readonly config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN' | 'SESSION_CACHE_SECONDS'>,
+    config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN' | 'SESSION_CACHE_SECONDS'>,
     private readonly logger: Logger,
-    private readonly timeoutMs = 3000,
+    timeoutMs = 3000,
     maxEntries = 100_000,
   ) {
+    // Misses of one turn of the event loop go to the sessions service as one request.
+    this.client = new SessionLivenessClient(config, timeoutMs);
     this.live = new LRUCache({ max: maxEntries, ttl: config.SESSION_CACHE_SECONDS * 1000 });
     this.ended = new LRUCache({
       max: maxEntries,
@@ -187,17 +191,7 @@ export class CachedSessionLiveness implements SessionLiveness {
   /** @returns the sessions service's answer, or undefined when it could not be asked (not cached). */
   private async fetch(sessionId: string): Promise<boolean | undefined> {
     try {
-      const res = await fetch(
-        `${this.config.sessionsUrl}/internal/sessions/${encodeURIComponent(sessionId)}`,
-        {
-          headers: { 'x-service-token': this.config.SERVICE_TOKEN },
-          signal: AbortSignal.timeout(this.timeoutMs),
-        },
-      );
-      if (res.status === 404) return false;
-      if (!res.ok) throw new Error(`sessions answered ${res.status}`);
-      const body = (await res.json()) as { live?: boolean };
-      return body.live === true;
+      return await this.client.isLive(sessionId);
     } catch (err) {
       // Fail closed for this request: a session we cannot confirm is not accepted. Nothing is cached,
       // so the next request asks again (a timeout under load must not lock a live session out).

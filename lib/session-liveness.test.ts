@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedSessionLiveness } from './auth.js';
+import { SessionLivenessClient } from './session-liveness-client.js';
 import { eventually } from '../test/support/wait.js';
 import { createLogger } from './logger.js';
 
@@ -13,8 +14,27 @@ const calls = new Map<string, number>();
 let server: http.Server;
 let sessionsUrl: string;
 
+/** Batches (`POST /internal/sessions/liveness`) received, by their ids; answered 404 while `batchRoute` is off. */
+const batches: string[][] = [];
+let batchRoute = true;
+
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (!batchRoute || req.url !== '/internal/sessions/liveness') {
+          res.writeHead(404).end('Cannot POST');
+          return;
+        }
+        const ids = (JSON.parse(body) as { ids: string[] }).ids;
+        batches.push(ids);
+        const live = Object.fromEntries(ids.map((id) => [id, (plan.get(id)?.shift() ?? 'live') === 'live']));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ live }));
+      });
+      return;
+    }
     const id = decodeURIComponent(req.url?.split('/').pop() ?? '');
     calls.set(id, (calls.get(id) ?? 0) + 1);
     const next = plan.get(id)?.shift() ?? 'live';
@@ -105,5 +125,43 @@ describe('CachedSessionLiveness', () => {
     expect(l.hasEnded('s-evicted')).toBe(false);
     release();
     expect(await answer).toBe(false);
+  });
+
+  it('asks for the sessions missed in one turn of the event loop in one request', async () => {
+    const l = liveness();
+    plan.set('b-dead', ['dead']);
+    const before = batches.length;
+    const answers = await Promise.all(['b-1', 'b-2', 'b-dead', 'b-1'].map((id) => l.isLive(id)));
+    expect(answers).toEqual([true, true, false, true]);
+    expect(batches.slice(before)).toEqual([['b-1', 'b-2', 'b-dead']]);
+    expect(calls.get('b-1')).toBeUndefined(); // no GET
+    expect(await l.isLive('b-dead')).toBe(false); // ended for good
+    expect(batches.length).toBe(before + 1);
+  });
+});
+
+describe('SessionLivenessClient', () => {
+  it('asks one session at a time when the sessions service has no batch route (an older version)', async () => {
+    batchRoute = false;
+    try {
+      const client = new SessionLivenessClient({ sessionsUrl, SERVICE_TOKEN: 'x'.repeat(40) });
+      plan.set('old-2', ['404']);
+      const before = batches.length;
+      expect(await Promise.all(['old-1', 'old-2'].map((id) => client.isLive(id)))).toEqual([true, false]);
+      expect(await Promise.all(['old-3', 'old-4'].map((id) => client.isLive(id)))).toEqual([true, true]);
+      expect(batches.length).toBe(before);
+      expect(['old-1', 'old-2', 'old-3', 'old-4'].map((id) => calls.get(id))).toEqual([1, 1, 1, 1]);
+    } finally {
+      batchRoute = true;
+    }
+  });
+
+  it('fails every question of a batch the sessions service refused', async () => {
+    const client = new SessionLivenessClient({
+      sessionsUrl: 'http://127.0.0.1:1',
+      SERVICE_TOKEN: 'x'.repeat(40),
+    });
+    const answers = await Promise.allSettled(['f-1', 'f-2'].map((id) => client.isLive(id)));
+    expect(answers.map((a) => a.status)).toEqual(['rejected', 'rejected']);
   });
 });

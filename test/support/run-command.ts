@@ -66,6 +66,20 @@ export interface RunningCommand {
  */
 export type RunCommandRunner = 'dist' | 'tsx';
 
+/**
+ * `command args` run with the open-file limit raised to `nofile` (capped at the hard limit): through
+ * `bash -c 'ulimit -n ...; exec "$0" "$@"'`, since Node cannot raise its own limit. Benchmarks that hold
+ * thousands of sockets start their processes this way; a deployment sets LimitNOFILE (docs/operations.md).
+ */
+export function withOpenFileLimit(
+  command: string,
+  args: readonly string[],
+  nofile: number,
+): [string, string[]] {
+  const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
+  return ['bash', ['-c', script, command, ...args]];
+}
+
 /** The node arguments that start the orchestrator with `runner` (building dist/ when stale). */
 export async function orchestratorArgs(runner: RunCommandRunner): Promise<string[]> {
   if (runner === 'tsx') return ['--import', 'tsx', 'scripts/dev.ts', '--runner=tsx', '--no-color'];
@@ -80,10 +94,15 @@ export async function orchestratorArgs(runner: RunCommandRunner): Promise<string
  */
 export async function startRunCommand(
   vars: Record<string, string>,
-  opts: { startTimeoutMs?: number; runner?: RunCommandRunner } = {},
+  opts: { startTimeoutMs?: number; runner?: RunCommandRunner; nofile?: number } = {},
 ): Promise<RunningCommand> {
   const { PATH, HOME } = processEnv();
-  const child = spawn(process.execPath, await orchestratorArgs(opts.runner ?? 'dist'), {
+  const args = await orchestratorArgs(opts.runner ?? 'dist');
+  // The orchestrator's limit is inherited by every process it starts.
+  const [command, argv] = opts.nofile
+    ? withOpenFileLimit(process.execPath, args, opts.nofile)
+    : [process.execPath, args];
+  const child = spawn(command, argv, {
     cwd: PROJECT_ROOT,
     env: { ...(PATH ? { PATH } : {}), ...(HOME ? { HOME } : {}), ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../lib/config.js';
 import { OperationLimits, type LimitsConfig } from '../operation-limits.js';
-import { validateSubscriptionDocument } from './subscription.limits.js';
+import { SubscriptionDocuments, validateSubscriptionDocument } from './subscription.limits.js';
 import { SubscriptionPlanner } from './subscription.planner.js';
 
 // The real supergraph: the ws path must refuse exactly what HTTP refuses, cost included.
@@ -56,5 +56,34 @@ describe('validateSubscriptionDocument', () => {
       const checked = check(query);
       expect('errors' in checked && checked.errors.length > 0 && checked.limit === undefined).toBe(true);
     }
+  });
+});
+
+describe('SubscriptionDocuments', () => {
+  const query = 'subscription P($s: [ID!]!) { priceUpdated(symbols: $s) { symbol price } }';
+
+  it('parses and validates a text once per schema and limits; its subscriptions share the document', () => {
+    const docs = new SubscriptionDocuments();
+    const a = docs.check(schema, { query, variables: { s: ['AAPL'] } }, 2000, limits);
+    const b = docs.check(schema, { query, variables: { s: ['MSFT'] } }, 2000, limits);
+    expect('document' in a && 'document' in b && a.document === b.document).toBe(true);
+    // Another schema or other limits (a supergraph reload): checked again.
+    const other = new OperationLimits(sdl, config);
+    const c = docs.check(schema, { query, variables: { s: ['AAPL'] } }, 2000, other);
+    expect('document' in a && 'document' in c && a.document !== c.document).toBe(true);
+  });
+
+  it('still applies the limits that read the variables to a remembered document', () => {
+    const docs = new SubscriptionDocuments();
+    // Cost: the symbols list's length multiplies nothing here, so a tight cost limit refuses the
+    // same document whatever the variables; the refusal comes from the remembered document too.
+    const tight = new OperationLimits(sdl, { ...config, MAX_QUERY_COST: 0 });
+    for (const s of [['AAPL'], ['AAPL'], ['MSFT']]) {
+      const checked = docs.check(schema, { query, variables: { s } }, 2000, tight);
+      expect('errors' in checked && checked.limit).toBe('cost');
+    }
+    // Refused texts are not remembered; valid ones are whatever their variables.
+    expect('errors' in docs.check(schema, { query: 'subscription { nope }' }, 2000, limits)).toBe(true);
+    expect('errors' in docs.check(schema, { query: 'subscription { nope }' }, 2000, limits)).toBe(true);
   });
 });

@@ -5,11 +5,12 @@
  * round trip would buy nothing; per-user and per-IP limits are in Redis so every replica shares them.
  */
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../../lib/config.js';
 import { ErrorCode, AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
 import type { Redis } from '../../../lib/redis.js';
-import type { OperationLimits } from '../operation-limits.js';
+import type { LimitVerdict, OperationLimits } from '../operation-limits.js';
 
 /** A checked document, or the errors to answer its subscribe with (`limit` names a refused limit). */
 export type DocumentCheck =
@@ -61,6 +62,62 @@ export function validateSubscriptionDocument(
   const verdict = limits.check(document, payload.operationName, payload.variables);
   if (!verdict.ok) return { errors: [toGraphQLError(verdict.error)], limit: verdict.limit };
   return { document };
+}
+
+interface CheckedDocument {
+  schema: GraphQLSchema;
+  limits: OperationLimits;
+  document: DocumentNode;
+  /** Verdicts of the limits by operation name and variables (the cost reads them), a few per document. */
+  verdicts: Map<string, LimitVerdict>;
+}
+
+/** Verdicts remembered per document; past that the map starts over (clients rarely vary this much). */
+const VERDICTS_PER_DOCUMENT = 64;
+
+/**
+ * {@link validateSubscriptionDocument} with the parsed and validated documents remembered by their
+ * text: thousands of clients send the same few subscriptions, so each text is parsed and validated once
+ * per schema, and its subscriptions share one document (parsing it for each cost CPU on every connect
+ * and kept a copy of the AST per subscription); the verdict of the limits is remembered per operation
+ * name and variables (the cost reads them). Entries are dropped when the schema or the limits change
+ * (a supergraph reload).
+ */
+export class SubscriptionDocuments {
+  private readonly cache = new LRUCache<string, CheckedDocument>({
+    max: 1000,
+    // The AST is several times its text; bounded so that large documents cannot hold much memory.
+    maxSize: 16 * 1024 * 1024,
+    sizeCalculation: (_v, query) => Math.max(1, query.length * 8),
+  });
+
+  /** See {@link validateSubscriptionDocument}. */
+  check(
+    schema: GraphQLSchema,
+    payload: SubscribePayload,
+    maxBytes: number,
+    limits: OperationLimits,
+  ): DocumentCheck {
+    const query = payload.query;
+    const hit = typeof query === 'string' ? this.cache.get(query) : undefined;
+    if (hit && hit.schema === schema && hit.limits === limits) {
+      // The verdict depends on the document (fixed here), the operation and the variables, nothing else.
+      const key = `${payload.operationName ?? ''}\n${JSON.stringify(payload.variables ?? null)}`;
+      let verdict = hit.verdicts.get(key);
+      if (!verdict) {
+        verdict = limits.check(hit.document, payload.operationName, payload.variables);
+        if (hit.verdicts.size >= VERDICTS_PER_DOCUMENT) hit.verdicts.clear();
+        hit.verdicts.set(key, verdict);
+      }
+      if (!verdict.ok) return { errors: [toGraphQLError(verdict.error)], limit: verdict.limit };
+      return { document: hit.document };
+    }
+    const checked = validateSubscriptionDocument(schema, payload, maxBytes, limits);
+    if ('document' in checked && typeof query === 'string') {
+      this.cache.set(query, { schema, limits, document: checked.document, verdicts: new Map() });
+    }
+    return checked;
+  }
 }
 
 type RateConfig = Pick<

@@ -8,19 +8,26 @@
  */
 import type { Config } from '../../../lib/config.js';
 import type { Logger } from '../../../lib/logger.js';
+import { SessionLivenessClient } from '../../../lib/session-liveness-client.js';
 
 /** `live` / `ended`, or `unknown` when the sessions service could not answer. */
 export type Liveness = 'live' | 'ended' | 'unknown';
 
-/** Asks the sessions service whether a session is live; concurrent questions of one session share one call. */
+/**
+ * Asks the sessions service whether a session is live; concurrent questions of one session share one
+ * call, and the questions of one turn of the event loop go as one batch (sockets re-check in bursts).
+ */
 export class SessionRecheck {
   private readonly inFlight = new Map<string, Promise<Liveness>>();
+  private readonly client: SessionLivenessClient;
 
   constructor(
-    private readonly config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN'>,
+    config: Pick<Config, 'sessionsUrl' | 'SERVICE_TOKEN'>,
     private readonly logger: Logger,
-    private readonly timeoutMs = 3000,
-  ) {}
+    timeoutMs = 3000,
+  ) {
+    this.client = new SessionLivenessClient(config, timeoutMs);
+  }
 
   /** The session's state now, from the sessions service. */
   check(sessionId: string): Promise<Liveness> {
@@ -34,17 +41,7 @@ export class SessionRecheck {
 
   private async fetch(sessionId: string): Promise<Liveness> {
     try {
-      const res = await fetch(
-        `${this.config.sessionsUrl}/internal/sessions/${encodeURIComponent(sessionId)}`,
-        {
-          headers: { 'x-service-token': this.config.SERVICE_TOKEN },
-          signal: AbortSignal.timeout(this.timeoutMs),
-        },
-      );
-      if (res.status === 404) return 'ended';
-      if (!res.ok) throw new Error(`sessions answered ${res.status}`);
-      const body = (await res.json()) as { live?: boolean };
-      return body.live === true ? 'live' : 'ended';
+      return (await this.client.isLive(sessionId)) ? 'live' : 'ended';
     } catch (err) {
       this.logger.warn({ err }, 'socket session re-check failed; asking again at the next interval');
       return 'unknown';

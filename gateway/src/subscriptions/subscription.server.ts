@@ -32,7 +32,7 @@ import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import type { OperationLimits } from '../operation-limits.js';
-import { SubscriptionRateLimits, validateSubscriptionDocument } from './subscription.limits.js';
+import { SubscriptionDocuments, SubscriptionRateLimits } from './subscription.limits.js';
 import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
@@ -159,6 +159,17 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
   const rates = new SubscriptionRateLimits(opts.redis, config);
+  const documents = new SubscriptionDocuments();
+  // Printed once per document (documents are shared, see SubscriptionDocuments), not per subscribe.
+  const printed = new WeakMap<DocumentNode, string>();
+  const sourceOf = (document: DocumentNode): string => {
+    let source = printed.get(document);
+    if (source === undefined) {
+      source = print(document);
+      printed.set(document, source);
+    }
+    return source;
+  };
   const quota = new SubscriptionQuota({
     redis: opts.redis,
     maxPerUser: config.SUBSCRIPTIONS_MAX_PER_USER,
@@ -225,6 +236,10 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const ip = gatewayClientIp(ctx.extra.request);
+        const requestId = requestIdFrom(ctx.extra.request.headers);
+        // The upgrade request is read only here; graphql-ws would otherwise keep it (its headers, its
+        // stream state) for the life of the socket, a few KB of every idle subscriber.
+        (ctx.extra as { request: unknown }).request = undefined;
         // Counted before the token is checked, so a flood of forged tokens hits the limit too.
         const limited = await rates.connectionInit(ip);
         if (limited) {
@@ -259,7 +274,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const connection: Connection = {
           claims,
           authorization: header,
-          requestId: requestIdFrom(ctx.extra.request.headers),
+          requestId,
           ip,
           socketKey: String(++sockets),
           expiry,
@@ -296,7 +311,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
         if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
         const schema = opts.planner().validationSchema;
-        const checked = validateSubscriptionDocument(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
+        const checked = documents.check(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
         if ('errors' in checked) return refuse(checked.limit, checked.errors);
         const operationName = payload.operationName ?? undefined;
         const args: ExecutionArgs = {
@@ -377,7 +392,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           executor.subscribe(
             {
               document: args.document,
-              source: print(args.document),
+              source: sourceOf(args.document),
               operationName: args.operationName ?? undefined,
               variables: args.variableValues ?? {},
               authorization: connection.authorization,

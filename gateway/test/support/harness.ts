@@ -180,6 +180,23 @@ export async function startAuthFixtures(
     res.end();
   });
   const sessions = await listen((req, res) => {
+    // The batch form (lib/session-liveness-client.ts): `{ ids }` -> `{ live: { [id]: boolean } }`.
+    if (req.method === 'POST' && req.url === '/internal/sessions/liveness') {
+      if (req.headers['x-service-token'] !== config.SERVICE_TOKEN) {
+        res.statusCode = 403;
+        res.end();
+        return;
+      }
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const ids = (JSON.parse(body) as { ids: string[] }).ids;
+        for (const id of ids) livenessCalls.set(id, (livenessCalls.get(id) ?? 0) + 1);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ live: Object.fromEntries(ids.map((id) => [id, !revoked.has(id)])) }));
+      });
+      return;
+    }
     const m = /^\/internal\/sessions\/([^/]+)$/.exec(req.url ?? '');
     if (!m?.[1] || req.headers['x-service-token'] !== config.SERVICE_TOKEN) {
       res.statusCode = m ? 403 : 404;

@@ -145,6 +145,43 @@ describe('internal API', () => {
     expect((await liveness('not-a-session')).status).toBe(404);
   });
 
+  it('answers many sessions in one batch, with the same rules', async () => {
+    const [a, b, reused] = [await open(), await open(), await open()];
+    expect((await rotate(reused.refreshToken)).errors).toBeUndefined();
+    expect((await rotate(reused.refreshToken)).errors).toBeDefined(); // reuse: the session is revoked
+    const batch = async (body: unknown, token: string | null = env.config.SERVICE_TOKEN) => {
+      const res = await fetch(`${sessionsUrl}/internal/sessions/liveness`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token === null ? {} : { 'x-service-token': token }),
+        },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { live?: Record<string, boolean> } };
+    };
+    const unknown = randomUUID();
+    expect(
+      await batch({ ids: [a.sessionId, b.sessionId, reused.sessionId, unknown, 'not-a-session'] }),
+    ).toEqual({
+      status: 200,
+      body: {
+        live: {
+          [a.sessionId]: true,
+          [b.sessionId]: true,
+          [reused.sessionId]: false,
+          [unknown]: false,
+          'not-a-session': false,
+        },
+      },
+    });
+    expect((await batch({ ids: [a.sessionId] }, null)).status).toBe(401);
+    expect((await batch({ ids: [a.sessionId] }, 'x'.repeat(64))).status).toBe(403);
+    expect((await batch({ ids: 'not-a-list' })).status).toBe(400);
+    expect((await batch({ ids: [1] })).status).toBe(400);
+    expect((await batch({ ids: Array.from({ length: 1001 }, () => a.sessionId) })).status).toBe(400);
+  });
+
   it('slides the expiry on use, writing at most once per touch interval', async () => {
     const g = await open();
     const key = `s:{${g.sessionId}}`;
