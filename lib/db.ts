@@ -135,9 +135,18 @@ export async function withTenantRoundTrips<T>(
   });
 }
 
-/** A value as an SQL literal for the simple protocol (null as NULL). */
+/**
+ * A value as an SQL literal for the simple protocol (null as NULL): exactly what pg.escapeLiteral
+ * answers (quotes and backslashes doubled, ` E'...'` when a backslash is present), built with native
+ * string searches instead of its loop over characters (slow on the JSON document of each placement
+ * batch, see BENCHMARKS.md).
+ */
 export function sqlLiteral(value: string | null): string {
-  return value === null ? 'NULL' : pg.escapeLiteral(value);
+  if (value === null) return 'NULL';
+  const backslash = value.includes('\\');
+  if (!backslash && !value.includes("'")) return `'${value}'`;
+  const quoted = `'${value.replace(/['\\]/g, '$&$&')}'`;
+  return backslash ? ` E${quoted}` : quoted;
 }
 
 /** The last statement's result of a simple-protocol batch (node-pg answers an array for several). */
