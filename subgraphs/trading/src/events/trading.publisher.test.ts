@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecutionRow, OrderRow } from '../db/tenant-schema.js';
-import { bookMessage, tradeMessage } from './trading.publisher.js';
+import { bookMessage, orderMessage, tradeMessage } from './trading.publisher.js';
 
 const AT = new Date('2030-03-04T15:00:00.123Z');
 const ORDER: OrderRow = {
@@ -46,7 +46,9 @@ const EXECUTION: ExecutionRow = {
 
 describe('messages built around an order serialized once', () => {
   it('are the JSON of the whole message, byte for byte', () => {
-    const orderJson = JSON.stringify(ORDER);
+    const orderJson = orderMessage(ORDER);
+    expect(orderJson).toBe(JSON.stringify(ORDER));
+    expect(orderMessage({ ...ORDER, expiresAt: null })).toBe(JSON.stringify({ ...ORDER, expiresAt: null }));
     expect(tradeMessage(EXECUTION, orderJson)).toBe(JSON.stringify({ execution: EXECUTION, order: ORDER }));
     expect(bookMessage('t-"1"', orderJson)).toBe(JSON.stringify({ tenantId: 't-"1"', order: ORDER }));
   });

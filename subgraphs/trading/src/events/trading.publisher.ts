@@ -9,13 +9,28 @@ import type { Redis } from '../../../../lib/redis.js';
 import type { ExecutionRow, OrderRow } from '../db/tenant-schema.js';
 import type { TxEffects } from '../session-changes.js';
 import { Dec, str } from '../decimal.js';
+import { isoTime, isoTimeOrNull } from '../iso-time.js';
 import { isOpen } from '../order.types.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import { tradingChannels, tradingKeys } from './trading.channels.js';
 
 /** A trade's message: `JSON.stringify({ execution, order })`, with the order's JSON already made. */
 export function tradeMessage(execution: ExecutionRow, orderJson: string): string {
-  return `{"execution":${JSON.stringify(execution)},"order":${orderJson}}`;
+  const e = { ...execution, executedAt: isoTime(execution.executedAt) };
+  return `{"execution":${JSON.stringify(e)},"order":${orderJson}}`;
+}
+
+/**
+ * `JSON.stringify(order)`, the same text, with its timestamps written as strings first (iso-time.ts:
+ * one conversion per instant, and JSON.stringify's fast path).
+ */
+export function orderMessage(order: OrderRow): string {
+  return JSON.stringify({
+    ...order,
+    expiresAt: isoTimeOrNull(order.expiresAt),
+    createdAt: isoTime(order.createdAt),
+    updatedAt: isoTime(order.updatedAt),
+  });
 }
 
 /** A resting order's announcement: `JSON.stringify({ tenantId, order })`, with the order's JSON made. */
@@ -61,7 +76,7 @@ export class TradingPublisher {
     const jsonOf = (order: OrderRow): string => {
       let json = orderJson.get(order);
       if (json === undefined) {
-        json = JSON.stringify(order);
+        json = orderMessage(order);
         orderJson.set(order, json);
       }
       return json;
