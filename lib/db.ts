@@ -109,7 +109,8 @@ function tenantPrologue(scope: TenantScope): string {
 export interface TenantRoundTrip {
   /** The rows of the `first` statement. */
   first: Record<string, unknown>[];
-  tx: Db;
+  /** drizzle on the transaction's connection (made on first use). */
+  readonly tx: Db;
   client: pg.PoolClient;
 }
 
@@ -129,7 +130,15 @@ export async function withTenantRoundTrips<T>(
 ): Promise<T> {
   return inTenantTransaction(pool, scope, async (client, prologue) => {
     const opened = await client.query<Record<string, unknown>>(`${prologue}; ${first}`);
-    const { value, last } = await fn({ first: lastResult(opened).rows, tx: createDb(client), client });
+    let db: Db | undefined;
+    const { value, last } = await fn({
+      first: lastResult(opened).rows,
+      // drizzle is made only when `fn` reaches for it: a hot path of two round trips never does.
+      get tx() {
+        return (db ??= createDb(client));
+      },
+      client,
+    });
     await client.query(last ? `${last}; COMMIT` : 'COMMIT');
     return value;
   });
