@@ -56,14 +56,20 @@ export async function buildRequestContext(opts: {
   verifier: Pick<AccessTokenVerifier, 'verifyHeader'>;
   config: Pick<Config, 'SERVICE_TOKEN'>;
   logger: Logger;
+  /**
+   * True when the caller already proved the service credential (the subgraph's ingress check ran on
+   * this request): the check is not hashed again. @default checked here
+   */
+  ingressVerified?: boolean;
 }): Promise<RequestContext> {
   const requestId = requestIdFrom(opts.headers);
   const auth = await opts.verifier.verifyHeader(opts.headers.authorization);
+  const trusted = opts.ingressVerified === true || hasIngressCredential(opts.headers, opts.config);
   return {
     requestId,
     auth,
     service: hasServiceToken(opts.headers, opts.config),
-    ip: clientIp(opts.headers, opts.remoteAddress, hasIngressCredential(opts.headers, opts.config)),
+    ip: clientIp(opts.headers, opts.remoteAddress, trusted),
     userAgent: userAgentFrom(opts.headers),
     logger: opts.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
   };
