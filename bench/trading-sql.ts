@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       const node = c1.user + c1.system;
       const per = (v: number, n: number): string => (v / n).toFixed(0).padStart(6);
       console.log(
-        `${name.padEnd(38)} ${(counted.trips / transactions).toFixed(1)} trips, ${(counted.statements / transactions).toFixed(1)} statements | backend ${per(backend, transactions)} µs/tx ${orders ? per(backend, transactions * orders) : '     -'} µs/order | this process ${per(node, transactions)} µs/tx ${orders ? per(node, transactions * orders) : '     -'} µs/order`,
+        `${name.padEnd(44)} ${(counted.trips / transactions).toFixed(1)} trips, ${(counted.statements / transactions).toFixed(1)} statements | backend ${per(backend, transactions)} µs/tx ${orders ? per(backend, transactions * orders) : '     -'} µs/order | this process ${per(node, transactions)} µs/tx ${orders ? per(node, transactions * orders) : '     -'} µs/order`,
       );
       if (process.argv.includes('--statements')) for (const line of counted.log) console.log(`    ${line}`);
     };
