@@ -58,7 +58,12 @@ async function startChild(role: Role, file: string): Promise<ChildProcess> {
     ?.slice(17)
     .split(',') ?? ['trading'];
   const flags = prof && roles.includes(role) ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
-  const proc = await spawnBenchChild({ script: SELF, args: ['--child', role, file], nodeFlags: flags, name: role });
+  const proc = await spawnBenchChild({
+    script: SELF,
+    args: ['--child', role, file],
+    nodeFlags: flags,
+    name: role,
+  });
   // `--logs=<dir>` keeps each child's log lines (LOG_LEVEL warn) in `<dir>/<role>.log`.
   const logs = process.argv.find((a) => a.startsWith('--logs='))?.slice(7);
   if (logs) {
