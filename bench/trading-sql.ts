@@ -210,9 +210,9 @@ async function main(): Promise<void> {
     const store = new SessionStore(gateOf(durable.pool), pricing);
 
     console.log(`one connection, ${transactions} transactions each (after 30 to warm up)`);
-    await run('prologue + COMMIT', durable, 0, () =>
-      withTenantRoundTrips(durable.pool, scope, 'SELECT 1', () => Promise.resolve({ value: null })),
-    );
+    await run('prologue + COMMIT', durable, 0, async () => {
+      await withTenantRoundTrips(durable.pool, scope, 'SELECT 1', () => Promise.resolve({ value: null }));
+    });
     await run('prologue + session open + COMMIT', durable, 0, async () => {
       await store.withSession(
         scope,
