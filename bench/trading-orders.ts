@@ -9,7 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, postgresCpu, spawnBenchChild } from './child.js';
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import pg from 'pg';
 import { createGateway } from '../gateway/src/gateway.js';
 import { startAuthFixtures } from '../gateway/test/support/harness.js';
 import type { PlatformConfig } from '../scripts/platform-config.js';
+import { ingressHeaders } from '../lib/ingress.js';
 import type { Service } from '../lib/http.js';
 import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
 import { createTradingService } from '../subgraphs/trading/src/service.js';
@@ -47,7 +49,7 @@ async function child(role: Role, file: string): Promise<void> {
   });
 }
 
-function startChild(role: Role, file: string): Promise<ChildProcess> {
+async function startChild(role: Role, file: string): Promise<ChildProcess> {
   // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child, or the children
   // named by `--cpu-prof-roles=gateway,trading,market-data`.
   const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
@@ -56,11 +58,25 @@ function startChild(role: Role, file: string): Promise<ChildProcess> {
     ?.slice(17)
     .split(',') ?? ['trading'];
   const flags = prof && roles.includes(role) ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
-  return spawnBenchChild({ script: SELF, args: ['--child', role, file], nodeFlags: flags, name: role });
+  const proc = await spawnBenchChild({
+    script: SELF,
+    args: ['--child', role, file],
+    nodeFlags: flags,
+    name: role,
+  });
+  // `--logs=<dir>` keeps each child's log lines (LOG_LEVEL warn) in `<dir>/<role>.log`.
+  const logs = process.argv.find((a) => a.startsWith('--logs='))?.slice(7);
+  if (logs) {
+    await mkdir(logs, { recursive: true });
+    proc.stdout?.pipe(createWriteStream(path.join(logs, `${role}.log`)));
+  }
+  return proc;
 }
 
 interface LoadSpec {
   url: string;
+  /** Header lines every request carries besides the token (the ingress key with `--direct`). */
+  extraHeaders: string[];
   seconds: number;
   clients: number;
   tenants: { token: string; accountId: string }[];
@@ -86,6 +102,7 @@ async function load(file: string): Promise<void> {
   const headers = spec.tenants.map((t) => [
     'Content-Type: application/json',
     `Authorization: Bearer ${t.token}`,
+    ...spec.extraHeaders,
   ]);
   const once = async (conn: LeanConnection, c: number, k: number): Promise<void> => {
     const tenant = c % spec.tenants.length;
@@ -177,8 +194,9 @@ async function gql<T>(
  * afterwards is exact); JWKS
  * and session liveness are small fixtures in this process.
  *
- * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`. Loopback only;
- * its own database and Redis prefix; stops by itself.
+ * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`, then optionally
+ * `--direct` (load straight to trading), `--cpu-prof=<dir>` (see startChild), `--logs=<dir>`. Loopback
+ * only; its own database and Redis prefix; stops by itself.
  */
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 10);
@@ -254,8 +272,14 @@ async function main(): Promise<void> {
       if (i > 200) throw new Error('no quote from the feed');
       await new Promise((r2) => setTimeout(r2, 50));
     }
+    // `--direct`: the load goes to the trading subgraph itself, with the gateway's ingress key, so
+    // trading's CPU per order can be compared without the gateway sharing the cores.
+    const direct = process.argv.includes('--direct');
     const loadSpec = (prefix: string, secs: number): LoadSpec => ({
-      url,
+      url: direct ? `http://127.0.0.1:${tradingPort}/graphql` : url,
+      extraHeaders: direct
+        ? Object.entries(ingressHeaders(config)).map(([name, value]) => `${name}: ${value}`)
+        : [],
       seconds: secs,
       clients,
       tenants: tenants.map((t, i) => ({ token: tokens[i] as string, accountId: t.accountId })),
@@ -288,7 +312,7 @@ async function main(): Promise<void> {
       byStatus.set(k, (byStatus.get(k) ?? 0) + 1);
     }
     console.log(
-      `market orders through the gateway: ${clients} clients, ${tenants.length} tenants, ${seconds} s`,
+      `market orders ${direct ? 'directly to trading (--direct)' : 'through the gateway'}: ${clients} clients, ${tenants.length} tenants, ${seconds} s`,
     );
     console.log(
       `  ${(answers.length / elapsed).toFixed(0)} orders/s  p50 ${percentile(lat, 50).toFixed(1)} ms  p99 ${percentile(lat, 99).toFixed(1)} ms  max ${(lat.at(-1) ?? 0).toFixed(1)} ms  transport/GraphQL errors ${errors}`,

@@ -56,17 +56,43 @@ export async function buildRequestContext(opts: {
   verifier: Pick<AccessTokenVerifier, 'verifyHeader'>;
   config: Pick<Config, 'SERVICE_TOKEN'>;
   logger: Logger;
+  /**
+   * True when the caller already proved the service credential (the subgraph's ingress check ran on
+   * this request): the check is not hashed again. @default checked here
+   */
+  ingressVerified?: boolean;
 }): Promise<RequestContext> {
   const requestId = requestIdFrom(opts.headers);
   const auth = await opts.verifier.verifyHeader(opts.headers.authorization);
+  const trusted = opts.ingressVerified === true || hasIngressCredential(opts.headers, opts.config);
   return {
     requestId,
     auth,
     service: hasServiceToken(opts.headers, opts.config),
-    ip: clientIp(opts.headers, opts.remoteAddress, hasIngressCredential(opts.headers, opts.config)),
+    ip: clientIp(opts.headers, opts.remoteAddress, trusted),
     userAgent: userAgentFrom(opts.headers),
-    logger: opts.logger.child({ requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
+    logger: lazyChild(opts.logger, { requestId, userId: auth?.userId, tenantId: auth?.tenantId }),
   };
+}
+
+/**
+ * `base.child(bindings)`, made on first use: most requests never log, and pino's child() (bindings
+ * serialized through the redaction paths) is a measurable part of a small request. A Proxy rather than
+ * a getter, because contexts are spread into the subgraphs' own and copied by Apollo per operation,
+ * which would call a getter at once.
+ */
+function lazyChild(base: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const real = (): Logger => (child ??= base.child(bindings));
+  return new Proxy(base, {
+    get(_target, prop) {
+      const logger = real();
+      const value: unknown = Reflect.get(logger, prop, logger);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(logger) : value;
+    },
+    set: (_target, prop, value) => Reflect.set(real(), prop, value),
+    has: (_target, prop) => Reflect.has(real(), prop),
+  });
 }
 
 /** The caller's claims, or UNAUTHENTICATED. */

@@ -152,7 +152,8 @@ function tenantPrologue(scope: TenantScope): string {
 export interface TenantRoundTrip {
   /** The rows of the `first` statement. */
   first: Record<string, unknown>[];
-  tx: Db;
+  /** drizzle on the transaction's connection (made on first use). */
+  readonly tx: Db;
   client: pg.PoolClient;
 }
 
@@ -172,15 +173,32 @@ export async function withTenantRoundTrips<T>(
 ): Promise<T> {
   return inTenantTransaction(pool, scope, async (client, prologue) => {
     const opened = await client.query<Record<string, unknown>>(`${prologue}; ${first}`);
-    const { value, last } = await fn({ first: lastResult(opened).rows, tx: createDb(client), client });
+    let db: Db | undefined;
+    const { value, last } = await fn({
+      first: lastResult(opened).rows,
+      // drizzle is made only when `fn` reaches for it: a hot path of two round trips never does.
+      get tx() {
+        return (db ??= createDb(client));
+      },
+      client,
+    });
     await client.query(last ? `${last}; COMMIT` : 'COMMIT');
     return value;
   });
 }
 
-/** A value as an SQL literal for the simple protocol (null as NULL). */
+/**
+ * A value as an SQL literal for the simple protocol (null as NULL): exactly what pg.escapeLiteral
+ * answers (quotes and backslashes doubled, ` E'...'` when a backslash is present), built with native
+ * string searches instead of its loop over characters (slow on the JSON document of each placement
+ * batch, see BENCHMARKS.md).
+ */
 export function sqlLiteral(value: string | null): string {
-  return value === null ? 'NULL' : pg.escapeLiteral(value);
+  if (value === null) return 'NULL';
+  const backslash = value.includes('\\');
+  if (!backslash && !value.includes("'")) return `'${value}'`;
+  const quoted = `'${value.replace(/['\\]/g, '$&$&')}'`;
+  return backslash ? ` E${quoted}` : quoted;
 }
 
 /** The last statement's result of a simple-protocol batch (node-pg answers an array for several). */

@@ -161,6 +161,8 @@ export function createSubgraphHttp<TContext extends RequestContext>(
             verifier,
             config,
             logger,
+            // Every /graphql request that gets here passed `graphqlIngress` (allow('http') below).
+            ingressVerified: true,
           }),
         ),
     },

@@ -5,6 +5,7 @@ import type { AccountRow } from './db/tenant-schema.js';
 import { validateOrder, type PricingConfig } from './order.types.js';
 import type { RiskDecision } from './risk.rules.js';
 import type { SessionSnapshot } from './session-changes.js';
+import { flushDocument } from './session.codec.js';
 
 const NOW = Date.parse('2030-03-04T15:00:00Z');
 const PRICING: PricingConfig = {
@@ -111,5 +112,23 @@ describe('account session (in memory, no database)', () => {
       before.ledger.length,
       before.account?.cash,
     ]);
+  });
+
+  it("writes the change set as the flush function's document, timestamps as JSON.stringify writes them", () => {
+    const s = session();
+    const order = s.createOrder(buy, accepted('10', '100'), { expiresAt: new Date(NOW + 3_600_000) });
+    s.fill(order, new Dec(4), new Dec(99), null);
+    const { changes } = s.collect();
+    const doc = JSON.parse(flushDocument(changes)) as Record<string, Record<string, unknown>[]>;
+    const at = new Date(NOW).toISOString();
+    expect(doc['newOrders']?.map((o) => [o['expires_at'], o['created_at'], o['updated_at']])).toEqual([
+      [new Date(NOW + 3_600_000).toISOString(), at, at],
+    ]);
+    const stamps = ['executions', 'events', 'ledger'].flatMap((k) =>
+      (doc[k] ?? []).map((r) => r['executed_at'] ?? r['created_at']),
+    );
+    expect(stamps).toEqual([at, at, at, at, at]);
+    expect(doc['positions']?.[0]?.['updated_at']).toBe(at);
+    expect(doc['account']).toMatchObject({ updated_at: at, cash: '9603', reserved: '600' });
   });
 });

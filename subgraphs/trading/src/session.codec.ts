@@ -5,6 +5,7 @@
  * text (no float anywhere). Only session.store.ts uses this module.
  */
 import type { AccountRow, OrderRow, OrderStatus, RiskLimitsRow } from './db/tenant-schema.js';
+import { isoTime, isoTimeOrNull } from './iso-time.js';
 import type { SessionChanges, SessionSnapshot } from './session-changes.js';
 
 /** The `orders` columns, in the order of {@link mapOrder}. */
@@ -94,11 +95,11 @@ function orderJson(o: OrderRow): Record<string, unknown> {
     reject_message: o.rejectMessage,
     replaces_order_id: o.replacesOrderId,
     replaced_by_order_id: o.replacedByOrderId,
-    expires_at: o.expiresAt,
+    expires_at: isoTimeOrNull(o.expiresAt),
     last_tick_ts: o.lastTickTs,
     last_tick_seq: o.lastTickSeq,
-    created_at: o.createdAt,
-    updated_at: o.updatedAt,
+    created_at: isoTime(o.createdAt),
+    updated_at: isoTime(o.updatedAt),
   };
 }
 
@@ -150,8 +151,8 @@ export function parseSnapshot(result: { s?: unknown } | undefined): SessionSnaps
 
 /**
  * A session's changes as the JSON document `trading_flush_session` reads (snake_case keys, numerics as
- * strings): one value to serialize instead of dozens of arrays, and jsonb_to_recordset types every
- * field with its column's input function.
+ * strings, timestamps as ISO text): one value to serialize instead of dozens of arrays, and
+ * jsonb_to_recordset types every field with its column's input function.
  */
 export function flushDocument(c: SessionChanges): string {
   return JSON.stringify({
@@ -167,7 +168,7 @@ export function flushDocument(c: SessionChanges): string {
       replaced_by_order_id: o.replacedByOrderId,
       last_tick_ts: o.lastTickTs,
       last_tick_seq: o.lastTickSeq,
-      updated_at: o.updatedAt,
+      updated_at: isoTime(o.updatedAt),
     })),
     executions: c.executions.map((x) => ({
       id: x.id,
@@ -178,7 +179,7 @@ export function flushDocument(c: SessionChanges): string {
       price: x.price,
       notional: x.notional,
       fee: x.fee,
-      executed_at: x.executedAt,
+      executed_at: isoTime(x.executedAt),
     })),
     events: c.events.map((e) => ({
       order_id: e.orderId,
@@ -189,20 +190,20 @@ export function flushDocument(c: SessionChanges): string {
       quantity: e.quantity,
       price: e.price,
       detail: e.detail ?? null,
-      created_at: e.createdAt,
+      created_at: isoTime(e.createdAt),
     })),
     ledger: c.ledger.map((l) => ({
       kind: l.kind,
       amount: l.amount,
       reference: l.reference,
-      created_at: l.createdAt,
+      created_at: isoTime(l.createdAt),
     })),
     positions: c.positions.map((p) => ({
       symbol: p.symbol,
       quantity: p.quantity,
       average_price: p.averagePrice,
       realized_pnl: p.realizedPnl,
-      updated_at: p.updatedAt,
+      updated_at: isoTime(p.updatedAt),
     })),
     openQuantities: c.openQuantities,
     account: c.account
@@ -211,11 +212,11 @@ export function flushDocument(c: SessionChanges): string {
           reserved: c.account.reserved,
           trading_state: c.account.tradingState,
           trading_state_reason: c.account.tradingStateReason,
-          rate_window_start: c.account.rateWindowStart,
+          rate_window_start: isoTimeOrNull(c.account.rateWindowStart),
           rate_window_count: c.account.rateWindowCount,
           day_start_date: c.account.dayStartDate,
           day_start_equity: c.account.dayStartEquity,
-          updated_at: c.account.updatedAt,
+          updated_at: isoTime(c.account.updatedAt),
         }
       : null,
   });

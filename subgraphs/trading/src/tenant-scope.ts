@@ -68,7 +68,7 @@ export async function inTenant<T>(
 ): Promise<T> {
   try {
     return await db.gate.run(scope.tenantId, () =>
-      withTenant(db.pool, scope, (tx) => fn(new TradingRepository(tx))),
+      withTenant(db.pool, scope, (tx) => fn(new TradingRepository(() => tx))),
     );
   } catch (err) {
     throw tenantError(err);
@@ -92,7 +92,7 @@ export async function inTenantRoundTrips<T>(
   try {
     return await db.gate.run(scope.tenantId, () =>
       withTenantRoundTrips(db.pool, scope, first, (trip) =>
-        fn(trip.first, new TradingRepository(trip.tx), trip.client),
+        fn(trip.first, new TradingRepository(() => trip.tx), trip.client),
       ),
     );
   } catch (err) {

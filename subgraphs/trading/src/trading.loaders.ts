@@ -45,19 +45,75 @@ export interface TradingLoaders {
 }
 
 /**
- * Creates the loaders of one request.
+ * Creates the loaders of one request. Each is made on first use: most requests (placeOrder above all)
+ * resolve no list field and need none.
  * @param caller the request's caller (resolved when a batch runs; throws UNAUTHENTICATED without one)
  */
 export function createTradingLoaders(accounts: AccountService, caller: () => Caller): TradingLoaders {
-  const opts = { cache: false } as const;
-  return {
-    account: new DataLoader((ids) => accounts.getMany(caller(), ids), opts),
-    order: new DataLoader((ids) => accounts.ordersByIds(caller(), ids), opts),
-    eventsOfOrder: new DataLoader((ids) => accounts.eventsOfOrders(caller(), ids), opts),
-    tradesOfOrder: new DataLoader((ids) => accounts.executionsOfOrders(caller(), ids), opts),
-    ordersOfAccount: new DataLoader((keys) => accounts.orderPages(caller(), keys), opts),
-    tradesOfAccount: new DataLoader((keys) => accounts.tradePages(caller(), keys), opts),
-    ledgerOfAccount: new DataLoader((keys) => accounts.ledgerPages(caller(), keys), opts),
-    position: new DataLoader((keys) => accounts.positions(caller(), keys), opts),
-  };
+  return new LazyLoaders(accounts, caller);
+}
+
+const OPTS = { cache: false } as const;
+
+class LazyLoaders implements TradingLoaders {
+  #account?: TradingLoaders['account'];
+  #order?: TradingLoaders['order'];
+  #eventsOfOrder?: TradingLoaders['eventsOfOrder'];
+  #tradesOfOrder?: TradingLoaders['tradesOfOrder'];
+  #ordersOfAccount?: TradingLoaders['ordersOfAccount'];
+  #tradesOfAccount?: TradingLoaders['tradesOfAccount'];
+  #ledgerOfAccount?: TradingLoaders['ledgerOfAccount'];
+  #position?: TradingLoaders['position'];
+
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly caller: () => Caller,
+  ) {}
+
+  get account(): TradingLoaders['account'] {
+    return (this.#account ??= new DataLoader((ids) => this.accounts.getMany(this.caller(), ids), OPTS));
+  }
+
+  get order(): TradingLoaders['order'] {
+    return (this.#order ??= new DataLoader((ids) => this.accounts.ordersByIds(this.caller(), ids), OPTS));
+  }
+
+  get eventsOfOrder(): TradingLoaders['eventsOfOrder'] {
+    return (this.#eventsOfOrder ??= new DataLoader(
+      (ids) => this.accounts.eventsOfOrders(this.caller(), ids),
+      OPTS,
+    ));
+  }
+
+  get tradesOfOrder(): TradingLoaders['tradesOfOrder'] {
+    return (this.#tradesOfOrder ??= new DataLoader(
+      (ids) => this.accounts.executionsOfOrders(this.caller(), ids),
+      OPTS,
+    ));
+  }
+
+  get ordersOfAccount(): TradingLoaders['ordersOfAccount'] {
+    return (this.#ordersOfAccount ??= new DataLoader(
+      (keys) => this.accounts.orderPages(this.caller(), keys),
+      OPTS,
+    ));
+  }
+
+  get tradesOfAccount(): TradingLoaders['tradesOfAccount'] {
+    return (this.#tradesOfAccount ??= new DataLoader(
+      (keys) => this.accounts.tradePages(this.caller(), keys),
+      OPTS,
+    ));
+  }
+
+  get ledgerOfAccount(): TradingLoaders['ledgerOfAccount'] {
+    return (this.#ledgerOfAccount ??= new DataLoader(
+      (keys) => this.accounts.ledgerPages(this.caller(), keys),
+      OPTS,
+    ));
+  }
+
+  get position(): TradingLoaders['position'] {
+    return (this.#position ??= new DataLoader((keys) => this.accounts.positions(this.caller(), keys), OPTS));
+  }
 }

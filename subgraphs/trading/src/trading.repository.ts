@@ -56,7 +56,14 @@ export function pageSize(first: number | null | undefined): number {
 }
 
 export class TradingRepository {
-  constructor(private readonly tx: Db) {}
+  private db: Db | undefined;
+
+  /** @param open the transaction's drizzle, asked for on the first query (most sessions make none) */
+  constructor(private readonly open: () => Db) {}
+
+  private get tx(): Db {
+    return (this.db ??= this.open());
+  }
 
   /** The account row, locked until the transaction ends (per-account serialization). */
   async lockAccount(id: string): Promise<AccountRow | undefined> {

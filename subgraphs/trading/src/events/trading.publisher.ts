@@ -6,11 +6,37 @@
  */
 import type { Logger } from '../../../../lib/logger.js';
 import type { Redis } from '../../../../lib/redis.js';
+import type { ExecutionRow, OrderRow } from '../db/tenant-schema.js';
 import type { TxEffects } from '../session-changes.js';
 import { Dec, str } from '../decimal.js';
+import { isoTime, isoTimeOrNull } from '../iso-time.js';
 import { isOpen } from '../order.types.js';
 import type { TradingMetrics } from '../trading.metrics.js';
 import { tradingChannels, tradingKeys } from './trading.channels.js';
+
+/** A trade's message: `JSON.stringify({ execution, order })`, with the order's JSON already made. */
+export function tradeMessage(execution: ExecutionRow, orderJson: string): string {
+  const e = { ...execution, executedAt: isoTime(execution.executedAt) };
+  return `{"execution":${JSON.stringify(e)},"order":${orderJson}}`;
+}
+
+/**
+ * `JSON.stringify(order)`, the same text, with its timestamps written as strings first (iso-time.ts:
+ * one conversion per instant, and JSON.stringify's fast path).
+ */
+export function orderMessage(order: OrderRow): string {
+  return JSON.stringify({
+    ...order,
+    expiresAt: isoTimeOrNull(order.expiresAt),
+    createdAt: isoTime(order.createdAt),
+    updatedAt: isoTime(order.updatedAt),
+  });
+}
+
+/** A resting order's announcement: `JSON.stringify({ tenantId, order })`, with the order's JSON made. */
+export function bookMessage(tenantId: string, orderJson: string): string {
+  return `{"tenantId":${JSON.stringify(tenantId)},"order":${orderJson}}`;
+}
 
 /**
  * Delivery is after commit, so a subscriber never sees a change that was rolled back; a crash between
@@ -42,15 +68,30 @@ export class TradingPublisher {
   async publish(tenantId: string, effects: TxEffects, announce: (symbol: string) => boolean): Promise<void> {
     const p = this.redis.pipeline();
     const { accountId } = effects;
+    // Numerics of executions and positions are canonical text already (the session writes them with
+    // str); the account's may be as read from the database, so those go through str here.
+    // Each order is serialized once: its trade messages embed the same text (the same JSON as
+    // stringifying `{ execution, order }` whole).
+    const orderJson = new Map<OrderRow, string>();
+    const jsonOf = (order: OrderRow): string => {
+      let json = orderJson.get(order);
+      if (json === undefined) {
+        json = orderMessage(order);
+        orderJson.set(order, json);
+      }
+      return json;
+    };
+    const ordersChannel = tradingChannels.orders(this.prefix, tenantId, accountId);
     for (const order of effects.orders) {
-      p.publish(tradingChannels.orders(this.prefix, tenantId, accountId), JSON.stringify(order));
+      p.publish(ordersChannel, jsonOf(order));
       if (isOpen(order.status) && announce(order.symbol)) {
-        p.publish(tradingChannels.book(this.prefix), JSON.stringify({ tenantId, order }));
+        p.publish(tradingChannels.book(this.prefix), bookMessage(tenantId, jsonOf(order)));
       }
     }
+    const tradesChannel = tradingChannels.trades(this.prefix, tenantId, accountId);
     for (const trade of effects.trades) {
       const e = trade.execution;
-      p.publish(tradingChannels.trades(this.prefix, tenantId, accountId), JSON.stringify(trade));
+      p.publish(tradesChannel, tradeMessage(e, jsonOf(trade.order)));
       p.xadd(
         tradingKeys.tradeStream,
         'MAXLEN',
@@ -70,13 +111,13 @@ export class TradingPublisher {
         'side',
         e.side,
         'quantity',
-        str(e.quantity),
+        e.quantity,
         'price',
-        str(e.price),
+        e.price,
         'notional',
-        str(e.notional),
+        e.notional,
         'fee',
-        str(e.fee),
+        e.fee,
         'executedAt',
         e.executedAt.toISOString(),
       );
@@ -90,8 +131,8 @@ export class TradingPublisher {
           orderId: last.execution.orderId,
           symbol: last.execution.symbol,
           side: last.execution.side,
-          quantity: str(last.execution.quantity),
-          price: str(last.execution.price),
+          quantity: last.execution.quantity,
+          price: last.execution.price,
           executedAt: last.execution.executedAt.toISOString(),
         }),
         'EX',
@@ -106,9 +147,9 @@ export class TradingPublisher {
         const fields: Record<string, string> = {};
         for (const pos of effects.heldPositions) {
           fields[pos.symbol] = JSON.stringify({
-            quantity: str(pos.quantity),
-            averagePrice: str(pos.averagePrice),
-            realizedPnl: str(pos.realizedPnl),
+            quantity: pos.quantity,
+            averagePrice: pos.averagePrice,
+            realizedPnl: pos.realizedPnl,
             updatedAt: pos.updatedAt.toISOString(),
           });
         }
