@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../lib/config.js';
 import { generateEd25519OpenSsh } from './openssh-key.js';
 
 describe('generateEd25519OpenSsh', () => {
@@ -34,5 +35,21 @@ describe('generateEd25519OpenSsh', () => {
     const b = generateEd25519OpenSsh('x');
     expect(a.publicKey).not.toBe(b.publicKey);
     expect(a.privateKey).not.toBe(b.privateKey);
+  });
+
+  it("loads under Node's own ESM loader, as `make setup` runs it (vitest's interop is more lenient)", () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        "const { generateEd25519OpenSsh } = await import('./scripts/openssh-key.ts'); console.log(generateEd25519OpenSsh('x').publicKey)",
+      ],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^ssh-ed25519 /);
   });
 });

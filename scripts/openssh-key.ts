@@ -3,7 +3,11 @@
  * setup` prefers `ssh-keygen`; this is the fallback for machines and container images without
  * openssh-client, so setup never needs another package to produce the MA130 key.
  */
-import { utils } from 'ssh2';
+// ssh2 is CommonJS, and Node's ESM loader does not see `utils` among its named exports (it is built in
+// an object literal): import the module object. Vitest's interop hid this; `make setup` failed on it.
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 
 /** An OpenSSH key pair as file contents. */
 export interface OpenSshKeyPair {
