@@ -363,8 +363,8 @@ async function sessionsOf(graphql: string, users: number, sessions: number): Pro
  * `--ticks-per-second=<n>` the feed's rate in total across its symbols (default 50),
  * `--symbols=<n>` the feed's symbols (the first n of ten, default 10), `--symbols-per-subscriber=<n>`
  * how many of them each subscriber names (default all; with 1 they are spread evenly),
- * `--users=<n>` registered users (default subscribers/10 up to 100; every subscriber has a session of
- * its own: the others sign in again), `--client-procs=<n>` (default 4), `--connect-concurrency=<n>`
+ * `--users=<n>` registered users (default one per 20 subscribers; every subscriber has a session of
+ * its own: the users sign in again), `--client-procs=<n>` (default 4), `--connect-concurrency=<n>`
  * handshakes in flight per subscriber process (default 64), `--nofile=<n>` open-file limit of every
  * process (default 65536, capped at the hard limit), `--warmup=<s>` (5), `--only=ours|hive`,
  * `--cpu-prof=<dir>` (CPU profiles of each gateway while the subscribers connect).
@@ -381,7 +381,8 @@ async function main(): Promise<void> {
   const ticksPerSecond = Number(flag('ticks-per-second') ?? 50);
   const symbols = ALL_SYMBOLS.slice(0, Number(flag('symbols') ?? ALL_SYMBOLS.length));
   const perSubscriber = Math.min(symbols.length, Number(flag('symbols-per-subscriber') ?? symbols.length));
-  const users = Math.min(count, Number(flag('users') ?? Math.max(1, Math.min(100, Math.floor(count / 10)))));
+  // One user per 20 sessions: sessions keeps at most SESSIONS_MAX_PER_USER (50) live per user.
+  const users = Math.min(count, Number(flag('users') ?? Math.ceil(count / 20)));
   const procs = Number(flag('client-procs') ?? 4);
   const only = flag('only');
   const nofile = Number(flag('nofile') ?? 65536);
