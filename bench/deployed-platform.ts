@@ -19,10 +19,13 @@ export interface DeployedPlatform {
   stop(): Promise<void>;
 }
 
-/** Starts the platform on namespace `name`; `extra` variables win over the bench's. */
+/**
+ * Starts the platform on namespace `name`; `extra` variables win over the bench's (a function gets the
+ * namespace, for variables naming files in it).
+ */
 export async function startDeployedPlatform(
   name: string,
-  extra: Record<string, string> = {},
+  extra: Record<string, string> | ((env: TestEnv) => Promise<Record<string, string>>) = {},
 ): Promise<DeployedPlatform> {
   const env = await createTestEnv(name);
   const sshd = await startTestSshd(env.tmpDir);
@@ -38,7 +41,7 @@ export async function startDeployedPlatform(
     REGISTER_THROTTLE_PER_IP: high,
     TENANT_CREATE_THROTTLE_PER_IP: high,
     ...sshd.env,
-    ...extra,
+    ...(typeof extra === 'function' ? await extra(env) : extra),
   });
   const platform = await startRunCommand(vars).catch(async (err: unknown) => {
     await sshd.stop();

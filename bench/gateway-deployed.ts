@@ -10,7 +10,6 @@
  * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
  * bench/cpu-profile-summary.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,11 +18,10 @@ import { transform } from 'esbuild';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { ingressHeaders } from '../lib/ingress.js';
 import { signalChild } from '../lib/process-signal.js';
-import { createTestEnv, freePorts } from '../test/support/env.js';
-import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
-import { startTestSshd } from '../test/support/sshd.js';
+import { freePorts } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
 import { answerCpuRequests, spawnBenchChild } from './child.js';
+import { registerUser, startDeployedPlatform } from './deployed-platform.js';
 import { startHiveGateway } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
@@ -57,27 +55,6 @@ async function hiveChild(args: string[]): Promise<void> {
   process.on('SIGTERM', () => {
     void hive.stop().finally(() => process.exit(0));
   });
-}
-
-async function register(url: string, i: number): Promise<string> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query: 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }',
-      variables: {
-        input: {
-          email: `bench${i}-${randomUUID().slice(0, 8)}@bench.example`,
-          password: 'correct horse battery staple',
-          organizationName: `Bench ${i}`,
-        },
-      },
-    }),
-  });
-  const body = (await res.json()) as { data?: { register?: { accessToken: string } }; errors?: unknown };
-  const token = body.data?.register?.accessToken;
-  if (!token) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
-  return token;
 }
 
 /** Fails unless `url` answers `query` with data for `token`. */
@@ -145,35 +122,22 @@ async function main(): Promise<void> {
     await mkdir(profileDir, { recursive: true });
     await writeFile(path.join(profileDir, 'control'), '');
   }
-  const env = await createTestEnv('gwdeployed');
-  const sshd = await startTestSshd(env.tmpDir);
-  // Every client here is 127.0.0.1: the limits stay on (each request runs its Redis checks) but are
-  // set above what the load reaches.
-  const high = '1000000000';
-  const vars = await runCommandEnv(env, {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'error',
-    RATE_LIMIT_PER_IP: high,
-    RATE_LIMIT_PER_USER: high,
-    RATE_LIMIT_PER_TENANT: high,
-    COST_BUDGET_PER_TENANT: high,
-    COST_BUDGET_PER_IP: high,
-    REGISTER_THROTTLE_PER_IP: high,
-    TENANT_CREATE_THROTTLE_PER_IP: high,
-    ...sshd.env,
-    ...(profileDir
+  // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
+  // above what the load reaches (bench/deployed-platform.ts).
+  const deployed = await startDeployedPlatform('gwdeployed', async (env) =>
+    profileDir
       ? {
           NODE_OPTIONS: `--import ${await buildPreload(env.tmpDir)}`,
           BENCH_CPU_PROFILE: `${path.resolve(profileDir)}:gateway`,
         }
-      : {}),
-  });
-  const platform = await startRunCommand(vars);
+      : {},
+  );
+  const { env, vars, platform } = deployed;
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
   try {
     const gatewayUrl = `${platform.gatewayUrl}/graphql`;
     const tokens: string[] = [];
-    for (let i = 0; i < users; i++) tokens.push(await register(gatewayUrl, i));
+    for (let i = 0; i < users; i++) tokens.push(await registerUser(gatewayUrl, i));
 
     // Hive serves the committed supergraph with the subgraph URLs of this run.
     let sdl = await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8');
@@ -277,9 +241,7 @@ async function main(): Promise<void> {
       const exited = new Promise((r) => h.once('exit', r));
       if (signalChild(h, 'SIGTERM')) await exited;
     }
-    await platform.stop();
-    await sshd.stop();
-    await env.cleanup();
+    await deployed.stop();
   }
 }
 
