@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestEnv, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
+import { eventually } from '../test/support/wait.js';
 
 export interface DeployedPlatform {
   env: TestEnv;
@@ -92,4 +93,27 @@ export async function registerOwner(
   const r = body.data?.register;
   if (!r) throw new Error(`register ${i}: ${JSON.stringify(body)}`);
   return { token: r.accessToken, tenantId: r.tenant.id };
+}
+
+/**
+ * Waits until the tenant of every token is provisioned (its paper account answers), so the
+ * provisioning jobs registration started do not run during a measurement.
+ */
+export async function provisioned(graphqlUrl: string, tokens: readonly string[]): Promise<void> {
+  for (const token of tokens) {
+    await eventually(
+      async () => {
+        const res = await fetch(graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ accounts { id } }' }),
+        });
+        const body = (await res.json()) as { data?: { accounts?: unknown[] } };
+        return body.data?.accounts?.length ? true : undefined;
+      },
+      'every registered tenant provisioned',
+      120_000,
+      200,
+    );
+  }
 }

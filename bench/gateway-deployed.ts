@@ -21,7 +21,7 @@ import { signalChild } from '../lib/process-signal.js';
 import { freePorts } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
 import { answerCpuRequests, spawnBenchChild } from './child.js';
-import { registerUser, startDeployedPlatform } from './deployed-platform.js';
+import { provisioned, registerUser, startDeployedPlatform } from './deployed-platform.js';
 import { startHiveGateway } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     const gatewayUrl = `${platform.gatewayUrl}/graphql`;
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) tokens.push(await registerUser(gatewayUrl, i));
+    await provisioned(gatewayUrl, tokens);
 
     // Hive serves the committed supergraph with the subgraph URLs of this run.
     let sdl = await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8');

@@ -21,7 +21,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { eventually } from '../test/support/wait.js';
-import { registerUser, startDeployedPlatform } from './deployed-platform.js';
+import { provisioned, registerUser, startDeployedPlatform } from './deployed-platform.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 
@@ -119,6 +119,7 @@ async function measure(
   try {
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) tokens.push(await registerUser(p.graphqlUrl, i));
+    await provisioned(p.graphqlUrl, tokens);
     const spec = { url: p.graphqlUrl, body: JSON.stringify({ query: QUERY }), tokens, seconds, connections };
     await runLoad({ ...spec, seconds: 3 }, p.env.tmpDir); // JIT, plans, session caches, sockets
     const profiler = profiled ? await attachProfiler(await gatewayInspector(p.env.tmpDir)) : undefined;
