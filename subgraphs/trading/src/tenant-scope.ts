@@ -100,9 +100,22 @@ export async function inTenantRoundTrips<T>(
   }
 }
 
+/**
+ * The PostgreSQL error behind `err`: pg's own, or the one drizzle wraps as its `cause` (a query made
+ * through drizzle fails with DrizzleQueryError, the SQLSTATE on the cause).
+ */
+function pgErrorOf(err: unknown): { code?: unknown; message?: unknown } {
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string') return e;
+    e = e.cause as typeof e;
+  }
+  return {};
+}
+
 /** A missing tenant role or schema (still provisioning, or gone) as NOT_FOUND; other errors as they are. */
-function tenantError(err: unknown): unknown {
-  const e = err as { code?: unknown; message?: unknown };
+export function tenantError(err: unknown): unknown {
+  const e = pgErrorOf(err);
   if (e.code === '22023' && typeof e.message === 'string' && e.message.includes('role'))
     return notProvisioned();
   if (e.code === '42P01' || e.code === '42883') return notProvisioned();
@@ -111,6 +124,6 @@ function tenantError(err: unknown): unknown {
 
 /** True for a PostgreSQL serialization failure or deadlock (safe to retry the whole transaction). */
 export function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  const { code } = pgErrorOf(err);
   return code === '40001' || code === '40P01';
 }
