@@ -17,7 +17,7 @@ import type { RunningCluster } from '../scripts/cluster/cluster.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
-import { registerOwner, registerUser } from './deployed-platform.js';
+import { LIMITS_ABOVE_LOAD, registerOwner, registerUser } from './deployed-platform.js';
 import { LeanConnection } from './lean-http.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { percentile } from './trading-support.js';
@@ -37,8 +37,6 @@ interface Result {
   cpu: [string, number][];
 }
 
-const high = '1000000000';
-
 /** A cluster on a namespace of its own, without `skip` (one replica of a service left out). */
 async function withCluster<T>(
   name: string,
@@ -54,17 +52,7 @@ async function withCluster<T>(
       ...sshd.env,
       NODE_ENV: 'production',
       LOG_LEVEL: 'error',
-      RATE_LIMIT_PER_IP: high,
-      RATE_LIMIT_PER_USER: high,
-      RATE_LIMIT_PER_TENANT: high,
-      COST_BUDGET_PER_TENANT: high,
-      COST_BUDGET_PER_IP: high,
-      REGISTER_THROTTLE_PER_IP: high,
-      TENANT_CREATE_THROTTLE_PER_IP: high,
-      SUBSCRIPTIONS_MAX_PER_IP: high,
-      SUBSCRIPTIONS_MAX_PER_USER: high,
-      SUBSCRIPTIONS_CONNECT_RATE_PER_IP: high,
-      SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: high,
+      ...LIMITS_ABOVE_LOAD,
       MA130_CHECK_INTERVAL_MS: '3600000',
       ...extra,
     });

@@ -10,6 +10,25 @@ import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/sup
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
 
+const HIGH = '1000000000';
+/**
+ * The request limits set above what a load generator reaches: every client of a bench is 127.0.0.1,
+ * so per-IP limits would refuse the load. The limits stay on (each request still runs its checks).
+ */
+export const LIMITS_ABOVE_LOAD: Readonly<Record<string, string>> = {
+  RATE_LIMIT_PER_IP: HIGH,
+  RATE_LIMIT_PER_USER: HIGH,
+  RATE_LIMIT_PER_TENANT: HIGH,
+  COST_BUDGET_PER_TENANT: HIGH,
+  COST_BUDGET_PER_IP: HIGH,
+  REGISTER_THROTTLE_PER_IP: HIGH,
+  TENANT_CREATE_THROTTLE_PER_IP: HIGH,
+  SUBSCRIPTIONS_MAX_PER_IP: HIGH,
+  SUBSCRIPTIONS_MAX_PER_USER: HIGH,
+  SUBSCRIPTIONS_CONNECT_RATE_PER_IP: HIGH,
+  SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: HIGH,
+};
+
 export interface DeployedPlatform {
   env: TestEnv;
   vars: Record<string, string>;
@@ -30,17 +49,10 @@ export async function startDeployedPlatform(
 ): Promise<DeployedPlatform> {
   const env = await createTestEnv(name);
   const sshd = await startTestSshd(env.tmpDir);
-  const high = '1000000000';
   const vars = await runCommandEnv(env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',
-    RATE_LIMIT_PER_IP: high,
-    RATE_LIMIT_PER_USER: high,
-    RATE_LIMIT_PER_TENANT: high,
-    COST_BUDGET_PER_TENANT: high,
-    COST_BUDGET_PER_IP: high,
-    REGISTER_THROTTLE_PER_IP: high,
-    TENANT_CREATE_THROTTLE_PER_IP: high,
+    ...LIMITS_ABOVE_LOAD,
     ...sshd.env,
     ...(typeof extra === 'function' ? await extra(env) : extra),
   });

@@ -21,6 +21,7 @@ import { freePorts } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand, withOpenFileLimit } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { answerCpuRequests, spawnBenchChild } from './child.js';
+import { LIMITS_ABOVE_LOAD } from './deployed-platform.js';
 import {
   BUCKET_MS,
   BUCKETS,
@@ -392,16 +393,8 @@ async function main(): Promise<void> {
   const vars = await runCommandEnv(env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_IP: high,
-    RATE_LIMIT_PER_USER: high,
-    RATE_LIMIT_PER_TENANT: high,
-    COST_BUDGET_PER_TENANT: high,
-    COST_BUDGET_PER_IP: high,
-    REGISTER_THROTTLE_PER_IP: high,
-    TENANT_CREATE_THROTTLE_PER_IP: high,
+    ...LIMITS_ABOVE_LOAD,
     LOGIN_THROTTLE_PER_IP: high,
-    SUBSCRIPTIONS_CONNECT_RATE_PER_IP: high,
-    SUBSCRIPTIONS_MAX_PER_IP: high,
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
     ARGON2_CONCURRENCY: '2',
