@@ -85,7 +85,9 @@ async function post<T>(url: string, query: string, token: string, variables: obj
         body: JSON.stringify({ query, variables }),
       }).catch(() => undefined);
       if (!(res?.headers.get('content-type') ?? '').includes('json')) return undefined;
-      const body = (await res?.json()) as { data?: T; errors?: unknown };
+      const body = (await res?.json()) as { data?: T; errors?: { extensions?: { code?: string } }[] };
+      // NOT_FOUND: the tenant is still being provisioned.
+      if (body.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
       if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
       return body.data;
     },
