@@ -28,8 +28,20 @@ export function haproxyConfig(plan: ClusterPlan): string {
   const { ports } = plan;
   const backend = (name: string, replicas: number[]): string[] => [
     `backend ${name}`,
-    // leastconn: long-lived graphql-ws sockets would otherwise pile up on one replica.
-    '  balance leastconn',
+    ...(name === 'trading'
+      ? [
+          // One caller's orders go to one trading replica (consistent hash of the verified token the
+          // gateway forwards): an account's placements are grouped into one transaction per batch
+          // only within a replica. Spread by leastconn, two replicas took turns on each account's
+          // row lock and placed half as many orders as one (bench/cluster-scaling.ts). A replica
+          // marked down hands its callers to the others.
+          '  balance hdr(authorization)',
+          '  hash-type consistent',
+        ]
+      : [
+          // leastconn: long-lived graphql-ws sockets would otherwise pile up on one replica.
+          '  balance leastconn',
+        ]),
     '  option httpchk GET /ready',
     '  http-check expect status 200',
     // Every replica's /ready checks the shared Redis and PostgreSQL, so a Redis failover marks all of

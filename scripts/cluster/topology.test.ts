@@ -74,6 +74,14 @@ describe('tool configurations', () => {
     expect(cfg).toContain(`bind 127.0.0.1:${plan.ports.frontends['market-data']}`);
     // A replica marked down (all of them, while Redis fails over) keeps its open sockets.
     expect(cfg).not.toContain('shutdown-sessions');
+    // Trading by caller (an account's orders batched in one replica), the others by least connections.
+    const trading = cfg.slice(
+      cfg.indexOf('backend trading'),
+      cfg.indexOf('\n\n', cfg.indexOf('backend trading')),
+    );
+    expect(trading).toContain('balance hdr(authorization)');
+    expect(trading).toContain('hash-type consistent');
+    expect(cfg.match(/balance leastconn/g)).toHaveLength(6);
   });
 
   it('PgBouncer: transaction pooling, the owner role per session, TLS required from clients', () => {
