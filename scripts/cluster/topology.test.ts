@@ -76,8 +76,8 @@ describe('tool configurations', () => {
     expect(cfg).not.toContain('shutdown-sessions');
     // Trading by caller (an account's orders batched in one replica), the others by least connections.
     const trading = cfg.slice(
-      cfg.indexOf('backend trading'),
-      cfg.indexOf('\n\n', cfg.indexOf('backend trading')),
+      cfg.indexOf('\nbackend trading'),
+      cfg.indexOf('\n\n', cfg.indexOf('\nbackend trading')),
     );
     expect(trading).toContain('balance hdr(authorization)');
     expect(trading).toContain('hash-type consistent');
