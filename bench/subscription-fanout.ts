@@ -231,6 +231,7 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
     const before = t.ours ? await metricsOf(t.base, 'gateway_subscription') : undefined;
     const published0 = (await metricsOf(o.marketBase, 'market_'))['market_ticks_published_total'] ?? 0;
     const cpu1 = cpuSnapshot(o.roots);
+    if (profile) await control(o.dir, t.pid, 'profile-start');
     for (const c of clients) c.send('start');
     const t0 = performance.now();
     let heapPeak = mem1.heapUsed;
@@ -245,6 +246,12 @@ async function measure(t: Target, o: RunOptions): Promise<void> {
       ((await metricsOf(o.marketBase, 'market_'))['market_ticks_published_total'] ?? 0) - published0;
     // Before the subscriber processes exit: a process gone between snapshots cannot be labelled.
     const cpuRun = cpuBetween(cpu1, cpuSnapshot(o.roots), (performance.now() - t0) / 1000);
+    if (profile) {
+      await control(o.dir, t.pid, 'profile-stop');
+      const to = path.join(path.resolve(profile), `${t.label.replace(/\W/g, '-')}-feed.cpuprofile`);
+      await copyFile(path.join(o.dir, 'control', `${t.pid}.cpuprofile`), to);
+      console.log(`    CPU profile of the feed phase: ${to}`);
+    }
     const reports = await all<ClientReport>('stop');
     const elapsed = (performance.now() - t0) / 1000;
     const hist = new Array<number>(BUCKETS).fill(0);
@@ -368,7 +375,7 @@ async function sessionsOf(graphql: string, users: number, sessions: number): Pro
  * its own: the users sign in again), `--client-procs=<n>` (default 4), `--connect-concurrency=<n>`
  * handshakes in flight per subscriber process (default 64), `--nofile=<n>` open-file limit of every
  * process (default 65536, capped at the hard limit), `--warmup=<s>` (5), `--only=ours|hive`,
- * `--cpu-prof=<dir>` (CPU profiles of each gateway while the subscribers connect).
+ * `--cpu-prof=<dir>` (CPU profiles of each gateway while the subscribers connect, and during the feed).
  *
  * The platform runs as `make prod` starts it (scripts/dev.ts from dist/, NODE_ENV=production): real
  * auth, sessions and market-data, Redis rate limits and caps checked on every connection and
