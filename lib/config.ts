@@ -179,6 +179,17 @@ const KERNEL_VARIABLES = {
   GATEWAY_USER_MAX_IN_FLIGHT: positiveInt.default(16),
   GATEWAY_TENANT_QUEUE_MAX: z.coerce.number().int().min(0).default(64),
   GATEWAY_QUEUE_TIMEOUT_MS: positiveInt.default(10_000),
+  /**
+   * Pacing of refusals (gateway/src/refusal-pacing.ts): beyond GATEWAY_REFUSALS_FREE refused answers
+   * to one caller in GATEWAY_REFUSAL_WINDOW_MS, each further refused answer waits
+   * GATEWAY_REFUSAL_DELAY_MS (0 turns pacing off), at most GATEWAY_REFUSALS_MAX_HELD per process and
+   * GATEWAY_REFUSALS_MAX_HELD_PER_CALLER per caller; beyond those it leaves at once, closing the connection.
+   */
+  GATEWAY_REFUSALS_FREE: z.coerce.number().int().min(0).default(20),
+  GATEWAY_REFUSAL_WINDOW_MS: positiveInt.default(10_000),
+  GATEWAY_REFUSAL_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  GATEWAY_REFUSALS_MAX_HELD: positiveInt.default(2000),
+  GATEWAY_REFUSALS_MAX_HELD_PER_CALLER: positiveInt.default(32),
   /** Gateway -> subgraph request timeout. */
   SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
   /** Live subscriptions one gateway socket may hold (issue 11, subscriptions containment). */

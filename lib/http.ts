@@ -182,6 +182,12 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
+ * Sees a complete answer before it is written, and writes it (`write`) now or later; the gateway
+ * paces refusals with it (gateway/src/refusal-pacing.ts).
+ */
+export type AnswerHook = (req: Request, res: Response, body: string, write: () => void) => void;
+
+/**
  * Runs one HTTP request through Apollo Server and writes its answer, as @as-integrations/express5
  * does (same headers, status and body) except that no ETag is computed: GraphQL answers are never
  * revalidated, and hashing every body costs CPU on each request. `req.body` must hold the parsed
@@ -192,6 +198,7 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
   req: Request,
   res: Response,
   context: () => Promise<TContext>,
+  beforeAnswer?: AnswerHook,
 ): Promise<void> {
   const headers = new HeaderMap();
   const incoming = req.headers;
@@ -210,16 +217,21 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
   for (const [key, value] of response.headers) res.setHeader(key, value);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
-    const type = res.getHeader('content-type');
-    if (typeof type === 'string' && type.includes('charset=') && req.method !== 'HEAD') {
-      // The names spelled as Express's send spells them, so answers stay byte for byte the same.
-      res.setHeader('Content-Type', type);
-      res.setHeader('Content-Length', Buffer.byteLength(response.body.string));
-      res.end(response.body.string);
-    } else {
-      // Rare (a HEAD, a type without charset): Express's send adds the charset and drops HEAD bodies.
-      res.send(response.body.string);
-    }
+    const body = response.body.string;
+    const write = (): void => {
+      const type = res.getHeader('content-type');
+      if (typeof type === 'string' && type.includes('charset=') && req.method !== 'HEAD') {
+        // The names spelled as Express's send spells them, so answers stay byte for byte the same.
+        res.setHeader('Content-Type', type);
+        res.setHeader('Content-Length', Buffer.byteLength(body));
+        res.end(body);
+      } else {
+        // Rare (a HEAD, a type without charset): Express's send adds the charset and drops HEAD bodies.
+        res.send(body);
+      }
+    };
+    if (beforeAnswer) beforeAnswer(req, res, body, write);
+    else write();
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);

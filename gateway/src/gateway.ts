@@ -19,7 +19,7 @@ import { AccessTokenVerifier, CachedSessionLiveness } from '../../lib/auth.js';
 import { disableApolloTelemetry, type Config } from '../../lib/config.js';
 import { badInput, createErrorFormatter, ErrorCode } from '../../lib/errors.js';
 import { requestIdFrom } from '../../lib/context.js';
-import { createHttpService, executeGraphQLRequest, type Service } from '../../lib/http.js';
+import { createHttpService, executeGraphQLRequest, type AnswerHook, type Service } from '../../lib/http.js';
 import { ingressHeaders } from '../../lib/ingress.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
@@ -39,6 +39,7 @@ import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiq
 import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
 import { RefusedDocuments, type SentError } from './refused-documents.js';
+import { callerOf, RefusalPacing, refusalOf } from './refusal-pacing.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
 import { WindowSync } from './window-sync.counter.js';
@@ -104,6 +105,9 @@ function createGatewayErrorFormatter(
     return { ...out, extensions };
   };
 }
+
+/** Answers longer than this are never refusals (a refusal is a few errors, no data). */
+const MAX_PACED_BODY = 8192;
 
 /** Documents refused by a shape limit that the gateway answers from memory (LRU beyond). */
 const REFUSED_DOCUMENTS_MAX = 1024;
@@ -346,7 +350,16 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES, metrics);
   const fairness = new TenantFairness(config, httpMetrics.registry);
   const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
-  const answerRefused = refusedDocuments.handler(sendGraphQLErrors);
+  const pacing = new RefusalPacing(config, httpMetrics.registry);
+  const answerRefused = refusedDocuments.handler((req, res, status, errors) =>
+    pacing.pace(callerOf(req), undefined, res, () => sendGraphQLErrors(req, res, status, errors)),
+  );
+  // Refused answers from Apollo (rate limits, cost, quotas) leave through the same pacing.
+  const paceRefusals: AnswerHook = (req, res, body, write) => {
+    const retryAfter = body.length <= MAX_PACED_BODY ? refusalOf(body) : undefined;
+    if (retryAfter === undefined) write();
+    else pacing.pace(callerOf(req), retryAfter, res, write);
+  };
   // A rejection reaches Express's error handler (or lib/http's, on the fast path) through the promise.
   const serveGraphQL: RequestHandler = (req, res, next) => {
     if (handler) return handler(req, res, next);
@@ -505,8 +518,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       const context = createContextBuilder({ verifier, limiter, metrics, logger });
       // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
       handler = (req, res) =>
-        executeGraphQLRequest(server, req, res, () =>
-          context({ req, res }).then((ctx) => admitFairly(fairness, ctx, res)),
+        executeGraphQLRequest(
+          server,
+          req,
+          res,
+          () => context({ req, res }).then((ctx) => admitFairly(fairness, ctx, res)),
+          paceRefusals,
         );
       schemaDocumentHandler = schemaHandler({
         document: new ApiSchemaDocument(() => manager.supergraphSdl),

@@ -98,6 +98,8 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     // Every test registers and creates tenants from loopback; tests of these limits set their own.
     REGISTER_THROTTLE_PER_IP: '100000',
     TENANT_CREATE_THROTTLE_PER_IP: '100000',
+    // Refused answers leave at once: tests of limits send many refused requests; the pacing test sets it.
+    GATEWAY_REFUSAL_DELAY_MS: '0',
     ...overrides,
   });
   await initDatabase(config, PLATFORM_MIGRATIONS);
