@@ -104,8 +104,9 @@ async function steadyOrders(
   rate: number,
   seconds: number,
   acked: Map<string, string>,
-): Promise<{ latencies: number[]; outcomes: Map<string, number> }> {
+): Promise<{ latencies: number[]; outcomes: Map<string, number>; worstBySecond: number[] }> {
   const latencies: number[] = [];
+  const worstBySecond = new Array<number>(seconds).fill(0);
   const outcomes = new Map<string, number>();
   const inflight: Promise<void>[] = [];
   const start = performance.now();
@@ -128,7 +129,10 @@ async function steadyOrders(
       post(url, PLACE, { input }, b.token).then(
         (a) => {
           // Measured from when the order was due, so a stalled sender cannot hide latency.
-          latencies.push(performance.now() - due);
+          const took = performance.now() - due;
+          latencies.push(took);
+          const second = Math.floor(i / rate);
+          worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, took);
           const order = a.body.data?.['placeOrder'] as
             { status: string; rejectReason: string | null } | undefined;
           const o = order
@@ -144,7 +148,7 @@ async function steadyOrders(
     );
   }
   await Promise.all(inflight);
-  return { latencies: latencies.sort((x, y) => x - y), outcomes };
+  return { latencies: latencies.sort((x, y) => x - y), outcomes, worstBySecond };
 }
 
 /** The kinds of abuse A runs (`--abuse=wide,subscriptions,...`; all by default). */
@@ -423,6 +427,10 @@ async function main(): Promise<void> {
     );
     console.log(line('quiet', quiet));
     console.log(line('noisy', noisy));
+    // When B's slowest orders were due: a stall shows as a run of slow seconds.
+    console.log(
+      `B's slowest order by second due (noisy): ${noisy.worstBySecond.map((v) => v.toFixed(0)).join(' ')} ms`,
+    );
     console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
     console.log(
       `B acknowledged ${acked.size}: missing ${missing}, duplicated ${duplicated}, status differs ${differs}, wrong fills ${badFills}`,

@@ -51,27 +51,35 @@ async function paced(url: string): Promise<Record<string, number>> {
 }
 
 describe('refusal pacing', () => {
-  it('holds a repeat offender’s refused answers, then closes its connections; each still says RATE_LIMITED', async () => {
-    const url = await gatewayWith({ RATE_LIMIT_PER_USER: 1, RATE_LIMIT_PER_IP: 10_000 }, 'rl');
-    const token = await auth.mint({ sub: 'offender' });
-    const headers = { authorization: `Bearer ${token}` };
-    expect((await post(url, { query: '{ hello }' }, headers)).status).toBe(200);
-    const answers = await Promise.all(
-      Array.from({ length: 8 }, () => post(url, { query: '{ hello }' }, headers)),
-    );
-    for (const a of answers) {
-      expect(a.status).toBe(429);
-      expect(a.body.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
-    }
-    // 2 free, 3 held (the caller's bound), 3 sent at once on connections then closed.
-    expect(await paced(url)).toEqual({ now: 2, later: 3, close: 3 });
+  it(
+    'holds a repeat offender’s refused answers, then closes its connections; each still says RATE_LIMITED',
+    { timeout: 30_000 },
+    async () => {
+      // Held for 8 s: every one of the 8 refusals is judged while the first held ones still wait.
+      const url = await gatewayWith(
+        { RATE_LIMIT_PER_USER: 1, RATE_LIMIT_PER_IP: 10_000, GATEWAY_REFUSAL_DELAY_MS: 8000 },
+        'rl',
+      );
+      const token = await auth.mint({ sub: 'offender' });
+      const headers = { authorization: `Bearer ${token}` };
+      expect((await post(url, { query: '{ hello }' }, headers)).status).toBe(200);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => post(url, { query: '{ hello }' }, headers)),
+      );
+      for (const a of answers) {
+        expect(a.status).toBe(429);
+        expect(a.body.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
+      }
+      // 2 free, 3 held (the caller's bound), 3 sent at once on connections then closed.
+      expect(await paced(url)).toEqual({ now: 2, later: 3, close: 3 });
 
-    // Another caller's refusals are its own: its first one leaves at once.
-    const other = { authorization: `Bearer ${await auth.mint({ sub: 'bystander' })}` };
-    expect((await post(url, { query: '{ hello }' }, other)).status).toBe(200);
-    expect((await post(url, { query: '{ hello }' }, other)).status).toBe(429);
-    expect(await paced(url)).toEqual({ now: 3, later: 3, close: 3 });
-  });
+      // Another caller's refusals are its own: its first one leaves at once.
+      const other = { authorization: `Bearer ${await auth.mint({ sub: 'bystander' })}` };
+      expect((await post(url, { query: '{ hello }' }, other)).status).toBe(200);
+      expect((await post(url, { query: '{ hello }' }, other)).status).toBe(429);
+      expect(await paced(url)).toEqual({ now: 3, later: 3, close: 3 });
+    },
+  );
 
   it('paces refused documents answered from memory, per client IP for anonymous callers', async () => {
     const url = await gatewayWith({ MAX_QUERY_ALIASES: 2 }, 'doc');
