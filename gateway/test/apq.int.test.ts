@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
+import { eventually } from '../../test/support/wait.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import { PersistedOperations } from '../src/persisted-operations.js';
 import { post, startEchoWorld, type AuthFixtures, type EchoWorld } from './support/harness.js';
@@ -55,6 +56,18 @@ function query(i: number): {
 
 const hashOnly = (q: ReturnType<typeof query>) => ({ extensions: q.extensions });
 
+/**
+ * Waits until Redis holds query `i`: Apollo stores a registration without awaiting it, so the answer
+ * can arrive before the store has run.
+ */
+async function stored(keys: string, i: number): Promise<void> {
+  const field = `apq:${query(i).extensions.persistedQuery.sha256Hash}`;
+  await eventually(
+    async () => ((await redis.hexists(`${keys}queries`, field)) ? true : undefined),
+    `query ${i} stored`,
+  );
+}
+
 /** The store's state in Redis, and a check that its byte counter matches what it holds. */
 async function store(keys: string): Promise<{ entries: number; bytes: number; fields: string[] }> {
   const all = await redis.hgetall(`${keys}queries`);
@@ -89,10 +102,14 @@ describe('persisted queries', () => {
   it('evicts the least recently used query beyond the entry cap', async () => {
     const { url, keys } = await gatewayWith('entries', { APQ_MAX_ENTRIES: 5 });
     const auth1 = { authorization: `Bearer ${await auth.mint()}` };
-    for (let i = 0; i < 5; i++) expect((await post(url, query(i), auth1)).status).toBe(200);
+    for (let i = 0; i < 5; i++) {
+      expect((await post(url, query(i), auth1)).status).toBe(200);
+      await stored(keys, i);
+    }
     // Query 0 is used again: query 1 becomes the least recently used.
     expect((await post(url, hashOnly(query(0)))).status).toBe(200);
     expect((await post(url, query(5), auth1)).status).toBe(200);
+    await stored(keys, 5);
     const { entries, fields } = await store(keys);
     expect(entries).toBe(5);
     expect(fields).not.toContain(`apq:${query(1).extensions.persistedQuery.sha256Hash}`);
@@ -110,6 +127,7 @@ describe('persisted queries', () => {
     const token = { authorization: `Bearer ${await auth.mint()}` };
     for (let i = 0; i < 20; i++) {
       expect((await post(url, query(i), token)).status).toBe(200);
+      await stored(keys, i);
       const { bytes, entries } = await store(keys);
       expect(bytes).toBeLessThanOrEqual(maxBytes);
       expect(entries).toBeLessThanOrEqual(2);
