@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { ACCESS_TOKEN_ALG, type Role } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import type { AuthConfig } from './config.js';
 import type { SigningKeyStore } from './keys.js';
 
 /** What an access token says about its holder. */
@@ -21,7 +21,7 @@ export interface AccessTokenSubject {
 export class TokenSigner {
   constructor(
     private readonly keys: SigningKeyStore,
-    private readonly config: Pick<Config, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
+    private readonly config: Pick<AuthConfig, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
     private readonly now: () => number = Date.now,
   ) {}
 

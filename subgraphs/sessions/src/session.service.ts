@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../../lib/config.js';
 import { badInput, notFound, unauthenticated } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
+import type { SessionsConfig } from './config.js';
 import { hashRefreshToken, isSessionId, newRefreshToken, sessionIdOfRefreshToken } from './refresh-token.js';
 import type { SessionEventRecord, SessionRecord, SessionRepository } from './session.repository.js';
 import type { SessionsMetrics } from './sessions.metrics.js';
@@ -87,7 +87,7 @@ export class SessionService {
     private readonly repo: SessionRepository,
     private readonly publisher: Redis,
     config: Pick<
-      Config,
+      SessionsConfig,
       | 'SESSION_TTL_SECONDS'
       | 'SESSION_ABSOLUTE_TTL_SECONDS'
       | 'SESSIONS_MAX_PER_USER'
