@@ -5,7 +5,12 @@ import { type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
 import type { SessionsConfig } from './config.js';
 import { hashRefreshToken, isSessionId, newRefreshToken, sessionIdOfRefreshToken } from './refresh-token.js';
-import type { SessionEventRecord, SessionRecord, SessionRepository } from './session.repository.js';
+import type {
+  RotationRequest,
+  SessionEventRecord,
+  SessionRecord,
+  SessionRepository,
+} from './session.repository.js';
 import type { SessionsMetrics } from './sessions.metrics.js';
 
 /** A session as resolvers see it (the `Session` GraphQL type maps to this). */
@@ -169,17 +174,12 @@ export class SessionService {
     const ip = clip(ipAddress, MAX_IP);
     const newToken = newRefreshToken(id);
     const result = await this.repo.rotate({
+      ...this.rotation(now, ip),
       id,
       mode: 'refresh',
       presentedHash: hashRefreshToken(refreshToken),
       newHash: newToken.hash,
-      now,
-      ttlMs: this.ttlMs,
-      absoluteMs: this.absoluteMs,
       event: { kind: 'refreshed', at: now, ip },
-      reuseEvent: { kind: 'reuse_detected', at: now, ip },
-      eventsMax: this.eventsMax,
-      ip,
       userAgent: clip(userAgent, MAX_USER_AGENT),
     });
     switch (result.kind) {
@@ -210,22 +210,26 @@ export class SessionService {
     const ip = clip(ipAddress, MAX_IP);
     const newToken = newRefreshToken(sessionId);
     const result = await this.repo.rotate({
+      ...this.rotation(now, ip),
       id: sessionId,
       mode: 'switch',
       presentedHash: '',
       newHash: newToken.hash,
-      now,
-      ttlMs: this.ttlMs,
-      absoluteMs: this.absoluteMs,
       event: { kind: 'tenant_switched', at: now, ip },
-      reuseEvent: { kind: 'reuse_detected', at: now, ip },
-      eventsMax: this.eventsMax,
       tenantId,
-      ip,
     });
     if (result.kind !== 'ok') throw unauthenticated('Session revoked or expired');
     await this.repo.extendUserIndex(result.record.userId, this.ttlMs);
     return this.grant(result.record, newToken.token);
+  }
+
+  /** What a refresh and a tenant switch pass alike to the repository's rotation. */
+  private rotation(
+    now: number,
+    ip: string | null,
+  ): Pick<RotationRequest, 'now' | 'ttlMs' | 'absoluteMs' | 'reuseEvent' | 'eventsMax' | 'ip'> {
+    const reuseEvent = { kind: 'reuse_detected', at: now, ip } as const;
+    return { now, ttlMs: this.ttlMs, absoluteMs: this.absoluteMs, reuseEvent, eventsMax: this.eventsMax, ip };
   }
 
   /** Ends a session (logout); true when it was live. */
