@@ -6,6 +6,7 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
+import { GATEWAY_LIMITS_OFF } from './gateway-limits.js';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -223,11 +224,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       jwksUrl: auth.jwksUrl,
       sessionsUrl: auth.sessionsUrl,
-      RATE_LIMIT_PER_IP: 1_000_000_000,
-      RATE_LIMIT_PER_USER: 1_000_000_000,
-      RATE_LIMIT_PER_TENANT: 1_000_000_000,
-      COST_BUDGET_PER_TENANT: 1_000_000_000_000,
-      COST_BUDGET_PER_IP: 1_000_000_000_000,
+      ...GATEWAY_LIMITS_OFF,
     };
     procs.push(
       await startChild({ role: 'analytics', config }, path.join(h.env.tmpDir, 'analytics.json'), profDir),

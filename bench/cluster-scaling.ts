@@ -20,7 +20,7 @@ import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
 import { LIMITS_ABOVE_LOAD, registerOwner, registerUser } from './deployed-platform.js';
 import { LeanConnection } from './lean-http.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
-import { percentile } from './trading-support.js';
+import { marketOrderInput, percentile } from './trading-support.js';
 import { eventually } from '../test/support/wait.js';
 
 const PLACE =
@@ -128,14 +128,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number): Promise<Result> {
       const conn = new LeanConnection(url);
       for (let k = 0; performance.now() < until; k++) {
         const clientOrderId = `${prefix}-${c}-${k}`;
-        const input = {
-          accountId: t.accountId,
-          clientOrderId,
-          symbol: 'AAPL',
-          side: k % 2 === 0 ? 'BUY' : 'SELL',
-          type: 'MARKET',
-          quantity: '1',
-        };
+        const input = marketOrderInput(t.accountId, clientOrderId, k);
         const t0 = performance.now();
         const res = await conn
           .post(JSON.stringify({ query: PLACE, variables: { input } }), headers)

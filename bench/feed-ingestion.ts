@@ -69,12 +69,8 @@ async function main(): Promise<void> {
       flushMs: env.config.MARKET_TICK_FLUSH_MS,
       bufferMax: env.config.MARKET_TICK_BUFFER_MAX,
     };
-    console.log(
-      `instruments ${instruments.length}, batch ${writerOpts.batchSize}, flush ${writerOpts.flushMs} ms, buffer max ${writerOpts.bufferMax}`,
-    );
-
-    // 1. Burst: stream time starts 2 hours ago at `rate` ticks/s of stream time.
-    {
+    // A writer with metrics of its own, so each phase reports only its own batches.
+    const newWriter = (opts: typeof writerOpts) => {
       const registry = new Registry();
       const metrics = createMarketMetrics(registry);
       const writer = new TickWriter(
@@ -83,11 +79,17 @@ async function main(): Promise<void> {
         new BarRepository(createDb(pool)),
         metrics,
         logger,
-        {
-          ...writerOpts,
-          bufferMax: burst,
-        },
+        opts,
       );
+      return { registry, metrics, writer };
+    };
+    console.log(
+      `instruments ${instruments.length}, batch ${writerOpts.batchSize}, flush ${writerOpts.flushMs} ms, buffer max ${writerOpts.bufferMax}`,
+    );
+
+    // 1. Burst: stream time starts 2 hours ago at `rate` ticks/s of stream time.
+    {
+      const { registry, writer } = newWriter({ ...writerOpts, bufferMax: burst });
       const t0Stream = Date.now() - 2 * 3_600_000;
       const ticks: Tick[] = Array.from({ length: burst }, (_, i) =>
         sim.next(t0Stream + Math.floor((i * 1000) / rate)),
@@ -104,16 +106,7 @@ async function main(): Promise<void> {
 
     // 2. Paced at `rate` in real time.
     {
-      const registry = new Registry();
-      const metrics = createMarketMetrics(registry);
-      const writer = new TickWriter(
-        pool,
-        new TickRepository(),
-        new BarRepository(createDb(pool)),
-        metrics,
-        logger,
-        writerOpts,
-      );
+      const { registry, metrics, writer } = newWriter(writerOpts);
       let maxPending = 0;
       const start = performance.now();
       let sent = 0;

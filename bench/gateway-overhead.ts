@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { answerCpuRequests, cpuOf, spawnBenchChild } from './child.js';
+import { GATEWAY_LIMITS_OFF } from './gateway-limits.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -145,11 +146,7 @@ async function main(): Promise<void> {
       SUPERGRAPH_PATH: supergraphPath,
       jwksUrl: auth.jwksUrl,
       sessionsUrl: auth.sessionsUrl,
-      RATE_LIMIT_PER_IP: 1_000_000_000,
-      RATE_LIMIT_PER_USER: 1_000_000_000,
-      RATE_LIMIT_PER_TENANT: 1_000_000_000,
-      COST_BUDGET_PER_TENANT: 1_000_000_000_000,
-      COST_BUDGET_PER_IP: 1_000_000_000_000,
+      ...GATEWAY_LIMITS_OFF,
     };
     procs.push(
       await startChild({ role: 'subgraph', config }, path.join(tmpDir, 'subgraph.json'), c.AUTH_PORT),

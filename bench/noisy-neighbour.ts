@@ -22,7 +22,7 @@ import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
-import { percentile } from './trading-support.js';
+import { marketOrderInput, percentile } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PLACE =
@@ -116,15 +116,7 @@ async function steadyOrders(
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const clientOrderId = randomUUID();
-    const input = {
-      accountId: b.accountId,
-      clientOrderId,
-      symbol: 'AAPL',
-      side: i % 2 === 0 ? 'BUY' : 'SELL',
-      type: 'MARKET',
-      quantity: '1',
-      timeInForce: 'DAY',
-    };
+    const input = { ...marketOrderInput(b.accountId, clientOrderId, i), timeInForce: 'DAY' };
     inflight.push(
       post(url, PLACE, { input }, b.token).then(
         (a) => {

@@ -24,7 +24,7 @@ import { createMarketDataService } from '../subgraphs/market-data/src/service.js
 import { createTradingService } from '../subgraphs/trading/src/service.js';
 import { createTestEnv, freePorts } from '../test/support/env.js';
 import { LeanConnection } from './lean-http.js';
-import { percentile, provisionTenants, type BenchTenant } from './trading-support.js';
+import { marketOrderInput, percentile, provisionTenants, type BenchTenant } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PLACE =
@@ -110,16 +110,7 @@ async function load(file: string): Promise<void> {
     const clientOrderId = `${spec.prefix}-${c}-${k}`;
     const body = JSON.stringify({
       query: PLACE,
-      variables: {
-        input: {
-          accountId: t.accountId,
-          clientOrderId,
-          symbol: 'AAPL',
-          side: k % 2 === 0 ? 'BUY' : 'SELL',
-          type: 'MARKET',
-          quantity: '1',
-        },
-      },
+      variables: { input: marketOrderInput(t.accountId, clientOrderId, k) },
     });
     const t0 = performance.now();
     try {
@@ -256,16 +247,7 @@ async function main(): Promise<void> {
       const r = await gql<{ placeOrder: { status: string } }>(
         url,
         PLACE,
-        {
-          input: {
-            accountId: tenants[0]?.accountId,
-            clientOrderId: `warm-${i}`,
-            symbol: 'AAPL',
-            side: 'BUY',
-            type: 'MARKET',
-            quantity: '1',
-          },
-        },
+        { input: marketOrderInput(tenants[0]?.accountId ?? '', `warm-${i}`, 0) },
         tokens[0] as string,
       );
       if (r.placeOrder.status === 'FILLED') break;

@@ -46,3 +46,25 @@ export async function provisionTenants(
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
+
+/** The `PlaceOrderInput` of the order benchmarks' load: one AAPL share at market. */
+export interface MarketOrderInput {
+  accountId: string;
+  clientOrderId: string;
+  symbol: 'AAPL';
+  side: 'BUY' | 'SELL';
+  type: 'MARKET';
+  quantity: '1';
+}
+
+/** A market order of one AAPL share: a buy for an even `n`, a sell for an odd one (sides alternate). */
+export function marketOrderInput(accountId: string, clientOrderId: string, n: number): MarketOrderInput {
+  return {
+    accountId,
+    clientOrderId,
+    symbol: 'AAPL',
+    side: n % 2 === 0 ? 'BUY' : 'SELL',
+    type: 'MARKET',
+    quantity: '1',
+  };
+}

@@ -58,12 +58,6 @@ describe('loadConfig', () => {
     }
   });
 
-  it('requires the OIDC client when an issuer is configured', () => {
-    expect(() => loadConfig({ SERVICE_TOKEN: token, OIDC_ISSUER: 'https://id.example.test' })).toThrow(
-      /OIDC_CLIENT_ID/,
-    );
-  });
-
   it('parses comma lists and treats empty values as unset', () => {
     const c = loadConfig({
       SERVICE_TOKEN: token,
@@ -89,12 +83,22 @@ describe('loadConfig', () => {
   it("lists the kernel's and every section's problems in one error", () => {
     expect.assertions(3);
     const limits = configSection({ EXAMPLE_LIMIT: positiveInt.default(3) });
-    const file = configSection({ EXAMPLE_FILE: z.string().optional() }, (v) => {
-      throw new ConfigError([`EXAMPLE_FILE: cannot read ${v.EXAMPLE_FILE ?? 'nothing'}`]);
-    });
-    const other = configSection({}, () => {
-      throw new ConfigError(['EXAMPLE_OTHER: unreadable']);
-    });
+    const file = configSection(
+      { EXAMPLE_FILE: z.string().optional() },
+      {
+        finish: (v) => {
+          throw new ConfigError([`EXAMPLE_FILE: cannot read ${v.EXAMPLE_FILE ?? 'nothing'}`]);
+        },
+      },
+    );
+    const other = configSection(
+      {},
+      {
+        finish: () => {
+          throw new ConfigError(['EXAMPLE_OTHER: unreadable']);
+        },
+      },
+    );
     try {
       loadConfig({ SERVICE_TOKEN: token, EXAMPLE_LIMIT: '0', GATEWAY_PORT: 'eighty' }, limits);
     } catch (err) {
@@ -109,6 +113,29 @@ describe('loadConfig', () => {
       expect((err as ConfigError).issues).toEqual([
         'EXAMPLE_FILE: cannot read x',
         'EXAMPLE_OTHER: unreadable',
+      ]);
+    }
+  });
+
+  it("runs a section's rules across its variables in the kernel's pass", () => {
+    expect.assertions(2);
+    const range = configSection(
+      { EXAMPLE_MIN: positiveInt.default(1), EXAMPLE_MAX: positiveInt.default(2) },
+      {
+        check(v, ctx) {
+          if (v.EXAMPLE_MIN > v.EXAMPLE_MAX) {
+            ctx.addIssue({ code: 'custom', path: ['EXAMPLE_MAX'], message: 'below EXAMPLE_MIN' });
+          }
+        },
+      },
+    );
+    expect(loadConfig({ SERVICE_TOKEN: token, EXAMPLE_MIN: '2' }, range).EXAMPLE_MAX).toBe(2);
+    try {
+      loadConfig({ SERVICE_TOKEN: 'short', EXAMPLE_MIN: '3' }, range);
+    } catch (err) {
+      expect((err as ConfigError).issues.map((i) => i.split(':')[0]).sort()).toEqual([
+        'EXAMPLE_MAX',
+        'SERVICE_TOKEN',
       ]);
     }
   });

@@ -5,7 +5,6 @@
  * sections in one pass, so every bad variable is reported in one error, and returns a typed, frozen
  * object that factories receive explicitly. scripts/platform-config.ts composes every section.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -218,15 +217,9 @@ const KERNEL_VARIABLES = {
 
   /** Run-time files of the run command: logs (`<DATA_DIR>/logs`) and the development MA130. */
   DATA_DIR: z.string().default(path.join(PROJECT_ROOT, 'data')),
-  JWT_KEYS_DIR: z.string().default(path.join(PROJECT_ROOT, 'keys', 'jwt')),
   JWT_ISSUER: z.string().default('tradesage-auth'),
   JWT_AUDIENCE: z.string().default('tradesage'),
   JWKS_URL: z.url().optional(),
-  ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
-  SESSION_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
-  SESSION_EVENTS_MAX: positiveInt.default(50),
-  /** A session's lastActiveAt (and TTL) is rewritten at most this often, to avoid a write per request. */
-  SESSION_TOUCH_INTERVAL_SECONDS: positiveInt.default(60),
   /** Shared secret for internal (service-to-service) calls; never logged. */
   SERVICE_TOKEN: serviceToken,
   /**
@@ -237,40 +230,7 @@ const KERNEL_VARIABLES = {
     message: 'expected addresses or CIDRs (e.g. 10.0.0.0/8, ::1/128) or loopback, linklocal, uniquelocal',
   }),
 
-  LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
-  LOGIN_THROTTLE_PER_ACCOUNT: positiveInt.default(5),
-  LOGIN_THROTTLE_PER_IP: positiveInt.default(50),
-  PASSWORD_MIN_LENGTH: positiveInt.default(10),
-  /** argon2id cost (OWASP: 19 MiB, 2 passes, 1 lane); tests may lower it to stay fast. */
-  ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19_456),
-  ARGON2_TIME_COST: positiveInt.default(2),
-  ARGON2_PARALLELISM: positiveInt.default(1),
-  /**
-   * argon2 computations at once per auth process (the rest wait their turn), so sign-ups and
-   * sign-ins cannot take every core from the other services; beyond the queue, RATE_LIMITED.
-   */
-  ARGON2_CONCURRENCY: positiveInt.default(1),
-  ARGON2_QUEUE_MAX: positiveInt.default(64),
-  /** Registrations per client IP per window (auth's `register`), before RATE_LIMITED. */
-  REGISTER_THROTTLE_PER_IP: positiveInt.default(10),
-  REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
-  /** Failed logins per (account, client IP) pair per LOGIN_THROTTLE_WINDOW_SECONDS before that pair is locked. */
-  LOGIN_THROTTLE_PER_ACCOUNT_IP: positiveInt.default(5),
-  /** Longest account-wide delay between attempts from sources that already failed on the account. */
-  LOGIN_DELAY_MAX_SECONDS: positiveInt.default(60),
-  /** Hard end of a session however often it is refreshed (90 days). */
-  SESSION_ABSOLUTE_TTL_SECONDS: positiveInt.default(90 * 24 * 3600),
-  /** Live sessions per user; opening one more revokes the least recently active. */
-  SESSIONS_MAX_PER_USER: positiveInt.default(50),
-
-  OIDC_ISSUER: z.url().optional(),
-  OIDC_CLIENT_ID: z.string().optional(),
-  OIDC_CLIENT_SECRET: z.string().optional(),
-  OIDC_REDIRECT_URI: z.url().optional(),
-  OIDC_SCOPES: z.string().default('openid email profile'),
-  /** Allow plain-HTTP OIDC issuers (development and tests on loopback only). */
-  OIDC_ALLOW_INSECURE: bool.default(false),
-
+  /** Template of a new tenant's schema: auth asks for it at registration, tenants falls back to it. */
   DEFAULT_TENANT_TEMPLATE: z.string().default('trading'),
   /** Port of the tenants worker's /health, /ready and /metrics; unset: 8103 (0, any free port, in tests). */
   TENANTS_WORKER_PORT: port.optional(),
@@ -307,16 +267,6 @@ const KERNEL_VARIABLES = {
 
 type Raw = z.infer<z.ZodObject<typeof KERNEL_VARIABLES>>;
 
-function checkKernel(c: Raw, ctx: z.core.$RefinementCtx): void {
-  if (c.OIDC_ISSUER && !(c.OIDC_CLIENT_ID && c.OIDC_REDIRECT_URI)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['OIDC_CLIENT_ID'],
-      message: 'OIDC_CLIENT_ID and OIDC_REDIRECT_URI are required when OIDC_ISSUER is set',
-    });
-  }
-}
-
 /** Typed, validated configuration shared by the gateway, every subgraph and the workers. */
 export type Config = Readonly<
   Raw & {
@@ -344,29 +294,35 @@ export class ConfigError extends Error {
 
 /**
  * A subgraph's own variables (its `src/config.ts`), validated in the same pass as the kernel's.
- * `finish` turns the validated values into the section's; it may throw a {@link ConfigError} for
- * what a schema cannot see (a file to read), which is reported with the other sections' problems.
+ * `check` adds rules across variables as zod issues; `finish` turns the validated values into the
+ * section's and may throw a {@link ConfigError} for what a schema cannot see (a file to read), which
+ * is reported with the other sections' problems.
  */
 export interface ConfigSection<T extends object> {
   readonly variables: z.ZodRawShape;
+  check(values: Record<string, unknown>, ctx: z.core.$RefinementCtx): void;
   finish(values: Record<string, unknown>): T;
 }
 
 /**
  * Declares a section from its zod fields (use the field types exported here).
- * @param finish derives values after validation; default: the validated variables as they are
+ * @param options.check rules across the section's variables, run with the kernel's validation
+ * @param options.finish derives values after validation; default: the validated variables as they are
  */
 export function configSection<S extends z.ZodRawShape, T extends object = z.output<z.ZodObject<S>>>(
   variables: S,
-  finish?: (values: z.output<z.ZodObject<S>>) => T,
+  options: {
+    check?: (values: z.output<z.ZodObject<S>>, ctx: z.core.$RefinementCtx) => void;
+    finish?: (values: z.output<z.ZodObject<S>>) => T;
+  } = {},
 ): ConfigSection<T> {
   const names = Object.keys(variables);
+  const own = (values: Record<string, unknown>): z.output<z.ZodObject<S>> =>
+    Object.fromEntries(names.map((n) => [n, values[n]])) as z.output<z.ZodObject<S>>;
   return {
     variables,
-    finish(values) {
-      const own = Object.fromEntries(names.map((n) => [n, values[n]])) as z.output<z.ZodObject<S>>;
-      return finish ? finish(own) : (own as unknown as T);
-    },
+    check: (values, ctx) => options.check?.(own(values), ctx),
+    finish: (values) => (options.finish ? options.finish(own(values)) : (own(values) as unknown as T)),
   };
 }
 
@@ -400,7 +356,7 @@ export function loadConfig<const S extends readonly ConfigSection<object>[]>(
   }
   const parsed = z
     .object(shape)
-    .superRefine((c, ctx) => checkKernel(c as Raw, ctx))
+    .superRefine((c, ctx) => sections.forEach((section) => section.check(c, ctx)))
     .safeParse(stripEmpty(env));
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
@@ -447,25 +403,6 @@ export function loadTelemetryConfig(
 ): z.infer<z.ZodObject<typeof TELEMETRY_VARIABLES>> | undefined {
   const parsed = z.object(TELEMETRY_VARIABLES).safeParse(stripEmpty(env));
   return parsed.success ? parsed.data : undefined;
-}
-
-/**
- * `SHA256:<base64 without padding>` of an OpenSSH public key line (`<type> <base64> [comment]`), as
- * `ssh-keygen -lf` prints it: the form MA130_HOST_KEY_SHA256 pins.
- */
-export function sshFingerprint(publicKeyLine: string): string {
-  const blob = publicKeyLine.trim().split(/\s+/)[1];
-  if (!blob) throw new Error('not an OpenSSH public key line');
-  const digest = createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64');
-  return `SHA256:${digest.replace(/=+$/, '')}`;
-}
-
-let cached: Config | undefined;
-
-/** The process-wide configuration, validated on first use. */
-export function config(): Config {
-  cached ??= loadConfig();
-  return cached;
 }
 
 function stripEmpty(env: Record<string, string | undefined>): Record<string, string> {

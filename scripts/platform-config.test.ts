@@ -10,6 +10,8 @@ describe('loadPlatformConfig', () => {
     const c = loadPlatformConfig({ SERVICE_TOKEN: token, TRADING_FEE_BPS: '2.5' });
     expect(c).toMatchObject({
       GATEWAY_PORT: 8000,
+      SESSION_TTL_SECONDS: 2_592_000,
+      ACCESS_TOKEN_TTL_SECONDS: 900,
       MA130_PORT: 22,
       TRADING_FEE_BPS: '2.5',
       MARKET_FEED_PROVIDER: 'simulator',
@@ -23,6 +25,8 @@ describe('loadPlatformConfig', () => {
       loadPlatformConfig({
         SERVICE_TOKEN: 'short',
         GATEWAY_PORT: 'eighty',
+        SESSION_EVENTS_MAX: '0',
+        ARGON2_TIME_COST: 'two',
         MA130_PORT: '-1',
         TRADING_DAY_END_UTC: '25:00',
         MARKET_FEED_PROVIDER: 'carrier-pigeon',
@@ -33,10 +37,12 @@ describe('loadPlatformConfig', () => {
       const names = (err as ConfigError).issues.map((i) => i.split(':')[0]);
       expect(names.sort()).toEqual([
         'ANALYTICS_ROLLING_WINDOW_DAYS',
+        'ARGON2_TIME_COST',
         'GATEWAY_PORT',
         'MA130_PORT',
         'MARKET_FEED_PROVIDER',
         'SERVICE_TOKEN',
+        'SESSION_EVENTS_MAX',
         'TRADING_DAY_END_UTC',
       ]);
     }
@@ -45,6 +51,14 @@ describe('loadPlatformConfig', () => {
   it('names each variable once', () => {
     const names = platformVariableNames();
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(['REDIS_URL', 'MA130_HOST', 'TRADING_FEE_BPS']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'REDIS_URL',
+        'SESSION_TTL_SECONDS',
+        'OIDC_ISSUER',
+        'MA130_HOST',
+        'TRADING_FEE_BPS',
+      ]),
+    );
   });
 });

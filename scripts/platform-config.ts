@@ -4,13 +4,17 @@
  * process is reported at start with all the others; each service's entry loads only its own section.
  */
 import { analyticsConfig } from '../subgraphs/analytics/src/config.js';
+import { authConfig } from '../subgraphs/auth/src/config.js';
 import { marketDataConfig } from '../subgraphs/market-data/src/config.js';
+import { sessionsConfig } from '../subgraphs/sessions/src/config.js';
 import { tenantsConfig } from '../subgraphs/tenants/src/config.js';
 import { tradingConfig } from '../subgraphs/trading/src/config.js';
 import { ConfigError, configVariableNames, loadConfig, type ConfigWith } from '../lib/config.js';
 
-/** Every subgraph's own section (auth and sessions read only the kernel). */
+/** Every subgraph's own section. */
 export const PLATFORM_CONFIG_SECTIONS = [
+  sessionsConfig,
+  authConfig,
   tenantsConfig,
   tradingConfig,
   marketDataConfig,

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { loadAuthConfig } from '../subgraphs/auth/src/config.js';
 import { ensureSigningKeys } from '../subgraphs/auth/src/keys.js';
 import { newServiceToken, renderEnvFile } from './env-file.js';
 import { generateEd25519OpenSsh } from './openssh-key.js';
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     await writeNew(envFile, renderEnvFile(example, newServiceToken()), 0o600);
     console.log('created .env from env.example (with a random SERVICE_TOKEN)');
   }
-  const config = loadConfig();
+  const config = loadAuthConfig();
   const report = await runSetup({ root: PROJECT_ROOT, jwtKeysDir: config.JWT_KEYS_DIR });
   for (const p of report.created) console.log(`created ${p}`);
   if (!quiet) for (const p of report.kept) console.log(`kept    ${p}`);

@@ -11,23 +11,15 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
+import { launchLoopbackBrowser, type LoopbackBrowser } from '../../test/support/chromium.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
+import { editorText, HEADERS_EDITOR, setEditorText } from './support/graphiql-page.js';
 import { startAuthFixtures, type AuthFixtures } from './support/harness.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The part of the auth subgraph's schema the login mutation needs. */
 const AUTH_TYPE_DEFS = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
@@ -38,7 +30,6 @@ type Query { ping: String }
 type Mutation { login(input: LoginInput!): AuthPayload! }
 `;
 
-const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
 const SIGN_IN_PANEL = 'section[aria-label="Sign in"]';
 
 let env: TestEnv;
@@ -48,12 +39,10 @@ let authSubgraph: ApolloServer;
 let loginToken = '';
 let gateway: GatewayService;
 let base: string;
-let browser: Browser;
+let browser: LoopbackBrowser;
 let page: Page;
 /** Requests the page made to the gateway: path and body. */
 const requests: { path: string; body: string; authorization: string | undefined }[] = [];
-const foreign: string[] = [];
-const consoleErrors: string[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_graphiql_prod');
@@ -90,18 +79,8 @@ beforeAll(async () => {
   );
   ({ url: base } = await gateway.start());
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1400, height: 850 } });
-  await context.route('**/*', async (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') {
-      await route.continue();
-      return;
-    }
-    foreign.push(url.toString());
-    await route.abort('blockedbyclient');
-  });
-  page = await context.newPage();
+  browser = await launchLoopbackBrowser();
+  ({ page } = await browser.newPage({ viewport: { width: 1400, height: 850 } }));
   page.on('request', (req) => {
     const url = new URL(req.url());
     if (url.pathname === '/graphql' || url.pathname === '/graphiql/schema') {
@@ -112,10 +91,6 @@ beforeAll(async () => {
       });
     }
   });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(msg.text());
-  });
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
 });
 
 afterAll(async () => {
@@ -126,20 +101,8 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-async function editorText(selector: string): Promise<string> {
-  return page.$eval(selector, (el) => {
-    const cm = (el.querySelector('.CodeMirror') as unknown as { CodeMirror?: { getValue(): string } } | null)
-      ?.CodeMirror;
-    return cm ? cm.getValue() : (el.textContent ?? '');
-  });
-}
-
 async function setHeaders(value: Record<string, string>): Promise<void> {
-  await page.$eval(
-    `${HEADERS_EDITOR} .CodeMirror`,
-    (el, text) => (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(text),
-    JSON.stringify(value, null, 2),
-  );
+  await setEditorText(page, HEADERS_EDITOR, JSON.stringify(value, null, 2));
 }
 
 async function status(): Promise<string> {
@@ -159,7 +122,7 @@ describe('GraphiQL in production', () => {
     expect(await page.isDisabled(`${SIGN_IN_PANEL} button:has-text("Reload schema")`)).toBe(true);
     await page.screenshot({ path: '/tmp/graphiql-production-anonymous.png' });
 
-    const response = await editorText('.graphiql-response');
+    const response = await editorText(page, '.graphiql-response');
     expect(response).not.toMatch(/INTROSPECTION|introspection/);
     expect(response.trim()).toBe('');
     // GraphiQL asked for no schema at all: neither introspection over /graphql nor the document.
@@ -168,7 +131,9 @@ describe('GraphiQL in production', () => {
 
   it('puts the login mutation in the editor from the panel', async () => {
     await page.click(`${SIGN_IN_PANEL} button:has-text("Put login in the editor")`);
-    expect(await editorText('.graphiql-query-editor')).toMatch(/mutation Login \{\s+login\(input: \{ email:/);
+    expect(await editorText(page, '.graphiql-query-editor')).toMatch(
+      /mutation Login \{\s+login\(input: \{ email:/,
+    );
   });
 
   it('runs login, puts its token in the headers from the panel, and the docs explorer lists the queries', async () => {
@@ -179,7 +144,9 @@ describe('GraphiQL in production', () => {
     expect(loginToken).not.toBe('');
     await page.screenshot({ path: '/tmp/graphiql-production-login.png' });
     await page.click(`${SIGN_IN_PANEL} button:has-text("Use the token from the result")`);
-    expect(JSON.parse(await editorText(HEADERS_EDITOR))).toEqual({ Authorization: `Bearer ${loginToken}` });
+    expect(JSON.parse(await editorText(page, HEADERS_EDITOR))).toEqual({
+      Authorization: `Bearer ${loginToken}`,
+    });
     await page.waitForFunction(
       (sel) => document.querySelector(sel)?.textContent?.startsWith('Schema loaded') ?? false,
       `${SIGN_IN_PANEL} [role="status"]`,
@@ -202,12 +169,12 @@ describe('GraphiQL in production', () => {
       });
     }
     await page.screenshot({ path: '/tmp/graphiql-production-docs.png' });
-    expect(await editorText('.graphiql-response')).not.toMatch(/introspection/i);
+    expect(await editorText(page, '.graphiql-response')).not.toMatch(/introspection/i);
   });
 
   it('attempted no request off the machine and logged no error', () => {
-    expect(foreign).toEqual([]);
-    expect(consoleErrors).toEqual([]);
+    expect(browser.foreign).toEqual([]);
+    expect(browser.consoleErrors).toEqual([]);
   });
 
   it('reports a refused token in the result pane when the token changes', async () => {

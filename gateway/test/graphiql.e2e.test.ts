@@ -13,11 +13,13 @@ import path from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
+import { launchLoopbackBrowser, type LoopbackBrowser } from '../../test/support/chromium.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
+import { editorText, HEADERS_EDITOR, setEditorText } from './support/graphiql-page.js';
 import {
   composeSupergraph,
   echoTypeDefs,
@@ -89,30 +91,14 @@ async function startTicksSubgraph(): Promise<TicksSubgraph> {
   };
 }
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** The visible editor of the tools pane (variables are hidden; the page opens on headers). */
-const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
-
 let env: TestEnv;
 let echo: EchoSubgraph;
 let ticks: TicksSubgraph;
 let auth: AuthFixtures;
 let gateway: GatewayService;
 let base: string;
-let browser: Browser;
+let browser: LoopbackBrowser;
 let page: Page;
-const foreign: string[] = [];
-const consoleErrors: string[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv('gateway_graphiql');
@@ -136,22 +122,8 @@ beforeAll(async () => {
   });
   ({ url: base } = await gateway.start());
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const context = await browser.newContext();
-  await context.route('**/*', async (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') {
-      await route.continue();
-      return;
-    }
-    foreign.push(url.toString());
-    await route.abort('blockedbyclient');
-  });
-  page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') consoleErrors.push(msg.text());
-  });
-  page.on('pageerror', (err) => consoleErrors.push(err.message));
+  browser = await launchLoopbackBrowser();
+  ({ page } = await browser.newPage());
 });
 
 afterAll(async () => {
@@ -162,15 +134,6 @@ afterAll(async () => {
   await auth?.stop();
   await env?.cleanup();
 });
-
-/** Text of a GraphiQL CodeMirror editor (query, headers or response). */
-async function editorText(selector: string): Promise<string> {
-  return page.$eval(selector, (el) => {
-    const cm = (el.querySelector('.CodeMirror') as unknown as { CodeMirror?: { getValue(): string } } | null)
-      ?.CodeMirror;
-    return cm ? cm.getValue() : (el.textContent ?? '');
-  });
-}
 
 async function responseContains(text: string): Promise<void> {
   await page.waitForFunction(
@@ -194,7 +157,7 @@ describe('GraphiQL', () => {
     await page.goto(`${base}/graphiql`);
     await page.waitForSelector('.graphiql-container', { timeout: 40_000 });
     // The default headers editor content (Authorization: "Bearer ") is offered to the user.
-    expect(await editorText(HEADERS_EDITOR)).toContain('"Authorization": "Bearer "');
+    expect(await editorText(page, HEADERS_EDITOR)).toContain('"Authorization": "Bearer "');
   });
 
   it('runs a typed query and shows the result', async () => {
@@ -204,7 +167,9 @@ describe('GraphiQL', () => {
     // Anonymous operations: GraphiQL updates the operation name it sends after a debounce, so a
     // name typed and run at once could go out stale.
     await page.keyboard.type('{ hello added');
-    expect((await editorText('.graphiql-query-editor')).replace(/\s+/g, ' ')).toContain('{ hello added');
+    expect((await editorText(page, '.graphiql-query-editor')).replace(/\s+/g, ' ')).toContain(
+      '{ hello added',
+    );
     await page.click('.graphiql-execute-button');
     await responseContains('"hello": "world"');
     await responseContains('"added": "new field"');
@@ -212,15 +177,8 @@ describe('GraphiQL', () => {
 
   it('sends the Authorization header set in the headers editor', async () => {
     const token = await auth.mint();
-    await page.$eval(
-      `${HEADERS_EDITOR} .CodeMirror`,
-      (el, value) =>
-        (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value),
-      JSON.stringify({ Authorization: `Bearer ${token}` }),
-    );
-    await page.$eval('.graphiql-query-editor .CodeMirror', (el) =>
-      (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue('{ headers }'),
-    );
+    await setEditorText(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${token}` }));
+    await setEditorText(page, '.graphiql-query-editor', '{ headers }');
     await page.click('.graphiql-execute-button');
     await responseContains('authorization');
     const forwarded = echo.received.at(-1);
@@ -229,22 +187,17 @@ describe('GraphiQL', () => {
 
   it('runs a subscription over graphql-ws and shows its results as they arrive', async () => {
     const token = await auth.mint();
-    await page.$eval(
-      `${HEADERS_EDITOR} .CodeMirror`,
-      (el, value) =>
-        (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value),
-      JSON.stringify({ Authorization: `Bearer ${token}` }),
-    );
-    await page.$eval('.graphiql-query-editor .CodeMirror', (el) =>
-      (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(
-        'subscription { priceUpdated(symbols: ["AAPL"]) { symbol price } }',
-      ),
+    await setEditorText(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${token}` }));
+    await setEditorText(
+      page,
+      '.graphiql-query-editor',
+      'subscription { priceUpdated(symbols: ["AAPL"]) { symbol price } }',
     );
     await page.click('.graphiql-execute-button');
     await responseContains('"symbol": "AAPL"');
     // Results keep arriving: the price shown changes while the subscription runs.
     const price = (text: string): string | undefined => /"price": "([^"]+)"/.exec(text)?.[1];
-    const first = price(await editorText('.graphiql-response'));
+    const first = price(await editorText(page, '.graphiql-response'));
     expect(first).toMatch(/^\d+\.00$/);
     await page.waitForFunction(
       (seen) => {
@@ -273,8 +226,8 @@ describe('GraphiQL', () => {
   });
 
   it('attempted no request off the machine and raised no CSP violation', () => {
-    expect(foreign).toEqual([]);
-    expect(consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
-    expect(consoleErrors).toEqual([]);
+    expect(browser.foreign).toEqual([]);
+    expect(browser.consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
+    expect(browser.consoleErrors).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { sshFingerprint } from '../../lib/config.js';
+import { sshFingerprint } from '../../subgraphs/tenants/src/config.js';
 import { isRunning, signalChild, signalDescendant } from '../../lib/process-signal.js';
 
 /** Options of {@link startLocalSshd}. */
@@ -69,8 +69,6 @@ export function findSshd(explicit?: string): string {
   if (which.status === 0 && found) return found;
   throw new Error('sshd not found: install openssh-server (apt-get install -y openssh-server)');
 }
-
-export { sshFingerprint };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

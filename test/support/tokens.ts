@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_ALG, type Role } from '../../lib/auth.js';
 import type { Config } from '../../lib/config.js';
+import type { AuthConfig } from '../../subgraphs/auth/src/config.js';
 import { SigningKeyStore } from '../../subgraphs/auth/src/keys.js';
 import { TokenSigner } from '../../subgraphs/auth/src/token.service.js';
 
@@ -82,7 +83,7 @@ export interface AuthKeySigner {
  * test tokens.
  */
 export async function openAuthKeySigner(
-  config: Pick<Config, 'JWT_KEYS_DIR' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
+  config: Pick<AuthConfig, 'JWT_KEYS_DIR' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
 ): Promise<AuthKeySigner> {
   const keys = await SigningKeyStore.open(config.JWT_KEYS_DIR, 0);
   return {

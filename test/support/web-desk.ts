@@ -8,26 +8,15 @@ import { execFile } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
+import { launchLoopbackBrowser, type LoopbackBrowser } from './chromium.js';
 import { createTestEnv } from './env.js';
 import { startPlatform } from './platform.js';
 
 const execFileAsync = promisify(execFile);
 
 const WEB = path.join(PROJECT_ROOT, 'web');
-
-/** Flags of every headless Chromium the tests start (as in gateway/test/graphiql.e2e.test.ts). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 async function newestMtime(dir: string): Promise<number> {
   let newest = 0;
@@ -66,45 +55,17 @@ export async function ensureWebDeskBuilt(): Promise<void> {
   );
 }
 
-/** A browser whose contexts may only reach 127.0.0.1; anything else is aborted and recorded. */
-export interface DeskBrowser {
-  browser: Browser;
-  /** URLs of blocked requests off the machine (must stay empty). */
-  foreign: string[];
-  /** Console errors and page errors of every page opened through {@link DeskBrowser.newPage}. */
-  consoleErrors: string[];
+/** The desk's browser: a {@link LoopbackBrowser} whose pages open at the size of the screenshots. */
+export interface DeskBrowser extends Omit<LoopbackBrowser, 'newPage'> {
   newPage(): Promise<{ context: BrowserContext; page: Page }>;
-  close(): Promise<void>;
 }
 
 /** Launches /usr/bin/chromium headless. */
 export async function launchDeskBrowser(): Promise<DeskBrowser> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const foreign: string[] = [];
-  const consoleErrors: string[] = [];
+  const loopback = await launchLoopbackBrowser();
   return {
-    browser,
-    foreign,
-    consoleErrors,
-    async newPage() {
-      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-      await context.route('**/*', async (route) => {
-        const url = new URL(route.request().url());
-        if (url.hostname === '127.0.0.1' || url.protocol === 'data:') {
-          await route.continue();
-          return;
-        }
-        foreign.push(url.toString());
-        await route.abort('blockedbyclient');
-      });
-      const page = await context.newPage();
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') consoleErrors.push(msg.text());
-      });
-      page.on('pageerror', (err) => consoleErrors.push(err.message));
-      return { context, page };
-    },
-    close: () => browser.close(),
+    ...loopback,
+    newPage: () => loopback.newPage({ viewport: { width: 1440, height: 900 }, allowDataUrls: true }),
   };
 }
 

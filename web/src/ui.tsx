@@ -33,3 +33,34 @@ export function EmptyRow({ colSpan, text }: { colSpan: number; text: string }): 
     </tr>
   );
 }
+
+/**
+ * The header row of a `grid` table: one column header per title, right-aligned for the titles in
+ * `numeric`, and a last, visually unnamed "Actions" column when `actions` is set.
+ */
+export function TableHead({
+  columns,
+  numeric = [],
+  actions = false,
+}: {
+  columns: readonly string[];
+  numeric?: readonly string[];
+  actions?: boolean;
+}): React.JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {columns.map((title) => (
+          <th key={title} scope="col" className={numeric.includes(title) ? 'num' : undefined}>
+            {title}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span className="sr-only">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}

@@ -11,17 +11,13 @@ import { Dec } from '../../../lib/decimal.js';
 import { sqlLiteral } from '../../../lib/db.js';
 import type { ExecutionRecord } from './analytics.repository.js';
 import { applyFill, type ClosedRoundTrip, type Lot } from './metrics/lots.js';
+import type { TradeEvent } from './trade-event.js';
 
 /** A fill to apply to an account's lots (a trade event or a replayed execution). */
-export interface BatchFill {
-  tradeId: string;
-  accountId: string;
-  symbol: string;
-  side: 'BUY' | 'SELL';
-  quantity: string;
-  price: string;
-  executedAt: Date;
-}
+export type BatchFill = Pick<
+  TradeEvent,
+  'tradeId' | 'accountId' | 'symbol' | 'side' | 'quantity' | 'price' | 'executedAt'
+>;
 
 /** What the first round trip reads (see {@link batchReadStatement}). */
 export interface BatchState {

@@ -1,9 +1,9 @@
 import type { AuthClaims } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
 import { ErrorCode, AppError, badInput, conflict, forbidden, unauthenticated } from '../../../lib/errors.js';
 import { ipThrottleKey, type RequestThrottle } from '../../../lib/request-throttle.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { AuthMetrics, LoginMethod } from './auth.metrics.js';
+import type { AuthConfig } from './config.js';
 import type { UserRow } from './db/schema.js';
 import { isValidEmail, normalizeEmail } from './email.js';
 import type { LoginThrottle } from './login-throttle.service.js';
@@ -61,7 +61,7 @@ export interface AuthServiceDeps {
   sessions: SessionsClient;
   metrics: AuthMetrics;
   logger: Logger;
-  config: Pick<Config, 'PASSWORD_MIN_LENGTH' | 'DEFAULT_TENANT_TEMPLATE'>;
+  config: Pick<AuthConfig, 'PASSWORD_MIN_LENGTH' | 'DEFAULT_TENANT_TEMPLATE'>;
 }
 
 function publicUser(u: UserRow): PublicUser {

@@ -171,8 +171,8 @@ async function cli(argv: string[]): Promise<void> {
   let dir = dirFlag >= 0 ? argv[dirFlag + 1] : undefined;
   if (!dir) {
     // Imported lazily: the config needs a full environment, which `--dir` does not.
-    const { config } = await import('../../../lib/config.js');
-    dir = config().JWT_KEYS_DIR;
+    const { loadAuthConfig } = await import('./config.js');
+    dir = loadAuthConfig().JWT_KEYS_DIR;
   }
   const command = args[0] ?? '';
   const arg = args[1];

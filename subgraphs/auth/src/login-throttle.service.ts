@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import type { Config } from '../../../lib/config.js';
 import { rateLimited } from '../../../lib/errors.js';
 import type { Redis } from '../../../lib/redis.js';
 import {
@@ -9,6 +8,7 @@ import {
   isLimiterRejection,
   throttleMessage,
 } from '../../../lib/request-throttle.js';
+import type { AuthConfig } from './config.js';
 
 /** Which login limit refused an attempt; the `limit` label of `auth_limit_refusals_total`. */
 export type LoginLimit = 'login_pair' | 'login_ip' | 'login_account_delay';
@@ -24,7 +24,7 @@ export interface LoginAttempt {
 }
 
 type ThrottleConfig = Pick<
-  Config,
+  AuthConfig,
   | 'LOGIN_THROTTLE_WINDOW_SECONDS'
   | 'LOGIN_THROTTLE_PER_ACCOUNT'
   | 'LOGIN_THROTTLE_PER_IP'

@@ -1,9 +1,9 @@
 import * as oidc from 'openid-client';
-import type { Config } from '../../../lib/config.js';
 import { badInput, unauthenticated } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { Redis } from '../../../lib/redis.js';
 import type { ExternalIdentity } from './auth.service.js';
+import type { AuthConfig } from './config.js';
 
 /** How long a started login may take before its state is forgotten. */
 export const OIDC_STATE_TTL_SECONDS = 600;
@@ -24,7 +24,7 @@ export interface CompletedOidcLogin {
 }
 
 type OidcConfig = Pick<
-  Config,
+  AuthConfig,
   | 'OIDC_ISSUER'
   | 'OIDC_CLIENT_ID'
   | 'OIDC_CLIENT_SECRET'

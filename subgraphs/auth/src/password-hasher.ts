@@ -1,6 +1,6 @@
 import { hash, parseOptions, verify } from '@node-rs/argon2';
-import type { Config } from '../../../lib/config.js';
 import { AppError, rateLimited } from '../../../lib/errors.js';
+import type { AuthConfig } from './config.js';
 
 /** Upper bound on password length: argon2 accepts more, but huge inputs only cost us CPU. */
 export const PASSWORD_MAX_LENGTH = 1024;
@@ -19,8 +19,8 @@ export class PasswordHasher {
   private readonly queueMax: number;
 
   constructor(
-    config: Pick<Config, 'ARGON2_MEMORY_KIB' | 'ARGON2_TIME_COST' | 'ARGON2_PARALLELISM'> &
-      Partial<Pick<Config, 'ARGON2_CONCURRENCY' | 'ARGON2_QUEUE_MAX'>>,
+    config: Pick<AuthConfig, 'ARGON2_MEMORY_KIB' | 'ARGON2_TIME_COST' | 'ARGON2_PARALLELISM'> &
+      Partial<Pick<AuthConfig, 'ARGON2_CONCURRENCY' | 'ARGON2_QUEUE_MAX'>>,
   ) {
     this.options = {
       memoryCost: config.ARGON2_MEMORY_KIB,

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { Config } from '../../../lib/config.js';
 import { createDb, createPool, pingDb } from '../../../lib/db.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
@@ -16,6 +15,7 @@ import {
 } from '../../../lib/subgraph-service.js';
 import { createAuthMetrics } from './auth.metrics.js';
 import { AuthService } from './auth.service.js';
+import type { AuthConfig } from './config.js';
 import type { AuthContext } from './context.js';
 import { mountAuthRoutes } from './http.routes.js';
 import { SigningKeyStore } from './keys.js';
@@ -45,7 +45,7 @@ export interface AuthDeps {
  * and the sign-in mutations. Keys are created in `JWT_KEYS_DIR` when it has none. Nothing connects
  * until `start()`.
  */
-export function createAuthService(config: Config, deps: AuthDeps = {}): Service {
+export function createAuthService(config: AuthConfig, deps: AuthDeps = {}): Service {
   let running: HttpService | undefined;
 
   return {

@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { ACCESS_TOKEN_ALG, type Role } from '../../../lib/auth.js';
-import type { Config } from '../../../lib/config.js';
+import { ACCESS_TOKEN_ALG, type AuthClaims } from '../../../lib/auth.js';
+import type { AuthConfig } from './config.js';
 import type { SigningKeyStore } from './keys.js';
 
-/** What an access token says about its holder. */
-export interface AccessTokenSubject {
-  userId: string;
-  sessionId: string;
-  tenantId: string;
-  role: Role;
-  platformAdmin: boolean;
-  email: string;
-}
+/** What an access token says about its holder: the claims verifiers read, its expiry aside. */
+export type AccessTokenSubject = Omit<AuthClaims, 'expiresAt'>;
 
 /**
  * Signs access tokens: EdDSA with the newest key (its `kid` in the header), claims `iss`, `aud`,
@@ -21,7 +14,7 @@ export interface AccessTokenSubject {
 export class TokenSigner {
   constructor(
     private readonly keys: SigningKeyStore,
-    private readonly config: Pick<Config, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
+    private readonly config: Pick<AuthConfig, 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'ACCESS_TOKEN_TTL_SECONDS'>,
     private readonly now: () => number = Date.now,
   ) {}
 

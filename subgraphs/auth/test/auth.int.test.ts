@@ -6,8 +6,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, SignJWT, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config.js';
 import { createTestEnv, freePorts, type TestEnv } from '../../../test/support/env.js';
+import { loadAuthConfig } from '../src/config.js';
 import { SigningKeyStore } from '../src/keys.js';
 import { createAuthService } from '../src/service.js';
 import { TokenSigner } from '../src/token.service.js';
@@ -145,7 +145,7 @@ describe('register', () => {
   it('removes the user again when the organization cannot be created', async () => {
     // A second auth instance whose default template does not exist: tenants refuses the organization.
     const [port] = await freePorts(1);
-    const config = loadConfig({
+    const config = loadAuthConfig({
       ...Object.fromEntries(
         Object.entries(env.config)
           .filter(([, v]) => v !== undefined)

@@ -5,18 +5,8 @@ import { parentBuckets, type BarDelta } from './bar.aggregate.js';
 import { bars1d, bars1h, bars1m, bars5m } from './db/schema.js';
 import { INTERVALS, type BarTable } from './interval.js';
 
-/** A stored bar (decimals as strings, exactly as stored). */
-export interface BarRow {
-  symbol: string;
-  bucket: Date;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  pv: string;
-  trades: number;
-}
+/** A stored bar (decimals as strings, exactly as stored): a delta's fields with its bucket as a date. */
+export type BarRow = Omit<BarDelta, 'bucket' | 'openTs' | 'closeTs'> & { bucket: Date };
 
 const TABLES = { bars_1m: bars1m, bars_5m: bars5m, bars_1h: bars1h, bars_1d: bars1d } as const;
 

@@ -1,4 +1,3 @@
-import type { Config } from '../../../lib/config.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
@@ -9,6 +8,7 @@ import {
   createSubgraphVerifier,
   startHttp,
 } from '../../../lib/subgraph-service.js';
+import type { SessionsConfig } from './config.js';
 import type { SessionsContext } from './context.js';
 import { mountInternalRoutes } from './internal.routes.js';
 import { resolvers } from './resolvers/index.js';
@@ -27,7 +27,7 @@ export interface SessionsDeps {
  * revocation (published on Redis), and the internal liveness endpoint. Nothing connects until
  * `start()`.
  */
-export function createSessionsService(config: Config, deps: SessionsDeps = {}): Service {
+export function createSessionsService(config: SessionsConfig, deps: SessionsDeps = {}): Service {
   let running: { http: HttpService; redis: Redis } | undefined;
 
   return {

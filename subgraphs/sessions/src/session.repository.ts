@@ -25,6 +25,24 @@ export interface SessionEventRecord {
   ip: string | null;
 }
 
+/** A refresh-token rotation ({@link SessionRepository.rotate}): a refresh, or a move to another tenant. */
+export interface RotationRequest {
+  id: string;
+  mode: 'refresh' | 'switch';
+  presentedHash: string;
+  newHash: string;
+  now: number;
+  ttlMs: number;
+  /** The absolute lifetime: the new expiry is at most the session's createdAt + absoluteMs. */
+  absoluteMs: number;
+  event: SessionEventRecord;
+  reuseEvent: SessionEventRecord;
+  eventsMax: number;
+  tenantId?: string | undefined;
+  ip?: string | null | undefined;
+  userAgent?: string | null | undefined;
+}
+
 /** Result of a liveness check. */
 export type LivenessStatus =
   | { status: 'unknown' }
@@ -247,22 +265,7 @@ export class SessionRepository {
   }
 
   /** Rotates the refresh hash (mode `refresh` checks the presented one; `switch` also moves the tenant). */
-  async rotate(opts: {
-    id: string;
-    mode: 'refresh' | 'switch';
-    presentedHash: string;
-    newHash: string;
-    now: number;
-    ttlMs: number;
-    /** The absolute lifetime: the new expiry is at most the session's createdAt + absoluteMs. */
-    absoluteMs: number;
-    event: SessionEventRecord;
-    reuseEvent: SessionEventRecord;
-    eventsMax: number;
-    tenantId?: string | undefined;
-    ip?: string | null | undefined;
-    userAgent?: string | null | undefined;
-  }): Promise<RotationResult> {
+  async rotate(opts: RotationRequest): Promise<RotationResult> {
     const reply = (await this.rotateScript(
       sessionKey(opts.id),
       previousKey(opts.id),

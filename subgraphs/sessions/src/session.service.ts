@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../../lib/config.js';
 import { badInput, notFound, unauthenticated } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
+import type { SessionsConfig } from './config.js';
 import { hashRefreshToken, isSessionId, newRefreshToken, sessionIdOfRefreshToken } from './refresh-token.js';
-import type { SessionEventRecord, SessionRecord, SessionRepository } from './session.repository.js';
+import type {
+  RotationRequest,
+  SessionEventRecord,
+  SessionRecord,
+  SessionRepository,
+} from './session.repository.js';
 import type { SessionsMetrics } from './sessions.metrics.js';
 
 /** A session as resolvers see it (the `Session` GraphQL type maps to this). */
@@ -87,7 +92,7 @@ export class SessionService {
     private readonly repo: SessionRepository,
     private readonly publisher: Redis,
     config: Pick<
-      Config,
+      SessionsConfig,
       | 'SESSION_TTL_SECONDS'
       | 'SESSION_ABSOLUTE_TTL_SECONDS'
       | 'SESSIONS_MAX_PER_USER'
@@ -169,17 +174,12 @@ export class SessionService {
     const ip = clip(ipAddress, MAX_IP);
     const newToken = newRefreshToken(id);
     const result = await this.repo.rotate({
+      ...this.rotation(now, ip),
       id,
       mode: 'refresh',
       presentedHash: hashRefreshToken(refreshToken),
       newHash: newToken.hash,
-      now,
-      ttlMs: this.ttlMs,
-      absoluteMs: this.absoluteMs,
       event: { kind: 'refreshed', at: now, ip },
-      reuseEvent: { kind: 'reuse_detected', at: now, ip },
-      eventsMax: this.eventsMax,
-      ip,
       userAgent: clip(userAgent, MAX_USER_AGENT),
     });
     switch (result.kind) {
@@ -210,22 +210,26 @@ export class SessionService {
     const ip = clip(ipAddress, MAX_IP);
     const newToken = newRefreshToken(sessionId);
     const result = await this.repo.rotate({
+      ...this.rotation(now, ip),
       id: sessionId,
       mode: 'switch',
       presentedHash: '',
       newHash: newToken.hash,
-      now,
-      ttlMs: this.ttlMs,
-      absoluteMs: this.absoluteMs,
       event: { kind: 'tenant_switched', at: now, ip },
-      reuseEvent: { kind: 'reuse_detected', at: now, ip },
-      eventsMax: this.eventsMax,
       tenantId,
-      ip,
     });
     if (result.kind !== 'ok') throw unauthenticated('Session revoked or expired');
     await this.repo.extendUserIndex(result.record.userId, this.ttlMs);
     return this.grant(result.record, newToken.token);
+  }
+
+  /** What a refresh and a tenant switch pass alike to the repository's rotation. */
+  private rotation(
+    now: number,
+    ip: string | null,
+  ): Pick<RotationRequest, 'now' | 'ttlMs' | 'absoluteMs' | 'reuseEvent' | 'eventsMax' | 'ip'> {
+    const reuseEvent = { kind: 'reuse_detected', at: now, ip } as const;
+    return { now, ttlMs: this.ttlMs, absoluteMs: this.absoluteMs, reuseEvent, eventsMax: this.eventsMax, ip };
   }
 
   /** Ends a session (logout); true when it was live. */

@@ -2,6 +2,7 @@
  * The tenants service's and worker's own settings: provisioning, tenant creation limits, and the
  * backups to the MA130. Validated with the kernel by lib/config's `loadConfig(env, tenantsConfig)`.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -13,7 +14,6 @@ import {
   port,
   positiveInt,
   PROJECT_ROOT,
-  sshFingerprint,
   type ConfigWith,
 } from '../../../lib/config.js';
 
@@ -112,17 +112,19 @@ export const tenantsConfig = configSection(
      */
     BACKUP_MANUAL_MAX_PER_DAY: positiveInt.default(10),
   },
-  (c) => {
-    // The host key may be pinned by its public key file (compose's `ma130` service shares it so).
-    if (c.MA130_HOST_KEY_SHA256 !== undefined || c.MA130_HOST_PUBLIC_KEY_PATH === undefined) return c;
-    const file = path.resolve(PROJECT_ROOT, c.MA130_HOST_PUBLIC_KEY_PATH);
-    try {
-      return { ...c, MA130_HOST_KEY_SHA256: sshFingerprint(readFileSync(file, 'utf8')) };
-    } catch (err) {
-      throw new ConfigError([
-        `MA130_HOST_PUBLIC_KEY_PATH: cannot read an OpenSSH public key from ${file} (${err instanceof Error ? err.message : String(err)})`,
-      ]);
-    }
+  {
+    finish: (c) => {
+      // The host key may be pinned by its public key file (compose's `ma130` service shares it so).
+      if (c.MA130_HOST_KEY_SHA256 !== undefined || c.MA130_HOST_PUBLIC_KEY_PATH === undefined) return c;
+      const file = path.resolve(PROJECT_ROOT, c.MA130_HOST_PUBLIC_KEY_PATH);
+      try {
+        return { ...c, MA130_HOST_KEY_SHA256: sshFingerprint(readFileSync(file, 'utf8')) };
+      } catch (err) {
+        throw new ConfigError([
+          `MA130_HOST_PUBLIC_KEY_PATH: cannot read an OpenSSH public key from ${file} (${err instanceof Error ? err.message : String(err)})`,
+        ]);
+      }
+    },
   },
 );
 
@@ -132,4 +134,15 @@ export type TenantsConfig = ConfigWith<[typeof tenantsConfig]>;
 /** Validates the kernel and the tenants section (default: the process environment). */
 export function loadTenantsConfig(env?: Record<string, string | undefined>): TenantsConfig {
   return loadConfig(env, tenantsConfig);
+}
+
+/**
+ * `SHA256:<base64 without padding>` of an OpenSSH public key line (`<type> <base64> [comment]`), as
+ * `ssh-keygen -lf` prints it: the form MA130_HOST_KEY_SHA256 pins.
+ */
+export function sshFingerprint(publicKeyLine: string): string {
+  const blob = publicKeyLine.trim().split(/\s+/)[1];
+  if (!blob) throw new Error('not an OpenSSH public key line');
+  const digest = createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64');
+  return `SHA256:${digest.replace(/=+$/, '')}`;
 }

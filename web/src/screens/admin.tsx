@@ -8,7 +8,7 @@ import { num, time } from '../format';
 import { graphql } from '../gql';
 import { usePlatform } from '../platform-context';
 import { Stat } from './positions';
-import { EmptyRow, ErrorText } from '../ui';
+import { EmptyRow, ErrorText, TableHead } from '../ui';
 
 const TenantAdminQuery = graphql(`
   query TenantAdmin($tenantId: ID!) {
@@ -224,23 +224,11 @@ function TenantAdmin(): React.JSX.Element {
         </div>
         <ErrorText message={error} />
         <table className="grid" aria-labelledby="backups-title">
-          <thead>
-            <tr>
-              <th scope="col">Started</th>
-              <th scope="col">Type</th>
-              <th scope="col">Status</th>
-              <th scope="col" className="num">
-                Progress
-              </th>
-              <th scope="col" className="num">
-                Size
-              </th>
-              <th scope="col">Verified</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={['Started', 'Type', 'Status', 'Progress', 'Size', 'Verified']}
+            numeric={['Progress', 'Size']}
+            actions
+          />
           <tbody>
             {t?.backups.length === 0 && <EmptyRow colSpan={7} text="No backups yet." />}
             {t?.backups.map((b) => (
@@ -350,17 +338,7 @@ function Sessions(): React.JSX.Element {
       <h2 id="sessions-title">Your sessions</h2>
       <ErrorText message={error} />
       <table className="grid" aria-labelledby="sessions-title">
-        <thead>
-          <tr>
-            <th scope="col">Device</th>
-            <th scope="col">IP address</th>
-            <th scope="col">Started</th>
-            <th scope="col">Last active</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Device', 'IP address', 'Started', 'Last active']} actions />
         <tbody>
           {(q.data?.mySessions ?? []).map((s) => (
             <tr key={s.id}>

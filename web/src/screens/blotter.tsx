@@ -6,7 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError, describeRejectReason } from '../errors';
 import { freshId, num, time } from '../format';
 import { graphql } from '../gql';
-import { EmptyRow, ErrorText, Scroll } from '../ui';
+import { EmptyRow, ErrorText, Scroll, TableHead } from '../ui';
 import type { OrderFieldsFragment } from '../gql/graphql';
 import { useLiveList } from '../live';
 
@@ -106,28 +106,11 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
         <ErrorText message={error} />
         <Scroll label="Orders list">
           <table aria-labelledby="orders-title" className="grid">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Symbol</th>
-                <th scope="col">Side</th>
-                <th scope="col">Type</th>
-                <th scope="col" className="num">
-                  Quantity
-                </th>
-                <th scope="col" className="num">
-                  Filled
-                </th>
-                <th scope="col" className="num">
-                  Price
-                </th>
-                <th scope="col">TIF</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={['Time', 'Symbol', 'Side', 'Type', 'Quantity', 'Filled', 'Price', 'TIF', 'Status']}
+              numeric={['Quantity', 'Filled', 'Price']}
+              actions
+            />
             <tbody>
               {sortedOrders.length === 0 && (
                 <EmptyRow colSpan={10} text={q.data ? 'No orders yet.' : 'Loading…'} />
@@ -150,22 +133,10 @@ export function Blotter({ onTrade }: { onTrade?: () => void }): React.JSX.Elemen
         <h2 id="trades-title">Trades</h2>
         <Scroll label="Trades list">
           <table aria-labelledby="trades-title" className="grid">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Symbol</th>
-                <th scope="col">Side</th>
-                <th scope="col" className="num">
-                  Quantity
-                </th>
-                <th scope="col" className="num">
-                  Price
-                </th>
-                <th scope="col" className="num">
-                  Fee
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={['Time', 'Symbol', 'Side', 'Quantity', 'Price', 'Fee']}
+              numeric={['Quantity', 'Price', 'Fee']}
+            />
             <tbody>
               {trades.length === 0 && <EmptyRow colSpan={6} text={q.data ? 'No trades yet.' : 'Loading…'} />}
               {[...trades].sort(byNewest).map((t) => (

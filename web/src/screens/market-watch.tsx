@@ -5,7 +5,7 @@ import { bootDone, bootRecording } from '../boot-timing';
 import type { DeskInstrument } from '../desk-context';
 import { decimalsOf, num, tone } from '../format';
 import type { LivePrice } from '../live';
-import { Scroll } from '../ui';
+import { Scroll, TableHead } from '../ui';
 
 interface Props {
   instruments: readonly DeskInstrument[];
@@ -24,28 +24,11 @@ export function MarketWatch({ instruments, prices, onTrade }: Props): React.JSX.
       <h2 id="mw-title">Market watch</h2>
       <Scroll label="Market watch list">
         <table aria-labelledby="mw-title" className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Symbol</th>
-              <th scope="col">Name</th>
-              <th scope="col" className="num">
-                Last
-              </th>
-              <th scope="col" className="num">
-                Change
-              </th>
-              <th scope="col" className="num">
-                Bid
-              </th>
-              <th scope="col" className="num">
-                Ask
-              </th>
-              <th scope="col">Trend</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={['Symbol', 'Name', 'Last', 'Change', 'Bid', 'Ask', 'Trend']}
+            numeric={['Last', 'Change', 'Bid', 'Ask']}
+            actions
+          />
           <tbody>
             {instruments.map((i) => (
               <Row key={i.symbol} instrument={i} live={prices.get(i.symbol)} onTrade={onTrade} />

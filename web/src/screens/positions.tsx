@@ -6,7 +6,7 @@ import { useDesk } from '../desk-context';
 import { describeError } from '../errors';
 import { num, tone } from '../format';
 import { graphql } from '../gql';
-import { EmptyRow, ErrorText, Scroll } from '../ui';
+import { EmptyRow, ErrorText, Scroll, TableHead } from '../ui';
 
 const PositionsQuery = graphql(`
   query Positions($accountId: ID!) {
@@ -59,29 +59,18 @@ export function Positions({ refreshKey }: { refreshKey: number }): React.JSX.Ele
       )}
       <Scroll label="Positions list">
         <table aria-label="Positions" className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Symbol</th>
-              <th scope="col" className="num">
-                Quantity
-              </th>
-              <th scope="col" className="num">
-                Average price
-              </th>
-              <th scope="col" className="num">
-                Last
-              </th>
-              <th scope="col" className="num">
-                Market value
-              </th>
-              <th scope="col" className="num">
-                Unrealized P&L
-              </th>
-              <th scope="col" className="num">
-                Realized P&L
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              'Symbol',
+              'Quantity',
+              'Average price',
+              'Last',
+              'Market value',
+              'Unrealized P&L',
+              'Realized P&L',
+            ]}
+            numeric={['Quantity', 'Average price', 'Last', 'Market value', 'Unrealized P&L', 'Realized P&L']}
+          />
           <tbody>
             {a?.positions.length === 0 && <EmptyRow colSpan={7} text="No positions." />}
             {a?.positions.map((p) => (

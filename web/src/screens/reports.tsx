@@ -8,7 +8,7 @@ import { describeError } from '../errors';
 import { num, pct, time } from '../format';
 import { graphql } from '../gql';
 import { Stat } from './positions';
-import { EmptyRow } from '../ui';
+import { EmptyRow, TableHead } from '../ui';
 
 const ReportsQuery = graphql(`
   query Reports($accountId: ID!) {
@@ -155,14 +155,7 @@ export function ReportsScreen(): React.JSX.Element {
         <ChartCredit />
         <h3 id="returns-title">Monthly returns</h3>
         <table className="grid" aria-labelledby="returns-title">
-          <thead>
-            <tr>
-              <th scope="col">Month</th>
-              <th scope="col" className="num">
-                Return
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Month', 'Return']} numeric={['Return']} />
           <tbody>
             {perf.monthlyReturns.length === 0 && <EmptyRow colSpan={2} text="Not enough history yet." />}
             {perf.monthlyReturns.map((m) => (
@@ -193,20 +186,7 @@ export function ReportsScreen(): React.JSX.Element {
         </dl>
         <h3 id="exposure-title">Exposure by symbol</h3>
         <table className="grid" aria-labelledby="exposure-title">
-          <thead>
-            <tr>
-              <th scope="col">Symbol</th>
-              <th scope="col" className="num">
-                Gross
-              </th>
-              <th scope="col" className="num">
-                Net
-              </th>
-              <th scope="col" className="num">
-                Share
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Symbol', 'Gross', 'Net', 'Share']} numeric={['Gross', 'Net', 'Share']} />
           <tbody>
             {risk.exposureBySymbol.length === 0 && <EmptyRow colSpan={4} text="No exposure." />}
             {risk.exposureBySymbol.map((e) => (
