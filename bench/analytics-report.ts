@@ -328,6 +328,10 @@ async function main(): Promise<void> {
       `performanceReport (${NO_CURVE ? 'every field but the equity curve' : 'every field'}${EXECUTED ? ', executed field by field' : ''}), ${os.cpus().length} CPUs, load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
     );
     for (const r of rows) console.log(`  ${r}`);
+    // Which executor answered through the gateway (the single-fetch path or Apollo's re-shaping one).
+    const metrics = await (await fetch(`http://127.0.0.1:${config.GATEWAY_PORT}/metrics`)).text();
+    const paths = metrics.split('\n').filter((l) => l.startsWith('gateway_query_path_total{'));
+    console.log(`  gateway query paths: ${paths.join(', ') || 'none counted'}`);
   } finally {
     for (const p of procs.reverse()) {
       if (p.exitCode !== null) continue;

@@ -7,7 +7,8 @@
  *   every acknowledged order is checked through the API (exists once, FILLED).
  * - fanout: `priceUpdated` subscribers through the entry, 1 against 2 gateways; messages delivered per
  *   second and the p99 from the tick's timestamp to its arrival.
- * Run: `npx tsx bench/cluster-scaling.ts [seconds=20] [--only=orders|fanout] [--subscribers=1000]`.
+ * Run: `npx tsx bench/cluster-scaling.ts [seconds=20] [--only=orders|fanout] [--subscribers=1000]`;
+ * `--replicas=1|2` runs one of the orders runs, `--cpu-prof=<dir>` profiles the gateways during it.
  */
 import os from 'node:os';
 import pg from 'pg';
@@ -20,6 +21,7 @@ import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
 import { LIMITS_ABOVE_LOAD, registerOwner, registerUser } from './deployed-platform.js';
 import { LeanConnection } from './lean-http.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
+import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { marketOrderInput, percentile } from './trading-support.js';
 import { eventually } from '../test/support/wait.js';
 
@@ -97,8 +99,10 @@ async function post<T>(url: string, query: string, token: string, variables: obj
   );
 }
 
-async function ordersRun(replicas: 1 | 2, seconds: number): Promise<Result> {
-  return withCluster('clscaleo', replicas === 1 ? 'trading-2' : undefined, {}, async (_tc, url, env) => {
+async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string): Promise<Result> {
+  // `--cpu-prof=<dir>`: V8 profiles of both gateways over the measured run (bench/cpu-profile-control.ts).
+  const prof = profileDir ? await profilingVars(profileDir, ['gateway'], profileDir) : {};
+  return withCluster('clscaleo', replicas === 1 ? 'trading-2' : undefined, prof, async (_tc, url, env) => {
     const tenants: { token: string; tenantId: string; accountId: string }[] = [];
     for (let i = 0; i < 10; i++) {
       const { token, tenantId } = await registerOwner(url, i);
@@ -143,6 +147,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number): Promise<Result> {
     const warm = performance.now() + 3_000;
     await Promise.all(Array.from({ length: clients }, (_, c) => loop(c, 'warm', warm, false)));
     errors = 0;
+    if (profileDir) await profilePhase(profileDir, 'start', ['gateway']);
     const before = cpuSnapshot([process.pid]);
     const started = performance.now();
     await Promise.all(
@@ -150,6 +155,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number): Promise<Result> {
     );
     const elapsed = (performance.now() - started) / 1000;
     const cpu = cpuBetween(before, cpuSnapshot([process.pid]), elapsed);
+    if (profileDir) await profilePhase(profileDir, `stop orders-${replicas}`, ['gateway']);
 
     // Every acknowledged order exists once, FILLED with one execution.
     let missing = 0;
@@ -258,12 +264,16 @@ async function main(): Promise<void> {
   console.log(
     `scaling on make cluster's topology, ${seconds} s per run, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
   );
+  // `--replicas=1` or `=2`: only that orders run (no ratio).
+  const replicas = process.argv.find((a) => a.startsWith('--replicas='))?.slice(11);
+  const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice(11);
   if (only !== 'fanout') {
-    const one = await ordersRun(1, seconds);
-    print(one);
-    const two = await ordersRun(2, seconds);
-    print(two);
-    console.log(`  orders: 2 replicas / 1 = ${(two.rate / one.rate).toFixed(2)}x (target >= 1.3x)`);
+    const one = replicas === '2' ? undefined : await ordersRun(1, seconds, profileDir);
+    if (one) print(one);
+    const two = replicas === '1' ? undefined : await ordersRun(2, seconds, profileDir);
+    if (two) print(two);
+    if (one && two)
+      console.log(`  orders: 2 replicas / 1 = ${(two.rate / one.rate).toFixed(2)}x (target >= 1.3x)`);
   }
   if (only !== 'orders') {
     const one = await fanoutRun(1, seconds, subscribers);

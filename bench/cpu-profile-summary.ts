@@ -2,15 +2,40 @@
  * Where a process's CPU went, from a V8 `.cpuprofile` (bench/cpu-profile.preload.ts, `--cpu-prof`):
  * self time grouped by package (node_modules/<name>), Node's own modules, the platform's source
  * files, and V8's pseudo-frames (GC, program, idle), as shares of the busy (non-idle) time; then the
- * heaviest functions, and the callers of the ones named with `--callers=<name>,...`.
- * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev]`.
+ * heaviest functions, and the callers of the ones named with `--callers=<name>,...`. Frames of dist/
+ * bundles are mapped to their sources through the bundles' source maps.
+ * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev] [--last=<s>]`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
+}
+
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+/**
+ * A frame of a dist/ bundle (scripts/build.ts writes linked source maps) as the source it came from:
+ * its url becomes the source file's, so self time is grouped by source file, not by bundle.
+ */
+function unbundled(frame: ProfileNode['callFrame']): ProfileNode['callFrame'] {
+  if (!/\/dist\/[\w-]+\.js$/.test(frame.url)) return frame;
+  const file = frame.url.startsWith('file:') ? fileURLToPath(frame.url) : frame.url;
+  if (!sourceMaps.has(file)) {
+    const map = `${file}.map`;
+    sourceMaps.set(
+      file,
+      existsSync(map) ? new SourceMap(JSON.parse(readFileSync(map, 'utf8')) as SourceMapPayload) : undefined,
+    );
+  }
+  const entry = sourceMaps.get(file)?.findEntry(frame.lineNumber, frame.columnNumber) as
+    { originalSource?: string; originalLine?: number } | undefined;
+  if (!entry?.originalSource) return frame;
+  return { ...frame, url: entry.originalSource, lineNumber: entry.originalLine ?? frame.lineNumber };
 }
 
 interface Profile {
@@ -39,6 +64,7 @@ function main(): void {
     .split(',')
     .filter(Boolean);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  for (const n of profile.nodes) n.callFrame = unbundled(n.callFrame);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -49,8 +75,14 @@ function main(): void {
     }
     return false;
   };
+  // `--last=<s>`: only the last seconds of the profile (a whole-life `--cpu-prof` profile begins with start-up).
+  const last = Number(process.argv.find((a) => a.startsWith('--last='))?.slice(7) ?? Infinity);
+  const duration = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  let at = 0;
   const self = new Map<number, number>();
   for (const [i, id] of profile.samples.entries()) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (duration - at > last * 1e6) continue;
     if (profilerOwn(id)) continue;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }

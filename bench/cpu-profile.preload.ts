@@ -1,18 +1,18 @@
 /**
- * V8 CPU profiles of one platform process over chosen phases of a bench (Node 20 refuses `--cpu-prof`
+ * V8 CPU profiles of platform processes over chosen phases of a bench (Node 20 refuses `--cpu-prof`
  * in NODE_OPTIONS, which is how the run command's children are reached, and a whole-life profile
- * would be mostly start-up). Loaded (as JavaScript: bench/gateway-deployed.ts builds it) with `NODE_OPTIONS=--import` and
- * `BENCH_CPU_PROFILE=<dir>:<bundle>`, the process whose entry is `dist/<bundle>.js` reads
- * `<dir>/control` every 100 ms: `start <n>` starts the profiler, `stop <name>` writes
- * `<dir>/<bundle>-<name>.cpuprofile` (see {@link profilePhase}). Every other process ignores it.
+ * would be mostly start-up). Loaded (as JavaScript: bench/cpu-profile-control.ts builds it) with `NODE_OPTIONS=--import` and
+ * `BENCH_CPU_PROFILE=<dir>:<bundle>[,<bundle>...]`, each process whose entry is `dist/<bundle>.js`
+ * reads `<dir>/control` every 100 ms: `start <n>` starts the profiler, `stop <name>` writes
+ * `<dir>/<bundle>-<name>.cpuprofile` (see bench/cpu-profile-control.ts). Every other process ignores it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 
-const [dir = '', bundle = ''] = (process.env['BENCH_CPU_PROFILE'] ?? '').split(':');
-const entry = process.argv[1] ?? '';
-if (dir && bundle && path.basename(entry) === `${bundle}.js`) {
+const [dir = '', bundles = ''] = (process.env['BENCH_CPU_PROFILE'] ?? '').split(':');
+const bundle = path.basename(process.argv[1] ?? '', '.js');
+if (dir && bundle && bundles.split(',').includes(bundle)) {
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
@@ -35,7 +35,13 @@ if (dir && bundle && path.basename(entry) === `${bundle}.js`) {
       profiling = false;
       session.post('Profiler.stop', (err, result) => {
         if (!err && result) {
-          writeFileSync(path.join(dir, `${bundle}-${name}.cpuprofile`), JSON.stringify(result.profile));
+          // Replicas of one bundle (make cluster): the first takes the plain name, others add their pid.
+          const text = JSON.stringify(result.profile);
+          try {
+            writeFileSync(path.join(dir, `${bundle}-${name}.cpuprofile`), text, { flag: 'wx' });
+          } catch {
+            writeFileSync(path.join(dir, `${bundle}-${name}-${process.pid}.cpuprofile`), text);
+          }
         }
       });
     }

@@ -10,17 +10,16 @@
  * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
  * bench/cpu-profile-summary.ts).
  */
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { transform } from 'esbuild';
 import { PROJECT_ROOT } from '../lib/config.js';
 import { ingressHeaders } from '../lib/ingress.js';
 import { signalChild } from '../lib/process-signal.js';
 import { freePorts } from '../test/support/env.js';
-import { eventually } from '../test/support/wait.js';
 import { answerCpuRequests, spawnBenchChild } from './child.js';
+import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { provisioned, registerUser, startDeployedPlatform } from './deployed-platform.js';
 import { startHiveGateway } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
@@ -69,40 +68,6 @@ async function expectData(url: string, query: string, token: string, headers: Re
     throw new Error(`${url} did not answer ${query}: ${JSON.stringify(body)}`);
 }
 
-/** bench/cpu-profile.preload.ts as plain JavaScript in `dir` (tsx in every process slows start-up). */
-async function buildPreload(dir: string): Promise<string> {
-  const source = path.join(PROJECT_ROOT, 'bench/cpu-profile.preload.ts');
-  const out = path.join(dir, 'cpu-profile.preload.mjs');
-  const { code } = await transform(await readFile(source, 'utf8'), { loader: 'ts', format: 'esm' });
-  await writeFile(out, code);
-  return out;
-}
-
-/**
- * Tells the profiled gateway to start or stop (bench/cpu-profile.preload.ts) and waits until it has:
- * a stop writes `gateway-<name>.cpuprofile`.
- */
-async function profilePhase(dir: string, command: string): Promise<void> {
-  await writeFile(path.join(dir, 'control'), command);
-  const [verb, name] = command.split(' ');
-  if (verb === 'stop') {
-    const file = path.join(dir, `gateway-${name}.cpuprofile`);
-    await eventually(
-      () =>
-        access(file).then(
-          () => true,
-          () => undefined,
-        ),
-      file,
-      60_000,
-      100,
-    );
-  } else {
-    // The gateway reads the control file every 100 ms.
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-
 interface Target {
   name: string;
   url: string;
@@ -118,19 +83,10 @@ async function main(): Promise<void> {
   const users = Number(positional[2] ?? 50);
   const oursOnly = process.argv.includes('--ours-only');
   const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
-  if (profileDir) {
-    await mkdir(profileDir, { recursive: true });
-    await writeFile(path.join(profileDir, 'control'), '');
-  }
   // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
   // above what the load reaches (bench/deployed-platform.ts).
   const deployed = await startDeployedPlatform('gwdeployed', async (env) =>
-    profileDir
-      ? {
-          NODE_OPTIONS: `--import ${await buildPreload(env.tmpDir)}`,
-          BENCH_CPU_PROFILE: `${path.resolve(profileDir)}:gateway`,
-        }
-      : {},
+    profileDir ? profilingVars(profileDir, ['gateway'], env.tmpDir) : {},
   );
   const { env, vars, platform } = deployed;
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
@@ -205,14 +161,14 @@ async function main(): Promise<void> {
       const results: [Target, LoadResult][] = [];
       for (const t of targets) {
         const profiled = profileDir !== undefined && t === ours;
-        if (profiled) await profilePhase(profileDir, 'start');
+        if (profiled) await profilePhase(profileDir, 'start', ['gateway']);
         const before = cpuSnapshot([process.pid]);
         const r = await runLoad(
           { url: t.url, body, tokens, headers: t.headers, seconds, connections },
           env.tmpDir,
         );
         const cpu = cpuBetween(before, cpuSnapshot([process.pid]), seconds);
-        if (profiled) await profilePhase(profileDir, `stop ${label.replace(' ', '-')}`);
+        if (profiled) await profilePhase(profileDir, `stop ${label.replace(' ', '-')}`, ['gateway']);
         results.push([t, r]);
         // CPU per request of each process that worked (µs), the load generator left out.
         const perRequest = cpu

@@ -28,8 +28,8 @@ function readProc(pid: number): ProcInfo | undefined {
 }
 
 /** The service a process runs, from its command line (`subgraphs/trading/...` or `dist/trading.js` -> `trading`). */
-function labelOf(p: ProcInfo): string {
-  if (p.comm.startsWith('postgres')) return 'postgresql';
+function labelOf(p: ProcInfo, database?: string): string {
+  if (p.comm.startsWith('postgres')) return database ? postgresLabel(p.pid, database) : 'postgresql';
   if (p.comm.startsWith('redis-server')) return 'redis';
   let cmd = '';
   try {
@@ -49,6 +49,24 @@ function labelOf(p: ProcInfo): string {
   if (cmd.includes('bench/')) return 'load: bench';
   if (cmd.includes('scripts/dev.ts')) return 'run command';
   return p.comm;
+}
+
+/**
+ * A PostgreSQL process told apart by its title (`postgres: [cluster: ]<user> <database> <host> <state>`):
+ * the backends of `database`, those of other databases (other benches or tests on the machine), and
+ * the server's own processes (WAL writer, checkpointer...), which every database shares.
+ */
+function postgresLabel(pid: number, database: string): string {
+  let title = '';
+  try {
+    title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return 'postgresql (server)';
+  }
+  const words = title.split(/\s+/);
+  if (words.includes(database)) return 'postgresql';
+  // A backend's title has its client's address: host(port) or [local].
+  return /\(\d+\)|\[local\]/.test(title) ? 'postgresql (other databases)' : 'postgresql (server)';
 }
 
 /** Pids among `roots` and their descendants whose label (see cpuSnapshot) is `label`. */
@@ -73,8 +91,11 @@ export function pidsLabelled(roots: number[], label: string): number[] {
   return all.filter((p) => inTree.has(p.pid) && labelOf(p) === label).map((p) => p.pid);
 }
 
-/** CPU ticks so far, by label, of `roots` and their descendants, and of PostgreSQL and Redis. */
-export function cpuSnapshot(roots: number[]): Map<string, number> {
+/**
+ * CPU ticks so far, by label, of `roots` and their descendants, and of PostgreSQL and Redis. With
+ * `database`, PostgreSQL is split: `postgresql` is that database's backends only (see postgresLabel).
+ */
+export function cpuSnapshot(roots: number[], opts: { database?: string } = {}): Map<string, number> {
   const all: ProcInfo[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -98,7 +119,7 @@ export function cpuSnapshot(roots: number[]): Map<string, number> {
   for (const p of all) if (p.comm.startsWith('postgres') || p.comm.startsWith('redis-server')) picked.add(p);
   const out = new Map<string, number>();
   for (const p of picked) {
-    const label = labelOf(p);
+    const label = labelOf(p, opts.database);
     out.set(label, (out.get(label) ?? 0) + p.ticks);
   }
   return out;

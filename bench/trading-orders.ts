@@ -1,77 +1,31 @@
 /**
- * Market orders end to end through the gateway (issue 5): 64 concurrent clients across 10 tenants,
- * each placing market orders of 1 share (buys and sells alternating) through :8000 — JWT and session
- * liveness at the gateway and again at the subgraph, rate limits, planning, the trading subgraph's
- * checks, the account-serialized transaction and the fill at market-data's live quote. Prints orders
- * per second and p50/p99 (target: 1,000 orders/s, p99 < 100 ms), then checks against the database
- * that no acknowledged order is missing, none exists twice, and none was filled twice.
+ * Market orders end to end through the gateway (issues 5 and 15): 64 concurrent clients across 10
+ * tenants, each placing market orders of 1 share (buys and sells alternating) through :8000 on the
+ * platform as `make prod` starts it (bench/deployed-platform.ts: real auth and sessions, users
+ * registered through the gateway) — JWT and session liveness at the gateway and again at the
+ * subgraph, rate limits, planning, trading's checks, the account-serialized transaction and the fill
+ * at market-data's live quote. Prints orders/s, p50/p99 and the CPU per order of each process, then
+ * checks against the database that every acknowledged order exists once in its state, was filled
+ * once, and that every account's cash and positions reconcile with its fills.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { answerCpuRequests, cpuOf, postgresCpu, spawnBenchChild } from './child.js';
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createGateway } from '../gateway/src/gateway.js';
-import { startAuthFixtures } from '../gateway/test/support/harness.js';
-import type { PlatformConfig } from '../scripts/platform-config.js';
 import { ingressHeaders } from '../lib/ingress.js';
-import type { Service } from '../lib/http.js';
-import { createMarketDataService } from '../subgraphs/market-data/src/service.js';
-import { createTradingService } from '../subgraphs/trading/src/service.js';
-import { createTestEnv, freePorts } from '../test/support/env.js';
+import { adminUrlOf } from '../test/support/env.js';
+import { eventually } from '../test/support/wait.js';
+import { profilePhase, profilingVars } from './cpu-profile-control.js';
+import { provisioned, registerOwner, startDeployedPlatform } from './deployed-platform.js';
 import { LeanConnection } from './lean-http.js';
-import { marketOrderInput, percentile, provisionTenants, type BenchTenant } from './trading-support.js';
+import { cpuSnapshot } from './proc-cpu.js';
+import { marketOrderInput, percentile } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PLACE =
   'mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id clientOrderId status rejectReason } }';
-
-type Role = 'gateway' | 'trading' | 'market-data';
-
-/** Child process entry: `--child <role> <config.json>`; prints `ready` once listening. */
-async function child(role: Role, file: string): Promise<void> {
-  const config = JSON.parse(await readFile(file, 'utf8')) as PlatformConfig;
-  const service: Service =
-    role === 'gateway'
-      ? createGateway(config)
-      : role === 'trading'
-        ? createTradingService(config)
-        : createMarketDataService(config);
-  await service.start();
-  answerCpuRequests();
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void service.stop().finally(() => process.exit(0));
-  });
-}
-
-async function startChild(role: Role, file: string): Promise<ChildProcess> {
-  // `--cpu-prof=<dir>` (after the positional arguments) profiles the trading child, or the children
-  // named by `--cpu-prof-roles=gateway,trading,market-data`.
-  const prof = process.argv.find((a) => a.startsWith('--cpu-prof='));
-  const roles = process.argv
-    .find((a) => a.startsWith('--cpu-prof-roles='))
-    ?.slice(17)
-    .split(',') ?? ['trading'];
-  const flags = prof && roles.includes(role) ? ['--cpu-prof', `--cpu-prof-dir=${prof.slice(11)}`] : [];
-  const proc = await spawnBenchChild({
-    script: SELF,
-    args: ['--child', role, file],
-    nodeFlags: flags,
-    name: role,
-  });
-  // `--logs=<dir>` keeps each child's log lines (LOG_LEVEL warn) in `<dir>/<role>.log`.
-  const logs = process.argv.find((a) => a.startsWith('--logs='))?.slice(7);
-  if (logs) {
-    await mkdir(logs, { recursive: true });
-    proc.stdout?.pipe(createWriteStream(path.join(logs, `${role}.log`)));
-  }
-  return proc;
-}
 
 interface LoadSpec {
   url: string;
@@ -178,93 +132,159 @@ async function gql<T>(
   return json.data;
 }
 
+/** Processes whose CPU per order is printed first, in this order (bench/proc-cpu.ts labels). */
+const MAIN_PROCESSES = ['gateway', 'trading', 'market-data', 'auth', 'sessions', 'postgresql'];
+
 /**
- * Topology, as deployed: the gateway, the trading subgraph and market-data (its simulated feed on)
- * each run in a process of their own (children of this one); the load generator runs in another
- * (a lean keep-alive HTTP loop in Node, bench/lean-http.ts, that records every answer, so the check
- * afterwards is exact); JWKS
- * and session liveness are small fixtures in this process.
+ * The check after a run: every acknowledged order of the run (`b-` prefix) exists exactly once with
+ * the acknowledged status and nothing else was created; a FILLED order has exactly one execution of
+ * its quantity, any other none; and for every account (warm-up orders included) cash equals its
+ * ledger and its deposits plus its fills, positions equal the signed sum of its fills, nothing stays
+ * reserved. Returns the counts of each kind of failure.
+ */
+async function checkOrders(
+  adminUrl: string,
+  tenants: readonly { tenantId: string }[],
+  answers: readonly Answer[],
+): Promise<Record<'missing' | 'extra' | 'statusMismatch' | 'badFills' | 'unreconciled', number>> {
+  const db = new pg.Client({ connectionString: adminUrl });
+  await db.connect();
+  const out = { missing: 0, extra: 0, statusMismatch: 0, badFills: 0, unreconciled: 0 };
+  try {
+    for (const [i, t] of tenants.entries()) {
+      const schema = (
+        await db.query<{ schema_name: string }>('SELECT schema_name FROM tenancy.tenants WHERE id = $1', [
+          t.tenantId,
+        ])
+      ).rows[0]?.schema_name;
+      if (!schema) throw new Error(`tenant ${t.tenantId} has no schema`);
+      const acked = new Map(answers.filter((a) => a.tenant === i).map((a) => [a.clientOrderId, a.status]));
+      const rows = await db.query<{
+        client_order_id: string;
+        status: string;
+        fills: number;
+        qty: string | null;
+      }>(
+        `SELECT o.client_order_id, o.status, count(e.id)::int AS fills, sum(e.quantity)::text AS qty
+           FROM "${schema}".orders o LEFT JOIN "${schema}".executions e ON e.order_id = o.id
+          WHERE o.client_order_id LIKE 'b-%' GROUP BY o.id`,
+      );
+      const seen = new Set<string>();
+      for (const r of rows.rows) {
+        if (seen.has(r.client_order_id)) out.extra++;
+        seen.add(r.client_order_id);
+        const status = acked.get(r.client_order_id);
+        if (status === undefined) out.extra++;
+        else if (status !== r.status) out.statusMismatch++;
+        if (r.status === 'FILLED' && (r.fills !== 1 || Number(r.qty) !== 1)) out.badFills++;
+        if (r.status !== 'FILLED' && r.fills !== 0) out.badFills++;
+      }
+      for (const id of acked.keys()) if (!seen.has(id)) out.missing++;
+      // Numeric comparisons in SQL: exact, whatever the scale.
+      const bad = await db.query<{ id: string }>(
+        `SELECT a.id FROM "${schema}".accounts a
+          WHERE a.cash <> (SELECT coalesce(sum(amount), 0) FROM "${schema}".cash_ledger l WHERE l.account_id = a.id)
+             OR a.cash <> (SELECT coalesce(sum(amount), 0) FROM "${schema}".cash_ledger l
+                            WHERE l.account_id = a.id AND l.kind IN ('deposit', 'withdrawal'))
+                        + (SELECT coalesce(sum(CASE WHEN e.side = 'BUY' THEN -e.notional ELSE e.notional END - e.fee), 0)
+                             FROM "${schema}".executions e WHERE e.account_id = a.id)
+             OR a.reserved <> 0
+             OR EXISTS (
+               SELECT 1 FROM (SELECT symbol, quantity FROM "${schema}".positions p WHERE p.account_id = a.id) p
+                 FULL JOIN (SELECT symbol, sum(CASE WHEN side = 'BUY' THEN quantity ELSE -quantity END) AS q
+                              FROM "${schema}".executions e WHERE e.account_id = a.id GROUP BY symbol) f
+                   ON f.symbol = p.symbol
+                WHERE coalesce(p.quantity, 0) <> coalesce(f.q, 0))`,
+      );
+      out.unreconciled += bad.rowCount ?? 0;
+    }
+  } finally {
+    await db.end();
+  }
+  return out;
+}
+
+/**
+ * Topology, as deployed: scripts/dev.ts (what `make prod` runs) with NODE_ENV=production starts every
+ * process from its dist/ bundle (bench/deployed-platform.ts); the tenants are registered through the
+ * gateway and provisioned by the tenants worker. The load generator runs in a process of its own (a
+ * lean keep-alive HTTP loop, bench/lean-http.ts, that records every answer, so the check afterwards
+ * is exact). The feed is narrowed to 2 symbols at 20 ticks/s (a bench setting, as before).
  *
  * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`, then optionally
- * `--direct` (load straight to trading), `--cpu-prof=<dir>` (see startChild), `--logs=<dir>`. Loopback
- * only; its own database and Redis prefix; stops by itself.
+ * `--direct` (load straight to trading with the service credential, as the gateway sends it: trading's
+ * CPU per order without the gateway sharing the cores), `--cpu-prof=<dir>` (V8 profiles of the run of
+ * the processes named by `--cpu-prof-roles=`, gateway,trading by default; summarize with
+ * bench/cpu-profile-summary.ts), `--logs=<dir>` (the processes' logs). Loopback only; its own
+ * database, Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 10);
-  const clients = Number(process.argv[3] ?? 64);
-  const tenantCount = Number(process.argv[4] ?? 10);
-  const [gatewayPort, tradingPort, marketPort] = await freePorts(3);
-  const env = await createTestEnv('bench_trading_orders', {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    GATEWAY_PORT: String(gatewayPort),
-    TRADING_PORT: String(tradingPort),
-    MARKET_DATA_PORT: String(marketPort),
-    DB_POOL_MAX: '16',
-    RATE_LIMIT_PER_IP: '1000000000',
-    RATE_LIMIT_PER_USER: '1000000000',
-    RATE_LIMIT_PER_TENANT: '1000000000',
-    // Measures throughput, not the cost budget (the noisy-neighbour benchmark keeps the defaults).
-    COST_BUDGET_PER_TENANT: '1000000000000',
-    COST_BUDGET_PER_IP: '1000000000000',
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const seconds = Number(positional[0] ?? 10);
+  const clients = Number(positional[1] ?? 64);
+  const tenantCount = Number(positional[2] ?? 10);
+  const direct = process.argv.includes('--direct');
+  const option = (name: string): string | undefined =>
+    process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const profileDir = option('cpu-prof');
+  const profiled = option('cpu-prof-roles')?.split(',') ?? ['gateway', 'trading'];
+  const logs = option('logs');
+
+  const deployed = await startDeployedPlatform('bench_trading_orders', async (env) => ({
     MARKET_FEED_SYMBOLS: 'AAPL,MSFT',
     MARKET_FEED_TICKS_PER_SECOND: '20',
-  });
-  const auth = await startAuthFixtures(env.config);
-  const procs: ChildProcess[] = [];
+    ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
+  }));
+  const { env, vars, graphqlUrl: url } = deployed;
   try {
-    const tenants = await provisionTenants(env.config, tenantCount, 4);
-    const config: PlatformConfig = { ...env.config, jwksUrl: auth.jwksUrl, sessionsUrl: auth.sessionsUrl };
-    const file = path.join(env.tmpDir, 'config.json');
-    await writeFile(file, JSON.stringify(config));
-    const [market, trading, gateway] = [
-      await startChild('market-data', file),
-      await startChild('trading', file),
-      await startChild('gateway', file),
-    ];
-    procs.push(gateway, trading, market);
-    const url = `http://127.0.0.1:${gatewayPort}/graphql`;
-
-    const tokens = await Promise.all(
-      tenants.map((t: BenchTenant) =>
-        auth.mint(
-          { sub: t.ownerId, tid: t.tenantId, role: 'OWNER', sid: randomUUID() },
-          { ttlSeconds: 3600 },
-        ),
-      ),
+    const owners: { token: string; tenantId: string }[] = [];
+    for (let i = 0; i < tenantCount; i++) owners.push(await registerOwner(url, i));
+    await provisioned(
+      url,
+      owners.map((o) => o.token),
     );
-    // Limits that let the load run: sells without a position (alternating sides race), and no order-rate cap.
-    for (const [i, t] of tenants.entries()) {
+    const tenants: { token: string; tenantId: string; accountId: string }[] = [];
+    for (const o of owners) {
+      const { accounts } = await gql<{ accounts: { id: string }[] }>(url, '{ accounts { id } }', {}, o.token);
+      const accountId = accounts[0]?.id;
+      if (!accountId) throw new Error(`tenant ${o.tenantId} has no account`);
+      tenants.push({ ...o, accountId });
+      // Limits that let the load run: sells without a position (alternating sides race), and no order-rate cap.
       await gql(
         url,
         `mutation($a: ID!) { updateRiskLimits(accountId: $a, input: { allowShortSelling: true, maxOrdersPerMinute: 1000000 }) { allowShortSelling } }`,
-        { a: t.accountId },
-        tokens[i] as string,
+        { a: accountId },
+        o.token,
       );
     }
     // Wait for the feed's first quote (a market order then fills), and warm everything up.
-    for (let i = 0; ; i++) {
-      const r = await gql<{ placeOrder: { status: string } }>(
-        url,
-        PLACE,
-        { input: marketOrderInput(tenants[0]?.accountId ?? '', `warm-${i}`, 0) },
-        tokens[0] as string,
-      );
-      if (r.placeOrder.status === 'FILLED') break;
-      if (i > 200) throw new Error('no quote from the feed');
-      await new Promise((r2) => setTimeout(r2, 50));
-    }
-    // `--direct`: the load goes to the trading subgraph itself, with the gateway's ingress key, so
-    // trading's CPU per order can be compared without the gateway sharing the cores.
-    const direct = process.argv.includes('--direct');
+    const first = tenants[0];
+    if (!first) throw new Error('no tenants');
+    await eventually(
+      async () => {
+        const r = await gql<{ placeOrder: { status: string } }>(
+          url,
+          PLACE,
+          { input: marketOrderInput(first.accountId, `warm-${Date.now()}`, 0) },
+          first.token,
+        );
+        return r.placeOrder.status === 'FILLED' ? true : undefined;
+      },
+      "a market order filled at the feed's first quote",
+      30_000,
+      100,
+    );
+    const tradingPort = Number(vars['TRADING_PORT']);
     const loadSpec = (prefix: string, secs: number): LoadSpec => ({
       url: direct ? `http://127.0.0.1:${tradingPort}/graphql` : url,
       extraHeaders: direct
-        ? Object.entries(ingressHeaders(config)).map(([name, value]) => `${name}: ${value}`)
+        ? Object.entries(ingressHeaders({ SERVICE_TOKEN: vars['SERVICE_TOKEN'] ?? '' })).map(
+            ([name, value]) => `${name}: ${value}`,
+          )
         : [],
       seconds: secs,
       clients,
-      tenants: tenants.map((t, i) => ({ token: tokens[i] as string, accountId: t.accountId })),
+      tenants: tenants.map((t) => ({ token: t.token, accountId: t.accountId })),
       prefix,
       out: path.join(env.tmpDir, `${prefix}.json`),
     });
@@ -274,11 +294,15 @@ async function main(): Promise<void> {
 
     const run = loadSpec('b', seconds);
     await writeFile(path.join(env.tmpDir, 'run.json'), JSON.stringify(run));
-    const batches0 = await placementBatches(tradingPort as number);
-    const [cpu0, pg0] = await Promise.all([Promise.all(procs.map(cpuOf)), postgresCpu()]);
+    if (profileDir) await profilePhase(profileDir, 'start', profiled);
+    const database = new URL(env.config.DATABASE_URL).pathname.slice(1);
+    const platformPid = deployed.platform.child.pid ?? 0;
+    const batches0 = await placementBatches(tradingPort);
+    const cpu0 = cpuSnapshot([platformPid], { database });
     const code = await exec(['--import', 'tsx', SELF, '--load', path.join(env.tmpDir, 'run.json')]);
-    const [cpu1, pg1] = await Promise.all([Promise.all(procs.map(cpuOf)), postgresCpu()]);
-    const batches1 = await placementBatches(tradingPort as number);
+    const cpu1 = cpuSnapshot([platformPid], { database });
+    const batches1 = await placementBatches(tradingPort);
+    if (profileDir) await profilePhase(profileDir, `stop orders${direct ? '-direct' : ''}`, profiled);
     if (code !== 0) throw new Error('load generator failed');
     const { answers, errors, errorSamples, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
       answers: Answer[];
@@ -294,75 +318,46 @@ async function main(): Promise<void> {
       byStatus.set(k, (byStatus.get(k) ?? 0) + 1);
     }
     console.log(
-      `market orders ${direct ? 'directly to trading (--direct)' : 'through the gateway'}: ${clients} clients, ${tenants.length} tenants, ${seconds} s`,
+      `market orders ${direct ? 'directly to trading (--direct)' : 'through the gateway'} on the deployed platform (make prod's processes): ${clients} clients, ${tenants.length} tenants, ${seconds} s`,
     );
     console.log(
       `  ${(answers.length / elapsed).toFixed(0)} orders/s  p50 ${percentile(lat, 50).toFixed(1)} ms  p99 ${percentile(lat, 99).toFixed(1)} ms  max ${(lat.at(-1) ?? 0).toFixed(1)} ms  transport/GraphQL errors ${errors}`,
     );
     console.log(`  outcomes: ${[...byStatus].map(([k, v]) => `${k} ${v}`).join(', ')}`);
     for (const e of errorSamples) console.log(`  error sample: ${e}`);
+    // /proc counts CPU in ticks of 10 ms: µs per order = ticks * 10,000 / orders.
     const n = Math.max(1, answers.length);
-    const names = ['gateway', 'trading', 'market-data'];
+    const perOrder = [...cpu1]
+      .map(([label, t]): [string, number] => [label, ((t - (cpu0.get(label) ?? 0)) * 10_000) / n])
+      .filter(([label, us]) => us >= 1 || MAIN_PROCESSES.includes(label))
+      .sort(([a, x], [b, y]) => {
+        const [i, j] = [MAIN_PROCESSES.indexOf(a), MAIN_PROCESSES.indexOf(b)];
+        if (i >= 0 || j >= 0) return (i < 0 ? 99 : i) - (j < 0 ? 99 : j);
+        return y - x;
+      });
     console.log(
-      `  CPU per order: ${procs.map((_p, i) => `${names[i]} ${(((cpu1[i] ?? 0) - (cpu0[i] ?? 0)) / n).toFixed(0)} µs`).join(', ')}, PostgreSQL ${((pg1 - pg0) / n).toFixed(0)} µs; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
+      `  CPU per order: ${perOrder.map(([label, us]) => `${label} ${us.toFixed(0)} µs`).join(', ')}; ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
     const txs = batches1.count - batches0.count;
     console.log(
       `  placement transactions: ${txs}, ${((batches1.sum - batches0.sum) / Math.max(1, txs)).toFixed(1)} orders each on average (group commit per account)`,
     );
 
-    // The check: every acknowledged order exists exactly once with the acknowledged status, nothing
-    // else was created, and every FILLED order has exactly one execution of its quantity.
-    const db = new pg.Pool({ connectionString: env.config.DATABASE_OWNER_URL, max: 2 });
-    let missing = 0;
-    let extra = 0;
-    let statusMismatch = 0;
-    let badFills = 0;
-    try {
-      for (const [i, t] of tenants.entries()) {
-        const acked = new Map(answers.filter((a) => a.tenant === i).map((a) => [a.clientOrderId, a.status]));
-        const rows = await db.query<{
-          client_order_id: string;
-          status: string;
-          fills: number;
-          qty: string | null;
-        }>(
-          `SELECT o.client_order_id, o.status, count(e.id)::int AS fills, sum(e.quantity)::text AS qty
-             FROM "${t.schemaName}".orders o LEFT JOIN "${t.schemaName}".executions e ON e.order_id = o.id
-            WHERE o.client_order_id LIKE 'b-%' GROUP BY o.id`,
-        );
-        const seen = new Set<string>();
-        for (const r of rows.rows) {
-          if (seen.has(r.client_order_id)) extra++;
-          seen.add(r.client_order_id);
-          const status = acked.get(r.client_order_id);
-          if (status === undefined) extra++;
-          else if (status !== r.status) statusMismatch++;
-          if (r.status === 'FILLED' && (r.fills !== 1 || Number(r.qty) !== 1)) badFills++;
-          if (r.status !== 'FILLED' && r.fills !== 0) badFills++;
-        }
-        for (const id of acked.keys()) if (!seen.has(id)) missing++;
-      }
-    } finally {
-      await db.end();
-    }
+    const c = await checkOrders(adminUrlOf(env.config), tenants, answers);
     console.log(
-      `  check: ${answers.length} acknowledged orders; missing ${missing}, unacknowledged or duplicated ${extra}, status differs ${statusMismatch}, wrong fills ${badFills}`,
+      `  check: ${answers.length} acknowledged orders; missing ${c.missing}, unacknowledged or duplicated ${c.extra}, status differs ${c.statusMismatch}, wrong fills ${c.badFills}; accounts whose cash or positions do not reconcile ${c.unreconciled}`,
     );
-    if (missing + extra + statusMismatch + badFills > 0) process.exitCode = 1;
-  } finally {
-    for (const p of procs) {
-      if (p.exitCode !== null) continue;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await exited;
+    if (Object.values(c).some((v) => v > 0)) process.exitCode = 1;
+    if (logs) {
+      await mkdir(logs, { recursive: true });
+      const dir = path.join(env.tmpDir, 'logs');
+      for (const f of await readdir(dir)) await copyFile(path.join(dir, f), path.join(logs, f));
     }
-    await auth.stop();
-    await env.cleanup();
+  } finally {
+    await deployed.stop();
   }
 }
 
 const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1] as Role, args[2] ?? '');
-else if (args[0] === '--load') await load(args[1] ?? '');
+if (args[0] === '--load') await load(args[1] ?? '');
 else await main();
