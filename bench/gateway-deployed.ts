@@ -68,6 +68,28 @@ async function expectData(url: string, query: string, token: string, headers: Re
     throw new Error(`${url} did not answer ${query}: ${JSON.stringify(body)}`);
 }
 
+/**
+ * `graphql_errors_total` of our gateway by code (its /metrics): answers with GraphQL errors are HTTP
+ * 200 and count as successes for the load generator, so a run reports them from here.
+ */
+async function gatewayErrorCounts(baseUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(/^graphql_errors_total\{[^}]*code="([^"]+)"[^}]*\} (\d+)/gm)) {
+    counts.set(m[1] ?? '', (counts.get(m[1] ?? '') ?? 0) + Number(m[2]));
+  }
+  return counts;
+}
+
+/** What `after` counted beyond `before`, as `CODE n, ...` ("none" when nothing). */
+function errorDelta(before: Map<string, number>, after: Map<string, number>): string {
+  const parts = [...after]
+    .map(([code, n]) => [code, n - (before.get(code) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([code, n]) => `${code} ${n}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
 interface Target {
   name: string;
   url: string;
@@ -162,6 +184,7 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const profiled = profileDir !== undefined && t === ours;
         if (profiled) await profilePhase(profileDir, 'start', ['gateway']);
+        const errorsBefore = t === ours ? await gatewayErrorCounts(platform.gatewayUrl) : undefined;
         const before = cpuSnapshot([process.pid]);
         const r = await runLoad(
           { url: t.url, body, tokens, headers: t.headers, seconds, connections },
@@ -183,6 +206,10 @@ async function main(): Promise<void> {
         console.log(
           `      CPU µs/request: ${perRequest.map(([l, us]) => `${l} ${us.toFixed(0)}`).join(', ')}`,
         );
+        if (errorsBefore) {
+          const delta = errorDelta(errorsBefore, await gatewayErrorCounts(platform.gatewayUrl));
+          console.log(`      GraphQL errors in the gateway's answers: ${delta}`);
+        }
       }
       const rpsOf = (t: Target): number => results.find(([x]) => x === t)?.[1].rps ?? Number.NaN;
       const summary = [

@@ -405,7 +405,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   });
 
   const release = async (): Promise<void> => {
-    client?.close();
+    await client?.close();
     // The last counts reach Redis before the connection closes.
     await windows?.stop();
     await webDesk?.close();

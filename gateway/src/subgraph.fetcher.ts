@@ -1,11 +1,11 @@
 /**
- * The HTTP client the gateway uses towards subgraphs: node's http module with a keep-alive agent
- * (the library's default, make-fetch-happen, costs noticeably more per request), a per-request
- * timeout, and optional sharing of identical in-flight query fetches.
+ * The HTTP client the gateway uses towards subgraphs: one undici `Pool` per subgraph origin, driven
+ * through `dispatch` (no fetch Request/Response or stream objects per request), a per-request
+ * timeout, and optional sharing of identical in-flight query fetches. Idle sockets must close before
+ * the subgraph closes them (see {@link SubgraphFetcherOptions.idleTimeoutMs}).
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { Pool, type Dispatcher } from 'undici';
 
 /** The fetcher type RemoteGraphQLDataSource accepts (@apollo/utils.fetcher). */
 export type SubgraphFetcher = RemoteGraphQLDataSource['fetcher'];
@@ -107,19 +107,44 @@ class BufferedResponse implements FetcherResponse {
 }
 
 export interface SubgraphFetcherOptions {
-  /** Abort a subgraph request after this long. */
+  /**
+   * Abort a subgraph request when connecting, the response's headers or the wait between two of its
+   * body chunks take longer than this (a silent subgraph, not a slow queue at the gateway).
+   */
   timeoutMs: number;
   /** Honour {@link DEDUPE_HEADER}. */
   dedupe: boolean;
   /** Called for each fetch answered by another one in flight. */
   onShared?: () => void;
+  /**
+   * Close a pooled socket after it has been idle this long, or sooner when the subgraph announces a
+   * shorter `Keep-Alive: timeout=` (less one second). It must stay under the subgraphs' own idle
+   * timeout (Node's 5 s by default): a request written on a socket the server is closing fails with
+   * "other side closed" ("socket hang up" with node:http), an INTERNAL_SERVER_ERROR for the client.
+   * @default 4000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Most sockets open to one subgraph origin; requests beyond wait in the pool's queue.
+   * @default 256
+   */
+  connectionsPerOrigin?: number;
 }
 
 /** A fetcher plus the means to release its sockets. */
 export interface SubgraphHttpClient {
   fetcher: SubgraphFetcher;
-  close(): void;
+  /** Closes every socket; requests still in flight fail. */
+  close(): Promise<void>;
 }
+
+/** Where a subgraph URL goes: its origin's pool and the request target. */
+interface Route {
+  pool: Pool;
+  path: string;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
  * Creates the subgraph HTTP client; see the module comment.
@@ -132,63 +157,75 @@ export interface SubgraphHttpClient {
  * id of the first caller only.
  */
 export function createSubgraphHttpClient(opts: SubgraphFetcherOptions): SubgraphHttpClient {
-  // Idle sockets are closed after 4 s, before the subgraphs' 5 s keep-alive (Node's default) closes
-  // them: a request written on a socket the server is closing fails with "socket hang up", which
-  // reached clients as INTERNAL_SERVER_ERROR after idle gaps under load. Node 20's agent leaves free
-  // sockets open indefinitely without this option.
-  const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 4_000 };
-  const agents = {
-    'http:': new http.Agent(agentOptions),
-    'https:': new https.Agent(agentOptions),
+  const idleMs = opts.idleTimeoutMs ?? 4_000;
+  const poolOptions: Pool.Options = {
+    connections: opts.connectionsPerOrigin ?? 256,
+    keepAliveTimeout: idleMs,
+    keepAliveMaxTimeout: idleMs,
+    keepAliveTimeoutThreshold: 1_000,
+    connectTimeout: opts.timeoutMs,
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+  };
+  // TLS when a subgraph URL says https: Node's default trust store (NODE_EXTRA_CA_CERTS included),
+  // the name checked against the URL's host, as node:https did.
+  const pools = new Map<string, Pool>();
+  // A handful of subgraph URLs, resolved once each rather than on every request.
+  const routes = new Map<string, Route>();
+  const route = (url: string): Route => {
+    let found = routes.get(url);
+    if (!found) {
+      const target = new URL(url);
+      let pool = pools.get(target.origin);
+      if (!pool) {
+        pool = new Pool(target.origin, poolOptions);
+        pools.set(target.origin, pool);
+      }
+      found = { pool, path: `${target.pathname}${target.search}` };
+      if (routes.size < 64) routes.set(url, found);
+    }
+    return found;
   };
   const inFlight = new Map<string, Promise<RawResponse>>();
-  // A handful of subgraph URLs, parsed once each rather than on every request.
-  const parsedUrls = new Map<string, URL>();
-  const parseUrl = (url: string): URL => {
-    let parsed = parsedUrls.get(url);
-    if (!parsed) {
-      parsed = new URL(url);
-      if (parsedUrls.size < 64) parsedUrls.set(url, parsed);
-    }
-    return parsed;
-  };
+  const timeoutError = (err: Error): Error =>
+    new Error(`subgraph request timed out after ${opts.timeoutMs} ms`, { cause: err });
 
   const send = (url: string, init: FetcherInit, headers: Record<string, string>): Promise<RawResponse> =>
     new Promise<RawResponse>((resolve, reject) => {
-      const target = parseUrl(url);
-      const client = target.protocol === 'https:' ? https : http;
-      const body = init.body ?? '';
-      const req = client.request(
-        target,
-        {
-          method: init.method ?? 'POST',
-          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-          agent: target.protocol === 'https:' ? agents['https:'] : agents['http:'],
-          timeout: opts.timeoutMs,
+      const { pool, path } = route(url);
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let statusText = '';
+      let rawHeaders: Buffer[] = [];
+      const handler: Dispatcher.DispatchHandlers = {
+        onConnect: () => undefined,
+        // Called again after a 1xx answer: the last call is the response's.
+        onHeaders: (statusCode, raw, _resume, text) => {
+          status = statusCode;
+          statusText = text;
+          rawHeaders = raw;
+          return true;
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const pairs: [string, string][] = [];
-            const raw = res.rawHeaders;
-            for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] ?? '', raw[i + 1] ?? '']);
-            resolve({
-              url,
-              status: res.statusCode ?? 0,
-              statusText: res.statusMessage ?? '',
-              headers: pairs,
-              body: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
+        onData: (chunk) => {
+          chunks.push(chunk);
+          return true;
         },
-      );
-      req.on('timeout', () =>
-        req.destroy(new Error(`subgraph request timed out after ${opts.timeoutMs} ms`)),
-      );
-      req.on('error', reject);
-      req.end(body);
+        onComplete: () => {
+          const pairs: [string, string][] = [];
+          for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+            const name = rawHeaders[i];
+            const value = rawHeaders[i + 1];
+            if (name && value) pairs.push([name.toString('latin1'), value.toString('latin1')]);
+          }
+          const body = chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
+          resolve({ url, status, statusText, headers: pairs, body: body.toString('utf8') });
+        },
+        onError: (err) => {
+          const code = (err as { code?: unknown }).code;
+          reject(typeof code === 'string' && TIMEOUT_CODES.has(code) ? timeoutError(err) : err);
+        },
+      };
+      pool.dispatch({ path, method: toMethod(init.method), headers, body: init.body ?? '' }, handler);
     });
 
   const fetcher = async (url: string, init: FetcherInit = {}): Promise<FetcherResponse> => {
@@ -213,9 +250,20 @@ export function createSubgraphHttpClient(opts: SubgraphFetcherOptions): Subgraph
 
   return {
     fetcher,
-    close() {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      routes.clear();
+      await Promise.all(all.map((p) => p.destroy()));
     },
   };
+}
+
+const METHODS = new Set<string>(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+
+/** The fetch init's method as undici types it (the data source only ever sends POST). */
+function toMethod(method: string | undefined): Dispatcher.HttpMethod {
+  const upper = (method ?? 'POST').toUpperCase();
+  if (!METHODS.has(upper)) throw new Error(`unsupported subgraph request method ${upper}`);
+  return upper as Dispatcher.HttpMethod;
 }

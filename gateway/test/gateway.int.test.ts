@@ -4,6 +4,7 @@
  * operation limits, CSRF, CORS, APQ, error masking, GraphQL-over-HTTP details, probes and dedupe.
  */
 import { createHash } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -408,6 +409,41 @@ describe('GraphQL over HTTP', () => {
       expect(await ready.json()).toMatchObject({ checks: { subgraphs: false, redis: true } });
     } finally {
       await down.stop();
+    }
+  });
+
+  it('masks a subgraph that times out or drops the connection', async () => {
+    // Raw TCP peers: one reads the request and never answers, one closes the socket on it.
+    const silent = net.createServer(() => undefined);
+    const dropping = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+    const sockets = new Set<net.Socket>();
+    for (const server of [silent, dropping]) {
+      server.on('connection', (s) => sockets.add(s));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    const urlOf = (server: net.Server): string =>
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    try {
+      for (const server of [silent, dropping]) {
+        const broken = createGateway(
+          { ...config, GATEWAY_PORT: 0, SUBGRAPH_TIMEOUT_MS: 300 },
+          { subgraphUrls: { echo: urlOf(server) } },
+        );
+        const { url: brokenBase } = await broken.start();
+        try {
+          const res = await post(`${brokenBase}/graphql`, { query: '{ hello }' });
+          expect(res.body.errors?.[0]).toMatchObject({
+            message: 'Internal server error',
+            extensions: { code: 'INTERNAL_SERVER_ERROR' },
+          });
+          expect(JSON.stringify(res.body)).not.toMatch(/timed out|closed|hang up|127\.0\.0\.1/);
+        } finally {
+          await broken.stop();
+        }
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const server of [silent, dropping]) await new Promise((r) => server.close(r));
     }
   });
 });
