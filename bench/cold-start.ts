@@ -97,7 +97,9 @@ async function round(
 async function main(): Promise<void> {
   const rounds = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3);
   const mode = process.argv.includes('--mode=dev') ? 'development' : 'production';
-  const runners: readonly RunCommandRunner[] = process.argv.includes('--dist-only') ? ['dist'] : ['tsx', 'dist'];
+  const runners: readonly RunCommandRunner[] = process.argv.includes('--dist-only')
+    ? ['dist']
+    : ['tsx', 'dist'];
   const env = await createTestEnv('coldstart');
   try {
     const vars = await runCommandEnv(env, { NODE_ENV: mode, LOG_LEVEL: 'warn' });

@@ -1,15 +1,18 @@
 /**
  * Where a process's CPU went, from a V8 `.cpuprofile` (bench/cpu-profile.preload.ts, `--cpu-prof`):
- * self time grouped by package (node_modules/<name>), Node's own modules, the platform's source
- * files, and V8's pseudo-frames (GC, program, idle), as shares of the busy (non-idle) time; then the
- * heaviest functions, and the callers of the ones named with `--callers=<name>,...`.
+ * self time grouped by package (node_modules/<name>; frames of dist/ bundles mapped back through
+ * their source maps), Node's own modules, the platform's source files, and V8's pseudo-frames (GC,
+ * program, idle), as shares of the busy (non-idle) time; then the heaviest functions, and the
+ * callers of the ones named with `--callers=<name>,...`.
  * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev]`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
 }
 
@@ -19,14 +22,34 @@ interface Profile {
   timeDeltas: number[];
 }
 
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+/** The source a bundle's frame comes from (through `<bundle>.js.map`), or its own URL. */
+function sourceOf(frame: ProfileNode['callFrame']): string {
+  const { url } = frame;
+  if (!url.startsWith('file:') || !/\/dist\/[\w-]+\.js$/.test(url)) return url;
+  if (!sourceMaps.has(url)) {
+    const file = `${fileURLToPath(url)}.map`;
+    sourceMaps.set(
+      url,
+      existsSync(file)
+        ? new SourceMap(JSON.parse(readFileSync(file, 'utf8')) as SourceMapPayload)
+        : undefined,
+    );
+  }
+  const entry = sourceMaps.get(url)?.findEntry(frame.lineNumber, frame.columnNumber ?? 0);
+  return entry && 'originalSource' in entry ? entry.originalSource : url;
+}
+
 /** The group a frame's self time counts for. */
 function groupOf(frame: ProfileNode['callFrame']): string {
-  const { url, functionName } = frame;
+  const { functionName } = frame;
+  const url = sourceOf(frame);
   if (!url) return functionName.startsWith('(') ? functionName : `native ${functionName}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg?.[1]) return pkg[1];
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] ?? ''}`;
-  // Bundles (dist/*.js) keep their sources' paths only in the source map: name the bundle.
+  // Bundles (dist/*.js) without a source map: name the bundle.
   const own = /(gateway\/src|lib|subgraphs\/[\w-]+\/src|dist)\/[\w./-]+/.exec(url);
   return own ? own[0] : url;
 }

@@ -52,9 +52,9 @@ describe('bundle', () => {
     const { metafile } = await bundle([{ name: 'gateway', entry: 'gateway/src/index.ts' }]);
     const inputs = Object.keys(metafile.inputs);
     const loaded = inputs.filter((f) => !f.startsWith('apollo-telemetry-off:'));
-    expect(loaded.filter((f) => /sdk-metrics|exporter-metrics-otlp|resource-detector|node-cpu-count/.test(f))).toEqual(
-      [],
-    );
+    expect(
+      loaded.filter((f) => /sdk-metrics|exporter-metrics-otlp|resource-detector|node-cpu-count/.test(f)),
+    ).toEqual([]);
     expect(inputs).toContain('apollo-telemetry-off:@opentelemetry/sdk-metrics');
     const imports = metafile.outputs['dist/gateway.js']?.imports.map((i) => i.path) ?? [];
     expect(imports.filter((p) => /sdk-metrics|exporter-metrics-otlp|resource-detector/.test(p))).toEqual([]);

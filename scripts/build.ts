@@ -207,9 +207,9 @@ async function removeOldChunks(current: ReadonlySet<string>): Promise<void> {
  * Bundles `entries` in memory (nothing written): dist/<name>.js, its source map, and esbuild's
  * metafile (what went into each bundle and what it still imports).
  */
-export async function bundle(entries: readonly { name: string; entry: string }[]): Promise<
-  BuildResult<{ metafile: true; write: false }>
-> {
+export async function bundle(
+  entries: readonly { name: string; entry: string }[],
+): Promise<BuildResult<{ metafile: true; write: false }>> {
   const { build: esbuild } = await import('esbuild');
   const entryFiles = new Set(entries.map((e) => path.join(PROJECT_ROOT, e.entry)));
   return esbuild({
