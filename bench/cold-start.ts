@@ -4,8 +4,9 @@
  * it), with the bundles in dist/ against the same steps through tsx, alternating in one run. The
  * build itself is timed apart (run.sh skips it while dist/ is fresh). Target: under 5 s.
  *
- * Run: `npx tsx bench/cold-start.ts [rounds=3] [--mode=dev]`. Its own database, Redis prefix and
- * ports; figures depend on the machine's load, printed beside them.
+ * Run: `npx tsx bench/cold-start.ts [rounds=3] [--mode=dev] [--dist-only]` (`--dist-only` skips the
+ * tsx rounds). Its own database, Redis prefix and ports; figures depend on the machine's load, printed
+ * beside them.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -96,6 +97,9 @@ async function round(
 async function main(): Promise<void> {
   const rounds = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3);
   const mode = process.argv.includes('--mode=dev') ? 'development' : 'production';
+  const runners: readonly RunCommandRunner[] = process.argv.includes('--dist-only')
+    ? ['dist']
+    : ['tsx', 'dist'];
   const env = await createTestEnv('coldstart');
   try {
     const vars = await runCommandEnv(env, { NODE_ENV: mode, LOG_LEVEL: 'warn' });
@@ -103,9 +107,9 @@ async function main(): Promise<void> {
     const buildMs = await build();
     const results: Round[] = [];
     // One warm-up each (tsx fills its transform cache, the OS its page cache), then alternating.
-    for (const runner of ['tsx', 'dist'] as const) await round(runner, vars, ports);
+    for (const runner of runners) await round(runner, vars, ports);
     for (let i = 0; i < rounds; i++) {
-      for (const runner of ['tsx', 'dist'] as const) results.push(await round(runner, vars, ports));
+      for (const runner of runners) results.push(await round(runner, vars, ports));
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     console.log(
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
     console.log(`build (esbuild, every bundle): ${buildMs} ms`);
-    for (const runner of ['tsx', 'dist'] as const) {
+    for (const runner of runners) {
       const mine = results.filter((r) => r.runner === runner);
       const fmt = (xs: number[]): string =>
         `median ${(median(xs) / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;

@@ -1,24 +1,57 @@
 /**
  * Bundles every process entry and the run command's scripts into dist/<name>.js (ESM, node 20,
  * source maps), so processes start with plain `node` instead of compiling TypeScript through tsx.
- * Packages stay external: native addons and packages that read files beside themselves keep working.
- * One bundle shares one `import.meta.url`, so every module but the entry gets its own source file's
- * URL back (PROJECT_ROOT, `createRequire`, "am I the main module" checks all keep their meaning).
+ * Packages are bundled too (resolving thousands of package files is most of a start), except those
+ * in EXTERNAL_PACKAGES, which Node still loads from node_modules. One bundle shares one
+ * `import.meta.url`, so every source module but the entry gets its own file's URL back (PROJECT_ROOT,
+ * `createRequire`, "am I the main module" checks all keep their meaning).
  * dist/.inputs lists what the bundles were built from; it is older than none of them while fresh.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Plugin } from 'esbuild';
+import type { BuildResult, Plugin } from 'esbuild';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
+import { INSTRUMENTED_MODULES } from '../lib/telemetry.js';
 import { distOf, platformProcesses, SCRIPT_ENTRIES, SERVICE_PRELOADS } from './platform.js';
 
 const DIST = path.join(PROJECT_ROOT, 'dist');
 const STAMP = path.join(DIST, '.inputs');
-/** Inputs of every build besides the bundled sources: the build's own settings. */
-const BUILD_INPUTS = ['scripts/build.ts', 'package.json', 'tsconfig.json'];
+/**
+ * Inputs of every build besides the bundled sources: the build's own settings, and what says which
+ * packages are installed (npm rewrites node_modules/.package-lock.json on every install), instead of
+ * the thousands of package files bundled, which the freshness check would have to date one by one.
+ */
+const BUILD_INPUTS = ['scripts/build.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
+const INSTALLED_PACKAGES = 'node_modules/.package-lock.json';
+
+/**
+ * Packages left to Node's resolver rather than bundled: native addons and the packages that load
+ * them or files beside themselves; the modules OpenTelemetry patches by name as Node loads them
+ * (lib/telemetry.ts), and OpenTelemetry itself (one API per process; the SDK loads only when tracing
+ * is on); optional peers that are not installed; the build tools the orchestrator imports. Their own
+ * dependencies follow them. A bundle resolves them from dist/, i.e. the top-level copies: the gateway
+ * gets the top-level @opentelemetry/api, not the older one nested under @apollo/gateway.
+ */
+export const EXTERNAL_PACKAGES: readonly string[] = [
+  '@node-rs/argon2',
+  'ssh2',
+  'cpu-features',
+  'pg-native',
+  // Starts sandboxed processors from files beside itself; msgpackr's native decoder comes with it.
+  'bullmq',
+  ...INSTRUMENTED_MODULES,
+  '@opentelemetry/*',
+  // Optional peers, not installed (ws, node-fetch): required in a try, so left to Node.
+  'bufferutil',
+  'utf-8-validate',
+  'encoding',
+  'esbuild',
+  'tsx',
+  'vite',
+];
 
 /**
  * What gets bundled: dist/<name>.js from <entry>, both relative to the repository root. The same
@@ -48,6 +81,12 @@ export function staleReason(entries = buildEntries()): string | undefined {
 }
 
 /**
+ * Spelled in pieces: this file is bundled into dist/dev.js (which builds when dist/ is stale), and
+ * the literal would be rewritten in it like any other module's.
+ */
+const META_URL = ['import', 'meta', 'url'].join('.');
+
+/**
  * Gives each bundled module, except the entry, its own source URL for `import.meta.url`, computed
  * from the bundle's location so dist/ keeps working wherever the repository is.
  */
@@ -58,14 +97,87 @@ function sourceUrlPlugin(entryFiles: ReadonlySet<string>): Plugin {
       build.onLoad({ filter: /\.ts$/ }, async (args) => {
         if (entryFiles.has(args.path)) return undefined;
         const text = await readFile(args.path, 'utf8');
-        if (!text.includes('import.meta.url')) return undefined;
+        if (!text.includes(META_URL)) return undefined;
         const fromDist = path.relative(DIST, args.path).split(path.sep).join('/');
-        const url = `new URL(${JSON.stringify(fromDist)}, import.meta.url).href`;
-        return { contents: text.replaceAll('import.meta.url', url), loader: 'ts' };
+        const url = `new URL(${JSON.stringify(fromDist)}, ${META_URL}).href`;
+        return { contents: text.replaceAll(META_URL, url), loader: 'ts' };
       });
     },
   };
 }
+
+/** The package a bare import names: `@scope/name` or `name`, without a subpath. */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return (specifier.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/');
+}
+
+/** True when `pkg` is in EXTERNAL_PACKAGES (`@scope/*` names every package of a scope). */
+export function isExternalPackage(pkg: string): boolean {
+  return EXTERNAL_PACKAGES.some((e) => (e.endsWith('/*') ? pkg.startsWith(e.slice(0, -1)) : pkg === e));
+}
+
+/**
+ * What @apollo/gateway's usage telemetry module requires for its anonymous metrics alone (the
+ * exporter, the metrics SDK, cloud resource detectors): loaded at import although the gateway
+ * switches that telemetry off (`disableApolloTelemetry`) before it constructs ApolloGateway.
+ */
+const APOLLO_TELEMETRY_MODULE = '/node_modules/@apollo/gateway/dist/utilities/opentelemetry.js';
+const APOLLO_TELEMETRY_ONLY = new Set([
+  '@opentelemetry/exporter-metrics-otlp-http',
+  '@opentelemetry/resource-detector-alibaba-cloud',
+  '@opentelemetry/resource-detector-aws',
+  '@opentelemetry/resource-detector-azure',
+  '@opentelemetry/resource-detector-gcp',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-metrics',
+  '@opentelemetry/semantic-conventions/incubating',
+  'node-cpu-count',
+]);
+
+/** The stand-in for a module of APOLLO_TELEMETRY_ONLY: every export throws when called. */
+function telemetryStub(module: string): string {
+  const message = `${module} is not bundled: Apollo's usage telemetry is off (scripts/build.ts)`;
+  return `const off = () => { throw new Error(${JSON.stringify(message)}); };
+module.exports = new Proxy({}, {
+  get: (_target, key) => (typeof key === 'symbol' || key === '__esModule' || key === 'then' ? undefined : off),
+});
+`;
+}
+
+/**
+ * Bundles packages, except EXTERNAL_PACKAGES, and replaces what only Apollo's usage telemetry
+ * needs with a stub (in the gateway's bundle, the only one with @apollo/gateway).
+ */
+function packagesPlugin(): Plugin {
+  return {
+    name: 'packages',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith('node:')) return undefined;
+        if (
+          APOLLO_TELEMETRY_ONLY.has(args.path) &&
+          args.importer.split(path.sep).join('/').endsWith(APOLLO_TELEMETRY_MODULE)
+        ) {
+          return { path: args.path, namespace: 'apollo-telemetry-off' };
+        }
+        return isExternalPackage(packageOf(args.path)) ? { path: args.path, external: true } : undefined;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'apollo-telemetry-off' }, (args) => ({
+        contents: telemetryStub(args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * The top of every bundle: CommonJS packages bundled into ESM call `require` for Node's built-in
+ * modules and for external packages, which ESM does not define.
+ */
+const REQUIRE_BANNER =
+  "import { createRequire as __bundleCreateRequire } from 'node:module';\n" +
+  'const require = __bundleCreateRequire(import.meta.url);';
 
 /** Writes a file so a process starting meanwhile reads the old or the new one, never half of one. */
 async function writeAtomically(file: string, contents: Uint8Array | string): Promise<void> {
@@ -74,31 +186,74 @@ async function writeAtomically(file: string, contents: Uint8Array | string): Pro
   await rename(tmp, file);
 }
 
-/** Bundles every entry into dist/ and records the inputs; returns how long it took in ms. */
-export async function build(entries = buildEntries()): Promise<number> {
-  const started = Date.now();
+/** How long a chunk of an earlier build is kept for processes that started from that build. */
+const OLD_CHUNK_GRACE_MS = 60_000;
+
+/** Removes the chunks earlier builds wrote and this one did not, once they are old enough. */
+async function removeOldChunks(current: ReadonlySet<string>): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(DIST)) {
+    const file = path.join(DIST, name);
+    if (!name.startsWith('chunk-') || current.has(file.replace(/\.map$/, ''))) continue;
+    const old = await stat(file).then(
+      (s) => now - s.mtimeMs > OLD_CHUNK_GRACE_MS,
+      () => false,
+    );
+    if (old) await rm(file, { force: true });
+  }
+}
+
+/**
+ * Bundles `entries` in memory (nothing written): dist/<name>.js, its source map, and esbuild's
+ * metafile (what went into each bundle and what it still imports).
+ */
+export async function bundle(
+  entries: readonly { name: string; entry: string }[],
+): Promise<BuildResult<{ metafile: true; write: false }>> {
   const { build: esbuild } = await import('esbuild');
   const entryFiles = new Set(entries.map((e) => path.join(PROJECT_ROOT, e.entry)));
-  const result = await esbuild({
+  return esbuild({
     absWorkingDir: PROJECT_ROOT,
     entryPoints: Object.fromEntries(entries.map((e) => [e.name, e.entry])),
     outdir: DIST,
     bundle: true,
+    // Code several bundles share goes once to dist/chunk-<hash>.js, which they import.
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    packages: 'external',
+    banner: { js: REQUIRE_BANNER },
     sourcemap: 'linked',
+    // Less to read and parse at every start; names stay, so stack traces and logs keep them.
+    minifyWhitespace: true,
+    minifySyntax: true,
     // Stack traces point into the sources, which stay beside dist/.
     sourcesContent: false,
     metafile: true,
     write: false,
     logLevel: 'warning',
-    plugins: [sourceUrlPlugin(entryFiles)],
+    plugins: [packagesPlugin(), sourceUrlPlugin(entryFiles)],
   });
+}
+
+/** Bundles every entry into dist/ and records the inputs; returns how long it took in ms. */
+export async function build(entries = buildEntries()): Promise<number> {
+  const started = Date.now();
+  const result = await bundle(entries);
   await mkdir(DIST, { recursive: true });
-  await Promise.all(result.outputFiles.map((f) => writeAtomically(f.path, f.contents)));
-  const inputs = [...new Set([...Object.keys(result.metafile.inputs), ...BUILD_INPUTS])].sort();
+  // Shared chunks first: an entry must never be in place before what it imports.
+  const isChunk = (file: string): boolean => path.basename(file).startsWith('chunk-');
+  const chunks = result.outputFiles.filter((f) => isChunk(f.path));
+  await Promise.all(chunks.map((f) => writeAtomically(f.path, f.contents)));
+  const rest = result.outputFiles.filter((f) => !isChunk(f.path));
+  await Promise.all(rest.map((f) => writeAtomically(f.path, f.contents)));
+  await removeOldChunks(new Set(chunks.map((f) => f.path)));
+  const sources = Object.keys(result.metafile.inputs).filter(
+    (f) => !f.split('/').includes('node_modules') && !f.includes(':'),
+  );
+  const installed = existsSync(path.join(PROJECT_ROOT, INSTALLED_PACKAGES)) ? [INSTALLED_PACKAGES] : [];
+  const inputs = [...new Set([...sources, ...BUILD_INPUTS, ...installed])].sort();
   await writeAtomically(STAMP, `${inputs.join('\n')}\n`);
   // Dated when the build began: a source saved while it ran counts as newer, so the next run rebuilds.
   const begun = new Date(started);
