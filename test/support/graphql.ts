@@ -14,7 +14,10 @@ export interface GraphQLResult<T> {
   headers: Headers;
 }
 
-/** Posts one GraphQL operation to `url`, as a web client would (GraphQL-over-HTTP media type first). */
+/** The `accept` of a GraphQL-over-HTTP client: the GraphQL response media type first. */
+export const GRAPHQL_RESPONSE_ACCEPT = 'application/graphql-response+json, application/json';
+
+/** Posts one GraphQL operation to `url`, as a web client would ({@link GRAPHQL_RESPONSE_ACCEPT}). */
 export async function gql<T = Record<string, unknown>>(
   url: string,
   query: string,
@@ -26,7 +29,7 @@ export async function gql<T = Record<string, unknown>>(
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
+      accept: GRAPHQL_RESPONSE_ACCEPT,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...ingressHeaders(),
       ...headers,
@@ -46,6 +49,7 @@ export function subgraphGql<T = Record<string, unknown>>(
   query: string,
   variables: Record<string, unknown> = {},
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<GraphQLResult<T>> {
-  return gql<T>(`${baseUrl}/graphql`, query, variables, token, { accept: 'application/json' });
+  return gql<T>(`${baseUrl}/graphql`, query, variables, token, { accept: 'application/json', ...headers });
 }
