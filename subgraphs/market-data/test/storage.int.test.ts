@@ -6,6 +6,7 @@ import { GbmSimulator } from '../src/feed/simulator.js';
 import type { MarketDataService } from '../src/service.js';
 import type { Tick } from '../../../contracts/market-tick.js';
 import { createMarketTestEnv, tick, type MarketTestEnv } from './helpers.js';
+import { SIMULATED } from './instruments.js';
 
 let env: MarketTestEnv;
 let svc: MarketDataService;
@@ -45,33 +46,11 @@ async function tickPartitions(): Promise<string[]> {
 }
 
 function hourOfTicks(): Tick[] {
-  const sim = new GbmSimulator(
-    [
-      {
-        symbol: 'AAPL',
-        tickSize: '0.01',
-        lotSize: '1',
-        priceDecimals: 2,
-        assetClass: 'EQUITY',
-        drift: 0.08,
-        volatility: 0.25,
-        spreadBps: 1,
-        startPrice: '190.00',
-      },
-      {
-        symbol: 'BTCUSD',
-        tickSize: '0.01',
-        lotSize: '0.0001',
-        priceDecimals: 2,
-        assetClass: 'CRYPTO',
-        drift: 0.1,
-        volatility: 0.6,
-        spreadBps: 5,
-        startPrice: '65000.00',
-      },
-    ],
-    { seed: 5, ticksPerSecond: 3, producer: 'test' },
-  );
+  const sim = new GbmSimulator([SIMULATED.AAPL, SIMULATED.BTCUSD], {
+    seed: 5,
+    ticksPerSecond: 3,
+    producer: 'test',
+  });
   // 3 ticks/s for an hour: 10,800 ticks, spread over every minute.
   return Array.from({ length: 10_800 }, (_, i) => sim.next(HOUR + Math.floor(i / 3) * 1000 + (i % 3) * 300));
 }
