@@ -11,19 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { INGRESS_HEADER, ingressHeaders } from '../../lib/ingress.js';
 import { channels } from '../../contracts/redis-names.js';
-import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
   post,
   pollUntil,
-  startEchoWorld,
+  startGatewayBed,
   type AuthFixtures,
   type EchoSubgraph,
-  type EchoWorld,
+  type GatewayBed,
 } from './support/harness.js';
 
-let env: TestEnv;
-let world: EchoWorld;
+let bed: GatewayBed;
 let echo: EchoSubgraph;
 let auth: AuthFixtures;
 let config: Config;
@@ -33,27 +31,23 @@ let url: string;
 let redis: Redis;
 
 beforeAll(async () => {
-  env = await createTestEnv('gateway');
-  world = await startEchoWorld(env);
-  ({ echo, auth } = world);
+  bed = await startGatewayBed('gateway');
+  ({ echo, auth } = bed.world);
   config = {
-    ...world.config,
+    ...bed.world.config,
     MAX_QUERY_DEPTH: 5,
     MAX_QUERY_ALIASES: 5,
     MAX_QUERY_BYTES: 2000,
     CORS_ORIGINS: ['http://app.example.com'],
   };
-  gateway = createGateway(config);
-  ({ url: base } = await gateway.start());
+  ({ gateway, url: base } = await bed.gateway(config));
   url = `${base}/graphql`;
   redis = new Redis(config.REDIS_URL);
 });
 
 afterAll(async () => {
-  await gateway?.stop();
   redis?.disconnect();
-  await world?.stop();
-  await env?.cleanup();
+  await bed?.stop();
 });
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

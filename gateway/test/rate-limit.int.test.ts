@@ -4,42 +4,31 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
-import { createTestEnv, type TestEnv } from '../../test/support/env.js';
-import { createGateway, type GatewayService } from '../src/gateway.js';
 import {
   post,
-  startEchoWorld,
+  startGatewayBed,
   type Answer,
   type AuthFixtures,
   type EchoSubgraph,
-  type EchoWorld,
+  type GatewayBed,
 } from './support/harness.js';
 
-let env: TestEnv;
-let world: EchoWorld;
+let bed: GatewayBed;
 let echo: EchoSubgraph;
 let auth: AuthFixtures;
-let base: Config;
-const running: GatewayService[] = [];
 
 beforeAll(async () => {
-  env = await createTestEnv('gateway_rl');
-  world = await startEchoWorld(env);
-  ({ echo, auth } = world);
-  base = { ...world.config, RATE_LIMIT_WINDOW_SECONDS: 60 };
+  bed = await startGatewayBed('gateway_rl');
+  ({ echo, auth } = bed.world);
 });
 
 afterAll(async () => {
-  for (const g of running) await g.stop();
-  await world?.stop();
-  await env?.cleanup();
+  await bed?.stop();
 });
 
 /** Starts a gateway with the given limits and a key prefix of its own; returns its /graphql URL. */
 async function gatewayWith(limits: Partial<Config>, name: string): Promise<string> {
-  const g = createGateway({ ...base, ...limits, REDIS_PREFIX: `${env.config.REDIS_PREFIX}${name}:` });
-  running.push(g);
-  const { url } = await g.start();
+  const { url } = await bed.gateway({ RATE_LIMIT_WINDOW_SECONDS: 60, ...limits }, name);
   return `${url}/graphql`;
 }
 

@@ -5,39 +5,29 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
-import { createTestEnv, type TestEnv } from '../../test/support/env.js';
-import { createGateway, type GatewayService } from '../src/gateway.js';
-import { post, startEchoWorld, type AuthFixtures, type EchoWorld } from './support/harness.js';
+import { post, startGatewayBed, type AuthFixtures, type GatewayBed } from './support/harness.js';
 
-let env: TestEnv;
-let world: EchoWorld;
+let bed: GatewayBed;
 let auth: AuthFixtures;
-let base: Config;
-const running: GatewayService[] = [];
 
 beforeAll(async () => {
-  env = await createTestEnv('gateway_pacing');
-  world = await startEchoWorld(env);
-  ({ auth } = world);
-  base = {
-    ...world.config,
-    GATEWAY_REFUSALS_FREE: 2,
-    GATEWAY_REFUSAL_WINDOW_MS: 60_000,
-    GATEWAY_REFUSAL_DELAY_MS: 300,
-    GATEWAY_REFUSALS_MAX_HELD_PER_CALLER: 3,
-  };
+  bed = await startGatewayBed('gateway_pacing');
+  ({ auth } = bed.world);
 });
 
 afterAll(async () => {
-  for (const g of running) await g.stop();
-  await world?.stop();
-  await env?.cleanup();
+  await bed?.stop();
 });
 
+const PACING: Partial<Config> = {
+  GATEWAY_REFUSALS_FREE: 2,
+  GATEWAY_REFUSAL_WINDOW_MS: 60_000,
+  GATEWAY_REFUSAL_DELAY_MS: 300,
+  GATEWAY_REFUSALS_MAX_HELD_PER_CALLER: 3,
+};
+
 async function gatewayWith(limits: Partial<Config>, name: string): Promise<string> {
-  const g = createGateway({ ...base, ...limits, REDIS_PREFIX: `${env.config.REDIS_PREFIX}${name}:` });
-  running.push(g);
-  const { url } = await g.start();
+  const { url } = await bed.gateway({ ...PACING, ...limits }, name);
   return `${url}/graphql`;
 }
 

@@ -4,36 +4,30 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../../test/support/env.js';
-import { createGateway, type GatewayService } from '../src/gateway.js';
+import type { GatewayService } from '../src/gateway.js';
 import {
   pollUntil,
   post,
-  startEchoWorld,
+  startGatewayBed,
   writeEchoSupergraph,
   type EchoSubgraph,
-  type EchoWorld,
+  type GatewayBed,
 } from './support/harness.js';
 
-let env: TestEnv;
-let world: EchoWorld;
+let bed: GatewayBed;
 let echo: EchoSubgraph;
 let gateway: GatewayService;
 let base: string;
 let supergraphPath: string;
 
 beforeAll(async () => {
-  env = await createTestEnv('gateway_reload');
-  world = await startEchoWorld(env);
-  ({ echo, supergraphPath } = world);
-  gateway = createGateway({ ...world.config, supergraphWatch: true });
-  ({ url: base } = await gateway.start());
+  bed = await startGatewayBed('gateway_reload');
+  ({ echo, supergraphPath } = bed.world);
+  ({ gateway, url: base } = await bed.gateway({ supergraphWatch: true }));
 });
 
 afterAll(async () => {
-  await gateway?.stop();
-  await world?.stop();
-  await env?.cleanup();
+  await bed?.stop();
 });
 
 const reloads = async (result: 'ok' | 'failed'): Promise<number> => {

@@ -13,7 +13,6 @@ import { createTenantsWorker } from '../../subgraphs/tenants/src/jobs/worker.js'
 import { createTenantsService } from '../../subgraphs/tenants/src/service.js';
 import { createTradingService } from '../../subgraphs/trading/src/service.js';
 import type { TestEnv } from './env.js';
-import { ingressHeaders } from './ingress.js';
 
 export interface RunningPlatform {
   gatewayUrl: string;
@@ -58,38 +57,6 @@ export async function startPlatform(env: TestEnv): Promise<RunningPlatform> {
   };
 }
 
-export interface GraphQLResult<T> {
-  status: number;
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
-  headers: Headers;
-}
-
-/**
- * Posts one GraphQL operation, as a web client would to the gateway; to a subgraph, as the gateway
- * would (with the test namespace's ingress credential, which the gateway ignores).
- */
-export async function gql<T = Record<string, unknown>>(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-  headers: Record<string, string> = {},
-): Promise<GraphQLResult<T>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...ingressHeaders(),
-      ...headers,
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as Omit<GraphQLResult<T>, 'status' | 'headers'>;
-  return { ...body, status: res.status, headers: res.headers };
-}
-
+export { gql, type GraphQLResult } from './graphql.js';
 export { eventually } from './wait.js';
 export { ingressHeaders, ingressWebSocket } from './ingress.js';

@@ -16,7 +16,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { GraphQLError, parse } from 'graphql';
 import type { Role } from '../../../lib/auth.js';
 import type { Config } from '../../../lib/config.js';
+import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
+import { createGateway, type GatewayService } from '../../src/gateway.js';
 
 /** The test subgraph's schema; `withAdded` adds the field used by the hot-reload test. */
 export function echoTypeDefs(withAdded: boolean): string {
@@ -313,6 +315,47 @@ export async function startEchoWorld(env: { config: Config; tmpDir: string }): P
     stop: async () => {
       await echo.stop();
       await auth.stop();
+    },
+  };
+}
+
+/** A gateway test file's namespace, its {@link EchoWorld} and the gateways it starts, stopped together. */
+export interface GatewayBed {
+  env: TestEnv;
+  world: EchoWorld;
+  /**
+   * Starts a gateway on the world's config plus `overrides`; stopped by {@link GatewayBed.stop}.
+   * @param keyPrefix when given, the gateway's Redis keys get a prefix of their own under the file's
+   * (so the rate-limit scopes of two gateways do not mix)
+   * @returns the gateway and its base URL
+   */
+  gateway(overrides?: Partial<Config>, keyPrefix?: string): Promise<{ gateway: GatewayService; url: string }>;
+  stop(): Promise<void>;
+}
+
+/** Creates the test namespace `name`, starts its {@link EchoWorld}; see {@link GatewayBed}. */
+export async function startGatewayBed(name: string): Promise<GatewayBed> {
+  const env = await createTestEnv(name);
+  const world = await startEchoWorld(env).catch(async (err: unknown) => {
+    await env.cleanup();
+    throw err;
+  });
+  const running: GatewayService[] = [];
+  return {
+    env,
+    world,
+    async gateway(overrides = {}, keyPrefix) {
+      const prefix =
+        keyPrefix === undefined ? {} : { REDIS_PREFIX: `${env.config.REDIS_PREFIX}${keyPrefix}:` };
+      const gateway = createGateway({ ...world.config, ...overrides, ...prefix });
+      running.push(gateway);
+      const { url } = await gateway.start();
+      return { gateway, url };
+    },
+    async stop() {
+      for (const g of running.reverse()) await g.stop();
+      await world.stop();
+      await env.cleanup();
     },
   };
 }

@@ -9,7 +9,7 @@ import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
-import { ingressHeaders } from '../../../test/support/ingress.js';
+import { subgraphGql, type GraphQLResult } from '../../../test/support/graphql.js';
 import { provisionActive, startHarness, type Harness } from '../../../test/support/services.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
 import { eventually } from '../../../test/support/wait.js';
@@ -35,25 +35,13 @@ let accountB: string;
 let schemaA: string;
 let schemaB: string;
 
-interface Result<T> {
-  data?: T | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
+const gql = <T>(
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): Promise<GraphQLResult<T>> => subgraphGql<T>(url, query, variables, token);
 
-async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<Result<T>> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...ingressHeaders(),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as Result<T>;
-}
-
-const code = (r: Result<unknown>): string | undefined => r.errors?.[0]?.extensions?.code;
+const code = (r: GraphQLResult<unknown>): string | undefined => r.errors?.[0]?.extensions?.code;
 
 beforeAll(async () => {
   h = await startHarness('analytics', {

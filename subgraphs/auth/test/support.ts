@@ -7,7 +7,7 @@ import { AccessTokenVerifier, CachedSessionLiveness, type AuthClaims } from '../
 import type { Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import type { TestConfig as Config } from '../../../test/support/env.js';
-import { gql, type GraphQLResult } from '../../../test/support/platform.js';
+import { GRAPHQL_RESPONSE_ACCEPT, subgraphGql, type GraphQLResult } from '../../../test/support/graphql.js';
 import { createAuthService, type AuthDeps } from '../src/service.js';
 import { createSessionsService, createTenantsService } from '../../../test/support/services.js';
 
@@ -68,15 +68,15 @@ export async function startIdentity(config: Config, authDeps: AuthDeps = {}): Pr
   }
 }
 
-/** A GraphQL call to a service's `/graphql`. */
+/** A GraphQL call to a service's `/graphql`, as a GraphQL-over-HTTP client would send it. */
 export function call<T = Record<string, unknown>>(
   baseUrl: string,
   query: string,
-  variables: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
   token?: string,
   headers: Record<string, string> = {},
 ): Promise<GraphQLResult<T>> {
-  return gql<T>(`${baseUrl}/graphql`, query, variables, token, headers);
+  return subgraphGql<T>(baseUrl, query, variables, token, { accept: GRAPHQL_RESPONSE_ACCEPT, ...headers });
 }
 
 /** The `extensions.code` of the first error, if any. */

@@ -1,9 +1,10 @@
 /** Shared helpers of the market-data tests: a test env with a market-data port, tokens, tick factories. */
 import { createTestEnv, freePorts, type TestEnv } from '../../../test/support/env.js';
-import { ingressHeaders } from '../../../test/support/ingress.js';
 import { openAuthKeySigner, type AuthKeySigner } from '../../../test/support/tokens.js';
 import { createMarketDataService, type MarketDataDeps, type MarketDataService } from '../src/service.js';
 import type { Tick } from '../../../contracts/market-tick.js';
+
+export { subgraphGql as gql } from '../../../test/support/graphql.js';
 
 export interface MarketTestEnv extends TestEnv {
   keys: AuthKeySigner;
@@ -48,23 +49,4 @@ export async function createMarketTestEnv(
 /** A tick with defaults (AAPL). */
 export function tick(ts: number, price: string, size: string, over: Partial<Tick> = {}): Tick {
   return { symbol: 'AAPL', price, bid: price, ask: price, size, ts, seq: ts, producer: 'test', ...over };
-}
-
-/** Posts a GraphQL operation to a subgraph. */
-export async function gql<T = Record<string, unknown>>(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...ingressHeaders(),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
 }

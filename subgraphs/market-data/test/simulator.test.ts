@@ -2,44 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { aggregateMinuteBars } from '../src/bar.aggregate.js';
 import { Dec, vwapOf } from '../src/decimal.js';
 import { Prng } from '../src/feed/prng.js';
-import { GbmSimulator, type SimulatedInstrument } from '../src/feed/simulator.js';
+import { GbmSimulator } from '../src/feed/simulator.js';
 import { decodeTick, encodeTick, type Tick } from '../../../contracts/market-tick.js';
+import { SIMULATED } from './instruments.js';
 
-const INSTRUMENTS: SimulatedInstrument[] = [
-  {
-    symbol: 'AAPL',
-    tickSize: '0.01',
-    lotSize: '1',
-    priceDecimals: 2,
-    assetClass: 'EQUITY',
-    drift: 0.08,
-    volatility: 0.25,
-    spreadBps: 1,
-    startPrice: '190.00',
-  },
-  {
-    symbol: 'EURUSD',
-    tickSize: '0.00001',
-    lotSize: '1000',
-    priceDecimals: 5,
-    assetClass: 'FX',
-    drift: 0,
-    volatility: 0.07,
-    spreadBps: 0.8,
-    startPrice: '1.08500',
-  },
-  {
-    symbol: 'BTCUSD',
-    tickSize: '0.01',
-    lotSize: '0.0001',
-    priceDecimals: 2,
-    assetClass: 'CRYPTO',
-    drift: 0.1,
-    volatility: 0.6,
-    spreadBps: 5,
-    startPrice: '65000.00',
-  },
-];
+const INSTRUMENTS = [SIMULATED.AAPL, SIMULATED.EURUSD, SIMULATED.BTCUSD];
 
 function run(seed: number, n: number, instruments = INSTRUMENTS): Omit<Tick, 'ts'>[] {
   const sim = new GbmSimulator(instruments, { seed, ticksPerSecond: 1000, producer: 'p' });

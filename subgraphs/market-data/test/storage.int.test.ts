@@ -5,7 +5,8 @@ import { Dec, vwapOf } from '../src/decimal.js';
 import { GbmSimulator } from '../src/feed/simulator.js';
 import type { MarketDataService } from '../src/service.js';
 import type { Tick } from '../../../contracts/market-tick.js';
-import { createMarketTestEnv, type MarketTestEnv } from './helpers.js';
+import { createMarketTestEnv, tick, type MarketTestEnv } from './helpers.js';
+import { SIMULATED } from './instruments.js';
 
 let env: MarketTestEnv;
 let svc: MarketDataService;
@@ -33,34 +34,23 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-function hourOfTicks(): Tick[] {
-  const sim = new GbmSimulator(
-    [
-      {
-        symbol: 'AAPL',
-        tickSize: '0.01',
-        lotSize: '1',
-        priceDecimals: 2,
-        assetClass: 'EQUITY',
-        drift: 0.08,
-        volatility: 0.25,
-        spreadBps: 1,
-        startPrice: '190.00',
-      },
-      {
-        symbol: 'BTCUSD',
-        tickSize: '0.01',
-        lotSize: '0.0001',
-        priceDecimals: 2,
-        assetClass: 'CRYPTO',
-        drift: 0.1,
-        volatility: 0.6,
-        spreadBps: 5,
-        startPrice: '65000.00',
-      },
-    ],
-    { seed: 5, ticksPerSecond: 3, producer: 'test' },
+/** A one-unit AAPL tick at `ts`, bid 1.00, ask 1.01. */
+const tickAt = (ts: number): Tick => tick(ts, '1.00', '1', { ask: '1.01', seq: 1, producer: 't' });
+
+/** The names of market.ticks' day partitions, in order. */
+async function tickPartitions(): Promise<string[]> {
+  const { rows } = await admin.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'market.ticks'::regclass ORDER BY 1`,
   );
+  return rows.map((r) => r.relname);
+}
+
+function hourOfTicks(): Tick[] {
+  const sim = new GbmSimulator([SIMULATED.AAPL, SIMULATED.BTCUSD], {
+    seed: 5,
+    ticksPerSecond: 3,
+    producer: 'test',
+  });
   // 3 ticks/s for an hour: 10,800 ticks, spread over every minute.
   return Array.from({ length: 10_800 }, (_, i) => sim.next(HOUR + Math.floor(i / 3) * 1000 + (i % 3) * 300));
 }
@@ -195,22 +185,8 @@ describe('tick storage and bars', () => {
     const { maintenance } = svc.runtime();
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     // Old days (written above and created now) exist before retention runs.
-    await svc.runtime().writer.writeBatch([
-      {
-        symbol: 'AAPL',
-        price: '1.00',
-        bid: '1.00',
-        ask: '1.01',
-        size: '1',
-        ts: Date.now() - 20 * 86_400_000,
-        seq: 1,
-        producer: 't',
-      },
-    ]);
-    const before = await admin.query<{ relname: string }>(
-      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'market.ticks'::regclass ORDER BY 1`,
-    );
-    const names = before.rows.map((r) => r.relname);
+    await svc.runtime().writer.writeBatch([tickAt(Date.now() - 20 * 86_400_000)]);
+    const names = await tickPartitions();
     expect(names).toContain('ticks_20240305');
     expect(names).toContain(`ticks_${today}`);
     // MARKET_TICK_PARTITIONS_AHEAD defaults to 3: today and three days ahead exist.
@@ -220,10 +196,7 @@ describe('tick storage and bars', () => {
     const { dropped } = await maintenance.runOnce();
     expect(dropped).toContain('ticks_20240305');
     expect(dropped).toContain('ticks_20240306');
-    const after = await admin.query<{ relname: string }>(
-      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'market.ticks'::regclass ORDER BY 1`,
-    );
-    const left = after.rows.map((r) => r.relname);
+    const left = await tickPartitions();
     expect(left).not.toContain('ticks_20240305');
     expect(left).toContain(`ticks_${today}`);
     // Retention of 7 days: nothing older than 6 days before today is left.
@@ -235,18 +208,7 @@ describe('tick storage and bars', () => {
     ]);
     expect(bars.rowCount).toBe(1);
     // A write to a dropped day recreates its partition.
-    await svc.runtime().writer.writeBatch([
-      {
-        symbol: 'AAPL',
-        price: '1.00',
-        bid: '1.00',
-        ask: '1.01',
-        size: '1',
-        ts: HOUR,
-        seq: 1,
-        producer: 't',
-      },
-    ]);
+    await svc.runtime().writer.writeBatch([tickAt(HOUR)]);
   });
 
   it('never blocks the feed when Postgres is unreachable: buffers up to the bound, then drops and counts', async () => {

@@ -256,16 +256,21 @@ export class SessionService {
     return this.revoke(ids, 'user_all', clip(ipAddress, MAX_IP));
   }
 
-  /** The user's live sessions, most recently active first; prunes expired ids from the index. */
-  async listLive(userId: string): Promise<SessionView[]> {
-    const ids = await this.repo.sessionIdsOf(userId);
-    const records = await this.repo.getMany(ids);
-    const live = records.filter((r) => !r.revoked && r.userId === userId);
+  /** The live sessions of `userId` among `ids` (its index); forgets the others from the index. */
+  private async liveAmong(userId: string, ids: string[]): Promise<SessionRecord[]> {
+    const live = (await this.repo.getMany(ids)).filter((r) => !r.revoked && r.userId === userId);
     const liveIds = new Set(live.map((r) => r.id));
     await this.repo.forget(
       userId,
       ids.filter((id) => !liveIds.has(id)),
     );
+    return live;
+  }
+
+  /** The user's live sessions, most recently active first; prunes expired ids from the index. */
+  async listLive(userId: string): Promise<SessionView[]> {
+    const ids = await this.repo.sessionIdsOf(userId);
+    const live = await this.liveAmong(userId, ids);
     return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt).map(view);
   }
 
@@ -299,13 +304,7 @@ export class SessionService {
   private async enforcePerUserCap(userId: string, keepId: string, ip: string | null): Promise<void> {
     const ids = await this.repo.sessionIdsOf(userId);
     if (ids.length <= this.maxPerUser) return;
-    const records = await this.repo.getMany(ids);
-    const live = records.filter((r) => !r.revoked && r.userId === userId);
-    const liveIds = new Set(live.map((r) => r.id));
-    await this.repo.forget(
-      userId,
-      ids.filter((id) => !liveIds.has(id)),
-    );
+    const live = await this.liveAmong(userId, ids);
     const excess = live.length - this.maxPerUser;
     if (excess <= 0) return;
     const oldest = live

@@ -5,7 +5,7 @@
  * nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantSchemaName } from '../../../lib/db.js';
@@ -29,14 +29,10 @@ beforeAll(async () => {
     TENANT_CREATE_THROTTLE_WINDOW_SECONDS: '3600',
     TENANTS_MAX_OWNED_PER_USER: String(MAX_OWNED),
   });
-  queue = new Queue(QUEUES.provisioning, {
-    connection: { url: h.config.REDIS_URL },
-    prefix: h.config.BULLMQ_PREFIX,
-  });
+  queue = h.queue(QUEUES.provisioning);
 });
 
 afterAll(async () => {
-  await queue?.close();
   await h?.stop();
 });
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,14 +35,10 @@ let queue: Queue;
 
 beforeAll(async () => {
   h = await startHarness('tenants_provisioning', { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20' });
-  queue = new Queue(QUEUES.provisioning, {
-    connection: { url: h.config.REDIS_URL },
-    prefix: h.config.BULLMQ_PREFIX,
-  });
+  queue = h.queue(QUEUES.provisioning);
 });
 
 afterAll(async () => {
-  await queue?.close();
   await h?.stop();
 });
 

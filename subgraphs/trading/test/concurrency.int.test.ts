@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../src/decimal.js';
 import type { TradingService } from '../src/service.js';
 import {
-  createTradingTestEnv,
   gql,
   PLACE,
+  startTrading,
   tick,
   type OrderView,
   type Tenant,
@@ -25,13 +25,11 @@ let svc: TradingService;
 let url: string;
 
 beforeAll(async () => {
-  env = await createTradingTestEnv('trading_concurrency', {
+  ({ env, svc, url } = await startTrading('trading_concurrency', {
     TRADING_FEE_BPS: '5',
     TRADING_FEE_MIN: '0.5',
     DB_POOL_MAX: '8',
-  });
-  svc = env.service();
-  ({ url } = await svc.start());
+  }));
   await svc.runtime().engine!.ingest(tick('AAPL', '100.00', { bid: '99.99', ask: '100.01' }));
 });
 

@@ -7,9 +7,9 @@ import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TradingService } from '../src/service.js';
 import {
-  createTradingTestEnv,
   gql,
   PLACE,
+  startTrading,
   tick,
   wsClient,
   type OrderView,
@@ -29,9 +29,7 @@ let orderA: OrderView;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  env = await createTradingTestEnv('trading_isolation');
-  svc = env.service();
-  ({ url } = await svc.start());
+  ({ env, svc, url } = await startTrading('trading_isolation'));
   [a, b] = await Promise.all([env.tenant(), env.tenant()]);
   [tokenA, tokenB] = await Promise.all([env.token(a), env.token(b)]);
   await svc.runtime().engine!.ingest(tick('AAPL', '100.00'));

@@ -10,10 +10,10 @@ import { withTenant } from '../../../lib/db.js';
 import type { TradingService } from '../src/service.js';
 import {
   createClock,
-  createTradingTestEnv,
   gql,
   ORDER_FIELDS,
   PLACE,
+  startTrading,
   tick,
   type Clock,
   type OrderView,
@@ -31,13 +31,12 @@ let n = 0;
 
 beforeAll(async () => {
   // Slippage 10 bps on market fills; each order may take at most 1x the tick's size per tick.
-  env = await createTradingTestEnv('trading_orders', {
-    TRADING_SLIPPAGE_BPS: '10',
-    TRADING_LIQUIDITY_FACTOR: '1',
-  });
   clock = createClock(Date.parse('2030-03-04T15:00:00Z'));
-  svc = env.service({ now: () => clock.now() });
-  ({ url } = await svc.start());
+  ({ env, svc, url } = await startTrading(
+    'trading_orders',
+    { TRADING_SLIPPAGE_BPS: '10', TRADING_LIQUIDITY_FACTOR: '1' },
+    { now: () => clock.now() },
+  ));
   t = await env.tenant();
   token = await env.token(t);
 });

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TradingService } from '../src/service.js';
 import {
   createClock,
-  createTradingTestEnv,
   gql,
   ORDER_FIELDS,
+  startTrading,
   tick,
   type Clock,
   type OrderView,
@@ -24,10 +24,8 @@ let clock: Clock;
 let n = 0;
 
 beforeAll(async () => {
-  env = await createTradingTestEnv('trading_risk');
   clock = createClock(Date.parse('2030-03-04T15:00:00Z'));
-  svc = env.service({ now: () => clock.now() });
-  ({ url } = await svc.start());
+  ({ env, svc, url } = await startTrading('trading_risk', {}, { now: () => clock.now() }));
   await feed('AAPL', '100.00', { bid: '99.99', ask: '100.01' });
   await feed('EURUSD', '1.08500', { bid: '1.08490', ask: '1.08510' });
 });

@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Role } from '../../../lib/auth.js';
 import { createPool } from '../../../lib/db.js';
 import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { ingressHeaders, ingressWebSocket } from '../../../test/support/ingress.js';
+import { ingressWebSocket } from '../../../test/support/ingress.js';
 import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
 import type { TradingConfig } from '../src/config.js';
@@ -18,6 +18,8 @@ import type { InstrumentInfo } from '../src/market/instrument.catalog.js';
 import { StaticInstrumentSource } from '../src/market/instrument.catalog.js';
 import type { MarketTick } from '../src/market/market-tick.js';
 import { createTradingService, type TradingDeps, type TradingService } from '../src/service.js';
+
+export { subgraphGql as gql, type GraphQLResult } from '../../../test/support/graphql.js';
 
 /** The fixed catalog of the tests. */
 export const INSTRUMENTS: InstrumentInfo[] = [
@@ -35,12 +37,6 @@ export interface Tenant {
   schemaName: string;
   ownerId: string;
   accountId: string;
-}
-
-export interface GraphQLResult<T> {
-  status: number;
-  data?: T | null;
-  errors?: { message: string; path?: unknown[]; extensions?: { code?: string } & Record<string, unknown> }[];
 }
 
 /** A controllable clock (epoch ms). */
@@ -76,6 +72,25 @@ export interface TradingTestEnv extends TestEnv {
   /** Creates (not starts) a trading service with the test catalog, local keys and no liveness check. */
   service(deps?: TradingDeps, overrides?: Partial<TradingConfig>): TradingService;
   cleanup(): Promise<void>;
+}
+
+/** A namespace with one trading service started in it (stop the service, then clean the env). */
+export interface StartedTrading {
+  env: TradingTestEnv;
+  svc: TradingService;
+  url: string;
+}
+
+/** {@link createTradingTestEnv} with `overrides`, then a trading service built with `deps`, started. */
+export async function startTrading(
+  name: string,
+  overrides: Record<string, string> = {},
+  deps: TradingDeps = {},
+): Promise<StartedTrading> {
+  const env = await createTradingTestEnv(name, overrides);
+  const svc = env.service(deps);
+  const { url } = await svc.start();
+  return { env, svc, url };
 }
 
 /** createTestEnv plus a trading port, signing key and provisioning. */
@@ -119,25 +134,6 @@ export async function createTradingTestEnv(
       await env.cleanup();
     },
   };
-}
-
-/** Posts a GraphQL operation to a subgraph. */
-export async function gql<T = Record<string, unknown>>(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<GraphQLResult<T>> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...ingressHeaders(),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, ...((await res.json()) as Omit<GraphQLResult<T>, 'status'>) };
 }
 
 let seq = 0;

@@ -49,6 +49,27 @@ async function filesOf(backupId: string): Promise<string[]> {
   return (await listFiles(ctx.sshd.root)).filter((f) => f.includes(backupId));
 }
 
+/** A backup through `settings` fails mid-upload: a retryable error, only `.part` files left. */
+async function expectRetryableFailure(settings: BackupSettings, req: BackupRequest): Promise<void> {
+  const err = await backupWith(settings, req).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect(isPermanentBackupError(err)).toBe(false);
+  for (const f of await filesOf(req.backupId)) expect(f).toMatch(/\.part$/);
+}
+
+/** `result` is whole on the host: its file and manifest only, the sha256 matching. Returns the file. */
+async function expectWhole(
+  req: BackupRequest,
+  result: Awaited<ReturnType<typeof runBackup>>,
+): Promise<Buffer> {
+  expect(await filesOf(req.backupId)).toEqual(
+    [result.remotePath, result.manifestPath].map((p) => p.slice(ctx.sshd.root.length + 1)).sort(),
+  );
+  const bytes = await readFile(result.remotePath);
+  expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.manifest.sha256);
+  return bytes;
+}
+
 beforeAll(async () => {
   ctx = await startBackupContext('backup_faults', { BACKUP_GZIP_LEVEL: '1' });
   ({ tenantId, schema } = await provisionTenant(ctx));
@@ -68,21 +89,13 @@ describe('mid-upload faults', () => {
     const port = await proxy.start();
     const req = request();
     try {
-      const err = await backupWith(via(port), req).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect(isPermanentBackupError(err)).toBe(false);
+      await expectRetryableFailure(via(port), req);
       expect(proxy.forwarded).toBeGreaterThanOrEqual(512 * 1024);
-      for (const f of await filesOf(req.backupId)) expect(f).toMatch(/\.part$/);
     } finally {
       await proxy.stop();
       await ctx.sshd.restart();
     }
-    const result = await backupWith(ctx.settings, req);
-    expect(await filesOf(req.backupId)).toEqual(
-      [result.remotePath, result.manifestPath].map((p) => p.slice(ctx.sshd.root.length + 1)).sort(),
-    );
-    const bytes = await readFile(result.remotePath);
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.manifest.sha256);
+    const bytes = await expectWhole(req, await backupWith(ctx.settings, req));
     expect(bytes.length).toBeGreaterThan(1024 * 1024);
   });
 
@@ -94,21 +107,13 @@ describe('mid-upload faults', () => {
     const port = await proxy.start();
     const req = request();
     try {
-      const err = await backupWith(via(port), req).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect(isPermanentBackupError(err)).toBe(false);
-      for (const f of await filesOf(req.backupId)) expect(f).toMatch(/\.part$/);
+      await expectRetryableFailure(via(port), req);
     } finally {
       await proxy.stop();
     }
     const retry = new FaultProxy(ctx.sshd.port);
     try {
-      const result = await backupWith(via(await retry.start()), req);
-      expect(await filesOf(req.backupId)).toEqual(
-        [result.remotePath, result.manifestPath].map((p) => p.slice(ctx.sshd.root.length + 1)).sort(),
-      );
-      const bytes = await readFile(result.remotePath);
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.manifest.sha256);
+      await expectWhole(req, await backupWith(via(await retry.start()), req));
     } finally {
       await retry.stop();
     }

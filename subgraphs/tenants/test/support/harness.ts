@@ -5,12 +5,13 @@
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import pg from 'pg';
 import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
 import { PROJECT_ROOT } from '../../../../lib/config.js';
 import type { HttpService } from '../../../../lib/http.js';
 import { adminUrlOf, createTestEnv, type TestConfig, type TestEnv } from '../../../../test/support/env.js';
-import { ingressHeaders } from '../../../../test/support/ingress.js';
+import { subgraphGql, type GraphQLResult } from '../../../../test/support/graphql.js';
 import { createTestSigner } from '../../../../test/support/tokens.js';
 import { eventually } from '../../../../test/support/wait.js';
 import { createTenantsWorker, type TenantsWorker } from '../../src/jobs/worker.js';
@@ -44,13 +45,9 @@ export interface Harness {
     token?: string,
     headers?: Record<string, string>,
   ): Promise<GraphQLResult<T>>;
+  /** A BullMQ queue on the test's Redis and prefix (see QUEUES), closed by {@link Harness.stop}. */
+  queue(name: string): Queue;
   stop(): Promise<void>;
-}
-
-export interface GraphQLResult<T> {
-  status: number;
-  data?: T | null;
-  errors?: { message: string; path?: unknown[]; extensions?: { code?: string } & Record<string, unknown> }[];
 }
 
 /**
@@ -90,23 +87,11 @@ export async function startHarness(name: string, overrides: Record<string, strin
   const token = (caller: Caller): Promise<string> =>
     signer.sign({ ...caller, email: `${caller.userId.slice(0, 8)}@example.com` });
 
-  const gql = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    bearer?: string,
-    headers: Record<string, string> = {},
-  ): Promise<GraphQLResult<T>> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-        ...ingressHeaders(),
-        ...headers,
-      },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, ...((await res.json()) as Omit<GraphQLResult<T>, 'status'>) };
+  const queues: Queue[] = [];
+  const queue = (name: string): Queue => {
+    const q = new Queue(name, { connection: { url: config.REDIS_URL }, prefix: config.BULLMQ_PREFIX });
+    queues.push(q);
+    return q;
   };
 
   return {
@@ -120,8 +105,10 @@ export async function startHarness(name: string, overrides: Record<string, strin
     admin,
     app,
     token,
-    gql,
+    gql: (query, variables, bearer, headers) => subgraphGql(url, query, variables, bearer, headers),
+    queue,
     async stop() {
+      for (const q of queues) await q.close().catch(() => undefined);
       await worker.stop().catch(() => undefined);
       await service.stop().catch(() => undefined);
       await admin.end().catch(() => undefined);
