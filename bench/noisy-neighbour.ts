@@ -338,7 +338,7 @@ async function main(): Promise<void> {
     ...Object.fromEntries(
       Object.entries(processEnv()).filter(
         (e): e is [string, string] =>
-          /^(GATEWAY|ANALYTICS)_/.test(e[0]) && !/_(PORT|URL)$/.test(e[0]) && e[1] !== undefined,
+          /^(GATEWAY|ANALYTICS|COST_BUDGET)_/.test(e[0]) && !/_(PORT|URL)$/.test(e[0]) && e[1] !== undefined,
       ),
     ),
   });
