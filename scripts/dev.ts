@@ -27,6 +27,7 @@ import {
   type PlatformProcess,
   type Runner,
 } from './platform.js';
+import { httpStatus } from './http-status.js';
 
 interface Options {
   startTimeoutMs: number;
@@ -85,16 +86,6 @@ function portInUse(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-async function getStatus(url: string): Promise<number | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.status;
-  } catch {
-    return undefined;
-  }
 }
 
 function openLog(config: Config, name: string): WriteStream {
@@ -291,7 +282,7 @@ async function main(): Promise<void> {
     const since = Date.now();
     for (;;) {
       if (stopping || !r.alive) return false;
-      if ((await getStatus(url)) === 200) return true;
+      if ((await httpStatus(url)) === 200) return true;
       if (Date.now() - since > timeoutMs) {
         if (route === '/ready') return false;
         shout(`${r.spec.name} did not answer ${url} within ${opts.startTimeoutMs} ms`);

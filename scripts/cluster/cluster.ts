@@ -33,6 +33,7 @@ import {
   sentinelConfig,
   type PgbouncerInput,
 } from './tool-configs.js';
+import { httpStatus } from '../http-status.js';
 
 /** Debian packages of the cluster's tools and the command each provides. */
 export const CLUSTER_TOOLS: readonly { pkg: string; command: string }[] = [
@@ -146,17 +147,6 @@ export function portOpen(port: number): Promise<boolean> {
     socket.once('timeout', () => done(false));
     socket.once('error', () => done(false));
   });
-}
-
-/** HTTP status of a GET, undefined when nothing answered. */
-export async function httpStatus(url: string): Promise<number | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.status;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Uid and gid of a system user (PgBouncer refuses to run as root), undefined when absent. */
