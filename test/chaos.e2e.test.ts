@@ -324,7 +324,9 @@ describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time und
       what: 'next order acknowledged after restart',
     });
     for (const p of tc.cluster.plan.processes) {
-      if (p.kind === 'node') expect(tc.cluster.pidOf(p.name), `${p.name} alive`).toBeDefined();
+      if (p.kind !== 'node' || tc.cluster.pidOf(p.name) !== undefined) continue;
+      const tail = (await tc.cluster.logOf(p.name)).split('\n').slice(-12).join('\n');
+      expect.fail(`${p.name} is not alive after the PgBouncer kill; its log ends with:\n${tail}`);
     }
   }, 120_000);
 
