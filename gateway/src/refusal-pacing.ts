@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../lib/config.js';
+import { ErrorCode } from '../../lib/errors.js';
 
 export type PacingConfig = Pick<
   Config,
@@ -29,10 +30,10 @@ interface CallerState {
 }
 
 /** The refusal codes that are paced: a client that repeats them gains nothing by asking again. */
-export const PACED_CODES: ReadonlySet<string> = new Set([
-  'RATE_LIMITED',
-  'QUERY_TOO_COMPLEX',
-  'QUOTA_EXCEEDED',
+export const PACED_CODES: ReadonlySet<string> = new Set<string>([
+  ErrorCode.RateLimited,
+  ErrorCode.QueryTooComplex,
+  ErrorCode.QuotaExceeded,
 ]);
 
 /** Callers remembered at most (the oldest window is dropped first). */
@@ -153,8 +154,8 @@ export function callerOf(req: {
  * carries no data (0 when none names one); undefined when the answer is not a refusal.
  */
 export function refusalOf(body: string): number | undefined {
-  // Cheap test first: every paced refusal names its code; answers with data are never paced.
-  if (!body.includes('_') || body.includes('"data":{')) return undefined;
+  // Answers with data are never paced: skip the parse for them.
+  if (body.includes('"data":{')) return undefined;
   let parsed: { data?: unknown; errors?: { extensions?: { code?: unknown; retryAfter?: unknown } }[] };
   try {
     parsed = JSON.parse(body) as typeof parsed;
