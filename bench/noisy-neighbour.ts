@@ -21,6 +21,7 @@ import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
+import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
 
@@ -212,6 +213,8 @@ async function abuser(file: string): Promise<void> {
     }
   };
   const on = (kind: AbuseKind, n: number): number => (spec.kinds.includes(kind) ? n : 0);
+  // B's noisy phase starts on this line, so A's opening burst always falls inside it.
+  process.stdout.write('started\n');
   const hold = async (): Promise<void> => {
     // The sockets stay open (and their refusals arrive) for the whole run.
     await new Promise((r) => setTimeout(r, Math.max(0, until - performance.now())));
@@ -281,26 +284,38 @@ async function abuser(file: string): Promise<void> {
   process.exit(0);
 }
 
-function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record<string, number>>> {
-  return writeFile(file, JSON.stringify(spec)).then(
-    () =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--abuser', file], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...processEnv(), NODE_ENV: 'production' },
-        });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.once('exit', (code) => {
-          const line = out.trim().split('\n').pop() ?? '';
-          try {
-            resolve(JSON.parse(line) as Record<string, Record<string, number>>);
-          } catch {
-            reject(new Error(`abuser exited ${String(code)}: ${out}`));
-          }
-        });
-      }),
-  );
+/**
+ * Starts A's child process; `started` settles once A sends its first requests, `counts` with A's
+ * answers when it is done.
+ */
+async function runAbuser(
+  spec: AbuseSpec,
+  file: string,
+): Promise<{ started: Promise<void>; counts: Promise<Record<string, Record<string, number>>> }> {
+  await writeFile(file, JSON.stringify(spec));
+  let onStart!: () => void;
+  const started = new Promise<void>((resolve) => (onStart = resolve));
+  const counts = new Promise<Record<string, Record<string, number>>>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--abuser', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...processEnv(), NODE_ENV: 'production' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('started\n')) onStart();
+    });
+    child.once('exit', (code) => {
+      onStart();
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as Record<string, Record<string, number>>);
+      } catch {
+        reject(new Error(`abuser exited ${String(code)}: ${out}`));
+      }
+    });
+  });
+  return { started, counts };
 }
 
 /**
@@ -308,7 +323,8 @@ function runAbuser(spec: AbuseSpec, file: string): Promise<Record<string, Record
  * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
  * child process of its own so its JavaScript does not share B's event loop.
  *
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`. Loopback only; its own database,
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`
+ * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase). Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
@@ -322,6 +338,10 @@ async function main(): Promise<void> {
   const unknown = kinds.filter((k) => !(ABUSE_KINDS as readonly string[]).includes(k));
   if (unknown.length > 0)
     throw new Error(`unknown abuse kinds ${unknown.join(', ')}; known: ${ABUSE_KINDS.join(', ')}`);
+  const option = (name: string): string | undefined =>
+    process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const profileDir = option('cpu-prof');
+  const profiled = option('cpu-prof-roles')?.split(',') ?? ['gateway', 'trading'];
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here shares 127.0.0.1, so the per-IP request limit is lifted; per-user and
@@ -333,6 +353,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_USER: String(rate * 60 * 2),
     RATE_LIMIT_PER_TENANT: String(rate * 60 * 3),
     ...sshd.env,
+    ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_* and ANALYTICS_*
     // (ports and URLs excepted: the bench chooses its own).
     ...Object.fromEntries(
@@ -363,15 +384,18 @@ async function main(): Promise<void> {
     const cpu0 = cpuSnapshot([process.pid]);
     const quiet = await steadyOrders(url, b, rate, seconds, acked);
     const cpu1 = cpuSnapshot([process.pid]);
-    const abuse = runAbuser(
-      { url, wsUrl, a, seconds: seconds + 4, kinds },
+    const abuse = await runAbuser(
+      { url, wsUrl, a, seconds: seconds + 1, kinds },
       path.join(env.tmpDir, 'abuse.json'),
     );
-    await new Promise((r) => setTimeout(r, 2000)); // let the abuse ramp up
+    // No ramp: A's opening burst (sockets, subscriptions, first requests) is part of the abuse.
+    await abuse.started;
     const cpu2 = cpuSnapshot([process.pid]);
+    if (profileDir) await profilePhase(profileDir, 'start', profiled);
     const noisy = await steadyOrders(url, b, rate, seconds, acked);
     const cpu3 = cpuSnapshot([process.pid]);
-    const abuseCounts = await abuse;
+    if (profileDir) await profilePhase(profileDir, 'stop noisy', profiled);
+    const abuseCounts = await abuse.counts;
 
     // Nothing lost: every acknowledged order of B exists exactly once, in the state it was answered
     // with, and a FILLED one has exactly one execution of its quantity.

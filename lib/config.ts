@@ -179,6 +179,13 @@ const KERNEL_VARIABLES = {
   GATEWAY_TENANT_QUEUE_MAX: z.coerce.number().int().min(0).default(64),
   GATEWAY_QUEUE_TIMEOUT_MS: positiveInt.default(10_000),
   /**
+   * Below this many operations in flight in the process, an operation starts at once whoever sends it:
+   * idle capacity is not held back, so a steady client whose answers slow down for a moment is not
+   * queued (and refused) behind its own earlier operations. From it on, the tenant and user bounds
+   * apply and waiting tenants are served round robin. 0: the bounds always apply.
+   */
+  GATEWAY_FAIRNESS_FREE_IN_FLIGHT: z.coerce.number().int().min(0).default(64),
+  /**
    * Pacing of refusals (gateway/src/refusal-pacing.ts): beyond GATEWAY_REFUSALS_FREE refused answers
    * to one caller in GATEWAY_REFUSAL_WINDOW_MS, each further refused answer waits
    * GATEWAY_REFUSAL_DELAY_MS (0 turns pacing off), at most GATEWAY_REFUSALS_MAX_HELD per process and

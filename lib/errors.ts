@@ -21,15 +21,40 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
-/** A domain error: safe to show to the caller, with a code from {@link ErrorCode}. */
+/**
+ * A domain error: safe to show to the caller, with a code from {@link ErrorCode}.
+ *
+ * It carries no stack trace: it is an answer (a refusal, a missing row), not a fault, and clients can
+ * make a process build thousands per second. A stack would be formatted whenever something reads
+ * `.stack` (graphql-js does, wrapping it in a GraphQLError), and with `--enable-source-maps` each
+ * format maps every frame through the bundle's source map: a refused subscription cost more than an
+ * admitted one. The code and message say where it came from.
+ */
 export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
-    super(message);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'AppError';
+  }
+}
+
+/** Builds an error with no stack trace: for errors that are answers, not faults (see {@link AppError}). */
+export function withoutStack<T extends Error>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -264,7 +264,16 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     watch: config.supergraphWatch,
     lifecycle,
     logger,
-    onReload: (result) => metrics.supergraphReloads.inc({ result }),
+    onReload: (result) => {
+      metrics.supergraphReloads.inc({ result });
+      if (result !== 'ok') return;
+      try {
+        warm();
+      } catch (err) {
+        // The first request that needs it builds it again and answers the error.
+        logger.error({ err }, 'planners of the reloaded supergraph could not be built');
+      }
+    },
   });
   const urls: Record<string, string> = { ...subgraphUrlsFromConfig(config), ...deps.subgraphUrls };
   // Sent on every subgraph request and upstream subscription (lib/ingress).
@@ -278,6 +287,17 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   let subscriptions: SubscriptionServer | undefined;
   let client: SubgraphHttpClient | undefined;
   let apollo: ApolloServer<GatewayContext> | undefined;
+  let singleFetch: SingleFetchGateway | undefined;
+  /**
+   * Builds what the supergraph's first request would otherwise build (the subscription and
+   * single-fetch planners, the cost model): hundreds of milliseconds of one core, which would hold
+   * every other request of the process behind the first subscriber after a start or a reload.
+   */
+  const warm = (): void => {
+    currentPlanner();
+    currentLimits();
+    singleFetch?.warm();
+  };
   let handler: RequestHandler | undefined;
   let schemaDocumentHandler: RequestHandler | undefined;
 
@@ -474,13 +494,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         // Query plans in responses (on a request header) would show clients the subgraph layout.
         __exposeQueryPlanExperimental: false,
       });
-      const gateway = config.GATEWAY_SINGLE_FETCH
+      singleFetch = config.GATEWAY_SINGLE_FETCH
         ? new SingleFetchGateway(apolloGateway, {
             supergraphSdl: () => manager.supergraphSdl,
             dataSource: (name) => dataSources.get(name),
             onPath: (path) => metrics.queryPath.inc({ path }),
           })
-        : apolloGateway;
+        : undefined;
+      const gateway = singleFetch ?? apolloGateway;
       apollo = new ApolloServer<GatewayContext>({
         gateway,
         introspection: config.introspection,
@@ -514,6 +535,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         ],
       });
       await apollo.start();
+      warm();
       const server = apollo;
       const context = createContextBuilder({ verifier, limiter, metrics, logger });
       // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.

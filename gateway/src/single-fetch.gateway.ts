@@ -234,6 +234,11 @@ export class SingleFetchGateway implements GatewayInterface {
     return this.inner.stop();
   }
 
+  /** Builds the planner of the supergraph being served now, before a request needs it. */
+  warm(): void {
+    this.currentPlanner();
+  }
+
   private currentPlanner(): SingleFetchPlanner {
     const sdl = this.deps.supergraphSdl();
     if (this.planner?.sdl !== sdl) this.planner = new SingleFetchPlanner(sdl);

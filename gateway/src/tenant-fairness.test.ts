@@ -13,6 +13,7 @@ const config = (overrides: Partial<FairnessConfig> = {}): FairnessConfig => ({
   GATEWAY_USER_MAX_IN_FLIGHT: 10,
   GATEWAY_TENANT_QUEUE_MAX: 10,
   GATEWAY_QUEUE_TIMEOUT_MS: 10_000,
+  GATEWAY_FAIRNESS_FREE_IN_FLIGHT: 0,
   ...overrides,
 });
 
@@ -84,6 +85,33 @@ describe('TenantFairness', () => {
     expect(f.waiting).toBe(0);
     holder.release();
     expect(f.inFlight).toBe(0);
+  });
+
+  it('applies the tenant and user bounds only from GATEWAY_FAIRNESS_FREE_IN_FLIGHT in flight on', async () => {
+    const f = new TenantFairness(
+      config({
+        GATEWAY_FAIRNESS_FREE_IN_FLIGHT: 3,
+        GATEWAY_TENANT_MAX_IN_FLIGHT: 1,
+        GATEWAY_USER_MAX_IN_FLIGHT: 1,
+      }),
+      new Registry(),
+    );
+    // One user alone on an idle gateway: three at once, beyond its bound of one.
+    const own = [1, 2, 3].map(() => f.admit({ tenant: 'a', user: 'a1' }));
+    for (const t of own) expect(await started(t.ready)).toBe(true);
+    // Now busy: the same user waits, another tenant (under its bounds) does not.
+    const more = f.admit({ tenant: 'a', user: 'a1' });
+    const other = f.admit({ tenant: 'b', user: 'b1' });
+    expect(await started(more.ready)).toBe(false);
+    expect(await started(other.ready)).toBe(true);
+    // Back under the free level (2 of a's and b's one in flight: 3): still bounded...
+    own[0]!.release();
+    expect(await started(more.ready)).toBe(false);
+    // ...and below it (2 in flight) it starts, its tenant's bound notwithstanding.
+    other.release();
+    expect(await started(more.ready)).toBe(true);
+    for (const t of [...own, more]) t.release();
+    expect([f.inFlight, f.waiting]).toEqual([0, 0]);
   });
 
   it('serves waiting tenants round robin once the gateway bound is reached', async () => {

@@ -3,6 +3,8 @@
  * (and each user) has a bounded number of operations in flight, and the gateway as a whole too. An
  * operation beyond a bound waits in its tenant's queue; freed slots go round robin between the
  * tenants that wait, so one tenant's backlog never delays another tenant's next operation behind it.
+ * The tenant and user bounds are work-conserving: they apply only from GATEWAY_FAIRNESS_FREE_IN_FLIGHT
+ * operations in flight on, so a tenant alone on an idle gateway is never queued behind itself.
  * Beyond its tenant's queue bound, or after waiting too long, an operation is refused with
  * RATE_LIMITED and `retryAfter`. Anonymous operations count as the tenant and user `ip:<client IP>`.
  * The slot is held from admission (before parsing) until the response is finished or abandoned.
@@ -20,6 +22,7 @@ export type FairnessConfig = Pick<
   | 'GATEWAY_USER_MAX_IN_FLIGHT'
   | 'GATEWAY_TENANT_QUEUE_MAX'
   | 'GATEWAY_QUEUE_TIMEOUT_MS'
+  | 'GATEWAY_FAIRNESS_FREE_IN_FLIGHT'
 >;
 
 /** Whose operation it is. */
@@ -216,8 +219,10 @@ export class TenantFairness {
           this.ring = [...turn.slice(i), ...this.ring];
           return;
         }
-        const k =
-          t.inFlight < c.GATEWAY_TENANT_MAX_IN_FLIGHT
+        const free = this.running < c.GATEWAY_FAIRNESS_FREE_IN_FLIGHT;
+        const k = free
+          ? 0
+          : t.inFlight < c.GATEWAY_TENANT_MAX_IN_FLIGHT
             ? t.queue.findIndex((w) => (this.users.get(w.user) ?? 0) < c.GATEWAY_USER_MAX_IN_FLIGHT)
             : -1;
         if (k >= 0) {

@@ -58,6 +58,8 @@ describe.each([true, false])('tenant fairness (single-fetch path: %s)', (single)
       GATEWAY_SINGLE_FETCH: single,
       GATEWAY_TENANT_MAX_IN_FLIGHT: 2,
       GATEWAY_TENANT_QUEUE_MAX: 2,
+      // The bounds from the first operation on (by default they apply only on a busy gateway).
+      GATEWAY_FAIRNESS_FREE_IN_FLIGHT: 0,
       GATEWAY_QUEUE_TIMEOUT_MS: 120_000,
     });
     const [a, b] = [await tenantToken(), await tenantToken()];

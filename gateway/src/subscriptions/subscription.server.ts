@@ -25,6 +25,7 @@ import {
   createErrorFormatter,
   quotaExceeded,
   toGraphQLError,
+  withoutStack,
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { type Redis } from '../../../lib/redis.js';
@@ -477,6 +478,7 @@ class RefusedSubscription implements AsyncIterableIterator<ExecutionResult> {
 const REFUSED_DOCUMENT = parse('subscription { __typename }');
 
 function refusedArgs(schema: GraphQLSchema, errors: readonly GraphQLError[]): ExecutionArgs {
-  const refusal = new RefusedSubscription(new Refusal(errors.map((e) => e.toJSON())));
+  // graphql-ws wraps the failure in a GraphQLError, which reads its stack: none to format.
+  const refusal = new RefusedSubscription(withoutStack(() => new Refusal(errors.map((e) => e.toJSON()))));
   return { schema, document: REFUSED_DOCUMENT, contextValue: { refusal } };
 }
