@@ -1,7 +1,14 @@
 import { GraphQLError } from 'graphql';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
-import { AppError, ErrorCode, createErrorFormatter, httpStatusFor, rateLimited } from './errors.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AppError,
+  ErrorCode,
+  createErrorFormatter,
+  httpStatusFor,
+  rateLimited,
+  withoutStack,
+} from './errors.js';
 
 const logger = pino({ level: 'silent' });
 const format = createErrorFormatter(logger);
@@ -46,5 +53,33 @@ describe('createErrorFormatter', () => {
   it('maps every public code to an HTTP status', () => {
     for (const code of Object.values(ErrorCode)) expect(httpStatusFor(code)).toBeGreaterThanOrEqual(400);
     expect(httpStatusFor(new AppError(ErrorCode.NotFound, 'x').code)).toBe(404);
+  });
+});
+
+describe('errors that are answers', () => {
+  const prepare = Error.prepareStackTrace;
+  afterEach(() => {
+    Error.prepareStackTrace = prepare;
+  });
+
+  it('are wrapped in a GraphQLError without formatting any stack', () => {
+    // graphql-js copies a wrapped error's stack over its own, which makes V8 format its own frames
+    // (through the source maps in production); an answer has no stack to copy, and no frames.
+    let formatted = 0;
+    Error.prepareStackTrace = (e: Error, frames: unknown[]) => {
+      // Node's source-mapped formatter returns at once when there is no frame.
+      if (frames.length > 0) formatted++;
+      return e.message;
+    };
+    const refusal = rateLimited(3, 'too many');
+    const other = withoutStack(() => new Error('refused'));
+    const wrapped = [refusal, other].map((originalError) => new GraphQLError('x', { originalError }));
+    expect(formatted).toBe(0);
+    expect(refusal.stack).toBeUndefined();
+    expect(wrapped[0]?.originalError).toBe(refusal);
+    // A fault keeps its stack.
+    const fault = new GraphQLError('x', { originalError: new Error('boom') });
+    expect(fault.stack).toBe('boom');
+    expect(formatted).toBeGreaterThan(0);
   });
 });

@@ -22,13 +22,34 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 const PUBLIC_CODES = new Set<string>(Object.values(ErrorCode));
 
 /**
+ * Drops an error's stack: for errors that are answers, not faults. graphql-js wraps a thrown error in
+ * a GraphQLError (every resolver error, every refusal), and when the wrapped error has a stack it
+ * copies it over the GraphQLError's own, which makes V8 format the GraphQLError's captured frames:
+ * with `--enable-source-maps`, each frame mapped through the bundle's source map (the first time, the
+ * whole map parsed). Without a stack the GraphQLError keeps its own, formatted only if read.
+ */
+export function dropStack<T extends Error>(err: T): T {
+  Object.defineProperty(err, 'stack', { value: undefined, writable: true, configurable: true });
+  return err;
+}
+
+/** Builds an error without capturing frames and without a stack (see {@link dropStack}). */
+export function withoutStack<T extends Error>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return dropStack(make());
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * A domain error: safe to show to the caller, with a code from {@link ErrorCode}.
  *
- * It carries no stack trace: it is an answer (a refusal, a missing row), not a fault, and clients can
- * make a process build thousands per second. A stack would be formatted whenever something reads
- * `.stack` (graphql-js does, wrapping it in a GraphQLError), and with `--enable-source-maps` each
- * format maps every frame through the bundle's source map: a refused subscription cost more than an
- * admitted one. The code and message say where it came from.
+ * It has no stack trace (see {@link dropStack}): it is an answer (a refusal, a missing row), not a
+ * fault, and clients can make a process build thousands per second. The code and message say where
+ * it came from.
  */
 export class AppError extends Error {
   constructor(
@@ -44,17 +65,7 @@ export class AppError extends Error {
       Error.stackTraceLimit = limit;
     }
     this.name = 'AppError';
-  }
-}
-
-/** Builds an error with no stack trace: for errors that are answers, not faults (see {@link AppError}). */
-export function withoutStack<T extends Error>(make: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
+    dropStack(this);
   }
 }
 
