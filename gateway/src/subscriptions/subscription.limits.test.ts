@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../lib/config.js';
 import { OperationLimits, type LimitsConfig } from '../operation-limits.js';
-import { SubscriptionDocuments, validateSubscriptionDocument } from './subscription.limits.js';
+import { inTurn, SubscriptionDocuments, validateSubscriptionDocument } from './subscription.limits.js';
 import { SubscriptionPlanner } from './subscription.planner.js';
 
 // The real supergraph: the ws path must refuse exactly what HTTP refuses, cost included.
@@ -85,5 +85,34 @@ describe('SubscriptionDocuments', () => {
     // Refused texts are not remembered; valid ones are whatever their variables.
     expect('errors' in docs.check(schema, { query: 'subscription { nope }' }, 2000, limits)).toBe(true);
     expect('errors' in docs.check(schema, { query: 'subscription { nope }' }, 2000, limits)).toBe(true);
+  });
+});
+
+describe('inTurn', () => {
+  it('runs a socket’s subscribes one after another, each in a later turn of the event loop', async () => {
+    const socket = { turn: Promise.resolve() };
+    const log: string[] = [];
+    const work = (name: string) => async (): Promise<string> => {
+      log.push(`${name} start`);
+      await Promise.resolve();
+      log.push(`${name} end`);
+      return name;
+    };
+    // Another client's I/O callback, due in the event loop's next check phase.
+    setImmediate(() => log.push('other client'));
+    const results = await Promise.all([
+      inTurn(socket, work('a')),
+      inTurn(socket, work('b')),
+      inTurn(socket, work('c')),
+    ]);
+    expect(results).toEqual(['a', 'b', 'c']);
+    expect(log).toEqual(['a start', 'a end', 'other client', 'b start', 'b end', 'c start', 'c end']);
+  });
+
+  it('goes on after a subscribe that failed', async () => {
+    const socket = { turn: Promise.resolve() };
+    const failed = inTurn(socket, () => Promise.reject(new Error('refused')));
+    await expect(failed).rejects.toThrow('refused');
+    await expect(inTurn(socket, () => Promise.resolve('next'))).resolves.toBe('next');
   });
 });

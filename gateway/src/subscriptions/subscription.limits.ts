@@ -228,3 +228,22 @@ async function consume(
     throw err;
   }
 }
+
+/**
+ * Runs one subscribe of a socket after the socket's previous one, and lets the next start only in a
+ * later turn of the event loop: a socket that sends hundreds of subscribes at once is served one per
+ * turn, in step with every other client's requests, instead of in one long run of callbacks ahead
+ * of them (validation, caps in Redis, planning and refusals of a burst took the gateway's one core
+ * for most of a second).
+ */
+export async function inTurn<T>(connection: { turn: Promise<void> }, fn: () => Promise<T>): Promise<T> {
+  const previous = connection.turn;
+  let done!: () => void;
+  connection.turn = new Promise<void>((resolve) => (done = resolve));
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    setImmediate(done);
+  }
+}

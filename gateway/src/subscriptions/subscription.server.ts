@@ -33,7 +33,7 @@ import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import type { OperationLimits } from '../operation-limits.js';
-import { SubscriptionDocuments, SubscriptionRateLimits } from './subscription.limits.js';
+import { inTurn, SubscriptionDocuments, SubscriptionRateLimits } from './subscription.limits.js';
 import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
@@ -62,6 +62,8 @@ interface Connection {
   /** Ids of held subscriptions that also count against the account-subscription caps. */
   privateLeases: Set<string>;
   closed: boolean;
+  /** Settles when the socket's previous subscribe has been handled (see {@link inTurn}). */
+  turn: Promise<void>;
 }
 
 /** The configuration the ws path reads. */
@@ -283,6 +285,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           leases: new Map(),
           privateLeases: new Set(),
           closed: false,
+          turn: Promise.resolve(),
         };
         connections.set(socket, connection);
         metrics.sockets.inc();
@@ -309,56 +312,58 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           });
           return refuse(undefined, [err]);
         }
-        const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
-        if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
-        const schema = opts.planner().validationSchema;
-        const checked = documents.check(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
-        if ('errors' in checked) return refuse(checked.limit, checked.errors);
-        const operationName = payload.operationName ?? undefined;
-        const args: ExecutionArgs = {
-          schema,
-          document: checked.document,
-          operationName,
-          variableValues: payload.variables,
-          contextValue: { connection, socket, id } satisfies SubscriptionContext,
-        };
-        // Queries and mutations are refused by `execute` below; only subscriptions hold a slot.
-        const operation = getOperationAST(checked.document, operationName)?.operation;
-        if (operation !== OperationTypeNode.SUBSCRIPTION) return args;
-        const max = config.SUBSCRIPTIONS_MAX_PER_SOCKET;
-        if (connection.leases.size >= max) {
-          const err = quotaExceeded(`Live subscriptions per socket exceed the limit of ${max}`, {
-            limit: 'subscriptions_per_socket',
-            max,
-          });
-          return refuse('subscriptions_per_socket', [toGraphQLError(err)]);
-        }
-        connection.leases.set(id, 'pending');
-        const subject = { userId: connection.claims.userId, ip: connection.ip };
-        const isPrivate = !isPublicDocument(checked.document, operationName);
-        try {
-          if (isPrivate) await privateQuota.acquire(subject);
+        return inTurn(connection, async () => {
+          const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
+          if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
+          const schema = opts.planner().validationSchema;
+          const checked = documents.check(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
+          if ('errors' in checked) return refuse(checked.limit, checked.errors);
+          const operationName = payload.operationName ?? undefined;
+          const args: ExecutionArgs = {
+            schema,
+            document: checked.document,
+            operationName,
+            variableValues: payload.variables,
+            contextValue: { connection, socket, id } satisfies SubscriptionContext,
+          };
+          // Queries and mutations are refused by `execute` below; only subscriptions hold a slot.
+          const operation = getOperationAST(checked.document, operationName)?.operation;
+          if (operation !== OperationTypeNode.SUBSCRIPTION) return args;
+          const max = config.SUBSCRIPTIONS_MAX_PER_SOCKET;
+          if (connection.leases.size >= max) {
+            const err = quotaExceeded(`Live subscriptions per socket exceed the limit of ${max}`, {
+              limit: 'subscriptions_per_socket',
+              max,
+            });
+            return refuse('subscriptions_per_socket', [toGraphQLError(err)]);
+          }
+          connection.leases.set(id, 'pending');
+          const subject = { userId: connection.claims.userId, ip: connection.ip };
+          const isPrivate = !isPublicDocument(checked.document, operationName);
           try {
-            await quota.acquire(subject);
+            if (isPrivate) await privateQuota.acquire(subject);
+            try {
+              await quota.acquire(subject);
+            } catch (err) {
+              if (isPrivate) void privateQuota.release(subject);
+              throw err;
+            }
           } catch (err) {
-            if (isPrivate) void privateQuota.release(subject);
+            connection.leases.delete(id);
+            if (err instanceof AppError) return refuse(String(err.details['limit']), [toGraphQLError(err)]);
             throw err;
           }
-        } catch (err) {
-          connection.leases.delete(id);
-          if (err instanceof AppError) return refuse(String(err.details['limit']), [toGraphQLError(err)]);
-          throw err;
-        }
-        connection.leases.set(id, 'held');
-        if (isPrivate) connection.privateLeases.add(id);
-        if (connection.closed) {
-          // The socket closed while Redis answered; nothing will complete this subscription.
-          releaseLease(connection, id);
-          return refuse(undefined, [
-            new GraphQLError('Socket closed', { extensions: { code: ErrorCode.BadUserInput } }),
-          ]);
-        }
-        return args;
+          connection.leases.set(id, 'held');
+          if (isPrivate) connection.privateLeases.add(id);
+          if (connection.closed) {
+            // The socket closed while Redis answered; nothing will complete this subscription.
+            releaseLease(connection, id);
+            return refuse(undefined, [
+              new GraphQLError('Socket closed', { extensions: { code: ErrorCode.BadUserInput } }),
+            ]);
+          }
+          return args;
+        });
       },
       onComplete: (ctx, id) => {
         const c = connections.get(ctx.extra.socket);
