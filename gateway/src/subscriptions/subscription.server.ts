@@ -27,6 +27,7 @@ import {
   toGraphQLError,
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
+import { TRY_AGAIN_LATER } from '../../../lib/ws-server.js';
 import { type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
@@ -256,6 +257,13 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           claims = await opts.verifier.verifyHeader(typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
+          if (err instanceof AppError && err.code === ErrorCode.Internal) {
+            // Not checked (keys or session unavailable): 1013 Try Again Later, which clients retry,
+            // instead of graphql-ws' 4403. A socket already closing keeps this code.
+            metrics.disconnected.inc({ reason: 'unavailable' });
+            socket.close(TRY_AGAIN_LATER, err.message.slice(0, 123));
+            return false;
+          }
           metrics.disconnected.inc({ reason: 'unauthenticated' });
           return false;
         }
