@@ -6,7 +6,7 @@ import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
 import { createResilientJwks, KeySetUnavailableError } from './jwks.js';
 import type { Logger } from './logger.js';
 import { SessionLivenessClient } from './session-liveness-client.js';
-import { type Redis } from './redis.js';
+import { subscribeThroughFailover, type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 
 /** Membership roles, strongest first. */
@@ -147,7 +147,7 @@ export class CachedSessionLiveness implements SessionLiveness {
     subscriber.on('message', (ch: string, message: string) => {
       if (ch === channel) this.revoke(message.split(','));
     });
-    await subscriber.subscribe(channel);
+    await subscribeThroughFailover(subscriber, [channel]);
   }
 
   /** Records sessions as ended (what a revocation message does); final for this instance. */

@@ -15,7 +15,7 @@ import { requestIdFrom, userAgentFrom, type RequestContext } from './context.js'
 import { AppError, createErrorFormatter, ErrorCode } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
-import { type Redis } from './redis.js';
+import { subscribeThroughFailover, type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 import type { HeaderVerifier } from './token-cache.js';
 
@@ -179,5 +179,5 @@ export async function closeRevokedSessions(
   subscriber.on('message', (channel: string, message: string) => {
     if (channel === revoked) ws.closeSessions(message.split(','));
   });
-  if (subscribe) await subscriber.subscribe(revoked);
+  if (subscribe) await subscribeThroughFailover(subscriber, [revoked]);
 }

@@ -28,7 +28,7 @@ import {
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { TRY_AGAIN_LATER } from '../../../lib/ws-server.js';
-import { type Redis } from '../../../lib/redis.js';
+import { subscribeThroughFailover, type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
@@ -204,7 +204,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     for (const [socket, c] of connections) if (ids.has(c.claims.sessionId)) revoke(socket);
   };
   opts.subscriber.on('message', onRevoked);
-  await opts.subscriber.subscribe(revokedChannel);
+  await subscribeThroughFailover(opts.subscriber, [revokedChannel]);
 
   // Every socket asks again on its own jittered timer (never later than the configured interval), so
   // the sessions service sees an even load; revocations on pub/sub still close sockets at once.
