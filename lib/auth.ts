@@ -1,11 +1,12 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
-import { unauthenticated } from './errors.js';
+import { unauthenticated, unavailable } from './errors.js';
 import { hasServiceToken, SERVICE_TOKEN_HEADER } from './ingress.js';
+import { createResilientJwks, KeySetUnavailableError } from './jwks.js';
 import type { Logger } from './logger.js';
 import { SessionLivenessClient } from './session-liveness-client.js';
-import { type Redis } from './redis.js';
+import { subscribeThroughFailover, type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 
 /** Membership roles, strongest first. */
@@ -28,12 +29,18 @@ export interface AuthClaims {
 
 /** Checks whether a session is still live (not revoked, not expired). */
 export interface SessionLiveness {
+  /**
+   * @returns false only when the session is known to have ended
+   * @throws AppError INTERNAL_SERVER_ERROR (lib/errors `unavailable`) when that cannot be told now
+   */
   isLive(sessionId: string): Promise<boolean>;
 }
 
 /**
- * Verifies access tokens: signature against auth's JWKS (cached, refetched for an unknown `kid`),
- * issuer, audience, expiry and the pinned algorithm; then asks `sessions` whether the session is live.
+ * Verifies access tokens: signature against auth's JWKS (cached, refetched for an unknown `kid`, the
+ * last keys kept while auth is unreachable: lib/jwks), issuer, audience, expiry and the pinned
+ * algorithm; then asks `sessions` whether the session is live. UNAUTHENTICATED means the token or its
+ * session is bad; a check that could not be made is a retryable INTERNAL_SERVER_ERROR.
  */
 export class AccessTokenVerifier {
   private readonly jwks: JWTVerifyGetKey;
@@ -43,15 +50,14 @@ export class AccessTokenVerifier {
     private readonly sessions: SessionLiveness | null,
     jwks?: JWTVerifyGetKey,
   ) {
-    this.jwks =
-      jwks ??
-      createRemoteJWKSet(new URL(config.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 5_000 });
+    this.jwks = jwks ?? createResilientJwks(new URL(config.jwksUrl));
   }
 
   /**
    * Verifies an `Authorization` header value.
    * @returns the claims, or `null` when there is no header (anonymous request)
-   * @throws AppError UNAUTHENTICATED for anything malformed, expired, forged or revoked
+   * @throws AppError UNAUTHENTICATED for anything malformed, expired, forged or revoked;
+   *   INTERNAL_SERVER_ERROR with `retryAfter` when the keys or the session could not be checked
    */
   async verifyHeader(header: string | undefined): Promise<AuthClaims | null> {
     if (header === undefined || header === '') return null;
@@ -72,6 +78,8 @@ export class AccessTokenVerifier {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');
+      if (err instanceof KeySetUnavailableError)
+        throw unavailable('Could not load the token signing keys; retry');
       throw unauthenticated('Invalid access token');
     }
     const role = payload['role'];
@@ -139,7 +147,7 @@ export class CachedSessionLiveness implements SessionLiveness {
     subscriber.on('message', (ch: string, message: string) => {
       if (ch === channel) this.revoke(message.split(','));
     });
-    await subscriber.subscribe(channel);
+    await subscribeThroughFailover(subscriber, [channel]);
   }
 
   /** Records sessions as ended (what a revocation message does); final for this instance. */
@@ -164,7 +172,11 @@ export class CachedSessionLiveness implements SessionLiveness {
         .finally(() => this.inFlight.delete(sessionId));
       this.inFlight.set(sessionId, pending);
     }
-    return (await pending) ?? false;
+    const answer = await pending;
+    // Fail closed, but retryably: an unanswered check is not an ended session (a Redis failover or a
+    // sessions restart must not sign anyone out; chaos run 6, docs/reliability.md).
+    if (answer === undefined) throw unavailable('Could not confirm the session; retry');
+    return answer;
   }
 
   /**

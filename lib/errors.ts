@@ -96,6 +96,14 @@ export const queryTooComplex = (message: string, details: Record<string, unknown
 export const quotaExceeded = (message: string, details: Record<string, unknown> = {}): AppError =>
   new AppError(ErrorCode.QuotaExceeded, message, details);
 
+/**
+ * A dependency needed to decide the request could not be asked (the sessions service, the signing
+ * keys): the request is refused, but as INTERNAL_SERVER_ERROR with `retryAfter`, which clients retry,
+ * never as UNAUTHENTICATED, which tells them to sign in again (a lost session, docs/reliability.md).
+ */
+export const unavailable = (message: string, retryAfterSeconds = 1): AppError =>
+  new AppError(ErrorCode.Internal, message, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
+
 /** HTTP status for a code, used by REST endpoints and the gateway's transport-level rejections. */
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {

@@ -4,7 +4,7 @@
  * many listeners receive it. {@link boundedIterator} turns a listener into the async iterator a
  * GraphQL subscription resolver returns.
  */
-import type { Redis } from './redis.js';
+import { subscribeThroughFailover, type Redis } from './redis.js';
 
 /** Receives the decoded messages of the channels it listens to. */
 export type FanoutListener<T> = (value: T) => void;
@@ -50,7 +50,20 @@ export class RedisFanout<T> {
       }
       set.add(listener);
     }
-    if (fresh.length > 0) await this.subscriber.subscribe(...fresh);
+    if (fresh.length > 0) {
+      try {
+        await subscribeThroughFailover(this.subscriber, fresh);
+      } catch (err) {
+        // Never subscribed: a listener left behind would make the channel look subscribed to every
+        // later listener, which would then wait for messages that never come.
+        for (const ch of channels) {
+          const set = this.listeners.get(ch);
+          set?.delete(listener);
+          if (set?.size === 0) this.listeners.delete(ch);
+        }
+        throw err;
+      }
+    }
     let done = false;
     return async () => {
       if (done) return;

@@ -74,11 +74,14 @@ async function heldCheck(l: CachedSessionLiveness, id: string) {
 }
 
 describe('CachedSessionLiveness', () => {
-  it('refuses while the sessions service fails, without remembering the failure', async () => {
+  it('refuses retryably while the sessions service fails, without remembering the failure', async () => {
     const l = liveness();
     plan.set('s-fail', ['503', 'hold', 'live']);
-    expect(await l.isLive('s-fail')).toBe(false); // 503
-    expect(await l.isLive('s-fail')).toBe(false); // timed out
+    // Not "ended": a client retries INTERNAL_SERVER_ERROR, while UNAUTHENTICATED would sign it out.
+    const refused = { code: 'INTERNAL_SERVER_ERROR', message: 'Could not confirm the session; retry' };
+    await expect(l.isLive('s-fail')).rejects.toMatchObject(refused); // 503
+    await expect(l.isLive('s-fail')).rejects.toMatchObject(refused); // timed out
+    expect(l.hasEnded('s-fail')).toBe(false);
     expect(await l.isLive('s-fail')).toBe(true); // asked again, and live
     expect(await l.isLive('s-fail')).toBe(true); // now from the cache
     expect(calls.get('s-fail')).toBe(3);

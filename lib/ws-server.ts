@@ -1,8 +1,8 @@
 /**
  * graphql-ws on a subgraph's own `/graphql`: the gateway (or an internal service) subscribes upstream
  * directly, presenting the ingress credential on the upgrade (see `ingress`). `connection_init` must carry `{ authorization: 'Bearer <access token>' }`, verified like an HTTP
- * request; without a valid token the socket closes with 4403 Forbidden, and it closes with 4401 when
- * the token expires or 4403 when its session is revoked.
+ * request; without a valid token the socket closes with 4403 Forbidden (1013 when the token could not
+ * be checked now), and it closes with 4401 when the token expires or 4403 when its session is revoked.
  */
 import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
@@ -12,12 +12,15 @@ import { Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthClaims } from './auth.js';
 import { requestIdFrom, userAgentFrom, type RequestContext } from './context.js';
-import { AppError, createErrorFormatter } from './errors.js';
+import { AppError, createErrorFormatter, ErrorCode } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
-import { type Redis } from './redis.js';
+import { subscribeThroughFailover, type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 import type { HeaderVerifier } from './token-cache.js';
+
+/** WebSocket close code 1013, Try Again Later (RFC 6455 registry): graphql-ws clients retry it. */
+export const TRY_AGAIN_LATER = 1013;
 
 interface Connection {
   claims: AuthClaims;
@@ -99,6 +102,10 @@ export function attachGraphqlWs<TContext extends RequestContext>(
           claims = await opts.verifier.verifyHeader(typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
+          // Not checked (keys or session unavailable): 1013 Try Again Later, retried by clients, not 4403.
+          if (err instanceof AppError && err.code === ErrorCode.Internal) {
+            ctx.extra.socket.close(TRY_AGAIN_LATER, err.message.slice(0, 123));
+          }
           return false;
         }
         if (!claims) return false;
@@ -172,5 +179,5 @@ export async function closeRevokedSessions(
   subscriber.on('message', (channel: string, message: string) => {
     if (channel === revoked) ws.closeSessions(message.split(','));
   });
-  if (subscribe) await subscriber.subscribe(revoked);
+  if (subscribe) await subscribeThroughFailover(subscriber, [revoked]);
 }

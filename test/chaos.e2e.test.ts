@@ -8,7 +8,7 @@
  * printed as a table (docs/reliability.md).
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,6 +206,14 @@ afterAll(async () => {
   await Promise.all([...priceSubs, ...orderSubs].map((s) => s.dispose().catch(() => undefined)));
   await admin?.end();
   await (tc?.cluster ?? starting)?.stop();
+  // CHAOS_LOGS_DIR=<folder>: every process's log survives the run (the run's folder is removed).
+  const keep = processEnv()['CHAOS_LOGS_DIR'];
+  const plan = (tc?.cluster ?? starting)?.plan;
+  if (keep && plan) {
+    const into = path.join(keep, new Date().toISOString().replace(/[:.]/g, '-'));
+    await cp(path.join(plan.paths.root, 'logs'), into, { recursive: true }).catch(() => undefined);
+    console.log(`chaos: process logs kept in ${into}`);
+  }
   await sshd?.stop();
   await env?.cleanup();
   if (recovery.length > 0) {

@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
 import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
-import { AppError, rateLimited } from '../../lib/errors.js';
+import { AppError, ErrorCode, rateLimited } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
 import type { RateLimiter } from './rate-limit.service.js';
@@ -93,6 +93,16 @@ export function createContextBuilder(deps: {
       deps.logger.info({ requestId, scope: verdict.scope, clientIp }, 'rate limited');
       throw refusal(rateLimited(verdict.retryAfterSeconds), 429, [
         ['retry-after', String(verdict.retryAfterSeconds)],
+      ]);
+    }
+    if (authError?.code === ErrorCode.Internal) {
+      // The keys or the session could not be checked now (lib/auth): refused, but retryable.
+      deps.metrics.authFailures.inc({ reason: 'unavailable' });
+      deps.logger.warn({ requestId, err: authError }, 'token not checked: a dependency is unavailable');
+      const retryAfter = authError.details['retryAfter'];
+      throw refusal(authError, 503, [
+        ['retry-after', typeof retryAfter === 'number' ? String(retryAfter) : '1'],
+        ['cache-control', 'no-store'],
       ]);
     }
     if (authError) {

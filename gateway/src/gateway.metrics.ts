@@ -2,7 +2,8 @@ import { Counter, Histogram } from 'prom-client';
 import type { HttpMetrics } from '../../lib/metrics.js';
 
 /** Why a token was refused (few values on purpose: they are label values). */
-export type AuthFailureReason = 'malformed' | 'expired' | 'revoked' | 'invalid';
+/** Why a token was refused; `unavailable`: it could not be checked (keys or session), retryable. */
+export type AuthFailureReason = 'malformed' | 'expired' | 'revoked' | 'invalid' | 'unavailable';
 
 /** The gateway's own metrics, on the service registry next to the shared HTTP metrics. */
 export interface GatewayMetrics {
@@ -38,7 +39,7 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     }),
     authFailures: new Counter({
       name: 'gateway_auth_failures_total',
-      help: 'Requests whose Authorization header was refused, by reason',
+      help: 'Requests whose Authorization header was refused, by reason (unavailable: keys or session could not be checked)',
       labelNames: ['reason'],
       registers,
     }),

@@ -205,6 +205,23 @@ describe('session revocation', () => {
   });
 });
 
+describe('session checks that cannot be made', () => {
+  it('are answered 503 INTERNAL_SERVER_ERROR with Retry-After, never 401, and not remembered', async () => {
+    const sid = `sess-unchecked-${Date.now()}`;
+    const token = await auth.mint({ sid });
+    // What the sessions service answers while its Redis fails over (chaos run 6, docs/reliability.md).
+    auth.failLiveness(sid, true);
+    const refused = await post(url, { query: '{ hello }' }, bearer(token));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.body.errors?.[0]?.extensions?.['code']).toBe('INTERNAL_SERVER_ERROR');
+    auth.failLiveness(sid, false);
+    expect((await post(url, { query: '{ hello }' }, bearer(token))).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_auth_failures_total\{[^}]*reason="unavailable"[^}]*\} [1-9]/);
+  });
+});
+
 describe('operation limits', () => {
   const nested = (depth: number): string => {
     let sel = 'id';

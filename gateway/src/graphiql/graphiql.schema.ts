@@ -118,6 +118,12 @@ export function schemaHandler(deps: SchemaRouteDeps): RequestHandler {
       });
       return;
     }
+    if (authError?.code === ErrorCode.Internal) {
+      // Keys or session could not be checked now (lib/auth): retryable, not a bad token.
+      deps.metrics.authFailures.inc({ reason: 'unavailable' });
+      sendError(res, 503, authError, { 'retry-after': '1' });
+      return;
+    }
     if (authError) {
       deps.metrics.authFailures.inc({ reason: authFailureReason(authError.message) });
       sendError(res, 401, authError, { 'www-authenticate': 'Bearer error="invalid_token"' });

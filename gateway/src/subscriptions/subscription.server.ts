@@ -28,7 +28,8 @@ import {
   withoutStack,
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
-import { type Redis } from '../../../lib/redis.js';
+import { TRY_AGAIN_LATER } from '../../../lib/ws-server.js';
+import { subscribeThroughFailover, type Redis } from '../../../lib/redis.js';
 import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
@@ -206,7 +207,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     for (const [socket, c] of connections) if (ids.has(c.claims.sessionId)) revoke(socket);
   };
   opts.subscriber.on('message', onRevoked);
-  await opts.subscriber.subscribe(revokedChannel);
+  await subscribeThroughFailover(opts.subscriber, [revokedChannel]);
 
   // Every socket asks again on its own jittered timer (never later than the configured interval), so
   // the sessions service sees an even load; revocations on pub/sub still close sockets at once.
@@ -259,6 +260,13 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           claims = await opts.verifier.verifyHeader(typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
+          if (err instanceof AppError && err.code === ErrorCode.Internal) {
+            // Not checked (keys or session unavailable): 1013 Try Again Later, which clients retry,
+            // instead of graphql-ws' 4403. A socket already closing keeps this code.
+            metrics.disconnected.inc({ reason: 'unavailable' });
+            socket.close(TRY_AGAIN_LATER, err.message.slice(0, 123));
+            return false;
+          }
           metrics.disconnected.inc({ reason: 'unauthenticated' });
           return false;
         }

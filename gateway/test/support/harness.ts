@@ -149,6 +149,8 @@ export interface AuthFixtures {
   ): Promise<string>;
   /** Marks a session revoked at the liveness endpoint (the test also publishes on Redis). */
   revoke(sessionId: string): void;
+  /** While on, the liveness endpoint answers 503 for questions about this session (Redis failing over). */
+  failLiveness(sessionId: string, on: boolean): void;
   /** Liveness lookups received, by session id. */
   livenessCalls: Map<string, number>;
   stop(): Promise<void>;
@@ -170,6 +172,7 @@ export async function startAuthFixtures(
   const other = await createTestSigner(config, kid);
   const jwk = published.jwk;
   const revoked = new Set<string>();
+  const failing = new Set<string>();
   const livenessCalls = new Map<string, number>();
 
   const jwks = await listen((req, res) => {
@@ -194,6 +197,11 @@ export async function startAuthFixtures(
       req.on('end', () => {
         const ids = (JSON.parse(body) as { ids: string[] }).ids;
         for (const id of ids) livenessCalls.set(id, (livenessCalls.get(id) ?? 0) + 1);
+        if (ids.some((id) => failing.has(id))) {
+          res.statusCode = 503;
+          res.end();
+          return;
+        }
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ live: Object.fromEntries(ids.map((id) => [id, !revoked.has(id)])) }));
       });
@@ -207,6 +215,11 @@ export async function startAuthFixtures(
     }
     const id = decodeURIComponent(m[1]);
     livenessCalls.set(id, (livenessCalls.get(id) ?? 0) + 1);
+    if (failing.has(id)) {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ live: !revoked.has(id) }));
   });
@@ -232,6 +245,7 @@ export async function startAuthFixtures(
     sessionsUrl: sessions.url,
     mint,
     revoke: (id) => revoked.add(id),
+    failLiveness: (id, on) => (on ? failing.add(id) : failing.delete(id)),
     livenessCalls,
     async stop() {
       for (const s of [jwks.server, sessions.server]) {

@@ -1,3 +1,4 @@
+import { unavailable } from '../../../lib/errors.js';
 import type { HttpService, Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createMetrics } from '../../../lib/metrics.js';
@@ -44,9 +45,17 @@ export function createSessionsService(config: SessionsConfig, deps: SessionsDeps
         logger,
         deps.now,
       );
-      // Zero trust: tokens are verified again here; liveness is answered from our own store.
+      // Zero trust: tokens are verified again here; liveness is answered from our own store. A store
+      // that cannot answer (Redis failing over) refuses retryably, as lib/auth's cached check does.
       const verifier = createSubgraphVerifier(config, {
-        isLive: async (id) => (await sessions.liveness(id)) === 'live',
+        isLive: async (id) => {
+          try {
+            return (await sessions.liveness(id)) === 'live';
+          } catch (err) {
+            logger.warn({ err }, 'session liveness unavailable');
+            throw unavailable('Could not confirm the session; retry');
+          }
+        },
       });
       const { http } = createSubgraphHttp({
         name: 'sessions',
