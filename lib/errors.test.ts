@@ -57,9 +57,10 @@ describe('createErrorFormatter', () => {
 });
 
 describe('errors that are answers', () => {
-  const prepare = Error.prepareStackTrace;
+  const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   afterEach(() => {
-    Error.prepareStackTrace = prepare;
+    if (prepare) Object.defineProperty(Error, 'prepareStackTrace', prepare);
+    else delete Error.prepareStackTrace;
   });
 
   it('are wrapped in a GraphQLError without formatting any stack', () => {
