@@ -25,7 +25,7 @@ import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { provisioned, registerOwner, startDeployedPlatform } from './deployed-platform.js';
 import { hiveChild, writeRunSupergraph } from './fanout-hive.js';
 import { LeanConnection } from './lean-http.js';
-import { cpuSnapshot } from './proc-cpu.js';
+import { cpuSnapshot, processTicks } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -135,6 +135,24 @@ async function gql<T>(
   const json = (await res.json()) as { data?: T; errors?: unknown };
   if (!json.data) throw new Error(JSON.stringify(json.errors));
   return json.data;
+}
+
+/**
+ * CPU ticks so far of this database's PostgreSQL backends, by the `application_name` of their client
+ * (pg_stat_activity): which service's statements PostgreSQL's CPU per order went to (trading's order
+ * transactions, analytics' trade ingestion and snapshots, ...).
+ */
+async function postgresTicksByClient(db: pg.Client, database: string): Promise<Map<string, number>> {
+  const r = await db.query<{ pid: number; app: string }>(
+    `SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+    [database],
+  );
+  const out = new Map<string, number>();
+  for (const { pid, app } of r.rows) {
+    const name = app || '(unnamed)';
+    out.set(name, (out.get(name) ?? 0) + (processTicks(pid) ?? 0));
+  }
+  return out;
 }
 
 /** Processes whose CPU per order is printed first, in this order (bench/proc-cpu.ts labels). */
@@ -398,64 +416,79 @@ async function main(): Promise<void> {
     const roots = [deployed.platform.child.pid ?? 0, process.pid];
     const measured: Measured[] = [];
     const allAnswers: Answer[] = [];
-    for (const target of targets) {
-      const run = loadSpec(target, target.prefix, seconds);
-      // Profiles cover our own path only (ours, or trading alone with --direct).
-      const profiling = profileDir !== undefined && target === targets[0];
-      if (profiling) await profilePhase(profileDir, 'start', profiled);
-      const batches0 = await placementBatches(tradingPort);
-      const cpu0 = cpuSnapshot(roots, { database });
-      await runLoad(run);
-      const cpu1 = cpuSnapshot(roots, { database });
-      const batches1 = await placementBatches(tradingPort);
-      if (profiling) await profilePhase(profileDir, `stop orders${direct ? '-direct' : ''}`, profiled);
-      const { answers, errors, errorSamples, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
-        answers: Answer[];
-        errors: number;
-        errorSamples: string[];
-        elapsed: number;
-      };
-      allAnswers.push(...answers);
+    const admin = new pg.Client({ connectionString: adminUrlOf(env.config) });
+    await admin.connect();
+    try {
+      for (const target of targets) {
+        const run = loadSpec(target, target.prefix, seconds);
+        // Profiles cover our own path only (ours, or trading alone with --direct).
+        const profiling = profileDir !== undefined && target === targets[0];
+        if (profiling) await profilePhase(profileDir, 'start', profiled);
+        const batches0 = await placementBatches(tradingPort);
+        const pg0 = await postgresTicksByClient(admin, database);
+        const cpu0 = cpuSnapshot(roots, { database });
+        await runLoad(run);
+        const cpu1 = cpuSnapshot(roots, { database });
+        const pg1 = await postgresTicksByClient(admin, database);
+        const batches1 = await placementBatches(tradingPort);
+        if (profiling) await profilePhase(profileDir, `stop orders${direct ? '-direct' : ''}`, profiled);
+        const { answers, errors, errorSamples, elapsed } = JSON.parse(await readFile(run.out, 'utf8')) as {
+          answers: Answer[];
+          errors: number;
+          errorSamples: string[];
+          elapsed: number;
+        };
+        allAnswers.push(...answers);
 
-      const lat = answers.map((a) => a.ms).sort((a, b) => a - b);
-      const byStatus = new Map<string, number>();
-      for (const a of answers) {
-        const k = a.reason ? `${a.status}/${a.reason}` : String(a.status);
-        byStatus.set(k, (byStatus.get(k) ?? 0) + 1);
+        const lat = answers.map((a) => a.ms).sort((a, b) => a - b);
+        const byStatus = new Map<string, number>();
+        for (const a of answers) {
+          const k = a.reason ? `${a.status}/${a.reason}` : String(a.status);
+          byStatus.set(k, (byStatus.get(k) ?? 0) + 1);
+        }
+        const m: Measured = {
+          target,
+          answers,
+          rate: answers.length / elapsed,
+          p50: percentile(lat, 50),
+          p99: percentile(lat, 99),
+          perOrder: [],
+        };
+        console.log(`\n${target.name} (${target.url})`);
+        console.log(
+          `  ${m.rate.toFixed(0)} orders/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms  max ${(lat.at(-1) ?? 0).toFixed(1)} ms  transport/GraphQL errors ${errors}`,
+        );
+        console.log(`  outcomes: ${[...byStatus].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        for (const e of errorSamples) console.log(`  error sample: ${e}`);
+        // /proc counts CPU in ticks of 10 ms: µs per order = ticks * 10,000 / orders.
+        const n = Math.max(1, answers.length);
+        m.perOrder = [...cpu1]
+          .filter(([label]) => !label.startsWith('load'))
+          .map(([label, t]): [string, number] => [label, ((t - (cpu0.get(label) ?? 0)) * 10_000) / n])
+          .filter(([label, us]) => us >= 1 || MAIN_PROCESSES.includes(label))
+          .sort(([a, x], [b, y]) => {
+            const [i, j] = [MAIN_PROCESSES.indexOf(a), MAIN_PROCESSES.indexOf(b)];
+            if (i >= 0 || j >= 0) return (i < 0 ? 99 : i) - (j < 0 ? 99 : j);
+            return y - x;
+          });
+        console.log(
+          `  CPU per order: ${m.perOrder.map(([label, us]) => `${label} ${us.toFixed(0)} µs`).join(', ')}; load average ${os.loadavg()[0]?.toFixed(1)}`,
+        );
+        const byClient = [...pg1]
+          .map(([app, t]): [string, number] => [app, ((t - (pg0.get(app) ?? 0)) * 10_000) / n])
+          .filter(([, v]) => v >= 1)
+          .sort(([, a], [, b]) => b - a);
+        console.log(
+          `  PostgreSQL CPU per order by client (application_name, backends alive at the end): ${byClient.map(([app, v]) => `${app} ${v.toFixed(0)} µs`).join(', ')}`,
+        );
+        const txs = batches1.count - batches0.count;
+        console.log(
+          `  placement transactions: ${txs}, ${((batches1.sum - batches0.sum) / Math.max(1, txs)).toFixed(1)} orders each on average (group commit per account)`,
+        );
+        measured.push(m);
       }
-      const m: Measured = {
-        target,
-        answers,
-        rate: answers.length / elapsed,
-        p50: percentile(lat, 50),
-        p99: percentile(lat, 99),
-        perOrder: [],
-      };
-      console.log(`\n${target.name} (${target.url})`);
-      console.log(
-        `  ${m.rate.toFixed(0)} orders/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms  max ${(lat.at(-1) ?? 0).toFixed(1)} ms  transport/GraphQL errors ${errors}`,
-      );
-      console.log(`  outcomes: ${[...byStatus].map(([k, v]) => `${k} ${v}`).join(', ')}`);
-      for (const e of errorSamples) console.log(`  error sample: ${e}`);
-      // /proc counts CPU in ticks of 10 ms: µs per order = ticks * 10,000 / orders.
-      const n = Math.max(1, answers.length);
-      m.perOrder = [...cpu1]
-        .filter(([label]) => !label.startsWith('load'))
-        .map(([label, t]): [string, number] => [label, ((t - (cpu0.get(label) ?? 0)) * 10_000) / n])
-        .filter(([label, us]) => us >= 1 || MAIN_PROCESSES.includes(label))
-        .sort(([a, x], [b, y]) => {
-          const [i, j] = [MAIN_PROCESSES.indexOf(a), MAIN_PROCESSES.indexOf(b)];
-          if (i >= 0 || j >= 0) return (i < 0 ? 99 : i) - (j < 0 ? 99 : j);
-          return y - x;
-        });
-      console.log(
-        `  CPU per order: ${m.perOrder.map(([label, us]) => `${label} ${us.toFixed(0)} µs`).join(', ')}; load average ${os.loadavg()[0]?.toFixed(1)}`,
-      );
-      const txs = batches1.count - batches0.count;
-      console.log(
-        `  placement transactions: ${txs}, ${((batches1.sum - batches0.sum) / Math.max(1, txs)).toFixed(1)} orders each on average (group commit per account)`,
-      );
-      measured.push(m);
+    } finally {
+      await admin.end();
     }
 
     if (measured.length > 1) {
