@@ -286,10 +286,11 @@ async function checkOrders(
  *
  * Run: `npx tsx bench/trading-orders.ts [seconds=10] [clients=64] [tenants=10]`, then optionally
  * `--ours-only` (no Hive: quick A/B runs), `--peers=default,router` (which Hive runtimes, both by
- * default), `--direct` (load straight to trading with the service credential, as the gateway sends
- * it: trading's CPU per order without the gateway sharing the cores; no peers), `--cpu-prof=<dir>` (V8
- * profiles of our gateway's run, of the processes named by `--cpu-prof-roles=`, gateway,trading by
- * default; summarize with bench/cpu-profile-summary.ts), `--logs=<dir>` (the processes' logs).
+ * default), `--set=NAME=value` (repeatable: a variable for the platform's processes), `--direct` (load
+ * straight to trading with the service credential, as the gateway sends it: trading's CPU per order
+ * without the gateway sharing the cores; no peers), `--cpu-prof=<dir>` (V8 profiles of our gateway's
+ * run, of the processes named by `--cpu-prof-roles=`, gateway,trading by default; summarize with
+ * bench/cpu-profile-summary.ts), `--logs=<dir>` (the processes' logs).
  * Loopback only; its own database, Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
@@ -311,9 +312,19 @@ async function main(): Promise<void> {
           return r;
         });
 
+  // `--set=NAME=value` (repeatable): a variable for the platform's processes (A/B runs of a setting).
+  const settings = Object.fromEntries(
+    process.argv
+      .filter((a) => a.startsWith('--set='))
+      .map((a) => {
+        const [name = '', ...value] = a.slice('--set='.length).split('=');
+        return [name, value.join('=')];
+      }),
+  );
   const deployed = await startDeployedPlatform('bench_trading_orders', async (env) => ({
     MARKET_FEED_SYMBOLS: 'AAPL,MSFT',
     MARKET_FEED_TICKS_PER_SECOND: '20',
+    ...settings,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
   }));
   const { env, vars, graphqlUrl: url } = deployed;
