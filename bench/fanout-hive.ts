@@ -1,7 +1,8 @@
 /**
  * Hive Gateway (`@graphql-hive/gateway`, and `@graphql-hive/router-runtime` for its Rust planner: dev
  * dependencies for the benchmarks only) serving the same supergraph as our gateway, for the
- * side-by-side runs of `bench/subscription-fanout.ts` and `bench/gateway-deployed.ts`.
+ * side-by-side runs of `bench/subscription-fanout.ts`, `bench/gateway-deployed.ts` and
+ * `bench/trading-orders.ts`.
  *
  * Set up through its programmatic API the way its own CLI does it: `createGatewayRuntime` as the
  * request handler of a Node HTTP server, graphql-ws (`ws`) on the same path with the runtime's
@@ -9,10 +10,14 @@
  * subgraph's URL), and the client's `connection_init` `authorization` is passed on in the upstream
  * `connection_init`, which is what market-data verifies.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { PROJECT_ROOT } from '../lib/config.js';
+import { answerCpuRequests } from './child.js';
 
 /**
  * What this file uses of `@graphql-hive/gateway`. The package is loaded by a computed specifier so
@@ -126,4 +131,51 @@ export async function startHiveGateway(
       await runtime[Symbol.asyncDispose]();
     },
   };
+}
+
+/** Subgraph names of the committed supergraph, their default port, and the variable that moves it. */
+const SUBGRAPH_PORTS: [number, string][] = [
+  [8001, 'AUTH_PORT'],
+  [8002, 'SESSIONS_PORT'],
+  [8003, 'TENANTS_PORT'],
+  [8004, 'TRADING_PORT'],
+  [8005, 'MARKET_DATA_PORT'],
+  [8006, 'ANALYTICS_PORT'],
+];
+
+/**
+ * The committed supergraph with the subgraph URLs of a run (its port variables, `vars`), written to
+ * `dir/supergraph.graphql`: what Hive serves, the same composition as our gateway. Returns its path.
+ */
+export async function writeRunSupergraph(
+  vars: Readonly<Record<string, string>>,
+  dir: string,
+): Promise<string> {
+  let sdl = await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8');
+  for (const [port, name] of SUBGRAPH_PORTS) {
+    sdl = sdl.replaceAll(`http://127.0.0.1:${port}/graphql`, `http://127.0.0.1:${vars[name]}/graphql`);
+  }
+  const file = path.join(dir, 'supergraph.graphql');
+  await writeFile(file, sdl);
+  return file;
+}
+
+/**
+ * A bench child's entry for Hive Gateway: `--hive <supergraph> <port> <default|router> <headers.json>`
+ * (bench/proc-cpu.ts labels the process `hive default` or `hive router` from these arguments). Serves
+ * until SIGTERM, forwarding the client's `authorization` and sending the headers of `headers.json`
+ * (the ingress credential) to every subgraph; announces `ready` and answers CPU requests (bench/child.ts).
+ */
+export async function hiveChild(args: readonly string[]): Promise<void> {
+  const [supergraph = '', port = '0', runtime = 'default', headersFile = ''] = args;
+  const headers = JSON.parse(await readFile(headersFile, 'utf8')) as Record<string, string>;
+  const hive = await startHiveGateway(supergraph, Number(port), headers, {
+    routerRuntime: runtime === 'router',
+    forwardAuthorization: true,
+  });
+  answerCpuRequests();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    void hive.stop().finally(() => process.exit(0));
+  });
 }

@@ -10,18 +10,17 @@
  * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
  * bench/cpu-profile-summary.ts).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROJECT_ROOT } from '../lib/config.js';
 import { ingressHeaders } from '../lib/ingress.js';
 import { signalChild } from '../lib/process-signal.js';
 import { freePorts } from '../test/support/env.js';
-import { answerCpuRequests, spawnBenchChild } from './child.js';
+import { spawnBenchChild } from './child.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { provisioned, registerUser, startDeployedPlatform } from './deployed-platform.js';
-import { startHiveGateway } from './fanout-hive.js';
+import { hiveChild, writeRunSupergraph } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 
@@ -30,31 +29,6 @@ const QUERIES = {
   'one subgraph': '{ me { id email } }',
   'two subgraphs': '{ me { id email memberships { role tenant { id organizationName status } } } }',
 };
-
-/** Subgraph names of the committed supergraph, their default port, and the variable that moves it. */
-const SUBGRAPH_PORTS: [number, string][] = [
-  [8001, 'AUTH_PORT'],
-  [8002, 'SESSIONS_PORT'],
-  [8003, 'TENANTS_PORT'],
-  [8004, 'TRADING_PORT'],
-  [8005, 'MARKET_DATA_PORT'],
-  [8006, 'ANALYTICS_PORT'],
-];
-
-/** Child entry: `--hive <supergraph> <port> <default|router> <headers.json>`. */
-async function hiveChild(args: string[]): Promise<void> {
-  const [supergraph = '', port = '0', runtime = 'default', headersFile = ''] = args;
-  const headers = JSON.parse(await readFile(headersFile, 'utf8')) as Record<string, string>;
-  const hive = await startHiveGateway(supergraph, Number(port), headers, {
-    routerRuntime: runtime === 'router',
-    forwardAuthorization: true,
-  });
-  answerCpuRequests();
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    void hive.stop().finally(() => process.exit(0));
-  });
-}
 
 /** Fails unless `url` answers `query` with data for `token`. */
 async function expectData(url: string, query: string, token: string, headers: Record<string, string>) {
@@ -119,12 +93,7 @@ async function main(): Promise<void> {
     await provisioned(gatewayUrl, tokens);
 
     // Hive serves the committed supergraph with the subgraph URLs of this run.
-    let sdl = await readFile(path.join(PROJECT_ROOT, 'schema/supergraph.graphql'), 'utf8');
-    for (const [port, name] of SUBGRAPH_PORTS) {
-      sdl = sdl.replaceAll(`http://127.0.0.1:${port}/graphql`, `http://127.0.0.1:${vars[name]}/graphql`);
-    }
-    const supergraph = path.join(env.tmpDir, 'supergraph.graphql');
-    await writeFile(supergraph, sdl);
+    const supergraph = await writeRunSupergraph(vars, env.tmpDir);
     const ingress = ingressHeaders({ SERVICE_TOKEN: vars['SERVICE_TOKEN'] ?? '' });
     const headersFile = path.join(env.tmpDir, 'ingress.json');
     await writeFile(headersFile, JSON.stringify(ingress));

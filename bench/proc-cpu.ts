@@ -27,6 +27,11 @@ function readProc(pid: number): ProcInfo | undefined {
   }
 }
 
+/** CPU ticks (10 ms) a process has used so far, or undefined when it is gone. */
+export function processTicks(pid: number): number | undefined {
+  return readProc(pid)?.ticks;
+}
+
 /** The service a process runs, from its command line (`subgraphs/trading/...` or `dist/trading.js` -> `trading`). */
 function labelOf(p: ProcInfo, database?: string): string {
   if (p.comm.startsWith('postgres')) return database ? postgresLabel(p.pid, database) : 'postgresql';

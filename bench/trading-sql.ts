@@ -9,7 +9,12 @@
  * connection with `synchronous_commit = off` to show what the WAL flush of each commit costs (a
  * measurement only: acknowledged orders are always committed durably).
  *
- * Run: `npx tsx bench/trading-sql.ts [transactions=300]`. Its own database; stops by itself.
+ * With `--parts`, what single pieces of the transaction cost (measurements only, on this bench's own
+ * schema): the session's open without the clientOrderId lookup (its dynamic `EXECUTE`), and the batch
+ * of 6 once the foreign keys of the per-order tables are dropped (their row-by-row RI checks).
+ *
+ * Run: `npx tsx bench/trading-sql.ts [transactions=300] [--parts] [--statements]`. Its own database;
+ * stops by itself.
  */
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
@@ -223,6 +228,40 @@ async function main(): Promise<void> {
     for (const n of [1, 6, 20]) await run(`placement, ${n} order(s)`, durable, n, place(store, n));
     const lazyStore = new SessionStore(gateOf(lazy.pool), pricing);
     await run('placement, 6 orders, synchronous_commit off', lazy, 6, place(lazyStore, 6));
+    if (process.argv.includes('--parts')) {
+      // Alternated, so the machine's drift and the schema's warm-up fall on both.
+      for (let i = 0; i < 3; i++) {
+        await run('prologue + session open + COMMIT', durable, 0, async () => {
+          await store.withSession(
+            scope,
+            { account: { id: tenant.accountId }, lock: true, clientOrderIds: ['none'], now: Date.now() },
+            () => undefined,
+          );
+        });
+        await run('prologue + session open, no clientOrderId lookup', durable, 0, async () => {
+          await store.withSession(
+            scope,
+            { account: { id: tenant.accountId }, lock: true, now: Date.now() },
+            () => undefined,
+          );
+        });
+      }
+      await run('placement, 6 orders (again, before the drop)', durable, 6, place(store, 6));
+      const fks = [
+        ['orders', 'orders_account_id_accounts_id_fk'],
+        ['executions', 'executions_order_id_orders_id_fk'],
+        ['executions', 'executions_account_id_accounts_id_fk'],
+        ['order_events', 'order_events_order_id_orders_id_fk'],
+        ['cash_ledger', 'cash_ledger_account_id_accounts_id_fk'],
+        ['positions', 'positions_account_id_accounts_id_fk'],
+        ['open_quantities', 'open_quantities_account_id_accounts_id_fk'],
+      ];
+      const ddl = createPool(env.config, env.config.DATABASE_OWNER_URL, 'bench-owner');
+      for (const [table, fk] of fks)
+        await ddl.query(`ALTER TABLE "${tenant.schemaName}".${table} DROP CONSTRAINT ${fk}`);
+      await ddl.end();
+      await run('placement, 6 orders, foreign keys dropped (*)', durable, 6, place(store, 6));
+    }
     catalog.close();
   } finally {
     await Promise.all(pools.map((p) => p.end()));

@@ -59,4 +59,11 @@ describe('bundle', () => {
     const imports = metafile.outputs['dist/gateway.js']?.imports.map((i) => i.path) ?? [];
     expect(imports.filter((p) => /sdk-metrics|exporter-metrics-otlp|resource-detector/.test(p))).toEqual([]);
   }, 120_000);
+
+  it("gives Apollo Server's query hashing Node's crypto: sha.js (its JavaScript fallback) is not bundled", async () => {
+    const { metafile } = await bundle([{ name: 'trading', entry: 'subgraphs/trading/src/index.ts' }]);
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs).toContain('apollo-createhash:@apollo/utils.createhash');
+    expect(inputs.filter((f) => f.includes('node_modules/sha.js/'))).toEqual([]);
+  }, 120_000);
 });

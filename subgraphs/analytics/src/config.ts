@@ -41,7 +41,12 @@ export const analyticsConfig = configSection({
    * Wait (ms) after handling a page of trade stream entries before reading the next, so the next is
    * handled in fewer transactions (one per tenant); reports lag trades by up to this much more. 0: none.
    */
-  ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(5000).default(100),
+  ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(5000).default(500),
+  /**
+   * Most trade stream entries read at once: a page is ingested in one transaction per tenant, so a
+   * bigger page (with the wait above) means fewer transactions per trade under load.
+   */
+  ANALYTICS_TRADE_STREAM_PAGE: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
 /** The kernel and the analytics section. */

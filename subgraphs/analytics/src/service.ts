@@ -144,6 +144,7 @@ export function createAnalyticsService(config: AnalyticsConfig, deps: AnalyticsD
               maxDeliveries: config.ANALYTICS_TRADE_STREAM_MAX_DELIVERIES,
               retryMs: config.ANALYTICS_TRADE_STREAM_RETRY_MS,
               batchWaitMs: config.ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS,
+              pageSize: config.ANALYTICS_TRADE_STREAM_PAGE,
             },
           )
         : undefined;

@@ -42,6 +42,7 @@ export const DEAD_LETTER_SUFFIX = ':dead';
  * bound; far more than an alert that fires on the first entry should ever let accumulate.
  */
 const DEAD_LETTER_MAXLEN = 100_000;
+/** Entries of one XPENDING page (entries to retry). */
 const PAGE = 100;
 
 /** Why an entry was dead-lettered (the `reason` label and field). */
@@ -82,6 +83,11 @@ export interface TradeStreamOptions {
    * (ANALYTICS_TRADE_STREAM_BATCH_WAIT_MS). @default 0
    */
   batchWaitMs?: number;
+  /**
+   * Most new entries read (and ingested, one transaction per tenant) at once
+   * (ANALYTICS_TRADE_STREAM_PAGE). @default 100
+   */
+  pageSize?: number;
 }
 
 export class TradeStreamConsumer {
@@ -91,6 +97,7 @@ export class TradeStreamConsumer {
   private readonly deadLetterKey: string;
   private readonly blockMs: number;
   private readonly batchWaitMs: number;
+  private readonly pageSize: number;
   /** Last error of entries this replica saw fail (for the dead-letter record); bounded by the PEL. */
   private readonly lastError = new Map<string, string>();
 
@@ -112,6 +119,7 @@ export class TradeStreamConsumer {
     this.deadLetterKey = `${streamKey}${DEAD_LETTER_SUFFIX}`;
     this.blockMs = opts.blockMs ?? 1000;
     this.batchWaitMs = opts.batchWaitMs ?? 0;
+    this.pageSize = opts.pageSize ?? PAGE;
   }
 
   /** Creates the group (from the start of the retained stream) and starts consuming. */
@@ -144,7 +152,7 @@ export class TradeStreamConsumer {
           CONSUMER_GROUP,
           this.consumerName,
           'COUNT',
-          PAGE,
+          this.pageSize,
           'BLOCK',
           wait,
           'STREAMS',
@@ -153,7 +161,7 @@ export class TradeStreamConsumer {
         )) as StreamReply;
         const entries = reply?.[0]?.[1] ?? [];
         await this.handlePage(entries);
-        if (entries.length > 0 && entries.length < PAGE && this.batchWaitMs > 0 && !this.stopping) {
+        if (entries.length > 0 && entries.length < this.pageSize && this.batchWaitMs > 0 && !this.stopping) {
           await sleep(this.batchWaitMs);
         }
       } catch (err) {
