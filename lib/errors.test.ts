@@ -60,7 +60,7 @@ describe('errors that are answers', () => {
   const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
   afterEach(() => {
     if (prepare) Object.defineProperty(Error, 'prepareStackTrace', prepare);
-    else delete Error.prepareStackTrace;
+    else Reflect.deleteProperty(Error, 'prepareStackTrace');
   });
 
   it('are wrapped in a GraphQLError without formatting any stack', () => {
