@@ -97,32 +97,42 @@ export async function pingRedis(redis: Redis): Promise<boolean> {
   }
 }
 
-/** How long {@link subscribeThroughFailover} keeps trying, by default: several Sentinel failovers (3-4 s each). */
+/** How long {@link throughFailover} keeps trying, by default: several Sentinel failovers (3-4 s each). */
 export const SUBSCRIBE_WITHIN_MS = 30_000;
 
 /**
- * SUBSCRIBE that waits through a Redis failover. A subscriber's command fails after a few reconnect
- * attempts (`maxRetriesPerRequest`, under a second while the dead primary refuses connections), and
- * services subscribe while they start, after their HTTP server is up: a gateway restarted just before
- * the primary was killed failed its start and exited (chaos run 7, docs/reliability.md). ioredis
- * re-subscribes by itself after later reconnects; only the first SUBSCRIBE needs this. Not
- * `maxRetriesPerRequest: null` on subscribers: an UNSUBSCRIBE while stopping would then wait for Redis
- * without bound.
- * @throws the last error once `withinMs` has passed
+ * A command a service's start waits for, retried through a Redis failover. A command fails after a
+ * few reconnect attempts (`maxRetriesPerRequest`, under a second while the dead primary refuses
+ * connections), and services run such commands while they start, after their HTTP server is up: a
+ * gateway restarted just before the primary was killed failed its start and exited (chaos run 7,
+ * docs/reliability.md). Not `maxRetriesPerRequest: null` on those clients: a command while stopping
+ * would then wait for Redis without bound.
+ * @throws the last error once `withinMs` has passed, or at once when the client was closed
  */
-export async function subscribeThroughFailover(
+export async function throughFailover<T>(
+  client: Redis,
+  command: () => Promise<T>,
+  withinMs = SUBSCRIBE_WITHIN_MS,
+): Promise<T> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await command();
+    } catch (err) {
+      if (Date.now() >= until || client.status === 'end') throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/**
+ * SUBSCRIBE that waits through a Redis failover ({@link throughFailover}). ioredis re-subscribes by
+ * itself after later reconnects; only the first SUBSCRIBE needs this.
+ */
+export function subscribeThroughFailover(
   subscriber: Redis,
   channels: readonly string[],
   withinMs = SUBSCRIBE_WITHIN_MS,
 ): Promise<void> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    try {
-      await subscriber.subscribe(...channels);
-      return;
-    } catch (err) {
-      if (Date.now() >= until || subscriber.status === 'end') throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  return throughFailover(subscriber, () => subscriber.subscribe(...channels).then(() => undefined), withinMs);
 }

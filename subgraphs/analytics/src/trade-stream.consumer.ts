@@ -13,7 +13,7 @@
  * an outage blocks everything (as it would anyway) but burns no deliveries.
  */
 import type { Logger } from '../../../lib/logger.js';
-import type { Redis } from '../../../lib/redis.js';
+import { throughFailover, type Redis } from '../../../lib/redis.js';
 import type { AnalyticsMetrics } from './analytics.metrics.js';
 import { parseTradeEntry, type TradeEvent } from './trade-event.js';
 
@@ -124,11 +124,16 @@ export class TradeStreamConsumer {
 
   /** Creates the group (from the start of the retained stream) and starts consuming. */
   async start(): Promise<void> {
-    try {
-      await this.commands.xgroup('CREATE', this.streamKey, CONSUMER_GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-    }
+    // Through a Redis failover: a replica starting while Sentinel promotes would otherwise exit.
+    await throughFailover(this.commands, () =>
+      this.commands.xgroup('CREATE', this.streamKey, CONSUMER_GROUP, '0', 'MKSTREAM').then(
+        () => undefined,
+        (err: unknown) => {
+          // The group exists already (another replica, or an earlier start): nothing to do.
+          if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+        },
+      ),
+    );
     this.loop = this.run();
   }
 
