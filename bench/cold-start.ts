@@ -31,9 +31,7 @@ interface Round {
 }
 
 function dbInitArgs(runner: RunCommandRunner): string[] {
-  return runner === 'tsx'
-    ? ['--import', 'tsx', 'scripts/db-init.ts']
-    : ['--enable-source-maps', 'dist/db-init.js'];
+  return runner === 'tsx' ? ['--import', 'tsx', 'scripts/db-init.ts'] : ['dist/db-init.js'];
 }
 
 async function allReady(ports: number[]): Promise<boolean> {

@@ -48,9 +48,9 @@ if ! dist_fresh; then
   node --import tsx scripts/build.ts
 fi
 echo '==> setup (keys, .env)'
-node --enable-source-maps dist/setup.js --quiet
+node dist/setup.js --quiet
 echo '==> database'
-node --enable-source-maps dist/db-init.js
+node dist/db-init.js
 # The gateway serves the built web desk at / in production (`make dev` runs Vite's dev server
 # instead); built when missing or older than its sources.
 if [ "$mode" = prod ] || [ "$mode" = cluster ]; then
@@ -61,6 +61,6 @@ if [ "$mode" = prod ] || [ "$mode" = cluster ]; then
   fi
 fi
 if [ "$orchestrator" = scripts/dev.ts ]; then
-  exec node --enable-source-maps dist/dev.js "$@"
+  exec node dist/dev.js "$@"
 fi
 exec node --import tsx "$orchestrator" "$@"
