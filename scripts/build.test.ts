@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,8 @@ describe('a bundle run by its launcher (scripts/run-bundle.ts)', () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'tradesage-bundle-'));
     dist = path.join(root, 'dist');
     await mkdir(path.join(root, 'src'));
+    // External packages resolve from the bundle's folder, as they do from dist/.
+    await symlink(path.join(PROJECT_ROOT, 'node_modules'), path.join(root, 'node_modules'));
     await mkdir(dist);
     // Line 5 throws; the bundle moves it (a banner, helpers), the map must bring it back.
     await writeFile(
@@ -92,6 +94,7 @@ describe('a bundle run by its launcher (scripts/run-bundle.ts)', () => {
         '}',
         '',
         "if (process.argv[2] === 'throw') fail('asked to');",
+        "if (process.argv[2] === 'import') void import('esbuild').then((m) => console.log(typeof m.build));",
         "console.log(import.meta.url === pathToFileURL(process.argv[1] ?? '').href ? 'main' : 'not main');",
         '',
       ].join('\n'),
@@ -117,6 +120,15 @@ describe('a bundle run by its launcher (scripts/run-bundle.ts)', () => {
       .filter((l) => l.startsWith('    at '));
     expect(frames[0]).toBe(`    at fail (${path.join(root, 'src', 'fixture.ts')}:5:9)`);
     expect(frames.filter((l) => /\.cjs:\d+/.test(l))).toEqual([]);
+  });
+
+  it('imports an external package with import(), from the code cache too', () => {
+    // The first run may write the cache; the second starts from it.
+    for (let i = 0; i < 2; i++) {
+      const r = run('import');
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('main\nfunction\n');
+    }
   });
 
   it('writes a code cache, starts from it, and ignores and rewrites one V8 refuses', async () => {

@@ -289,6 +289,9 @@ export async function bundle(
       banner: { js: CJS_BANNER },
       footer: { js: CJS_FOOTER },
       define: { 'import.meta.url': META_URL_VARIABLE },
+      // `import()` becomes `require` (an ES module package then loads through Node's require(esm),
+      // 20.19+): scripts/run-bundle.ts cannot give a script compiled from a code cache an `import()`.
+      supported: { 'dynamic-import': false },
     }),
     esbuild({
       ...common,

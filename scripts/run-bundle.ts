@@ -51,11 +51,9 @@ export function runBundle(launcherUrl: string, bundleName: string): object {
   } catch {
     // No cache yet: compiled from source, and the cache written below.
   }
-  const script = new vm.Script(source, {
-    filename: file,
-    ...(cachedData ? { cachedData } : {}),
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: a script compiled from a code cache loses it on Node 20 (its `import()`
+  // then throws), so the build turns every `import()` into `require` (scripts/build.ts).
+  const script = new vm.Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   mapStackTraces(file);
   if (!cachedData || script.cachedDataRejected === true) writeCacheLater(script, cacheFile);
   const run = script.runInThisContext() as BundleFunction;

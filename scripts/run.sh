@@ -22,12 +22,14 @@ case "$mode" in
 esac
 
 if ! command -v node >/dev/null 2>&1; then
-  echo 'error: Node.js 20.11+ is required (https://nodejs.org or your package manager).' >&2
+  echo 'error: Node.js 20.19+ is required (https://nodejs.org or your package manager).' >&2
   exit 1
 fi
+# 20.19: the bundles load ES module packages through require (scripts/build.ts).
 major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "error: Node.js 20.11+ is required; this is $(node --version)." >&2
+minor=$(node -p 'process.versions.node.split(".")[1]')
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+  echo "error: Node.js 20.19+ is required; this is $(node --version)." >&2
   exit 1
 fi
 
