@@ -1,13 +1,14 @@
 /**
  * One platform process's start (issue 15, item 4), A/B: `node <args> dist/<name>.js` from one or more
  * checkouts, alternating, each until its /health (or `--route=/ready`) answers 200; prints the CPU the
- * process used until then (what load changes least) and the wall time. Its own namespace (database,
- * Redis prefix, ports), as the run command would give it.
+ * process used until then (what load changes least), the wall time and the resident memory then. Its
+ * own namespace (database, Redis prefix, ports), as the run command would give it.
  *
  * Run: `npx tsx bench/process-start.ts <name> [rounds=5] [--route=/ready] [--variant=<label>=<root>[,<node args>]]...`
  * A variant is a checkout (its dist/ built) and the node arguments before its bundle (space separated,
  * default: this checkout's `launchArgs(p, 'dist')` without the bundle). Without `--variant`, this
- * checkout as the run command starts it.
+ * checkout as the run command starts it. Variants with other V8 flags need checkouts of their own: a
+ * bundle's code cache holds for one set of flags (scripts/run-bundle.ts).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,12 @@ interface Variant {
   label: string;
   root: string;
   args: string[];
+}
+
+/** Resident memory of `pid` in MB. */
+function rssMb(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? NaN) / 1024;
 }
 
 /** utime + stime of `pid` in ms (100 ticks a second on Linux). */
@@ -49,7 +56,7 @@ async function once(
   url: string,
   env: Record<string, string>,
   holdMs = 0,
-): Promise<{ cpu: number; wall: number }> {
+): Promise<{ cpu: number; wall: number; rss: number }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [...v.args, bundle], {
     cwd: v.root,
@@ -69,7 +76,8 @@ async function once(
         throw new Error(`${v.label}: no 200 from ${url} after 60 s:\n${err}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    const result = { cpu: cpuMs(child.pid ?? -1), wall: performance.now() - t0 };
+    const pid = child.pid ?? -1;
+    const result = { cpu: cpuMs(pid), wall: performance.now() - t0, rss: rssMb(pid) };
     await new Promise((r) => setTimeout(r, holdMs));
     return result;
   } finally {
@@ -107,7 +115,9 @@ async function main(): Promise<void> {
     const { PATH, HOME } = processEnv();
     const env = { ...(PATH ? { PATH } : {}), ...(HOME ? { HOME } : {}), ...vars };
     const url = `http://127.0.0.1:${spec.port}${route}`;
-    const results = new Map<string, { cpu: number; wall: number }[]>(variants.map((v) => [v.label, []]));
+    const results = new Map<string, { cpu: number; wall: number; rss: number }[]>(
+      variants.map((v) => [v.label, []]),
+    );
     // One warm-up each (page cache), kept running until a bundle run by scripts/run-bundle.ts has
     // written its code cache, then alternating.
     for (const v of variants) await once(v, spec.dist, url, env, CODE_CACHE_AFTER_MS + 1000);
@@ -124,7 +134,7 @@ async function main(): Promise<void> {
     for (const v of variants) {
       const r = results.get(v.label) ?? [];
       console.log(
-        `${v.label.padEnd(16)} CPU median ${median(r.map((x) => x.cpu)).toFixed(0)} ms (${r.map((x) => x.cpu).join(', ')}); wall median ${median(r.map((x) => x.wall)).toFixed(0)} ms   [${v.args.join(' ')}]`,
+        `${v.label.padEnd(16)} CPU median ${median(r.map((x) => x.cpu)).toFixed(0)} ms (${r.map((x) => x.cpu).join(', ')}); wall median ${median(r.map((x) => x.wall)).toFixed(0)} ms; RSS median ${median(r.map((x) => x.rss)).toFixed(0)} MB   [${v.args.join(' ')}]`,
       );
     }
   } finally {
