@@ -34,8 +34,7 @@ describe('platformProcesses', () => {
       for (const dep of p.after) expect(before, `${p.name} after ${dep}`).toContain(dep);
       expect(p.dist).toBe(`dist/${p.name}.js`);
     });
-    // Trading's catalog retries until market-data answers: nothing waits (ADR 0004).
-    expect(all.filter((p) => p.after.length > 0)).toEqual([]);
+    expect(all.find((p) => p.name === 'trading')?.after).toEqual(['market-data']);
   });
 
   it('launches from the bundle (which maps its own stack traces), or from the source through tsx', () => {

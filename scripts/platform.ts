@@ -53,11 +53,10 @@ export interface PlatformProcess {
 }
 
 /**
- * Every process, in start order and the reverse of stop order. None waits for another: trading
- * loads market-data's instrument catalog when it starts but retries until market-data answers (its
- * /ready does not wait for it), auth calls sessions and tenants per request, and the gateway reads
- * the static supergraph from disk, its /ready saying when every subgraph answers. So all start at
- * once, and the gateway stays last in the list (stopped first).
+ * Every process, in start order and the reverse of stop order. Only trading calls another service
+ * when it starts (market-data's instrument catalog); auth calls sessions and tenants per request, and
+ * the gateway reads the static supergraph from disk, its /ready saying when every subgraph answers.
+ * So everything else starts at once, and the gateway stays last in the list (stopped first).
  */
 export function platformProcesses(config: Config): PlatformProcess[] {
   const p = (
@@ -73,7 +72,7 @@ export function platformProcesses(config: Config): PlatformProcess[] {
     p('tenants', 'subgraphs/tenants/src/index.ts', config.TENANTS_PORT, 'yellow'),
     p('tenants-worker', 'subgraphs/tenants/src/worker.ts', config.tenantsWorkerPort, 'blue'),
     p('market-data', 'subgraphs/market-data/src/index.ts', config.MARKET_DATA_PORT, 'red'),
-    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan'),
+    p('trading', 'subgraphs/trading/src/index.ts', config.TRADING_PORT, 'cyan', ['market-data']),
     p('analytics', 'subgraphs/analytics/src/index.ts', config.ANALYTICS_PORT, 'magenta'),
     p('gateway', 'gateway/src/index.ts', config.GATEWAY_PORT, 'green'),
   ];

@@ -72,26 +72,17 @@ export class InstrumentCatalog {
   }
 
   /**
-   * Loads the catalog, then reloads it every `refreshMs`. While no load has succeeded yet (market-data
-   * still starting: the run command starts both at once), it retries after 250 ms, doubling up to 2 s;
-   * only a failure after that first second is worth a warning.
+   * Loads the catalog, then reloads it every `refreshMs`; while no load has succeeded yet (market-data
+   * not up), it retries every 2 seconds instead.
    */
   async open(refreshMs: number): Promise<void> {
     this.closed = false;
-    let failures = 0;
     const attempt = async (): Promise<void> => {
       await this.reload().catch((err: unknown) => {
-        failures += 1;
-        const starting = !this.loaded && failures <= 2;
-        const level = starting ? 'info' : 'warn';
-        this.logger[level](
-          { err },
-          starting ? 'instrument catalog not loaded yet' : 'instrument catalog load failed',
-        );
+        this.logger.warn({ err }, 'instrument catalog load failed');
       });
       if (this.closed) return;
-      const retryMs = Math.min(refreshMs, 2_000, 250 * 2 ** (failures - 1));
-      this.timer = setTimeout(() => void attempt(), this.loaded ? refreshMs : retryMs);
+      this.timer = setTimeout(() => void attempt(), this.loaded ? refreshMs : Math.min(refreshMs, 2_000));
       this.timer.unref();
     };
     await attempt();
