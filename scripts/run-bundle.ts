@@ -1,12 +1,11 @@
 /**
  * Runs a CommonJS bundle of dist/ (scripts/build.ts) through `vm.Script` with a V8 code cache, which
- * Node 20 offers no other way (no `module.enableCompileCache`): the bundle's compiled functions are
- * read back from `<bundle>.cache` instead of being compiled again at every start. The cache is written
- * by a process that found none (or a rejected one) once it has run a while, so it holds what a start
- * compiles, not only the top level. A bundle's name carries its content hash, so a rebuilt bundle
- * never meets an older cache; V8 refuses a cache from another Node version or other flags, and then
- * the bundle is compiled as usual and the cache rewritten. Stack traces are mapped through the
- * bundle's source map, read on the first stack trace that passes through the bundle.
+ * Node 20 offers no other way: `<bundle>.cache`, written by a process that found none (or one V8
+ * refused: another Node, other V8 flags) once it has run a while, so it holds what a start compiles.
+ * A bundle's name carries its content hash, so a rebuilt bundle never meets an older cache (V8 checks
+ * only the length). V8 runs what a cache holds: it stays beside its bundle, as trusted as it, never in
+ * a shared folder such as /tmp. Stack traces are mapped through the bundle's source map, read at the
+ * first trace that passes through the bundle.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
