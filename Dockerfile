@@ -37,4 +37,4 @@ ENV NODE_ENV=production \
     BIND_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=32
 EXPOSE 8000 8001 8002 8003 8103
-CMD ["node", "--enable-source-maps", "--import", "./dist/telemetry.js", "dist/gateway.js"]
+CMD ["node", "--import", "./dist/telemetry.js", "dist/gateway.js"]

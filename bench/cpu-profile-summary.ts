@@ -23,7 +23,7 @@ const sourceMaps = new Map<string, SourceMap | undefined>();
  * its url becomes the source file's, so self time is grouped by source file, not by bundle.
  */
 function unbundled(frame: ProfileNode['callFrame']): ProfileNode['callFrame'] {
-  if (!/\/dist\/[\w-]+\.js$/.test(frame.url)) return frame;
+  if (!/\/dist\/[\w.-]+\.c?js$/.test(frame.url)) return frame;
   const file = frame.url.startsWith('file:') ? fileURLToPath(frame.url) : frame.url;
   if (!sourceMaps.has(file)) {
     const map = `${file}.map`;
@@ -51,7 +51,7 @@ function groupOf(frame: ProfileNode['callFrame']): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg?.[1]) return pkg[1];
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0] ?? ''}`;
-  // Bundles (dist/*.js) keep their sources' paths only in the source map: name the bundle.
+  // Bundles (dist/*.cjs) keep their sources' paths only in the source map: name the bundle.
   const own = /(gateway\/src|lib|subgraphs\/[\w-]+\/src|dist)\/[\w./-]+/.exec(url);
   return own ? own[0] : url;
 }

@@ -145,7 +145,7 @@ interface CpuProfile {
   samples: number[];
 }
 
-/** Names of lib/telemetry.ts's functions (bundled into dist/, a shared chunk, so found by name there). */
+/** Names of lib/telemetry.ts's functions (bundled into each dist/ bundle, so found by name there). */
 async function telemetryHelperNames(): Promise<Set<string>> {
   const src = await readFile(path.join(PROJECT_ROOT, 'lib/telemetry.ts'), 'utf8');
   return new Set([...src.matchAll(/^export (?:async )?function (\w+)/gm)].map((m) => m[1] ?? ''));
@@ -166,7 +166,7 @@ function telemetryShare(
     busy++;
     const otel =
       f.url.includes('/@opentelemetry/') ||
-      (/\/dist\/[\w-]+\.js$/.test(f.url) && helpers.has(f.functionName));
+      (/\/dist\/[\w.-]+\.c?js$/.test(f.url) && helpers.has(f.functionName));
     if (!otel) return;
     telemetry++;
     const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/node_modules\//, '')}`;

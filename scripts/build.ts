@@ -1,10 +1,12 @@
 /**
- * Bundles every process entry and the run command's scripts into dist/<name>.js (ESM, node 20,
- * source maps), so processes start with plain `node` instead of compiling TypeScript through tsx.
- * Packages are bundled too (resolving thousands of package files is most of a start), except those
- * in EXTERNAL_PACKAGES, which Node still loads from node_modules. One bundle shares one
- * `import.meta.url`, so every source module but the entry gets its own file's URL back (PROJECT_ROOT,
- * `createRequire`, "am I the main module" checks all keep their meaning).
+ * Bundles every process entry and the run command's scripts for `node dist/<name>.js`, so processes
+ * start with plain `node` instead of compiling TypeScript through tsx. Each is a CommonJS bundle,
+ * dist/<name>.<hash>.cjs, run by a small launcher, dist/<name>.js, through scripts/run-bundle.ts,
+ * which keeps a V8 code cache beside it (Node 20 has no code cache for ES modules). Packages are
+ * bundled too (resolving thousands of package files is most of a start), except those in
+ * EXTERNAL_PACKAGES, which Node still loads from node_modules. Every source module but the entry gets
+ * its own file's URL for `import.meta.url`, the entry the launcher's (PROJECT_ROOT, `createRequire`,
+ * "am I the main module" checks all keep their meaning).
  * dist/.inputs lists what the bundles were built from; it is older than none of them while fresh.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BuildResult, Plugin } from 'esbuild';
+import type { BuildOptions, Metafile, Plugin } from 'esbuild';
 import { loadConfig, PROJECT_ROOT } from '../lib/config.js';
 import { INSTRUMENTED_MODULES } from '../lib/telemetry.js';
 import { distOf, platformProcesses, SCRIPT_ENTRIES, SERVICE_PRELOADS } from './platform.js';
@@ -60,7 +62,8 @@ export const EXTERNAL_PACKAGES: readonly string[] = [
 export function buildEntries(): { name: string; entry: string }[] {
   const config = loadConfig({ NODE_ENV: 'development', SERVICE_TOKEN: randomBytes(32).toString('hex') });
   const processes = platformProcesses(config).filter((p) => existsSync(path.join(PROJECT_ROOT, p.entry)));
-  return [...processes, ...SCRIPT_ENTRIES, ...SERVICE_PRELOADS].map(({ name, entry }) => ({ name, entry }));
+  const preloads = SERVICE_PRELOADS.map(({ name, bundleEntry }) => ({ name, entry: bundleEntry }));
+  return [...processes, ...SCRIPT_ENTRIES, ...preloads].map(({ name, entry }) => ({ name, entry }));
 }
 
 /**
@@ -90,7 +93,7 @@ const META_URL = ['import', 'meta', 'url'].join('.');
  * Gives each bundled module, except the entry, its own source URL for `import.meta.url`, computed
  * from the bundle's location so dist/ keeps working wherever the repository is.
  */
-function sourceUrlPlugin(entryFiles: ReadonlySet<string>): Plugin {
+function sourceUrlPlugin(entryFiles: ReadonlySet<string>, outdir: string): Plugin {
   return {
     name: 'source-import-meta-url',
     setup(build) {
@@ -98,7 +101,7 @@ function sourceUrlPlugin(entryFiles: ReadonlySet<string>): Plugin {
         if (entryFiles.has(args.path)) return undefined;
         const text = await readFile(args.path, 'utf8');
         if (!text.includes(META_URL)) return undefined;
-        const fromDist = path.relative(DIST, args.path).split(path.sep).join('/');
+        const fromDist = path.relative(outdir, args.path).split(path.sep).join('/');
         const url = `new URL(${JSON.stringify(fromDist)}, ${META_URL}).href`;
         return { contents: text.replaceAll(META_URL, url), loader: 'ts' };
       });
@@ -189,12 +192,43 @@ function packagesPlugin(): Plugin {
 }
 
 /**
- * The top of every bundle: CommonJS packages bundled into ESM call `require` for Node's built-in
- * modules and for external packages, which ESM does not define.
+ * The top of an ES module bundle (the preloads): CommonJS packages bundled into ESM call `require`
+ * for Node's built-in modules and for external packages, which ESM does not define.
  */
 const REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module';\n" +
   'const require = __bundleCreateRequire(import.meta.url);';
+
+/** What `import.meta.url` becomes in a CommonJS bundle: the URL of its `__filename`, the launcher. */
+const META_URL_VARIABLE = '__bundleMetaUrl';
+
+/**
+ * The CommonJS wrapper around every CommonJS bundle, the one Node's loader puts around a CommonJS
+ * file: the bundle evaluates to this function, which scripts/run-bundle.ts calls. Opened on the
+ * bundle's first line. Strict like the ES modules it is built from (esbuild's own "use strict"
+ * comes after the banner's first statement, too late to count).
+ */
+const CJS_BANNER =
+  '(function (exports, require, module, __filename, __dirname) {"use strict";' +
+  `const ${META_URL_VARIABLE} = require('node:url').pathToFileURL(__filename).href;`;
+const CJS_FOOTER = '})';
+
+/** The module that runs CommonJS bundles with a code cache: dist/run-bundle.js. */
+const RUNNER = { name: 'run-bundle', entry: 'scripts/run-bundle.ts' };
+
+/** A CommonJS bundle's file name: `<name>.<content hash>.cjs`, so its code cache never outlives it. */
+const BUNDLE_NAME = /^([\w-]+)\.[A-Z0-9]+\.cjs$/;
+
+/**
+ * The launcher, dist/<name>.js, of a CommonJS bundle: what `node dist/<name>.js` runs. A preload
+ * (`--import`) waits for the promise its bundle exports as `ready` before the entry loads.
+ */
+function launcher(bundleName: string, preload: boolean): string {
+  const run = `runBundle(import.meta.url, ${JSON.stringify(bundleName)})`;
+  return (
+    `import { runBundle } from './${RUNNER.name}.js';\n` + (preload ? `await (${run}).ready;\n` : `${run};\n`)
+  );
+}
 
 /** Writes a file so a process starting meanwhile reads the old or the new one, never half of one. */
 async function writeAtomically(file: string, contents: Uint8Array | string): Promise<void> {
@@ -203,55 +237,108 @@ async function writeAtomically(file: string, contents: Uint8Array | string): Pro
   await rename(tmp, file);
 }
 
-/** How long a chunk of an earlier build is kept for processes that started from that build. */
-const OLD_CHUNK_GRACE_MS = 60_000;
+/** How long a file of an earlier build is kept for processes that started from that build. */
+const OLD_FILE_GRACE_MS = 60_000;
 
-/** Removes the chunks earlier builds wrote and this one did not, once they are old enough. */
-async function removeOldChunks(current: ReadonlySet<string>): Promise<void> {
+/**
+ * Removes what earlier builds wrote and this one did not (bundles, their maps and code caches, the
+ * chunks of the former ES module layout), once old enough; `.inputs` stays.
+ */
+async function removeOldFiles(current: ReadonlySet<string>): Promise<void> {
   const now = Date.now();
   for (const name of await readdir(DIST)) {
     const file = path.join(DIST, name);
-    if (!name.startsWith('chunk-') || current.has(file.replace(/\.map$/, ''))) continue;
+    const cacheOfCurrent = name.endsWith('.cache') && current.has(file.slice(0, -'.cache'.length));
+    if (name === path.basename(STAMP) || current.has(file) || cacheOfCurrent) continue;
     const old = await stat(file).then(
-      (s) => now - s.mtimeMs > OLD_CHUNK_GRACE_MS,
+      (s) => now - s.mtimeMs > OLD_FILE_GRACE_MS,
       () => false,
     );
     if (old) await rm(file, { force: true });
   }
 }
 
+/** What {@link bundle} produced: every file of dist/ (absolute paths) and esbuild's metafiles merged. */
+export interface Bundles {
+  outputFiles: { path: string; contents: Uint8Array | string }[];
+  /** The launchers among outputFiles: written last, once what they run is in place. */
+  launchers: ReadonlySet<string>;
+  metafile: Metafile;
+}
+
 /**
- * Bundles `entries` in memory (nothing written): dist/<name>.js, its source map, and esbuild's
- * metafile (what went into each bundle and what it still imports).
+ * Bundles `entries` in memory (nothing written): each process and script into a CommonJS bundle
+ * and its launcher (dist/<name>.js), the runner of those, and the source maps; esbuild's metafile
+ * says what went into each bundle and what it still imports.
+ * @param outdir where the files are meant to go (tests bundle fixtures elsewhere) @default dist/
  */
 export async function bundle(
   entries: readonly { name: string; entry: string }[],
-): Promise<BuildResult<{ metafile: true; write: false }>> {
+  outdir = DIST,
+): Promise<Bundles> {
   const { build: esbuild } = await import('esbuild');
-  const entryFiles = new Set(entries.map((e) => path.join(PROJECT_ROOT, e.entry)));
-  return esbuild({
+  const entryFiles = new Set(entries.map((e) => path.resolve(PROJECT_ROOT, e.entry)));
+  const common = {
     absWorkingDir: PROJECT_ROOT,
-    entryPoints: Object.fromEntries(entries.map((e) => [e.name, e.entry])),
-    outdir: DIST,
+    outdir,
     bundle: true,
-    // Code several bundles share goes once to dist/chunk-<hash>.js, which they import.
-    splitting: true,
-    chunkNames: 'chunk-[hash]',
     platform: 'node',
-    format: 'esm',
     target: 'node20',
-    banner: { js: REQUIRE_BANNER },
     sourcemap: 'linked',
-    // Less to read and parse at every start; names stay, so stack traces and logs keep them.
+    // Less to read and keep in memory at every start (the source stays in memory beside its code
+    // cache); names stay, so stack traces and logs keep them. Lines are broken after 160 characters:
+    // Node prints the line that threw above an uncaught exception's stack, which would otherwise be
+    // a whole module.
     minifyWhitespace: true,
     minifySyntax: true,
+    lineLimit: 160,
     // Stack traces point into the sources, which stay beside dist/.
     sourcesContent: false,
     metafile: true,
     write: false,
     logLevel: 'warning',
-    plugins: [packagesPlugin(), sourceUrlPlugin(entryFiles)],
+    plugins: [packagesPlugin(), sourceUrlPlugin(entryFiles, outdir)],
+  } satisfies BuildOptions;
+  const [cjs, esm] = await Promise.all([
+    esbuild({
+      ...common,
+      entryPoints: Object.fromEntries(entries.map((e) => [e.name, e.entry])),
+      entryNames: '[name].[hash]',
+      outExtension: { '.js': '.cjs' },
+      format: 'cjs',
+      banner: { js: CJS_BANNER },
+      footer: { js: CJS_FOOTER },
+      define: { 'import.meta.url': META_URL_VARIABLE },
+      // `import()` becomes `require` (an ES module package then loads through Node's require(esm),
+      // 20.19+): scripts/run-bundle.ts cannot give a script compiled from a code cache an `import()`.
+      supported: { 'dynamic-import': false },
+    }),
+    esbuild({
+      ...common,
+      entryPoints: { [RUNNER.name]: RUNNER.entry },
+      format: 'esm',
+      banner: { js: REQUIRE_BANNER },
+    }),
+  ]);
+  const preloads = new Set(SERVICE_PRELOADS.map((p) => p.name));
+  const launchers = cjs.outputFiles.flatMap((f) => {
+    const name = BUNDLE_NAME.exec(path.basename(f.path))?.[1];
+    if (!name) return [];
+    return [
+      {
+        path: path.join(outdir, `${name}.js`),
+        contents: launcher(path.basename(f.path), preloads.has(name)),
+      },
+    ];
   });
+  return {
+    outputFiles: [...cjs.outputFiles, ...esm.outputFiles, ...launchers],
+    launchers: new Set(launchers.map((l) => l.path)),
+    metafile: {
+      inputs: { ...cjs.metafile.inputs, ...esm.metafile.inputs },
+      outputs: { ...cjs.metafile.outputs, ...esm.metafile.outputs },
+    },
+  };
 }
 
 /** Bundles every entry into dist/ and records the inputs; returns how long it took in ms. */
@@ -259,13 +346,12 @@ export async function build(entries = buildEntries()): Promise<number> {
   const started = Date.now();
   const result = await bundle(entries);
   await mkdir(DIST, { recursive: true });
-  // Shared chunks first: an entry must never be in place before what it imports.
-  const isChunk = (file: string): boolean => path.basename(file).startsWith('chunk-');
-  const chunks = result.outputFiles.filter((f) => isChunk(f.path));
-  await Promise.all(chunks.map((f) => writeAtomically(f.path, f.contents)));
-  const rest = result.outputFiles.filter((f) => !isChunk(f.path));
-  await Promise.all(rest.map((f) => writeAtomically(f.path, f.contents)));
-  await removeOldChunks(new Set(chunks.map((f) => f.path)));
+  // A launcher must never be in place before the bundle it names and the runner.
+  const first = result.outputFiles.filter((f) => !result.launchers.has(f.path));
+  await Promise.all(first.map((f) => writeAtomically(f.path, f.contents)));
+  const launchers = result.outputFiles.filter((f) => result.launchers.has(f.path));
+  await Promise.all(launchers.map((f) => writeAtomically(f.path, f.contents)));
+  await removeOldFiles(new Set(result.outputFiles.map((f) => f.path)));
   const sources = Object.keys(result.metafile.inputs).filter(
     (f) => !f.split('/').includes('node_modules') && !f.includes(':'),
   );

@@ -37,12 +37,11 @@ describe('platformProcesses', () => {
     expect(all.find((p) => p.name === 'trading')?.after).toEqual(['market-data']);
   });
 
-  it('launches from the bundle with source maps, or from the source through tsx', () => {
+  it('launches from the bundle (which maps its own stack traces), or from the source through tsx', () => {
     const gateway = platformProcesses(config).find((p) => p.name === 'gateway');
     if (!gateway) throw new Error('no gateway');
     expect(launchArgs(gateway, 'dist')).toEqual([
       ...SERVICE_NODE_FLAGS,
-      '--enable-source-maps',
       '--import',
       './dist/telemetry.js',
       'dist/gateway.js',

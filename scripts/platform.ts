@@ -96,25 +96,28 @@ export const SCRIPT_ENTRIES: readonly { name: string; entry: string }[] = [
 
 /**
  * Modules every process imports before its entry (`--import`), e.g. instrumentation that must load
- * first. Bundled like the entries; the dist runner imports their bundles, tsx their sources.
+ * first. tsx imports `entry`; dist/<name>.js runs the bundle of `bundleEntry`, which cannot await at
+ * its top level (a CommonJS bundle): it exports a `ready` promise, which the launcher awaits.
  */
-export const SERVICE_PRELOADS: readonly { name: string; entry: string }[] = [
+export const SERVICE_PRELOADS: readonly { name: string; entry: string; bundleEntry: string }[] = [
   // Starts OpenTelemetry before the entry's imports load when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-  { name: 'telemetry', entry: 'lib/telemetry.register.ts' },
+  { name: 'telemetry', entry: 'lib/telemetry.register.ts', bundleEntry: 'lib/telemetry.start.ts' },
 ];
 
 /** How the run command starts processes: their bundles in dist/, or their sources through tsx. */
 export type Runner = 'dist' | 'tsx';
 
 /**
- * The node arguments that start `p` (after the executable). From dist, source maps are on so stack
- * traces name the .ts files (tsx does the same for its in-memory output).
+ * The node arguments that start `p` (after the executable). From dist, without
+ * `--enable-source-maps`: the launcher maps stack traces through its bundle's source map itself
+ * (scripts/run-bundle.ts), so they name the .ts files as tsx's do, and Node need not read the maps
+ * of every external package at start.
  */
 export function launchArgs(p: Pick<PlatformProcess, 'entry' | 'dist'>, runner: Runner): string[] {
   if (runner === 'tsx') {
     return [...SERVICE_NODE_FLAGS, '--import', 'tsx', ...preloadArgs('tsx'), p.entry];
   }
-  return [...SERVICE_NODE_FLAGS, '--enable-source-maps', ...preloadArgs('dist'), p.dist];
+  return [...SERVICE_NODE_FLAGS, ...preloadArgs('dist'), p.dist];
 }
 
 /** `--import` arguments of the preloads (their sources for tsx, their bundles otherwise). */

@@ -22,12 +22,14 @@ case "$mode" in
 esac
 
 if ! command -v node >/dev/null 2>&1; then
-  echo 'error: Node.js 20.11+ is required (https://nodejs.org or your package manager).' >&2
+  echo 'error: Node.js 20.19+ is required (https://nodejs.org or your package manager).' >&2
   exit 1
 fi
+# 20.19: the bundles load ES module packages through require (scripts/build.ts).
 major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "error: Node.js 20.11+ is required; this is $(node --version)." >&2
+minor=$(node -p 'process.versions.node.split(".")[1]')
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+  echo "error: Node.js 20.19+ is required; this is $(node --version)." >&2
   exit 1
 fi
 
@@ -48,9 +50,9 @@ if ! dist_fresh; then
   node --import tsx scripts/build.ts
 fi
 echo '==> setup (keys, .env)'
-node --enable-source-maps dist/setup.js --quiet
+node dist/setup.js --quiet
 echo '==> database'
-node --enable-source-maps dist/db-init.js
+node dist/db-init.js
 # The gateway serves the built web desk at / in production (`make dev` runs Vite's dev server
 # instead); built when missing or older than its sources.
 if [ "$mode" = prod ] || [ "$mode" = cluster ]; then
@@ -61,6 +63,6 @@ if [ "$mode" = prod ] || [ "$mode" = cluster ]; then
   fi
 fi
 if [ "$orchestrator" = scripts/dev.ts ]; then
-  exec node --enable-source-maps dist/dev.js "$@"
+  exec node dist/dev.js "$@"
 fi
 exec node --import tsx "$orchestrator" "$@"

@@ -9,9 +9,8 @@ import { createGateway } from './gateway.js';
 const config = loadConfig();
 const logger = createLogger(config, 'gateway');
 
-try {
-  await runUntilSignal([createGateway(config, { logger })], logger);
-} catch (err) {
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts).
+runUntilSignal([createGateway(config, { logger })], logger).catch((err: unknown) => {
   logger.fatal({ err }, 'gateway failed');
   process.exitCode = 1;
-}
+});

@@ -49,8 +49,18 @@ export interface SubgraphEndpoint {
   url: string;
 }
 
+/** The last SDL {@link subgraphsOf} parsed and what it found: asked at every /ready, one parse per supergraph. */
+let lastSubgraphs: { sdl: string; endpoints: readonly SubgraphEndpoint[] } | undefined;
+
 /** The subgraphs of a supergraph SDL (the `join__Graph` enum's `@join__graph(name:, url:)`). */
-export function subgraphsOf(supergraphSdl: string): SubgraphEndpoint[] {
+export function subgraphsOf(supergraphSdl: string): readonly SubgraphEndpoint[] {
+  if (lastSubgraphs?.sdl !== supergraphSdl) {
+    lastSubgraphs = { sdl: supergraphSdl, endpoints: Object.freeze(parseSubgraphs(supergraphSdl)) };
+  }
+  return lastSubgraphs.endpoints;
+}
+
+function parseSubgraphs(supergraphSdl: string): SubgraphEndpoint[] {
   const out: SubgraphEndpoint[] = [];
   const str = (args: readonly ConstArgumentNode[] | undefined, name: string): string | undefined => {
     const v = args?.find((a) => a.name.value === name)?.value;

@@ -162,13 +162,7 @@ describe('overlays differ where they should', () => {
     expect(gateway['resources']).toMatchObject({ requests: { cpu: '1' } });
     // The strategic merge kept what the base and its JSON 6902 patch put in the same container.
     expect(gateway['securityContext']).toMatchObject({ readOnlyRootFilesystem: true });
-    expect(gateway['command']).toEqual([
-      'node',
-      '--enable-source-maps',
-      '--import',
-      './dist/telemetry.js',
-      'dist/gateway.js',
-    ]);
+    expect(gateway['command']).toEqual(['node', '--import', './dist/telemetry.js', 'dist/gateway.js']);
     // Read as kubectl reads YAML (1.1): the key files' mode 0440 is octal, owner and group may read.
     const volumes = (podSpecOf(find(prod, 'Deployment', 'auth'))?.['volumes'] ?? []) as Record<
       string,

@@ -269,16 +269,16 @@ export function containerProblems(all: K8sObject[]): string[] {
 const BUNDLE = /^(?:\.\/)?dist\/[a-z0-9-]+\.js$/;
 
 /**
- * `node --enable-source-maps [--import <preload bundle>]... dist/<name>.js`: a process of the
+ * `node [--import <preload bundle>]... dist/<name>.js`: a process of the
  * repository's image, run from its bundle as scripts/platform.ts `launchArgs(p, 'dist')` starts it
  * (the image's NODE_OPTIONS carry the remaining Node flags).
  * @returns the bundle it runs, or undefined for any other command (PgBouncer's)
  */
 export function nodeEntry(container: Json): string | undefined {
   const command = arr(container['command']).map(str);
-  const [node, sourceMaps, ...rest] = command;
+  const [node, ...rest] = command;
   const bundle = rest.pop();
-  if (node !== 'node' || sourceMaps !== '--enable-source-maps' || !bundle || !BUNDLE.test(bundle)) {
+  if (node !== 'node' || !bundle || !BUNDLE.test(bundle)) {
     return undefined;
   }
   for (let i = 0; i < rest.length; i += 2) {

@@ -80,7 +80,8 @@ export async function startDevMa130(
   return { env, sshd, stop: () => sshd.stop() };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** `tsx ops/ma130/dev-ma130.ts`: the development MA130 alone, until Ctrl-C. */
+async function runAlone(): Promise<void> {
   const ma130 = await startDevMa130(loadTenantsConfig());
   if (!ma130.sshd) {
     console.log('An MA130 is configured (MA130_HOST_KEY_SHA256 is set); nothing to start.');
@@ -94,3 +95,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.once('SIGTERM', stop);
   }
 }
+
+// Not awaited at the top level: this module is bundled into dist/dev.js, a CommonJS bundle.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runAlone();

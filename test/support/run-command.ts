@@ -84,7 +84,7 @@ export function withOpenFileLimit(
 export async function orchestratorArgs(runner: RunCommandRunner): Promise<string[]> {
   if (runner === 'tsx') return ['--import', 'tsx', 'scripts/dev.ts', '--runner=tsx', '--no-color'];
   await ensureBuilt();
-  return ['--enable-source-maps', 'dist/dev.js', '--no-color'];
+  return ['dist/dev.js', '--no-color'];
 }
 
 /**

@@ -6,4 +6,6 @@ import { createAnalyticsService } from './service.js';
 
 const config = loadAnalyticsConfig();
 const logger = createLogger(config, 'analytics');
-await runUntilSignal([createAnalyticsService(config)], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createAnalyticsService(config)], logger);

@@ -6,4 +6,6 @@ import { createAuthService } from './service.js';
 
 const config = loadAuthConfig();
 const logger = createLogger(config, 'auth');
-await runUntilSignal([createAuthService(config)], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createAuthService(config)], logger);

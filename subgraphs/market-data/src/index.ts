@@ -6,4 +6,6 @@ import { createMarketDataService } from './service.js';
 
 const config = loadMarketDataConfig();
 const logger = createLogger(config, 'market-data');
-await runUntilSignal([createMarketDataService(config)], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createMarketDataService(config)], logger);

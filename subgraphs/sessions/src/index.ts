@@ -6,4 +6,6 @@ import { createSessionsService } from './service.js';
 
 const config = loadSessionsConfig();
 const logger = createLogger(config, 'sessions');
-await runUntilSignal([createSessionsService(config)], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createSessionsService(config)], logger);

@@ -6,4 +6,6 @@ import { createTenantsService } from './service.js';
 
 const config = loadTenantsConfig();
 const logger = createLogger(config, 'tenants');
-await runUntilSignal([createTenantsService(config, { logger })], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createTenantsService(config, { logger })], logger);

@@ -19,4 +19,6 @@ if (config.TENANTS_WORKER_NICE > 0) {
     logger.warn({ err }, 'could not lower the worker CPU priority');
   }
 }
-await runUntilSignal([createTenantsWorker(config, { logger })], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createTenantsWorker(config, { logger })], logger);

@@ -6,4 +6,6 @@ import { createTradingService } from './service.js';
 
 const config = loadTradingConfig();
 const logger = createLogger(config, 'trading');
-await runUntilSignal([createTradingService(config, { logger })], logger);
+// Not awaited at the top level: dist/ runs this entry as a CommonJS bundle (scripts/build.ts). A
+// failed start is an unhandled rejection, which ends the process with code 1 as before.
+void runUntilSignal([createTradingService(config, { logger })], logger);
