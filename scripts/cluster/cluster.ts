@@ -34,6 +34,8 @@ import {
   type PgbouncerInput,
 } from './tool-configs.js';
 import { httpStatus } from '../http-status.js';
+import { DEFAULT_JWT_KEYS_DIR } from '../../subgraphs/auth/src/config.js';
+import { ensureSigningKeys } from '../../subgraphs/auth/src/keys.js';
 
 /** Debian packages of the cluster's tools and the command each provides. */
 export const CLUSTER_TOOLS: readonly { pkg: string; command: string }[] = [
@@ -329,6 +331,12 @@ export function createCluster(opts: StartClusterOptions): RunningCluster {
 
   const start = async (): Promise<void> => {
     commands = writeToolFiles(config, plan);
+    // The auth replicas start together and each creates a signing key when the folder has none: two
+    // keys, and for a while each replica's JWKS lacks the other's, so a verifier refuses the tokens
+    // of one of them ("Invalid access token"). One key made here first, as `make setup` does.
+    if (plan.processes.some((p) => p.kind === 'node' && p.service === 'auth')) {
+      await ensureSigningKeys(opts.env['JWT_KEYS_DIR'] ?? DEFAULT_JWT_KEYS_DIR);
+    }
     try {
       // Start in plan order; replicas of one service start together.
       const groups: ClusterProcess[][] = [];

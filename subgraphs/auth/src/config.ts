@@ -14,10 +14,13 @@ import {
   type ConfigWith,
 } from '../../../lib/config.js';
 
+/** Where the signing keys live unless JWT_KEYS_DIR says otherwise. */
+export const DEFAULT_JWT_KEYS_DIR = path.join(PROJECT_ROOT, 'keys', 'jwt');
+
 export const authConfig = configSection(
   {
     /** Folder of the Ed25519 signing keys (one file per kid); verifiers read the JWKS instead. */
-    JWT_KEYS_DIR: z.string().default(path.join(PROJECT_ROOT, 'keys', 'jwt')),
+    JWT_KEYS_DIR: z.string().default(DEFAULT_JWT_KEYS_DIR),
     ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
     LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
     LOGIN_THROTTLE_PER_ACCOUNT: positiveInt.default(5),
