@@ -5,14 +5,12 @@
  * attempts to the dead primary, the start threw, and the process exited. It must wait for the promoted
  * replica and serve, and revocations published on it must reach it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { channels } from '../../contracts/redis-names.js';
 import type { Config } from '../../lib/config.js';
 import { createRedis, type Redis } from '../../lib/redis.js';
-import { startTestCluster, type TestCluster } from '../../test/support/cluster.js';
+import { startSentinelRedis, type SentinelRedisVars, type TestCluster } from '../../test/support/cluster.js';
 import { createTestEnv, type TestEnv } from '../../test/support/env.js';
 import { eventually } from '../../test/support/wait.js';
 import { createGateway, type GatewayService } from '../src/gateway.js';
@@ -20,24 +18,15 @@ import { createGateway, type GatewayService } from '../src/gateway.js';
 let dir = '';
 let env: TestEnv;
 let tc: TestCluster;
+let sentinel: SentinelRedisVars;
 let config: Config;
 let gateway: GatewayService | undefined;
 const clients: Redis[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tradesage-gateway-failover-'));
-  tc = await startTestCluster(dir, {}, (p) => p.kind === 'redis' || p.kind === 'sentinel');
+  ({ dir, tc, redis: sentinel } = await startSentinelRedis('gateway-failover'));
   env = await createTestEnv('gateway_failover');
-  const { REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_TLS, REDIS_TLS_CA_PATH } =
-    tc.config;
-  config = {
-    ...env.config,
-    REDIS_URL,
-    REDIS_SENTINELS,
-    REDIS_SENTINEL_NAME,
-    REDIS_SENTINEL_TLS,
-    ...(REDIS_TLS_CA_PATH ? { REDIS_TLS_CA_PATH } : {}),
-  };
+  config = { ...env.config, ...sentinel };
 }, 120_000);
 
 afterAll(async () => {

@@ -4,7 +4,8 @@
  * processes the cluster runs.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { processEnv, PROJECT_ROOT } from '../../lib/config.js';
 import { ensureBuilt } from '../../scripts/build.js';
@@ -79,4 +80,34 @@ export async function startTestCluster(
   await cluster.start();
   const merged = { ...childEnv, ...plan.env };
   return { cluster, config: loadPlatformConfig({ ...processEnv(), ...merged }), env: merged };
+}
+
+/** The variables that reach a test cluster's Redis through its sentinels (TLS). */
+export type SentinelRedisVars = Pick<
+  PlatformConfig,
+  'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_TLS' | 'REDIS_TLS_CA_PATH'
+>;
+
+/**
+ * The cluster's Redis alone (TLS primary and replica under three sentinels) in a new temporary
+ * directory, for a test that kills its primary, and the variables that reach it.
+ */
+export async function startSentinelRedis(
+  label: string,
+): Promise<{ dir: string; tc: TestCluster; redis: SentinelRedisVars }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `tradesage-${label}-`));
+  const tc = await startTestCluster(dir, {}, (p) => p.kind === 'redis' || p.kind === 'sentinel');
+  const { REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_TLS, REDIS_TLS_CA_PATH } =
+    tc.config;
+  return {
+    dir,
+    tc,
+    redis: {
+      REDIS_URL,
+      REDIS_SENTINELS,
+      REDIS_SENTINEL_NAME,
+      REDIS_SENTINEL_TLS,
+      ...(REDIS_TLS_CA_PATH ? { REDIS_TLS_CA_PATH } : {}),
+    },
+  };
 }

@@ -7,16 +7,18 @@
  * accept the same session once the promoted replica answers.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AccessTokenVerifier, CachedSessionLiveness } from '../../../lib/auth.js';
 import { AppError, ErrorCode } from '../../../lib/errors.js';
 import type { Service } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createRedis, type Redis } from '../../../lib/redis.js';
-import { startTestCluster, type TestCluster } from '../../../test/support/cluster.js';
+import {
+  startSentinelRedis,
+  type SentinelRedisVars,
+  type TestCluster,
+} from '../../../test/support/cluster.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { gql } from '../../../test/support/platform.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
@@ -27,25 +29,16 @@ import { createSessionsService } from '../src/service.js';
 let dir = '';
 let env: TestEnv;
 let tc: TestCluster;
+let sentinel: SentinelRedisVars;
 let config: SessionsConfig;
 let sessions: Service;
 let sessionsUrl = '';
 let redis: Redis;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'tradesage-liveness-failover-'));
-  tc = await startTestCluster(dir, {}, (p) => p.kind === 'redis' || p.kind === 'sentinel');
+  ({ dir, tc, redis: sentinel } = await startSentinelRedis('liveness-failover'));
   env = await createTestEnv('liveness_failover');
-  const { REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_TLS, REDIS_TLS_CA_PATH } =
-    tc.config;
-  config = {
-    ...env.config,
-    REDIS_URL,
-    REDIS_SENTINELS,
-    REDIS_SENTINEL_NAME,
-    REDIS_SENTINEL_TLS,
-    ...(REDIS_TLS_CA_PATH ? { REDIS_TLS_CA_PATH } : {}),
-  };
+  config = { ...env.config, ...sentinel };
   sessions = createSessionsService(config);
   sessionsUrl = (await sessions.start()).url;
   redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}liveness-failover:`);
