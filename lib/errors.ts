@@ -104,6 +104,16 @@ export const quotaExceeded = (message: string, details: Record<string, unknown> 
 export const unavailable = (message: string, retryAfterSeconds = 1): AppError =>
   new AppError(ErrorCode.Internal, message, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
 
+/**
+ * The retry delay (whole seconds) of an {@link unavailable} refusal, or undefined for any other error:
+ * the one test of "could not be checked now, retry" every transport uses (503, close 1013).
+ */
+export function unavailableRetryAfter(err: unknown): number | undefined {
+  if (!(err instanceof AppError) || err.code !== ErrorCode.Internal) return undefined;
+  const retryAfter = err.details['retryAfter'];
+  return typeof retryAfter === 'number' ? retryAfter : undefined;
+}
+
 /** HTTP status for a code, used by REST endpoints and the gateway's transport-level rejections. */
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {

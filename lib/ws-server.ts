@@ -12,7 +12,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthClaims } from './auth.js';
 import { requestIdFrom, userAgentFrom, type RequestContext } from './context.js';
-import { AppError, createErrorFormatter, ErrorCode } from './errors.js';
+import { AppError, createErrorFormatter, unavailableRetryAfter } from './errors.js';
 import { INGRESS_REFUSAL_BODY } from './ingress.js';
 import type { Logger } from './logger.js';
 import { subscribeThroughFailover, type Redis } from './redis.js';
@@ -103,7 +103,7 @@ export function attachGraphqlWs<TContext extends RequestContext>(
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
           // Not checked (keys or session unavailable): 1013 Try Again Later, retried by clients, not 4403.
-          if (err instanceof AppError && err.code === ErrorCode.Internal) {
+          if (err instanceof AppError && unavailableRetryAfter(err) !== undefined) {
             ctx.extra.socket.close(TRY_AGAIN_LATER, err.message.slice(0, 123));
           }
           return false;

@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
 import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
-import { AppError, ErrorCode, rateLimited } from '../../lib/errors.js';
+import { AppError, rateLimited, unavailableRetryAfter } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
 import type { RateLimiter } from './rate-limit.service.js';
@@ -95,13 +95,13 @@ export function createContextBuilder(deps: {
         ['retry-after', String(verdict.retryAfterSeconds)],
       ]);
     }
-    if (authError?.code === ErrorCode.Internal) {
+    const retryAfter = unavailableRetryAfter(authError);
+    if (authError && retryAfter !== undefined) {
       // The keys or the session could not be checked now (lib/auth): refused, but retryable.
       deps.metrics.authFailures.inc({ reason: 'unavailable' });
       deps.logger.warn({ requestId, err: authError }, 'token not checked: a dependency is unavailable');
-      const retryAfter = authError.details['retryAfter'];
       throw refusal(authError, 503, [
-        ['retry-after', typeof retryAfter === 'number' ? String(retryAfter) : '1'],
+        ['retry-after', String(retryAfter)],
         ['cache-control', 'no-store'],
       ]);
     }

@@ -10,7 +10,13 @@ import { gzipSync } from 'node:zlib';
 import { Supergraph, printSchema } from '@apollo/federation-internals';
 import type { Request, RequestHandler, Response } from 'express';
 import { buildSchema, introspectionFromSchema } from 'graphql';
-import { AppError, ErrorCode, rateLimited, unauthenticated } from '../../../lib/errors.js';
+import {
+  AppError,
+  ErrorCode,
+  rateLimited,
+  unauthenticated,
+  unavailableRetryAfter,
+} from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import { authFailureReason, type GatewayMetrics } from '../gateway.metrics.js';
@@ -118,10 +124,11 @@ export function schemaHandler(deps: SchemaRouteDeps): RequestHandler {
       });
       return;
     }
-    if (authError?.code === ErrorCode.Internal) {
+    const retryAfter = unavailableRetryAfter(authError);
+    if (authError && retryAfter !== undefined) {
       // Keys or session could not be checked now (lib/auth): retryable, not a bad token.
       deps.metrics.authFailures.inc({ reason: 'unavailable' });
-      sendError(res, 503, authError, { 'retry-after': '1' });
+      sendError(res, 503, authError, { 'retry-after': String(retryAfter) });
       return;
     }
     if (authError) {

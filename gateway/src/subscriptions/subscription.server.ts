@@ -25,6 +25,7 @@ import {
   createErrorFormatter,
   quotaExceeded,
   toGraphQLError,
+  unavailableRetryAfter,
   withoutStack,
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -260,7 +261,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           claims = await opts.verifier.verifyHeader(typeof header === 'string' ? header : undefined);
         } catch (err) {
           if (!(err instanceof AppError)) opts.logger.warn({ err }, 'graphql-ws token check failed');
-          if (err instanceof AppError && err.code === ErrorCode.Internal) {
+          if (err instanceof AppError && unavailableRetryAfter(err) !== undefined) {
             // Not checked (keys or session unavailable): 1013 Try Again Later, which clients retry,
             // instead of graphql-ws' 4403. A socket already closing keeps this code.
             metrics.disconnected.inc({ reason: 'unavailable' });
