@@ -105,8 +105,15 @@ async function steadyOrders(
   rate: number,
   seconds: number,
   acked: Map<string, string>,
-): Promise<{ latencies: number[]; outcomes: Map<string, number>; worstBySecond: number[] }> {
+): Promise<{
+  latencies: number[];
+  outcomes: Map<string, number>;
+  worstBySecond: number[];
+  /** [ms after the phase's start the order was due, its latency], in the order answers came. */
+  byDue: [number, number][];
+}> {
   const latencies: number[] = [];
+  const byDue: [number, number][] = [];
   const worstBySecond = new Array<number>(seconds).fill(0);
   const outcomes = new Map<string, number>();
   const inflight: Promise<void>[] = [];
@@ -124,6 +131,7 @@ async function steadyOrders(
           // Measured from when the order was due, so a stalled sender cannot hide latency.
           const took = performance.now() - due;
           latencies.push(took);
+          byDue.push([due - start, took]);
           const second = Math.floor(i / rate);
           worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, took);
           const order = a.body.data?.['placeOrder'] as
@@ -141,7 +149,7 @@ async function steadyOrders(
     );
   }
   await Promise.all(inflight);
-  return { latencies: latencies.sort((x, y) => x - y), outcomes, worstBySecond };
+  return { latencies: latencies.sort((x, y) => x - y), outcomes, worstBySecond, byDue };
 }
 
 /** The kinds of abuse A runs (`--abuse=wide,subscriptions,...`; all by default). */
@@ -318,13 +326,114 @@ async function runAbuser(
   return { started, counts };
 }
 
+const TIMELINE_STEP_MS = 500;
+
+/** A CPU snapshot (ticks by label) and when it was taken (epoch ms). */
+type CpuSample = [number, Map<string, number>];
+
+/**
+ * CPU snapshots of this process's tree (platform, A's child) every 250 ms for `seconds`, taken by a
+ * child process: a snapshot reads /proc for several milliseconds, which in this process would stall
+ * B's sender and show as B's latency. Start it ahead of the phase it watches (its own start takes a
+ * moment); the samples carry their time.
+ */
+function sampleCpu(seconds: number): Promise<CpuSample[]> {
+  if (seconds <= 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', SELF, '--sampler', String(process.pid), String(seconds)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: processEnv(),
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', () =>
+      resolve(
+        out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [at, ticks] = JSON.parse(line) as [number, [string, number][]];
+            return [at, new Map(ticks)];
+          }),
+      ),
+    );
+  });
+}
+
+/** Child process of {@link sampleCpu}: one JSON line `[epoch ms, [label, ticks][]]` every 250 ms. */
+async function sampler(root: number, seconds: number): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    process.stdout.write(`${JSON.stringify([Date.now(), [...cpuSnapshot([root])]])}\n`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * A's opening seconds step by step: B's slowest order due in each step, and the CPU each process
+ * used meanwhile (ms/s; 2,000 is both cores), busiest first. Shows which process A's burst saturates
+ * while B waits.
+ */
+function printTimeline(
+  byDue: [number, number][],
+  samples: CpuSample[],
+  startedAt: number,
+  seconds: number,
+): void {
+  const steps = Math.floor((seconds * 1000) / TIMELINE_STEP_MS);
+  const worst = new Array<number>(steps).fill(0);
+  for (const [due, took] of byDue) {
+    const i = Math.floor(due / TIMELINE_STEP_MS);
+    if (i < steps) worst[i] = Math.max(worst[i] ?? 0, took);
+  }
+  // The sample nearest each step's boundary (they are 250 ms apart).
+  const at = (ms: number): CpuSample | undefined =>
+    samples.reduce<CpuSample | undefined>(
+      (best, s) => (!best || Math.abs(s[0] - ms) < Math.abs(best[0] - ms) ? s : best),
+      undefined,
+    );
+  const rows = Array.from({ length: steps }, (_, i) => {
+    const from = at(startedAt + i * TIMELINE_STEP_MS);
+    const to = at(startedAt + (i + 1) * TIMELINE_STEP_MS);
+    return from && to && to[0] > from[0] ? cpuBetween(from[1], to[1], (to[0] - from[0]) / 1000) : [];
+  });
+  const total = new Map<string, number>();
+  for (const row of rows) for (const [label, v] of row) total.set(label, (total.get(label) ?? 0) + v);
+  const labels = [...total]
+    .sort((x, y) => y[1] - x[1])
+    .map(([label]) => label)
+    .slice(0, 8);
+  console.log(
+    `A's opening, ${TIMELINE_STEP_MS} ms steps: B's slowest order due (ms), then CPU ms/s by process`,
+  );
+  console.log(
+    `  ${'step'.padEnd(6)} ${'B worst'.padStart(8)} ${labels.map((l) => l.slice(0, 12).padStart(12)).join(' ')}`,
+  );
+  rows.forEach((row, i) => {
+    const cpu = new Map(row);
+    console.log(
+      `  ${`${((i * TIMELINE_STEP_MS) / 1000).toFixed(1)}s`.padEnd(6)} ${(worst[i] ?? 0).toFixed(0).padStart(8)} ${labels
+        .map((l) => (cpu.get(l) ?? 0).toFixed(0).padStart(12))
+        .join(' ')}`,
+    );
+  });
+}
+
 /**
  * The platform runs as deployed: scripts/dev.ts (what `make prod` execs) with NODE_ENV=production,
  * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
  * child process of its own so its JavaScript does not share B's event loop.
  *
  * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`
- * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase). Loopback only; its own database,
+ * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase)
+ * `[--timeline=6]` (the first seconds of the noisy phase in 500 ms steps: B's slowest order due in each
+ * and the CPU of every process; 0 leaves it out). Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
@@ -342,6 +451,7 @@ async function main(): Promise<void> {
     process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const profileDir = option('cpu-prof');
   const profiled = option('cpu-prof-roles')?.split(',') ?? ['gateway', 'trading'];
+  const timeline = Number(option('timeline') ?? 6);
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here shares 127.0.0.1, so the per-IP request limit is lifted; per-user and
@@ -384,6 +494,8 @@ async function main(): Promise<void> {
     const cpu0 = cpuSnapshot([process.pid]);
     const quiet = await steadyOrders(url, b, rate, seconds, acked);
     const cpu1 = cpuSnapshot([process.pid]);
+    // The sampler starts before A so that it is running when A's burst begins.
+    const samples = sampleCpu(timeline > 0 ? timeline + 10 : 0);
     const abuse = await runAbuser(
       { url, wsUrl, a, seconds: seconds + 1, kinds },
       path.join(env.tmpDir, 'abuse.json'),
@@ -391,9 +503,11 @@ async function main(): Promise<void> {
     // No ramp: A's opening burst (sockets, subscriptions, first requests) is part of the abuse.
     await abuse.started;
     const cpu2 = cpuSnapshot([process.pid]);
+    const noisyAt = Date.now();
     if (profileDir) await profilePhase(profileDir, 'start', profiled);
     const noisy = await steadyOrders(url, b, rate, seconds, acked);
     const cpu3 = cpuSnapshot([process.pid]);
+    const cpuSamples = await samples;
     if (profileDir) await profilePhase(profileDir, 'stop noisy', profiled);
     const abuseCounts = await abuse.counts;
 
@@ -448,6 +562,7 @@ async function main(): Promise<void> {
       `B's slowest order by second due (noisy): ${noisy.worstBySecond.map((v) => v.toFixed(0)).join(' ')} ms`,
     );
     console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
+    if (timeline > 0) printTimeline(noisy.byDue, cpuSamples, noisyAt, Math.min(timeline, seconds));
     console.log(
       `B acknowledged ${acked.size}: missing ${missing}, duplicated ${duplicated}, status differs ${differs}, wrong fills ${badFills}`,
     );
@@ -470,6 +585,8 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--abuser') {
   await abuser(process.argv[3] ?? '');
+} else if (process.argv[2] === '--sampler') {
+  await sampler(Number(process.argv[3]), Number(process.argv[4]));
 } else {
   await main();
 }

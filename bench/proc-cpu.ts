@@ -50,6 +50,7 @@ function labelOf(p: ProcInfo, database?: string): string {
   if (sub?.[1]) return /worker/.test(cmd) ? `${sub[1]} worker` : sub[1];
   if (cmd.includes('gateway/')) return 'gateway';
   if (cmd.includes('--abuser')) return 'load: abuser';
+  if (cmd.includes('--sampler')) return 'bench: cpu sampler';
   if (cmd.includes('--hive ')) return cmd.includes(' router ') ? 'hive router' : 'hive default';
   if (cmd.includes('bench/')) return 'load: bench';
   if (cmd.includes('scripts/dev.ts')) return 'run command';

@@ -35,7 +35,13 @@ import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import type { OperationLimits } from '../operation-limits.js';
-import { inTurn, SubscriptionDocuments, SubscriptionRateLimits } from './subscription.limits.js';
+import {
+  inTurn,
+  SubscribeLines,
+  SubscriptionDocuments,
+  SubscriptionRateLimits,
+  type SubscribeLine,
+} from './subscription.limits.js';
 import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
@@ -64,8 +70,8 @@ interface Connection {
   /** Ids of held subscriptions that also count against the account-subscription caps. */
   privateLeases: Set<string>;
   closed: boolean;
-  /** Settles when the socket's previous subscribe has been handled (see {@link inTurn}). */
-  turn: Promise<void>;
+  /** The user's subscribe line, shared by the user's sockets here (see {@link SubscribeLines}). */
+  line: SubscribeLine;
 }
 
 /** The configuration the ws path reads. */
@@ -165,6 +171,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
   });
   const rates = new SubscriptionRateLimits(opts.redis, config);
   const documents = new SubscriptionDocuments();
+  const lines = new SubscribeLines();
   // Printed once per document (documents are shared, see SubscriptionDocuments), not per subscribe.
   const printed = new WeakMap<DocumentNode, string>();
   const sourceOf = (document: DocumentNode): string => {
@@ -294,7 +301,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           leases: new Map(),
           privateLeases: new Set(),
           closed: false,
-          turn: Promise.resolve(),
+          line: lines.acquire(claims.userId),
         };
         connections.set(socket, connection);
         metrics.sockets.inc();
@@ -307,6 +314,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         if (!c) return;
         metrics.sockets.dec();
         c.closed = true;
+        lines.release(c.claims.userId);
         clearTimeout(c.expiry);
         if (c.recheck) clearTimeout(c.recheck);
         rates.forgetSocket(c.socketKey);
@@ -321,7 +329,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           });
           return refuse(undefined, [err]);
         }
-        return inTurn(connection, async () => {
+        return inTurn(connection.line, async () => {
           const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
           if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
           const schema = opts.planner().validationSchema;
