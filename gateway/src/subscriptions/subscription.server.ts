@@ -46,7 +46,7 @@ import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
 import { SubscriptionQuota } from './subscription.quota.js';
-import { SocketSubscriber, type SocketSubscriberOptions } from './subscription.subscriber.js';
+import { SocketSubscriber, WriteBatch, type SocketSubscriberOptions } from './subscription.subscriber.js';
 
 /** Close codes the gateway uses beyond graphql-ws' own. */
 export const GatewayCloseCode = {
@@ -72,6 +72,8 @@ interface Connection {
   closed: boolean;
   /** The user's subscribe line, shared by the user's sockets here (see {@link SubscribeLines}). */
   line: SubscribeLine;
+  /** Batches the frames this socket gets in one run of callbacks (see {@link WriteBatch}). */
+  batch: WriteBatch;
 }
 
 /** The configuration the ws path reads. */
@@ -249,6 +251,8 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         const socket = ctx.extra.socket;
         const ip = gatewayClientIp(ctx.extra.request);
         const requestId = requestIdFrom(ctx.extra.request.headers);
+        // The TCP socket under the WebSocket, for batching the frames of one tick (WriteBatch).
+        const tcp = ctx.extra.request.socket;
         // The upgrade request is read only here; graphql-ws would otherwise keep it (its headers, its
         // stream state) for the life of the socket, a few KB of every idle subscriber.
         (ctx.extra as { request: unknown }).request = undefined;
@@ -302,6 +306,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           privateLeases: new Set(),
           closed: false,
           line: lines.acquire(claims.userId),
+          batch: new WriteBatch(tcp, () => connection.leases.size > 1),
         };
         connections.set(socket, connection);
         metrics.sockets.inc();
@@ -404,6 +409,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         // Events bypass graphql-ws' per-client serialization: the stream serializes each one once and
         // this subscriber writes the frame (see SocketSubscriber); graphql-ws still owns the protocol.
         const subscriber = new SocketSubscriber(socket, id, {
+          batch: connection.batch,
           ...opts.backpressure,
           metrics,
           onOverflow: () => {

@@ -1,7 +1,9 @@
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSubscriptionMetrics, type SubscriptionMetrics } from './subscription.metrics.js';
-import { SocketSubscriber, type FrameSocket } from './subscription.subscriber.js';
+import type { Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { SocketSubscriber, WriteBatch, type FrameSocket } from './subscription.subscriber.js';
 
 /** A socket whose buffered amount the test sets; it records the frames written. */
 class TestSocket implements FrameSocket {
@@ -144,5 +146,83 @@ describe('SocketSubscriber', () => {
     socket.readyState = 3;
     s.deliver(tick('AAPL', '1'));
     expect(socket.frames).toHaveLength(0);
+  });
+});
+
+describe('WriteBatch', () => {
+  /** A real WebSocket pair on loopback; counts the system-call-level writes of the server's TCP socket. */
+  async function pair(): Promise<{
+    server: WebSocket;
+    tcp: Socket;
+    writes: () => number;
+    received: string[];
+    close: () => Promise<void>;
+  }> {
+    vi.useRealTimers();
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    const accepted = new Promise<[WebSocket, Socket]>((resolve) =>
+      wss.once('connection', (ws, req) => resolve([ws, req.socket])),
+    );
+    const { port } = wss.address() as { port: number };
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    const received: string[] = [];
+    client.on('message', (m: Buffer) => received.push(m.toString()));
+    await new Promise((r) => client.once('open', r));
+    const [server, tcp] = await accepted;
+    // net.Socket's stream methods: `_write` for one chunk, `_writev` for what piled up while corked.
+    let writes = 0;
+    const internals = tcp as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = internals[name].bind(tcp);
+      internals[name] = (...args: unknown[]): void => {
+        writes++;
+        original(...args);
+      };
+    }
+    return {
+      server,
+      tcp,
+      writes: () => writes,
+      received,
+      close: async () => {
+        client.close();
+        await new Promise<void>((r) => wss.close(() => r()));
+      },
+    };
+  }
+
+  it('writes the frames one socket gets in one run of callbacks together', async () => {
+    const p = await pair();
+    const batch = new WriteBatch(p.tcp, () => true);
+    const subs = ['1', '2', '3'].map(
+      (id) => new SocketSubscriber(p.server, id, { metrics, onOverflow: () => undefined, batch }),
+    );
+    for (const sub of subs) sub.deliver(tick('AAPL', '1.00'));
+    await new Promise((r) => setImmediate(r));
+    expect(p.writes()).toBe(1);
+    await vi.waitFor(() => expect(p.received).toHaveLength(3));
+    expect(p.received.map((f) => (JSON.parse(f) as { id: string }).id)).toEqual(['1', '2', '3']);
+    // The next run starts a new batch.
+    for (const sub of subs) sub.deliver(tick('AAPL', '1.01'));
+    await new Promise((r) => setImmediate(r));
+    expect(p.writes()).toBe(2);
+    await p.close();
+  });
+
+  it('leaves a socket with one subscription alone: each frame is written at once', async () => {
+    const p = await pair();
+    const sub = new SocketSubscriber(p.server, '1', {
+      metrics,
+      onOverflow: () => undefined,
+      batch: new WriteBatch(p.tcp, () => false),
+    });
+    sub.deliver(tick('AAPL', '1.00'));
+    sub.deliver(tick('MSFT', '2.00'));
+    await new Promise((r) => setImmediate(r));
+    // ws corks around each frame's header and payload itself: one write per frame.
+    expect(p.writes()).toBe(2);
+    await vi.waitFor(() => expect(p.received).toHaveLength(2));
+    await p.close();
   });
 });
