@@ -48,6 +48,9 @@ function databaseName(url: string): string {
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'tradesage-bootstrap' });
+  // A lost connection rejects the running query; its `error` event must not end the process (as in
+  // runMigrations).
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);

@@ -5,10 +5,10 @@
  * loopback proxy that stops forwarding) is given up after the client-side query timeout.
  */
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrlOf, createTestEnv, type TestEnv } from '../test/support/env.js';
-import { createPool, withPlatform } from './db.js';
+import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
+import { createPool, ident, withPlatform } from './db.js';
 
 const SYSTEM = { kind: 'system' } as const;
 /** Short, so the client-side timeout (statement timeout plus its margin) comes soon. */
@@ -20,7 +20,7 @@ const pools: pg.Pool[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv('db_conn_loss');
-  admin = new pg.Pool({ connectionString: adminUrlOf(env.config), max: 1 });
+  admin = createTestPool(adminUrlOf(env.config), 1);
 });
 
 afterAll(async () => {
@@ -120,4 +120,49 @@ describe('a connection lost under a checked-out client', () => {
       await proxy.close();
     }
   }, 60_000);
+});
+
+describe('a pool ended just before its database is dropped WITH (FORCE)', () => {
+  // pool.end() resolves once it has asked its idle connections to close, not once they have, so the
+  // drop can still terminate one (57P01), as every test file's env.cleanup() may do right after its
+  // services and pools end. pg-pool re-emits that error on the pool: without a listener there, an
+  // uncaught exception that fails the whole vitest run (which is how this test fails).
+  let n = 0;
+  it.each([
+    [
+      'a service pool (createPool)',
+      (url: string): pg.Pool =>
+        createPool({ DB_POOL_MAX: 3, DB_STATEMENT_TIMEOUT_MS: 5_000 }, url, 'db-force-drop-test'),
+    ],
+    ['a test pool (createTestPool)', (url: string): pg.Pool => createTestPool(url, 3)],
+  ])('%s outlives the termination of its closing connections', async (_name, poolFor) => {
+    n += 1;
+    const database = `${new URL(env.config.DATABASE_URL).pathname.slice(1)}_drop${n}`;
+    const dropper = createTestPool(env.config.DATABASE_ADMIN_URL, 1);
+    await dropper.query(`CREATE DATABASE ${ident(database)}`);
+    try {
+      const url = new URL(env.config.DATABASE_ADMIN_URL);
+      url.pathname = `/${database}`;
+      const pool = poolFor(url.toString());
+      const clients = await Promise.all([1, 2, 3].map(() => pool.connect()));
+      for (const c of clients) c.release();
+      // 'remove' comes when a connection has closed, after anything the server sent on it.
+      const closed = new Promise<void>((resolve) => {
+        let open = clients.length;
+        pool.on('remove', () => {
+          open -= 1;
+          if (open === 0) resolve();
+        });
+      });
+      await pool.end();
+      // At once, on a connection already open: the closing backends may not have read their Terminate.
+      await dropper.query(`DROP DATABASE ${ident(database)} WITH (FORCE)`);
+      await closed;
+      const left = await dropper.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      expect(left.rowCount).toBe(0);
+    } finally {
+      await dropper.query(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
+      await dropper.end();
+    }
+  });
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { processEnv, type Config } from '../../lib/config.js';
 import { dropDatabase, initDatabase } from '../../lib/db-bootstrap.js';
 import { PLATFORM_MIGRATIONS } from '../../schema/platform-migrations.js';
@@ -133,4 +134,20 @@ export function adminUrlOf(config: Config): string {
   const u = new URL(config.DATABASE_ADMIN_URL);
   u.pathname = new URL(config.DATABASE_URL).pathname;
   return u.toString();
+}
+
+/**
+ * A plain pg pool for a test's own queries (superuser checks, app-role transactions), with the `error`
+ * listeners lib/db.ts's createPool gives the services' pools. They matter at teardown: `pool.end()`
+ * resolves once it has asked its idle connections to close, not once they have, so the
+ * `DROP DATABASE ... WITH (FORCE)` of `cleanup()` can still terminate one of them. Its 57P01 then
+ * arrives as an `error` event, which pg-pool re-emits on the pool: with no listener there, an uncaught
+ * exception that failed a whole vitest run.
+ */
+export function createTestPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  // Idle (and ending) clients report to the pool; a checked-out client's error rejects its query.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
 }

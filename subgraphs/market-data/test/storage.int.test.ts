@@ -5,6 +5,7 @@ import { Dec, vwapOf } from '../src/decimal.js';
 import { GbmSimulator } from '../src/feed/simulator.js';
 import type { MarketDataService } from '../src/service.js';
 import type { Tick } from '../../../contracts/market-tick.js';
+import { createTestPool } from '../../../test/support/env.js';
 import { createMarketTestEnv, tick, type MarketTestEnv } from './helpers.js';
 import { SIMULATED } from './instruments.js';
 
@@ -22,10 +23,7 @@ beforeAll(async () => {
   });
   svc = env.service();
   await svc.start();
-  admin = new pg.Pool({
-    connectionString: env.config.DATABASE_URL.replace('tradesage_app', 'postgres'),
-    max: 2,
-  });
+  admin = createTestPool(env.config.DATABASE_URL.replace('tradesage_app', 'postgres'), 2);
 });
 
 afterAll(async () => {

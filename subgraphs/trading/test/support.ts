@@ -6,10 +6,10 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import type { JWTVerifyGetKey } from 'jose';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Role } from '../../../lib/auth.js';
 import { createPool } from '../../../lib/db.js';
-import { adminUrlOf, createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../../../test/support/env.js';
 import { ingressWebSocket } from '../../../test/support/ingress.js';
 import { createTestProvisioner, paperAccountOf } from '../../../test/support/tenants.js';
 import { createTestSigner } from '../../../test/support/tokens.js';
@@ -107,7 +107,7 @@ export async function createTradingTestEnv(
   const config = env.config;
   const signer = await createTestSigner(config, 'trading-test');
   const jwks = signer.jwks;
-  const admin = new pg.Pool({ connectionString: adminUrlOf(config), max: 3 });
+  const admin = createTestPool(adminUrlOf(config), 3);
   const ownerPool = createPool(config, config.DATABASE_OWNER_URL, 'trading-test-owner');
   const appPool = createPool(config, config.DATABASE_URL, 'trading-test-app');
   const provisioning = createTestProvisioner(config, { ownerPool, appPool }, 'trading-test');

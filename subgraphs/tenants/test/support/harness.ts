@@ -6,11 +6,17 @@ import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { AccessTokenVerifier, type Role } from '../../../../lib/auth.js';
 import { PROJECT_ROOT } from '../../../../lib/config.js';
 import type { HttpService } from '../../../../lib/http.js';
-import { adminUrlOf, createTestEnv, type TestConfig, type TestEnv } from '../../../../test/support/env.js';
+import {
+  adminUrlOf,
+  createTestEnv,
+  createTestPool,
+  type TestConfig,
+  type TestEnv,
+} from '../../../../test/support/env.js';
 import { subgraphGql, type GraphQLResult } from '../../../../test/support/graphql.js';
 import { createTestSigner } from '../../../../test/support/tokens.js';
 import { eventually } from '../../../../test/support/wait.js';
@@ -81,8 +87,8 @@ export async function startHarness(name: string, overrides: Record<string, strin
     await env.cleanup();
     throw err;
   }
-  const admin = new pg.Pool({ connectionString: adminUrlOf(config), max: 3 });
-  const app = new pg.Pool({ connectionString: config.DATABASE_URL, max: 3 });
+  const admin = createTestPool(adminUrlOf(config), 3);
+  const app = createTestPool(config.DATABASE_URL, 3);
 
   const token = (caller: Caller): Promise<string> =>
     signer.sign({ ...caller, email: `${caller.userId.slice(0, 8)}@example.com` });

@@ -11,10 +11,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import type { TenantsConfig } from '../../../src/config.js';
 import { createPool } from '../../../../../lib/db.js';
-import { adminUrlOf, createTestEnv, type TestEnv } from '../../../../../test/support/env.js';
+import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../../../../../test/support/env.js';
 import { startTestSshd, type TestSshd } from '../../../../../test/support/sshd.js';
 import { createTestProvisioner, type TestProvisioner } from '../../../../../test/support/tenants.js';
 import { BackupKeyring, parseBackupKeys } from '../../../src/backup/backup-crypto.js';
@@ -91,7 +91,7 @@ export async function startBackupContext(
   const ownerPool = createPool(config, config.DATABASE_OWNER_URL, 'backup-test-owner');
   const appPool = createPool(config, config.DATABASE_URL, 'backup-test-app');
   const adminUrl = adminUrlOf(config);
-  const admin = new pg.Pool({ connectionString: adminUrl, max: 3 });
+  const admin = createTestPool(adminUrl, 3);
   const provisioning = createTestProvisioner(config, { ownerPool, appPool }, 'backup-test');
   const { repo, provisioner } = provisioning;
   return {
