@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processEnv } from '../lib/config.js';
 import { tenantSchemaName } from '../lib/db.js';
@@ -24,7 +24,7 @@ import {
 } from './support/chaos-load.js';
 import type { RunningCluster } from '../scripts/cluster/cluster.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
-import { adminUrlOf, createTestEnv, type TestEnv } from './support/env.js';
+import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from './support/env.js';
 import { runCommandEnv } from './support/run-command.js';
 import { startTestSshd, type TestSshd } from './support/sshd.js';
 import { eventually } from './support/wait.js';
@@ -178,7 +178,7 @@ beforeAll(async () => {
   tc = await startTestCluster(env.tmpDir, vars, undefined, (c) => {
     starting = c;
   });
-  admin = new pg.Pool({ connectionString: adminUrlOf(env.config), max: 2 });
+  admin = createTestPool(adminUrlOf(env.config), 2);
   url = `http://127.0.0.1:${tc.cluster.plan.ports.entry}/graphql`;
   wsUrl = url.replace('http:', 'ws:');
 
