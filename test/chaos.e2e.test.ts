@@ -296,8 +296,9 @@ describe(`chaos (${FULL ? 'full' : 'short'} form): one part killed at a time und
       what: 'every subscriber ticking again',
     });
     // The sessions made before the failover still work: no sign-in again. Right after it a request
-    // may still meet a replica that HAProxy has not taken back yet (503, INTERNAL_SERVER_ERROR): that
-    // is retried, as a client would; UNAUTHENTICATED is not.
+    // may still be refused retryably (INTERNAL_SERVER_ERROR, 503 with Retry-After: the gateway's rate
+    // limits not synced yet, a session not checked yet): that is retried, as a client would;
+    // UNAUTHENTICATED is not. Measured after the orders and ticks above, so never below them.
     for (const o of owners) {
       const r = await eventually(
         async () => {

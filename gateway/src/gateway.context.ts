@@ -83,11 +83,19 @@ export function createContextBuilder(deps: {
     }
 
     // Counted even when the token is bad, so a flood of forged tokens hits the IP limit.
-    const verdict = deps.limiter.check({
-      ip: clientIp,
-      userId: auth?.userId,
-      tenantId: auth?.tenantId,
-    });
+    let verdict;
+    try {
+      verdict = deps.limiter.check({ ip: clientIp, userId: auth?.userId, tenantId: auth?.tenantId });
+    } catch (err) {
+      // The counters could not sync with Redis for a while (a failover): refused, but retryable.
+      const wait = unavailableRetryAfter(err);
+      if (wait === undefined || !(err instanceof AppError)) throw err;
+      deps.logger.warn({ requestId, err }, 'rate limits not checked: Redis is unavailable');
+      throw refusal(err, 503, [
+        ['retry-after', String(wait)],
+        ['cache-control', 'no-store'],
+      ]);
+    }
     if (!verdict.allowed) {
       deps.metrics.rateLimited.inc({ scope: verdict.scope });
       deps.logger.info({ requestId, scope: verdict.scope, clientIp }, 'rate limited');

@@ -8,6 +8,7 @@
  * One replica alone is exact; across replicas a key learns the others' counts at most one sync plus
  * a round trip late (docs/security.md). A process that cannot sync for `staleMs` fails closed.
  */
+import { unavailable } from '../../lib/errors.js';
 import type { Redis } from '../../lib/redis.js';
 
 // KEYS: counters; ARGV[1]: the window (ms); ARGV[i + 1]: the amount to add to KEYS[i]. A counter is
@@ -222,10 +223,16 @@ export class WindowSync {
     return this.running;
   }
 
-  /** Throws when syncs have failed for longer than `staleMs`. */
+  /**
+   * Throws when syncs have failed for longer than `staleMs`: lib/errors `unavailable`, so the request is
+   * refused retryably (503 with Retry-After) like any check that cannot be made now, not masked as an
+   * unexpected 500 (what a Redis failover showed clients for a second or two, bench/redis-failover.ts).
+   */
   assertFresh(): void {
     if (this.failingSince !== undefined && Date.now() - this.failingSince > this.staleMs) {
-      throw new Error(`rate-limit counters not synced with Redis for over ${this.staleMs} ms`);
+      throw unavailable(
+        `Rate limits could not be checked (counters not synced with Redis for over ${this.staleMs} ms); retry`,
+      );
     }
   }
 

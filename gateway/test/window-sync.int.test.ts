@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unavailableRetryAfter } from '../../lib/errors.js';
 import { createTestEnv, freePorts, type TestEnv } from '../../test/support/env.js';
 import { eventually } from '../../test/support/wait.js';
 import { WindowSync } from '../src/window-sync.counter.js';
@@ -109,7 +110,7 @@ describe('window counters', () => {
     expect(await raw().get(`${prefix}rl:ip:10.0.0.3`)).toBe('2');
   });
 
-  it('fail closed once Redis has been unreachable for longer than staleMs', async () => {
+  it('fail closed, retryably, once Redis has been unreachable for longer than staleMs', async () => {
     const [port] = await freePorts(1);
     const sync = replica({ url: `redis://127.0.0.1:${port}`, staleMs: 100 });
     const c = sync.counter('rl:ip', 10, 60);
@@ -124,5 +125,7 @@ describe('window counters', () => {
       }
     }, 'a refusal to decide without Redis');
     expect(String(error)).toMatch(/not synced with Redis/);
+    // Refused retryably (the gateway answers 503 with Retry-After), not as an unexpected error.
+    expect(unavailableRetryAfter(error)).toBe(1);
   });
 });

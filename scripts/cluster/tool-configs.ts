@@ -23,6 +23,16 @@ export interface PgbouncerInput {
   statementTimeoutMs: number;
 }
 
+/** The body of HAProxy's own 503 (see {@link haproxyConfig}). */
+const UNAVAILABLE_BODY = JSON.stringify({
+  errors: [
+    {
+      message: 'No replica can take the request now; retry',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', retryAfter: 1 },
+    },
+  ],
+});
+
 /** haproxy.cfg: the public entry on GATEWAY_PORT and one frontend per subgraph, all health-checked on /ready. */
 export function haproxyConfig(plan: ClusterPlan): string {
   const { ports } = plan;
@@ -51,6 +61,15 @@ export function haproxyConfig(plan: ClusterPlan): string {
     // checked every 500 ms, so it takes new connections soon after it is ready again.
     '  default-server inter 1s downinter 500ms fall 2 rise 2',
     ...replicas.map((p, i) => `  server ${name}-${i + 1} 127.0.0.1:${p} check`),
+    // When every replica fails /ready at once, a dependency they all share is what failed (a Redis
+    // failover): taking them all out helps nobody. Then the same replicas are used unchecked (Envoy's
+    // "panic mode"), so each answers for itself (a retryable refusal, or the answer once Redis is back)
+    // instead of HAProxy's 503 until two checks in a row pass on each hop: queries came back 2.5-5 s
+    // after the new primary answered, since the gateways' /ready also waits for every subgraph's
+    // frontend to have a replica up (bench/redis-failover.ts, docs/reliability.md). While one replica
+    // is up, only the checked servers are used.
+    '  option allbackups',
+    ...replicas.map((p, i) => `  server ${name}-${i + 1}-unchecked 127.0.0.1:${p} backup`),
     '',
   ];
   const lines = [
@@ -69,6 +88,9 @@ export function haproxyConfig(plan: ClusterPlan): string {
     // WebSocket upgrades become tunnels: no idle cut under 2 h (the issue asks for at least 1 h).
     '  timeout tunnel 2h',
     '  timeout client-fin 5s',
+    // HAProxy's own refusal (no replica can take the request: all killed) in the shape clients retry:
+    // a GraphQL error with retryAfter and Retry-After, like the gateway's own (lib/errors unavailable).
+    `  http-error status 503 content-type application/json hdr retry-after 1 string '${UNAVAILABLE_BODY}'`,
     '',
     'frontend stats',
     `  bind 127.0.0.1:${ports.haproxyStats}`,

@@ -82,6 +82,17 @@ describe('tool configurations', () => {
     expect(trading).toContain('balance hdr(authorization)');
     expect(trading).toContain('hash-type consistent');
     expect(cfg.match(/balance leastconn/g)).toHaveLength(6);
+    // Every replica is also an unchecked backup, used only while all of them fail /ready (a shared
+    // dependency failing over); scripts/cluster/haproxy-failover.int.test.ts runs it.
+    expect(trading).toContain('option allbackups');
+    for (const [i, port] of (plan.ports.replicas['trading'] ?? []).entries()) {
+      expect(trading).toContain(`server trading-${i + 1} 127.0.0.1:${port} check\n`);
+      expect(trading).toContain(`server trading-${i + 1}-unchecked 127.0.0.1:${port} backup`);
+    }
+    expect(cfg.match(/option allbackups/g)).toHaveLength(7);
+    expect(cfg).toMatch(
+      /http-error status 503 content-type application\/json hdr retry-after 1 string '\{.*\}'/,
+    );
   });
 
   it('PgBouncer: transaction pooling, the owner role per session, TLS required from clients', () => {
