@@ -160,9 +160,19 @@ module.exports = { createHash: (kind) => createHash(kind) };
 `;
 
 /**
+ * `negotiator` as @apollo/server imports it: lib/negotiator-memo.ts, the package with its answers
+ * remembered per Accept header (Apollo Server negotiates the media type on every request, ~2% of the
+ * gateway's CPU in the orders bench, BENCHMARKS.md). Other importers (Express) keep the package.
+ */
+const NEGOTIATOR = 'negotiator';
+const APOLLO_SERVER_DIR = '/node_modules/@apollo/server/';
+// Resolved from the project's root (the onLoad below), bundled like any source file.
+const MEMO_NEGOTIATOR = "module.exports = require('./lib/negotiator-memo.ts').MemoNegotiator;\n";
+
+/**
  * Bundles packages, except EXTERNAL_PACKAGES, replaces what only Apollo's usage telemetry needs with
  * a stub (in the gateway's bundle, the only one with @apollo/gateway), and gives Apollo's hashing
- * Node's crypto (see NATIVE_CREATEHASH).
+ * Node's crypto (see NATIVE_CREATEHASH) and its content negotiation a memory (see MEMO_NEGOTIATOR).
  */
 function packagesPlugin(): Plugin {
   return {
@@ -171,6 +181,9 @@ function packagesPlugin(): Plugin {
       build.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith('node:')) return undefined;
         if (args.path === APOLLO_CREATEHASH) return { path: args.path, namespace: 'apollo-createhash' };
+        if (args.path === NEGOTIATOR && args.importer.split(path.sep).join('/').includes(APOLLO_SERVER_DIR)) {
+          return { path: args.path, namespace: 'apollo-negotiator' };
+        }
         if (
           APOLLO_TELEMETRY_ONLY.has(args.path) &&
           args.importer.split(path.sep).join('/').endsWith(APOLLO_TELEMETRY_MODULE)
@@ -186,6 +199,11 @@ function packagesPlugin(): Plugin {
       build.onLoad({ filter: /.*/, namespace: 'apollo-createhash' }, () => ({
         contents: NATIVE_CREATEHASH,
         loader: 'js',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'apollo-negotiator' }, () => ({
+        contents: MEMO_NEGOTIATOR,
+        loader: 'js',
+        resolveDir: PROJECT_ROOT,
       }));
     },
   };
