@@ -13,13 +13,24 @@ const MAX_ACCEPT_HEADERS = 64;
 /** Preferred types by Accept header (undefined: no header), then by the offered types. */
 const preferred = new Map<string | undefined, Map<string, readonly string[]>>();
 
-/** {@link Negotiator} whose `mediaTypes` (and so `mediaType`) answers from memory when it can. */
+/** {@link Negotiator} whose `mediaType` and `mediaTypes` answer from memory when they can. */
 export class MemoNegotiator extends Negotiator {
+  override mediaType(available?: readonly string[]): string | undefined {
+    const types = this.remembered(available);
+    return types ? types[0] : super.mediaType(available);
+  }
+
   override mediaTypes(available?: readonly string[]): string[] {
+    // A copy: the caller owns what it gets, as with the package.
+    const types = this.remembered(available);
+    return types ? [...types] : super.mediaTypes(available);
+  }
+
+  /** The package's answer for a plain Accept header and offer, remembered; undefined for others. */
+  private remembered(available: readonly string[] | undefined): readonly string[] | undefined {
     const accept = this.request.headers['accept'];
-    if (typeof accept === 'object' || !available?.every((t) => typeof t === 'string' && !t.includes('\n'))) {
-      return super.mediaTypes(available);
-    }
+    if (typeof accept === 'object' || !available) return undefined;
+    for (const t of available) if (typeof t !== 'string' || t.includes('\n')) return undefined;
     let byOffer = preferred.get(accept);
     if (!byOffer) {
       if (preferred.size >= MAX_ACCEPT_HEADERS) preferred.clear();
@@ -31,7 +42,6 @@ export class MemoNegotiator extends Negotiator {
       types = super.mediaTypes(available);
       byOffer.set(offer, types);
     }
-    // A copy: the caller owns what it gets, as with the package.
-    return [...types];
+    return types;
   }
 }
