@@ -71,6 +71,9 @@ describe('bundle', () => {
     const { metafile } = await bundle([{ name: 'trading', entry: 'subgraphs/trading/src/index.ts' }]);
     const inputs = Object.keys(metafile.inputs);
     expect(inputs).toContain('apollo-createhash:@apollo/utils.createhash');
+    expect(metafile.inputs['apollo-createhash:@apollo/utils.createhash']?.imports.map((i) => i.path)).toEqual(
+      ['lib/query-hash-memo.ts'],
+    );
     expect(inputs.filter((f) => f.includes('node_modules/sha.js/'))).toEqual([]);
   }, 120_000);
 

@@ -149,15 +149,13 @@ module.exports = new Proxy({}, {
 }
 
 /**
- * `@apollo/utils.createhash` as it behaves unbundled: Node's crypto. Bundled, its own check
- * (`module.require` exists) fails inside esbuild's CommonJS wrapper, and Apollo Server hashed every
- * request's query with sha.js in JavaScript (~1.4% of the gateway's and trading's CPU in the orders
- * bench, BENCHMARKS.md).
+ * `@apollo/utils.createhash` as lib/query-hash-memo.ts: Node's crypto (bundled, the package's own
+ * check, `module.require` exists, fails inside esbuild's CommonJS wrapper, and Apollo Server hashed
+ * every request's query with sha.js in JavaScript, ~1.4% of the gateway's and trading's CPU in the
+ * orders bench), with the hex digest of a query text remembered (BENCHMARKS.md).
  */
 const APOLLO_CREATEHASH = '@apollo/utils.createhash';
-const NATIVE_CREATEHASH = `const { createHash } = require('node:crypto');
-module.exports = { createHash: (kind) => createHash(kind) };
-`;
+const NATIVE_CREATEHASH = "module.exports = require('./lib/query-hash-memo.ts');\n";
 
 /**
  * `negotiator` as @apollo/server imports it: lib/negotiator-memo.ts, the package with its answers
@@ -166,7 +164,8 @@ module.exports = { createHash: (kind) => createHash(kind) };
  */
 const NEGOTIATOR = 'negotiator';
 const APOLLO_SERVER_DIR = '/node_modules/@apollo/server/';
-// Resolved from the project's root (the onLoad below), bundled like any source file.
+// Resolved from the project's root (the onLoad below), bundled like any source file; so is
+// NATIVE_CREATEHASH's module.
 const MEMO_NEGOTIATOR = "module.exports = require('./lib/negotiator-memo.ts').MemoNegotiator;\n";
 
 /**
@@ -199,6 +198,7 @@ function packagesPlugin(): Plugin {
       build.onLoad({ filter: /.*/, namespace: 'apollo-createhash' }, () => ({
         contents: NATIVE_CREATEHASH,
         loader: 'js',
+        resolveDir: PROJECT_ROOT,
       }));
       build.onLoad({ filter: /.*/, namespace: 'apollo-negotiator' }, () => ({
         contents: MEMO_NEGOTIATOR,
