@@ -71,7 +71,25 @@ describe('bundle', () => {
     const { metafile } = await bundle([{ name: 'trading', entry: 'subgraphs/trading/src/index.ts' }]);
     const inputs = Object.keys(metafile.inputs);
     expect(inputs).toContain('apollo-createhash:@apollo/utils.createhash');
+    expect(metafile.inputs['apollo-createhash:@apollo/utils.createhash']?.imports.map((i) => i.path)).toEqual(
+      ['lib/query-hash-memo.ts'],
+    );
     expect(inputs.filter((f) => f.includes('node_modules/sha.js/'))).toEqual([]);
+  }, 120_000);
+
+  it("gives Apollo Server's content negotiation a memory (lib/negotiator-memo.ts); Express keeps the package", async () => {
+    const { metafile } = await bundle([{ name: 'trading', entry: 'subgraphs/trading/src/index.ts' }]);
+    const importers = (path: string): string[] =>
+      Object.entries(metafile.inputs)
+        .filter(([, input]) => input.imports.some((i) => i.path === path))
+        .map(([file]) => file);
+    expect(importers('apollo-negotiator:negotiator').length).toBeGreaterThan(0);
+    expect(importers('apollo-negotiator:negotiator').every((f) => f.includes('@apollo/server/'))).toBe(true);
+    expect(importers('lib/negotiator-memo.ts')).toEqual(['apollo-negotiator:negotiator']);
+    const pkg =
+      Object.keys(metafile.inputs).find((f) => /node_modules\/negotiator\/index\.js$/.test(f)) ?? '';
+    expect(importers(pkg)).toContain('lib/negotiator-memo.ts');
+    expect(importers(pkg).some((f) => f.includes('node_modules/accepts/'))).toBe(true);
   }, 120_000);
 });
 

@@ -149,20 +149,29 @@ module.exports = new Proxy({}, {
 }
 
 /**
- * `@apollo/utils.createhash` as it behaves unbundled: Node's crypto. Bundled, its own check
- * (`module.require` exists) fails inside esbuild's CommonJS wrapper, and Apollo Server hashed every
- * request's query with sha.js in JavaScript (~1.4% of the gateway's and trading's CPU in the orders
- * bench, BENCHMARKS.md).
+ * `@apollo/utils.createhash` as lib/query-hash-memo.ts: Node's crypto (bundled, the package's own
+ * check, `module.require` exists, fails inside esbuild's CommonJS wrapper, and Apollo Server hashed
+ * every request's query with sha.js in JavaScript, ~1.4% of the gateway's and trading's CPU in the
+ * orders bench), with the hex digest of a query text remembered (BENCHMARKS.md).
  */
 const APOLLO_CREATEHASH = '@apollo/utils.createhash';
-const NATIVE_CREATEHASH = `const { createHash } = require('node:crypto');
-module.exports = { createHash: (kind) => createHash(kind) };
-`;
+const NATIVE_CREATEHASH = "module.exports = require('./lib/query-hash-memo.ts');\n";
+
+/**
+ * `negotiator` as @apollo/server imports it: lib/negotiator-memo.ts, the package with its answers
+ * remembered per Accept header (Apollo Server negotiates the media type on every request, ~2% of the
+ * gateway's CPU in the orders bench, BENCHMARKS.md). Other importers (Express) keep the package.
+ */
+const NEGOTIATOR = 'negotiator';
+const APOLLO_SERVER_DIR = '/node_modules/@apollo/server/';
+// Resolved from the project's root (the onLoad below), bundled like any source file; so is
+// NATIVE_CREATEHASH's module.
+const MEMO_NEGOTIATOR = "module.exports = require('./lib/negotiator-memo.ts').MemoNegotiator;\n";
 
 /**
  * Bundles packages, except EXTERNAL_PACKAGES, replaces what only Apollo's usage telemetry needs with
  * a stub (in the gateway's bundle, the only one with @apollo/gateway), and gives Apollo's hashing
- * Node's crypto (see NATIVE_CREATEHASH).
+ * Node's crypto (see NATIVE_CREATEHASH) and its content negotiation a memory (see MEMO_NEGOTIATOR).
  */
 function packagesPlugin(): Plugin {
   return {
@@ -171,6 +180,9 @@ function packagesPlugin(): Plugin {
       build.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith('node:')) return undefined;
         if (args.path === APOLLO_CREATEHASH) return { path: args.path, namespace: 'apollo-createhash' };
+        if (args.path === NEGOTIATOR && args.importer.split(path.sep).join('/').includes(APOLLO_SERVER_DIR)) {
+          return { path: args.path, namespace: 'apollo-negotiator' };
+        }
         if (
           APOLLO_TELEMETRY_ONLY.has(args.path) &&
           args.importer.split(path.sep).join('/').endsWith(APOLLO_TELEMETRY_MODULE)
@@ -186,6 +198,12 @@ function packagesPlugin(): Plugin {
       build.onLoad({ filter: /.*/, namespace: 'apollo-createhash' }, () => ({
         contents: NATIVE_CREATEHASH,
         loader: 'js',
+        resolveDir: PROJECT_ROOT,
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'apollo-negotiator' }, () => ({
+        contents: MEMO_NEGOTIATOR,
+        loader: 'js',
+        resolveDir: PROJECT_ROOT,
       }));
     },
   };

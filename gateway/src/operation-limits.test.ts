@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSchema, getIntrospectionQuery, parse, validate } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/config.js';
 import { AppError } from '../../lib/errors.js';
 import {
@@ -11,6 +11,7 @@ import {
   tokenLimitRefusal,
   type LimitsConfig,
 } from './operation-limits.js';
+import { QueryCostModel } from './query-cost.js';
 
 const limits: LimitsConfig = {
   MAX_QUERY_DEPTH: 12,
@@ -152,6 +153,27 @@ describe('OperationLimits.check on the real supergraph', () => {
     expect(real.checkCost(named, 'A', {})).toEqual({ ok: true, cost: 1 + 10 });
     expect(real.checkCost(named, 'B', {})).toEqual({ ok: true, cost: 10 + 10 });
     expect(real.checkCost(named, 'A', {})).toEqual({ ok: true, cost: 1 + 10 });
+  });
+
+  it('keeps the cost of a document whose variables size no list (a mutation with an input)', () => {
+    const place = parse(
+      'mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status trades { id } } }',
+    );
+    const input = (n: number) => ({ input: { accountId: `a${n}`, clientOrderId: `c${n}`, quantity: '1' } });
+    const walks = vi.spyOn(QueryCostModel.prototype, 'cost');
+    const first = real.checkCost(place, 'Place', input(1));
+    expect(first).toEqual({ ok: true, cost: 1 + 10 * 1 + 10 });
+    expect(real.checkCost(place, 'Place', input(2))).toEqual(first);
+    expect(walks).toHaveBeenCalledTimes(1);
+    walks.mockRestore();
+    // Sized by a variable inside a fragment: recomputed per request.
+    const sized = parse(
+      'query Q($n: Int!, $s: ID!) { instrument(symbol: $s) { symbol } accounts { ...A } } fragment A on Account { orders(first: $n) { id } }',
+    );
+    const small = real.checkCost(sized, 'Q', { n: 5, s: 'AAPL' });
+    expect(small).toMatchObject({ ok: true });
+    expect(real.checkCost(sized, 'Q', { n: 5000, s: 'AAPL' })).toMatchObject({ ok: false, limit: 'cost' });
+    expect(real.checkCost(sized, 'Q', { n: 5, s: 'MSFT' })).toEqual(small);
   });
 
   it('passes ordinary client queries by a wide margin', () => {

@@ -2,7 +2,8 @@
  * Every static limit of an operation, refused with QUERY_TOO_COMPLEX before any subgraph is called:
  * tokens (graphql-js' own parser limit), depth, aliases and directives (graphql-armor validation
  * rules) and cost (./query-cost.ts). The HTTP path runs the rules inside Apollo (cached per document)
- * and the cost per request (it depends on variables); other transports call {@link OperationLimits}.
+ * and the cost per request (variables may size lists; a cost no variable can change is kept per
+ * document); other transports call {@link OperationLimits}.
  * Introspection (`__schema`) gets a depth allowance of its own so GraphiQL's and codegen's query
  * (13 levels) works under a small limit; its breadth is bounded by the cost like any other field.
  */
@@ -12,7 +13,6 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   buildSchema,
   GraphQLError,
-  Kind,
   parse,
   validate,
   type DocumentNode,
@@ -22,7 +22,7 @@ import {
 } from 'graphql';
 import type { Config } from '../../lib/config.js';
 import { AppError, queryTooComplex } from '../../lib/errors.js';
-import { QueryCostModel } from './query-cost.js';
+import { costDependsOnVariables, QueryCostModel } from './query-cost.js';
 
 /** Depth allowed under `__schema`, whatever MAX_QUERY_DEPTH is (the introspection query needs 13). */
 export const INTROSPECTION_MAX_DEPTH = 16;
@@ -139,8 +139,13 @@ let shapeOnlySchema: GraphQLSchema | undefined;
 export class OperationLimits {
   private readonly model: QueryCostModel;
   private readonly rules: ValidationRule[];
-  /** Costs of documents whose operations take no variables (Apollo hands back the same parsed document). */
+  /**
+   * Costs of documents whose cost no variable can change (Apollo hands back the same parsed document),
+   * by operation name: a mutation's input variables, say, never size a list.
+   */
   private readonly fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+  /** Whether a document's cost is independent of its variables (see {@link costDependsOnVariables}). */
+  private readonly variableFreeSizes = new WeakMap<DocumentNode, boolean>();
 
   constructor(
     /** The supergraph SDL the cost model was built from (callers rebuild when it changes). */
@@ -191,9 +196,11 @@ export class OperationLimits {
     operationName: string | null | undefined,
     variables: Readonly<Record<string, unknown>> | null | undefined,
   ): number {
-    const fixed = !document.definitions.some(
-      (d) => d.kind === Kind.OPERATION_DEFINITION && (d.variableDefinitions?.length ?? 0) > 0,
-    );
+    let fixed = this.variableFreeSizes.get(document);
+    if (fixed === undefined) {
+      fixed = !costDependsOnVariables(document);
+      this.variableFreeSizes.set(document, fixed);
+    }
     const key = operationName ?? '';
     const known = fixed ? this.fixedCosts.get(document)?.get(key) : undefined;
     if (known !== undefined) return known;

@@ -2,6 +2,7 @@
  * Static cost of an operation against the supergraph, computed before any subgraph is called.
  */
 import {
+  BREAK,
   buildSchema,
   Kind,
   parse,
@@ -15,6 +16,7 @@ import {
   type SelectionSetNode,
   type TypeNode,
   type ValueNode,
+  visit,
 } from 'graphql';
 
 /** How list sizes and fetches are weighed; see the module comment. */
@@ -52,6 +54,23 @@ function unwrap(type: TypeNode): { name: string; list: boolean } {
     t = t.type;
   }
   return { name: t.name.value, list };
+}
+
+/**
+ * True when a variable can change the document's cost: some size argument (`first`, `last`, `limit`)
+ * takes a variable. Variables reach {@link QueryCostModel.cost} nowhere else, so the cost of any other
+ * document (a mutation's input, say) is the same whatever its variables.
+ */
+export function costDependsOnVariables(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Argument(node) {
+      if (node.value.kind !== Kind.VARIABLE || !SIZE_ARGS.includes(node.name.value)) return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
 }
 
 function intOf(value: ValueNode | undefined): number | undefined {
