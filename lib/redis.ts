@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { PROJECT_ROOT, type Config } from './config.js';
+import type { Logger } from './logger.js';
 
 export type { Redis } from 'ioredis';
 
@@ -64,14 +65,16 @@ function tlsOptions(config: RedisTarget): NonNullable<RedisOptions['tls']> {
  * service's prefix; BullMQ connections must not (BullMQ has its own `prefix`) and need
  * `maxRetriesPerRequest: null`.
  * @param prefix per-service (or per-test) prefix, e.g. `ts:sessions:`
- * @param tuning extra ioredis options for a hot path (e.g. `enableAutoPipelining`)
+ * @param tuning extra ioredis options for a hot path (e.g. `enableAutoPipelining`), and the service's
+ *   logger for the client's connection errors ({@link logConnectionErrors})
  */
 export function createRedis(
   config: RedisTarget,
   role: RedisRole,
   prefix?: string,
-  tuning: Pick<RedisOptions, 'enableAutoPipelining'> = {},
+  tuning: Pick<RedisOptions, 'enableAutoPipelining'> & { logger?: Logger } = {},
 ): Redis {
+  const { logger, ...ioredisTuning } = tuning;
   const options: RedisOptions = {
     lazyConnect: false,
     // A subscriber skips the ready check: ioredis (5.11) sends CLIENT SETINFO, awaits it, then INFO; a
@@ -81,11 +84,43 @@ export function createRedis(
     maxRetriesPerRequest: role === 'bullmq' ? null : 3,
     connectionName: `tradesage-${role}`,
     retryStrategy: (times) => Math.min(times * 200, 2000),
-    ...tuning,
+    ...ioredisTuning,
   };
   if (role === 'commands' && prefix) options.keyPrefix = prefix;
-  if (config.REDIS_SENTINELS.length > 0) return new Redis({ ...options, ...redisTargetOptions(config) });
-  return new Redis(config.REDIS_URL, { ...options, ...redisTargetOptions(config) });
+  const client =
+    config.REDIS_SENTINELS.length > 0
+      ? new Redis({ ...options, ...redisTargetOptions(config) })
+      : new Redis(config.REDIS_URL, { ...options, ...redisTargetOptions(config) });
+  if (logger) logConnectionErrors(client, logger, role);
+  return client;
+}
+
+/** How often one client logs its connection errors while they go on. */
+const CONNECTION_ERROR_LOG_MS = 10_000;
+
+/**
+ * Logs a client's connection errors through the service's logger, one line per 10 s with the count,
+ * and one when it is ready again. Without an `error` listener ioredis writes "[ioredis] Unhandled
+ * error event" and the stack to stderr on every failed reconnect, outside the JSON logs (a Redis
+ * failover printed dozens per service). Commands still fail on their own promises; this is only the
+ * connection's story.
+ */
+export function logConnectionErrors(client: Redis, logger: Logger, role: RedisRole): void {
+  let failing = 0;
+  let loggedAt = 0;
+  client.on('error', (err: Error) => {
+    failing++;
+    const now = Date.now();
+    if (now - loggedAt < CONNECTION_ERROR_LOG_MS) return;
+    loggedAt = now;
+    logger.warn({ role, errors: failing, err: { message: err.message } }, 'redis connection failing');
+  });
+  client.on('ready', () => {
+    if (failing === 0) return;
+    logger.info({ role, errors: failing }, 'redis connection ready again');
+    failing = 0;
+    loggedAt = 0;
+  });
 }
 
 /** True when Redis answers PING. */

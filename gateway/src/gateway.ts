@@ -446,8 +446,9 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       // Auto-pipelining: commands issued in the same tick (the limit syncs, APQ look-ups) leave in one write.
       redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}gateway:`, {
         enableAutoPipelining: true,
+        logger,
       });
-      subscriber = createRedis(config, 'subscriber');
+      subscriber = createRedis(config, 'subscriber', undefined, { logger });
       const liveness = new CachedSessionLiveness(config, logger);
       await liveness.listen(subscriber, config.REDIS_PREFIX);
       const verifier =
@@ -556,7 +557,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         anonymousAllowed: config.introspection,
       });
       const bound = await http.start();
-      wsSubscriber = createRedis(config, 'subscriber');
+      wsSubscriber = createRedis(config, 'subscriber', undefined, { logger });
       subscriptions = await attachSubscriptionServer({
         server: http.server,
         path: '/graphql',

@@ -88,11 +88,11 @@ export function createAnalyticsService(config: AnalyticsConfig, deps: AnalyticsD
       const metrics = createMetrics('analytics');
       const analyticsMetrics = createAnalyticsMetrics(metrics.registry);
       const pool = createPool(config, config.DATABASE_URL, 'tradesage-analytics');
-      const cacheRedis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`);
+      const cacheRedis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, { logger });
       // Other services' keys (quotes, the trade stream) are named in full, so this client has no prefix.
-      const sharedRedis: Redis = createRedis(config, 'commands');
-      const blockingRedis: Redis = createRedis(config, 'commands');
-      const subscriber: Redis = createRedis(config, 'subscriber');
+      const sharedRedis: Redis = createRedis(config, 'commands', undefined, { logger });
+      const blockingRedis: Redis = createRedis(config, 'commands', undefined, { logger });
+      const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       registerTradeStreamGauges(metrics.registry, () =>
         tradeStreamGroupInfo(sharedRedis, `${config.REDIS_PREFIX}${TRADE_STREAM_KEY}`),
       );

@@ -55,8 +55,8 @@ export function createAuthService(config: AuthConfig, deps: AuthDeps = {}): Serv
       const metrics = createMetrics('auth');
       const keys = await SigningKeyStore.open(config.JWT_KEYS_DIR, deps.keyReloadMs);
       const pool: pg.Pool = createPool(config, config.DATABASE_URL, 'tradesage-auth');
-      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}auth:`);
-      const subscriber: Redis = createRedis(config, 'subscriber');
+      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}auth:`, { logger });
+      const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       const release = once(async () => {
         keys.close();
         await closeConnections(redis, subscriber, pool);

@@ -127,8 +127,8 @@ export function createMarketDataService(
       const metrics = createMetrics('market-data');
       const market = createMarketMetrics(metrics.registry);
       const pool = createPool(config, config.DATABASE_URL, 'tradesage-market-data');
-      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`);
-      const subscriber: Redis = createRedis(config, 'subscriber');
+      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, { logger });
+      const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       const catalog = new InstrumentCatalog(new InstrumentRepository(createDb(pool)), logger);
       const maintenance = new PartitionMaintenance(
         pool,

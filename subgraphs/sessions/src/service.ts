@@ -36,7 +36,7 @@ export function createSessionsService(config: SessionsConfig, deps: SessionsDeps
       if (running) throw new Error('sessions service already started');
       const logger = createLogger(config, 'sessions');
       const metrics = createMetrics('sessions');
-      const redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}sessions:`);
+      const redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}sessions:`, { logger });
       const sessions = new SessionService(
         new SessionRepository(redis),
         redis,

@@ -109,7 +109,7 @@ export function createTenantsService(config: TenantsConfig, deps: TenantsService
       redis.on('error', (err) => logger.warn({ err }, 'redis error'));
       let subscriber: Redis | undefined;
       if (liveness) {
-        subscriber = createRedis(config, 'subscriber');
+        subscriber = createRedis(config, 'subscriber', undefined, { logger });
         await liveness.listen(subscriber, config.REDIS_PREFIX);
       }
       const queues = new TenantQueues(config, redis, (err) => logger.warn({ err }, 'queue connection error'));

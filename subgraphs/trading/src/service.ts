@@ -114,8 +114,8 @@ export function createTradingService(config: TradingConfig, deps: TradingDeps = 
       const metrics = createMetrics('trading');
       const tradingMetrics = createTradingMetrics(metrics.registry);
       const pool = createPool(config, config.DATABASE_URL, 'tradesage-trading');
-      const redis: Redis = createRedis(config, 'commands', config.REDIS_PREFIX);
-      const subscriber: Redis = createRedis(config, 'subscriber');
+      const redis: Redis = createRedis(config, 'commands', config.REDIS_PREFIX, { logger });
+      const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       // ioredis reconnects by itself; an error event without a listener would only be printed.
       for (const client of [redis, subscriber]) {
         client.on('error', (err: unknown) => logger.warn({ err }, 'redis connection error'));

@@ -157,8 +157,8 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
     const templates = new TemplateRegistry(config.TENANT_TEMPLATES_DIR);
     // Producer of the backups queue (nightly fan-out, INITIAL backups): waits for Redis rather than
     // failing while it restarts (the `bullmq` role).
-    const backupConnection = createRedis(config, 'bullmq');
-    const backupEventsConnection = createRedis(config, 'bullmq');
+    const backupConnection = createRedis(config, 'bullmq', undefined, { logger });
+    const backupEventsConnection = createRedis(config, 'bullmq', undefined, { logger });
     const backupQueue = new Queue<BackupsQueueData, BackupJobResult>(QUEUES.backups, {
       connection: backupConnection,
       prefix: config.BULLMQ_PREFIX,

@@ -27,7 +27,7 @@ import {
   startBackupContext,
   type BackupTestContext,
 } from './support/backup-fixtures.js';
-import { startTestRedis, type TestRedis } from './support/redis-server.js';
+import { startTestRedis, type TestRedis } from '../../../../test/support/redis-server.js';
 import { eventually } from '../../../../test/support/wait.js';
 
 let redisDir: string;

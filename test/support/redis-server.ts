@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { freePorts } from '../../../../../test/support/env.js';
+import { freePorts } from './env.js';
 
 export interface TestRedis {
   port: number;
