@@ -120,10 +120,23 @@ async function ticksResumed(since: number): Promise<number> {
   const gaps = priceSubs
     .map((s) => (s.events.find((e) => e.at > since)?.at ?? since) - since)
     .sort((a, b) => a - b);
-  const at = (q: number): number => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? 0;
+  const q = (sorted: number[], p: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  // Of the subscribers that reconnected: how long the socket took to be acknowledged again, and from
+  // there to the first tick (subscribe, upstream, the next tick of AAPL).
+  const reconnected = priceSubs.flatMap((s) => {
+    const connected = s.connects.find((c) => c > since);
+    const tick = s.events.find((e) => e.at > since)?.at;
+    return connected !== undefined && tick !== undefined ? [[connected - since, tick - connected]] : [];
+  });
+  const toConnect = reconnected.map((r) => r[0] ?? 0).sort((a, b) => a - b);
+  const toTick = reconnected.map((r) => r[1] ?? 0).sort((a, b) => a - b);
   // The spread says whether a few subscribers were slow or all of them (reported beside the maximum).
   console.log(
-    `ticks again after ${since - startedAt} ms into the run: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms over ${gaps.length} subscribers`,
+    `ticks again after ${since - startedAt} ms into the run: p50 ${q(gaps, 0.5)} ms, p90 ${q(gaps, 0.9)} ms, max ${q(gaps, 1)} ms over ${gaps.length} subscribers` +
+      (reconnected.length > 0
+        ? `; ${reconnected.length} reconnected: acknowledged after p50 ${q(toConnect, 0.5)} / p90 ${q(toConnect, 0.9)} / max ${q(toConnect, 1)} ms, then ticking after p50 ${q(toTick, 0.5)} / p90 ${q(toTick, 0.9)} / max ${q(toTick, 1)} ms`
+        : ''),
   );
   return gaps.at(-1) ?? 0;
 }

@@ -3,12 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../lib/config.js';
 import { OperationLimits, type LimitsConfig } from '../operation-limits.js';
-import {
-  inTurn,
-  SubscribeLines,
-  SubscriptionDocuments,
-  validateSubscriptionDocument,
-} from './subscription.limits.js';
+import { inTurn, SubscriptionDocuments, validateSubscriptionDocument } from './subscription.limits.js';
 import { SubscriptionPlanner } from './subscription.planner.js';
 
 // The real supergraph: the ws path must refuse exactly what HTTP refuses, cost included.
@@ -119,43 +114,5 @@ describe('inTurn', () => {
     const failed = inTurn(socket, () => Promise.reject(new Error('refused')));
     await expect(failed).rejects.toThrow('refused');
     await expect(inTurn(socket, () => Promise.resolve('next'))).resolves.toBe('next');
-  });
-});
-
-describe('SubscribeLines', () => {
-  it('gives a user’s sockets one line: one subscribe of the user per turn, whatever the sockets', async () => {
-    const lines = new SubscribeLines();
-    const [first, second] = [lines.acquire('user-a'), lines.acquire('user-a')];
-    const other = lines.acquire('user-b');
-    expect(first).toBe(second);
-    expect(other).not.toBe(first);
-    const log: string[] = [];
-    const work = (name: string) => (): Promise<string> => {
-      log.push(name);
-      return Promise.resolve(name);
-    };
-    // Two sockets of A, each with two subscribes, and one of B, all sent in the same turn.
-    await Promise.all([
-      inTurn(first, work('a1')),
-      inTurn(second, work('a2')),
-      inTurn(first, work('a3')),
-      inTurn(second, work('a4')),
-      inTurn(other, work('b1')),
-    ]);
-    // B is not queued behind A's burst: its subscribe runs in the first turn, A's one per turn.
-    expect(log).toEqual(['a1', 'b1', 'a2', 'a3', 'a4']);
-  });
-
-  it('forgets a user once the last of their sockets closed', () => {
-    const lines = new SubscribeLines();
-    const line = lines.acquire('user-a');
-    lines.acquire('user-a');
-    lines.release('user-a');
-    expect(lines.size).toBe(1);
-    expect(lines.acquire('user-a')).toBe(line);
-    lines.release('user-a');
-    lines.release('user-a');
-    expect(lines.size).toBe(0);
-    expect(lines.acquire('user-a')).not.toBe(line);
   });
 });

@@ -229,60 +229,21 @@ async function consume(
   }
 }
 
-/** Where a caller's subscribes queue: settles when the previous one has been handled. */
-export interface SubscribeLine {
-  turn: Promise<void>;
-}
-
 /**
- * Runs one subscribe after the previous one of the same line, and lets the next start only in a
- * later turn of the event loop: a caller that sends hundreds of subscribes at once is served one per
+ * Runs one subscribe of a socket after the socket's previous one, and lets the next start only in a
+ * later turn of the event loop: a socket that sends hundreds of subscribes at once is served one per
  * turn, in step with every other client's requests, instead of in one long run of callbacks ahead
  * of them (validation, caps in Redis, planning and refusals of a burst took the gateway's one core
  * for most of a second).
  */
-export async function inTurn<T>(line: SubscribeLine, fn: () => Promise<T>): Promise<T> {
-  const previous = line.turn;
+export async function inTurn<T>(connection: { turn: Promise<void> }, fn: () => Promise<T>): Promise<T> {
+  const previous = connection.turn;
   let done!: () => void;
-  line.turn = new Promise<void>((resolve) => (done = resolve));
+  connection.turn = new Promise<void>((resolve) => (done = resolve));
   await previous;
   try {
     return await fn();
   } finally {
     setImmediate(done);
-  }
-}
-
-/**
- * One {@link SubscribeLine} per user, shared by all the user's sockets on this gateway: one line per
- * socket let a user with ten sockets run ten subscribes in every turn (bench/noisy-neighbour.ts opens
- * ten sockets of 60 subscribes each), so the pace now holds per user, whatever the number of sockets.
- * A line lives while its user has a socket here.
- */
-export class SubscribeLines {
-  private readonly lines = new Map<string, SubscribeLine & { sockets: number }>();
-
-  /** The user's line, for one more socket; give it back with {@link release} when the socket closes. */
-  acquire(userId: string): SubscribeLine {
-    let line = this.lines.get(userId);
-    if (!line) {
-      line = { turn: Promise.resolve(), sockets: 0 };
-      this.lines.set(userId, line);
-    }
-    line.sockets += 1;
-    return line;
-  }
-
-  /** One socket of the user closed. */
-  release(userId: string): void {
-    const line = this.lines.get(userId);
-    if (!line) return;
-    line.sockets -= 1;
-    if (line.sockets <= 0) this.lines.delete(userId);
-  }
-
-  /** Users with a line (for tests and metrics). */
-  get size(): number {
-    return this.lines.size;
   }
 }

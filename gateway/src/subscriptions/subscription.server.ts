@@ -35,13 +35,7 @@ import { channels } from '../../../contracts/redis-names.js';
 import { FederatedSubscriptionExecutor } from './subscription.executor.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import type { OperationLimits } from '../operation-limits.js';
-import {
-  inTurn,
-  SubscribeLines,
-  SubscriptionDocuments,
-  SubscriptionRateLimits,
-  type SubscribeLine,
-} from './subscription.limits.js';
+import { inTurn, SubscriptionDocuments, SubscriptionRateLimits } from './subscription.limits.js';
 import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
@@ -70,8 +64,8 @@ interface Connection {
   /** Ids of held subscriptions that also count against the account-subscription caps. */
   privateLeases: Set<string>;
   closed: boolean;
-  /** The user's subscribe line, shared by the user's sockets here (see {@link SubscribeLines}). */
-  line: SubscribeLine;
+  /** Settles when the socket's previous subscribe has been handled (see {@link inTurn}). */
+  turn: Promise<void>;
   /** Batches the frames this socket gets in one run of callbacks (see {@link WriteBatch}). */
   batch: WriteBatch;
 }
@@ -173,7 +167,6 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
   });
   const rates = new SubscriptionRateLimits(opts.redis, config);
   const documents = new SubscriptionDocuments();
-  const lines = new SubscribeLines();
   // Printed once per document (documents are shared, see SubscriptionDocuments), not per subscribe.
   const printed = new WeakMap<DocumentNode, string>();
   const sourceOf = (document: DocumentNode): string => {
@@ -305,7 +298,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           leases: new Map(),
           privateLeases: new Set(),
           closed: false,
-          line: lines.acquire(claims.userId),
+          turn: Promise.resolve(),
           batch: new WriteBatch(tcp, () => connection.leases.size > 1),
         };
         connections.set(socket, connection);
@@ -319,7 +312,6 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         if (!c) return;
         metrics.sockets.dec();
         c.closed = true;
-        lines.release(c.claims.userId);
         clearTimeout(c.expiry);
         if (c.recheck) clearTimeout(c.recheck);
         rates.forgetSocket(c.socketKey);
@@ -334,7 +326,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           });
           return refuse(undefined, [err]);
         }
-        return inTurn(connection.line, async () => {
+        return inTurn(connection, async () => {
           const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
           if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
           const schema = opts.planner().validationSchema;
