@@ -4,8 +4,8 @@
  * say the same at scrape time.
  */
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpService, type HttpService } from './http.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHttpService, recentCheck, type HttpService } from './http.js';
 import { createMetrics } from './metrics.js';
 
 let service: HttpService;
@@ -84,4 +84,47 @@ describe('readiness', () => {
     expect(await metric('service_readiness_check{check="redis"')).toBe(0);
     // Two checks bounded at 2 s each: more than the default 5 s on a busy machine.
   }, 30_000);
+});
+
+describe('recentCheck', () => {
+  it('waits for the first answer only, then answers from the last one while one run at a time refreshes it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      let calls = 0;
+      let answer = true;
+      let release: (() => void) | undefined;
+      const slow = (): Promise<boolean> => {
+        calls++;
+        const value = answer;
+        return new Promise((resolve) => (release = () => resolve(value)));
+      };
+      const check = recentCheck(slow, 1000);
+
+      const first = check();
+      release?.();
+      expect(await first).toBe(true);
+      expect(calls).toBe(1);
+      // Fresh: no call at all.
+      expect(await check()).toBe(true);
+      expect(calls).toBe(1);
+
+      // Stale: the last answer at once, and a single run however often it is asked meanwhile.
+      vi.setSystemTime(Date.now() + 1500);
+      answer = false;
+      expect(await check()).toBe(true);
+      expect(await check()).toBe(true);
+      expect(calls).toBe(2);
+      release?.();
+      await new Promise((r) => setImmediate(r));
+      expect(await check()).toBe(false);
+      expect(calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts a check that throws as failing', async () => {
+    const check = recentCheck(() => Promise.reject(new Error('down')), 1000);
+    expect(await check()).toBe(false);
+  });
 });

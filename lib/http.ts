@@ -238,6 +238,37 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
   res.end();
 }
 
+/**
+ * A readiness check answered from its last result while that is younger than `maxAgeMs`, and from the
+ * last result while a fresh run is under way once it is older: callers never wait on the check itself
+ * after its first answer, and one run at a time does the work, however often `/ready` is asked. For
+ * checks that call other services: the gateway's asked every subgraph on each `/ready`, so under a
+ * reconnect storm its answer took over HAProxy's one-second check timeout and HAProxy marked the
+ * gateway down while it served (the chaos test's gateway kill, docs/reliability.md). The answer is
+ * at most about `maxAgeMs` plus one run old.
+ */
+export function recentCheck(check: ReadinessCheck, maxAgeMs: number): ReadinessCheck {
+  let last: { ok: boolean; at: number } | undefined;
+  let running: Promise<boolean> | undefined;
+  const run = (): Promise<boolean> => {
+    running ??= check()
+      .catch(() => false)
+      .then((ok) => {
+        last = { ok, at: Date.now() };
+        return ok;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  return () => {
+    if (!last) return run();
+    if (Date.now() - last.at >= maxAgeMs) void run();
+    return Promise.resolve(last.ok);
+  };
+}
+
 /** A check that has not answered within this long counts as failed (a hung pool must not hang /ready). */
 const CHECK_TIMEOUT_MS = 2000;
 

@@ -19,7 +19,13 @@ import { AccessTokenVerifier, CachedSessionLiveness } from '../../lib/auth.js';
 import { disableApolloTelemetry, type Config } from '../../lib/config.js';
 import { badInput, createErrorFormatter, ErrorCode } from '../../lib/errors.js';
 import { requestIdFrom } from '../../lib/context.js';
-import { createHttpService, executeGraphQLRequest, type AnswerHook, type Service } from '../../lib/http.js';
+import {
+  createHttpService,
+  executeGraphQLRequest,
+  recentCheck,
+  type AnswerHook,
+  type Service,
+} from '../../lib/http.js';
 import { ingressHeaders } from '../../lib/ingress.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
@@ -75,6 +81,9 @@ export interface GatewayService extends Service {
   readonly state: GatewayState;
   readonly app: Express;
 }
+
+/** How old the last round of subgraph calls may be when /ready answers from it (recentCheck). */
+const SUBGRAPH_CHECK_MAX_AGE_MS = 1000;
 
 /** Extension keys a subgraph or the library may set that must not reach clients. */
 const PRIVATE_EXTENSIONS = ['serviceName', 'response', 'http', 'stacktrace', 'exception', 'subgraphStatus'];
@@ -316,6 +325,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   });
 
   let lastUnreachable = '';
+  /** Every subgraph asked (its health query, through the ingress); see {@link recentCheck} for how often. */
   const subgraphsReachable = async (): Promise<boolean> => {
     const endpoints = subgraphsOf(manager.supergraphSdl);
     if (endpoints.length === 0) return false;
@@ -405,7 +415,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
     readiness: {
       gateway: () => Promise.resolve(lifecycle.state === 'serving' || lifecycle.state === 'reloading'),
       redis: () => (redis ? pingRedis(redis) : Promise.resolve(false)),
-      subgraphs: subgraphsReachable,
+      // Answered from the last round of subgraph calls (at most a second old), never waiting on them.
+      subgraphs: recentCheck(subgraphsReachable, SUBGRAPH_CHECK_MAX_AGE_MS),
     },
     routes: (app) => {
       // Express would hash every response body for a weak ETag; GraphQL POST answers never revalidate,

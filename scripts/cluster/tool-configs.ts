@@ -60,7 +60,14 @@ export function haproxyConfig(plan: ClusterPlan): string {
     // doubled the subscribers' gap. A killed replica's sockets close by themselves; a down replica is
     // checked every 500 ms, so it takes new connections soon after it is ready again.
     '  default-server inter 1s downinter 500ms fall 2 rise 2',
-    ...replicas.map((p, i) => `  server ${name}-${i + 1} 127.0.0.1:${p} check`),
+    // A replica that refuses a connection is marked down at once (`observe layer4`), not after two
+    // failed checks a second apart: leastconn sends every new connection to the replica with the fewest,
+    // which after a kill is the dead one, so the reconnecting graphql-ws clients of a killed gateway
+    // were all sent back to it first, each then waiting out HAProxy's retry.
+    ...replicas.map(
+      (p, i) =>
+        `  server ${name}-${i + 1} 127.0.0.1:${p} check observe layer4 error-limit 1 on-error mark-down`,
+    ),
     // When every replica fails /ready at once, a dependency they all share is what failed (a Redis
     // failover): taking them all out helps nobody. Then the same replicas are used unchecked (Envoy's
     // "panic mode"), so each answers for itself (a retryable refusal, or the answer once Redis is back)
@@ -79,9 +86,16 @@ export function haproxyConfig(plan: ClusterPlan): string {
     'defaults',
     '  mode http',
     '  option forwardfor',
-    '  option redispatch',
+    // A connection a replica refused is retried on another replica at once (every retry redispatches),
+    // not on the same one after HAProxy's one-second turn-around.
+    '  option redispatch 1',
     '  retries 2',
     '  timeout connect 2s',
+    // A /ready check may take up to 3 s: on a saturated host a live replica answers late, and with
+    // HAProxy's default (the 1 s interval) a gateway absorbing a dead one's reconnecting clients was
+    // marked down while it served them. A dead replica refuses at once (and `observe layer4` marks
+    // it down on the first refused connection); only a hung one takes two checks of 3 s.
+    '  timeout check 3s',
     '  timeout client 60s',
     '  timeout server 60s',
     '  timeout http-request 10s',

@@ -86,10 +86,16 @@ describe('tool configurations', () => {
     // dependency failing over); scripts/cluster/haproxy-failover.int.test.ts runs it.
     expect(trading).toContain('option allbackups');
     for (const [i, port] of (plan.ports.replicas['trading'] ?? []).entries()) {
-      expect(trading).toContain(`server trading-${i + 1} 127.0.0.1:${port} check\n`);
+      // Checked, and marked down at the first refused connection (observe layer4).
+      expect(trading).toContain(
+        `server trading-${i + 1} 127.0.0.1:${port} check observe layer4 error-limit 1 on-error mark-down\n`,
+      );
       expect(trading).toContain(`server trading-${i + 1}-unchecked 127.0.0.1:${port} backup`);
     }
     expect(cfg.match(/option allbackups/g)).toHaveLength(7);
+    // A refused connection is retried on another replica at once; a busy replica has 3 s to answer /ready.
+    expect(cfg).toContain('option redispatch 1\n');
+    expect(cfg).toContain('timeout check 3s\n');
     expect(cfg).toMatch(
       /http-error status 503 content-type application\/json hdr retry-after 1 string '\{.*\}'/,
     );
