@@ -88,7 +88,9 @@ export function createAnalyticsService(config: AnalyticsConfig, deps: AnalyticsD
       const metrics = createMetrics('analytics');
       const analyticsMetrics = createAnalyticsMetrics(metrics.registry);
       const pool = createPool(config, config.DATABASE_URL, 'tradesage-analytics');
-      const cacheRedis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, { logger });
+      const cacheRedis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, {
+        logger,
+      });
       // Other services' keys (quotes, the trade stream) are named in full, so this client has no prefix.
       const sharedRedis: Redis = createRedis(config, 'commands', undefined, { logger });
       const blockingRedis: Redis = createRedis(config, 'commands', undefined, { logger });

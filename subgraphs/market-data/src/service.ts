@@ -127,7 +127,9 @@ export function createMarketDataService(
       const metrics = createMetrics('market-data');
       const market = createMarketMetrics(metrics.registry);
       const pool = createPool(config, config.DATABASE_URL, 'tradesage-market-data');
-      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, { logger });
+      const redis: Redis = createRedis(config, 'commands', `${config.REDIS_PREFIX}${REDIS_NAMESPACE}`, {
+        logger,
+      });
       const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       const catalog = new InstrumentCatalog(new InstrumentRepository(createDb(pool)), logger);
       const maintenance = new PartitionMaintenance(
