@@ -108,13 +108,11 @@ async function steadyOrders(
 ): Promise<{
   latencies: number[];
   outcomes: Map<string, number>;
-  worstBySecond: number[];
   /** [ms after the phase's start the order was due, its latency], in the order answers came. */
   byDue: [number, number][];
 }> {
   const latencies: number[] = [];
   const byDue: [number, number][] = [];
-  const worstBySecond = new Array<number>(seconds).fill(0);
   const outcomes = new Map<string, number>();
   const inflight: Promise<void>[] = [];
   const start = performance.now();
@@ -132,8 +130,6 @@ async function steadyOrders(
           const took = performance.now() - due;
           latencies.push(took);
           byDue.push([due - start, took]);
-          const second = Math.floor(i / rate);
-          worstBySecond[second] = Math.max(worstBySecond[second] ?? 0, took);
           const order = a.body.data?.['placeOrder'] as
             { status: string; rejectReason: string | null } | undefined;
           const o = order
@@ -149,7 +145,7 @@ async function steadyOrders(
     );
   }
   await Promise.all(inflight);
-  return { latencies: latencies.sort((x, y) => x - y), outcomes, worstBySecond, byDue };
+  return { latencies: latencies.sort((x, y) => x - y), outcomes, byDue };
 }
 
 /** The kinds of abuse A runs (`--abuse=wide,subscriptions,...`; all by default). */
@@ -328,6 +324,16 @@ async function runAbuser(
 
 const TIMELINE_STEP_MS = 500;
 
+/** B's slowest order among those due in each `stepMs` step of the phase, for `steps` steps. */
+function worstByStep(byDue: [number, number][], stepMs: number, steps: number): number[] {
+  const worst = new Array<number>(steps).fill(0);
+  for (const [due, took] of byDue) {
+    const i = Math.floor(due / stepMs);
+    if (i < steps) worst[i] = Math.max(worst[i] ?? 0, took);
+  }
+  return worst;
+}
+
 /** A CPU snapshot (ticks by label) and when it was taken (epoch ms). */
 type CpuSample = [number, Map<string, number>];
 
@@ -387,11 +393,7 @@ function printTimeline(
   seconds: number,
 ): void {
   const steps = Math.floor((seconds * 1000) / TIMELINE_STEP_MS);
-  const worst = new Array<number>(steps).fill(0);
-  for (const [due, took] of byDue) {
-    const i = Math.floor(due / TIMELINE_STEP_MS);
-    if (i < steps) worst[i] = Math.max(worst[i] ?? 0, took);
-  }
+  const worst = worstByStep(byDue, TIMELINE_STEP_MS, steps);
   // The sample nearest each step's boundary (they are 250 ms apart).
   const at = (ms: number): CpuSample | undefined =>
     samples.reduce<CpuSample | undefined>(
@@ -559,7 +561,9 @@ async function main(): Promise<void> {
     console.log(line('noisy', noisy));
     // When B's slowest orders were due: a stall shows as a run of slow seconds.
     console.log(
-      `B's slowest order by second due (noisy): ${noisy.worstBySecond.map((v) => v.toFixed(0)).join(' ')} ms`,
+      `B's slowest order by second due (noisy): ${worstByStep(noisy.byDue, 1000, seconds)
+        .map((v) => v.toFixed(0))
+        .join(' ')} ms`,
     );
     console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
     if (timeline > 0) printTimeline(noisy.byDue, cpuSamples, noisyAt, Math.min(timeline, seconds));

@@ -105,8 +105,7 @@ export function createTenantsService(config: TenantsConfig, deps: TenantsService
     async start() {
       const pool = createPool(config, config.DATABASE_URL, 'tenants');
       // Producer connection: fails fast when Redis is away (see TenantQueues), no key prefix (BullMQ has its own).
-      const redis = createRedis(config, 'commands');
-      redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      const redis = createRedis(config, 'commands', undefined, { logger });
       let subscriber: Redis | undefined;
       if (liveness) {
         subscriber = createRedis(config, 'subscriber', undefined, { logger });

@@ -190,10 +190,8 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
     });
 
     // Workers block on Redis: `maxRetriesPerRequest: null` (the `bullmq` role), own connections.
-    const connection = createRedis(config, 'bullmq');
-    const eventsConnection = createRedis(config, 'bullmq');
-    for (const c of [connection, eventsConnection, backupConnection, backupEventsConnection])
-      c.on('error', (err) => logger.warn({ err }, 'redis error'));
+    const connection = createRedis(config, 'bullmq', undefined, { logger });
+    const eventsConnection = createRedis(config, 'bullmq', undefined, { logger });
     const provisioning = new Worker<ProvisionJobData, ProvisionJobResult>(
       QUEUES.provisioning,
       tracedProcessor(QUEUES.provisioning, (job: Job<ProvisionJobData, ProvisionJobResult>) =>
