@@ -15,6 +15,11 @@ export const channels = {
    * market-data's subscriptions, trading's execution engine and quote book.
    */
   marketTicks: (prefix: string, symbol: string): string => `${prefix}market:ticks:${symbol}`,
+  /**
+   * A tenant's request limits changed (the message is the tenant id). Producer: tenants
+   * (`setTenantLimits`, after its commit). Consumer: the gateway's tenant-limits cache.
+   */
+  tenantLimitsChanged: (prefix: string): string => `${prefix}tenants:limits-changed`,
 } as const;
 
 /** Keys shared between services, relative to REDIS_PREFIX. */
