@@ -4,8 +4,11 @@
  * backup requests, registrations). B's p50/p99 are measured quiet and then noisy in the same run;
  * A's answers are counted by code; afterwards every order B got acknowledged must exist exactly once
  * and be filled. Target: B's noisy p99 within 1.5x of its quiet p99.
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...]`; A's load
- * generator runs at the lowest CPU priority (a client on another machine).
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...]
+ * [--limits=everyone]`; A's load generator runs at the lowest CPU priority (a client on another
+ * machine). B's tenant gets request limits of its own from a platform admin (`setTenantLimits`) and A
+ * has the defaults; `--limits=everyone` gives every user and tenant B's limits instead (the setting
+ * before per-tenant limits existed).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -65,15 +68,27 @@ function outcome(a: GqlAnswer): string {
   return a.status === 200 ? 'ok' : `http ${a.status}`;
 }
 
-async function register(url: string, label: string): Promise<Tenant> {
+const PASSWORD = 'correct horse battery staple';
+
+/** Registers a user with a tenant of its own; returns its email, token and tenant. */
+async function registerUser(
+  url: string,
+  label: string,
+): Promise<{ email: string; accessToken: string; tenantId: string }> {
   const email = `${label}-${randomUUID().slice(0, 8)}@bench.example`;
   const r = await post(
     url,
     'mutation R($input: RegisterInput!) { register(input: $input) { accessToken tenant { id } } }',
-    { input: { email, password: 'correct horse battery staple', organizationName: `Tenant ${label}` } },
+    { input: { email, password: PASSWORD, organizationName: `Tenant ${label}` } },
   );
   const reg = r.body.data?.['register'] as { accessToken: string; tenant: { id: string } } | undefined;
   if (!reg) throw new Error(`register ${label}: ${JSON.stringify(r.body)}`);
+  return { email, accessToken: reg.accessToken, tenantId: reg.tenant.id };
+}
+
+async function register(url: string, label: string): Promise<Tenant> {
+  const reg = await registerUser(url, label);
+  const { email } = reg;
   const accountId = await eventually(
     async () => {
       const a = await post(url, '{ accounts { id } }', {}, reg.accessToken);
@@ -84,7 +99,39 @@ async function register(url: string, label: string): Promise<Tenant> {
     120_000,
     500,
   );
-  return { email, token: reg.accessToken, tenantId: reg.tenant.id, accountId };
+  return { email, token: reg.accessToken, tenantId: reg.tenantId, accountId };
+}
+
+/**
+ * B's plan: a platform admin (a user flagged in SQL, as an operator does) raises B's request limits
+ * with `setTenantLimits`, so B's steady rate is legal while A keeps the defaults every tenant has.
+ */
+async function raiseTenantLimits(
+  url: string,
+  adminDbUrl: string,
+  t: Tenant,
+  limits: { requestsPerMinute: number; requestsPerMinutePerUser: number },
+): Promise<void> {
+  const ops = await registerUser(url, 'ops');
+  const db = new pg.Client({ connectionString: adminDbUrl });
+  await db.connect();
+  try {
+    await db.query('UPDATE auth.users SET platform_admin = true WHERE email = $1', [ops.email]);
+  } finally {
+    await db.end();
+  }
+  const login = await post(url, 'mutation L($input: LoginInput!) { login(input: $input) { accessToken } }', {
+    input: { email: ops.email, password: PASSWORD },
+  });
+  const token = (login.body.data?.['login'] as { accessToken: string } | undefined)?.accessToken;
+  if (!token) throw new Error(`login as platform admin: ${JSON.stringify(login.body)}`);
+  const r = await post(
+    url,
+    'mutation S($t: ID!, $i: TenantLimitsInput!) { setTenantLimits(tenantId: $t, input: $i) { limits { requestsPerMinute requestsPerMinutePerUser } } }',
+    { t: t.tenantId, i: limits },
+    token,
+  );
+  if (r.body.errors) throw new Error(`setTenantLimits: ${JSON.stringify(r.body.errors)}`);
 }
 
 /** Lifts the account's own order-rate risk limit (a tenant setting) so the steady load is legal. */
@@ -456,14 +503,18 @@ async function main(): Promise<void> {
   const timeline = Number(option('timeline') ?? 6);
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
-  // Every client here shares 127.0.0.1, so the per-IP request limit is lifted; per-user and
-  // per-tenant limits are set so that B's steady rate is legal and A runs into them.
+  // Every client here shares 127.0.0.1, so the per-IP request limit is lifted. A has the default
+  // per-user and per-tenant limits; B's tenant gets its own (raiseTenantLimits), as a platform
+  // admin would give a large customer, so that B's steady rate is legal.
+  // `--limits=everyone`: the earlier setting, B's limits given to every user and tenant (A included).
+  const everyone = option('limits') === 'everyone';
   const vars = await runCommandEnv(env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',
     RATE_LIMIT_PER_IP: '10000000',
-    RATE_LIMIT_PER_USER: String(rate * 60 * 2),
-    RATE_LIMIT_PER_TENANT: String(rate * 60 * 3),
+    ...(everyone
+      ? { RATE_LIMIT_PER_USER: String(rate * 60 * 2), RATE_LIMIT_PER_TENANT: String(rate * 60 * 3) }
+      : {}),
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_* and ANALYTICS_*
@@ -480,6 +531,12 @@ async function main(): Promise<void> {
   const wsUrl = url.replace('http://', 'ws://');
   try {
     const [a, b] = [await register(url, 'a'), await register(url, 'b')];
+    if (!everyone) {
+      await raiseTenantLimits(url, adminUrlOf(env.config), b, {
+        requestsPerMinute: rate * 60 * 3,
+        requestsPerMinutePerUser: rate * 60 * 2,
+      });
+    }
     await allowOrderRate(url, b, rate * 60 * 2);
     // Market orders need a live quote.
     await eventually(
@@ -552,7 +609,8 @@ async function main(): Promise<void> {
       `max ${ms(r.latencies.at(-1) ?? Number.NaN)}  answers ${JSON.stringify(Object.fromEntries(r.outcomes))}`;
     const ratio = percentile(noisy.latencies, 99) / percentile(quiet.latencies, 99);
     console.log(
-      `\nnoisy neighbour: B at ${rate} market orders/s for ${seconds} s, quiet then with A abusing (${kinds.join(', ')})`,
+      `\nnoisy neighbour: B at ${rate} market orders/s for ${seconds} s, quiet then with A abusing (${kinds.join(', ')}); ` +
+        (everyone ? "every tenant has B's limits" : "B's tenant has its own limits, A the defaults"),
     );
     console.log(
       `machine: ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}`,

@@ -52,7 +52,11 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
           // Counted by limit in the gateway plugin, with every other QUERY_TOO_COMPLEX.
           if (!verdict.ok) throw refusal(verdict.error, 400, []);
           const over = deps.budget.spend(
-            { tenantId: contextValue.auth?.tenantId, ip: contextValue.clientIp },
+            {
+              tenantId: contextValue.auth?.tenantId,
+              ip: contextValue.clientIp,
+              budget: contextValue.tenantLimits?.cost,
+            },
             verdict.cost,
           );
           if (over) {

@@ -12,6 +12,8 @@ import type { WindowCounter, WindowSync } from './window-sync.counter.js';
 export interface BudgetSubject {
   tenantId?: string | undefined;
   ip: string;
+  /** The tenant's own budget per window (tenant-limits.ts), else COST_BUDGET_PER_TENANT. */
+  budget?: number | undefined;
 }
 
 /** Budgets per tenant and per anonymous IP; `windows` syncs through the gateway's command client. */
@@ -49,9 +51,9 @@ export class CostBudget {
     const points = Math.ceil(cost);
     if (points <= 0) return undefined;
     const [limiter, key, budget, who] = subject.tenantId
-      ? [this.tenants, subject.tenantId, this.config.COST_BUDGET_PER_TENANT, 'tenant']
+      ? [this.tenants, subject.tenantId, subject.budget ?? this.config.COST_BUDGET_PER_TENANT, 'tenant']
       : [this.anonymous, subject.ip, this.config.COST_BUDGET_PER_IP, 'client IP (anonymous)'];
-    const verdict = limiter.consume(key, points, false);
+    const verdict = limiter.consume(key, points, false, budget);
     if (verdict.allowed) return undefined;
     const window = this.config.COST_BUDGET_WINDOW_SECONDS;
     return rateLimited(

@@ -11,10 +11,11 @@ import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
 import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
-import { AppError, rateLimited, unavailableRetryAfter } from '../../lib/errors.js';
+import { AppError, unavailableRetryAfter } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
-import type { RateLimiter } from './rate-limit.service.js';
+import { rateLimitError, type RateLimiter } from './rate-limit.service.js';
+import type { TenantLimits, TenantWindowLimits } from './tenant-limits.js';
 import type { HeaderVerifier } from '../../lib/token-cache.js';
 
 /** Mutable per-request metric labels, filled in as the request is understood. */
@@ -31,6 +32,8 @@ export interface GatewayContext {
   /** The `Authorization` header exactly as received, present only when it verified. */
   authorization: string | undefined;
   auth: AuthClaims | null;
+  /** The limits of the caller's tenant (its own or the defaults); undefined without a tenant. */
+  tenantLimits: TenantWindowLimits | undefined;
   logger: Logger;
   labels: RequestLabels;
 }
@@ -62,6 +65,7 @@ export function gatewayClientIp(req: IncomingMessage): string {
 export function createContextBuilder(deps: {
   verifier: HeaderVerifier;
   limiter: RateLimiter;
+  tenantLimits: TenantLimits;
   metrics: GatewayMetrics;
   logger: Logger;
 }): (args: { req: Request; res: Response }) => Promise<GatewayContext> {
@@ -82,10 +86,16 @@ export function createContextBuilder(deps: {
       authError = err;
     }
 
+    // Known at once after a tenant's first request (tenant-limits.ts).
+    let limits: TenantWindowLimits | undefined;
+    if (auth?.tenantId) {
+      const known = deps.tenantLimits.of(auth.tenantId);
+      limits = known instanceof Promise ? await known : known;
+    }
     // Counted even when the token is bad, so a flood of forged tokens hits the IP limit.
     let verdict;
     try {
-      verdict = deps.limiter.check({ ip: clientIp, userId: auth?.userId, tenantId: auth?.tenantId });
+      verdict = deps.limiter.check({ ip: clientIp, userId: auth?.userId, tenantId: auth?.tenantId, limits });
     } catch (err) {
       // The counters could not sync with Redis for a while (a failover): refused, but retryable.
       const wait = unavailableRetryAfter(err);
@@ -99,9 +109,7 @@ export function createContextBuilder(deps: {
     if (!verdict.allowed) {
       deps.metrics.rateLimited.inc({ scope: verdict.scope });
       deps.logger.info({ requestId, scope: verdict.scope, clientIp }, 'rate limited');
-      throw refusal(rateLimited(verdict.retryAfterSeconds), 429, [
-        ['retry-after', String(verdict.retryAfterSeconds)],
-      ]);
+      throw refusal(rateLimitError(verdict), 429, [['retry-after', String(verdict.retryAfterSeconds)]]);
     }
     const retryAfter = unavailableRetryAfter(authError);
     if (authError && retryAfter !== undefined) {
@@ -128,6 +136,7 @@ export function createContextBuilder(deps: {
       userAgentFrom(req.headers),
       auth ? header : undefined,
       auth,
+      limits,
       labels,
       deps.logger,
     );
@@ -149,6 +158,7 @@ class RequestContextValue implements GatewayContext {
     readonly userAgent: string | undefined,
     readonly authorization: string | undefined,
     readonly auth: AuthClaims | null,
+    readonly tenantLimits: TenantWindowLimits | undefined,
     readonly labels: RequestLabels,
     private readonly baseLogger: Logger,
   ) {}

@@ -48,6 +48,7 @@ import { RefusedDocuments, type SentError } from './refused-documents.js';
 import { callerOf, RefusalPacing, refusalOf } from './refusal-pacing.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
+import { TenantLimits } from './tenant-limits.js';
 import { WindowSync } from './window-sync.counter.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
 import { admitFairly, TenantFairness } from './tenant-fairness.js';
@@ -467,6 +468,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       windows = new WindowSync(redis, { syncMs: config.RATE_LIMIT_SYNC_MS });
       windows.start();
       const limiter = new RateLimiter(windows, config);
+      const tenantLimits = new TenantLimits(config, logger);
+      await tenantLimits.listen(subscriber, config.REDIS_PREFIX);
       const budget = new CostBudget(windows, config);
       if (config.PERSISTED_OPERATIONS_ONLY && !config.PERSISTED_OPERATIONS_PATH) {
         throw new Error('PERSISTED_OPERATIONS_ONLY=true needs PERSISTED_OPERATIONS_PATH');
@@ -549,7 +552,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       await apollo.start();
       warm();
       const server = apollo;
-      const context = createContextBuilder({ verifier, limiter, metrics, logger });
+      const context = createContextBuilder({ verifier, limiter, tenantLimits, metrics, logger });
       // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
       handler = (req, res) =>
         executeGraphQLRequest(
@@ -563,6 +566,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         document: new ApiSchemaDocument(() => manager.supergraphSdl),
         verifier,
         limiter,
+        tenantLimits,
         metrics,
         logger,
         anonymousAllowed: config.introspection,

@@ -89,9 +89,10 @@ export class WindowCounter {
    * Counts `points` against `key` and says whether the window's total stays within the limit.
    * @param countRefused count a refused consumption too (a rate limit: hammering does not reopen the
    *   window early), or not at all (a budget: a refused operation spends nothing)
+   * @param limit this key's own limit (a tenant's), else the counter's
    * @throws when Redis has been unreachable for longer than `staleMs`
    */
-  consume(key: string, points: number, countRefused: boolean): WindowVerdict {
+  consume(key: string, points: number, countRefused: boolean, limit = this.limit): WindowVerdict {
     this.sync.assertFresh();
     const now = Date.now();
     let w = this.windows.get(key);
@@ -100,7 +101,7 @@ export class WindowCounter {
       w = { synced: 0, pending: 0, inFlight: 0, resetAt: now + this.windowMs };
       this.windows.set(key, w);
     }
-    const allowed = w.synced + w.inFlight + w.pending + points <= this.limit;
+    const allowed = w.synced + w.inFlight + w.pending + points <= limit;
     if (allowed || countRefused) {
       w.pending += points;
       this.dirty.add(key);

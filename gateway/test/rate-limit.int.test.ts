@@ -2,24 +2,29 @@
  * Rate limits in real Redis: per IP, per user and per tenant, answered with HTTP 429, `Retry-After`
  * and RATE_LIMITED. Each gateway here gets its own key prefix so the scopes do not mix.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channels } from '../../contracts/redis-names.js';
 import type { Config } from '../../lib/config.js';
 import {
+  pollUntil,
   post,
   startGatewayBed,
   type Answer,
   type AuthFixtures,
   type EchoSubgraph,
   type GatewayBed,
+  type TenantLimitsFixture,
 } from './support/harness.js';
 
 let bed: GatewayBed;
 let echo: EchoSubgraph;
 let auth: AuthFixtures;
+let tenantLimits: TenantLimitsFixture;
 
 beforeAll(async () => {
   bed = await startGatewayBed('gateway_rl');
-  ({ echo, auth } = bed.world);
+  ({ echo, auth, tenantLimits } = bed.world);
 });
 
 afterAll(async () => {
@@ -104,5 +109,62 @@ describe('rate limits', () => {
       { authorization: `Bearer ${await auth.mint()}` },
     );
     expect(otherTenant.status).toBe(200);
+  });
+
+  it("applies a tenant's own limits, scaled to the window, and follows a change at once", async () => {
+    // A 30 s window: a tenant's per-minute figures are halved; the defaults are per window.
+    const limits = { RATE_LIMIT_PER_IP: 1000, RATE_LIMIT_PER_USER: 1000, RATE_LIMIT_PER_TENANT: 2 };
+    const url = await gatewayWith({ ...limits, RATE_LIMIT_WINDOW_SECONDS: 30 }, 'plan');
+    const ask = async (tid: string): Promise<Answer> =>
+      post(url, { query: '{ hello }' }, { authorization: `Bearer ${await auth.mint({ tid })}` });
+    const big = 'tenant-big';
+    tenantLimits.set(big, { requestsPerMinute: 10 });
+    for (let i = 0; i < 5; i++) expect((await ask(big)).status).toBe(200);
+    const over = await ask(big);
+    expectLimited(over);
+    expect(over.body.errors?.[0]?.message).toBe('Request rate limit per tenant reached (5 per 30 s)');
+    expect(over.body.errors?.[0]?.extensions).toMatchObject({
+      limit: 'requests_per_tenant',
+      max: 5,
+      windowSeconds: 30,
+    });
+    // Looked up once: the answer is kept.
+    expect(tenantLimits.calls.get(big)).toBe(1);
+
+    // A tenant that set nothing (404) has the defaults.
+    const plain = 'tenant-plain';
+    for (let i = 0; i < 2; i++) expect((await ask(plain)).status).toBe(200);
+    expect((await ask(plain)).body.errors?.[0]?.extensions?.['max']).toBe(2);
+
+    // A change is published by the tenants service: the gateway drops its answer and asks again.
+    tenantLimits.set(big, { requestsPerMinute: 40 });
+    const publisher = new Redis(bed.env.config.REDIS_URL);
+    try {
+      await publisher.publish(channels.tenantLimitsChanged(`${bed.env.config.REDIS_PREFIX}plan:`), big);
+    } finally {
+      publisher.disconnect();
+    }
+    expect(await pollUntil(async () => (await ask(big)).status === 200, 5000)).toBe(true);
+    expect(tenantLimits.calls.get(big)).toBe(2);
+  });
+
+  it('falls back to the defaults, not to an error, while the tenants service cannot answer', async () => {
+    const url = await gatewayWith(
+      { RATE_LIMIT_PER_IP: 1000, RATE_LIMIT_PER_USER: 1000, RATE_LIMIT_PER_TENANT: 2 },
+      'plan-down',
+    );
+    const tid = 'tenant-while-down';
+    tenantLimits.set(tid, { requestsPerMinute: 100 });
+    tenantLimits.fail(true);
+    try {
+      const token = await auth.mint({ tid });
+      const ask = (): Promise<Answer> =>
+        post(url, { query: '{ hello }' }, { authorization: `Bearer ${token}` });
+      expect((await ask()).status).toBe(200);
+      expect((await ask()).status).toBe(200);
+      expectLimited(await ask());
+    } finally {
+      tenantLimits.fail(false);
+    }
   });
 });

@@ -10,17 +10,12 @@ import { gzipSync } from 'node:zlib';
 import { Supergraph, printSchema } from '@apollo/federation-internals';
 import type { Request, RequestHandler, Response } from 'express';
 import { buildSchema, introspectionFromSchema } from 'graphql';
-import {
-  AppError,
-  ErrorCode,
-  rateLimited,
-  unauthenticated,
-  unavailableRetryAfter,
-} from '../../../lib/errors.js';
+import { AppError, ErrorCode, unauthenticated, unavailableRetryAfter } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { gatewayClientIp } from '../gateway.context.js';
 import { authFailureReason, type GatewayMetrics } from '../gateway.metrics.js';
-import type { RateLimiter } from '../rate-limit.service.js';
+import { rateLimitError, type RateLimiter } from '../rate-limit.service.js';
+import type { TenantLimits } from '../tenant-limits.js';
 import type { HeaderVerifier } from '../../../lib/token-cache.js';
 
 /** Path of the schema document. */
@@ -85,6 +80,7 @@ export interface SchemaRouteDeps {
   document: ApiSchemaDocument;
   verifier: HeaderVerifier;
   limiter: RateLimiter;
+  tenantLimits: TenantLimits;
   metrics: GatewayMetrics;
   logger: Logger;
   /** Introspection is open over /graphql, so anonymous callers may read the schema here too. */
@@ -116,10 +112,11 @@ export function schemaHandler(deps: SchemaRouteDeps): RequestHandler {
       if (!(err instanceof AppError)) throw err;
       authError = err;
     }
-    const verdict = deps.limiter.check({ ip: gatewayClientIp(req), userId, tenantId });
+    const limits = tenantId ? await deps.tenantLimits.of(tenantId) : undefined;
+    const verdict = deps.limiter.check({ ip: gatewayClientIp(req), userId, tenantId, limits });
     if (!verdict.allowed) {
       deps.metrics.rateLimited.inc({ scope: verdict.scope });
-      sendError(res, 429, rateLimited(verdict.retryAfterSeconds), {
+      sendError(res, 429, rateLimitError(verdict), {
         'retry-after': String(verdict.retryAfterSeconds),
       });
       return;

@@ -1,8 +1,8 @@
 /**
  * Test fixtures for the gateway: a small federated subgraph that records what it receives (and
  * misbehaves on request: leaks SQL and stack traces, sleeps, counts calls), supergraph composition
- * for it, a JWKS server with a test Ed25519 key, a sessions liveness endpoint the test controls, and
- * token minting. Real HTTP servers on loopback and real Redis; nothing is mocked.
+ * for it, a JWKS server with a test Ed25519 key, a sessions liveness endpoint and a tenant-limits
+ * endpoint the test controls, and token minting. Real HTTP servers on loopback and real Redis; nothing is mocked.
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -256,6 +256,68 @@ export async function startAuthFixtures(
   };
 }
 
+/** A tenant's overrides as the tenants service's internal endpoint answers them (per minute). */
+export interface LimitOverrides {
+  requestsPerMinute?: number | null;
+  requestsPerMinutePerUser?: number | null;
+  costPerMinute?: number | null;
+}
+
+/** The tenants service's `GET /internal/tenants/:id/limits`, answered from what the test sets. */
+export interface TenantLimitsFixture {
+  url: string;
+  /** The overrides of a tenant (an unknown tenant answers 404). */
+  set(tenantId: string, overrides: LimitOverrides): void;
+  /** While on, every look-up answers 503 (the tenants service down). */
+  fail(on: boolean): void;
+  /** Look-ups received, by tenant id. */
+  calls: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/** Starts the {@link TenantLimitsFixture}; it requires `config.SERVICE_TOKEN` like the real endpoint. */
+export async function startTenantLimitsFixture(
+  config: Pick<Config, 'SERVICE_TOKEN'>,
+): Promise<TenantLimitsFixture> {
+  const tenants = new Map<string, LimitOverrides>();
+  const calls = new Map<string, number>();
+  let failing = false;
+  const { url, server } = await listen((req, res) => {
+    const m = /^\/internal\/tenants\/([^/]+)\/limits$/.exec(req.url ?? '');
+    if (!m?.[1] || req.headers['x-service-token'] !== config.SERVICE_TOKEN) {
+      res.statusCode = m ? 403 : 404;
+      res.end();
+      return;
+    }
+    const id = decodeURIComponent(m[1]);
+    calls.set(id, (calls.get(id) ?? 0) + 1);
+    const overrides = tenants.get(id);
+    res.statusCode = failing ? 503 : overrides ? 200 : 404;
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify(
+        failing || !overrides
+          ? {}
+          : {
+              requestsPerMinute: overrides.requestsPerMinute ?? null,
+              requestsPerMinutePerUser: overrides.requestsPerMinutePerUser ?? null,
+              costPerMinute: overrides.costPerMinute ?? null,
+            },
+      ),
+    );
+  });
+  return {
+    url,
+    set: (id, overrides) => tenants.set(id, overrides),
+    fail: (on) => (failing = on),
+    calls,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 /** The result of one HTTP GraphQL call, status and headers included. */
 export interface Answer {
   status: number;
@@ -299,6 +361,8 @@ export async function pollUntil(
 export interface EchoWorld {
   echo: EchoSubgraph;
   auth: AuthFixtures;
+  /** The tenants service's limits endpoint the gateway reads. */
+  tenantLimits: TenantLimitsFixture;
   /** The supergraph file naming the echo subgraph (rewrite it to test reloads). */
   supergraphPath: string;
   /** The test environment's config pointed at these fixtures, on a free gateway port. */
@@ -313,11 +377,13 @@ export interface EchoWorld {
 export async function startEchoWorld(env: { config: Config; tmpDir: string }): Promise<EchoWorld> {
   const echo = await startEchoSubgraph();
   const auth = await startAuthFixtures(env.config);
+  const tenantLimits = await startTenantLimitsFixture(env.config);
   const supergraphPath = path.join(env.tmpDir, 'supergraph.graphql');
   await writeEchoSupergraph(supergraphPath, echo.url, false);
   return {
     echo,
     auth,
+    tenantLimits,
     supergraphPath,
     config: {
       ...env.config,
@@ -325,10 +391,12 @@ export async function startEchoWorld(env: { config: Config; tmpDir: string }): P
       SUPERGRAPH_PATH: supergraphPath,
       jwksUrl: auth.jwksUrl,
       sessionsUrl: auth.sessionsUrl,
+      tenantsUrl: tenantLimits.url,
     },
     stop: async () => {
       await echo.stop();
       await auth.stop();
+      await tenantLimits.stop();
     },
   };
 }
