@@ -1,6 +1,6 @@
 /**
- * The tenants subgraph service: GraphQL on /graphql, the seed's REST endpoints, /health, /ready and
- * /metrics. No side effects until start().
+ * The tenants subgraph service: GraphQL on /graphql, the seed's REST endpoints, the gateway's internal
+ * endpoint (/internal/tenants/:id/limits), /health, /ready and /metrics. No side effects until start().
  */
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type pg from 'pg';
@@ -23,7 +23,9 @@ import { HealthService } from './health.service.js';
 import { JobService } from './job.service.js';
 import { TenantQueues } from './jobs/queues.js';
 import { resolvers } from './resolvers/index.js';
+import { mountInternalRoutes } from './internal.routes.js';
 import { mountRestRoutes } from './rest.routes.js';
+import { TenantLimitsService } from './tenant-limits.js';
 import { TenantRepository } from './tenant.repository.js';
 import { TenantService } from './tenant.service.js';
 import { createLimitRefusalsCounter, createTenantsByStatusGauge } from './tenants.metrics.js';
@@ -86,7 +88,10 @@ export function createTenantsService(config: TenantsConfig, deps: TenantsService
     context: (base): TenantsContext => ({ ...base, services: services() }),
     // No federated traces (ftv1): nothing reads them, and they cost time on every request.
     plugins: [ApolloServerPluginInlineTraceDisabled()],
-    routes: (app) => mountRestRoutes(app, verifier, services),
+    routes: (app) => {
+      mountRestRoutes(app, verifier, services);
+      mountInternalRoutes(app, config, services);
+    },
     onStop: [
       async () => {
         const r = running;
@@ -142,6 +147,8 @@ export function createTenantsService(config: TenantsConfig, deps: TenantsService
           }),
           jobs: new JobService(queues, tenants, backupRepo),
           backups: new BackupService(config, repo, backupRepo, queues, logger, backupRefusals),
+          // Published on the producer connection: pub/sub channels carry REDIS_PREFIX themselves.
+          limits: new TenantLimitsService(config, repo, redis, logger),
         },
       };
       return http.start();

@@ -36,6 +36,11 @@ export interface NewTenant {
   schemaName: string;
 }
 
+/** Limit overrides to write: a field present is set (null: back to the default), an absent one kept. */
+export type TenantLimitsPatch = Partial<
+  Pick<TenantRow, 'requestsPerMinute' | 'requestsPerMinutePerUser' | 'costPerMinute'>
+>;
+
 /** Options of {@link TenantRepository}. */
 export interface TenantRepositoryOptions {
   /** Organizations one user may own; unset: no cap (workers and tools that never create tenants). */
@@ -190,6 +195,21 @@ export class TenantRepository {
           updatedAt: sql`now()`,
         })
         .where(and(eq(tenants.id, id), inArray(tenants.status, ['PROVISIONING', 'FAILED'])));
+    });
+  }
+
+  /**
+   * Writes a tenant's limit overrides in one UPDATE (system scope: platform administrators).
+   * @returns the updated row, or undefined when there is no such tenant
+   */
+  setLimits(id: string, patch: TenantLimitsPatch): Promise<TenantRow | undefined> {
+    return this.run(SYSTEM, async (tx) => {
+      const rows = await tx
+        .update(tenants)
+        .set({ ...patch, updatedAt: sql`now()` })
+        .where(eq(tenants.id, id))
+        .returning();
+      return rows[0];
     });
   }
 

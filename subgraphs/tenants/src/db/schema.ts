@@ -52,9 +52,19 @@ export const tenants = tenancy.table(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     provisionedAt: timestamp('provisioned_at', { withTimezone: true }),
     lastError: text('last_error'),
+    /**
+     * The gateway's request limits of this tenant, per minute (`setTenantLimits`, platform admins
+     * only). NULL: the platform default (lib/config RATE_LIMIT_* / COST_BUDGET_*, scaled to a minute).
+     */
+    requestsPerMinute: integer('requests_per_minute'),
+    requestsPerMinutePerUser: integer('requests_per_minute_per_user'),
+    costPerMinute: integer('cost_per_minute'),
   },
   (t) => [
     check('tenants_status_check', sql.raw(`"status" IN (${inList(TENANT_STATUSES)})`)),
+    check('tenants_requests_per_minute_check', sql.raw('"requests_per_minute" > 0')),
+    check('tenants_requests_per_minute_per_user_check', sql.raw('"requests_per_minute_per_user" > 0')),
+    check('tenants_cost_per_minute_check', sql.raw('"cost_per_minute" > 0')),
     index('tenants_status_idx').on(t.status),
   ],
 );

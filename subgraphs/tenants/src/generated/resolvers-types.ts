@@ -84,6 +84,11 @@ export type Mutation = {
   provisionTenant: Job;
   /** Restores a VERIFIED backup over its tenant, swapped in atomically (platform admin, or the tenant's OWNER or ADMIN). */
   restoreTenant: Job;
+  /**
+   * Sets the gateway's request limits of a tenant (platform administrators only; a tenant cannot change
+   * its own). An omitted field stays unchanged, `null` resets it to the platform default.
+   */
+  setTenantLimits: Tenant;
 };
 
 
@@ -111,6 +116,12 @@ export type MutationProvisionTenantArgs = {
 
 export type MutationRestoreTenantArgs = {
   backupId: Scalars['ID']['input'];
+};
+
+
+export type MutationSetTenantLimitsArgs = {
+  input: TenantLimitsInput;
+  tenantId: Scalars['ID']['input'];
 };
 
 export type OwnedTenant = {
@@ -169,6 +180,8 @@ export type Tenant = {
   /** Checked live: schema present, template migrations applied, size. */
   health: TenantHealth;
   id: Scalars['ID']['output'];
+  /** The gateway's request limits of this tenant (effective values: its overrides, else the platform defaults). */
+  limits: TenantLimits;
   organizationName: Scalars['String']['output'];
   /** When provisioning last completed (null until the tenant first became ACTIVE). */
   provisionedAt: Maybe<Scalars['DateTime']['output']>;
@@ -214,6 +227,35 @@ export type TenantHealth = {
   schemaSizeBytes: Maybe<Scalars['Float']['output']>;
   /** OK, DEGRADED or DOWN. */
   status: Scalars['String']['output'];
+};
+
+/**
+ * The gateway's request limits of one tenant, each per minute. Effective values: a field the tenant has
+ * no override for follows the platform default, scaled to a minute (`round(default * 60 / window)`).
+ */
+export type TenantLimits = {
+  __typename?: 'TenantLimits';
+  /** Query-cost budget of the tenant (default: COST_BUDGET_PER_TENANT per COST_BUDGET_WINDOW_SECONDS). */
+  costPerMinute: Scalars['Int']['output'];
+  /** Names of the fields set for this tenant (e.g. `requestsPerMinute`); the others follow the defaults. */
+  overridden: Array<Scalars['String']['output']>;
+  /** Requests of all the tenant's users together (default: RATE_LIMIT_PER_TENANT per RATE_LIMIT_WINDOW_SECONDS). */
+  requestsPerMinute: Scalars['Int']['output'];
+  /** Requests of each user of the tenant (default: RATE_LIMIT_PER_USER per RATE_LIMIT_WINDOW_SECONDS). */
+  requestsPerMinutePerUser: Scalars['Int']['output'];
+};
+
+/**
+ * Overrides of a tenant's request limits, per minute. Omit a field to leave it unchanged, `null` resets
+ * it to the platform default; a value is an integer from 1 to 100000000.
+ */
+export type TenantLimitsInput = {
+  /** Query-cost budget per minute; scaled to COST_BUDGET_WINDOW_SECONDS it must cover MAX_QUERY_COST. */
+  costPerMinute?: InputMaybe<Scalars['Int']['input']>;
+  /** Requests of all the tenant's users together, per minute. */
+  requestsPerMinute?: InputMaybe<Scalars['Int']['input']>;
+  /** Requests of each user of the tenant, per minute. */
+  requestsPerMinutePerUser?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type TenantStatus =
@@ -349,6 +391,8 @@ export type ResolversTypes = ResolversObject<{
   TenantHealth: ResolverTypeWrapper<TenantHealth>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  TenantLimits: ResolverTypeWrapper<TenantLimits>;
+  TenantLimitsInput: TenantLimitsInput;
   TenantStatus: TenantStatus;
   User: ResolverTypeWrapper<UserModel>;
 }>;
@@ -374,6 +418,8 @@ export type ResolversParentTypes = ResolversObject<{
   TenantHealth: TenantHealth;
   Float: Scalars['Float']['output'];
   Boolean: Scalars['Boolean']['output'];
+  TenantLimits: TenantLimits;
+  TenantLimitsInput: TenantLimitsInput;
   User: UserModel;
 }>;
 
@@ -424,6 +470,7 @@ export type MutationResolvers<ContextType = TenantsContext, ParentType extends R
   createOwnedTenant?: Resolver<ResolversTypes['OwnedTenant'], ParentType, ContextType, RequireFields<MutationCreateOwnedTenantArgs, 'input'>>;
   provisionTenant?: Resolver<ResolversTypes['Job'], ParentType, ContextType, RequireFields<MutationProvisionTenantArgs, 'input'>>;
   restoreTenant?: Resolver<ResolversTypes['Job'], ParentType, ContextType, RequireFields<MutationRestoreTenantArgs, 'backupId'>>;
+  setTenantLimits?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationSetTenantLimitsArgs, 'input' | 'tenantId'>>;
 }>;
 
 export type OwnedTenantResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['OwnedTenant'] = ResolversParentTypes['OwnedTenant']> = ResolversObject<{
@@ -444,6 +491,7 @@ export type TenantResolvers<ContextType = TenantsContext, ParentType extends Res
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   health?: Resolver<ResolversTypes['TenantHealth'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  limits?: Resolver<ResolversTypes['TenantLimits'], ParentType, ContextType>;
   organizationName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   provisionedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   schemaName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -473,6 +521,13 @@ export type TenantHealthResolvers<ContextType = TenantsContext, ParentType exten
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type TenantLimitsResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['TenantLimits'] = ResolversParentTypes['TenantLimits']> = ResolversObject<{
+  costPerMinute?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  overridden?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  requestsPerMinute?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  requestsPerMinutePerUser?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = TenantsContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -492,6 +547,7 @@ export type Resolvers<ContextType = TenantsContext> = ResolversObject<{
   Tenant?: TenantResolvers<ContextType>;
   TenantClone?: TenantCloneResolvers<ContextType>;
   TenantHealth?: TenantHealthResolvers<ContextType>;
+  TenantLimits?: TenantLimitsResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

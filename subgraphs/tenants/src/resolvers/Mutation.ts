@@ -18,6 +18,8 @@ export const Mutation: MutationResolvers = {
     ctx.services.backups.requestRestore(requireAuth(ctx), backupId),
   cloneTenant: (_parent, { backupId, organizationName }, ctx) =>
     ctx.services.backups.requestClone(requireAuth(ctx), backupId, organizationName),
+  setTenantLimits: (_parent, { tenantId, input }, ctx) =>
+    ctx.services.limits.set(requireAuth(ctx), tenantId, input),
   createOwnedTenant: async (_parent, { input }, ctx) => {
     requireService(ctx);
     const { tenant, job } = await ctx.services.tenants.createOwned(

@@ -21,4 +21,8 @@ export const Tenant: TenantResolvers = {
     return ctx.services.health.check(full(t));
   },
   backups: (t, { first }, ctx) => ctx.services.tenants.backups(requireAuth(ctx), full(t), first),
+  limits: (t, _args, ctx) => {
+    requireAuth(ctx);
+    return ctx.services.limits.effective(full(t));
+  },
 };
