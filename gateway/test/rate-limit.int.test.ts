@@ -167,4 +167,40 @@ describe('rate limits', () => {
       tenantLimits.fail(false);
     }
   });
+
+  it("holds every limit over the burst window too, a tenant's own limits scaled alike", async () => {
+    // Windows long enough that no boundary passes during the test: 600 s, bursts of 60 s at the
+    // average rate (factor 1), so 100 per window allows 10 per burst.
+    const url = await gatewayWith(
+      {
+        RATE_LIMIT_WINDOW_SECONDS: 600,
+        RATE_LIMIT_BURST_SECONDS: 60,
+        RATE_LIMIT_BURST_FACTOR: 1,
+        RATE_LIMIT_PER_IP: 100_000,
+        RATE_LIMIT_PER_USER: 100,
+        RATE_LIMIT_PER_TENANT: 100_000,
+      },
+      'burst',
+    );
+    const sub = 'bursting-user';
+    const ask = async (claims: { sub?: string; tid?: string }): Promise<Answer> =>
+      post(url, { query: '{ hello }' }, { authorization: `Bearer ${await auth.mint(claims)}` });
+    for (let i = 0; i < 10; i++) expect((await ask({ sub })).status).toBe(200);
+    const over = await ask({ sub });
+    expectLimited(over);
+    expect(over.body.errors?.[0]?.message).toBe('Request rate limit per user reached (10 per 60 s)');
+    expect(over.body.errors?.[0]?.extensions).toMatchObject({ limit: 'requests_per_user', max: 10 });
+
+    // A tenant's own figure (3 a minute: 30 per 600 s window) bursts at 3 per 60 s.
+    const tid = 'tenant-bursting';
+    tenantLimits.set(tid, { requestsPerMinute: 3 });
+    for (let i = 0; i < 3; i++) expect((await ask({ tid })).status).toBe(200);
+    const tenantOver = await ask({ tid });
+    expectLimited(tenantOver);
+    expect(tenantOver.body.errors?.[0]?.extensions).toMatchObject({
+      limit: 'requests_per_tenant',
+      max: 3,
+      windowSeconds: 60,
+    });
+  });
 });
