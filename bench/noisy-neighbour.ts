@@ -517,12 +517,14 @@ async function main(): Promise<void> {
       : {}),
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
-    // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_* and ANALYTICS_*
-    // (ports and URLs excepted: the bench chooses its own).
+    // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
+    // COST_BUDGET_* and RATE_LIMIT_BURST_* (ports and URLs excepted: the bench chooses its own).
     ...Object.fromEntries(
       Object.entries(processEnv()).filter(
         (e): e is [string, string] =>
-          /^(GATEWAY|ANALYTICS|COST_BUDGET)_/.test(e[0]) && !/_(PORT|URL)$/.test(e[0]) && e[1] !== undefined,
+          /^(GATEWAY|ANALYTICS|COST_BUDGET|RATE_LIMIT_BURST)_/.test(e[0]) &&
+          !/_(PORT|URL)$/.test(e[0]) &&
+          e[1] !== undefined,
       ),
     ),
   });
