@@ -109,6 +109,18 @@ export class WindowCounter {
     return { allowed, msBeforeNext: w.resetAt - now };
   }
 
+  /**
+   * Whether `points` more would stay within the limit of `key`'s window, counting nothing (to check
+   * several windows before charging any of them).
+   */
+  wouldAllow(key: string, points: number, limit = this.limit): WindowVerdict {
+    this.sync.assertFresh();
+    const now = Date.now();
+    const w = this.windows.get(key);
+    if (!w || now >= w.resetAt) return { allowed: points <= limit, msBeforeNext: this.windowMs };
+    return { allowed: w.synced + w.inFlight + w.pending + points <= limit, msBeforeNext: w.resetAt - now };
+  }
+
   /** Sends the pending counts of this counter; see {@link WindowSync}. */
   async flush(redis: SyncRedis): Promise<void> {
     if (this.dirty.size === 0) return;

@@ -230,6 +230,45 @@ describe('cost budget', () => {
     expect(metrics).toMatch(/gateway_limit_refusals_total\{[^}]*limit="cost_budget"[^}]*\} 3/);
   });
 
+  it("holds a tenant's budget over the burst window too, and a refusal there spends nothing", async () => {
+    // Windows long enough that no boundary passes during the test: a 600 s budget of 1,000 allows
+    // (factor 1) 100 per 60 s burst window.
+    const burstUrl = await gatewayWith(
+      'budget-burst',
+      {
+        MAX_QUERY_COST: budget,
+        COST_BUDGET_PER_TENANT: 10 * budget,
+        COST_BUDGET_PER_IP: 10 * budget,
+        COST_BUDGET_WINDOW_SECONDS: 600,
+        RATE_LIMIT_BURST_SECONDS: 60,
+        RATE_LIMIT_BURST_FACTOR: 1,
+      },
+      false,
+    );
+    const token = await auth.mint({ tid: 'tenant-burst' });
+    for (let spent = 0; spent + FETCH_COST <= budget; spent += FETCH_COST) {
+      expect((await post(burstUrl, { query: '{ hello }' }, bearer(token))).status).toBe(200);
+    }
+    const refused = await post(burstUrl, { query: '{ hello }' }, bearer(token));
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      limit: 'cost_budget',
+      budget,
+      windowSeconds: 60,
+    });
+    expect(refused.body.errors?.[0]?.message).toContain(`${budget} per 60 s`);
+    // The window's counter holds what was admitted, the refusal not included.
+    const key = `${env.config.REDIS_PREFIX}budget-burst:gateway:cost:tenant:tenant-burst`;
+    const admitted = Math.floor(budget / FETCH_COST) * FETCH_COST;
+    expect(
+      await eventually(
+        async () => ((await redis.get(key)) === String(admitted) ? true : undefined),
+        'the admitted cost in Redis',
+      ),
+    ).toBe(true);
+  });
+
   it('budgets anonymous callers per client IP, apart from tenants', async () => {
     for (let spent = 0; spent < budget; spent += FETCH_COST) {
       expect((await post(url, { query: '{ hello }' })).status).toBe(200);
