@@ -25,7 +25,13 @@ export const tenantsConfig = configSection(
     /** Organizations one user may own (OWNER memberships); beyond it QUOTA_EXCEEDED. */
     TENANTS_MAX_OWNED_PER_USER: positiveInt.default(10),
     TENANT_TEMPLATES_DIR: z.string().default(path.join(PROJECT_ROOT, 'schema', 'templates')),
-    PROVISIONING_CONCURRENCY: positiveInt.default(4),
+    /**
+     * Provisioning jobs (and tenant migrations) one worker runs at once. Each builds a schema's tables
+     * and indexes, and PostgreSQL 15 fsyncs every index it builds: run side by side, a burst of
+     * registrations queued other tenants' commits behind those syncs (B's p99 4-5x worse at 4 than at
+     * 1 in bench/noisy-neighbour.ts). A burst of sign-ups waits its turn instead.
+     */
+    PROVISIONING_CONCURRENCY: positiveInt.default(1),
     JOB_ATTEMPTS: positiveInt.default(5),
     JOB_BACKOFF_MS: positiveInt.default(1000),
     PAPER_STARTING_CASH: z
