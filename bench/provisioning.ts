@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_PER_IP: '1000000',
     RATE_LIMIT_PER_USER: '1000000',
     RATE_LIMIT_PER_TENANT: '1000000',
+    // The second part creates 1,000 organizations for 16 owners.
+    TENANTS_MAX_OWNED_PER_USER: '1000000',
   });
   const platform = await startPlatform(env);
   const url = platform.gatewayUrl;
