@@ -20,7 +20,7 @@ import express, {
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
 import { ErrorCode, AppError, createErrorFormatter, httpStatusFor } from './errors.js';
-import { INGRESS_REFUSAL_BODY } from './ingress.js';
+import { hasServiceToken, INGRESS_REFUSAL_BODY, SERVICE_TOKEN_HEADER } from './ingress.js';
 import type { Logger } from './logger.js';
 import { Gauge, type HttpMetrics } from './metrics.js';
 
@@ -616,4 +616,27 @@ export async function runUntilSignal(services: Service[], logger: Logger): Promi
   for (const s of [...services].reverse()) {
     await s.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   }
+}
+
+/**
+ * Guards an internal route (`/internal/...`, called by other services): answers 401 without the
+ * service token and 403 with a wrong one (compared in constant time), and marks every answer,
+ * refusals included, `cache-control: no-store`. True when the caller holds the token.
+ */
+export function requireServiceToken(
+  req: Request,
+  res: Response,
+  config: Pick<Config, 'SERVICE_TOKEN'>,
+): boolean {
+  res.set('cache-control', 'no-store');
+  const token = req.headers[SERVICE_TOKEN_HEADER];
+  if (token === undefined) {
+    res.status(401).json({ error: { code: ErrorCode.Unauthenticated, message: 'Service token required' } });
+    return false;
+  }
+  if (typeof token !== 'string' || !hasServiceToken({ [SERVICE_TOKEN_HEADER]: token }, config)) {
+    res.status(403).json({ error: { code: ErrorCode.Forbidden, message: 'Invalid service token' } });
+    return false;
+  }
+  return true;
 }

@@ -32,7 +32,8 @@ interface Overrides {
   costPerMinute: number | null;
 }
 
-type LimitsConfig = Pick<
+/** What the cache reads of the configuration. */
+export type LimitsConfig = Pick<
   Config,
   | 'tenantsUrl'
   | 'SERVICE_TOKEN'

@@ -5,24 +5,14 @@
  * service cannot answer a first look-up, and a change that lands while a look-up is under way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
-import { TenantLimits } from '../src/tenant-limits.js';
+import { TenantLimits, type LimitsConfig } from '../src/tenant-limits.js';
 import { pollUntil, startTenantLimitsFixture, type TenantLimitsFixture } from './support/harness.js';
 
 const SERVICE_TOKEN = 'tenant-limits-test-token';
 let fixture: TenantLimitsFixture;
 
-function config(): Pick<
-  Config,
-  | 'tenantsUrl'
-  | 'SERVICE_TOKEN'
-  | 'RATE_LIMIT_WINDOW_SECONDS'
-  | 'RATE_LIMIT_PER_USER'
-  | 'RATE_LIMIT_PER_TENANT'
-  | 'COST_BUDGET_PER_TENANT'
-  | 'COST_BUDGET_WINDOW_SECONDS'
-> {
+function config(): LimitsConfig {
   return {
     tenantsUrl: fixture.url,
     SERVICE_TOKEN,

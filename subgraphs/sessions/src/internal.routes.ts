@@ -1,26 +1,11 @@
-import type { Express, Request, Response } from 'express';
-import { isServiceCall } from '../../../lib/auth.js';
+import type { Express } from 'express';
 import type { Config } from '../../../lib/config.js';
+import { requireServiceToken } from '../../../lib/http.js';
 import type { SessionService } from './session.service.js';
 import { ErrorCode } from '../../../lib/errors.js';
 
 /** Most session ids one `POST /internal/sessions/liveness` may ask about. */
 export const LIVENESS_BATCH_MAX = 1000;
-
-/** Answers 401/403 unless the request carries the service token; true when it does. */
-function serviceCall(req: Request, res: Response, config: Pick<Config, 'SERVICE_TOKEN'>): boolean {
-  const token = req.headers['x-service-token'];
-  if (token === undefined) {
-    res.status(401).json({ error: { code: ErrorCode.Unauthenticated, message: 'Service token required' } });
-    return false;
-  }
-  if (!isServiceCall(token, config)) {
-    res.status(403).json({ error: { code: ErrorCode.Forbidden, message: 'Invalid service token' } });
-    return false;
-  }
-  res.set('cache-control', 'no-store');
-  return true;
-}
 
 /**
  * `GET /internal/sessions/:id` → `{ live }` for lib/auth CachedSessionLiveness, and
@@ -36,7 +21,7 @@ export function mountInternalRoutes(
   sessions: SessionService,
 ) {
   app.post('/internal/sessions/liveness', async (req, res) => {
-    if (!serviceCall(req, res, config)) return;
+    if (!requireServiceToken(req, res, config)) return;
     const ids = (req.body as { ids?: unknown } | undefined)?.ids;
     if (
       !Array.isArray(ids) ||
@@ -57,7 +42,7 @@ export function mountInternalRoutes(
     res.json({ live });
   });
   app.get('/internal/sessions/:id', async (req, res) => {
-    if (!serviceCall(req, res, config)) return;
+    if (!requireServiceToken(req, res, config)) return;
     const liveness = await sessions.liveness(req.params.id);
     if (liveness === 'unknown') {
       res.status(404).json({ live: false });

@@ -3,29 +3,10 @@
  *   GET /internal/tenants/:id/limits -> 200 {requestsPerMinute, requestsPerMinutePerUser, costPerMinute}
  * Each value is the tenant's override per minute, or null for the platform default.
  */
-import type { Express, Request, Response } from 'express';
-import { isServiceCall } from '../../../lib/auth.js';
+import type { Express } from 'express';
 import type { Config } from '../../../lib/config.js';
-import { ErrorCode } from '../../../lib/errors.js';
+import { requireServiceToken } from '../../../lib/http.js';
 import type { TenantsServices } from './context.js';
-
-/**
- * Answers 401/403 unless the request carries the service token; true when it does. Every answer,
- * refusals included, is `cache-control: no-store`.
- */
-function serviceCall(req: Request, res: Response, config: Pick<Config, 'SERVICE_TOKEN'>): boolean {
-  res.set('cache-control', 'no-store');
-  const token = req.headers['x-service-token'];
-  if (token === undefined) {
-    res.status(401).json({ error: { code: ErrorCode.Unauthenticated, message: 'Service token required' } });
-    return false;
-  }
-  if (!isServiceCall(token, config)) {
-    res.status(403).json({ error: { code: ErrorCode.Forbidden, message: 'Invalid service token' } });
-    return false;
-  }
-  return true;
-}
 
 /**
  * Mounts `GET /internal/tenants/:id/limits`: the tenant's raw limit overrides (null: the default),
@@ -39,7 +20,7 @@ export function mountInternalRoutes(
   services: () => TenantsServices,
 ): void {
   app.get('/internal/tenants/:id/limits', async (req, res) => {
-    if (!serviceCall(req, res, config)) return;
+    if (!requireServiceToken(req, res, config)) return;
     const overrides = await services().limits.overrides(String(req.params['id']));
     if (!overrides) {
       res.status(404).json({});
