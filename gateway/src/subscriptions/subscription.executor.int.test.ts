@@ -150,7 +150,18 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-function subscribe(sink: RecordingSink, authorization: string, scope: string, symbols: string[]): void {
+/**
+ * @param ttlSeconds the token's lifetime: the upstream connects with the subscriber token that lives
+ *   longest, so a test that expects one token first gives it the longer life (two tokens made in
+ *   different seconds would otherwise decide it)
+ */
+function subscribe(
+  sink: RecordingSink,
+  authorization: string,
+  scope: string,
+  symbols: string[],
+  ttlSeconds = 600,
+): void {
   executor.subscribe(
     {
       document: parse(QUERY),
@@ -158,7 +169,7 @@ function subscribe(sink: RecordingSink, authorization: string, scope: string, sy
       operationName: undefined,
       variables: { s: symbols },
       authorization,
-      expiresAt: Math.floor(Date.now() / 1000) + 600,
+      expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
       scope,
       requestId: 'test',
     },
@@ -175,8 +186,9 @@ describe('FederatedSubscriptionExecutor', () => {
     async (name, code) => {
       const [a, b] = [new RecordingSink(), new RecordingSink()];
       const [tokenA, tokenB] = [`Bearer A-${name}`, `Bearer B-${name}`];
-      subscribe(a, tokenA, 'tenant-1:user-a:TRADER', ['AAPL']);
-      subscribe(b, tokenB, 'tenant-2:user-b:TRADER', ['AAPL']);
+      // A's token lives longer, so the shared upstream connects with it first.
+      subscribe(a, tokenA, 'tenant-1:user-a:TRADER', ['AAPL'], 900);
+      subscribe(b, tokenB, 'tenant-2:user-b:TRADER', ['AAPL'], 600);
       expect(executor.upstreamCount).toBe(1);
       await until('events', () => a.events.length > 0 && b.events.length > 0);
       expect(upstream.connected.filter((t) => t.endsWith(name))).toEqual([tokenA]);
