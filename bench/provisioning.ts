@@ -3,12 +3,16 @@
  *  1. registration to ACTIVE through the gateway, N sequential registrations: p50 / p90 / max;
  *  2. provision many tenants in one run (default 1,000) through the gateway and report the per-tenant
  *     cost per hundred (wall time from the first enqueue to ACTIVE, per block of 100 by completion).
+ * The platform runs as `make prod` starts it (bench/deployed-platform.ts: every process from `dist/`,
+ * real auth, sessions and tenants worker). `PROVISIONING_CONCURRENCY` in this shell is passed on.
  * Run: `npx tsx bench/provisioning.ts [registrations=50] [tenants=1000]`. Uses its own database and
- * Redis prefix (test support), loopback only, and stops by itself.
+ * Redis prefix, loopback only, and stops by itself.
  */
 import pg from 'pg';
-import { adminUrlOf, createTestEnv } from '../test/support/env.js';
-import { gql, startPlatform } from '../test/support/platform.js';
+import { processEnv } from '../lib/config.js';
+import { adminUrlOf } from '../test/support/env.js';
+import { gql } from '../test/support/graphql.js';
+import { startDeployedPlatform } from './deployed-platform.js';
 
 const registrations = Number(process.argv[2] ?? 50);
 const tenants = Number(process.argv[3] ?? 1000);
@@ -18,16 +22,14 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const env = await createTestEnv('bench_prov', {
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_IP: '1000000',
-    RATE_LIMIT_PER_USER: '1000000',
-    RATE_LIMIT_PER_TENANT: '1000000',
+  const workerConcurrency = processEnv()['PROVISIONING_CONCURRENCY'];
+  const deployed = await startDeployedPlatform('bench_prov', {
     // The second part creates 1,000 organizations for 16 owners.
     TENANTS_MAX_OWNED_PER_USER: '1000000',
+    ...(workerConcurrency ? { PROVISIONING_CONCURRENCY: workerConcurrency } : {}),
   });
-  const platform = await startPlatform(env);
-  const url = platform.gatewayUrl;
+  const { env } = deployed;
+  const url = deployed.graphqlUrl;
   // The bench reads every tenant's row: as the superuser of its own database (tenancy.tenants has
   // forced row-level security, so the owner role sees no rows outside a platform scope).
   const db = new pg.Client({ connectionString: adminUrlOf(env.config) });
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
     const stamps = done.rows.map((r) => r.provisioned_at.getTime());
     const total = (stamps.at(-1)! - start) / 1000;
     console.log(
-      `provisioned ${tenants} tenants in ${total.toFixed(1)} s (enqueue ${(enqueued / 1000).toFixed(1)} s, worker concurrency ${env.config.PROVISIONING_CONCURRENCY})`,
+      `provisioned ${tenants} tenants in ${total.toFixed(1)} s (enqueue ${(enqueued / 1000).toFixed(1)} s, worker concurrency ${workerConcurrency ?? 'default (1)'})`,
     );
     const blocks: string[] = [];
     for (let b = 0; b * 100 < stamps.length; b++) {
@@ -125,8 +127,7 @@ async function main(): Promise<void> {
     console.log(`last hundred / first hundred: ${(last / first).toFixed(2)}x`);
   } finally {
     await db.end();
-    await platform.stop();
-    await env.cleanup();
+    await deployed.stop();
   }
 }
 
