@@ -89,16 +89,8 @@ export class CostBudget {
     const burst = anonymous ? this.bursts?.anonymous : this.bursts?.tenants;
     const checks: [WindowCounter, number, number][] = [
       [window, budget, this.config.COST_BUDGET_WINDOW_SECONDS],
-      ...(burst
-        ? [
-            [burst, this.burstBudget(budget), this.config.RATE_LIMIT_BURST_SECONDS] as [
-              WindowCounter,
-              number,
-              number,
-            ],
-          ]
-        : []),
     ];
+    if (burst) checks.push([burst, this.burstBudget(budget), this.config.RATE_LIMIT_BURST_SECONDS]);
     for (const [counter, limit, seconds] of checks) {
       const verdict = counter.wouldAllow(key, points, limit);
       if (verdict.allowed) continue;
