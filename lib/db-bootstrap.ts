@@ -144,8 +144,11 @@ export async function initDatabase(
 export async function dropDatabase(config: BootstrapConfig): Promise<void> {
   const db = databaseName(config.DATABASE_URL);
   const roles = await withClient(withDatabase(config.DATABASE_ADMIN_URL, db), async (c) => {
+    // Tenants' roles, and those of schemas built ahead of sign-up (tenants' schema pool).
     const r = await c
-      .query<{ schema_name: string }>('SELECT schema_name FROM tenancy.tenants')
+      .query<{ schema_name: string }>(
+        'SELECT schema_name FROM tenancy.tenants UNION ALL SELECT name FROM tenancy.schema_pool',
+      )
       .catch(() => ({ rows: [] as { schema_name: string }[] }));
     return r.rows.map((x) => x.schema_name);
   }).catch(() => [] as string[]);

@@ -99,6 +99,9 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     // Every test registers and creates tenants from loopback; tests of these limits set their own.
     REGISTER_THROTTLE_PER_IP: '100000',
     TENANT_CREATE_THROTTLE_PER_IP: '100000',
+    // No schemas built ahead: every worker a test starts would otherwise build TENANT_POOL_SIZE of them
+    // in the background. The pool's tests turn it on.
+    TENANT_POOL_SIZE: '0',
     // Tests send requests back to back from one loopback IP: the gateway's burst limit (20 requests
     // a second per IP by default) is off; the rate-limit tests set their own.
     RATE_LIMIT_BURST_FACTOR: '0',

@@ -32,6 +32,17 @@ export const tenantsConfig = configSection(
      * 1 in bench/noisy-neighbour.ts). A burst of sign-ups waits its turn instead.
      */
     PROVISIONING_CONCURRENCY: positiveInt.default(1),
+    /**
+     * Tenant schemas (of DEFAULT_TENANT_TEMPLATE) the worker keeps built ahead of sign-up
+     * (jobs/schema-pool.ts): provisioning renames one instead of building its tables and indexes, so a
+     * burst of sign-ups causes no index builds (and no index fsyncs) while it lasts. 0: off.
+     */
+    TENANT_POOL_SIZE: z.coerce.number().int().min(0).max(1000).default(8),
+    /**
+     * Pause between refill rounds; each round builds at most one schema, so the pool refills at a
+     * steady pace after a burst instead of in one. Rounds wait while the worker provisions a tenant.
+     */
+    TENANT_POOL_REFILL_INTERVAL_MS: positiveInt.default(2000),
     JOB_ATTEMPTS: positiveInt.default(5),
     JOB_BACKOFF_MS: positiveInt.default(1000),
     PAPER_STARTING_CASH: z

@@ -31,6 +31,33 @@ export function createProvisioningMetrics(registry: Registry): ProvisioningMetri
   };
 }
 
+/** Metrics of the warm pool of tenant schemas (jobs/schema-pool.ts). */
+export interface SchemaPoolMetrics {
+  /** Provisioning runs that took a pooled schema (`hit`) or found none and built one (`miss`). */
+  claims: Counter<'result'>;
+  /** Ready entries of the default template, as last counted by a refill round or changed by a claim. */
+  ready: Gauge;
+}
+
+/** Registers the schema pool metrics on the worker's registry. */
+export function createSchemaPoolMetrics(registry: Registry): SchemaPoolMetrics {
+  const claims = new Counter({
+    name: 'tenants_schema_pool_claims_total',
+    help: 'Provisioning runs that took a schema built ahead (hit) or had to build one (miss)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of ['hit', 'miss']) claims.inc({ result }, 0);
+  return {
+    claims,
+    ready: new Gauge({
+      name: 'tenants_schema_pool_ready',
+      help: 'Tenant schemas built ahead of sign-up and ready to be claimed',
+      registers: [registry],
+    }),
+  };
+}
+
 /**
  * `tenants_by_status`, read from the database when scraped (so it is right whichever process changed
  * a status). Registered by the tenants API service.

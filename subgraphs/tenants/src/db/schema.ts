@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -132,3 +133,25 @@ export const backups = tenancy.table(
 export type TenantRow = typeof tenants.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
 export type BackupRow = typeof backups.$inferSelect;
+
+/**
+ * The warm pool of tenant schemas (subgraphs/tenants/src/jobs/schema-pool.ts): a role and schema
+ * built ahead of sign-up from a template, under a `pool_<hex>` name, renamed to the new tenant's on
+ * provisioning. A row is written (ready = false) before its role and schema exist, so an entry whose
+ * build died is found and dropped by the next refill; only ready entries are claimed. Read and
+ * written by the owner role only: row-level security is enabled with no policy (custom part of
+ * `0004_schema_pool.sql`), so the app role sees no row.
+ */
+export const schemaPool = tenancy.table(
+  'schema_pool',
+  {
+    name: text('name').primaryKey(),
+    template: text('template').notNull(),
+    ready: boolean('ready').notNull().default(false),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('schema_pool_name_check', sql.raw(`"name" ~ '^pool_[0-9a-f]{16}$'`)),
+    index('schema_pool_ready_idx').on(t.template, t.ready, t.createdAt),
+  ],
+);

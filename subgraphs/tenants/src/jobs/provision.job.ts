@@ -13,6 +13,7 @@ import { SYSTEM, type TenantRepository } from '../tenant.repository.js';
 import type { ProvisioningMetrics } from '../tenants.metrics.js';
 import { UnknownTemplateError, type TemplateRegistry, type TenantTemplate } from '../template.registry.js';
 import type { ProvisionJobData, ProvisionJobResult } from './queues.js';
+import type { SchemaPool } from './schema-pool.js';
 import { runSeed } from './seeds.js';
 import {
   appliedMigrations,
@@ -63,6 +64,12 @@ export interface ProvisionerDeps {
   templates: TemplateRegistry;
   logger: Logger;
   metrics?: ProvisioningMetrics | undefined;
+  /**
+   * Schemas built ahead of sign-up: a tenant of the pool's template takes one (renamed), and the
+   * steps below find its role, schema and tables in place. Without it (or when it is empty) they
+   * build them.
+   */
+  pool?: SchemaPool | undefined;
   /**
    * Called once the tenant is ACTIVE, inside the run (so a failure retries the job, which is
    * idempotent): the worker queues the tenant's INITIAL backup here.
@@ -153,7 +160,10 @@ export class Provisioner {
         if (done) await progress(done[1]);
       };
 
-      await step('role', () => ensureTenantRole(client, config, role));
+      await step('role', async () => {
+        await this.deps.pool?.claim(client, template.name, schema);
+        await ensureTenantRole(client, config, role);
+      });
       await step('schema', () => ensureTenantSchema(client, config, schema, role));
       await step('migrations', async () => {
         await applyTemplateMigrations(config, template, schema);

@@ -26,10 +26,16 @@ import {
   type Ma130Reachability,
 } from '../backup/ma130.probe.js';
 import { TenantRepository } from '../tenant.repository.js';
-import { createProvisioningMetrics, createQueueGauges, type QueueReading } from '../tenants.metrics.js';
+import {
+  createProvisioningMetrics,
+  createQueueGauges,
+  createSchemaPoolMetrics,
+  type QueueReading,
+} from '../tenants.metrics.js';
 import { TemplateRegistry } from '../template.registry.js';
 import { migrateTenants, type MigrateTenantsResult } from './migrate-tenants.job.js';
 import { Provisioner } from './provision.job.js';
+import { SchemaPool } from './schema-pool.js';
 import {
   backupJobOptions,
   JOB_KINDS,
@@ -69,6 +75,7 @@ interface Running {
   migrations: Worker<MigrateTenantsJobData, MigrateTenantsResult>;
   events: QueueEvents;
   provisioner: Provisioner;
+  pool: SchemaPool;
   backupConnection: Redis;
   backupEventsConnection: Redis;
   backupQueue: Queue<BackupsQueueData, BackupJobResult>;
@@ -105,6 +112,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
   const logger = deps.logger ?? createLogger(config, 'tenants-worker');
   const metrics = createMetrics('tenants-worker');
   const provisioningMetrics = createProvisioningMetrics(metrics.registry);
+  const poolMetrics = createSchemaPoolMetrics(metrics.registry);
   let running: Running | undefined;
   // Backups need a pinned MA130 host key; without one (tests of other features, a fresh checkout
   // before `make dev` starts the development MA130) nothing is scheduled or queued automatically.
@@ -164,6 +172,20 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       prefix: config.BULLMQ_PREFIX,
       defaultJobOptions: backupJobOptions(config),
     });
+    // Provisioning runs in progress in this worker: the pool's refill rounds wait for them.
+    let provisioningNow = 0;
+    const pool = new SchemaPool({
+      config,
+      ownerPool,
+      templates,
+      logger,
+      provisioning: () => provisioningNow > 0,
+      onClaim: (hit) => {
+        poolMetrics.claims.inc({ result: hit ? 'hit' : 'miss' });
+        if (hit) poolMetrics.ready.dec();
+      },
+      onReady: (ready) => poolMetrics.ready.set(ready),
+    });
     const provisioner: Provisioner = new Provisioner({
       config,
       ownerPool,
@@ -172,6 +194,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       templates,
       logger,
       metrics: provisioningMetrics,
+      pool,
       // `backups` is created just below; this only runs once jobs are processed.
       onProvisioned: backupsConfigured ? (tenantId) => backups.queueInitial(tenantId) : undefined,
     });
@@ -194,9 +217,14 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
     const eventsConnection = createRedis(config, 'bullmq', undefined, { logger });
     const provisioning = new Worker<ProvisionJobData, ProvisionJobResult>(
       QUEUES.provisioning,
-      tracedProcessor(QUEUES.provisioning, (job: Job<ProvisionJobData, ProvisionJobResult>) =>
-        provisioner.process(job),
-      ),
+      tracedProcessor(QUEUES.provisioning, async (job: Job<ProvisionJobData, ProvisionJobResult>) => {
+        provisioningNow++;
+        try {
+          return await provisioner.process(job);
+        } finally {
+          provisioningNow--;
+        }
+      }),
       { connection, prefix: config.BULLMQ_PREFIX, concurrency: config.PROVISIONING_CONCURRENCY },
     );
     const migrations = new Worker<MigrateTenantsJobData, MigrateTenantsResult>(
@@ -296,6 +324,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       migrations,
       events,
       provisioner,
+      pool,
       backupConnection,
       backupEventsConnection,
       backupQueue,
@@ -324,6 +353,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       if (!backupsConfigured)
         logger.warn('MA130_HOST_KEY_SHA256 is not set: automatic tenant backups are off');
     }
+    pool.start();
     return http.start();
   };
 
@@ -333,8 +363,10 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
     await http.stop();
     if (!r) return;
     // close() lets active jobs finish (BullMQ's SIGTERM advice); a job cut short is recovered as stalled.
-    await Promise.all(
-      [
+    // A pool entry mid-build is finished too (or dropped by the next round if this process dies).
+    await Promise.all([
+      r.pool.stop(),
+      ...[
         r.provisioning,
         r.migrations,
         r.backupWorker,
@@ -344,7 +376,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
         r.backupQueue,
         ...r.observed,
       ].map((x) => x.close()),
-    );
+    ]);
     r.backups.close();
     r.ma130?.stop();
     for (const c of [r.connection, r.eventsConnection, r.backupConnection, r.backupEventsConnection])
