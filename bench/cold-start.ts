@@ -18,6 +18,7 @@ import { CODE_CACHE_AFTER_MS } from '../scripts/run-bundle.js';
 import { createTestEnv } from '../test/support/env.js';
 import { orchestratorArgs, runCommandEnv, type RunCommandRunner } from '../test/support/run-command.js';
 import { signalChild } from '../lib/process-signal.js';
+import { deployedDefaults } from './deployed-platform.js';
 
 const POLL_MS = 50;
 
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
     : ['tsx', 'dist'];
   const env = await createTestEnv('coldstart');
   try {
-    const vars = await runCommandEnv(env, { NODE_ENV: mode, LOG_LEVEL: 'warn' });
+    const vars = await runCommandEnv(env, { NODE_ENV: mode, LOG_LEVEL: 'warn', ...deployedDefaults() });
     const ports = platformProcesses(loadConfig(vars)).map((p) => p.port);
     const buildMs = await build();
     const results: Round[] = [];

@@ -5,6 +5,7 @@
  * generator on 127.0.0.1 reaches, and users registered through the gateway.
  */
 import { randomUUID } from 'node:crypto';
+import { TENANT_POOL_SIZE_DEFAULT } from '../subgraphs/tenants/src/config.js';
 import { createTestEnv, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
@@ -28,6 +29,34 @@ export const LIMITS_ABOVE_LOAD: Readonly<Record<string, string>> = {
   SUBSCRIPTIONS_CONNECT_RATE_PER_IP: HIGH,
   SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: HIGH,
 };
+
+/**
+ * What `make prod` has that a test namespace turns off: the tenants worker's schemas built ahead of
+ * sign-up (TENANT_POOL_SIZE from this shell, else the default).
+ */
+export function deployedDefaults(): Record<string, string> {
+  return { TENANT_POOL_SIZE: process.env['TENANT_POOL_SIZE'] ?? String(TENANT_POOL_SIZE_DEFAULT) };
+}
+
+/**
+ * Waits until the tenants worker's schema pool is full (`tenants_schema_pool_ready` on its /metrics),
+ * so that no schema is built in the background of a measurement. Call it after the set-up's sign-ups.
+ */
+export async function schemaPoolFull(vars: Readonly<Record<string, string>>): Promise<void> {
+  const size = Number(vars['TENANT_POOL_SIZE'] ?? 0);
+  if (size === 0) return;
+  const metrics = `http://127.0.0.1:${vars['TENANTS_WORKER_PORT']}/metrics`;
+  await eventually(
+    async () => {
+      const text = await (await fetch(metrics)).text();
+      const ready = /^tenants_schema_pool_ready(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
+      return Number(ready ?? -1) >= size ? true : undefined;
+    },
+    `the schema pool to be full (${size})`,
+    180_000,
+    250,
+  );
+}
 
 export interface DeployedPlatform {
   env: TestEnv;
@@ -53,6 +82,7 @@ export async function startDeployedPlatform(
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',
     ...LIMITS_ABOVE_LOAD,
+    ...deployedDefaults(),
     ...sshd.env,
     ...(typeof extra === 'function' ? await extra(env) : extra),
   });
@@ -108,10 +138,15 @@ export async function registerOwner(
 }
 
 /**
- * Waits until the tenant of every token is provisioned (its paper account answers), so the
- * provisioning jobs registration started do not run during a measurement.
+ * Waits until the tenant of every token is provisioned (its paper account answers), then until the
+ * schema pool has refilled (with the platform's `vars`), so neither the provisioning jobs registration
+ * started nor the pool's refills run during a measurement.
  */
-export async function provisioned(graphqlUrl: string, tokens: readonly string[]): Promise<void> {
+export async function provisioned(
+  graphqlUrl: string,
+  tokens: readonly string[],
+  vars?: Readonly<Record<string, string>>,
+): Promise<void> {
   for (const token of tokens) {
     await eventually(
       async () => {
@@ -128,4 +163,5 @@ export async function provisioned(graphqlUrl: string, tokens: readonly string[])
       200,
     );
   }
+  if (vars) await schemaPoolFull(vars);
 }

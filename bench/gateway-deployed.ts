@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const gatewayUrl = `${platform.gatewayUrl}/graphql`;
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) tokens.push(await registerUser(gatewayUrl, i));
-    await provisioned(gatewayUrl, tokens);
+    await provisioned(gatewayUrl, tokens, deployed.vars);
 
     // Hive serves the committed supergraph with the subgraph URLs of this run.
     const supergraph = await writeRunSupergraph(vars, env.tmpDir);

@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     await provisioned(
       url,
       owners.map((o) => o.token),
+      deployed.vars,
     );
     const tenants: { token: string; accountId: string }[] = [];
     for (const o of owners) {

@@ -24,6 +24,7 @@ import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
+import { deployedDefaults, schemaPoolFull } from './deployed-platform.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
@@ -515,14 +516,16 @@ async function main(): Promise<void> {
     ...(everyone
       ? { RATE_LIMIT_PER_USER: String(rate * 60 * 2), RATE_LIMIT_PER_TENANT: String(rate * 60 * 3) }
       : {}),
+    ...deployedDefaults(),
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
-    // COST_BUDGET_* and RATE_LIMIT_BURST_* (ports and URLs excepted: the bench chooses its own).
+    // COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_* and TENANT_POOL_* (ports and URLs excepted: the
+    // bench chooses its own).
     ...Object.fromEntries(
       Object.entries(processEnv()).filter(
         (e): e is [string, string] =>
-          /^(GATEWAY|ANALYTICS|COST_BUDGET|RATE_LIMIT_BURST)_/.test(e[0]) &&
+          /^(GATEWAY|ANALYTICS|COST_BUDGET|RATE_LIMIT_BURST|PROVISIONING|TENANT_POOL)_/.test(e[0]) &&
           !/_(PORT|URL)$/.test(e[0]) &&
           e[1] !== undefined,
       ),
@@ -540,6 +543,8 @@ async function main(): Promise<void> {
       });
     }
     await allowOrderRate(url, b, rate * 60 * 2);
+    // The set-up's sign-ups took pooled schemas: the pool refills now, not during the measurement.
+    await schemaPoolFull(vars);
     // Market orders need a live quote.
     await eventually(
       async () => {

@@ -119,7 +119,7 @@ async function measure(
   try {
     const tokens: string[] = [];
     for (let i = 0; i < users; i++) tokens.push(await registerUser(p.graphqlUrl, i));
-    await provisioned(p.graphqlUrl, tokens);
+    await provisioned(p.graphqlUrl, tokens, p.vars);
     const spec = { url: p.graphqlUrl, body: JSON.stringify({ query: QUERY }), tokens, seconds, connections };
     await runLoad({ ...spec, seconds: 3 }, p.env.tmpDir); // JIT, plans, session caches, sockets
     const profiler = profiled ? await attachProfiler(await gatewayInspector(p.env.tmpDir)) : undefined;

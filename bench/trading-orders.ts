@@ -335,6 +335,7 @@ async function main(): Promise<void> {
     await provisioned(
       url,
       owners.map((o) => o.token),
+      vars,
     );
     const tenants: { token: string; tenantId: string; accountId: string }[] = [];
     for (const o of owners) {

@@ -45,6 +45,8 @@ export async function runCommandEnv(
     TENANTS_WORKER_PORT: String(workerPort),
     SUPERGRAPH_WATCH: 'false',
     BACKUP_SCHEDULE_ENABLED: 'false',
+    // The namespace's (0 in tests: no schemas built in the background); benchmarks pass the default.
+    TENANT_POOL_SIZE: String(c.TENANT_POOL_SIZE),
     ...extra,
   };
 }

@@ -17,6 +17,9 @@ import {
   type ConfigWith,
 } from '../../../lib/config.js';
 
+/** Schemas kept built ahead of sign-up unless TENANT_POOL_SIZE says otherwise. */
+export const TENANT_POOL_SIZE_DEFAULT = 8;
+
 export const tenantsConfig = configSection(
   {
     /** Tenants created per client IP per window (`provisionTenant`, REST provision), before RATE_LIMITED. */
@@ -37,7 +40,7 @@ export const tenantsConfig = configSection(
      * (jobs/schema-pool.ts): provisioning renames one instead of building its tables and indexes, so a
      * burst of sign-ups causes no index builds (and no index fsyncs) while it lasts. 0: off.
      */
-    TENANT_POOL_SIZE: z.coerce.number().int().min(0).max(1000).default(8),
+    TENANT_POOL_SIZE: z.coerce.number().int().min(0).max(1000).default(TENANT_POOL_SIZE_DEFAULT),
     /**
      * Pause between refill rounds; each round builds at most one schema, so the pool refills at a
      * steady pace after a burst instead of in one. Rounds wait while the worker provisions a tenant.

@@ -3,7 +3,8 @@
  * ahead of sign-up; a tenant provisioned from the pool ends with exactly the catalog (role, grants,
  * default privileges, tables, indexes, constraints) of a tenant built step by step, its seed, and no
  * access to or from other tenants; a claim never takes a name that exists or an unfinished entry, and
- * two claims never take the same entry; an entry whose build died is dropped by the next round.
+ * two claims never take the same entry; refills wait while tenants sign up; an entry whose build died
+ * is dropped by the next round.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -244,6 +245,31 @@ describe('the schema pool', () => {
     } finally {
       c.release();
     }
+  });
+
+  it('waits for sign-ups to pause before it refills', async () => {
+    await waitFull();
+    const pending = await h.admin.query<{ id: string }>(
+      `INSERT INTO tenancy.tenants (organization_name, template, schema_name, status)
+       VALUES ('Signing up', 'trading', $1, 'PROVISIONING') RETURNING id`,
+      [`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`],
+    );
+    try {
+      const target = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      const c = await owner.connect();
+      try {
+        expect(await pool.claim(c, 'trading', target)).toBe(true);
+      } finally {
+        c.release();
+      }
+      await h.admin.query(`DROP SCHEMA ${ident(target)} CASCADE; DROP ROLE ${ident(target)}`);
+      // A tenant is provisioning somewhere: no round builds, whoever runs it.
+      expect(await pool.refill()).toBe('busy');
+      expect(await readyEntries()).toHaveLength(SIZE - 1);
+    } finally {
+      await h.admin.query('DELETE FROM tenancy.tenants WHERE id = $1', [pending.rows[0]?.id]);
+    }
+    await waitFull();
   });
 
   it('drops an entry whose build died, and never claims it', async () => {

@@ -2,7 +2,7 @@
  * The warm pool of tenant schemas. Building a tenant schema is mostly index builds, and PostgreSQL 15
  * fsyncs every index it builds: a burst of sign-ups used to queue every other tenant's commits behind
  * those syncs (bench/noisy-neighbour.ts). The worker builds schemas ahead of sign-up instead, one at a
- * time and paced (TENANT_POOL_SIZE, TENANT_POOL_REFILL_INTERVAL_MS), each as a role and schema named
+ * time, only after sign-ups pause (TENANT_POOL_SIZE, TENANT_POOL_REFILL_INTERVAL_MS), each as a role and schema named
  * `pool_<hex>` with the template's migrations and grants applied. Provisioning claims one by renaming
  * it to the tenant's name in one transaction (schema and role renames are catalog updates: no file is
  * written or synced), then runs the usual idempotent steps, which find everything in place, apply any
@@ -47,8 +47,6 @@ export interface SchemaPoolDeps {
   ownerPool: pg.Pool;
   templates: TemplateRegistry;
   logger: Logger;
-  /** True while the worker provisions a tenant: a refill round then waits for the next tick. */
-  provisioning?: () => boolean;
   /** Called after each claim attempt and refill round (metrics). */
   onClaim?: (hit: boolean) => void;
   onReady?: (ready: number) => void;
@@ -117,10 +115,10 @@ export class SchemaPool {
   async refill(): Promise<RefillOutcome> {
     const { config, ownerPool } = this.deps;
     if (!this.enabled) return 'off';
-    if (this.deps.provisioning?.() === true) return 'busy';
     const client = await ownerPool.connect();
     let destroy = false;
     try {
+      if (await this.signingUp(client)) return 'busy';
       const locked = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
         [POOL_LOCK],
@@ -146,6 +144,28 @@ export class SchemaPool {
       }
     } finally {
       client.release(destroy);
+    }
+  }
+
+  /**
+   * Whether sign-ups are under way anywhere (any worker replica): a tenant provisioning, or one created
+   * within the refill interval. Refills wait for a pause, so a burst of sign-ups meets no index build.
+   */
+  private async signingUp(client: PoolClient): Promise<boolean> {
+    await client.query('BEGIN');
+    try {
+      // tenancy.tenants' row-level security is forced: the platform scope, for this transaction only.
+      await client.query("SELECT set_config('app.system', 'on', true)");
+      const r = await client.query<{ busy: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM tenancy.tenants
+                         WHERE status = 'PROVISIONING' OR created_at > now() - make_interval(secs => $1)) AS busy`,
+        [this.deps.config.TENANT_POOL_REFILL_INTERVAL_MS / 1000],
+      );
+      await client.query('COMMIT');
+      return r.rows[0]?.busy === true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
   }
 

@@ -172,14 +172,11 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       prefix: config.BULLMQ_PREFIX,
       defaultJobOptions: backupJobOptions(config),
     });
-    // Provisioning runs in progress in this worker: the pool's refill rounds wait for them.
-    let provisioningNow = 0;
     const pool = new SchemaPool({
       config,
       ownerPool,
       templates,
       logger,
-      provisioning: () => provisioningNow > 0,
       onClaim: (hit) => {
         poolMetrics.claims.inc({ result: hit ? 'hit' : 'miss' });
         if (hit) poolMetrics.ready.dec();
@@ -217,14 +214,9 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
     const eventsConnection = createRedis(config, 'bullmq', undefined, { logger });
     const provisioning = new Worker<ProvisionJobData, ProvisionJobResult>(
       QUEUES.provisioning,
-      tracedProcessor(QUEUES.provisioning, async (job: Job<ProvisionJobData, ProvisionJobResult>) => {
-        provisioningNow++;
-        try {
-          return await provisioner.process(job);
-        } finally {
-          provisioningNow--;
-        }
-      }),
+      tracedProcessor(QUEUES.provisioning, (job: Job<ProvisionJobData, ProvisionJobResult>) =>
+        provisioner.process(job),
+      ),
       { connection, prefix: config.BULLMQ_PREFIX, concurrency: config.PROVISIONING_CONCURRENCY },
     );
     const migrations = new Worker<MigrateTenantsJobData, MigrateTenantsResult>(
