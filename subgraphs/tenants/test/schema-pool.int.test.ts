@@ -51,6 +51,21 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** A fresh role and schema name with `prefix` (`t`: a tenant's shape, `pool`: an entry's). */
+function newName(prefix: 't' | 'pool'): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+}
+
+/** A claim on a connection of its own, through the test's handle on the pool. */
+async function claimAs(template: string, target: string): Promise<boolean> {
+  const c = await owner.connect();
+  try {
+    return await pool.claim(c, template, target);
+  } finally {
+    c.release();
+  }
+}
+
 async function readyEntries(): Promise<string[]> {
   const r = await h.admin.query<{ name: string }>(
     'SELECT name FROM tenancy.schema_pool WHERE ready ORDER BY created_at',
@@ -212,21 +227,16 @@ describe('the schema pool', () => {
 
   it('never claims for a name that exists, and two claims take two entries', async () => {
     await waitFull();
-    const taken = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const taken = newName('t');
     await h.admin.query(`CREATE ROLE ${ident(taken)} NOLOGIN`);
     try {
-      const c = await owner.connect();
-      try {
-        expect(await pool.claim(c, 'trading', taken)).toBe(false);
-      } finally {
-        c.release();
-      }
+      expect(await claimAs('trading', taken)).toBe(false);
       expect(await readyEntries()).toHaveLength(SIZE);
     } finally {
       await h.admin.query(`DROP ROLE ${ident(taken)}`);
     }
 
-    const targets = [0, 1].map(() => `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
+    const targets = [0, 1].map(() => newName('t'));
     const clients = await Promise.all(targets.map(() => owner.connect()));
     try {
       const got = await Promise.all(
@@ -239,12 +249,7 @@ describe('the schema pool', () => {
     for (const t of targets) expect(await exists(t)).toEqual({ role: true, schema: true });
     // Not tenants: dropped here so the test database's cleanup has nothing unknown to meet.
     for (const t of targets) await h.admin.query(`DROP SCHEMA ${ident(t)} CASCADE; DROP ROLE ${ident(t)}`);
-    const c = await owner.connect();
-    try {
-      expect(await pool.claim(c, 'no-such-template', `t_${'0'.repeat(16)}`)).toBe(false);
-    } finally {
-      c.release();
-    }
+    expect(await claimAs('no-such-template', `t_${'0'.repeat(16)}`)).toBe(false);
   });
 
   it('waits for sign-ups to pause before it refills', async () => {
@@ -252,16 +257,11 @@ describe('the schema pool', () => {
     const pending = await h.admin.query<{ id: string }>(
       `INSERT INTO tenancy.tenants (organization_name, template, schema_name, status)
        VALUES ('Signing up', 'trading', $1, 'PROVISIONING') RETURNING id`,
-      [`t_${randomUUID().replace(/-/g, '').slice(0, 16)}`],
+      [newName('t')],
     );
     try {
-      const target = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-      const c = await owner.connect();
-      try {
-        expect(await pool.claim(c, 'trading', target)).toBe(true);
-      } finally {
-        c.release();
-      }
+      const target = newName('t');
+      expect(await claimAs('trading', target)).toBe(true);
       await h.admin.query(`DROP SCHEMA ${ident(target)} CASCADE; DROP ROLE ${ident(target)}`);
       // A tenant is provisioning somewhere: no round builds, whoever runs it.
       expect(await pool.refill()).toBe('busy');
@@ -274,7 +274,7 @@ describe('the schema pool', () => {
 
   it('drops an entry whose build died, and never claims it', async () => {
     await waitFull();
-    const name = `pool_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const name = newName('pool');
     // What a worker killed mid-build leaves: the row (not ready), the role, a half-built schema. In one
     // transaction, as a refill round runs at any moment (a real builder holds the pool's lock).
     const c0 = await h.admin.connect();
@@ -294,13 +294,8 @@ describe('the schema pool', () => {
       c0.release();
     }
     // The oldest entry, but not ready: a claim takes a finished one.
-    const target = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-    const c = await owner.connect();
-    try {
-      expect(await pool.claim(c, 'trading', target)).toBe(true);
-    } finally {
-      c.release();
-    }
+    const target = newName('t');
+    expect(await claimAs('trading', target)).toBe(true);
     const tables = await h.admin.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('accounts', 'half')`,
       [target],
