@@ -118,6 +118,10 @@ export class SchemaPool {
     const client = await ownerPool.connect();
     let destroy = false;
     try {
+      // Cheap checks first, without the lock: a full pool with nothing unfinished needs nothing.
+      const before = await this.count(client);
+      this.deps.onReady?.(before.ready);
+      if (before.ready >= config.TENANT_POOL_SIZE && before.unfinished === 0) return 'full';
       if (await this.signingUp(client)) return 'busy';
       const locked = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
@@ -126,14 +130,9 @@ export class SchemaPool {
       if (locked.rows[0]?.ok !== true) return 'busy';
       try {
         await this.dropUnfinished(client);
-        const count = await client.query<{ ready: number; all: number }>(
-          `SELECT count(*) FILTER (WHERE ready)::int AS ready, count(*)::int AS all
-             FROM tenancy.schema_pool WHERE template = $1`,
-          [config.DEFAULT_TENANT_TEMPLATE],
-        );
-        const ready = count.rows[0]?.ready ?? 0;
+        const { ready } = await this.count(client);
         this.deps.onReady?.(ready);
-        if ((count.rows[0]?.all ?? 0) >= config.TENANT_POOL_SIZE) return 'full';
+        if (ready >= config.TENANT_POOL_SIZE) return 'full';
         await this.build(client, config.DEFAULT_TENANT_TEMPLATE);
         this.deps.onReady?.(ready + 1);
         return 'built';
@@ -145,6 +144,17 @@ export class SchemaPool {
     } finally {
       client.release(destroy);
     }
+  }
+
+  /** Ready entries of the default template, and unfinished entries of any template. */
+  private async count(client: PoolClient): Promise<{ ready: number; unfinished: number }> {
+    const r = await client.query<{ ready: number; unfinished: number }>(
+      `SELECT count(*) FILTER (WHERE ready AND template = $1)::int AS ready,
+              count(*) FILTER (WHERE NOT ready)::int AS unfinished
+         FROM tenancy.schema_pool`,
+      [this.deps.config.DEFAULT_TENANT_TEMPLATE],
+    );
+    return { ready: r.rows[0]?.ready ?? 0, unfinished: r.rows[0]?.unfinished ?? 0 };
   }
 
   /**
