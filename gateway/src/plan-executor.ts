@@ -165,7 +165,7 @@ async function executeFetch(run: Run, fetch: FetchNode, cursor: Cursor): Promise
     }
   }
   if (!fetch.requires) {
-    const received = await sendOperation(run, fetch, cursor, variables);
+    const received = await sendOperation(run, service, fetch, cursor, variables);
     if (received) applyRewrites(run.supergraph, fetch.outputRewrites, received);
     for (const entity of entities) deepMerge(entity, received);
     return;
@@ -182,7 +182,7 @@ async function executeFetch(run: Run, fetch: FetchNode, cursor: Cursor): Promise
   });
   if (representations.length < 1) return;
   if ('representations' in variables) throw new Error(`Variables cannot contain key "representations"`);
-  const received = await sendOperation(run, fetch, cursor, { ...variables, representations });
+  const received = await sendOperation(run, service, fetch, cursor, { ...variables, representations });
   if (!received) return;
   const receivedEntities = received['_entities'];
   if (!Array.isArray(receivedEntities))
@@ -205,11 +205,12 @@ async function executeFetch(run: Run, fetch: FetchNode, cursor: Cursor): Promise
 
 async function sendOperation(
   run: Run,
+  service: GraphQLDataSource,
   fetch: FetchNode,
   cursor: Cursor,
   variables: ResultMap,
 ): Promise<ResultMap | null | undefined> {
-  const response = await run.dataSource(fetch.serviceName)!.process({
+  const response = await service.process({
     kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
     request: {
       query: fetch.operation,
