@@ -182,4 +182,21 @@ export const TWO_SUBGRAPH_CASES: {
   },
   { name: 'a root __typename', body: { query: '{ __typename me { memberships { org { name } } } }' } },
   { name: 'a single fetch with an abstract type', body: { query: '{ search { ... on User { id } } }' } },
+  {
+    name: 'the second of two operations',
+    body: {
+      query: 'query A { me { id } } query B { me { memberships { org { name } } } }',
+      operationName: 'B',
+    },
+  },
+  {
+    name: 'a defaulted variable in @include',
+    body: {
+      query: 'query ($o: Boolean = false) { me { memberships { role org @include(if: $o) { name } } } }',
+    },
+  },
+  {
+    name: 'a fragment spread on the root type',
+    body: { query: '{ ...R } fragment R on Query { me { memberships { org { id status } } } }' },
+  },
 ];
