@@ -164,6 +164,7 @@ export class SingleFetchPlanner {
   ): Planned['lean'] {
     if (/__(schema|type)\b/.test(source) || !isLeanPlan(plan)) return undefined;
     try {
+      // The library's own pick of the operation and fragments; `schema` is only carried through.
       const context = buildOperationContext({
         schema: undefined as unknown as Parameters<typeof buildOperationContext>[0]['schema'],
         operationDocument: document,
