@@ -8,7 +8,8 @@
  * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`; `--ours-only`
  * measures our gateway alone (no Hive, no direct: quick A/B runs), `--cpu-prof=DIR` has the gateway write a V8
  * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
- * bench/cpu-profile-summary.ts).
+ * bench/cpu-profile-summary.ts). `GATEWAY_*` variables from the shell reach the gateway (A/B of a
+ * switch: `GATEWAY_LEAN_EXECUTOR=false npx tsx bench/gateway-deployed.ts ... --ours-only`).
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -81,9 +82,18 @@ async function main(): Promise<void> {
   const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
   // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
   // above what the load reaches (bench/deployed-platform.ts).
-  const deployed = await startDeployedPlatform('gwdeployed', async (env) =>
-    profileDir ? profilingVars(profileDir, ['gateway'], env.tmpDir) : {},
+  const fromShell = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[0].startsWith('GATEWAY_') && e[0] !== 'GATEWAY_PORT' && e[1] !== undefined,
+    ),
   );
+  if (Object.keys(fromShell).length > 0)
+    console.log(`gateway variables from the shell: ${JSON.stringify(fromShell)}`);
+  const deployed = await startDeployedPlatform('gwdeployed', async (env) => ({
+    ...fromShell,
+    ...(profileDir ? await profilingVars(profileDir, ['gateway'], env.tmpDir) : {}),
+  }));
   const { env, vars, platform } = deployed;
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
   try {

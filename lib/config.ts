@@ -176,6 +176,12 @@ const KERNEL_VARIABLES = {
    */
   GATEWAY_SINGLE_FETCH: bool.default(true),
   /**
+   * Run the other query plans (entity jumps, several subgraphs) on the gateway's lean executor
+   * (gateway/src/plan-executor.ts: the library's pieces, the parsed operation cached with the plan)
+   * instead of @apollo/gateway's executeQueryPlan. Either way while tracing is on.
+   */
+  GATEWAY_LEAN_EXECUTOR: bool.default(true),
+  /**
    * Per-tenant fairness of the gateway (gateway/src/tenant-fairness.ts): operations in flight in one
    * gateway process, for all tenants, per tenant and per user. Beyond a bound an operation waits in its
    * tenant's queue (freed slots go round robin between tenants); beyond GATEWAY_TENANT_QUEUE_MAX

@@ -56,7 +56,7 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     }),
     queryPath: new Counter({
       name: 'gateway_query_path_total',
-      help: 'Operations by how the gateway executed them: single-fetch (one subgraph fetch, answer passed through) or gateway (the full query plan executor)',
+      help: "Operations by how the gateway executed them: single-fetch (one subgraph fetch, answer passed through), lean (the query plan on the lean executor) or gateway (@apollo/gateway's executor)",
       labelNames: ['path'],
       registers,
     }),

@@ -509,13 +509,15 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         // Query plans in responses (on a request header) would show clients the subgraph layout.
         __exposeQueryPlanExperimental: false,
       });
-      singleFetch = config.GATEWAY_SINGLE_FETCH
-        ? new SingleFetchGateway(apolloGateway, {
-            supergraphSdl: () => manager.supergraphSdl,
-            dataSource: (name) => dataSources.get(name),
-            onPath: (path) => metrics.queryPath.inc({ path }),
-          })
-        : undefined;
+      singleFetch =
+        config.GATEWAY_SINGLE_FETCH || config.GATEWAY_LEAN_EXECUTOR
+          ? new SingleFetchGateway(apolloGateway, {
+              supergraphSdl: () => manager.supergraphSdl,
+              dataSource: (name) => dataSources.get(name),
+              onPath: (path) => metrics.queryPath.inc({ path }),
+              paths: { singleFetch: config.GATEWAY_SINGLE_FETCH, lean: config.GATEWAY_LEAN_EXECUTOR },
+            })
+          : undefined;
       const gateway = singleFetch ?? apolloGateway;
       apollo = new ApolloServer<GatewayContext>({
         gateway,

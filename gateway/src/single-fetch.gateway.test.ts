@@ -38,6 +38,23 @@ describe('single-fetch fast path: which queries take it', () => {
     expect(plan('query A { me { id } } mutation B { logout }', 'C').fetch).toBeUndefined();
   });
 
+  it('plans the rest for the lean executor, introspection and subscriptions excepted', () => {
+    const two = plan('{ me { id memberships { role tenant { id organizationName status } } } }');
+    expect(two.fetch).toBeUndefined();
+    expect(two.lean?.plan.node?.kind).toBe('Sequence');
+    expect(plan('query { me { id } }').lean).toBeUndefined();
+    expect(plan('query { __typename me { id } }').lean?.plan.node?.kind).toBe('Fetch');
+    expect(plan('query { __schema { queryType { name } } me { id } }').lean).toBeUndefined();
+    expect(plan('subscription { priceUpdated(symbols: ["AAPL"]) { price } }').lean).toBeUndefined();
+    expect(plan('query { nope }').lean).toBeUndefined();
+    // With the single-fetch path off, single fetches run on the lean executor.
+    const leanOnly = new SingleFetchPlanner(sdl, { singleFetch: false, lean: true });
+    const source = 'query { me { id } }';
+    const me = leanOnly.plan(parse(source), source, null);
+    expect(me.fetch).toBeUndefined();
+    expect(me.lean?.plan.node?.kind).toBe('Fetch');
+  });
+
   it('caches a plan per document and operation name', () => {
     const a = plan('query { me { id } }');
     expect(plan('query { me { id } }')).toBe(a);

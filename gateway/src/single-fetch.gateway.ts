@@ -1,11 +1,14 @@
 /**
  * A fast path for queries the planner answers with one fetch to one subgraph: the subgraph's `data`
  * already has the client's shape, so the executor's re-shaping walk (`computeResponse`) is skipped.
- * Kept for speed (BENCHMARKS.md, gateway overhead); answers equal @apollo/gateway's byte for byte.
- * Upgrading @apollo/gateway, @apollo/query-planner, @apollo/federation-internals or graphql: run
- * gateway/test/single-fetch.int.test.ts (fast vs. the library's executor) and the unit test; when
- * both pass, set {@link SINGLE_FETCH_VERIFIED_WITH} to the installed versions (the pin test reads
- * it). When they fail, fix this file or ship with GATEWAY_SINGLE_FETCH=false.
+ * Other plans (entity jumps, several subgraphs) run on the lean executor (plan-executor.ts), which
+ * reuses the plan and parsed operation cached here. Kept for speed (BENCHMARKS.md, gateway
+ * overhead); answers equal @apollo/gateway's byte for byte. Upgrading @apollo/gateway,
+ * @apollo/query-planner, @apollo/federation-internals or graphql: run gateway/test/single-fetch.int.test.ts
+ * and gateway/test/lean-executor.int.test.ts (both against the library's executor) and the unit test;
+ * when they pass, set {@link SINGLE_FETCH_VERIFIED_WITH} to the installed versions (the pin test reads
+ * it). When they fail, fix these files or ship with GATEWAY_SINGLE_FETCH=false and
+ * GATEWAY_LEAN_EXECUTOR=false.
  */
 import {
   Supergraph,
@@ -15,9 +18,9 @@ import {
   type NamedType,
   type Schema,
 } from '@apollo/federation-internals';
-import type { GraphQLDataSource } from '@apollo/gateway';
+import { buildOperationContext, type GraphQLDataSource } from '@apollo/gateway';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
-import { QueryPlanner, type FetchNode } from '@apollo/query-planner';
+import { QueryPlanner, type FetchNode, type QueryPlan } from '@apollo/query-planner';
 import type {
   GatewayExecutionResult,
   GatewayExecutor,
@@ -31,11 +34,16 @@ import {
   GraphQLError,
   Kind,
   OperationTypeNode,
+  getVariableValues,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { tracingEnabled } from '../../lib/telemetry.js';
+import { executeLeanPlan, isLeanPlan, type LeanPlan } from './plan-executor.js';
 
 /** What the fast path needs from the running gateway. */
 export interface SingleFetchDeps {
@@ -43,9 +51,14 @@ export interface SingleFetchDeps {
   supergraphSdl: () => string;
   /** The data source of a subgraph, by name (the same class and HTTP client the gateway uses). */
   dataSource: (serviceName: string) => GraphQLDataSource | undefined;
-  /** Counts requests answered by the fast path, and those sent to the gateway's executor. */
-  onPath?: (path: 'single-fetch' | 'gateway') => void;
+  /** Counts requests by path: the single-fetch fast path, the lean executor, the gateway's executor. */
+  onPath?: (path: QueryPath) => void;
+  /** Which fast paths are on (GATEWAY_SINGLE_FETCH, GATEWAY_LEAN_EXECUTOR); both by default. */
+  paths?: { singleFetch: boolean; lean: boolean };
 }
+
+/** How an operation was executed (the `path` label of `gateway_query_path_total`). */
+export type QueryPath = 'single-fetch' | 'lean' | 'gateway';
 
 /** A planned query: see {@link SingleFetchPlanner}. */
 export interface Planned {
@@ -56,6 +69,8 @@ export interface Planned {
    * null itself when a root field is non-null.
    */
   failedData: Record<string, null> | null;
+  /** The plan for the lean executor, when the single-fetch path does not apply and the plan qualifies. */
+  lean: (LeanPlan & { variableDefinitions: OperationDefinitionNode['variableDefinitions'] }) | undefined;
 }
 
 /** Plans kept per supergraph (documents are also bounded by the gateway's own limits). */
@@ -88,57 +103,40 @@ export class SingleFetchPlanner {
   private readonly api: Schema;
   private readonly planner: QueryPlanner;
   private readonly plans = new Map<string, Planned>();
+  /** The supergraph as a graphql-js schema, as the library's executor gets it (entity type checks). */
+  readonly supergraphSchema: GraphQLSchema;
 
-  constructor(readonly sdl: string) {
+  /** @param paths which fast paths to plan for (a path that is off is never planned) */
+  constructor(
+    readonly sdl: string,
+    private readonly paths: { singleFetch: boolean; lean: boolean } = { singleFetch: true, lean: true },
+  ) {
     const supergraph = Supergraph.build(sdl);
     this.api = supergraph.apiSchema();
     this.planner = new QueryPlanner(supergraph);
+    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
   }
 
   plan(document: DocumentNode, source: string, operationName: string | null): Planned {
     const key = `${operationName ?? ''}\n${source}`;
     let planned = this.plans.get(key);
     if (!planned) {
-      planned = this.planOf(document, operationName);
+      planned = this.planOf(document, source, operationName);
       if (this.plans.size >= MAX_PLANS) this.plans.clear();
       this.plans.set(key, planned);
     }
     return planned;
   }
 
-  private planOf(document: DocumentNode, operationName: string | null): Planned {
-    const none: Planned = { fetch: undefined, failedData: null };
+  private planOf(document: DocumentNode, source: string, operationName: string | null): Planned {
+    const none: Planned = { fetch: undefined, failedData: null, lean: undefined };
     const op = document.definitions.find(
       (d) =>
         d.kind === Kind.OPERATION_DEFINITION && (operationName === null || d.name?.value === operationName),
     );
     if (op?.kind !== Kind.OPERATION_DEFINITION) return none;
     if (op.operation !== OperationTypeNode.QUERY && op.operation !== OperationTypeNode.MUTATION) return none;
-    // Sent once either way: a fetch that throws is answered with its error, never sent again.
-    const queryType = this.api.schemaDefinition.rootType(
-      op.operation === OperationTypeNode.QUERY ? 'query' : 'mutation',
-    );
-    if (!queryType) return none;
-    const failedData: Record<string, null> = {};
-    let nonNullRoot = false;
-    for (const sel of op.selectionSet.selections) {
-      // Plain root fields only: no fragments, no directives (@skip/@include decide which keys exist).
-      if (sel.kind !== Kind.FIELD || sel.name.value.startsWith('__') || sel.directives?.length) return none;
-      const field = queryType.field(sel.name.value);
-      if (!field?.type) return none;
-      if (isNonNullType(field.type)) nonNullRoot = true;
-      failedData[sel.alias?.value ?? sel.name.value] = null;
-    }
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const d of document.definitions)
-      if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    if (this.selectsAbstractType(queryType, op.selectionSet, fragments, new Set())) return none;
-    const fetch = this.singleFetch(document, operationName);
-    return fetch ? { fetch, failedData: nonNullRoot ? null : failedData } : none;
-  }
-
-  private singleFetch(document: DocumentNode, operationName: string | null): FetchNode | undefined {
-    let plan;
+    let plan: QueryPlan;
     try {
       const operation = operationFromDocument(this.api, document, {
         ...(operationName ? { operationName } : {}),
@@ -146,8 +144,74 @@ export class SingleFetchPlanner {
       plan = this.planner.buildQueryPlan(operation);
     } catch {
       // The gateway's executor plans it again and reports the problem its own way.
+      return none;
+    }
+    const single = this.paths.singleFetch ? this.singleFetchOf(document, op, plan) : undefined;
+    if (single) return { ...single, lean: undefined };
+    return { ...none, lean: this.paths.lean ? this.leanOf(document, source, op, plan) : undefined };
+  }
+
+  /**
+   * The lean executor's plan: any plan of the nodes it runs, for a document that selects no
+   * `__schema` or `__type` (introspection is answered by the library), with the operation parsed as
+   * the library's executor parses it on every request.
+   */
+  private leanOf(
+    document: DocumentNode,
+    source: string,
+    op: OperationDefinitionNode,
+    plan: QueryPlan,
+  ): Planned['lean'] {
+    if (/__(schema|type)\b/.test(source) || !isLeanPlan(plan)) return undefined;
+    try {
+      // The library's own pick of the operation and fragments; `schema` is only carried through.
+      const context = buildOperationContext({
+        schema: undefined as unknown as Parameters<typeof buildOperationContext>[0]['schema'],
+        operationDocument: document,
+        ...(op.name ? { operationName: op.name.value } : {}),
+      });
+      const operation = operationFromDocument(
+        this.api,
+        { kind: Kind.DOCUMENT, definitions: [context.operation, ...Object.values(context.fragments)] },
+        { validate: false },
+      );
+      return { plan, operation, variableDefinitions: op.variableDefinitions };
+    } catch {
       return undefined;
     }
+  }
+
+  private singleFetchOf(
+    document: DocumentNode,
+    op: OperationDefinitionNode,
+    plan: QueryPlan,
+  ): Omit<Planned, 'lean'> | undefined {
+    // Sent once either way: a fetch that throws is answered with its error, never sent again.
+    const queryType = this.api.schemaDefinition.rootType(
+      op.operation === OperationTypeNode.QUERY ? 'query' : 'mutation',
+    );
+    if (!queryType) return undefined;
+    const failedData: Record<string, null> = {};
+    let nonNullRoot = false;
+    for (const sel of op.selectionSet.selections) {
+      // Plain root fields only: no fragments, no directives (@skip/@include decide which keys exist).
+      if (sel.kind !== Kind.FIELD || sel.name.value.startsWith('__') || sel.directives?.length) {
+        return undefined;
+      }
+      const field = queryType.field(sel.name.value);
+      if (!field?.type) return undefined;
+      if (isNonNullType(field.type)) nonNullRoot = true;
+      failedData[sel.alias?.value ?? sel.name.value] = null;
+    }
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of document.definitions)
+      if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    if (this.selectsAbstractType(queryType, op.selectionSet, fragments, new Set())) return undefined;
+    const fetch = this.singleFetch(plan);
+    return fetch ? { fetch, failedData: nonNullRoot ? null : failedData } : undefined;
+  }
+
+  private singleFetch(plan: QueryPlan): FetchNode | undefined {
     const node = plan.node;
     if (node?.kind !== 'Fetch') return undefined;
     if (node.requires || node.inputRewrites?.length || node.outputRewrites?.length) return undefined;
@@ -241,7 +305,7 @@ export class SingleFetchGateway implements GatewayInterface {
 
   private currentPlanner(): SingleFetchPlanner {
     const sdl = this.deps.supergraphSdl();
-    if (this.planner?.sdl !== sdl) this.planner = new SingleFetchPlanner(sdl);
+    if (this.planner?.sdl !== sdl) this.planner = new SingleFetchPlanner(sdl, this.deps.paths);
     return this.planner;
   }
 
@@ -249,9 +313,14 @@ export class SingleFetchGateway implements GatewayInterface {
     ctx: GatewayGraphQLRequestContext,
     gatewayExecutor: GatewayExecutor,
   ): Promise<GatewayExecutionResult> {
-    const { fetch, failedData } = this.currentPlanner().plan(ctx.document, ctx.source, ctx.operationName);
+    const planner = this.currentPlanner();
+    const { fetch, failedData, lean } = planner.plan(ctx.document, ctx.source, ctx.operationName);
     const source = fetch ? this.deps.dataSource(fetch.serviceName) : undefined;
     if (!fetch || !source) {
+      if (lean && this.leanApplies(ctx, lean.variableDefinitions)) {
+        this.deps.onPath?.('lean');
+        return executeLeanPlan(lean, ctx, planner.supergraphSchema, this.deps.dataSource);
+      }
       this.deps.onPath?.('gateway');
       return gatewayExecutor(ctx);
     }
@@ -290,5 +359,19 @@ export class SingleFetchGateway implements GatewayInterface {
       data: response.data ?? null,
       ...(errors && errors.length > 0 ? { errors } : {}),
     };
+  }
+
+  /**
+   * Whether this request may take the lean executor: not while tracing is on (the library's spans
+   * are the trace) or traces are captured, and not with variables the library would refuse (it
+   * answers those itself, as it does before executing).
+   */
+  private leanApplies(
+    ctx: GatewayGraphQLRequestContext,
+    definitions: OperationDefinitionNode['variableDefinitions'],
+  ): boolean {
+    if (tracingEnabled() || ctx.metrics.captureTraces) return false;
+    if (!definitions || definitions.length === 0) return true;
+    return !getVariableValues(ctx.schema, definitions, ctx.request.variables ?? {}).errors;
   }
 }

@@ -52,10 +52,11 @@ async function metric(url: string, name: string, labels = ''): Promise<number> {
   return Number(line?.split(' ').at(-1) ?? 0);
 }
 
-describe.each([true, false])('tenant fairness (single-fetch path: %s)', (single) => {
+describe.each([true, false])('tenant fairness (fast paths: %s)', (single) => {
   it('queues a tenant beyond its in-flight bound, refuses beyond its queue, and lets another tenant through', async () => {
     const url = await gatewayWith(`bounds_${String(single)}`, {
       GATEWAY_SINGLE_FETCH: single,
+      GATEWAY_LEAN_EXECUTOR: single,
       GATEWAY_TENANT_MAX_IN_FLIGHT: 2,
       GATEWAY_TENANT_QUEUE_MAX: 2,
       // The bounds from the first operation on (by default they apply only on a busy gateway).

@@ -83,10 +83,14 @@ function expectTooComplex(res: Answer, limit: string): Record<string, unknown> {
   return extensions;
 }
 
-describe.each([true, false])('static limits on the real supergraph (single-fetch path: %s)', (single) => {
+describe.each([true, false])('static limits on the real supergraph (fast paths: %s)', (single) => {
   let url: string;
   beforeAll(async () => {
-    url = await gatewayWith(`static_${String(single)}`, { GATEWAY_SINGLE_FETCH: single }, true);
+    url = await gatewayWith(
+      `static_${String(single)}`,
+      { GATEWAY_SINGLE_FETCH: single, GATEWAY_LEAN_EXECUTOR: single },
+      true,
+    );
   });
 
   it('refuses the 30-alias wide query by cost before calling any subgraph', async () => {

@@ -22,7 +22,8 @@ let slowBase: string;
 beforeAll(async () => {
   env = await createTestEnv('gw_single_fetch');
   world = await startEchoWorld(env);
-  const config: Config = { ...world.config, GATEWAY_DEDUPE: false };
+  // The library's executor on the slow side (the lean executor has its own test).
+  const config: Config = { ...world.config, GATEWAY_DEDUPE: false, GATEWAY_LEAN_EXECUTOR: false };
   fast = createGateway({ ...config, GATEWAY_SINGLE_FETCH: true });
   slow = createGateway({ ...config, GATEWAY_SINGLE_FETCH: false });
   ({ url: fastBase } = await fast.start());
@@ -97,7 +98,7 @@ describe('single-fetch fast path', () => {
     // A gateway whose only subgraph is gone: both paths give the same masked error and null data.
     const deadEnv = path.join(env.tmpDir, 'dead.graphql');
     await writeEchoSupergraph(deadEnv, 'http://127.0.0.1:1/graphql', false);
-    const config: Config = { ...world.config, SUPERGRAPH_PATH: deadEnv };
+    const config: Config = { ...world.config, SUPERGRAPH_PATH: deadEnv, GATEWAY_LEAN_EXECUTOR: false };
     const deadFast = createGateway({ ...config, GATEWAY_SINGLE_FETCH: true });
     const deadSlow = createGateway({ ...config, GATEWAY_SINGLE_FETCH: false });
     try {
