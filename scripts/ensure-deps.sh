@@ -19,6 +19,12 @@ elif [ package-lock.json -nt node_modules/.package-lock.json ]; then
   reason='package-lock.json changed since the last install'
 fi
 
+if [ -n "$reason" ] && [ -L node_modules ]; then
+  # A linked node_modules (a git worktree sharing another checkout's) is that checkout's to install:
+  # `npm ci` here would empty the other checkout's folder and replace the link.
+  echo "==> node_modules is a link ($reason): install it in the checkout it points to" >&2
+  reason=''
+fi
 if [ -n "$reason" ]; then
   echo "==> npm ci ($reason)"
   npm ci --no-audit --no-fund
