@@ -5,6 +5,7 @@
  * generator on 127.0.0.1 reaches, and users registered through the gateway.
  */
 import { randomUUID } from 'node:crypto';
+import { processEnv } from '../lib/config.js';
 import { TENANT_POOL_SIZE_DEFAULT } from '../subgraphs/tenants/src/config.js';
 import { createTestEnv, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/support/run-command.js';
@@ -36,6 +37,20 @@ export const LIMITS_ABOVE_LOAD: Readonly<Record<string, string>> = {
  */
 export function deployedDefaults(): Record<string, string> {
   return { TENANT_POOL_SIZE: process.env['TENANT_POOL_SIZE'] ?? String(TENANT_POOL_SIZE_DEFAULT) };
+}
+
+/**
+ * This shell's settings (and `.env`'s, as `make prod` reads it) whose names start with one of
+ * `prefixes` (e.g. `GATEWAY_`), ports and URLs
+ * excepted (a bench chooses its own): what an A/B of a setting passes to the platform it starts.
+ */
+export function shellSettings(prefixes: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(processEnv()).filter(
+      (e): e is [string, string] =>
+        e[1] !== undefined && prefixes.some((p) => e[0].startsWith(p)) && !/_(PORT|URL)$/.test(e[0]),
+    ),
+  );
 }
 
 /**

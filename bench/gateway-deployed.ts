@@ -20,7 +20,7 @@ import { signalChild } from '../lib/process-signal.js';
 import { freePorts } from '../test/support/env.js';
 import { spawnBenchChild } from './child.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
-import { provisioned, registerUser, startDeployedPlatform } from './deployed-platform.js';
+import { provisioned, registerUser, shellSettings, startDeployedPlatform } from './deployed-platform.js';
 import { hiveChild, writeRunSupergraph } from './fanout-hive.js';
 import { hasWrk, runLoad, type LoadResult } from './http-load.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
@@ -82,12 +82,7 @@ async function main(): Promise<void> {
   const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
   // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
   // above what the load reaches (bench/deployed-platform.ts).
-  const fromShell = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] =>
-        e[0].startsWith('GATEWAY_') && e[0] !== 'GATEWAY_PORT' && e[1] !== undefined,
-    ),
-  );
+  const fromShell = shellSettings(['GATEWAY_']);
   if (Object.keys(fromShell).length > 0)
     console.log(`gateway variables from the shell: ${JSON.stringify(fromShell)}`);
   const deployed = await startDeployedPlatform('gwdeployed', async (env) => ({

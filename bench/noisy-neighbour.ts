@@ -24,7 +24,7 @@ import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
-import { deployedDefaults, schemaPoolFull } from './deployed-platform.js';
+import { deployedDefaults, schemaPoolFull, shellSettings } from './deployed-platform.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
@@ -522,14 +522,14 @@ async function main(): Promise<void> {
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
     // COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_* and TENANT_POOL_* (ports and URLs excepted: the
     // bench chooses its own).
-    ...Object.fromEntries(
-      Object.entries(processEnv()).filter(
-        (e): e is [string, string] =>
-          /^(GATEWAY|ANALYTICS|COST_BUDGET|RATE_LIMIT_BURST|PROVISIONING|TENANT_POOL)_/.test(e[0]) &&
-          !/_(PORT|URL)$/.test(e[0]) &&
-          e[1] !== undefined,
-      ),
-    ),
+    ...shellSettings([
+      'GATEWAY_',
+      'ANALYTICS_',
+      'COST_BUDGET_',
+      'RATE_LIMIT_BURST_',
+      'PROVISIONING_',
+      'TENANT_POOL_',
+    ]),
   });
   const platform = await startRunCommand(vars);
   const url = `${platform.gatewayUrl}/graphql`;

@@ -35,12 +35,17 @@ export function createProvisioningMetrics(registry: Registry): ProvisioningMetri
 export interface SchemaPoolMetrics {
   /** Provisioning runs that took a pooled schema (`hit`) or found none and built one (`miss`). */
   claims: Counter<'result'>;
-  /** Ready entries of the default template, as last counted by a refill round or changed by a claim. */
-  ready: Gauge;
 }
 
-/** Registers the schema pool metrics on the worker's registry. */
-export function createSchemaPoolMetrics(registry: Registry): SchemaPoolMetrics {
+/**
+ * Registers the schema pool metrics on the worker's registry; `tenants_schema_pool_ready` is read from
+ * the database when scraped (right whichever replica built or claimed an entry).
+ */
+export function createSchemaPoolMetrics(
+  registry: Registry,
+  ready: () => Promise<number>,
+  onError: (err: unknown) => void,
+): SchemaPoolMetrics {
   const claims = new Counter({
     name: 'tenants_schema_pool_claims_total',
     help: 'Provisioning runs that took a schema built ahead (hit) or had to build one (miss)',
@@ -48,14 +53,20 @@ export function createSchemaPoolMetrics(registry: Registry): SchemaPoolMetrics {
     registers: [registry],
   });
   for (const result of ['hit', 'miss']) claims.inc({ result }, 0);
-  return {
-    claims,
-    ready: new Gauge({
-      name: 'tenants_schema_pool_ready',
-      help: 'Tenant schemas built ahead of sign-up and ready to be claimed',
-      registers: [registry],
-    }),
-  };
+  new Gauge({
+    name: 'tenants_schema_pool_ready',
+    help: 'Tenant schemas built ahead of sign-up and ready to be claimed',
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await ready());
+      } catch (err) {
+        // A scrape must not fail because the database is away; the gauge keeps its last value.
+        onError(err);
+      }
+    },
+  });
+  return { claims };
 }
 
 /**

@@ -47,9 +47,8 @@ export interface SchemaPoolDeps {
   ownerPool: pg.Pool;
   templates: TemplateRegistry;
   logger: Logger;
-  /** Called after each claim attempt and refill round (metrics). */
+  /** Called after each claim attempt (metrics). */
   onClaim?: (hit: boolean) => void;
-  onReady?: (ready: number) => void;
 }
 
 export class SchemaPool {
@@ -120,7 +119,6 @@ export class SchemaPool {
     try {
       // Cheap checks first, without the lock: a full pool with nothing unfinished needs nothing.
       const before = await this.count(client);
-      this.deps.onReady?.(before.ready);
       if (before.ready >= config.TENANT_POOL_SIZE && before.unfinished === 0) return 'full';
       if (await this.signingUp(client)) return 'busy';
       const locked = await client.query<{ ok: boolean }>(
@@ -131,10 +129,8 @@ export class SchemaPool {
       try {
         await this.dropUnfinished(client);
         const { ready } = await this.count(client);
-        this.deps.onReady?.(ready);
         if (ready >= config.TENANT_POOL_SIZE) return 'full';
         await this.build(client, config.DEFAULT_TENANT_TEMPLATE);
-        this.deps.onReady?.(ready + 1);
         return 'built';
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [POOL_LOCK]).catch(() => {

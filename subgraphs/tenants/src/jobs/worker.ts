@@ -112,7 +112,11 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
   const logger = deps.logger ?? createLogger(config, 'tenants-worker');
   const metrics = createMetrics('tenants-worker');
   const provisioningMetrics = createProvisioningMetrics(metrics.registry);
-  const poolMetrics = createSchemaPoolMetrics(metrics.registry);
+  const poolMetrics = createSchemaPoolMetrics(
+    metrics.registry,
+    () => (running ? running.pool.ready() : Promise.resolve(0)),
+    (err) => logger.warn({ err }, 'schema pool metrics collection failed'),
+  );
   let running: Running | undefined;
   // Backups need a pinned MA130 host key; without one (tests of other features, a fresh checkout
   // before `make dev` starts the development MA130) nothing is scheduled or queued automatically.
@@ -177,11 +181,7 @@ export function createTenantsWorker(config: TenantsConfig, deps: TenantsWorkerDe
       ownerPool,
       templates,
       logger,
-      onClaim: (hit) => {
-        poolMetrics.claims.inc({ result: hit ? 'hit' : 'miss' });
-        if (hit) poolMetrics.ready.dec();
-      },
-      onReady: (ready) => poolMetrics.ready.set(ready),
+      onClaim: (hit) => poolMetrics.claims.inc({ result: hit ? 'hit' : 'miss' }),
     });
     const provisioner: Provisioner = new Provisioner({
       config,
