@@ -73,6 +73,34 @@ export async function schemaPoolFull(vars: Readonly<Record<string, string>>): Pr
   );
 }
 
+/**
+ * Waits until the tenants worker's queues have no job waiting or running (`tenants_queue_jobs` on its
+ * /metrics, read from Redis): the set-up's sign-ups are provisioned and their INITIAL backups (pg_dump,
+ * gzip, encryption, SFTP) are done, so none runs in the background of a measurement. Delayed jobs (the
+ * nightly schedule) are not waited for.
+ */
+export async function queuesIdle(vars: Readonly<Record<string, string>>, timeoutMs = 600_000): Promise<void> {
+  const metrics = `http://127.0.0.1:${vars['TENANTS_WORKER_PORT']}/metrics`;
+  await eventually(
+    async () => {
+      const text = await (await fetch(metrics)).text();
+      const busy = [...text.matchAll(/^tenants_queue_jobs\{([^}]*)\} (\d+)/gm)]
+        .filter((m) => /state="(waiting|active|prioritized|waiting-children)"/.test(m[1] ?? ''))
+        .reduce((n, m) => n + Number(m[2]), 0);
+      return text.includes('tenants_queue_jobs{') && busy === 0 ? true : undefined;
+    },
+    "the tenants worker's queues to be idle (set-up provisioning and INITIAL backups done)",
+    timeoutMs,
+    500,
+  );
+}
+
+/** The set-up's background work done: the schema pool refilled and the worker's queues idle. */
+export async function backgroundSettled(vars: Readonly<Record<string, string>>): Promise<void> {
+  await queuesIdle(vars);
+  await schemaPoolFull(vars);
+}
+
 export interface DeployedPlatform {
   env: TestEnv;
   vars: Record<string, string>;
@@ -178,5 +206,5 @@ export async function provisioned(
       200,
     );
   }
-  if (vars) await schemaPoolFull(vars);
+  if (vars) await backgroundSettled(vars);
 }

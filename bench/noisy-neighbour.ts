@@ -24,7 +24,7 @@ import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { eventually } from '../test/support/wait.js';
-import { deployedDefaults, schemaPoolFull, shellSettings } from './deployed-platform.js';
+import { backgroundSettled, deployedDefaults, shellSettings } from './deployed-platform.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
@@ -543,8 +543,9 @@ async function main(): Promise<void> {
       });
     }
     await allowOrderRate(url, b, rate * 60 * 2);
-    // The set-up's sign-ups took pooled schemas: the pool refills now, not during the measurement.
-    await schemaPoolFull(vars);
+    // The set-up's sign-ups took pooled schemas and queued INITIAL backups: the pool refills and the
+    // backups run now, not during the measurement.
+    await backgroundSettled(vars);
     // Market orders need a live quote.
     await eventually(
       async () => {
