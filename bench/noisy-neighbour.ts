@@ -20,6 +20,7 @@ import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { processEnv } from '../lib/config.js';
+import { lowerCpuPriority } from '../lib/cpu-priority.js';
 import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
@@ -212,8 +213,10 @@ interface AbuseSpec {
 async function abuser(file: string): Promise<void> {
   const spec = JSON.parse(await readFile(file, 'utf8')) as AbuseSpec;
   // A's client would run on its own machine: here it yields the CPU to everything else (it still
-  // takes every idle cycle). B's client keeps the normal priority.
-  os.setPriority(Math.min(19, os.getPriority() + 19));
+  // takes every idle cycle). B's client keeps the normal priority. It is spawned in a session of its
+  // own so that its autogroup can be lowered too: with autogroup scheduling a nice value alone only
+  // yields to the bench's own process (lib/cpu-priority.ts).
+  lowerCpuPriority(19);
   const until = performance.now() + spec.seconds * 1000;
   const counts: Record<string, Record<string, number>> = {};
   const count = (kind: string, o: string): void => {
@@ -349,6 +352,7 @@ async function runAbuser(
   const started = new Promise<void>((resolve) => (onStart = resolve));
   const counts = new Promise<Record<string, Record<string, number>>>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--abuser', file], {
+      detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...processEnv(), NODE_ENV: 'production' },
     });
@@ -434,6 +438,46 @@ async function sampler(root: number, seconds: number): Promise<void> {
  * used meanwhile (ms/s; 2,000 is both cores), busiest first. Shows which process A's burst saturates
  * while B waits.
  */
+/** The services whose event-loop lag `--lag` watches, by the variable naming their port. */
+const LAG_SERVICES: Readonly<Record<string, string>> = {
+  gateway: 'GATEWAY_PORT',
+  trading: 'TRADING_PORT',
+  'market-data': 'MARKET_DATA_PORT',
+  auth: 'AUTH_PORT',
+  sessions: 'SESSIONS_PORT',
+  tenants: 'TENANTS_PORT',
+  'tenants worker': 'TENANTS_WORKER_PORT',
+  analytics: 'ANALYTICS_PORT',
+};
+
+/**
+ * `--lag`: each service's longest event-loop stall in each 500 ms step of A's opening
+ * (`nodejs_eventloop_lag_max_seconds` of prom-client's default metrics, which a scrape resets), so a
+ * slow order of B can be told apart from a process that was blocked rather than starved of CPU. The
+ * first scrape, at A's start, only resets. Scraping costs each service about a millisecond a step.
+ */
+function watchEventLoopLag(
+  vars: Readonly<Record<string, string>>,
+  steps: number,
+): Promise<Map<string, number[]>> {
+  const lagOf = async (port: string | undefined): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return Number(/^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
+  };
+  const scrape = (): Promise<number[]> =>
+    Promise.all(Object.values(LAG_SERVICES).map((v) => lagOf(vars[v]).catch(() => NaN)));
+  return (async () => {
+    const byService = new Map<string, number[]>(Object.keys(LAG_SERVICES).map((k) => [k, []]));
+    await scrape();
+    for (let i = 0; i < steps; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      const lags = await scrape();
+      Object.keys(LAG_SERVICES).forEach((k, j) => byService.get(k)?.push(lags[j] ?? NaN));
+    }
+    return byService;
+  })();
+}
+
 function printTimeline(
   byDue: [number, number][],
   samples: CpuSample[],
@@ -483,7 +527,8 @@ function printTimeline(
  * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`
  * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase)
  * `[--timeline=6]` (the first seconds of the noisy phase in 500 ms steps: B's slowest order due in each
- * and the CPU of every process; 0 leaves it out). Loopback only; its own database,
+ * and the CPU of every process; 0 leaves it out) `[--lag]` (each service's longest event-loop stall in
+ * the same steps). Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
@@ -502,6 +547,7 @@ async function main(): Promise<void> {
   const profileDir = option('cpu-prof');
   const profiled = option('cpu-prof-roles')?.split(',') ?? ['gateway', 'trading'];
   const timeline = Number(option('timeline') ?? 6);
+  const lagSteps = process.argv.includes('--lag') ? Math.max(timeline, 6) * 2 : 0;
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here shares 127.0.0.1, so the per-IP request limit is lifted. A has the default
@@ -520,8 +566,8 @@ async function main(): Promise<void> {
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
-    // COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_* and TENANT_POOL_* (ports and URLs excepted: the
-    // bench chooses its own).
+    // COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_*, TENANT_POOL_* and TENANTS_WORKER_* (ports and
+    // URLs excepted: the bench chooses its own).
     ...shellSettings([
       'GATEWAY_',
       'ANALYTICS_',
@@ -529,6 +575,7 @@ async function main(): Promise<void> {
       'RATE_LIMIT_BURST_',
       'PROVISIONING_',
       'TENANT_POOL_',
+      'TENANTS_WORKER_',
     ]),
   });
   const platform = await startRunCommand(vars);
@@ -569,6 +616,7 @@ async function main(): Promise<void> {
     );
     // No ramp: A's opening burst (sockets, subscriptions, first requests) is part of the abuse.
     await abuse.started;
+    const lags = lagSteps > 0 ? watchEventLoopLag(vars, lagSteps) : undefined;
     const cpu2 = cpuSnapshot([process.pid]);
     const noisyAt = Date.now();
     if (profileDir) await profilePhase(profileDir, 'start', profiled);
@@ -633,6 +681,11 @@ async function main(): Promise<void> {
     );
     console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
     if (timeline > 0) printTimeline(noisy.byDue, cpuSamples, noisyAt, Math.min(timeline, seconds));
+    if (lags) {
+      console.log("A's opening, 500 ms steps: each service's longest event-loop stall (ms)");
+      for (const [service, steps] of await lags)
+        console.log(`  ${service.padEnd(16)} ${steps.map((ms) => ms.toFixed(0).padStart(5)).join(' ')}`);
+    }
     console.log(
       `B acknowledged ${acked.size}: missing ${missing}, duplicated ${duplicated}, status differs ${differs}, wrong fills ${badFills}`,
     );

@@ -1,9 +1,11 @@
 /**
  * Entry of the tenants worker process (provisioning, backups and migrate-tenants jobs); SIGTERM
- * closes the workers. It lowers its own CPU priority first (TENANTS_WORKER_NICE): background work
- * yields to the services that answer requests.
+ * closes the workers. It lowers its own CPU priority first (TENANTS_WORKER_NICE), and its session's
+ * when it leads one, as under `make dev` and `make prod` (lib/cpu-priority.ts: with autogroup
+ * scheduling a nice value alone does not make it yield): background work, its pg_dump children
+ * included, yields to the services that answer requests.
  */
-import os from 'node:os';
+import { lowerCpuPriority } from '../../../lib/cpu-priority.js';
 import { runUntilSignal } from '../../../lib/http.js';
 import { createLogger } from '../../../lib/logger.js';
 import { loadTenantsConfig } from './config.js';
@@ -14,7 +16,7 @@ const logger = createLogger(config, 'tenants-worker');
 if (config.TENANTS_WORKER_NICE > 0) {
   try {
     // Raising one's own niceness needs no privilege; only lowering it would.
-    os.setPriority(Math.max(os.getPriority(), config.TENANTS_WORKER_NICE));
+    lowerCpuPriority(config.TENANTS_WORKER_NICE);
   } catch (err) {
     logger.warn({ err }, 'could not lower the worker CPU priority');
   }

@@ -29,6 +29,7 @@ import {
 } from './support/backup-fixtures.js';
 import { startTestRedis, type TestRedis } from '../../../../test/support/redis-server.js';
 import { eventually } from '../../../../test/support/wait.js';
+import { autogroupNice } from '../../../../lib/cpu-priority.js';
 
 let redisDir: string;
 let redis: TestRedis;
@@ -118,6 +119,8 @@ beforeAll(async () => {
       TRADESAGE_SKIP_DOTENV: '1',
     },
     stdio: 'ignore',
+    // In a session of its own, as `make dev` and `make prod` start it (its autogroup is lowered too).
+    detached: true,
   });
   children.push(child);
   killable = { proxy, release, child };
@@ -155,6 +158,8 @@ describe('through BullMQ', () => {
       expect((await row(id)).status).toBe('RUNNING');
       // The worker runs at TENANTS_WORKER_NICE (default 10): backups yield the CPU to the services.
       expect(await niceOf(child.pid!)).toBe(10);
+      // And so does its session, where the kernel weighs sessions first (autogroup; lib/cpu-priority.ts).
+      if (autogroupNice() !== undefined) expect(autogroupNice(child.pid)).toBe(10);
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGKILL');
       await exited;
