@@ -11,7 +11,7 @@
  * before per-tenant limits existed).
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { lowerCpuPriority } from '../lib/cpu-priority.js';
 import { adminUrlOf, createTestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
+import { ancestorsOf, startOtlpReceiver, type ReceivedSpan } from '../test/support/otlp-receiver.js';
 import { eventually } from '../test/support/wait.js';
 import { backgroundSettled, deployedDefaults, shellSettings } from './deployed-platform.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
@@ -54,10 +55,20 @@ interface GqlAnswer {
   body: { data?: Record<string, unknown>; errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
-async function post(url: string, query: string, variables: object, token?: string): Promise<GqlAnswer> {
+async function post(
+  url: string,
+  query: string,
+  variables: object,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<GqlAnswer> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
     body: JSON.stringify({ query, variables }),
   });
   return { status: res.status, body: (await res.json()) as GqlAnswer['body'] };
@@ -148,12 +159,57 @@ async function allowOrderRate(url: string, t: Tenant, perMinute: number): Promis
 }
 
 /** B's steady load: `rate` market orders per second for `seconds`, open loop; latencies in ms. */
+/** One of B's orders sent with its own trace (`--trace`). */
+interface TracedOrder {
+  traceId: string;
+  /** ms after the phase's start the order was due. */
+  dueMs: number;
+  /** When it was due and when it was sent, ms since the epoch. */
+  dueAt: number;
+  sentAt: number;
+  /** Its latency from when it was due, ms. */
+  took: number;
+}
+
+/**
+ * `--trace=<n>`: the span tree of each of B's n slowest noisy orders, every span's start and end in ms
+ * after the order was due (all processes share this machine's clock), so the hop where it waited
+ * shows: the sender (sent late), the gateway, trading, PostgreSQL statements, Redis commands.
+ */
+function printTraces(orders: TracedOrder[], spans: ReceivedSpan[], n: number): void {
+  const byTrace = new Map<string, ReceivedSpan[]>();
+  for (const sp of spans) {
+    const list = byTrace.get(sp.traceId) ?? [];
+    list.push(sp);
+    byTrace.set(sp.traceId, list);
+  }
+  const slowest = [...orders].sort((x, y) => y.took - x.took).slice(0, n);
+  console.log(
+    `B's ${slowest.length} slowest noisy orders, spans in ms after the order was due (start..end):`,
+  );
+  for (const o of slowest) {
+    const list = (byTrace.get(o.traceId) ?? []).sort((x, y) => (x.startMs ?? 0) - (y.startMs ?? 0));
+    console.log(
+      `  due at +${(o.dueMs / 1000).toFixed(2)} s, took ${o.took.toFixed(0)} ms, sent ${(o.sentAt - o.dueAt).toFixed(1)} ms late, ${list.length} spans`,
+    );
+    const depth = (sp: ReceivedSpan): number => ancestorsOf(sp, list).length;
+    for (const sp of list) {
+      const from = (sp.startMs ?? Number.NaN) - o.dueAt;
+      const to = (sp.endMs ?? Number.NaN) - o.dueAt;
+      console.log(
+        `    ${`${from.toFixed(1)}..${to.toFixed(1)}`.padStart(15)}  ${'  '.repeat(depth(sp))}${sp.service.replace('tradesage-', '')}: ${sp.name.slice(0, 70)}`,
+      );
+    }
+  }
+}
+
 async function steadyOrders(
   url: string,
   b: Tenant,
   rate: number,
   seconds: number,
   acked: Map<string, string>,
+  traced?: TracedOrder[],
 ): Promise<{
   latencies: number[];
   outcomes: Map<string, number>;
@@ -172,11 +228,19 @@ async function steadyOrders(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const clientOrderId = randomUUID();
     const input = { ...marketOrderInput(b.accountId, clientOrderId, i), timeInForce: 'DAY' };
+    // `--trace`: each order starts a sampled trace of its own that every service continues.
+    const traceId = traced ? randomBytes(16).toString('hex') : '';
+    const headers: Record<string, string> = traced
+      ? { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` }
+      : {};
+    const dueAt = performance.timeOrigin + due;
+    const sentAt = performance.timeOrigin + performance.now();
     inflight.push(
-      post(url, PLACE, { input }, b.token).then(
+      post(url, PLACE, { input }, b.token, headers).then(
         (a) => {
           // Measured from when the order was due, so a stalled sender cannot hide latency.
           const took = performance.now() - due;
+          traced?.push({ traceId, dueMs: due - start, dueAt, sentAt, took });
           latencies.push(took);
           byDue.push([due - start, took]);
           const order = a.body.data?.['placeOrder'] as
@@ -528,7 +592,8 @@ function printTimeline(
  * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase)
  * `[--timeline=6]` (the first seconds of the noisy phase in 500 ms steps: B's slowest order due in each
  * and the CPU of every process; 0 leaves it out) `[--lag]` (each service's longest event-loop stall in
- * the same steps). Loopback only; its own database,
+ * the same steps) `[--trace=<n>]` (B's noisy orders traced through every service, OpenTelemetry to a
+ * receiver in this process; prints the span trees of the n slowest). Loopback only; its own database,
  * Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
@@ -548,6 +613,18 @@ async function main(): Promise<void> {
   const profiled = option('cpu-prof-roles')?.split(',') ?? ['gateway', 'trading'];
   const timeline = Number(option('timeline') ?? 6);
   const lagSteps = process.argv.includes('--lag') ? Math.max(timeline, 6) * 2 : 0;
+  const traceCount = Number(option('trace') ?? 0);
+  // `--trace`: only B's orders are traced (they carry a sampled traceparent; roots are never sampled),
+  // so A's traffic costs no tracing.
+  const receiver = traceCount > 0 ? await startOtlpReceiver() : undefined;
+  const tracing: Record<string, string> = receiver
+    ? {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0',
+      }
+    : {};
   const env = await createTestEnv('noisy');
   const sshd = await startTestSshd(env.tmpDir);
   // Every client here shares 127.0.0.1, so the per-IP request limit is lifted. A has the default
@@ -558,6 +635,7 @@ async function main(): Promise<void> {
   const vars = await runCommandEnv(env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',
+    ...tracing,
     RATE_LIMIT_PER_IP: '10000000',
     ...(everyone
       ? { RATE_LIMIT_PER_USER: String(rate * 60 * 2), RATE_LIMIT_PER_TENANT: String(rate * 60 * 3) }
@@ -620,7 +698,8 @@ async function main(): Promise<void> {
     const cpu2 = cpuSnapshot([process.pid]);
     const noisyAt = Date.now();
     if (profileDir) await profilePhase(profileDir, 'start', profiled);
-    const noisy = await steadyOrders(url, b, rate, seconds, acked);
+    const traced: TracedOrder[] | undefined = receiver ? [] : undefined;
+    const noisy = await steadyOrders(url, b, rate, seconds, acked, traced);
     const cpu3 = cpuSnapshot([process.pid]);
     const cpuSamples = await samples;
     if (profileDir) await profilePhase(profileDir, 'stop noisy', profiled);
@@ -681,6 +760,12 @@ async function main(): Promise<void> {
     );
     console.log(`B p99 noisy/quiet: ${ratio.toFixed(2)}x (target <= 1.5x)`);
     if (timeline > 0) printTimeline(noisy.byDue, cpuSamples, noisyAt, Math.min(timeline, seconds));
+    if (receiver && traced) {
+      // The services export spans in batches (every 5 s by default).
+      await new Promise((res) => setTimeout(res, 7000));
+      printTraces(traced, receiver.spans, traceCount);
+      await receiver.close();
+    }
     if (lags) {
       console.log("A's opening, 500 ms steps: each service's longest event-loop stall (ms)");
       for (const [service, steps] of await lags)

@@ -66,6 +66,8 @@ function span(buf: Buffer): JsonSpan {
     else if (f.no === 4 && bytes(f).length > 0) s.parentSpanId = bytes(f).toString('hex');
     else if (f.no === 5) s.name = bytes(f).toString('utf8');
     else if (f.no === 6) s.kind = Number(f.value);
+    else if (f.no === 7 && bytes(f).length === 8) s.startTimeUnixNano = String(bytes(f).readBigUInt64LE(0));
+    else if (f.no === 8 && bytes(f).length === 8) s.endTimeUnixNano = String(bytes(f).readBigUInt64LE(0));
     else if (f.no === 9) s.attributes.push(keyValue(bytes(f)));
   }
   return s;

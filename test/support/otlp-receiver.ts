@@ -17,6 +17,9 @@ export interface ReceivedSpan {
   name: string;
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** Start and end, in ms since the epoch (fractional), when the exporter sent them. */
+  startMs?: number;
+  endMs?: number;
 }
 
 /** A running receiver. */
@@ -46,6 +49,8 @@ export interface JsonSpan {
   name: string;
   kind?: number;
   attributes?: JsonKeyValue[];
+  startTimeUnixNano?: string | number;
+  endTimeUnixNano?: string | number;
 }
 /** ExportTraceServiceRequest as OTLP/JSON spells it (the protobuf decoder returns the same shape). */
 export interface TraceRequest {
@@ -64,6 +69,11 @@ function attributesOf(list: JsonKeyValue[] | undefined): Record<string, string |
   return out;
 }
 
+/** A time in unix nanoseconds (OTLP/JSON spells them as strings) in ms, or undefined. */
+function msOf(ns: string | number): number {
+  return Number(BigInt(ns) / 1000n) / 1000;
+}
+
 /** Flattens one export request into spans. */
 export function spansOf(req: TraceRequest): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
@@ -80,6 +90,8 @@ export function spansOf(req: TraceRequest): ReceivedSpan[] {
           name: s.name,
           kind: s.kind ?? 0,
           attributes: attributesOf(s.attributes),
+          ...(s.startTimeUnixNano !== undefined ? { startMs: msOf(s.startTimeUnixNano) } : {}),
+          ...(s.endTimeUnixNano !== undefined ? { endMs: msOf(s.endTimeUnixNano) } : {}),
         });
       }
     }
