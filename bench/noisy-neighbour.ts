@@ -11,6 +11,7 @@
  * before per-tenant limits existed).
  */
 import { spawn } from 'node:child_process';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -172,6 +173,21 @@ interface TracedOrder {
 }
 
 /**
+ * When each traced request's headers were written to its socket (ms since the epoch, by trace id),
+ * from undici's diagnostics channel (Node's fetch): tells a request that waited in this process for
+ * a connection from one the gateway was slow to read.
+ */
+const headersWrittenAt = new Map<string, number>();
+function recordHeaderWrites(): void {
+  diagnostics_channel.subscribe('undici:client:sendHeaders', (message) => {
+    const headers = (message as { request?: { headers?: unknown } }).request?.headers;
+    const text = Array.isArray(headers) ? headers.join('\n') : typeof headers === 'string' ? headers : '';
+    const m = /00-([0-9a-f]{32})-/.exec(text);
+    if (m?.[1]) headersWrittenAt.set(m[1], performance.timeOrigin + performance.now());
+  });
+}
+
+/**
  * `--trace=<n>`: the span tree of each of B's n slowest noisy orders, every span's start and end in ms
  * after the order was due (all processes share this machine's clock), so the hop where it waited
  * shows: the sender (sent late), the gateway, trading, PostgreSQL statements, Redis commands.
@@ -189,8 +205,10 @@ function printTraces(orders: TracedOrder[], spans: ReceivedSpan[], n: number): v
   );
   for (const o of slowest) {
     const list = (byTrace.get(o.traceId) ?? []).sort((x, y) => (x.startMs ?? 0) - (y.startMs ?? 0));
+    const written = headersWrittenAt.get(o.traceId);
     console.log(
-      `  due at +${(o.dueMs / 1000).toFixed(2)} s, took ${o.took.toFixed(0)} ms, sent ${(o.sentAt - o.dueAt).toFixed(1)} ms late, ${list.length} spans`,
+      `  due at +${(o.dueMs / 1000).toFixed(2)} s, took ${o.took.toFixed(0)} ms, sent ${(o.sentAt - o.dueAt).toFixed(1)} ms late, ` +
+        `written to the socket at ${written === undefined ? '?' : (written - o.dueAt).toFixed(1)} ms, ${list.length} spans`,
     );
     const depth = (sp: ReceivedSpan): number => ancestorsOf(sp, list).length;
     for (const sp of list) {
@@ -617,6 +635,7 @@ async function main(): Promise<void> {
   // `--trace`: only B's orders are traced (they carry a sampled traceparent; roots are never sampled),
   // so A's traffic costs no tracing.
   const receiver = traceCount > 0 ? await startOtlpReceiver() : undefined;
+  if (receiver) recordHeaderWrites();
   const tracing: Record<string, string> = receiver
     ? {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
