@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { processEnv } from '../lib/config.js';
 import { TENANT_POOL_SIZE_DEFAULT } from '../subgraphs/tenants/src/config.js';
+import { TRADING_DB_POOL_WARM_DEFAULT } from '../subgraphs/trading/src/config.js';
 import { createTestEnv, type TestEnv } from '../test/support/env.js';
 import { runCommandEnv, startRunCommand, type RunningCommand } from '../test/support/run-command.js';
 import { startTestSshd } from '../test/support/sshd.js';
@@ -33,10 +34,14 @@ export const LIMITS_ABOVE_LOAD: Readonly<Record<string, string>> = {
 
 /**
  * What `make prod` has that a test namespace turns off: the tenants worker's schemas built ahead of
- * sign-up (TENANT_POOL_SIZE from this shell, else the default).
+ * sign-up and trading's connections kept open (TENANT_POOL_SIZE and TRADING_DB_POOL_WARM from this
+ * shell, else the defaults).
  */
 export function deployedDefaults(): Record<string, string> {
-  return { TENANT_POOL_SIZE: process.env['TENANT_POOL_SIZE'] ?? String(TENANT_POOL_SIZE_DEFAULT) };
+  return {
+    TENANT_POOL_SIZE: process.env['TENANT_POOL_SIZE'] ?? String(TENANT_POOL_SIZE_DEFAULT),
+    TRADING_DB_POOL_WARM: process.env['TRADING_DB_POOL_WARM'] ?? String(TRADING_DB_POOL_WARM_DEFAULT),
+  };
 }
 
 /**

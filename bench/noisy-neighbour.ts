@@ -199,6 +199,16 @@ function printTraces(orders: TracedOrder[], spans: ReceivedSpan[], n: number): v
     list.push(sp);
     byTrace.set(sp.traceId, list);
   }
+  // Orders whose trading transaction waited for a new PostgreSQL connection (`pg.connect` spans).
+  const connects = orders.flatMap((o) =>
+    (byTrace.get(o.traceId) ?? [])
+      .filter((sp) => sp.name === 'pg.connect')
+      .map((sp) => (sp.endMs ?? 0) - (sp.startMs ?? 0)),
+  );
+  console.log(
+    `B's ${orders.length} traced orders: ${connects.length} new PostgreSQL connections opened on their path` +
+      (connects.length ? `, ${Math.max(...connects).toFixed(1)} ms the longest` : ''),
+  );
   const slowest = [...orders].sort((x, y) => y.took - x.took).slice(0, n);
   console.log(
     `B's ${slowest.length} slowest noisy orders, spans in ms after the order was due (start..end):`,

@@ -8,6 +8,7 @@ import net from 'node:net';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
+import { eventually } from '../test/support/wait.js';
 import { createPool, ident, withPlatform } from './db.js';
 
 const SYSTEM = { kind: 'system' } as const;
@@ -164,5 +165,81 @@ describe('a pool ended just before its database is dropped WITH (FORCE)', () => 
       await dropper.query(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
       await dropper.end();
     }
+  });
+});
+
+describe('a warm pool (createPool with `warm`)', () => {
+  /** Backends of `application` in this test's database, by pid. */
+  async function backendsOf(application: string): Promise<number[]> {
+    const r = await admin.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() ORDER BY pid',
+      [application],
+    );
+    return r.rows.map((row) => row.pid);
+  }
+
+  it('opens its connections before any work and opens one again after it was lost', async () => {
+    const application = 'db-warm-pool-test';
+    const pool = createPool(
+      { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 5_000 },
+      env.config.DATABASE_URL,
+      application,
+      { warm: 3 },
+    );
+    pools.push(pool);
+    // Nothing was asked of the pool: the three backends are there anyway, idle.
+    const first = await eventually(
+      async () => {
+        const pids = await backendsOf(application);
+        return pids.length === 3 ? pids : undefined;
+      },
+      'three warm connections',
+      10_000,
+    );
+    expect(pool.totalCount).toBe(3);
+    expect(pool.idleCount).toBe(3);
+
+    // One is lost (a backend terminated, as by a PostgreSQL or PgBouncer restart).
+    const lost = first[0];
+    await admin.query('SELECT pg_terminate_backend($1)', [lost]);
+    const again = await eventually(
+      async () => {
+        const pids = await backendsOf(application);
+        return pids.length === 3 && !pids.includes(lost ?? 0) ? pids : undefined;
+      },
+      'the lost connection replaced',
+      10_000,
+    );
+    expect(again.filter((pid) => first.includes(pid))).toHaveLength(2);
+
+    // Work still goes through the warm connections, and the pool never grows past what it needs.
+    const r = await pool.query<{ one: number }>('SELECT 1 AS one');
+    expect(r.rows[0]?.one).toBe(1);
+    expect(pool.totalCount).toBe(3);
+  });
+
+  it('never holds more than DB_POOL_MAX, and nothing without `warm`', async () => {
+    const capped = createPool(
+      { DB_POOL_MAX: 2, DB_STATEMENT_TIMEOUT_MS: 5_000 },
+      env.config.DATABASE_URL,
+      'db-warm-cap',
+      {
+        warm: 10,
+      },
+    );
+    const cold = createPool(
+      { DB_POOL_MAX: 2, DB_STATEMENT_TIMEOUT_MS: 5_000 },
+      env.config.DATABASE_URL,
+      'db-warm-cold',
+    );
+    pools.push(capped, cold);
+    await eventually(
+      async () => ((await backendsOf('db-warm-cap')).length === 2 ? true : undefined),
+      'two warm connections',
+      10_000,
+    );
+    expect(capped.totalCount).toBe(2);
+    expect(await backendsOf('db-warm-cold')).toEqual([]);
+    expect(cold.totalCount).toBe(0);
   });
 });

@@ -41,10 +41,14 @@ export function createPool(
   config: Pick<Config, 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS'>,
   url: string,
   applicationName: string,
+  options: { warm?: number } = {},
 ): pg.Pool {
+  const warm = Math.min(Math.max(0, options.warm ?? 0), config.DB_POOL_MAX);
   const pool = new pg.Pool({
     connectionString: url,
     max: config.DB_POOL_MAX,
+    // Idle connections are closed after idleTimeoutMillis only while the pool holds more than this.
+    min: warm,
     application_name: applicationName,
     statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
     // Client-side bounds for what the server cannot bound: a query on a dead connection, and a
@@ -59,7 +63,49 @@ export function createPool(
   pool.on('error', () => undefined);
   // Nor a checked-out one: the error reaches its caller through the rejected query.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  if (warm > 0) keepWarm(pool, warm);
   return pool;
+}
+
+/** How long a pool waits before opening connections again after one was lost or could not be made. */
+const REWARM_DELAY_MS = 1_000;
+
+/**
+ * Opens connections until `pool` holds `warm` of them, at once and again whenever one is removed (lost,
+ * or destroyed after a failure), so that a burst of work does not wait for new PostgreSQL connections:
+ * a connection is a backend process to start, authenticate and warm up, 10-20 ms on a busy host, paid
+ * by the request that triggered it (trading's traces in BENCHMARKS.md, noisy neighbour). pg-pool's
+ * `min` then keeps them open while idle. Gives up quietly once the pool is ending.
+ */
+function keepWarm(pool: pg.Pool, warm: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const later = (): void => {
+    if (timer || pool.ending) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      fill();
+    }, REWARM_DELAY_MS);
+    timer.unref();
+  };
+  const fill = (): void => {
+    if (pool.ending) return;
+    const missing = warm - pool.totalCount;
+    if (missing <= 0) return;
+    // The pool hands out idle connections before it opens any: ask for every idle one too, so that
+    // `missing` new ones are opened. Never more than DB_POOL_MAX less the busy ones, so nothing waits.
+    const take = pool.idleCount + missing;
+    for (let i = 0; i < take; i++) {
+      pool.connect().then(
+        (client) => client.release(),
+        () => later(),
+      );
+    }
+  };
+  // An idle connection that fails is taken out of the pool at once ('error'); 'remove' follows only
+  // once its socket has ended, which a dead connection may never report.
+  pool.on('error', later);
+  pool.on('remove', later);
+  fill();
 }
 
 /**

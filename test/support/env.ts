@@ -102,6 +102,8 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     // No schemas built ahead: every worker a test starts would otherwise build TENANT_POOL_SIZE of them
     // in the background. The pool's tests turn it on.
     TENANT_POOL_SIZE: '0',
+    // Nor trading connections held open: test files start many trading services side by side.
+    TRADING_DB_POOL_WARM: '0',
     // Tests send requests back to back from one loopback IP: the gateway's burst limit (20 requests
     // a second per IP by default) is off; the rate-limit tests set their own.
     RATE_LIMIT_BURST_FACTOR: '0',

@@ -47,6 +47,7 @@ export async function runCommandEnv(
     BACKUP_SCHEDULE_ENABLED: 'false',
     // The namespace's (0 in tests: no schemas built in the background); benchmarks pass the default.
     TENANT_POOL_SIZE: String(c.TENANT_POOL_SIZE),
+    TRADING_DB_POOL_WARM: String(c.TRADING_DB_POOL_WARM),
     ...extra,
   };
 }

@@ -12,6 +12,9 @@ import {
   type ConfigWith,
 } from '../../../lib/config.js';
 
+/** Connections trading keeps open unless TRADING_DB_POOL_WARM says otherwise (capped at DB_POOL_MAX). */
+export const TRADING_DB_POOL_WARM_DEFAULT = 10;
+
 export const tradingConfig = configSection({
   /** Whether this trading replica runs the execution engine (competes for symbol locks, fills resting orders). */
   TRADING_ENGINE_ENABLED: bool.default(true),
@@ -59,6 +62,11 @@ export const tradingConfig = configSection({
    * placements, fills and reads alike; further ones wait for one of them to finish.
    */
   TRADING_TENANT_MAX_CONNECTIONS: positiveInt.default(5),
+  /**
+   * PostgreSQL connections trading opens at start and keeps open (of DB_POOL_MAX; the whole pool by
+   * default), so that a burst of orders never waits for new ones (lib/db.ts, keepWarm).
+   */
+  TRADING_DB_POOL_WARM: z.coerce.number().int().min(0).default(TRADING_DB_POOL_WARM_DEFAULT),
   /** Lifetime of the real-time cache keys (`trading:positions|account|last-trade:*`), renewed on write. */
   TRADING_REALTIME_CACHE_TTL_SECONDS: positiveInt.default(604_800),
 });

@@ -113,7 +113,9 @@ export function createTradingService(config: TradingConfig, deps: TradingDeps = 
       const logger = deps.logger ?? createLogger(config, 'trading');
       const metrics = createMetrics('trading');
       const tradingMetrics = createTradingMetrics(metrics.registry);
-      const pool = createPool(config, config.DATABASE_URL, 'tradesage-trading');
+      const pool = createPool(config, config.DATABASE_URL, 'tradesage-trading', {
+        warm: config.TRADING_DB_POOL_WARM,
+      });
       const redis: Redis = createRedis(config, 'commands', config.REDIS_PREFIX, { logger });
       const subscriber: Redis = createRedis(config, 'subscriber', undefined, { logger });
       // ioredis reconnects by itself; an error event without a listener would only be printed.
