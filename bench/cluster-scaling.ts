@@ -18,7 +18,7 @@ import type { RunningCluster } from '../scripts/cluster/cluster.js';
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
 import { startTestSshd } from '../test/support/sshd.js';
 import { subscribe, type Subscriber } from '../test/support/chaos-load.js';
-import { LIMITS_ABOVE_LOAD, registerOwner, registerUser } from './deployed-platform.js';
+import { LIMITS_ABOVE_LOAD, queuesIdle, registerOwner, registerUser } from './deployed-platform.js';
 import { LeanConnection } from './lean-http.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
@@ -202,10 +202,15 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
 async function fanoutRun(replicas: 1 | 2, seconds: number, subscribers: number): Promise<Result> {
   // 5 symbols x 10 ticks/s: 50 events/s due per subscriber.
   const feed = { MARKET_FEED_SYMBOLS: SYMBOLS.join(','), MARKET_FEED_TICKS_PER_SECOND: '50' };
-  return withCluster('clscalef', replicas === 1 ? 'gateway-2' : undefined, feed, async (_tc, url) => {
+  return withCluster('clscalef', replicas === 1 ? 'gateway-2' : undefined, feed, async (tc, url) => {
     const wsUrl = url.replace('http:', 'ws:');
     const tokens: string[] = [];
     for (let i = 0; i < 20; i++) tokens.push(await registerUser(url, i));
+    // Their tenants' provisioning and INITIAL backups run before the measurement, not during it (any
+    // worker's /metrics reads the shared queues).
+    const worker = tc.cluster.plan.processes.find((p) => p.kind === 'node' && p.service === 'tenants-worker');
+    if (worker?.kind !== 'node') throw new Error('the cluster has no tenants worker');
+    await queuesIdle({ TENANTS_WORKER_PORT: String(worker.port) });
     const subs: Subscriber[] = [];
     for (let i = 0; i < subscribers; i++)
       subs.push(subscribe(wsUrl, tokens[i % tokens.length] ?? '', PRICE, {}));
