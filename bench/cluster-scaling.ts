@@ -99,10 +99,20 @@ async function post<T>(url: string, query: string, token: string, variables: obj
   );
 }
 
+/**
+ * Waits until the set-up's sign-ups are provisioned and their INITIAL backups done, so that none runs
+ * during the measurement (the queues are shared: any worker's /metrics reads them).
+ */
+async function setUpSettled(tc: TestCluster): Promise<void> {
+  const worker = tc.cluster.plan.processes.find((p) => p.kind === 'node' && p.service === 'tenants-worker');
+  if (worker?.kind !== 'node') throw new Error('the cluster has no tenants worker');
+  await queuesIdle({ TENANTS_WORKER_PORT: String(worker.port) });
+}
+
 async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string): Promise<Result> {
   // `--cpu-prof=<dir>`: V8 profiles of both gateways over the measured run (bench/cpu-profile-control.ts).
   const prof = profileDir ? await profilingVars(profileDir, ['gateway'], profileDir) : {};
-  return withCluster('clscaleo', replicas === 1 ? 'trading-2' : undefined, prof, async (_tc, url, env) => {
+  return withCluster('clscaleo', replicas === 1 ? 'trading-2' : undefined, prof, async (tc, url, env) => {
     const tenants: { token: string; tenantId: string; accountId: string }[] = [];
     for (let i = 0; i < 10; i++) {
       const { token, tenantId } = await registerOwner(url, i);
@@ -123,6 +133,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
       );
       tenants.push({ token, tenantId, accountId });
     }
+    await setUpSettled(tc);
     const acked: { tenant: number; clientOrderId: string; ms: number }[] = [];
     let errors = 0;
     const loop = async (c: number, prefix: string, until: number, keep: boolean): Promise<void> => {
@@ -206,11 +217,7 @@ async function fanoutRun(replicas: 1 | 2, seconds: number, subscribers: number):
     const wsUrl = url.replace('http:', 'ws:');
     const tokens: string[] = [];
     for (let i = 0; i < 20; i++) tokens.push(await registerUser(url, i));
-    // Their tenants' provisioning and INITIAL backups run before the measurement, not during it (any
-    // worker's /metrics reads the shared queues).
-    const worker = tc.cluster.plan.processes.find((p) => p.kind === 'node' && p.service === 'tenants-worker');
-    if (worker?.kind !== 'node') throw new Error('the cluster has no tenants worker');
-    await queuesIdle({ TENANTS_WORKER_PORT: String(worker.port) });
+    await setUpSettled(tc);
     const subs: Subscriber[] = [];
     for (let i = 0; i < subscribers; i++)
       subs.push(subscribe(wsUrl, tokens[i % tokens.length] ?? '', PRICE, {}));

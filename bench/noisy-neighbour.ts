@@ -159,7 +159,6 @@ async function allowOrderRate(url: string, t: Tenant, perMinute: number): Promis
   if (r.body.errors) throw new Error(`updateRiskLimits: ${JSON.stringify(r.body.errors)}`);
 }
 
-/** B's steady load: `rate` market orders per second for `seconds`, open loop; latencies in ms. */
 /** One of B's orders sent with its own trace (`--trace`). */
 interface TracedOrder {
   traceId: string;
@@ -231,6 +230,7 @@ function printTraces(orders: TracedOrder[], spans: ReceivedSpan[], n: number): v
   }
 }
 
+/** B's steady load: `rate` market orders per second for `seconds`, open loop; latencies in ms. */
 async function steadyOrders(
   url: string,
   b: Tenant,
@@ -525,11 +525,6 @@ async function sampler(root: number, seconds: number): Promise<void> {
   }
 }
 
-/**
- * A's opening seconds step by step: B's slowest order due in each step, and the CPU each process
- * used meanwhile (ms/s; 2,000 is both cores), busiest first. Shows which process A's burst saturates
- * while B waits.
- */
 /** The services whose event-loop lag `--lag` watches, by the variable naming their port. */
 const LAG_SERVICES: Readonly<Record<string, string>> = {
   gateway: 'GATEWAY_PORT',
@@ -570,6 +565,11 @@ function watchEventLoopLag(
   })();
 }
 
+/**
+ * A's opening seconds step by step: B's slowest order due in each step, and the CPU each process
+ * used meanwhile (ms/s; 2,000 is both cores), busiest first. Shows which process A's burst saturates
+ * while B waits.
+ */
 function printTimeline(
   byDue: [number, number][],
   samples: CpuSample[],
