@@ -4,7 +4,7 @@
  * files, and V8's pseudo-frames (GC, program, idle), as shares of the busy (non-idle) time; then the
  * heaviest functions, and the callers of the ones named with `--callers=<name>,...`. Frames of dist/
  * bundles are mapped to their sources through the bundles' source maps.
- * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev] [--last=<s>]`.
+ * Run: `npx tsx bench/cpu-profile-summary.ts <file.cpuprofile> [--top=25] [--callers=writev] [--last=<s>] [--first=<s>] [--own]`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
@@ -77,12 +77,14 @@ function main(): void {
   };
   // `--last=<s>`: only the last seconds of the profile (a whole-life `--cpu-prof` profile begins with start-up).
   const last = Number(process.argv.find((a) => a.startsWith('--last='))?.slice(7) ?? Infinity);
+  // `--first=<s>`: only the first seconds (a phase's opening, e.g. the noisy bench's first second).
+  const first = Number(process.argv.find((a) => a.startsWith('--first='))?.slice(8) ?? Infinity);
   const duration = profile.timeDeltas.reduce((a, b) => a + b, 0);
   let at = 0;
   const self = new Map<number, number>();
   for (const [i, id] of profile.samples.entries()) {
     at += profile.timeDeltas[i] ?? 0;
-    if (duration - at > last * 1e6) continue;
+    if (duration - at > last * 1e6 || at > first * 1e6) continue;
     if (profilerOwn(id)) continue;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -91,6 +93,24 @@ function main(): void {
   const groups = new Map<string, number>();
   const functions = new Map<string, number>();
   const callers = new Map<string, number>();
+  // `--own`: busy time (children included) by the nearest function of the platform's own code on
+  // the stack, so a library's work is charged to the call of ours that asked for it.
+  const byOwn = new Map<string, number>();
+  const ownOf = (id: number): string => {
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) {
+      const f = byId.get(p)?.callFrame;
+      if (f && !f.url.includes('node_modules') && /(gateway\/src|lib|subgraphs\/[\w-]+\/src)\//.test(f.url)) {
+        return `${f.functionName || '(anonymous)'} ${groupOf(f)}:${f.lineNumber + 1}`;
+      }
+    }
+    // None: charged to the outermost package on the stack (who started the work).
+    let outer = '';
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) {
+      const f = byId.get(p)?.callFrame;
+      if (f?.url.includes('node_modules')) outer = groupOf(f);
+    }
+    return `(no own frame${outer ? `, under ${outer}` : ''})`;
+  };
   for (const [id, us] of self) {
     const node = byId.get(id);
     if (!node) continue;
@@ -101,6 +121,8 @@ function main(): void {
     }
     const group = groupOf(node.callFrame);
     groups.set(group, (groups.get(group) ?? 0) + us);
+    const own = ownOf(id);
+    byOwn.set(own, (byOwn.get(own) ?? 0) + us);
     const fn = `${node.callFrame.functionName || '(anonymous)'} ${group}:${node.callFrame.lineNumber + 1}`;
     functions.set(fn, (functions.get(fn) ?? 0) + us);
     if (callersOf.includes(node.callFrame.functionName)) {
@@ -127,6 +149,10 @@ function main(): void {
   for (const [g, us] of sorted(groups).slice(0, top)) console.log(`  ${pct(us)}  ${g}`);
   console.log('heaviest functions (self):');
   for (const [f, us] of sorted(functions).slice(0, top)) console.log(`  ${pct(us)}  ${f}`);
+  if (process.argv.includes('--own')) {
+    console.log('by the nearest own function on the stack (children included):');
+    for (const [f, us] of sorted(byOwn).slice(0, top)) console.log(`  ${pct(us)}  ${f}`);
+  }
   if (callersOf.length > 0) {
     console.log(`callers of ${callersOf.join(', ')}:`);
     for (const [c, us] of sorted(callers).slice(0, top)) console.log(`  ${pct(us)}  ${c}`);

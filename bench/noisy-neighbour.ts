@@ -29,6 +29,7 @@ import { ancestorsOf, startOtlpReceiver, type ReceivedSpan } from '../test/suppo
 import { eventually } from '../test/support/wait.js';
 import { backgroundSettled, deployedDefaults, shellSettings } from './deployed-platform.js';
 import { profilePhase, profilingVars } from './cpu-profile-control.js';
+import { REGISTER_THROTTLE_PER_IP_DEFAULT } from '../subgraphs/auth/src/config.js';
 import { cpuBetween, cpuSnapshot } from './proc-cpu.js';
 import { marketOrderInput, percentile } from './trading-support.js';
 
@@ -520,7 +521,7 @@ function sampleCpu(seconds: number): Promise<CpuSample[]> {
 async function sampler(root: number, seconds: number): Promise<void> {
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
-    process.stdout.write(`${JSON.stringify([Date.now(), [...cpuSnapshot([root])]])}\n`);
+    process.stdout.write(`${JSON.stringify([Date.now(), [...cpuSnapshot([root], { roles: true })]])}\n`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -621,8 +622,9 @@ function printTimeline(
  * `[--timeline=6]` (the first seconds of the noisy phase in 500 ms steps: B's slowest order due in each
  * and the CPU of every process; 0 leaves it out) `[--lag]` (each service's longest event-loop stall in
  * the same steps) `[--trace=<n>]` (B's noisy orders traced through every service, OpenTelemetry to a
- * receiver in this process; prints the span trees of the n slowest). Loopback only; its own database,
- * Redis prefix and ports; stops by itself.
+ * receiver in this process; prints the span trees of the n slowest) `[--warm=<s>]` (a tenant C runs A's
+ * abuse first, see below). The timeline's PostgreSQL columns are split by the role a backend serves.
+ * Loopback only; its own database, Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -642,6 +644,11 @@ async function main(): Promise<void> {
   const timeline = Number(option('timeline') ?? 6);
   const lagSteps = process.argv.includes('--lag') ? Math.max(timeline, 6) * 2 : 0;
   const traceCount = Number(option('trace') ?? 0);
+  // `--warm=<s>`: before B's quiet phase, a third tenant C runs A's abuse (registrations excepted)
+  // for that long, as the rest of the tenants would have on a platform in service: the code paths
+  // A's requests take (validation, cost, refusals, other resolvers) are then compiled, not run for
+  // the first time inside A's opening. Without it the noisy phase also measures that warm-up.
+  const warmSeconds = Number(option('warm') ?? 0);
   // `--trace`: only B's orders are traced (they carry a sampled traceparent; roots are never sampled),
   // so A's traffic costs no tracing.
   const receiver = traceCount > 0 ? await startOtlpReceiver() : undefined;
@@ -670,6 +677,8 @@ async function main(): Promise<void> {
       ? { RATE_LIMIT_PER_USER: String(rate * 60 * 2), RATE_LIMIT_PER_TENANT: String(rate * 60 * 3) }
       : {}),
     ...deployedDefaults(),
+    // C's sign-up (`--warm`) must not take one of the per-IP registrations A is allowed.
+    ...(warmSeconds > 0 ? { REGISTER_THROTTLE_PER_IP: String(REGISTER_THROTTLE_PER_IP_DEFAULT + 1) } : {}),
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
     // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
@@ -690,6 +699,7 @@ async function main(): Promise<void> {
   const wsUrl = url.replace('http://', 'ws://');
   try {
     const [a, b] = [await register(url, 'a'), await register(url, 'b')];
+    const c = warmSeconds > 0 ? await register(url, 'c') : undefined;
     if (!everyone) {
       await raiseTenantLimits(url, adminUrlOf(env.config), b, {
         requestsPerMinute: rate * 60 * 3,
@@ -710,11 +720,21 @@ async function main(): Promise<void> {
       60_000,
       250,
     );
+    if (c) {
+      const warm = await runAbuser(
+        { url, wsUrl, a: c, seconds: warmSeconds, kinds: kinds.filter((k) => k !== 'registrations') },
+        path.join(env.tmpDir, 'warm.json'),
+      );
+      console.log(
+        `warm-up: tenant C ran A's abuse for ${warmSeconds} s: ${JSON.stringify(await warm.counts)}`,
+      );
+      await backgroundSettled(vars);
+    }
     const acked = new Map<string, string>();
     await steadyOrders(url, b, rate, 3, acked); // warm-up
-    const cpu0 = cpuSnapshot([process.pid]);
+    const cpu0 = cpuSnapshot([process.pid], { roles: true });
     const quiet = await steadyOrders(url, b, rate, seconds, acked);
-    const cpu1 = cpuSnapshot([process.pid]);
+    const cpu1 = cpuSnapshot([process.pid], { roles: true });
     // The sampler starts before A so that it is running when A's burst begins.
     const samples = sampleCpu(timeline > 0 ? timeline + 10 : 0);
     const abuse = await runAbuser(
@@ -724,12 +744,12 @@ async function main(): Promise<void> {
     // No ramp: A's opening burst (sockets, subscriptions, first requests) is part of the abuse.
     await abuse.started;
     const lags = lagSteps > 0 ? watchEventLoopLag(vars, lagSteps) : undefined;
-    const cpu2 = cpuSnapshot([process.pid]);
+    const cpu2 = cpuSnapshot([process.pid], { roles: true });
     const noisyAt = Date.now();
     if (profileDir) await profilePhase(profileDir, 'start', profiled);
     const traced: TracedOrder[] | undefined = receiver ? [] : undefined;
     const noisy = await steadyOrders(url, b, rate, seconds, acked, traced);
-    const cpu3 = cpuSnapshot([process.pid]);
+    const cpu3 = cpuSnapshot([process.pid], { roles: true });
     const cpuSamples = await samples;
     if (profileDir) await profilePhase(profileDir, 'stop noisy', profiled);
     const abuseCounts = await abuse.counts;

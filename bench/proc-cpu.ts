@@ -33,8 +33,11 @@ export function processTicks(pid: number): number | undefined {
 }
 
 /** The service a process runs, from its command line (`subgraphs/trading/...` or `dist/trading.js` -> `trading`). */
-function labelOf(p: ProcInfo, database?: string): string {
-  if (p.comm.startsWith('postgres')) return database ? postgresLabel(p.pid, database) : 'postgresql';
+function labelOf(p: ProcInfo, database?: string, roles = false): string {
+  if (p.comm.startsWith('postgres')) {
+    if (roles) return postgresRoleLabel(p.pid);
+    return database ? postgresLabel(p.pid, database) : 'postgresql';
+  }
   if (p.comm.startsWith('redis-server')) return 'redis';
   let cmd = '';
   try {
@@ -75,6 +78,22 @@ function postgresLabel(pid: number, database: string): string {
   return /\(\d+\)|\[local\]/.test(title) ? 'postgresql (other databases)' : 'postgresql (server)';
 }
 
+/**
+ * A PostgreSQL process told apart by the role it serves (`postgresql: tradesage_owner`), from the
+ * same title: the user is the word before the database, which is followed by the client's address.
+ * The server's own processes are `postgresql (server)`.
+ */
+function postgresRoleLabel(pid: number): string {
+  let words: string[] = [];
+  try {
+    words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').split(/\s+/);
+  } catch {
+    return 'postgresql (server)';
+  }
+  const at = words.findIndex((w) => /\(\d+\)$|^\[local\]$/.test(w));
+  return at >= 2 ? `postgresql: ${words[at - 2]}` : 'postgresql (server)';
+}
+
 /** Pids among `roots` and their descendants whose label (see cpuSnapshot) is `label`. */
 export function pidsLabelled(roots: number[], label: string): number[] {
   const all: ProcInfo[] = [];
@@ -99,9 +118,13 @@ export function pidsLabelled(roots: number[], label: string): number[] {
 
 /**
  * CPU ticks so far, by label, of `roots` and their descendants, and of PostgreSQL and Redis. With
- * `database`, PostgreSQL is split: `postgresql` is that database's backends only (see postgresLabel).
+ * `database`, PostgreSQL is split: `postgresql` is that database's backends only (see postgresLabel);
+ * with `roles`, by the role each backend serves instead (see postgresRoleLabel).
  */
-export function cpuSnapshot(roots: number[], opts: { database?: string } = {}): Map<string, number> {
+export function cpuSnapshot(
+  roots: number[],
+  opts: { database?: string; roles?: boolean } = {},
+): Map<string, number> {
   const all: ProcInfo[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -125,7 +148,7 @@ export function cpuSnapshot(roots: number[], opts: { database?: string } = {}): 
   for (const p of all) if (p.comm.startsWith('postgres') || p.comm.startsWith('redis-server')) picked.add(p);
   const out = new Map<string, number>();
   for (const p of picked) {
-    const label = labelOf(p, opts.database);
+    const label = labelOf(p, opts.database, opts.roles);
     out.set(label, (out.get(label) ?? 0) + p.ticks);
   }
   return out;

@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   queryPath: Counter<'path'>;
   limitRefusals: Counter<'limit'>;
   refusedFromMemory: Counter;
+  firstSightWaits: Counter;
   queryCost: Histogram;
 }
 
@@ -69,6 +70,11 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     refusedFromMemory: new Counter({
       name: 'gateway_refusals_from_memory_total',
       help: 'Repeated documents refused by a shape limit answered from memory, before parsing (also counted in gateway_limit_refusals_total)',
+      registers,
+    }),
+    firstSightWaits: new Counter({
+      name: 'gateway_first_sight_waits_total',
+      help: "Requests that waited for a concurrent request's first validation of the same document instead of validating it again",
       registers,
     }),
     queryCost: new Histogram({

@@ -45,6 +45,7 @@ import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiq
 import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
 import { RefusedDocuments, type SentError } from './refused-documents.js';
+import { FirstSight } from './first-sight.js';
 import { callerOf, RefusalPacing, refusalOf } from './refusal-pacing.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
@@ -122,6 +123,9 @@ const MAX_PACED_BODY = 8192;
 /** Documents refused by a shape limit that the gateway answers from memory (LRU beyond). */
 const REFUSED_DOCUMENTS_MAX = 1024;
 
+/** Documents known validated or refused, whose concurrent requests no longer wait on each other. */
+const FIRST_SIGHT_MAX = 4096;
+
 /**
  * Request duration by operation type, errors by code, `Retry-After` for a subgraph's RATE_LIMITED,
  * and a log line with the request id for every error the formatter is about to mask (the formatter
@@ -131,6 +135,7 @@ function gatewayPlugin(
   metrics: GatewayMetrics,
   logger: Logger,
   refused: RefusedDocuments,
+  firstSight: FirstSight,
 ): ApolloServerPlugin<GatewayContext> {
   const classify = createErrorFormatter(logger.child({}, { level: 'silent' }));
   return {
@@ -156,7 +161,9 @@ function gatewayPlugin(
           }
           return Promise.resolve();
         },
-        didResolveOperation: ({ operation, request, contextValue }) => {
+        didResolveOperation: ({ operation, request, contextValue, queryHash }) => {
+          // Validated (Apollo keeps it now): requests that brought the same document meanwhile go on.
+          firstSight.through(queryHash, request.operationName, true);
           if (!operation) {
             // Apollo leaves this to execution, where the gateway's planner throws a 500-class error.
             const message = request.operationName
@@ -176,11 +183,12 @@ function gatewayPlugin(
           const { errors } = response.body.singleResult;
           if (errors && !response.body.singleResult.data) {
             const variableFree = (operation?.variableDefinitions?.length ?? 0) === 0;
-            refused.remember(
+            const remembered = refused.remember(
               { queryHash, operationName: request.operationName ?? undefined, variableFree },
               response.http.status,
               errors,
             );
+            firstSight.through(queryHash, request.operationName, remembered);
           }
           let retryAfter: number | undefined;
           for (const e of response.body.singleResult.errors ?? []) {
@@ -381,6 +389,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const sizeLimit = querySizeLimit(config.MAX_QUERY_BYTES, metrics);
   const fairness = new TenantFairness(config, httpMetrics.registry);
   const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
+  const firstSight = new FirstSight(FIRST_SIGHT_MAX, metrics, () => manager.supergraphSdl);
+  const shareFirstSight = firstSight.handler();
   const pacing = new RefusalPacing(config, httpMetrics.registry);
   const answerRefused = refusedDocuments.handler((req, res, status, errors) =>
     pacing.pace(callerOf(req), undefined, res, () => sendGraphQLErrors(req, res, status, errors)),
@@ -429,11 +439,11 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         if (prefersHtml(req)) sendGraphiqlPage(res, schemaAccess);
         else next();
       });
-      app.use('/graphql', tagRequest, sizeLimit, answerRefused, serveGraphQL);
+      app.use('/graphql', tagRequest, sizeLimit, shareFirstSight, answerRefused, serveGraphQL);
       webDesk = mountWebDesk(app, config, logger);
     },
     // The same handlers for plain JSON POSTs, without Express's router and body parser (lib/http).
-    graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, answerRefused, serveGraphQL],
+    graphqlFastPath: [corsMiddleware, tagRequest, sizeLimit, shareFirstSight, answerRefused, serveGraphQL],
   });
 
   const release = async (): Promise<void> => {
@@ -542,7 +552,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           ApolloServerPluginLandingPageDisabled(),
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
-          gatewayPlugin(metrics, logger, refusedDocuments),
+          gatewayPlugin(metrics, logger, refusedDocuments, firstSight),
           admissionPlugin({
             limits: currentLimits,
             budget,

@@ -5,10 +5,10 @@
  * parsing and validation run again. Keyed by the sha256 of the text (Apollo's `queryHash`) and the
  * operation name; bounded (LRU); forgotten when the supergraph changes.
  */
-import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../../lib/errors.js';
+import { createHash } from '../../lib/query-hash-memo.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
 
 /** Limits whose refusal is a function of the document's text alone. */
@@ -63,17 +63,19 @@ export class RefusedDocuments {
    * Remembers a refused response when only static limits refused it.
    * @param queryHash Apollo's sha256 of the text
    * @param variableFree the operation declares no variables (its cost is then fixed)
+   * @returns whether it was remembered
    */
   remember(
     request: { queryHash: string | undefined; operationName: string | undefined; variableFree: boolean },
     status: number | undefined,
     errors: readonly SentError[],
-  ): void {
-    if (!request.queryHash) return;
+  ): boolean {
+    if (!request.queryHash) return false;
     const limits = staticRefusalLimits(errors, request.variableFree);
-    if (!limits) return;
+    if (!limits) return false;
     const key = `${request.queryHash}:${request.operationName ?? ''}`;
     this.current().set(key, { status: status ?? 400, errors: [...errors], limits });
+    return true;
   }
 
   /**
@@ -116,7 +118,7 @@ export class RefusedDocuments {
 }
 
 /** The document and operation name of a POST body or a GET query string. */
-function requestOf(
+export function requestOf(
   body: unknown,
   search: Record<string, unknown> | undefined,
 ): { query: unknown; operationName: unknown } {

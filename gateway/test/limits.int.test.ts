@@ -140,6 +140,25 @@ describe.each([true, false])('static limits on the real supergraph (fast paths: 
     expect(await fromMemory()).toBe(before);
   });
 
+  it('answers every copy of a new refused document sent together the same (they wait for the first)', async () => {
+    const waits = async (): Promise<number> => {
+      const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+      return Number(/^gateway_first_sight_waits_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    // A text this gateway has not seen yet (other alias names than WIDE's).
+    const query = WIDE.replaceAll(/\ba(\d+):/g, 'together$1:');
+    const token = await auth.mint();
+    const before = await waits();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(url, { query }, bearer(token))));
+    // Released once Apollo had validated the document (then refused by cost from its kept document)
+    // or had refused it (then from memory): the same answer either way, and none left waiting.
+    for (const a of answers) {
+      expectTooComplex(a, 'cost');
+      expect(a.body).toEqual(answers[0]?.body);
+    }
+    expect((await waits()) - before).toBeLessThanOrEqual(5);
+  });
+
   it('admits ordinary client queries (they reach the subgraphs)', async () => {
     const token = await auth.mint();
     for (const query of [

@@ -17,6 +17,9 @@ import {
 /** Where the signing keys live unless JWT_KEYS_DIR says otherwise. */
 export const DEFAULT_JWT_KEYS_DIR = path.join(PROJECT_ROOT, 'keys', 'jwt');
 
+/** Registrations per client IP per REGISTER_THROTTLE_WINDOW_SECONDS unless set. */
+export const REGISTER_THROTTLE_PER_IP_DEFAULT = 10;
+
 export const authConfig = configSection(
   {
     /** Folder of the Ed25519 signing keys (one file per kid); verifiers read the JWKS instead. */
@@ -37,7 +40,7 @@ export const authConfig = configSection(
     ARGON2_CONCURRENCY: positiveInt.default(1),
     ARGON2_QUEUE_MAX: positiveInt.default(64),
     /** Registrations per client IP per window (auth's `register`), before RATE_LIMITED. */
-    REGISTER_THROTTLE_PER_IP: positiveInt.default(10),
+    REGISTER_THROTTLE_PER_IP: positiveInt.default(REGISTER_THROTTLE_PER_IP_DEFAULT),
     REGISTER_THROTTLE_WINDOW_SECONDS: positiveInt.default(3600),
     /** Failed logins per (account, client IP) pair per LOGIN_THROTTLE_WINDOW_SECONDS before that pair is locked. */
     LOGIN_THROTTLE_PER_ACCOUNT_IP: positiveInt.default(5),
