@@ -599,6 +599,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         upstreamHeaders: ingress,
         limits: currentLimits,
         redis,
+        windows,
         config,
         recheck: new SessionRecheck(config, logger),
       });

@@ -1,16 +1,17 @@
 /**
  * Request limits of the graphql-ws path: the static document rules shared with HTTP, the rate limits of
- * `connection_init` and `subscribe` (rate-limiter-flexible), and the client IP they are counted
- * against. The per-socket limiter lives in memory: a socket exists in one process only, so a Redis
- * round trip would buy nothing; per-user and per-IP limits are in Redis so every replica shares them.
+ * `connection_init` and `subscribe`, and the client IP they are counted against. The per-socket
+ * limiter lives in memory (rate-limiter-flexible): a socket exists in one process only; per-user and
+ * per-IP limits are the gateway's window counters, decided in memory and summed in Redis so every
+ * replica shares them (../window-sync.counter.ts).
  */
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../../lib/config.js';
 import { ErrorCode, AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
-import type { Redis } from '../../../lib/redis.js';
 import type { LimitVerdict, OperationLimits } from '../operation-limits.js';
+import type { WindowCounter, WindowSync } from '../window-sync.counter.js';
 
 /** A checked document, or the errors to answer its subscribe with (`limit` names a refused limit). */
 export type DocumentCheck =
@@ -136,28 +137,27 @@ export interface RateRefusal {
 
 /** Rate limits of `connection_init` (per IP) and `subscribe` (per socket, per user). */
 export class SubscriptionRateLimits {
-  private readonly connect: RateLimiterRedis;
-  private readonly perUser: RateLimiterRedis;
+  private readonly connect: WindowCounter;
+  private readonly perUser: WindowCounter;
   private readonly perSocket: RateLimiterMemory;
 
-  /** @param redis a command client (its keyPrefix namespaces the keys) */
+  /**
+   * @param windows the gateway's counters synced with Redis (the HTTP rate limits' too): a
+   *   `subscribe` or `connection_init` is decided in memory, and every replica's counts meet in Redis
+   *   within a sync (a round trip per subscribe cost a burst of them as much as the rest of its checks)
+   */
   constructor(
-    redis: Redis,
+    windows: WindowSync,
     private readonly config: RateConfig,
   ) {
     const duration = config.SUBSCRIPTIONS_RATE_WINDOW_SECONDS;
-    this.connect = new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: 'subs-connect-ip',
-      points: config.SUBSCRIPTIONS_CONNECT_RATE_PER_IP,
+    // rate-limiter-flexible's key layout, as before: replicas of an older gateway share the counts.
+    this.connect = windows.counter('subs-connect-ip', config.SUBSCRIPTIONS_CONNECT_RATE_PER_IP, duration);
+    this.perUser = windows.counter(
+      'subs-subscribe-user',
+      config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER,
       duration,
-    });
-    this.perUser = new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: 'subs-subscribe-user',
-      points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER,
-      duration,
-    });
+    );
     this.perSocket = new RateLimiterMemory({
       keyPrefix: 'subs-subscribe-socket',
       points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET,
@@ -166,14 +166,14 @@ export class SubscriptionRateLimits {
   }
 
   /** Counts one `connection_init` from `ip`; a refusal when over the limit. */
-  async connectionInit(ip: string): Promise<RateRefusal | undefined> {
-    const wait = await consume(this.connect, ip);
-    if (wait === undefined) return undefined;
+  connectionInit(ip: string): Promise<RateRefusal | undefined> {
+    const wait = counted(this.connect, ip);
+    if (wait === undefined) return Promise.resolve(undefined);
     const n = this.config.SUBSCRIPTIONS_CONNECT_RATE_PER_IP;
-    return {
+    return Promise.resolve({
       limit: 'connect_rate_per_ip',
       error: rateLimited(wait, `Connections per client IP exceed the limit of ${n} per ${this.window()}`),
-    };
+    });
   }
 
   /** Counts one `subscribe` against its socket and its user; a refusal when either is over. */
@@ -193,7 +193,7 @@ export class SubscriptionRateLimits {
         ),
       };
     }
-    const userWait = await consume(this.perUser, userId);
+    const userWait = counted(this.perUser, userId);
     if (userWait === undefined) return undefined;
     const n = this.config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER;
     return {
@@ -215,11 +215,18 @@ export class SubscriptionRateLimits {
   }
 }
 
+/**
+ * Counts one against `key` (a refused one too: hammering does not reopen the window early).
+ * @returns seconds to wait when refused, undefined when counted within the limit
+ * @throws when Redis has been unreachable too long for the counts to be believed (fails closed)
+ */
+function counted(counter: WindowCounter, key: string): number | undefined {
+  const verdict = counter.consume(key, 1, true);
+  return verdict.allowed ? undefined : Math.max(1, Math.ceil(verdict.msBeforeNext / 1000));
+}
+
 /** @returns seconds to wait when refused, undefined when counted within the limit */
-async function consume(
-  limiter: RateLimiterRedis | RateLimiterMemory,
-  key: string,
-): Promise<number | undefined> {
+async function consume(limiter: RateLimiterMemory, key: string): Promise<number | undefined> {
   try {
     await limiter.consume(key);
     return undefined;

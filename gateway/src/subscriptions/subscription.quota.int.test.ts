@@ -70,6 +70,21 @@ describe('SubscriptionQuota', () => {
     expect((await refusal(a.acquire(alice)))?.code).toBe('QUOTA_EXCEEDED');
   });
 
+  it('refuses a subject at its cap on this replica alone without asking Redis', async () => {
+    const q = replica({ maxPerUser: 2, maxPerIp: 100 });
+    const carol: QuotaSubject = { userId: `u-${randomUUID()}`, ip: '198.51.100.2' };
+    await q.acquire(carol);
+    await q.acquire(carol);
+    // Redis gone: only the counts this replica holds can answer now.
+    clients.at(-1)?.disconnect();
+    const local = await refusal(q.acquire(carol));
+    expect(local?.details).toEqual({ limit: 'subscriptions_per_user', max: 2 });
+    // Below its cap here, the replica still has to ask Redis (which fails).
+    await expect(q.acquire({ userId: `u-${randomUUID()}`, ip: '198.51.100.2' })).rejects.not.toBeInstanceOf(
+      AppError,
+    );
+  });
+
   it('drops the counts of a replica that died, and keeps those of a live one', async () => {
     const leaseMs = 600;
     const [dead, live, other] = [

@@ -152,20 +152,24 @@ export class SubscriptionQuota {
    */
   async acquire(subject: QuotaSubject): Promise<void> {
     const keys = this.keysOf(subject);
-    for (const k of keys) this.entry(k).inFlight++;
-    let over: number;
-    try {
-      over = await this.redis.subsQuotaAcquire(
-        keys.length,
-        ...keys,
-        this.gatewayId,
-        this.leaseMs,
-        this.opts.maxPerUser,
-        this.opts.maxPerIp,
-      );
-      if (over === 0) for (const k of keys) this.entry(k).count++;
-    } finally {
-      for (const k of keys) this.settle(k);
+    // What this gateway holds alone is part of every replica's total: at a cap here, the script
+    // would refuse too, so a client beyond its cap costs no round trip to Redis.
+    let over = this.overHere(keys);
+    if (over === 0) {
+      for (const k of keys) this.entry(k).inFlight++;
+      try {
+        over = await this.redis.subsQuotaAcquire(
+          keys.length,
+          ...keys,
+          this.gatewayId,
+          this.leaseMs,
+          this.opts.maxPerUser,
+          this.opts.maxPerIp,
+        );
+        if (over === 0) for (const k of keys) this.entry(k).count++;
+      } finally {
+        for (const k of keys) this.settle(k);
+      }
     }
     const kind = this.opts.kind ?? 'subscriptions';
     const what = kind === 'subscriptions' ? 'Live subscriptions' : `Live ${kind.replace(/_/g, ' ')}`;
@@ -211,6 +215,13 @@ export class SubscriptionQuota {
     const results = await Promise.allSettled(beats);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) this.opts.logger.warn({ err: failed.reason }, 'subscription quota heartbeat failed');
+  }
+
+  /** 1 or 2 when this gateway alone holds the user's or the IP's cap (counts it has been answered for), else 0. */
+  private overHere(keys: [string, string]): number {
+    if ((this.held.get(keys[0])?.count ?? 0) >= this.opts.maxPerUser) return 1;
+    if ((this.held.get(keys[1])?.count ?? 0) >= this.opts.maxPerIp) return 2;
+    return 0;
   }
 
   private keysOf(subject: QuotaSubject): [string, string] {

@@ -41,6 +41,7 @@ import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
 import { SubscriptionQuota } from './subscription.quota.js';
 import { SocketSubscriber, WriteBatch, type SocketSubscriberOptions } from './subscription.subscriber.js';
+import type { WindowSync } from '../window-sync.counter.js';
 
 /** Close codes the gateway uses beyond graphql-ws' own. */
 export const GatewayCloseCode = {
@@ -109,8 +110,10 @@ export interface SubscriptionServerOptions {
   /** A dedicated subscriber client, used for session revocations. */
   subscriber: Redis;
   redisPrefix: string;
-  /** A command client (keyPrefix set) for the caps and rate limits shared by every replica. */
+  /** A command client (keyPrefix set) for the caps shared by every replica. */
   redis: Redis;
+  /** The gateway's window counters (rate limits shared by every replica through Redis). */
+  windows: WindowSync;
   config: SubscriptionServerConfig;
   /** Fresh liveness answers for the periodic re-check of each socket's session. */
   recheck: Pick<SessionRecheck, 'check'>;
@@ -165,7 +168,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     traceEventRatio: config.TRACING_SUBSCRIPTION_EVENT_RATIO,
     ...(opts.upstreamHeaders ? { upstreamHeaders: opts.upstreamHeaders } : {}),
   });
-  const rates = new SubscriptionRateLimits(opts.redis, config);
+  const rates = new SubscriptionRateLimits(opts.windows, config);
   const documents = new SubscriptionDocuments();
   // Printed once per document (documents are shared, see SubscriptionDocuments), not per subscribe.
   const printed = new WeakMap<DocumentNode, string>();
