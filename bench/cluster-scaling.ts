@@ -109,6 +109,25 @@ async function setUpSettled(tc: TestCluster): Promise<void> {
   await queuesIdle({ TENANTS_WORKER_PORT: String(worker.port) });
 }
 
+/**
+ * Orders each trading replica has placed so far (`trading_orders_placed_total` on its /metrics), by
+ * replica name: HAProxy hashes each caller's token onto one replica, and with ten callers the split is
+ * rarely even, so the ratio of a run is read with it.
+ */
+async function placedByReplica(tc: TestCluster): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const p of tc.cluster.plan.processes) {
+    if (p.kind !== 'node' || p.service !== 'trading') continue;
+    const text = await fetch(`http://127.0.0.1:${p.port}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
+    let n = 0;
+    for (const m of text.matchAll(/^trading_orders_placed_total(?:\{[^}]*\})? (\S+)/gm)) n += Number(m[1]);
+    out.set(p.name, n);
+  }
+  return out;
+}
+
 async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string): Promise<Result> {
   // `--cpu-prof=<dir>`: V8 profiles of both gateways over the measured run (bench/cpu-profile-control.ts).
   const prof = profileDir ? await profilingVars(profileDir, ['gateway'], profileDir) : {};
@@ -159,6 +178,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
     await Promise.all(Array.from({ length: clients }, (_, c) => loop(c, 'warm', warm, false)));
     errors = 0;
     if (profileDir) await profilePhase(profileDir, 'start', ['gateway']);
+    const placedBefore = await placedByReplica(tc);
     const before = cpuSnapshot([process.pid]);
     const started = performance.now();
     await Promise.all(
@@ -167,6 +187,14 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
     const elapsed = (performance.now() - started) / 1000;
     const cpu = cpuBetween(before, cpuSnapshot([process.pid]), elapsed);
     if (profileDir) await profilePhase(profileDir, `stop orders-${replicas}`, ['gateway']);
+    const placed = [...(await placedByReplica(tc))].map(
+      ([name, n]) => [name, n - (placedBefore.get(name) ?? 0)] as const,
+    );
+    const placedTotal = placed.reduce((sum, [, n]) => sum + n, 0);
+    const split = placed
+      .filter(([, n]) => n > 0)
+      .map(([name, n]) => `${name} ${((100 * n) / Math.max(1, placedTotal)).toFixed(0)}%`)
+      .join(', ');
 
     // Every acknowledged order exists once, FILLED with one execution.
     let missing = 0;
@@ -204,7 +232,7 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
       rate: acked.length / elapsed,
       p50: percentile(ms, 50),
       p99: percentile(ms, 99),
-      detail: `${acked.length} acknowledged, ${errors} errors; ${missing} missing, ${duplicated} duplicated, ${badFills} not FILLED once`,
+      detail: `${acked.length} acknowledged, ${errors} errors; ${missing} missing, ${duplicated} duplicated, ${badFills} not FILLED once; placed by ${split}`,
       cpu,
     };
   });

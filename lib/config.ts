@@ -210,6 +210,14 @@ const KERNEL_VARIABLES = {
   GATEWAY_REFUSAL_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   GATEWAY_REFUSALS_MAX_HELD: positiveInt.default(2000),
   GATEWAY_REFUSALS_MAX_HELD_PER_CALLER: positiveInt.default(32),
+  /**
+   * Documents one caller may bring that this gateway process has not validated yet, per
+   * GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS (gateway/src/first-sight.ts): each costs a parse, a
+   * validation and a query plan (up to tens of ms of the process's one core), which no rate limit of
+   * requests bounds when every request carries a new text. Beyond: RATE_LIMITED with retryAfter.
+   */
+  GATEWAY_NEW_DOCUMENTS_PER_CALLER: positiveInt.default(100),
+  GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS: positiveInt.default(60),
   /** Gateway -> subgraph request timeout. */
   SUBGRAPH_TIMEOUT_MS: positiveInt.default(30_000),
   /** Live subscriptions one gateway socket may hold (issue 11, subscriptions containment). */

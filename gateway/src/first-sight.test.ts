@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Response } from 'express';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FirstSight } from './first-sight.js';
+import { FirstSight, NewDocuments } from './first-sight.js';
 
 /**
  * A real HTTP server with FirstSight in front of a stand-in for Apollo that records which requests
@@ -142,5 +142,24 @@ describe('FirstSight', () => {
     w.sight.through(hashOf(query), undefined, true);
     await reachedCount(w, 3);
     for (const r of w.reached) r.res.end();
+  });
+});
+
+describe('NewDocuments', () => {
+  it('allows GATEWAY_NEW_DOCUMENTS_PER_CALLER per window and caller, then refuses until the window ends', () => {
+    const clock = { t: 0 };
+    const budget = new NewDocuments(
+      { GATEWAY_NEW_DOCUMENTS_PER_CALLER: 2, GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS: 60 },
+      () => clock.t,
+    );
+    expect(budget.take('user:a')).toBeUndefined();
+    expect(budget.take('user:a')).toBeUndefined();
+    clock.t = 15_000;
+    const refused = budget.take('user:a');
+    expect(refused?.code).toBe('RATE_LIMITED');
+    expect(refused?.details).toEqual({ limit: 'new_documents', max: 2, retryAfter: 45 });
+    expect(budget.take('user:b')).toBeUndefined();
+    clock.t = 60_000;
+    expect(budget.take('user:a')).toBeUndefined();
   });
 });

@@ -9,14 +9,70 @@
  * operation (validation passed) or answered it (refused, or failed earlier), then go on and find
  * it validated or refused from memory. Waiting never outlasts the first request's answer, and a
  * first request that ended before validation lets the next waiter take its place.
+ *
+ * The first request of a new document is also what one caller may only bring so many of
+ * ({@link NewDocuments}): a client sending a new text with every request made the gateway parse,
+ * validate and plan each within its request rate limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
+import { rateLimited, type AppError } from '../../lib/errors.js';
 import { createHash } from '../../lib/query-hash-memo.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
 import { requestOf } from './refused-documents.js';
 
+/** Options of {@link NewDocuments}. */
+export interface NewDocumentsConfig {
+  GATEWAY_NEW_DOCUMENTS_PER_CALLER: number;
+  GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS: number;
+}
+
+/** Callers whose windows are remembered (LRU beyond: a forgotten caller starts a new window). */
+const NEW_DOCUMENT_CALLERS = 10_000;
+
+/**
+ * Documents new to this process brought by one caller per fixed window, counted in this process
+ * alone: what it protects is this process's CPU (each replica parses, validates and plans for itself).
+ */
+export class NewDocuments {
+  private readonly windows = new LRUCache<string, { count: number; resetAt: number }>({
+    max: NEW_DOCUMENT_CALLERS,
+  });
+
+  constructor(
+    private readonly config: NewDocumentsConfig,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Counts one new document against `caller` (`user:<id>`, or `ip:<address>` without a token).
+   * @returns the refusal (RATE_LIMITED with retryAfter) when it is over the limit, else undefined
+   */
+  take(caller: string): AppError | undefined {
+    const now = this.now();
+    const windowMs = this.config.GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS * 1000;
+    let w = this.windows.get(caller);
+    if (!w || now >= w.resetAt) {
+      w = { count: 0, resetAt: now + windowMs };
+      this.windows.set(caller, w);
+    }
+    const max = this.config.GATEWAY_NEW_DOCUMENTS_PER_CALLER;
+    if (w.count >= max) {
+      return rateLimited(
+        Math.max(1, Math.ceil((w.resetAt - now) / 1000)),
+        `New documents (not validated before) exceed the limit of ${max} per ${this.config.GATEWAY_NEW_DOCUMENTS_WINDOW_SECONDS} s; send the same documents again, with variables`,
+        { limit: 'new_documents', max },
+      );
+    }
+    w.count++;
+    return undefined;
+  }
+}
+
 export class FirstSight {
+  /** Requests leading a document this process had not seen (see {@link firstOfItsDocument}). */
+  private readonly leaders = new WeakSet<object>();
+
   /** Documents validated or refused before (`<sha256>:<operation name>`). */
   private readonly seen: LRUCache<string, true>;
   /** Documents whose first request is on its way, and what its followers wait for. */
@@ -60,6 +116,7 @@ export class FirstSight {
         },
       };
       this.pending.set(key, entry);
+      this.leaders.add(req);
       res.once('close', entry.settle);
       next();
     };
@@ -77,6 +134,14 @@ export class FirstSight {
     const key = `${queryHash}:${operationName ?? ''}`;
     if (validated) this.current().set(key, true);
     this.pending.get(key)?.settle();
+  }
+
+  /**
+   * Whether `req` brings a document this process has not validated or refused before (the first of
+   * its copies): what {@link NewDocuments} counts, once the caller is known.
+   */
+  firstOfItsDocument(req: object): boolean {
+    return this.leaders.has(req);
   }
 
   private keyOf(req: Request): string | undefined {

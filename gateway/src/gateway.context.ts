@@ -13,6 +13,7 @@ import type { AuthClaims } from '../../lib/auth.js';
 import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
 import { AppError, unavailableRetryAfter } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import type { FirstSight, NewDocuments } from './first-sight.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
 import { rateLimitError, type RateLimiter } from './rate-limit.service.js';
 import type { TenantLimits, TenantWindowLimits } from './tenant-limits.js';
@@ -68,6 +69,8 @@ export function createContextBuilder(deps: {
   tenantLimits: TenantLimits;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** New documents per caller (gateway/src/first-sight.ts); counted once the caller is known. */
+  newDocuments?: { firstSight: Pick<FirstSight, 'firstOfItsDocument'>; budget: NewDocuments };
 }): (args: { req: Request; res: Response }) => Promise<GatewayContext> {
   return async ({ req, res }) => {
     const given = res.locals[REQUEST_ID_KEY] as string | undefined;
@@ -129,6 +132,15 @@ export function createContextBuilder(deps: {
         ['www-authenticate', `Bearer error="invalid_token"`],
         ['cache-control', 'no-store'],
       ]);
+    }
+    // A document this process has not validated: counted against the verified user (or the IP).
+    if (deps.newDocuments?.firstSight.firstOfItsDocument(req)) {
+      const refused = deps.newDocuments.budget.take(auth ? `user:${auth.userId}` : `ip:${clientIp}`);
+      if (refused) {
+        deps.metrics.rateLimited.inc({ scope: 'new_documents' });
+        deps.logger.info({ requestId, scope: 'new_documents', clientIp }, 'rate limited');
+        throw refusal(refused, 429, [['retry-after', String(refused.details['retryAfter'])]]);
+      }
     }
     return new RequestContextValue(
       requestId,

@@ -45,7 +45,7 @@ import { mountGraphiql, prefersHtml, sendGraphiqlPage } from './graphiql/graphiq
 import { ApiSchemaDocument, INTROSPECTION_OFF_MESSAGE, schemaHandler } from './graphiql/graphiql.schema.js';
 import { limitValidationRules, OperationLimits, tokenLimitRefusal } from './operation-limits.js';
 import { RefusedDocuments, type SentError } from './refused-documents.js';
-import { FirstSight } from './first-sight.js';
+import { FirstSight, NewDocuments } from './first-sight.js';
 import { callerOf, RefusalPacing, refusalOf } from './refusal-pacing.js';
 import { ManifestFirstCache, PersistedOperations } from './persisted-operations.js';
 import { RateLimiter } from './rate-limit.service.js';
@@ -390,6 +390,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const fairness = new TenantFairness(config, httpMetrics.registry);
   const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
   const firstSight = new FirstSight(FIRST_SIGHT_MAX, metrics, () => manager.supergraphSdl);
+  // One budget for both transports: a caller's new documents over HTTP and over graphql-ws.
+  const newDocuments = new NewDocuments(config);
   const shareFirstSight = firstSight.handler();
   const pacing = new RefusalPacing(config, httpMetrics.registry);
   const answerRefused = refusedDocuments.handler((req, res, status, errors) =>
@@ -564,7 +566,14 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
       await apollo.start();
       warm();
       const server = apollo;
-      const context = createContextBuilder({ verifier, limiter, tenantLimits, metrics, logger });
+      const context = createContextBuilder({
+        verifier,
+        limiter,
+        tenantLimits,
+        metrics,
+        logger,
+        newDocuments: { firstSight, budget: newDocuments },
+      });
       // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
       handler = (req, res) =>
         executeGraphQLRequest(
@@ -600,6 +609,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         limits: currentLimits,
         redis,
         windows,
+        newDocuments,
         config,
         recheck: new SessionRecheck(config, logger),
       });

@@ -191,6 +191,34 @@ describe.each([true, false])('static limits on the real supergraph (fast paths: 
   });
 });
 
+describe('new documents per caller', () => {
+  it('refuses a caller beyond its new documents with RATE_LIMITED; known documents and other callers go on', async () => {
+    const url = await gatewayWith('new_docs', { GATEWAY_NEW_DOCUMENTS_PER_CALLER: 3 }, false);
+    const user = await auth.mint();
+    for (const query of ['{ hello }', '{ a: hello }', '{ b: hello }']) {
+      expect((await post(url, { query }, bearer(user))).body.data).toBeDefined();
+    }
+    const received = world.echo.received.length;
+    const refused = await post(url, { query: '{ c: hello }' }, bearer(user));
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.body.errors?.[0]).toMatchObject({
+      message:
+        'New documents (not validated before) exceed the limit of 3 per 60 s; send the same documents again, with variables',
+      extensions: { code: 'RATE_LIMITED', limit: 'new_documents', max: 3, retryAfter },
+    });
+    expect(world.echo.received.length).toBe(received);
+    // A document this gateway has validated costs nothing, whoever sends it.
+    expect((await post(url, { query: '{ a: hello }' }, bearer(user))).body.data).toEqual({ a: 'world' });
+    // Another user has a budget of its own; the refused text is new for them too.
+    expect((await post(url, { query: '{ c: hello }' }, bearer(await auth.mint()))).body.data).toEqual({
+      c: 'world',
+    });
+  });
+});
+
 describe('cost budget', () => {
   const budget = 100;
   let url: string;

@@ -355,6 +355,30 @@ describe('subscription limits at the gateway', () => {
     expect(admitted.every((s) => s.closes.length === 0)).toBe(true);
   });
 
+  it('limits the new documents one user brings; documents validated before stay free', async () => {
+    const url = await gatewayWith({ GATEWAY_NEW_DOCUMENTS_PER_CALLER: 2 }, 'new_docs');
+    const s = socket(url, await auth.mint(), '203.0.113.60');
+    const doc = (i: number): string =>
+      `subscription N${i}($s: [ID!]!) { priceUpdated(symbols: $s) { symbol price } }`;
+    const admitted = [subscribe(s, doc(1), { s: ['N1'] }), subscribe(s, doc(2), { s: ['N2'] })];
+    await eventually(
+      () => (admitted.every((x) => x.events.length > 0) ? true : undefined),
+      'two new documents admitted',
+    );
+    const third = subscribe(s, doc(3), { s: ['N3'] });
+    await eventually(() => (third.errors ? true : undefined), 'the third new document refused');
+    expect(third.errors?.[0]).toMatchObject({
+      extensions: { code: 'RATE_LIMITED', limit: 'new_documents', max: 2 },
+    });
+    const known = subscribe(s, doc(1), { s: ['N4'] });
+    const theirs = subscribe(socket(url, await auth.mint(), '203.0.113.61'), doc(3), { s: ['N5'] });
+    await eventually(
+      () => (known.events.length > 0 && theirs.events.length > 0 ? true : undefined),
+      "a known document, and another user's new one, admitted",
+    );
+    expect(s.closes).toEqual([]);
+  });
+
   it('applies the depth and alias limits of HTTP with QUERY_TOO_COMPLEX, and the socket goes on', async () => {
     const url = await gatewayWith({ MAX_QUERY_DEPTH: 3, MAX_QUERY_ALIASES: 2 }, 'static');
     const s = socket(url, await auth.mint(), '203.0.113.50');

@@ -109,6 +109,8 @@ export async function createTestEnv(name: string, overrides: Record<string, stri
     RATE_LIMIT_BURST_FACTOR: '0',
     // Refused answers leave at once: tests of limits send many refused requests; the pacing test sets it.
     GATEWAY_REFUSAL_DELAY_MS: '0',
+    // Test files send many distinct documents as one user within a minute; the limit's test sets it.
+    GATEWAY_NEW_DOCUMENTS_PER_CALLER: '100000',
     ...overrides,
   });
   await initDatabase(config, PLATFORM_MIGRATIONS);

@@ -92,6 +92,13 @@ export class SubscriptionDocuments {
     sizeCalculation: (_v, query) => Math.max(1, query.length * 8),
   });
 
+  /** Whether `query` was parsed and validated before for this schema and these limits. */
+  knows(schema: GraphQLSchema, query: unknown, limits: OperationLimits): boolean {
+    if (typeof query !== 'string') return true; // refused without parsing anything
+    const hit = this.cache.get(query);
+    return hit !== undefined && hit.schema === schema && hit.limits === limits;
+  }
+
   /** See {@link validateSubscriptionDocument}. */
   check(
     schema: GraphQLSchema,

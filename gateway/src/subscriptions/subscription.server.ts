@@ -41,6 +41,7 @@ import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
 import { SubscriptionQuota } from './subscription.quota.js';
 import { SocketSubscriber, WriteBatch, type SocketSubscriberOptions } from './subscription.subscriber.js';
+import type { NewDocuments } from '../first-sight.js';
 import type { WindowSync } from '../window-sync.counter.js';
 
 /** Close codes the gateway uses beyond graphql-ws' own. */
@@ -114,6 +115,8 @@ export interface SubscriptionServerOptions {
   redis: Redis;
   /** The gateway's window counters (rate limits shared by every replica through Redis). */
   windows: WindowSync;
+  /** New documents per caller, shared with HTTP (../first-sight.ts). */
+  newDocuments: NewDocuments;
   config: SubscriptionServerConfig;
   /** Fresh liveness answers for the periodic re-check of each socket's session. */
   recheck: Pick<SessionRecheck, 'check'>;
@@ -333,6 +336,10 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
           if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
           const schema = opts.planner().validationSchema;
+          if (!documents.knows(schema, payload.query, opts.limits())) {
+            const refused = opts.newDocuments.take(`user:${connection.claims.userId}`);
+            if (refused) return refuse('new_documents', [toGraphQLError(refused)]);
+          }
           const checked = documents.check(schema, payload, config.MAX_QUERY_BYTES, opts.limits());
           if ('errors' in checked) return refuse(checked.limit, checked.errors);
           const operationName = payload.operationName ?? undefined;
