@@ -114,16 +114,23 @@ async function setUpSettled(tc: TestCluster): Promise<void> {
  * replica name: HAProxy hashes each caller's token onto one replica, and with ten callers the split is
  * rarely even, so the ratio of a run is read with it.
  */
-async function placedByReplica(tc: TestCluster): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+async function placedByReplica(tc: TestCluster): Promise<Map<string, { placed: number; batches: number }>> {
+  const out = new Map<string, { placed: number; batches: number }>();
   for (const p of tc.cluster.plan.processes) {
     if (p.kind !== 'node' || p.service !== 'trading') continue;
     const text = await fetch(`http://127.0.0.1:${p.port}/metrics`)
       .then((r) => r.text())
       .catch(() => '');
-    let n = 0;
-    for (const m of text.matchAll(/^trading_orders_placed_total(?:\{[^}]*\})? (\S+)/gm)) n += Number(m[1]);
-    out.set(p.name, n);
+    const sum = (metric: string): number => {
+      let n = 0;
+      for (const m of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))) n += Number(m[1]);
+      return n;
+    };
+    // Transactions of placements (one per batch of an account's queued orders: group commit).
+    out.set(p.name, {
+      placed: sum('trading_orders_placed_total'),
+      batches: sum('trading_placement_batch_orders_count'),
+    });
   }
   return out;
 }
@@ -187,13 +194,17 @@ async function ordersRun(replicas: 1 | 2, seconds: number, profileDir?: string):
     const elapsed = (performance.now() - started) / 1000;
     const cpu = cpuBetween(before, cpuSnapshot([process.pid]), elapsed);
     if (profileDir) await profilePhase(profileDir, `stop orders-${replicas}`, ['gateway']);
-    const placed = [...(await placedByReplica(tc))].map(
-      ([name, n]) => [name, n - (placedBefore.get(name) ?? 0)] as const,
-    );
+    const placed = [...(await placedByReplica(tc))].map(([name, n]) => {
+      const was = placedBefore.get(name);
+      return [name, n.placed - (was?.placed ?? 0), n.batches - (was?.batches ?? 0)] as const;
+    });
     const placedTotal = placed.reduce((sum, [, n]) => sum + n, 0);
     const split = placed
       .filter(([, n]) => n > 0)
-      .map(([name, n]) => `${name} ${((100 * n) / Math.max(1, placedTotal)).toFixed(0)}%`)
+      .map(
+        ([name, n, batches]) =>
+          `${name} ${((100 * n) / Math.max(1, placedTotal)).toFixed(0)}% (${(n / Math.max(1, batches)).toFixed(1)} orders per batch)`,
+      )
       .join(', ');
 
     // Every acknowledged order exists once, FILLED with one execution.

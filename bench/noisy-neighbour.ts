@@ -291,8 +291,22 @@ async function steadyOrders(
 }
 
 /** The kinds of abuse A runs (`--abuse=wide,subscriptions,...`; all by default). */
-const ABUSE_KINDS = ['wide', 'heavy', 'subscriptions', 'orders', 'backups', 'registrations'] as const;
+const ABUSE_KINDS = [
+  'wide',
+  'heavy',
+  'subscriptions',
+  'orders',
+  'backups',
+  'registrations',
+  'unique',
+] as const;
 type AbuseKind = (typeof ABUSE_KINDS)[number];
+/**
+ * What A does unless `--abuse` says otherwise (the mix every recorded run used). `unique`, only when
+ * asked: an allowed account query with a new text each time (an alias and an operation name of its
+ * own), so that nothing the gateway remembers of a document helps (GATEWAY_NEW_DOCUMENTS_PER_CALLER).
+ */
+const DEFAULT_KINDS: readonly AbuseKind[] = ABUSE_KINDS.filter((k) => k !== 'unique');
 
 interface AbuseSpec {
   url: string;
@@ -391,6 +405,14 @@ async function abuser(file: string): Promise<void> {
         return outcome(await post(url, PLACE, { input }, a.token));
       }),
     ),
+    ...Array.from({ length: on('unique', 2) }, (_, loopIndex) => {
+      let n = 0;
+      return loop('unique query', async () => {
+        const u = `${loopIndex}_${n++}`;
+        const query = `query U${u} { accounts { id cash u${u}: equity positions { symbol quantity } orders(first: 20) { id status trades { id price } } } }`;
+        return outcome(await post(url, query, {}, a.token));
+      });
+    }),
     ...Array.from({ length: on('backups', 1) }, () =>
       loop(
         'backup request',
@@ -617,7 +639,7 @@ function printTimeline(
  * real auth, sessions, tenants worker and an MA130 (a real sshd on loopback); A's load comes from a
  * child process of its own so its JavaScript does not share B's event loop.
  *
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations]`
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,heavy,subscriptions,orders,backups,registrations[,unique]]`
  * `[--cpu-prof=<dir>] [--cpu-prof-roles=gateway,trading]` (V8 profiles of the noisy phase)
  * `[--timeline=6]` (the first seconds of the noisy phase in 500 ms steps: B's slowest order due in each
  * and the CPU of every process; 0 leaves it out) `[--lag]` (each service's longest event-loop stall in
@@ -633,7 +655,7 @@ async function main(): Promise<void> {
   const kinds = (process.argv
     .find((a) => a.startsWith('--abuse='))
     ?.slice(8)
-    .split(',') ?? [...ABUSE_KINDS]) as AbuseKind[];
+    .split(',') ?? [...DEFAULT_KINDS]) as AbuseKind[];
   const unknown = kinds.filter((k) => !(ABUSE_KINDS as readonly string[]).includes(k));
   if (unknown.length > 0)
     throw new Error(`unknown abuse kinds ${unknown.join(', ')}; known: ${ABUSE_KINDS.join(', ')}`);
