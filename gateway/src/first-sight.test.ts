@@ -10,7 +10,7 @@ import { FirstSight, NewDocuments } from './first-sight.js';
  * A real HTTP server with FirstSight in front of a stand-in for Apollo that records which requests
  * reached it and holds each until the test answers it, so the order of events is the test's.
  */
-async function world(): Promise<{
+async function world(maxWaitMs = 10_000): Promise<{
   url: string;
   sight: FirstSight;
   reached: { tag: string; res: Response }[];
@@ -20,7 +20,7 @@ async function world(): Promise<{
   let sdl = 'v1';
   const registry = new Registry();
   const firstSightWaits = new Counter({ name: 'waits', help: 'waits', registers: [registry] });
-  const sight = new FirstSight(100, { firstSightWaits }, () => sdl);
+  const sight = new FirstSight(100, { firstSightWaits }, () => sdl, maxWaitMs);
   const reached: { tag: string; res: Response }[] = [];
   const app = express();
   app.use(express.json());
@@ -124,6 +124,20 @@ describe('FirstSight', () => {
     await reachedCount(w, 3);
     for (const r of w.reached.slice(1)) r.res.end(r.tag);
     expect(await Promise.all(answers)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('lets a copy go on by itself when the first is not through in time', async () => {
+    const w = await world(300);
+    close = w.close;
+    const query = '{ me { id slow } }';
+    void send(w.url, query, 'a');
+    await reachedCount(w, 1);
+    void send(w.url, query, 'b');
+    await settle();
+    expect(w.reached).toHaveLength(1);
+    // Past the bound without a word from Apollo on the first: the copy reaches it on its own.
+    await reachedCount(w, 2);
+    for (const r of w.reached) r.res.end();
   });
 
   it('forgets what it knew when the supergraph changes', async () => {

@@ -7,8 +7,10 @@
  * tenant's requests waited behind them. Here the first request of a document not seen before goes
  * on; the others with the same text and operation name wait until Apollo has resolved its
  * operation (validation passed) or answered it (refused, or failed earlier), then go on and find
- * it validated or refused from memory. Waiting never outlasts the first request's answer, and a
- * first request that ended before validation lets the next waiter take its place.
+ * it validated or refused from memory. Waiting never outlasts the first request's answer nor
+ * {@link FIRST_SIGHT_MAX_WAIT_MS} (the first may wait in its tenant's fairness queue, and another
+ * tenant's copy must not wait on that), and a first request that ended before validation lets the
+ * next waiter take its place.
  *
  * The first request of a new document is also what one caller may only bring so many of
  * ({@link NewDocuments}): a client sending a new text with every request made the gateway parse,
@@ -69,6 +71,9 @@ export class NewDocuments {
   }
 }
 
+/** How long a copy of a new document waits for the first one at most (see {@link FirstSight}). */
+export const FIRST_SIGHT_MAX_WAIT_MS = 250;
+
 export class FirstSight {
   /** Requests leading a document this process had not seen (see {@link firstOfItsDocument}). */
   private readonly leaders = new WeakSet<object>();
@@ -84,6 +89,11 @@ export class FirstSight {
     private readonly metrics: Pick<GatewayMetrics, 'firstSightWaits'>,
     /** The supergraph being served: a change forgets every document (Apollo validates again). */
     private readonly supergraph: () => string | undefined,
+    /**
+     * Longest wait for the first copy; then a copy goes on by itself. The first may sit in its own
+     * tenant's fairness queue before Apollo parses it, and another tenant's copy must not wait on that.
+     */
+    private readonly maxWaitMs = FIRST_SIGHT_MAX_WAIT_MS,
   ) {
     this.seen = new LRUCache({ max: maxEntries });
   }
@@ -99,9 +109,17 @@ export class FirstSight {
       const first = this.pending.get(key);
       if (first) {
         this.metrics.firstSightWaits.inc();
-        // Handled again once the first is through: from memory then, or first itself.
-        void first.settled.then(() => {
-          if (!res.closed) handle(req, res, next);
+        // Handled again once the first is through (from memory then, or first itself), or on its own
+        // after maxWaitMs.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<false>(
+          (resolve) => (timer = setTimeout(() => resolve(false), this.maxWaitMs)),
+        );
+        void Promise.race([first.settled.then(() => true as const), late]).then((through) => {
+          clearTimeout(timer);
+          if (res.closed) return;
+          if (through) handle(req, res, next);
+          else next();
         });
         return;
       }
