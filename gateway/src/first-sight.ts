@@ -19,9 +19,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { rateLimited, type AppError } from '../../lib/errors.js';
-import { createHash } from '../../lib/query-hash-memo.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
-import { requestOf } from './refused-documents.js';
+import { documentKeyOf, SupergraphScoped } from './refused-documents.js';
 
 /** Options of {@link NewDocuments}. */
 export interface NewDocumentsConfig {
@@ -79,30 +78,29 @@ export class FirstSight {
   private readonly leaders = new WeakSet<object>();
 
   /** Documents validated or refused before (`<sha256>:<operation name>`). */
-  private readonly seen: LRUCache<string, true>;
+  private readonly seen: SupergraphScoped<true>;
   /** Documents whose first request is on its way, and what its followers wait for. */
   private readonly pending = new Map<string, { settle: () => void; settled: Promise<void> }>();
-  private sdl: string | undefined;
 
   constructor(
     maxEntries: number,
     private readonly metrics: Pick<GatewayMetrics, 'firstSightWaits'>,
     /** The supergraph being served: a change forgets every document (Apollo validates again). */
-    private readonly supergraph: () => string | undefined,
+    supergraph: () => string | undefined,
     /**
      * Longest wait for the first copy; then a copy goes on by itself. The first may sit in its own
      * tenant's fairness queue before Apollo parses it, and another tenant's copy must not wait on that.
      */
     private readonly maxWaitMs = FIRST_SIGHT_MAX_WAIT_MS,
   ) {
-    this.seen = new LRUCache({ max: maxEntries });
+    this.seen = new SupergraphScoped(maxEntries, supergraph);
   }
 
   /** Express handler in front of Apollo (and of the refused-documents answer). */
   handler(): RequestHandler {
     const handle = (req: Request, res: Response, next: NextFunction): void => {
-      const key = this.keyOf(req);
-      if (key === undefined || this.current().has(key)) {
+      const key = documentKeyOf(req); // undefined: an APQ look-up by hash alone, or no document
+      if (key === undefined || this.seen.current().has(key)) {
         next();
         return;
       }
@@ -150,7 +148,7 @@ export class FirstSight {
   through(queryHash: string | undefined, operationName: string | null | undefined, validated: boolean): void {
     if (!queryHash) return;
     const key = `${queryHash}:${operationName ?? ''}`;
-    if (validated) this.current().set(key, true);
+    if (validated) this.seen.current().set(key, true);
     this.pending.get(key)?.settle();
   }
 
@@ -160,21 +158,5 @@ export class FirstSight {
    */
   firstOfItsDocument(req: object): boolean {
     return this.leaders.has(req);
-  }
-
-  private keyOf(req: Request): string | undefined {
-    const r = requestOf(req.body, req.method === 'GET' ? req.query : undefined);
-    if (typeof r.query !== 'string') return undefined; // APQ by hash alone, or no document at all
-    const name = typeof r.operationName === 'string' ? r.operationName : '';
-    return `${createHash('sha256').update(r.query).digest('hex')}:${name}`;
-  }
-
-  private current(): LRUCache<string, true> {
-    const sdl = this.supergraph();
-    if (sdl !== this.sdl) {
-      this.seen.clear();
-      this.sdl = sdl;
-    }
-    return this.seen;
   }
 }

@@ -47,16 +47,15 @@ export function staticRefusalLimits(
 }
 
 export class RefusedDocuments {
-  private readonly refused: LRUCache<string, Refusal>;
-  private sdl: string | undefined;
+  private readonly refused: SupergraphScoped<Refusal>;
 
   constructor(
     maxEntries: number,
     private readonly metrics: GatewayMetrics,
     /** The supergraph being served: a change forgets every refusal. */
-    private readonly supergraph: () => string | undefined,
+    supergraph: () => string | undefined,
   ) {
-    this.refused = new LRUCache({ max: maxEntries });
+    this.refused = new SupergraphScoped(maxEntries, supergraph);
   }
 
   /**
@@ -74,7 +73,7 @@ export class RefusedDocuments {
     const limits = staticRefusalLimits(errors, request.variableFree);
     if (!limits) return false;
     const key = `${request.queryHash}:${request.operationName ?? ''}`;
-    this.current().set(key, { status: status ?? 400, errors: [...errors], limits });
+    this.refused.current().set(key, { status: status ?? 400, errors: [...errors], limits });
     return true;
   }
 
@@ -84,10 +83,8 @@ export class RefusedDocuments {
    */
   handler(send: (req: Request, res: Response, status: number, errors: SentError[]) => void): RequestHandler {
     return (req, res, next) => {
-      const refused =
-        this.refused.size > 0
-          ? this.lookup(requestOf(req.body, req.method === 'GET' ? req.query : undefined))
-          : undefined;
+      const key = this.refused.current().size > 0 ? documentKeyOf(req) : undefined;
+      const refused = key === undefined ? undefined : this.refused.current().get(key);
       if (!refused) {
         next();
         return;
@@ -100,25 +97,44 @@ export class RefusedDocuments {
       send(req, res, refused.status, refused.errors);
     };
   }
+}
 
-  private lookup(r: { query: unknown; operationName: unknown }): Refusal | undefined {
-    if (typeof r.query !== 'string') return undefined;
-    const name = typeof r.operationName === 'string' ? r.operationName : '';
-    return this.current().get(`${createHash('sha256').update(r.query).digest('hex')}:${name}`);
+/** An LRU of facts about documents, forgotten at once when the supergraph being served changes. */
+export class SupergraphScoped<V extends NonNullable<unknown>> {
+  private readonly cache: LRUCache<string, V>;
+  private sdl: string | undefined;
+
+  constructor(
+    maxEntries: number,
+    private readonly supergraph: () => string | undefined,
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
   }
 
-  private current(): LRUCache<string, Refusal> {
+  /** The entries of the supergraph served now. */
+  current(): LRUCache<string, V> {
     const sdl = this.supergraph();
     if (sdl !== this.sdl) {
-      this.refused.clear();
+      this.cache.clear();
       this.sdl = sdl;
     }
-    return this.refused;
+    return this.cache;
   }
 }
 
+/**
+ * `<sha256 of the text>:<operation name>` of a POST body or a GET query string (Apollo's `queryHash`
+ * and the name), or undefined when it carries no text (an APQ look-up by hash alone).
+ */
+export function documentKeyOf(req: Request): string | undefined {
+  const r = requestOf(req.body, req.method === 'GET' ? req.query : undefined);
+  if (typeof r.query !== 'string') return undefined;
+  const name = typeof r.operationName === 'string' ? r.operationName : '';
+  return `${createHash('sha256').update(r.query).digest('hex')}:${name}`;
+}
+
 /** The document and operation name of a POST body or a GET query string. */
-export function requestOf(
+function requestOf(
   body: unknown,
   search: Record<string, unknown> | undefined,
 ): { query: unknown; operationName: unknown } {
