@@ -645,8 +645,9 @@ function printTimeline(
  * and the CPU of every process; 0 leaves it out) `[--lag]` (each service's longest event-loop stall in
  * the same steps) `[--trace=<n>]` (B's noisy orders traced through every service, OpenTelemetry to a
  * receiver in this process; prints the span trees of the n slowest) `[--warm=<s>]` (a tenant C runs A's
- * abuse first, see below). The timeline's PostgreSQL columns are split by the role a backend serves.
- * Loopback only; its own database, Redis prefix and ports; stops by itself.
+ * abuse first, see below) `[--runs=<n>]` (n runs on fresh platforms, then the median ratio). The
+ * timeline's PostgreSQL columns are split by the role a backend serves. Loopback only; its own
+ * database, Redis prefix and ports; stops by itself.
  */
 async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -862,10 +863,52 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * `--runs=<n>`: the same bench n times, one after the other, each on a platform of its own (a child
+ * process each, with every other option), then every run's ratio and their median. One run's ratio
+ * swings by 2x or more on a machine this size; compare medians.
+ */
+async function runs(n: number): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--runs='));
+  const ratios: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    console.log(`\n=== run ${i} of ${n} (${new Date().toISOString()})`);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: processEnv(),
+      });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        process.stdout.write(d);
+      });
+      child.once('error', reject);
+      child.once('exit', (code) =>
+        code === 0 ? resolve(text) : reject(new Error(`run ${i} exited with ${String(code)}`)),
+      );
+    });
+    const ratio = Number(/B p99 noisy\/quiet: ([\d.]+)x/.exec(out)?.[1]);
+    if (Number.isFinite(ratio)) ratios.push(ratio);
+  }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median =
+    sorted.length % 2 === 1
+      ? (sorted[Math.floor(mid)] ?? NaN)
+      : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+  console.log(
+    `\nB p99 noisy/quiet over ${ratios.length} runs: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}; median ${median.toFixed(2)}x (target <= 1.5x)`,
+  );
+}
+
+const runsOption = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 1);
 if (process.argv[2] === '--abuser') {
   await abuser(process.argv[3] ?? '');
 } else if (process.argv[2] === '--sampler') {
   await sampler(Number(process.argv[3]), Number(process.argv[4]));
+} else if (runsOption > 1) {
+  await runs(runsOption);
 } else {
   await main();
 }
