@@ -7,7 +7,7 @@
  * registered query only after this hook accepts, so a refused operation leaves nothing behind.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import { forbidden } from '../../lib/errors.js';
+import { AppError, forbidden, unavailableRetryAfter } from '../../lib/errors.js';
 import type { CostBudget } from './cost-budget.service.js';
 import { refusal, type GatewayContext } from './gateway.context.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
@@ -51,14 +51,27 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
           if (verdict.cost !== undefined) deps.metrics.queryCost.observe(verdict.cost);
           // Counted by limit in the gateway plugin, with every other QUERY_TOO_COMPLEX.
           if (!verdict.ok) throw refusal(verdict.error, 400, []);
-          const over = deps.budget.spend(
-            {
-              tenantId: contextValue.auth?.tenantId,
-              ip: contextValue.clientIp,
-              budget: contextValue.tenantLimits?.cost,
-            },
-            verdict.cost,
-          );
+          let over;
+          try {
+            over = deps.budget.spend(
+              {
+                tenantId: contextValue.auth?.tenantId,
+                ip: contextValue.clientIp,
+                budget: contextValue.tenantLimits?.cost,
+              },
+              verdict.cost,
+            );
+          } catch (err) {
+            // The counters went stale (Redis unreachable) between the rate limits, which passed, and
+            // here: refused retryably, as the rate limits refuse then, not a masked 500.
+            const wait = unavailableRetryAfter(err);
+            if (wait === undefined || !(err instanceof AppError)) throw err;
+            contextValue.logger.warn({ err }, 'cost budget not checked: Redis is unavailable');
+            throw refusal(err, 503, [
+              ['retry-after', String(wait)],
+              ['cache-control', 'no-store'],
+            ]);
+          }
           if (over) {
             deps.metrics.limitRefusals.inc({ limit: 'cost_budget' });
             contextValue.logger.info({ cost: verdict.cost }, 'cost budget exhausted');

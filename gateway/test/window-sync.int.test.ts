@@ -1,13 +1,20 @@
 /**
  * The in-memory window counters and their reconciliation with real Redis: exact within one process,
  * shared across "replicas" (two sync objects on two connections, one key space) one sync late, the
- * rate-limiter-flexible key layout, and failing closed when Redis cannot be reached.
+ * rate-limiter-flexible key layout, and failing closed when Redis cannot be reached (the cost budget's
+ * admission too).
  */
+import { getOperationAST, parse, type GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unavailableRetryAfter } from '../../lib/errors.js';
 import { createTestEnv, freePorts, type TestEnv } from '../../test/support/env.js';
 import { eventually } from '../../test/support/wait.js';
+import { admissionPlugin } from '../src/admission.plugin.js';
+import { CostBudget } from '../src/cost-budget.service.js';
+import type { GatewayMetrics } from '../src/gateway.metrics.js';
+import { OperationLimits } from '../src/operation-limits.js';
 import { WindowSync } from '../src/window-sync.counter.js';
 
 let env: TestEnv;
@@ -127,5 +134,51 @@ describe('window counters', () => {
     expect(String(error)).toMatch(/not synced with Redis/);
     // Refused retryably (the gateway answers 503 with Retry-After), not as an unexpected error.
     expect(unavailableRetryAfter(error)).toBe(1);
+  });
+
+  it('make the cost budget refuse with 503 and Retry-After when they go stale after the rate limits passed', async () => {
+    const [port] = await freePorts(1);
+    const sync = replica({ url: `redis://127.0.0.1:${port}`, staleMs: 100 });
+    const budget = new CostBudget(sync, { ...env.config, RATE_LIMIT_BURST_FACTOR: 0 });
+    const schema = 'type Query { hello: String }';
+    const plugin = admissionPlugin({
+      limits: () => new OperationLimits(schema, env.config),
+      budget,
+      metrics: { queryCost: { observe: () => undefined } } as unknown as GatewayMetrics,
+    });
+    const document = parse('{ hello }');
+    const hook = async (): Promise<unknown> => {
+      const listener = await plugin.requestDidStart?.({} as never);
+      try {
+        await listener?.didResolveOperation?.({
+          contextValue: {
+            auth: null,
+            clientIp: '10.0.0.9',
+            tenantLimits: undefined,
+            logger: pino({ level: 'silent' }),
+          },
+          document,
+          operation: getOperationAST(document),
+          operationName: null,
+          request: { variables: {} },
+          metrics: {},
+          queryHash: 'h',
+        } as never);
+        return undefined;
+      } catch (err) {
+        return err;
+      }
+    };
+    // Spent while fresh (something to sync), then every sync fails until the counts go stale.
+    expect(await hook()).toBeUndefined();
+    const refused = await eventually(async () => {
+      await sync.syncNow();
+      return (await hook()) as GraphQLError | undefined;
+    }, 'a refusal once the counters are stale');
+    expect(refused.extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', retryAfter: 1 });
+    const http = refused.extensions['http'] as { status: number; headers: Map<string, string> };
+    expect(http.status).toBe(503);
+    expect(http.headers.get('retry-after')).toBe('1');
+    expect(refused.message).toMatch(/Rate limits could not be checked/);
   });
 });
