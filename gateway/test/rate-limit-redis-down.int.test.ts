@@ -6,8 +6,10 @@
  * from a bug; during a Redis failover that is what came back for a second or two after the 2 s of
  * unsynced counters (docs/reliability.md, "Queries after a Redis failover").
  */
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startSentinelRedis, type SentinelRedisVars, type TestCluster } from '../../test/support/cluster.js';
 import { eventually } from '../../test/support/wait.js';
 import { post, startGatewayBed, type GatewayBed } from './support/harness.js';
@@ -52,4 +54,12 @@ it('refuses with 503 and Retry-After, not a masked 500, once the counters cannot
     retryAfter: 1,
   });
   expect(refused.body.errors?.[0]?.message).toMatch(/Rate limits could not be checked/);
+
+  // graphql-ws: connection_init is counted by the same stale counters, so the socket closes with
+  // 1013 Try Again Later (which clients retry), not with an internal error.
+  const ws = new WebSocket(`${graphql.replace('http://', 'ws://')}`, 'graphql-transport-ws');
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+  const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+  expect(code).toBe(1013);
+  expect(reason.toString()).toMatch(/Rate limits could not be checked/);
 }, 60_000);

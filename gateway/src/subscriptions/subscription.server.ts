@@ -256,7 +256,16 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         // stream state) for the life of the socket, a few KB of every idle subscriber.
         (ctx.extra as { request: unknown }).request = undefined;
         // Counted before the token is checked, so a flood of forged tokens hits the limit too.
-        const limited = await rates.connectionInit(ip);
+        let limited;
+        try {
+          limited = await rates.connectionInit(ip);
+        } catch (err) {
+          if (!(err instanceof AppError) || unavailableRetryAfter(err) === undefined) throw err;
+          // The counters could not sync with Redis for a while: 1013 Try Again Later, as below.
+          metrics.disconnected.inc({ reason: 'unavailable' });
+          socket.close(TRY_AGAIN_LATER, err.message.slice(0, 123));
+          return false;
+        }
         if (limited) {
           metrics.refusals.inc({ limit: limited.limit });
           metrics.disconnected.inc({ reason: 'rate_limited' });
@@ -333,7 +342,14 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           return refuse(undefined, [err]);
         }
         return inTurn(connection, async () => {
-          const limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
+          let limited;
+          try {
+            limited = await rates.subscribe(connection.socketKey, connection.claims.userId);
+          } catch (err) {
+            // Counters too stale to decide (Redis unreachable): refused on its id, retryably.
+            if (!(err instanceof AppError) || unavailableRetryAfter(err) === undefined) throw err;
+            return refuse(undefined, [toGraphQLError(err)]);
+          }
           if (limited) return refuse(limited.limit, [toGraphQLError(limited.error)]);
           const schema = opts.planner().validationSchema;
           if (!documents.knows(schema, payload.query, opts.limits())) {
