@@ -7,9 +7,9 @@
  * registered query only after this hook accepts, so a refused operation leaves nothing behind.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import { AppError, forbidden, unavailableRetryAfter } from '../../lib/errors.js';
+import { forbidden } from '../../lib/errors.js';
 import type { CostBudget } from './cost-budget.service.js';
-import { refusal, type GatewayContext } from './gateway.context.js';
+import { refusal, unavailableRefusal, type GatewayContext } from './gateway.context.js';
 import type { GatewayMetrics } from './gateway.metrics.js';
 import type { OperationLimits } from './operation-limits.js';
 import type { PersistedOperations } from './persisted-operations.js';
@@ -64,13 +64,10 @@ export function admissionPlugin(deps: AdmissionDeps): ApolloServerPlugin<Gateway
           } catch (err) {
             // The counters went stale (Redis unreachable) between the rate limits, which passed, and
             // here: refused retryably, as the rate limits refuse then, not a masked 500.
-            const wait = unavailableRetryAfter(err);
-            if (wait === undefined || !(err instanceof AppError)) throw err;
+            const unavailable = unavailableRefusal(err);
+            if (!unavailable) throw err;
             contextValue.logger.warn({ err }, 'cost budget not checked: Redis is unavailable');
-            throw refusal(err, 503, [
-              ['retry-after', String(wait)],
-              ['cache-control', 'no-store'],
-            ]);
+            throw unavailable;
           }
           if (over) {
             deps.metrics.limitRefusals.inc({ limit: 'cost_budget' });

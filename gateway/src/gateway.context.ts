@@ -54,6 +54,19 @@ export function refusal(err: AppError, status: number, headers: [string, string]
 }
 
 /**
+ * A check that could not be made now (lib/errors `unavailable`: Redis or the keys unreachable) as a
+ * retryable transport-level refusal: 503, `Retry-After`, never cached. Undefined for any other error.
+ */
+export function unavailableRefusal(err: unknown): GraphQLError | undefined {
+  const wait = unavailableRetryAfter(err);
+  if (wait === undefined || !(err instanceof AppError)) return undefined;
+  return refusal(err, 503, [
+    ['retry-after', String(wait)],
+    ['cache-control', 'no-store'],
+  ]);
+}
+
+/**
  * The client IP of a gateway request or WebSocket upgrade (lib/http gives both Express's request
  * prototype): the `X-Forwarded-For` address when the peer is one of TRUSTED_PROXIES (Express's
  * `trust proxy`), the socket peer otherwise.
@@ -101,28 +114,22 @@ export function createContextBuilder(deps: {
       verdict = deps.limiter.check({ ip: clientIp, userId: auth?.userId, tenantId: auth?.tenantId, limits });
     } catch (err) {
       // The counters could not sync with Redis for a while (a failover): refused, but retryable.
-      const wait = unavailableRetryAfter(err);
-      if (wait === undefined || !(err instanceof AppError)) throw err;
+      const unavailable = unavailableRefusal(err);
+      if (!unavailable) throw err;
       deps.logger.warn({ requestId, err }, 'rate limits not checked: Redis is unavailable');
-      throw refusal(err, 503, [
-        ['retry-after', String(wait)],
-        ['cache-control', 'no-store'],
-      ]);
+      throw unavailable;
     }
     if (!verdict.allowed) {
       deps.metrics.rateLimited.inc({ scope: verdict.scope });
       deps.logger.info({ requestId, scope: verdict.scope, clientIp }, 'rate limited');
       throw refusal(rateLimitError(verdict), 429, [['retry-after', String(verdict.retryAfterSeconds)]]);
     }
-    const retryAfter = unavailableRetryAfter(authError);
-    if (authError && retryAfter !== undefined) {
+    const authUnavailable = unavailableRefusal(authError);
+    if (authUnavailable) {
       // The keys or the session could not be checked now (lib/auth): refused, but retryable.
       deps.metrics.authFailures.inc({ reason: 'unavailable' });
       deps.logger.warn({ requestId, err: authError }, 'token not checked: a dependency is unavailable');
-      throw refusal(authError, 503, [
-        ['retry-after', String(retryAfter)],
-        ['cache-control', 'no-store'],
-      ]);
+      throw authUnavailable;
     }
     if (authError) {
       const reason = authFailureReason(authError.message);
