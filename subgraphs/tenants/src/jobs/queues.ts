@@ -169,7 +169,10 @@ export function backupPriority(type: BackupJobData['type']): Pick<JobsOptions, '
 
 /** The API view of a BullMQ job. */
 export async function toJobModel(job: Job): Promise<JobModel> {
-  const raw = await job.getState();
+  let raw = await job.getState();
+  // Finished after `job` was read (its result and error are from before): still running as far as
+  // this answer's data goes, so a client never sees `completed` with no result; its next poll does.
+  if ((raw === 'completed' || raw === 'failed') && job.finishedOn === undefined) raw = 'active';
   // A prioritized job is simply waiting, as far as a client is concerned.
   const state = raw === 'prioritized' ? 'waiting' : raw;
   const progress =
