@@ -18,6 +18,7 @@ import type { Logger } from './logger.js';
 import { subscribeThroughFailover, type Redis } from './redis.js';
 import { channels } from '../contracts/redis-names.js';
 import type { HeaderVerifier } from './token-cache.js';
+import { WriteBatch } from './write-batch.js';
 
 /** WebSocket close code 1013, Try Again Later (RFC 6455 registry): graphql-ws clients retry it. */
 export const TRY_AGAIN_LATER = 1013;
@@ -92,6 +93,11 @@ export function attachGraphqlWs<TContext extends RequestContext>(
       })
     : undefined;
 
+  // Registered before graphql-ws' own listener, so every frame it sends goes through the batch: one
+  // tick of the feed answers each of the (up to a hundred) upstream subscriptions a gateway socket
+  // carries, and those frames leave in one system call instead of one each (lib/write-batch.ts).
+  wss.on('connection', (socket, request) => batchSends(socket, new WriteBatch(request.socket)));
+
   const cleanup = useServer<Record<string, unknown> | undefined>(
     {
       schema: opts.schema,
@@ -162,6 +168,15 @@ export function attachGraphqlWs<TContext extends RequestContext>(
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Routes a socket's `send` through `batch`, so the frames of one run of callbacks are written together. */
+function batchSends(socket: WebSocket, batch: WriteBatch): void {
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  socket.send = ((...args: unknown[]): void => {
+    batch.hold();
+    send(...args);
+  }) as WebSocket['send'];
 }
 
 /**

@@ -40,7 +40,8 @@ import type { SessionRecheck } from './subscription.liveness.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 import { PUBLIC_SUBSCRIPTION_FIELDS, type SubscriptionPlanner } from './subscription.planner.js';
 import { SubscriptionQuota } from './subscription.quota.js';
-import { SocketSubscriber, WriteBatch, type SocketSubscriberOptions } from './subscription.subscriber.js';
+import { WriteBatch } from '../../../lib/write-batch.js';
+import { SocketSubscriber, type SocketSubscriberOptions } from './subscription.subscriber.js';
 import type { NewDocuments } from '../first-sight.js';
 import type { WindowSync } from '../window-sync.counter.js';
 

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSubscriptionMetrics, type SubscriptionMetrics } from './subscription.metrics.js';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SocketSubscriber, WriteBatch, type FrameSocket } from './subscription.subscriber.js';
+import { WriteBatch } from '../../../lib/write-batch.js';
+import { SocketSubscriber, type FrameSocket } from './subscription.subscriber.js';
 
 /** A socket whose buffered amount the test sets; it records the frames written. */
 class TestSocket implements FrameSocket {

@@ -1,4 +1,5 @@
 import type { ExecutionResult } from 'graphql';
+import type { WriteBatch } from '../../../lib/write-batch.js';
 import type { SubscriptionMetrics } from './subscription.metrics.js';
 
 /** One event of a shared stream, completed and serialized once for every subscriber of the stream. */
@@ -25,47 +26,6 @@ export interface FrameSocket {
   /** Bytes waiting to be written (in `ws` and in the kernel-facing socket buffer). */
   readonly bufferedAmount: number;
   send(data: string): void;
-}
-
-/** The TCP socket under a client's WebSocket, as far as batching its writes needs it. */
-export interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-/**
- * Frames written to one client socket in one run of callbacks leave in one system call. A client with
- * several subscriptions (a trading desk: prices of its watch list, its orders, its fills) gets a
- * frame per subscription for the same tick, each delivered by its own stream, and `ws` writes each
- * frame at once: one `writev` each, the costliest step of a delivery on this path (BENCHMARKS.md,
- * 10,000 subscribers). The first frame of a run corks the TCP socket and the socket is uncorked
- * once the callbacks, and the promise continuations they started, have run (`process.nextTick`
- * runs after them), so Node writes the frames of that run together. A socket with a single
- * subscription is left alone: there is nothing to batch and the tick would only cost.
- */
-export class WriteBatch {
-  private held = false;
-  private readonly release = (): void => {
-    this.held = false;
-    this.tcp.uncork();
-  };
-
-  /**
-   * @param tcp the client's TCP socket
-   * @param worthIt whether the socket carries several subscriptions now
-   */
-  constructor(
-    private readonly tcp: Corkable,
-    private readonly worthIt: () => boolean,
-  ) {}
-
-  /** Holds the socket's writes until the current run of callbacks ends (no-op while held). */
-  hold(): void {
-    if (this.held || !this.worthIt()) return;
-    this.held = true;
-    this.tcp.cork();
-    process.nextTick(this.release);
-  }
 }
 
 /** Options of {@link SocketSubscriber}. */
