@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { SingleFetchGateway } from '../gateway/src/single-fetch.gateway.js';
 
 const QUERIES = {
@@ -41,7 +42,7 @@ const source: GraphQLDataSource = {
   },
 };
 
-type Side = 'gateway' | 'lean' | 'single-fetch';
+type Side = 'gateway' | 'lean' | 'single-fetch' | 'sf, no cc';
 
 async function server(side: Side): Promise<ApolloServer> {
   const supergraphSdl = readFileSync(new URL('../schema/supergraph.graphql', import.meta.url), 'utf8');
@@ -52,9 +53,11 @@ async function server(side: Side): Promise<ApolloServer> {
       : new SingleFetchGateway(apollo, {
           supergraphSdl: () => supergraphSdl,
           dataSource: () => source,
-          paths: { singleFetch: side === 'single-fetch', lean: true },
+          paths: { singleFetch: side !== 'lean', lean: true },
         });
-  const s = new ApolloServer({ gateway, stopOnTerminationSignals: false });
+  // `sf, no cc`: the single-fetch path with Apollo's cache-control plugin off, as the gateway runs it.
+  const plugins = side === 'sf, no cc' ? [ApolloServerPluginCacheControlDisabled()] : [];
+  const s = new ApolloServer({ gateway, stopOnTerminationSignals: false, plugins });
   await s.start();
   return s;
 }
@@ -72,8 +75,14 @@ async function cpuPerOperation(s: ApolloServer, query: string, n: number): Promi
 }
 
 async function main(): Promise<void> {
-  const [rounds = 5, n = 4000] = process.argv.slice(2).map(Number);
-  const sides: Side[] = ['gateway', 'lean', 'single-fetch'];
+  const [rounds = 5, n = 4000] = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith('--'))
+    .map(Number);
+  // `--sides=single-fetch,sf, no cc`: only these (for a profile of one path: `node --cpu-prof --import tsx ...`).
+  const only = process.argv.find((a) => a.startsWith('--sides='))?.slice(8);
+  const all: Side[] = ['gateway', 'lean', 'single-fetch', 'sf, no cc'];
+  const sides = only ? all.filter((s) => only.split(/,(?! )/).includes(s)) : all;
   const servers = new Map<Side, ApolloServer>();
   for (const side of sides) servers.set(side, await server(side));
   for (const [name, query] of Object.entries(QUERIES)) {

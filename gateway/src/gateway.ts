@@ -7,6 +7,7 @@
 import { ApolloGateway, HEALTH_CHECK_QUERY } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
+  ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
@@ -178,7 +179,20 @@ function gatewayPlugin(
           contextValue.labels.operationType = operation.operation;
           return Promise.resolve();
         },
-        willSendResponse: ({ response, queryHash, request, operation }) => {
+        willSendResponse: ({ response, queryHash, request, operation, overallCachePolicy }) => {
+          // What Apollo's cache-control plugin (off, see the plugin list) sent: a max-age only when
+          // every subgraph answer allowed one (the data source restricts the request's policy by
+          // each answer's Cache-Control), and no-store otherwise.
+          if (!response.http.headers.has('cache-control')) {
+            const cacheable =
+              response.body.kind === 'single' && !response.body.singleResult.errors
+                ? overallCachePolicy.policyIfCacheable()
+                : null;
+            response.http.headers.set(
+              'cache-control',
+              cacheable ? `max-age=${cacheable.maxAge}, ${cacheable.scope.toLowerCase()}` : 'no-store',
+            );
+          }
           if (response.body.kind !== 'single') return Promise.resolve();
           const { errors } = response.body.singleResult;
           if (errors && !response.body.singleResult.data) {
@@ -554,6 +568,11 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           ApolloServerPluginLandingPageDisabled(),
           ApolloServerPluginUsageReportingDisabled(),
           ApolloServerPluginSchemaReportingDisabled(),
+          // The cache-control plugin arms a field-resolver hook on every request (a property defined
+          // on the context, the schema's resolvers wrapped) that nothing here calls: the plan executor
+          // fetches, graphql-js resolvers never run. Its one effect, the answer's Cache-Control, is
+          // gatewayPlugin's (willSendResponse).
+          ApolloServerPluginCacheControlDisabled(),
           gatewayPlugin(metrics, logger, refusedDocuments, firstSight),
           admissionPlugin({
             limits: currentLimits,

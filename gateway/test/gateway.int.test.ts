@@ -325,6 +325,19 @@ describe('GraphQL over HTTP', () => {
     expect(named.body.data).toEqual({ a: 'world' });
   });
 
+  it('answers Cache-Control: no-store, or a max-age when every subgraph answer allowed one', async () => {
+    const cacheControl = async (query: string): Promise<string | null> =>
+      (await post(url, { query })).headers.get('cache-control');
+    expect(await cacheControl('{ hello }')).toBe('no-store');
+    // The subgraph answers `max-age=30, public` for this field alone.
+    expect(await cacheControl('{ cached }')).toBe('max-age=30, public');
+    expect(await cacheControl('{ cached hello }')).toBe('no-store');
+    // An answer with an error is never cacheable.
+    expect(await cacheControl('{ cached missing }')).toBe('no-store');
+    // Refused before any subgraph is asked.
+    expect(await cacheControl('{ nope }')).toBe('no-store');
+  });
+
   it('answers CORS preflights for configured origins only', async () => {
     const preflight = (origin: string): Promise<Response> =>
       fetch(url, {

@@ -33,6 +33,8 @@ type Query {
   boom: String
   "Throws a domain error with a public code."
   missing: String
+  "Cacheable for 30 s by anyone (a dynamic cache hint): the gateway passes the subgraph's Cache-Control on."
+  cached: String!
   "Sleeps, counting calls (dedupe test)."
   slow(ms: Int = 100): String!
   node: Node!
@@ -78,6 +80,14 @@ export async function startEchoSubgraph(): Promise<EchoSubgraph> {
       resolvers: {
         Query: {
           hello: () => 'world',
+          cached: (_p: unknown, _a: unknown, _c: unknown, info: unknown) => {
+            // Apollo Server's cache-control plugin puts `cacheControl` on the resolver's info.
+            const { cacheControl } = info as {
+              cacheControl: { setCacheHint(hint: { maxAge: number; scope: 'PUBLIC' }): void };
+            };
+            cacheControl.setCacheHint({ maxAge: 30, scope: 'PUBLIC' });
+            return 'cached';
+          },
           headers: (_p: unknown, _a: unknown, ctx: unknown) => JSON.stringify((ctx as Ctx).headers),
           boom: () => {
             throw new Error(
