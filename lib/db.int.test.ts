@@ -243,3 +243,39 @@ describe('a warm pool (createPool with `warm`)', () => {
     expect(cold.totalCount).toBe(0);
   });
 });
+
+describe('withPlatform', () => {
+  it('begins with the scope settings in one round trip, any value kept exactly', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    // Counts the statements the transaction sends on its pooled client.
+    const sent: string[] = [];
+    pool.once('acquire', (client: pg.PoolClient) => {
+      const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        sent.push(String(args[0]));
+        return original(...args);
+      };
+    });
+    const userId = `o'brien\\x`;
+    const settings = await withPlatform(pool, { kind: 'user', userId }, async (_tx, client) => {
+      const r = await client.query<{ u: string; t: string; s: string }>(
+        `SELECT current_setting('app.user_id') AS u, current_setting('app.tenant_id') AS t,
+                current_setting('app.system') AS s`,
+      );
+      return r.rows[0];
+    });
+    // Transaction-local settings seen by a later statement: the batch's BEGIN opened the transaction.
+    expect(settings).toEqual({ u: userId, t: '', s: 'off' });
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(/^BEGIN; SELECT set_config/);
+    expect(sent[2]).toBe('COMMIT');
+    // Transaction-local: the pooled connection carries nothing into the next transaction.
+    const after = await withPlatform(pool, SYSTEM, async (_tx, client) => {
+      const r = await client.query<{ u: string; s: string }>(
+        `SELECT current_setting('app.user_id') AS u, current_setting('app.system') AS s`,
+      );
+      return r.rows[0];
+    });
+    expect(after).toEqual({ u: '', s: 'on' });
+  });
+});
