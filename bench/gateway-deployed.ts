@@ -8,7 +8,7 @@
  * Run: `npx tsx bench/gateway-deployed.ts [seconds=10] [connections=50] [users=50]`; `--ours-only`
  * measures our gateway alone (no Hive, no direct: quick A/B runs), `--cpu-prof=DIR` has the gateway write a V8
  * CPU profile of each measured run into DIR (bench/cpu-profile.preload.ts; summarize one with
- * bench/cpu-profile-summary.ts). `GATEWAY_*` variables from the shell reach the gateway (A/B of a
+ * bench/cpu-profile-summary.ts), `--cpu-prof-roles=gateway,tenants` the processes named instead. `GATEWAY_*` variables from the shell reach the gateway (A/B of a
  * switch: `GATEWAY_LEAN_EXECUTOR=false npx tsx bench/gateway-deployed.ts ... --ours-only`).
  */
 import { writeFile } from 'node:fs/promises';
@@ -80,6 +80,10 @@ async function main(): Promise<void> {
   const users = Number(positional[2] ?? 50);
   const oursOnly = process.argv.includes('--ours-only');
   const profileDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+  const profiledRoles = process.argv
+    .find((a) => a.startsWith('--cpu-prof-roles='))
+    ?.slice('--cpu-prof-roles='.length)
+    .split(',') ?? ['gateway'];
   // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
   // above what the load reaches (bench/deployed-platform.ts).
   const fromShell = shellSettings(['GATEWAY_']);
@@ -87,7 +91,7 @@ async function main(): Promise<void> {
     console.log(`gateway variables from the shell: ${JSON.stringify(fromShell)}`);
   const deployed = await startDeployedPlatform('gwdeployed', async (env) => ({
     ...fromShell,
-    ...(profileDir ? await profilingVars(profileDir, ['gateway'], env.tmpDir) : {}),
+    ...(profileDir ? await profilingVars(profileDir, profiledRoles, env.tmpDir) : {}),
   }));
   const { env, vars, platform } = deployed;
   const hives: Awaited<ReturnType<typeof spawnBenchChild>>[] = [];
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
       const results: [Target, LoadResult][] = [];
       for (const t of targets) {
         const profiled = profileDir !== undefined && t === ours;
-        if (profiled) await profilePhase(profileDir, 'start', ['gateway']);
+        if (profiled) await profilePhase(profileDir, 'start', profiledRoles);
         const errorsBefore = t === ours ? await gatewayErrorCounts(platform.gatewayUrl) : undefined;
         const before = cpuSnapshot([process.pid]);
         const r = await runLoad(
@@ -165,7 +169,7 @@ async function main(): Promise<void> {
           env.tmpDir,
         );
         const cpu = cpuBetween(before, cpuSnapshot([process.pid]), seconds);
-        if (profiled) await profilePhase(profileDir, `stop ${label.replace(' ', '-')}`, ['gateway']);
+        if (profiled) await profilePhase(profileDir, `stop ${label.replace(' ', '-')}`, profiledRoles);
         results.push([t, r]);
         // CPU per request of each process that worked (µs), the load generator left out.
         const perRequest = cpu

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
-import { createPool, ident, withPlatform } from './db.js';
+import { sql } from 'drizzle-orm';
+import { createPool, ident, inlineParameters, readPlatform, withPlatform } from './db.js';
 
 const SYSTEM = { kind: 'system' } as const;
 /** Short, so the client-side timeout (statement timeout plus its margin) comes soon. */
@@ -277,5 +278,76 @@ describe('withPlatform', () => {
       return r.rows[0];
     });
     expect(after).toEqual({ u: '', s: 'on' });
+  });
+});
+
+describe('readPlatform', () => {
+  /** Counts the messages sent on the pool's next client. */
+  function countSent(pool: pg.Pool): string[] {
+    const sent: string[] = [];
+    pool.once('acquire', (client: pg.PoolClient) => {
+      const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const [first] = args;
+        sent.push(typeof first === 'string' ? first : String((first as { text?: string }).text));
+        return original(...args);
+      };
+    });
+    return sent;
+  }
+
+  it('reads with the scope settings in one message, parameters inlined exactly', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    const sent = countSent(pool);
+    const userId = `o'brien\\x`;
+    const text = `it's $1 \\ 'quoted'`;
+    const rows = await readPlatform(pool, { kind: 'user', userId }, (db) =>
+      db.execute<{ u: string; s: string; v: string; n: number; b: boolean; z: string | null }>(
+        sql`SELECT current_setting('app.user_id') AS u, current_setting('app.system') AS s,
+                   ${text}::text AS v, ${42}::int AS n, ${true}::boolean AS b, ${null}::text AS z`,
+      ),
+    );
+    expect(rows.rows[0]).toEqual({ u: userId, s: 'off', v: text, n: 42, b: true, z: null });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^SELECT set_config\('app.tenant_id'/);
+    // The settings were the message's implicit transaction's: the next read on the connection has none.
+    const next = await readPlatform(pool, SYSTEM, (db) =>
+      db.execute<{ u: string; s: string }>(
+        sql`SELECT current_setting('app.user_id') AS u, current_setting('app.system') AS s`,
+      ),
+    );
+    expect(next.rows[0]).toEqual({ u: '', s: 'on' });
+  });
+
+  it('refuses a second statement, and a failed read leaves the pool usable', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    // drizzle wraps what the client throws (DrizzleQueryError, the client's error as its cause).
+    const causeOf = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'resolved',
+        (err: Error) => String((err.cause as Error | undefined)?.message ?? err.message),
+      );
+    const twice = readPlatform(pool, SYSTEM, async (db) => {
+      await db.execute(sql`SELECT 1`);
+      await db.execute(sql`SELECT 2`);
+    });
+    expect(await causeOf(twice)).toMatch('one statement');
+    expect(await causeOf(readPlatform(pool, SYSTEM, (db) => db.execute(sql`SELECT 1 / 0`)))).toMatch(
+      'division by zero',
+    );
+    const ok = await readPlatform(pool, SYSTEM, (db) => db.execute<{ one: number }>(sql`SELECT 1 AS one`));
+    expect(ok.rows[0]).toEqual({ one: 1 });
+  });
+
+  it('inlines only what it can quote', () => {
+    const values = [...Array<string>(9).fill(`x'`), 'y'];
+    expect(inlineParameters('a = $1 AND b = $2 AND c = $10', values)).toBe(
+      `a = 'x''' AND b = 'x''' AND c = 'y'`,
+    );
+    expect(() => inlineParameters('a = $2', ['x'])).toThrow('no value for parameter $2');
+    expect(() => inlineParameters('a = $1', [{ x: 1 }])).toThrow('cannot be inlined');
+    expect(inlineParameters('t = $1', [new Date('2026-12-07T00:00:00Z')])).toBe(
+      `t = '2026-12-07T00:00:00.000Z'`,
+    );
   });
 });

@@ -288,17 +288,79 @@ export async function withPlatform<T>(
 }
 
 /**
- * A platform transaction's prologue as one simple-protocol batch: BEGIN and the RLS settings of
- * `scope`, its values quoted by {@link sqlLiteral}.
+ * A read of platform tables in one round trip: `read` issues one statement (a drizzle query, say),
+ * which travels with the RLS settings of `scope` as one simple-protocol message. PostgreSQL runs a
+ * message of several statements as one implicit transaction, so the transaction-local settings hold
+ * for the read and end with it: no BEGIN and no COMMIT round trips ({@link withPlatform} takes three).
+ * Through PgBouncer's transaction pooling one message is one transaction, as it should be. The
+ * statement's parameters are inlined as literals ({@link sqlLiteral} for strings; numbers, booleans,
+ * dates and null); a second statement, or a parameter of another type, throws: use withPlatform.
  */
-function platformPrologue(scope: PlatformScope): string {
+export async function readPlatform<T>(
+  pool: pg.Pool,
+  scope: PlatformScope,
+  read: (db: Db) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let sent = false;
+  // What drizzle calls: query(config, values), config a { text, rowMode, types } object.
+  const oneMessage = {
+    query: async (config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> => {
+      if (sent) throw new Error('readPlatform reads with one statement; use withPlatform for more');
+      sent = true;
+      const text = `${scopeSettings(scope)}; ${inlineParameters(config.text, values ?? config.values ?? [])}`;
+      const { rowMode, types } = config as pg.QueryArrayConfig;
+      const result = await client.query({
+        text,
+        ...(rowMode ? { rowMode } : {}),
+        ...(types ? { types } : {}),
+      });
+      return lastResult(result as pg.QueryResult | pg.QueryResult[]);
+    },
+  };
+  let value: T;
+  try {
+    value = await read(createDb(oneMessage as unknown as pg.PoolClient));
+  } catch (err) {
+    await releaseAfterFailure(client, err);
+    throw err;
+  }
+  client.release();
+  return value;
+}
+
+/** `$1`, `$2`... of a statement replaced by its values as SQL literals (see {@link readPlatform}). */
+export function inlineParameters(text: string, values: readonly unknown[]): string {
+  return text.replace(/\$(\d+)\b/g, (_m, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= values.length) throw new Error(`no value for parameter $${n}`);
+    const v = values[i];
+    if (v === null || v === undefined) return 'NULL';
+    if (typeof v === 'string') return sqlLiteral(v);
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+    if (v instanceof Date) return sqlLiteral(v.toISOString());
+    throw new Error(`parameter $${n} of type ${typeof v} cannot be inlined`);
+  });
+}
+
+/** The `SELECT set_config(...)` of `scope`'s RLS settings, transaction-local. */
+function scopeSettings(scope: PlatformScope): string {
   const tenantId = scope.kind === 'tenant' ? scope.tenantId : '';
   const userId = scope.kind === 'system' ? '' : (scope.userId ?? '');
   const system = scope.kind === 'system' ? 'on' : 'off';
   return (
-    `BEGIN; SELECT set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true), ` +
+    `SELECT set_config('app.tenant_id', ${sqlLiteral(tenantId)}, true), ` +
     `set_config('app.user_id', ${sqlLiteral(userId)}, true), set_config('app.system', '${system}', true)`
   );
+}
+
+/**
+ * A platform transaction's prologue as one simple-protocol batch: BEGIN and the RLS settings of
+ * `scope`, its values quoted by {@link sqlLiteral}.
+ */
+function platformPrologue(scope: PlatformScope): string {
+  return `BEGIN; ${scopeSettings(scope)}`;
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * SQL on the `tenancy` tables. Every method runs in a row-level-security scope (lib/db withPlatform):
+ * SQL on the `tenancy` tables. Every method runs in a row-level-security scope (lib/db withPlatform,
+ * or readPlatform for a one-statement read):
  * the policies decide what a scope sees, and the queries below say what the caller asked for. Methods
  * for users add the membership condition explicitly as well, so a policy mistake alone leaks nothing.
  */
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type pg from 'pg';
-import { withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
+import { readPlatform, withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
 import { quotaExceeded } from '../../../lib/errors.js';
 import {
   backups,
@@ -59,9 +60,14 @@ export class TenantRepository {
     return withPlatform(this.pool, scope, (tx) => fn(tx));
   }
 
+  /** A one-statement read in one round trip (lib/db `readPlatform`). */
+  private read<T>(scope: PlatformScope, fn: (db: Db) => Promise<T>): Promise<T> {
+    return readPlatform(this.pool, scope, fn);
+  }
+
   /** The tenant when the scope may see it. */
   findById(scope: PlatformScope, id: string): Promise<TenantRow | undefined> {
-    return this.run(
+    return this.read(
       scope,
       async (tx) => (await tx.select().from(tenants).where(eq(tenants.id, id)).limit(1))[0],
     );
@@ -69,14 +75,14 @@ export class TenantRepository {
 
   /** Every tenant the scope sees, oldest first (system scope: all of them). */
   listAll(scope: PlatformScope): Promise<TenantRow[]> {
-    return this.run(scope, (tx) =>
+    return this.read(scope, (tx) =>
       tx.select().from(tenants).orderBy(asc(tenants.createdAt), asc(tenants.id)),
     );
   }
 
   /** The tenants `userId` is a member of, oldest first. */
   listForUser(userId: string): Promise<TenantRow[]> {
-    return this.run(userScope(userId), async (tx) => {
+    return this.read(userScope(userId), async (tx) => {
       const rows = await tx
         .select({ tenant: tenants })
         .from(tenants)
@@ -91,7 +97,7 @@ export class TenantRepository {
     userId: string,
     tenantId: string,
   ): Promise<{ tenant: TenantRow; membership: MembershipRow } | undefined> {
-    return this.run(userScope(userId), async (tx) => {
+    return this.read(userScope(userId), async (tx) => {
       const rows = await tx
         .select({ tenant: tenants, membership: memberships })
         .from(tenants)
@@ -104,7 +110,7 @@ export class TenantRepository {
 
   /** A user's memberships with their tenants, most recently joined first. */
   membershipsOf(userId: string): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
-    return this.run(userScope(userId), (tx) =>
+    return this.read(userScope(userId), (tx) =>
       tx
         .select({ tenant: tenants, membership: memberships })
         .from(memberships)
@@ -215,7 +221,7 @@ export class TenantRepository {
 
   /** Backups of a tenant, most recent first (the scope decides whether any are visible). */
   listBackups(scope: PlatformScope, tenantId: string, limit: number): Promise<BackupRow[]> {
-    return this.run(scope, (tx) =>
+    return this.read(scope, (tx) =>
       tx
         .select()
         .from(backups)
@@ -227,7 +233,7 @@ export class TenantRepository {
 
   /** Number of tenants per status (system scope). */
   countByStatus(): Promise<Map<TenantStatus, number>> {
-    return this.run(SYSTEM, async (tx) => {
+    return this.read(SYSTEM, async (tx) => {
       const rows = await tx
         .select({ status: tenants.status, n: sql<number>`count(*)::int` })
         .from(tenants)
@@ -238,7 +244,7 @@ export class TenantRepository {
 
   /** One batch of ACTIVE tenants with ids after `afterId` (keyset pagination, system scope). */
   activeBatch(afterId: string | undefined, limit: number): Promise<TenantRow[]> {
-    return this.run(SYSTEM, (tx) =>
+    return this.read(SYSTEM, (tx) =>
       tx
         .select()
         .from(tenants)
