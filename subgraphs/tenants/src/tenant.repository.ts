@@ -50,6 +50,19 @@ export interface TenantRepositoryOptions {
   onOwnedCapReached?: () => void;
 }
 
+/** The statement of {@link TenantRepository.membershipsOf} (bench/platform-read.ts runs it both ways). */
+export function membershipsQuery(
+  db: Db,
+  userId: string,
+): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
+  return db
+    .select({ tenant: tenants, membership: memberships })
+    .from(memberships)
+    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(desc(memberships.createdAt), asc(tenants.id));
+}
+
 export class TenantRepository {
   constructor(
     private readonly pool: pg.Pool,
@@ -110,14 +123,7 @@ export class TenantRepository {
 
   /** A user's memberships with their tenants, most recently joined first. */
   membershipsOf(userId: string): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
-    return this.read(userScope(userId), (tx) =>
-      tx
-        .select({ tenant: tenants, membership: memberships })
-        .from(memberships)
-        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-        .where(eq(memberships.userId, userId))
-        .orderBy(desc(memberships.createdAt), asc(tenants.id)),
-    );
+    return this.read(userScope(userId), (db) => membershipsQuery(db, userId));
   }
 
   /**

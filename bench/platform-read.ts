@@ -1,0 +1,85 @@
+/**
+ * A read of platform tables under row-level security (issue 15): the tenants repository's
+ * `membershipsOf` (a user's memberships joined with their tenants, the query behind
+ * `me { memberships { tenant } }`) through `withPlatform` (BEGIN and the settings, the statement,
+ * COMMIT: three round trips) against `readPlatform` (the settings and the statement as one message),
+ * alternating rounds, on one pooled connection to the machine's PostgreSQL. CPU per read of this
+ * process and of the PostgreSQL backend serving it (/proc), so the difference is not lost in the noise
+ * of a whole platform. Its own database (dropped afterwards). Run: `npx tsx bench/platform-read.ts
+ * [rounds=7] [reads per round=3000] [tenants=50]`.
+ */
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createPool, readPlatform, withPlatform, type Db, type PlatformScope } from '../lib/db.js';
+import { membershipsQuery, TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
+import { createTestEnv } from '../test/support/env.js';
+
+type Side = 'withPlatform' | 'readPlatform';
+
+/** CPU time (µs) of a process so far, from /proc/<pid>/stat (utime + stime, in clock ticks). */
+function procCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // After "pid (comm) ": state is field 0, utime 11, stime 12 (clock ticks of 10 ms on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function main(): Promise<void> {
+  const [rounds = 7, n = 3000, tenantCount = 50] = process.argv.slice(2).map(Number);
+  const env = await createTestEnv('platform_read');
+  const pool = createPool({ ...env.config, DB_POOL_MAX: 1 }, env.config.DATABASE_URL, 'platform-read-bench');
+  try {
+    const repo = new TenantRepository(pool);
+    const users: string[] = [];
+    for (let i = 0; i < tenantCount; i++) {
+      const userId = randomUUID();
+      users.push(userId);
+      await repo.createWithOwner(
+        { id: randomUUID(), organizationName: `Bench ${i}`, template: 'trading', schemaName: `t_bench_${i}` },
+        userId,
+      );
+    }
+    const backend = await withPlatform(pool, { kind: 'system' }, async (_tx, client) => {
+      const r = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      return r.rows[0]?.pid ?? 0;
+    });
+    // The repository's query, run through either helper.
+    const query = (db: Db, userId: string) => membershipsQuery(db, userId);
+    const run: Record<Side, (scope: PlatformScope, userId: string) => Promise<unknown[]>> = {
+      withPlatform: (scope, userId) => withPlatform(pool, scope, (tx) => query(tx, userId)),
+      readPlatform: (scope, userId) => readPlatform(pool, scope, (db) => query(db, userId)),
+    };
+    const measure = async (side: Side, count: number): Promise<{ own: number; pg: number }> => {
+      const own0 = process.cpuUsage();
+      const pg0 = procCpuMicros(backend);
+      for (let i = 0; i < count; i++) {
+        const userId = users[i % users.length] ?? '';
+        const rows = await run[side]({ kind: 'user', userId }, userId);
+        if (rows.length !== 1) throw new Error(`expected one membership, got ${rows.length}`);
+      }
+      const own = process.cpuUsage(own0);
+      return { own: (own.user + own.system) / count, pg: (procCpuMicros(backend) - pg0) / count };
+    };
+    const sides: Side[] = ['withPlatform', 'readPlatform'];
+    for (const side of sides) await measure(side, 500);
+    const results = new Map<Side, { own: number; pg: number }[]>(sides.map((s) => [s, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+        results.get(side)?.push(await measure(side, n));
+      }
+    }
+    console.log(`membershipsOf, ${tenantCount} users with one membership each, ${rounds} rounds of ${n}`);
+    for (const side of sides) {
+      const v = results.get(side) ?? [];
+      const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+      console.log(
+        `  ${side.padEnd(13)} client ${median(v.map((x) => x.own)).toFixed(0)} µs/read, ` +
+          `PostgreSQL backend ${median(v.map((x) => x.pg)).toFixed(0)} µs/read (medians)`,
+      );
+    }
+  } finally {
+    await pool.end();
+    await env.cleanup();
+  }
+}
+
+await main();
