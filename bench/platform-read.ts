@@ -2,8 +2,9 @@
  * A read of platform tables under row-level security (issue 15): the tenants repository's
  * `membershipsOf` (a user's memberships joined with their tenants, the query behind
  * `me { memberships { tenant } }`) through `withPlatform` (BEGIN and the settings, the statement,
- * COMMIT: three round trips) against `readPlatform` (the settings and the statement as one message),
- * alternating rounds, on one pooled connection to the machine's PostgreSQL. CPU per read of this
+ * COMMIT: three round trips) against `readPlatform` (the settings and the statement as one message)
+ * and `PlatformRead` (the same, the statement built by drizzle once per connection: the repository's
+ * path), alternating rounds, on one pooled connection to the machine's PostgreSQL. CPU per read of this
  * process and of the PostgreSQL backend serving it (/proc), so the difference is not lost in the noise
  * of a whole platform. Its own database (dropped afterwards). Run: `npx tsx bench/platform-read.ts
  * [rounds=7] [reads per round=3000] [tenants=50]`.
@@ -11,10 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createPool, readPlatform, withPlatform, type Db, type PlatformScope } from '../lib/db.js';
-import { membershipsQuery, TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
+import { membershipsStatement, TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
 import { createTestEnv } from '../test/support/env.js';
 
-type Side = 'withPlatform' | 'readPlatform';
+type Side = 'withPlatform' | 'readPlatform' | 'PlatformRead';
 
 /** CPU time (µs) of a process so far, from /proc/<pid>/stat (utime + stime, in clock ticks). */
 function procCpuMicros(pid: number): number {
@@ -43,10 +44,12 @@ async function main(): Promise<void> {
       return r.rows[0]?.pid ?? 0;
     });
     // The repository's query, run through either helper.
-    const query = (db: Db, userId: string) => membershipsQuery(db, userId);
+    const query = (db: Db, userId: string) => membershipsStatement(db).execute({ userId });
     const run: Record<Side, (scope: PlatformScope, userId: string) => Promise<unknown[]>> = {
       withPlatform: (scope, userId) => withPlatform(pool, scope, (tx) => query(tx, userId)),
       readPlatform: (scope, userId) => readPlatform(pool, scope, (db) => query(db, userId)),
+      // The repository's own path: the statement built once per connection (lib/db PlatformRead).
+      PlatformRead: (_scope, userId) => repo.membershipsOf(userId),
     };
     const measure = async (side: Side, count: number): Promise<{ own: number; pg: number }> => {
       const own0 = process.cpuUsage();
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
       const own = process.cpuUsage(own0);
       return { own: (own.user + own.system) / count, pg: (procCpuMicros(backend) - pg0) / count };
     };
-    const sides: Side[] = ['withPlatform', 'readPlatform'];
+    const sides: Side[] = ['withPlatform', 'readPlatform', 'PlatformRead'];
     for (const side of sides) await measure(side, 500);
     const results = new Map<Side, { own: number; pg: number }[]>(sides.map((s) => [s, []]));
     for (let r = 0; r < rounds; r++) {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
 import { sql } from 'drizzle-orm';
-import { createPool, ident, inlineParameters, readPlatform, withPlatform } from './db.js';
+import { createPool, ident, inlineParameters, PlatformRead, readPlatform, withPlatform } from './db.js';
 
 const SYSTEM = { kind: 'system' } as const;
 /** Short, so the client-side timeout (statement timeout plus its margin) comes soon. */
@@ -281,21 +281,21 @@ describe('withPlatform', () => {
   });
 });
 
-describe('readPlatform', () => {
-  /** Counts the messages sent on the pool's next client. */
-  function countSent(pool: pg.Pool): string[] {
-    const sent: string[] = [];
-    pool.once('acquire', (client: pg.PoolClient) => {
-      const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const [first] = args;
-        sent.push(typeof first === 'string' ? first : String((first as { text?: string }).text));
-        return original(...args);
-      };
-    });
-    return sent;
-  }
+/** Counts the messages sent on the pool's next client. */
+function countSent(pool: pg.Pool): string[] {
+  const sent: string[] = [];
+  pool.once('acquire', (client: pg.PoolClient) => {
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const [first] = args;
+      sent.push(typeof first === 'string' ? first : String((first as { text?: string }).text));
+      return original(...args);
+    };
+  });
+  return sent;
+}
 
+describe('readPlatform', () => {
   it('reads with the scope settings in one message, parameters inlined exactly', async () => {
     const pool = poolOf(env.config.DATABASE_URL);
     const sent = countSent(pool);
@@ -349,5 +349,51 @@ describe('readPlatform', () => {
     expect(inlineParameters('t = $1', [new Date('2026-12-07T00:00:00Z')])).toBe(
       `t = '2026-12-07T00:00:00.000Z'`,
     );
+  });
+});
+
+describe('PlatformRead', () => {
+  it('builds its statement once per connection and reads each time in the caller scope', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    let built = 0;
+    const probe = new PlatformRead((db) => {
+      built++;
+      return db
+        .select({
+          u: sql<string>`current_setting('app.user_id')`,
+          s: sql<string>`current_setting('app.system')`,
+          v: sql<string>`${sql.placeholder('v')}::text`,
+        })
+        .from(sql`(VALUES (1)) AS probe (x)`)
+        .prepare('probe');
+    });
+    const sent = countSent(pool);
+    const first = await probe.run(pool, { kind: 'user', userId: 'u-1' }, { v: `a'b` });
+    const second = await probe.run(pool, SYSTEM, { v: 'c' });
+    const third = await probe.run(pool, SYSTEM, { v: 'd' });
+    expect([first, second, third]).toEqual([
+      [{ u: 'u-1', s: 'off', v: `a'b` }],
+      [{ u: '', s: 'on', v: 'c' }],
+      [{ u: '', s: 'on', v: 'd' }],
+    ]);
+    // One pooled connection (DB_POOL_MAX 1): built once, one message per read, no named statement.
+    expect(built).toBe(1);
+    expect(sent).toHaveLength(3);
+    const named = await readPlatform(pool, SYSTEM, (db) =>
+      db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_prepared_statements`),
+    );
+    expect(named.rows[0]?.n).toBe(0);
+  });
+
+  it('gives the connection back after a failed read', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    const failing = new PlatformRead((db) =>
+      db
+        .select({ x: sql<number>`1 / ${sql.placeholder('d')}::int` })
+        .from(sql`(VALUES (1)) AS probe (x)`)
+        .prepare('failing'),
+    );
+    await expect(failing.run(pool, SYSTEM, { d: 0 })).rejects.toThrow();
+    expect(await failing.run(pool, SYSTEM, { d: 1 })).toEqual([{ x: 1 }]);
   });
 });

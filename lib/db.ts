@@ -302,22 +302,8 @@ export async function readPlatform<T>(
   read: (db: Db) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
-  let sent = false;
-  // What drizzle calls: query(config, values), config a { text, rowMode, types } object.
-  const oneMessage = {
-    query: async (config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> => {
-      if (sent) throw new Error('readPlatform reads with one statement; use withPlatform for more');
-      sent = true;
-      const text = `${scopeSettings(scope)}; ${inlineParameters(config.text, values ?? config.values ?? [])}`;
-      const { rowMode, types } = config as pg.QueryArrayConfig;
-      const result = await client.query({
-        text,
-        ...(rowMode ? { rowMode } : {}),
-        ...(types ? { types } : {}),
-      });
-      return lastResult(result as pg.QueryResult | pg.QueryResult[]);
-    },
-  };
+  const oneMessage = new OneMessageClient(client);
+  oneMessage.begin(scope);
   let value: T;
   try {
     value = await read(createDb(oneMessage as unknown as pg.PoolClient));
@@ -327,6 +313,87 @@ export async function readPlatform<T>(
   }
   client.release();
   return value;
+}
+
+/**
+ * A {@link readPlatform} whose statement drizzle builds once per pooled connection instead of on
+ * every read: drizzle's query building (its entity checks above all) is a quarter of a small read's
+ * CPU in the client (BENCHMARKS.md). `prepare` makes the statement with `sql.placeholder`s for its
+ * values and drizzle's `.prepare(name)`; the name is not sent (the statement still travels as one
+ * simple-protocol message with the scope's settings, so PgBouncer's transaction pooling, which does
+ * not carry prepared statements before 1.21, is fine).
+ */
+export class PlatformRead<V extends Record<string, unknown>, R> {
+  private readonly prepared = new WeakMap<pg.PoolClient, { via: OneMessageClient; run: Prepared<V, R> }>();
+
+  constructor(private readonly prepare: (db: Db) => Prepared<V, R>) {}
+
+  /** Runs the statement with `values` in `scope`, in one round trip. */
+  async run(pool: pg.Pool, scope: PlatformScope, values: V): Promise<R> {
+    const client = await pool.connect();
+    let entry = this.prepared.get(client);
+    if (!entry) {
+      const via = new OneMessageClient(client);
+      entry = { via, run: this.prepare(createDb(via as unknown as pg.PoolClient)) };
+      this.prepared.set(client, entry);
+    }
+    // A pooled connection serves one caller at a time: its scope is this read's until it returns.
+    entry.via.begin(scope);
+    let value: R;
+    try {
+      value = await entry.run.execute(values);
+    } catch (err) {
+      entry.via.end();
+      await releaseAfterFailure(client, err);
+      throw err;
+    }
+    entry.via.end();
+    client.release();
+    return value;
+  }
+}
+
+/** What drizzle's `.prepare(name)` answers, as far as {@link PlatformRead} uses it. */
+export interface Prepared<V, R> {
+  execute(values: V): Promise<R>;
+}
+
+/**
+ * The client drizzle sees in {@link readPlatform} and {@link PlatformRead}: its one statement goes to
+ * the pooled connection with `scope`'s settings in front, as one simple-protocol message.
+ */
+class OneMessageClient {
+  private scope: PlatformScope | undefined;
+  private sent = false;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  /** The next statement is a read in `scope`. */
+  begin(scope: PlatformScope): void {
+    this.scope = scope;
+    this.sent = false;
+  }
+
+  /** The read is over: a statement now throws. */
+  end(): void {
+    this.scope = undefined;
+  }
+
+  /** What drizzle calls: `config` a `{ text, rowMode, types, name }` object, `values` its parameters. */
+  async query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
+    const scope = this.scope;
+    if (!scope) throw new Error('a platform read outside its scope');
+    if (this.sent) throw new Error('readPlatform reads with one statement; use withPlatform for more');
+    this.sent = true;
+    const text = `${scopeSettings(scope)}; ${inlineParameters(config.text, values ?? config.values ?? [])}`;
+    const { rowMode, types } = config as pg.QueryArrayConfig;
+    const result = await this.client.query({
+      text,
+      ...(rowMode ? { rowMode } : {}),
+      ...(types ? { types } : {}),
+    });
+    return lastResult(result as pg.QueryResult | pg.QueryResult[]);
+  }
 }
 
 /** `$1`, `$2`... of a statement replaced by its values as SQL literals (see {@link readPlatform}). */

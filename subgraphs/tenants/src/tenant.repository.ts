@@ -6,7 +6,7 @@
  */
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type pg from 'pg';
-import { readPlatform, withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
+import { PlatformRead, readPlatform, withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
 import { quotaExceeded } from '../../../lib/errors.js';
 import {
   backups,
@@ -50,18 +50,22 @@ export interface TenantRepositoryOptions {
   onOwnedCapReached?: () => void;
 }
 
-/** The statement of {@link TenantRepository.membershipsOf} (bench/platform-read.ts runs it both ways). */
-export function membershipsQuery(
-  db: Db,
-  userId: string,
-): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
+/**
+ * The statement of {@link TenantRepository.membershipsOf}, its user a placeholder (`userId`): a user's
+ * memberships with their tenants, most recently joined first. bench/platform-read.ts runs it through
+ * each platform helper.
+ */
+export function membershipsStatement(db: Db) {
   return db
     .select({ tenant: tenants, membership: memberships })
     .from(memberships)
     .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-    .where(eq(memberships.userId, userId))
+    .where(eq(memberships.userId, sql.placeholder('userId')))
     .orderBy(desc(memberships.createdAt), asc(tenants.id));
 }
+
+/** {@link membershipsStatement}, built once per pooled connection (the hottest read here). */
+const MEMBERSHIPS_OF = new PlatformRead((db) => membershipsStatement(db).prepare('tenancy_memberships_of'));
 
 export class TenantRepository {
   constructor(
@@ -123,7 +127,7 @@ export class TenantRepository {
 
   /** A user's memberships with their tenants, most recently joined first. */
   membershipsOf(userId: string): Promise<{ tenant: TenantRow; membership: MembershipRow }[]> {
-    return this.read(userScope(userId), (db) => membershipsQuery(db, userId));
+    return MEMBERSHIPS_OF.run(this.pool, userScope(userId), { userId });
   }
 
   /**
