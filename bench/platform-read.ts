@@ -6,16 +6,23 @@
  * and `PlatformRead` (the same, the statement built by drizzle once per connection: the repository's
  * path), alternating rounds, on one pooled connection to the machine's PostgreSQL. CPU per read of this
  * process and of the PostgreSQL backend serving it (/proc), so the difference is not lost in the noise
- * of a whole platform. Its own database (dropped afterwards). Run: `npx tsx bench/platform-read.ts
+ * of a whole platform. Then auth's user by id (what every `me` reads, no row-level security): drizzle
+ * building the statement on each call against the repository's `BuiltStatement`. Its own database
+ * (dropped afterwards). Run: `npx tsx bench/platform-read.ts
  * [rounds=7] [reads per round=3000] [tenants=50]`.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { createPool, readPlatform, withPlatform, type Db, type PlatformScope } from '../lib/db.js';
+import { eq } from 'drizzle-orm';
+import { createDb, createPool, readPlatform, withPlatform, type Db, type PlatformScope } from '../lib/db.js';
+import { users as usersTable } from '../subgraphs/auth/src/db/schema.js';
+import { UserRepository } from '../subgraphs/auth/src/user.repository.js';
 import { membershipsStatement, TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
 import { createTestEnv } from '../test/support/env.js';
 
 type Side = 'withPlatform' | 'readPlatform' | 'PlatformRead';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** CPU time (µs) of a process so far, from /proc/<pid>/stat (utime + stime, in clock ticks). */
 function procCpuMicros(pid: number): number {
@@ -73,9 +80,47 @@ async function main(): Promise<void> {
     console.log(`membershipsOf, ${tenantCount} users with one membership each, ${rounds} rounds of ${n}`);
     for (const side of sides) {
       const v = results.get(side) ?? [];
-      const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
       console.log(
         `  ${side.padEnd(13)} client ${median(v.map((x) => x.own)).toFixed(0)} µs/read, ` +
+          `PostgreSQL backend ${median(v.map((x) => x.pg)).toFixed(0)} µs/read (medians)`,
+      );
+    }
+
+    // Auth's user by id: built on every call (as before) or once (UserRepository.findById).
+    const db = createDb(pool);
+    const userRepo = new UserRepository(db);
+    const ids: string[] = [];
+    for (let i = 0; i < tenantCount; i++) {
+      ids.push((await userRepo.insert({ email: `bench-${i}@example.com`, passwordHash: null })).id);
+    }
+    type UserSide = 'built per call' | 'BuiltStatement';
+    const byId: Record<UserSide, (id: string) => Promise<unknown>> = {
+      'built per call': async (id) =>
+        (await db.select().from(usersTable).where(eq(usersTable.id, id)).limit(1))[0],
+      BuiltStatement: (id) => userRepo.findById(id),
+    };
+    const measureUser = async (side: UserSide, count: number): Promise<{ own: number; pg: number }> => {
+      const own0 = process.cpuUsage();
+      const pg0 = procCpuMicros(backend);
+      for (let i = 0; i < count; i++) {
+        if (!(await byId[side](ids[i % ids.length] ?? ''))) throw new Error('user not found');
+      }
+      const own = process.cpuUsage(own0);
+      return { own: (own.user + own.system) / count, pg: (procCpuMicros(backend) - pg0) / count };
+    };
+    const userSides: UserSide[] = ['built per call', 'BuiltStatement'];
+    for (const side of userSides) await measureUser(side, 500);
+    const userResults = new Map<UserSide, { own: number; pg: number }[]>(userSides.map((x) => [x, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const side of r % 2 === 0 ? userSides : [...userSides].reverse()) {
+        userResults.get(side)?.push(await measureUser(side, n));
+      }
+    }
+    console.log(`auth's user by id, ${rounds} rounds of ${n}`);
+    for (const side of userSides) {
+      const v = userResults.get(side) ?? [];
+      console.log(
+        `  ${side.padEnd(15)} client ${median(v.map((x) => x.own)).toFixed(0)} µs/read, ` +
           `PostgreSQL backend ${median(v.map((x) => x.pg)).toFixed(0)} µs/read (medians)`,
       );
     }

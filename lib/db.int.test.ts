@@ -10,7 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
 import { sql } from 'drizzle-orm';
-import { createPool, ident, inlineParameters, PlatformRead, readPlatform, withPlatform } from './db.js';
+import {
+  BuiltStatement,
+  createDb,
+  createPool,
+  ident,
+  inlineParameters,
+  PlatformRead,
+  readPlatform,
+  withPlatform,
+} from './db.js';
 
 const SYSTEM = { kind: 'system' } as const;
 /** Short, so the client-side timeout (statement timeout plus its margin) comes soon. */
@@ -395,5 +404,28 @@ describe('PlatformRead', () => {
     );
     await expect(failing.run(pool, SYSTEM, { d: 0 })).rejects.toThrow();
     expect(await failing.run(pool, SYSTEM, { d: 1 })).toEqual([{ x: 1 }]);
+  });
+});
+
+describe('BuiltStatement', () => {
+  it('is built once per pool, runs unnamed with its values, and answers each call', async () => {
+    const pool = poolOf(env.config.DATABASE_URL);
+    let built = 0;
+    const echo = new BuiltStatement((db) => {
+      built++;
+      return db
+        .select({
+          v: sql<string>`${sql.placeholder('v')}::text`,
+          n: sql<number>`${sql.placeholder('n')}::int`,
+        })
+        .from(sql`(VALUES (1)) AS probe (x)`)
+        .prepare('echo');
+    });
+    const db = createDb(pool);
+    expect(await echo.run(db, { v: `a'b`, n: 1 })).toEqual([{ v: `a'b`, n: 1 }]);
+    expect(await echo.run(db, { v: 'c', n: 2 })).toEqual([{ v: 'c', n: 2 }]);
+    expect(built).toBe(1);
+    const named = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements');
+    expect(named.rows[0]?.n).toBe(0);
   });
 });

@@ -353,6 +353,41 @@ export class PlatformRead<V extends Record<string, unknown>, R> {
   }
 }
 
+/**
+ * A statement drizzle builds once per pool (or client) instead of on every call: its query building
+ * is most of a small query's CPU in the client (BENCHMARKS.md, "Platform reads in one round trip").
+ * `prepare` makes it with `sql.placeholder`s and drizzle's `.prepare(name)`; the name is not sent, so
+ * it runs as an unnamed statement like any other query (no server-side prepared statement, which
+ * PgBouncer's transaction pooling would not carry before 1.21). For tables without row-level
+ * security; a scoped read is a {@link PlatformRead}.
+ */
+export class BuiltStatement<V extends Record<string, unknown>, R> {
+  private readonly built = new WeakMap<object, Prepared<V, R>>();
+
+  constructor(private readonly prepare: (db: Db) => Prepared<V, R>) {}
+
+  /** Runs the statement with `values` on `db`'s pool or client. */
+  run(db: Db, values: V): Promise<R> {
+    const client = (db as unknown as { $client: pg.Pool | pg.PoolClient }).$client;
+    let statement = this.built.get(client);
+    if (!statement) {
+      statement = this.prepare(createDb(new UnnamedClient(client) as unknown as pg.PoolClient));
+      this.built.set(client, statement);
+    }
+    return statement.execute(values);
+  }
+}
+
+/** Passes drizzle's queries on without their statement name (see {@link BuiltStatement}). */
+class UnnamedClient {
+  constructor(private readonly client: pg.Pool | pg.PoolClient) {}
+
+  query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
+    const { name: _name, ...unnamed } = config;
+    return this.client.query({ ...unnamed, values: values ?? config.values ?? [] });
+  }
+}
+
 /** What drizzle's `.prepare(name)` answers, as far as {@link PlatformRead} uses it. */
 export interface Prepared<V, R> {
   execute(values: V): Promise<R>;

@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../../lib/db.js';
+import { BuiltStatement, type Db } from '../../../lib/db.js';
 import { identities, users, type UserRow } from './db/schema.js';
 
 /** Thrown by {@link UserRepository.insert} when the email is taken (unique violation). */
@@ -18,12 +18,22 @@ function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
+/** A user by id: every `me` reads it, so drizzle builds it once (lib/db BuiltStatement). */
+const BY_ID = new BuiltStatement((db) =>
+  db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .limit(1)
+    .prepare('auth_user_by_id'),
+);
+
 /** SQL for users and their external identities (schema `auth`). */
 export class UserRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<UserRow | null> {
-    const rows = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    const rows = await BY_ID.run(this.db, { id });
     return rows[0] ?? null;
   }
 
