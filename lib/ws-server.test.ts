@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { AuthClaims } from './auth.js';
 import { unauthenticated, unavailable } from './errors.js';
+import { countWrites } from '../test/support/socket-writes.js';
 import { createLogger } from './logger.js';
 import { attachGraphqlWs, TRY_AGAIN_LATER, type GraphqlWsServer } from './ws-server.js';
 
@@ -93,18 +94,10 @@ describe('frames of one run of callbacks', () => {
       expiresAt: Math.floor(Date.now() / 1000) + 600,
     };
     const own = http.createServer();
-    // Counts the system-call-level writes of the server's side of each connection (net.Socket's
-    // `_write` for one chunk, `_writev` for what piled up while corked).
-    let writes = 0;
+    // The system-call-level writes of the server's side of the (one) connection.
+    let writes = (): number => 0;
     own.on('connection', (tcp: Socket) => {
-      const internals = tcp as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-      for (const name of ['_write', '_writev'] as const) {
-        const original = internals[name].bind(tcp);
-        internals[name] = (...args: unknown[]): void => {
-          writes++;
-          original(...args);
-        };
-      }
+      writes = countWrites(tcp);
     });
     const wsServer = attachGraphqlWs({
       server: own,
@@ -131,10 +124,10 @@ describe('frames of one run of callbacks', () => {
     // Let the subscriptions reach their first `next()` before the event.
     await new Promise((resolve) => setImmediate(resolve));
 
-    const before = writes;
+    const before = writes();
     for (const push of queues) push('AAPL 1.00');
     await vi.waitFor(() => expect(frames.filter((f) => f.type === 'next')).toHaveLength(ids.length));
-    expect(writes - before).toBe(1);
+    expect(writes() - before).toBe(1);
     expect(frames.filter((f) => f.type === 'next').map((f) => f.id)).toEqual(ids);
     expect(frames.find((f) => f.type === 'next')?.payload).toEqual({ data: { ticked: 'AAPL 1.00' } });
 

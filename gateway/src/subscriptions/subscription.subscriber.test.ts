@@ -4,6 +4,7 @@ import { createSubscriptionMetrics, type SubscriptionMetrics } from './subscript
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WriteBatch } from '../../../lib/write-batch.js';
+import { countWrites } from '../../../test/support/socket-writes.js';
 import { SocketSubscriber, type FrameSocket } from './subscription.subscriber.js';
 
 /** A socket whose buffered amount the test sets; it records the frames written. */
@@ -171,20 +172,11 @@ describe('WriteBatch', () => {
     client.on('message', (m: Buffer) => received.push(m.toString()));
     await new Promise((r) => client.once('open', r));
     const [server, tcp] = await accepted;
-    // net.Socket's stream methods: `_write` for one chunk, `_writev` for what piled up while corked.
-    let writes = 0;
-    const internals = tcp as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
-    for (const name of ['_write', '_writev'] as const) {
-      const original = internals[name].bind(tcp);
-      internals[name] = (...args: unknown[]): void => {
-        writes++;
-        original(...args);
-      };
-    }
+    const writes = countWrites(tcp);
     return {
       server,
       tcp,
-      writes: () => writes,
+      writes,
       received,
       close: async () => {
         client.close();
