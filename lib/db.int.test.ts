@@ -9,11 +9,12 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrlOf, createTestEnv, createTestPool, type TestEnv } from '../test/support/env.js';
 import { eventually } from '../test/support/wait.js';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import {
   BuiltStatement,
   createDb,
   createPool,
+  type Db,
   ident,
   inlineParameters,
   PlatformRead,
@@ -361,32 +362,44 @@ describe('readPlatform', () => {
   });
 });
 
+/** A statement selecting `fields` from one row of nothing, and how often it was built. */
+function probe<F extends Record<string, SQL>>(fields: F, name: string) {
+  let built = 0;
+  return {
+    built: (): number => built,
+    prepare: (db: Db) => {
+      built++;
+      return db
+        .select(fields)
+        .from(sql`(VALUES (1)) AS probe (x)`)
+        .prepare(name);
+    },
+  };
+}
+
 describe('PlatformRead', () => {
   it('builds its statement once per connection and reads each time in the caller scope', async () => {
     const pool = poolOf(env.config.DATABASE_URL);
-    let built = 0;
-    const probe = new PlatformRead((db) => {
-      built++;
-      return db
-        .select({
-          u: sql<string>`current_setting('app.user_id')`,
-          s: sql<string>`current_setting('app.system')`,
-          v: sql<string>`${sql.placeholder('v')}::text`,
-        })
-        .from(sql`(VALUES (1)) AS probe (x)`)
-        .prepare('probe');
-    });
+    const settings = probe(
+      {
+        u: sql<string>`current_setting('app.user_id')`,
+        s: sql<string>`current_setting('app.system')`,
+        v: sql<string>`${sql.placeholder('v')}::text`,
+      },
+      'probe',
+    );
+    const read = new PlatformRead(settings.prepare);
     const sent = countSent(pool);
-    const first = await probe.run(pool, { kind: 'user', userId: 'u-1' }, { v: `a'b` });
-    const second = await probe.run(pool, SYSTEM, { v: 'c' });
-    const third = await probe.run(pool, SYSTEM, { v: 'd' });
+    const first = await read.run(pool, { kind: 'user', userId: 'u-1' }, { v: `a'b` });
+    const second = await read.run(pool, SYSTEM, { v: 'c' });
+    const third = await read.run(pool, SYSTEM, { v: 'd' });
     expect([first, second, third]).toEqual([
       [{ u: 'u-1', s: 'off', v: `a'b` }],
       [{ u: '', s: 'on', v: 'c' }],
       [{ u: '', s: 'on', v: 'd' }],
     ]);
     // One pooled connection (DB_POOL_MAX 1): built once, one message per read, no named statement.
-    expect(built).toBe(1);
+    expect(settings.built()).toBe(1);
     expect(sent).toHaveLength(3);
     const named = await readPlatform(pool, SYSTEM, (db) =>
       db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_prepared_statements`),
@@ -396,11 +409,8 @@ describe('PlatformRead', () => {
 
   it('gives the connection back after a failed read', async () => {
     const pool = poolOf(env.config.DATABASE_URL);
-    const failing = new PlatformRead((db) =>
-      db
-        .select({ x: sql<number>`1 / ${sql.placeholder('d')}::int` })
-        .from(sql`(VALUES (1)) AS probe (x)`)
-        .prepare('failing'),
+    const failing = new PlatformRead(
+      probe({ x: sql<number>`1 / ${sql.placeholder('d')}::int` }, 'failing').prepare,
     );
     await expect(failing.run(pool, SYSTEM, { d: 0 })).rejects.toThrow();
     expect(await failing.run(pool, SYSTEM, { d: 1 })).toEqual([{ x: 1 }]);
@@ -410,21 +420,15 @@ describe('PlatformRead', () => {
 describe('BuiltStatement', () => {
   it('is built once per pool, runs unnamed with its values, and answers each call', async () => {
     const pool = poolOf(env.config.DATABASE_URL);
-    let built = 0;
-    const echo = new BuiltStatement((db) => {
-      built++;
-      return db
-        .select({
-          v: sql<string>`${sql.placeholder('v')}::text`,
-          n: sql<number>`${sql.placeholder('n')}::int`,
-        })
-        .from(sql`(VALUES (1)) AS probe (x)`)
-        .prepare('echo');
-    });
+    const values = probe(
+      { v: sql<string>`${sql.placeholder('v')}::text`, n: sql<number>`${sql.placeholder('n')}::int` },
+      'echo',
+    );
+    const echo = new BuiltStatement(values.prepare);
     const db = createDb(pool);
     expect(await echo.run(db, { v: `a'b`, n: 1 })).toEqual([{ v: `a'b`, n: 1 }]);
     expect(await echo.run(db, { v: 'c', n: 2 })).toEqual([{ v: 'c', n: 2 }]);
-    expect(built).toBe(1);
+    expect(values.built()).toBe(1);
     const named = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements');
     expect(named.rows[0]?.n).toBe(0);
   });

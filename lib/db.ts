@@ -302,17 +302,8 @@ export async function readPlatform<T>(
   read: (db: Db) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
-  const oneMessage = new OneMessageClient(client);
-  oneMessage.begin(scope);
-  let value: T;
-  try {
-    value = await read(createDb(oneMessage as unknown as pg.PoolClient));
-  } catch (err) {
-    await releaseAfterFailure(client, err);
-    throw err;
-  }
-  client.release();
-  return value;
+  const via = new OneMessageClient(client);
+  return readInScope(client, via, scope, () => read(createDb(via as unknown as pg.PoolClient)));
 }
 
 /**
@@ -324,7 +315,7 @@ export async function readPlatform<T>(
  * not carry prepared statements before 1.21, is fine).
  */
 export class PlatformRead<V extends Record<string, unknown>, R> {
-  private readonly prepared = new WeakMap<pg.PoolClient, { via: OneMessageClient; run: Prepared<V, R> }>();
+  private readonly prepared = new WeakMap<pg.PoolClient, { via: OneMessageClient; run?: Prepared<V, R> }>();
 
   constructor(private readonly prepare: (db: Db) => Prepared<V, R>) {}
 
@@ -333,24 +324,38 @@ export class PlatformRead<V extends Record<string, unknown>, R> {
     const client = await pool.connect();
     let entry = this.prepared.get(client);
     if (!entry) {
-      const via = new OneMessageClient(client);
-      entry = { via, run: this.prepare(createDb(via as unknown as pg.PoolClient)) };
+      entry = { via: new OneMessageClient(client) };
       this.prepared.set(client, entry);
     }
-    // A pooled connection serves one caller at a time: its scope is this read's until it returns.
-    entry.via.begin(scope);
-    let value: R;
-    try {
-      value = await entry.run.execute(values);
-    } catch (err) {
-      entry.via.end();
-      await releaseAfterFailure(client, err);
-      throw err;
-    }
-    entry.via.end();
-    client.release();
-    return value;
+    const { via } = entry;
+    return readInScope(client, via, scope, () =>
+      (entry.run ??= this.prepare(createDb(via as unknown as pg.PoolClient))).execute(values),
+    );
   }
+}
+
+/**
+ * Runs `read` on the checked-out `client` with `via` in `scope` (a pooled connection serves one
+ * caller at a time, so the scope is this read's until it returns), then gives the connection back.
+ */
+async function readInScope<T>(
+  client: pg.PoolClient,
+  via: OneMessageClient,
+  scope: PlatformScope,
+  read: () => Promise<T>,
+): Promise<T> {
+  via.begin(scope);
+  let value: T;
+  try {
+    value = await read();
+  } catch (err) {
+    via.end();
+    await releaseAfterFailure(client, err);
+    throw err;
+  }
+  via.end();
+  client.release();
+  return value;
 }
 
 /**
@@ -388,7 +393,7 @@ class UnnamedClient {
   }
 }
 
-/** What drizzle's `.prepare(name)` answers, as far as {@link PlatformRead} uses it. */
+/** What drizzle's `.prepare(name)` answers, as far as {@link PlatformRead} and {@link BuiltStatement} use it. */
 export interface Prepared<V, R> {
   execute(values: V): Promise<R>;
 }
