@@ -1,10 +1,11 @@
 /**
- * A read of platform tables under row-level security (issue 15): the tenants repository's
- * `membershipsOf` (a user's memberships joined with their tenants, the query behind
- * `me { memberships { tenant } }`) through `withPlatform` (BEGIN and the settings, the statement,
- * COMMIT: three round trips) against `readPlatform` (the settings and the statement as one message)
- * and `PlatformRead` (the same, the statement built by drizzle once per connection: the repository's
- * path), alternating rounds, on one pooled connection to the machine's PostgreSQL. CPU per read of this
+ * A read of platform tables under row-level security (issue 15): a user's memberships joined with
+ * their tenants (the query behind `me { memberships { tenant } }`) as one SELECT, through
+ * `withPlatform` (BEGIN and the settings, the statement, COMMIT: three round trips), `readPlatform`
+ * (the settings and the statement as one message) and `PlatformRead` (the same, the statement built by
+ * drizzle once per connection), against the repository's `membershipsOf` (`PlatformRead` calling the
+ * PL/pgSQL function `tenancy.memberships_of`, whose plan each connection keeps), alternating rounds,
+ * on one pooled connection to the machine's PostgreSQL. CPU per read of this
  * process and of the PostgreSQL backend serving it (/proc), so the difference is not lost in the noise
  * of a whole platform. Then auth's user by id (what every `me` reads, no row-level security): drizzle
  * building the statement on each call against the repository's `BuiltStatement`. Its own database
@@ -13,14 +14,36 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
-import { createDb, createPool, readPlatform, withPlatform, type Db, type PlatformScope } from '../lib/db.js';
+import { asc, desc, eq, sql } from 'drizzle-orm';
+import {
+  createDb,
+  createPool,
+  PlatformRead,
+  readPlatform,
+  withPlatform,
+  type Db,
+  type PlatformScope,
+} from '../lib/db.js';
 import { users as usersTable } from '../subgraphs/auth/src/db/schema.js';
 import { UserRepository } from '../subgraphs/auth/src/user.repository.js';
-import { membershipsStatement, TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
+import { memberships, tenants } from '../subgraphs/tenants/src/db/schema.js';
+import { TenantRepository } from '../subgraphs/tenants/src/tenant.repository.js';
 import { createTestEnv } from '../test/support/env.js';
 
-type Side = 'withPlatform' | 'readPlatform' | 'PlatformRead';
+type Side = 'withPlatform' | 'readPlatform' | 'PlatformRead' | 'memberships_of';
+
+/**
+ * The read as one SELECT joining the two tables: the repository's statement before the PL/pgSQL
+ * function `tenancy.memberships_of` (migration 0005), which PostgreSQL planned on every read.
+ */
+const joinStatement = (db: Db) =>
+  db
+    .select({ tenant: tenants, membership: memberships })
+    .from(memberships)
+    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .where(eq(memberships.userId, sql.placeholder('userId')))
+    .orderBy(desc(memberships.createdAt), asc(tenants.id));
+const JOIN_READ = new PlatformRead((db) => joinStatement(db).prepare('bench_join'));
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
@@ -50,13 +73,14 @@ async function main(): Promise<void> {
       const r = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       return r.rows[0]?.pid ?? 0;
     });
-    // The repository's query, run through either helper.
-    const query = (db: Db, userId: string) => membershipsStatement(db).execute({ userId });
+    // The join, run through each helper; then the repository's own path (the function, through
+    // PlatformRead).
+    const query = (db: Db, userId: string) => joinStatement(db).execute({ userId });
     const run: Record<Side, (scope: PlatformScope, userId: string) => Promise<unknown[]>> = {
       withPlatform: (scope, userId) => withPlatform(pool, scope, (tx) => query(tx, userId)),
       readPlatform: (scope, userId) => readPlatform(pool, scope, (db) => query(db, userId)),
-      // The repository's own path: the statement built once per connection (lib/db PlatformRead).
-      PlatformRead: (_scope, userId) => repo.membershipsOf(userId),
+      PlatformRead: (scope, userId) => JOIN_READ.run(pool, scope, { userId }),
+      memberships_of: (_scope, userId) => repo.membershipsOf(userId),
     };
     const measure = async (side: Side, count: number): Promise<{ own: number; pg: number }> => {
       const own0 = process.cpuUsage();
@@ -69,7 +93,7 @@ async function main(): Promise<void> {
       const own = process.cpuUsage(own0);
       return { own: (own.user + own.system) / count, pg: (procCpuMicros(backend) - pg0) / count };
     };
-    const sides: Side[] = ['withPlatform', 'readPlatform', 'PlatformRead'];
+    const sides: Side[] = ['withPlatform', 'readPlatform', 'PlatformRead', 'memberships_of'];
     for (const side of sides) await measure(side, 500);
     const results = new Map<Side, { own: number; pg: number }[]>(sides.map((s) => [s, []]));
     for (let r = 0; r < rounds; r++) {
@@ -81,7 +105,7 @@ async function main(): Promise<void> {
     for (const side of sides) {
       const v = results.get(side) ?? [];
       console.log(
-        `  ${side.padEnd(13)} client ${median(v.map((x) => x.own)).toFixed(0)} µs/read, ` +
+        `  ${side.padEnd(14)} client ${median(v.map((x) => x.own)).toFixed(0)} µs/read, ` +
           `PostgreSQL backend ${median(v.map((x) => x.pg)).toFixed(0)} µs/read (medians)`,
       );
     }

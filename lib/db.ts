@@ -1,3 +1,4 @@
+import { getTableColumns, sql, type SQL, type Table } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
@@ -434,6 +435,25 @@ class OneMessageClient {
     });
     return lastResult(result as pg.QueryResult | pg.QueryResult[]);
   }
+}
+
+/** The fields of {@link wholeRowFields}: one per column of the table, typed as drizzle reads it. */
+export type WholeRowFields<T extends Table> = { [K in keyof T['$inferSelect']]: SQL<T['$inferSelect'][K]> };
+
+/**
+ * Drizzle select fields reading a whole-row column of `table`'s row type (a function's
+ * `RETURNS TABLE (x some_table)`, say): `(column).field` for every column of the table, decoded as
+ * the table's own column would be. So `db.select({ tenant: wholeRowFields(tenants, 'tenant') })`
+ * answers `TenantRow`s from such a function, and follows the table when a column is added.
+ */
+export function wholeRowFields<T extends Table>(table: T, column: string): WholeRowFields<T> {
+  const row = sql.identifier(column);
+  return Object.fromEntries(
+    Object.entries(getTableColumns(table)).map(([key, col]) => [
+      key,
+      sql`(${row}).${sql.identifier(col.name)}`.mapWith(col),
+    ]),
+  ) as WholeRowFields<T>;
 }
 
 /** `$1`, `$2`... of a statement replaced by its values as SQL literals (see {@link readPlatform}). */

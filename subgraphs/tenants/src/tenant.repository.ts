@@ -6,7 +6,14 @@
  */
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type pg from 'pg';
-import { PlatformRead, readPlatform, withPlatform, type Db, type PlatformScope } from '../../../lib/db.js';
+import {
+  PlatformRead,
+  readPlatform,
+  wholeRowFields,
+  withPlatform,
+  type Db,
+  type PlatformScope,
+} from '../../../lib/db.js';
 import { quotaExceeded } from '../../../lib/errors.js';
 import {
   backups,
@@ -50,18 +57,24 @@ export interface TenantRepositoryOptions {
   onOwnedCapReached?: () => void;
 }
 
+/** The whole-row columns of `tenancy.memberships_of` (migration 0005), as drizzle reads them. */
+const MEMBERSHIPS_OF_FIELDS = {
+  tenant: wholeRowFields(tenants, 'tenant'),
+  membership: wholeRowFields(memberships, 'membership'),
+};
+
 /**
  * The statement of {@link TenantRepository.membershipsOf}, its user a placeholder (`userId`): a user's
- * memberships with their tenants, most recently joined first. bench/platform-read.ts runs it through
- * each platform helper.
+ * memberships with their tenants, most recently joined first. It calls the PL/pgSQL function
+ * `tenancy.memberships_of` (migration 0005), whose query each database connection plans once, under
+ * the caller's row-level-security policies, and returns whole rows. bench/platform-read.ts runs it
+ * through each platform helper.
  */
 export function membershipsStatement(db: Db) {
   return db
-    .select({ tenant: tenants, membership: memberships })
-    .from(memberships)
-    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-    .where(eq(memberships.userId, sql.placeholder('userId')))
-    .orderBy(desc(memberships.createdAt), asc(tenants.id));
+    .select(MEMBERSHIPS_OF_FIELDS)
+    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')})`)
+    .orderBy(sql`("membership")."created_at" DESC, ("tenant")."id" ASC`);
 }
 
 /** {@link membershipsStatement}, built once per pooled connection (the hottest read here). */

@@ -3,6 +3,7 @@
  * every tenancy row from a connection without a scope, and each scope sees exactly its rows.
  */
 import { randomUUID } from 'node:crypto';
+import { asc, desc, eq } from 'drizzle-orm';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,8 @@ import {
   withTenant,
   withTenantRoundTrips,
 } from '../../../lib/db.js';
+import { memberships, tenants } from '../src/db/schema.js';
+import { TenantRepository } from '../src/tenant.repository.js';
 import { provisionActive, startHarness, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -238,5 +241,57 @@ describe('row-level security on tenancy tables', () => {
       [h.config.DATABASE_APP_ROLE],
     );
     expect(owned.rows[0].n).toBe(0);
+  });
+});
+
+describe('the membership read (tenancy.memberships_of, planned once per connection)', () => {
+  const rowsOf = async (scope: Parameters<typeof withPlatform>[1], userId: string): Promise<unknown[]> =>
+    withPlatform(
+      h.app,
+      scope,
+      async (_tx, c) => (await c.query<object>('SELECT * FROM tenancy.memberships_of($1)', [userId])).rows,
+    );
+
+  it('answers what the join it replaces answers, column for column, decoded the same way', async () => {
+    const carol = randomUUID();
+    await h.admin.query(
+      `INSERT INTO tenancy.memberships (tenant_id, user_id, role, created_at)
+       VALUES ($1, $3, 'VIEWER', now() - interval '1 day'), ($2, $3, 'TRADER', now())`,
+      [tenantA, tenantB, carol],
+    );
+    const joined = await withPlatform(h.app, { kind: 'user', userId: carol }, (tx) =>
+      tx
+        .select({ tenant: tenants, membership: memberships })
+        .from(memberships)
+        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+        .where(eq(memberships.userId, carol))
+        .orderBy(desc(memberships.createdAt), asc(tenants.id)),
+    );
+    expect(joined.map((r) => r.tenant.id)).toEqual([tenantB, tenantA]);
+    const read = await new TenantRepository(h.app).membershipsOf(carol);
+    expect(read).toEqual(joined);
+    expect(read[0]?.tenant.createdAt).toBeInstanceOf(Date);
+  });
+
+  it("runs under the caller's policies: another user's id answers nothing, the system scope everything", async () => {
+    expect(await rowsOf({ kind: 'user', userId: alice }, bob)).toEqual([]);
+    expect(await rowsOf({ kind: 'tenant', tenantId: tenantA }, bob)).toEqual([]);
+    const unscoped = await h.app.query('SELECT * FROM tenancy.memberships_of($1)', [alice]);
+    expect(unscoped.rows).toEqual([]);
+    expect(await rowsOf({ kind: 'system' }, bob)).toHaveLength(1);
+    expect(await rowsOf({ kind: 'user', userId: alice }, alice)).toHaveLength(1);
+  });
+
+  it('is SECURITY INVOKER and executable by the app role only', async () => {
+    const fn = await h.admin.query<{ definer: boolean; app: boolean; owner: boolean; public: boolean }>(
+      `SELECT p.prosecdef AS definer,
+              has_function_privilege($1, p.oid, 'EXECUTE') AS app,
+              has_function_privilege(p.proowner, p.oid, 'EXECUTE') AS owner,
+              coalesce(aclcontains(p.proacl, makeaclitem(0, p.proowner, 'EXECUTE', false)), true) AS public
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'tenancy' AND p.proname = 'memberships_of'`,
+      [h.config.DATABASE_APP_ROLE],
+    );
+    expect(fn.rows).toEqual([{ definer: false, app: true, owner: true, public: false }]);
   });
 });

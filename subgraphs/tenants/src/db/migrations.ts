@@ -5,4 +5,5 @@ export const tenantsPlatformMigrations: PlatformMigration = {
   owner: 'tenants',
   schema: 'tenancy',
   folder: platformMigrationsFolder('tenants'),
+  grantExecute: true,
 };
