@@ -4,7 +4,7 @@
  * backup requests, registrations). B's p50/p99 are measured quiet and then noisy in the same run;
  * A's answers are counted by code; afterwards every order B got acknowledged must exist exactly once
  * and be filled. Target: B's noisy p99 within 1.5x of its quiet p99.
- * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...]
+ * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...|none]
  * [--limits=everyone]`; A's load generator runs at the lowest CPU priority (a client on another
  * machine). B's tenant gets request limits of its own from a platform admin (`setTenantLimits`) and A
  * has the defaults; `--limits=everyone` gives every user and tenant B's limits instead (the setting
@@ -653,10 +653,13 @@ async function main(): Promise<void> {
   const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const seconds = Number(positional[0] ?? 20);
   const rate = Number(positional[1] ?? 100);
+  // `--abuse=none`: A stays idle, so the "noisy" phase is a second quiet one (with `--trace`, the
+  // span trees of B's slowest orders on a quiet platform: what its quiet tail is made of).
   const kinds = (process.argv
     .find((a) => a.startsWith('--abuse='))
     ?.slice(8)
-    .split(',') ?? [...DEFAULT_KINDS]) as AbuseKind[];
+    .split(',')
+    .filter((k) => k !== 'none') ?? [...DEFAULT_KINDS]) as AbuseKind[];
   const unknown = kinds.filter((k) => !(ABUSE_KINDS as readonly string[]).includes(k));
   if (unknown.length > 0)
     throw new Error(`unknown abuse kinds ${unknown.join(', ')}; known: ${ABUSE_KINDS.join(', ')}`);
