@@ -80,6 +80,24 @@ export function membershipsStatement(db: Db) {
 /** {@link membershipsStatement}, built once per pooled connection (the hottest read here). */
 const MEMBERSHIPS_OF = new PlatformRead((db) => membershipsStatement(db).prepare('tenancy_memberships_of'));
 
+/** The tenants a user belongs to, oldest first: `tenancy.memberships_of`'s tenants. */
+const TENANTS_OF = new PlatformRead((db) =>
+  db
+    .select({ tenant: MEMBERSHIPS_OF_FIELDS.tenant })
+    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')})`)
+    .orderBy(sql`("tenant")."created_at" ASC, ("tenant")."id" ASC`)
+    .prepare('tenancy_tenants_of'),
+);
+
+/** A user's membership in one tenant, with the tenant: `tenancy.memberships_of` for that tenant. */
+const MEMBERSHIP_IN = new PlatformRead((db) =>
+  db
+    .select(MEMBERSHIPS_OF_FIELDS)
+    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')}, ${sql.placeholder('tenantId')})`)
+    .limit(1)
+    .prepare('tenancy_membership_in'),
+);
+
 export class TenantRepository {
   constructor(
     private readonly pool: pg.Pool,
@@ -111,31 +129,18 @@ export class TenantRepository {
   }
 
   /** The tenants `userId` is a member of, oldest first. */
-  listForUser(userId: string): Promise<TenantRow[]> {
-    return this.read(userScope(userId), async (tx) => {
-      const rows = await tx
-        .select({ tenant: tenants })
-        .from(tenants)
-        .innerJoin(memberships, and(eq(memberships.tenantId, tenants.id), eq(memberships.userId, userId)))
-        .orderBy(asc(tenants.createdAt), asc(tenants.id));
-      return rows.map((r) => r.tenant);
-    });
+  async listForUser(userId: string): Promise<TenantRow[]> {
+    const rows = await TENANTS_OF.run(this.pool, userScope(userId), { userId });
+    return rows.map((r) => r.tenant);
   }
 
   /** The tenant when `userId` is a member of it, with the member's role. */
-  findForMember(
+  async findForMember(
     userId: string,
     tenantId: string,
   ): Promise<{ tenant: TenantRow; membership: MembershipRow } | undefined> {
-    return this.read(userScope(userId), async (tx) => {
-      const rows = await tx
-        .select({ tenant: tenants, membership: memberships })
-        .from(tenants)
-        .innerJoin(memberships, and(eq(memberships.tenantId, tenants.id), eq(memberships.userId, userId)))
-        .where(eq(tenants.id, tenantId))
-        .limit(1);
-      return rows[0];
-    });
+    const rows = await MEMBERSHIP_IN.run(this.pool, userScope(userId), { userId, tenantId });
+    return rows[0];
   }
 
   /** A user's memberships with their tenants, most recently joined first. */

@@ -271,6 +271,17 @@ describe('the membership read (tenancy.memberships_of, planned once per connecti
     const read = await new TenantRepository(h.app).membershipsOf(carol);
     expect(read).toEqual(joined);
     expect(read[0]?.tenant.createdAt).toBeInstanceOf(Date);
+
+    // The same function behind `tenants` (oldest tenant first) and `tenant(id)` for members.
+    const repo = new TenantRepository(h.app);
+    const byCreation = [...joined].sort(
+      (x, y) =>
+        x.tenant.createdAt.getTime() - y.tenant.createdAt.getTime() || (x.tenant.id < y.tenant.id ? -1 : 1),
+    );
+    expect(await repo.listForUser(carol)).toEqual(byCreation.map((r) => r.tenant));
+    for (const row of joined) expect(await repo.findForMember(carol, row.tenant.id)).toEqual(row);
+    expect(await repo.findForMember(alice, tenantB)).toBeUndefined();
+    expect(await repo.findForMember(carol, randomUUID())).toBeUndefined();
   });
 
   it("runs under the caller's policies: another user's id answers nothing, the system scope everything", async () => {
@@ -280,6 +291,15 @@ describe('the membership read (tenancy.memberships_of, planned once per connecti
     expect(unscoped.rows).toEqual([]);
     expect(await rowsOf({ kind: 'system' }, bob)).toHaveLength(1);
     expect(await rowsOf({ kind: 'user', userId: alice }, alice)).toHaveLength(1);
+    const inTenant = async (userId: string, tenantId: string): Promise<unknown[]> =>
+      withPlatform(
+        h.app,
+        { kind: 'user', userId },
+        async (_tx, c) =>
+          (await c.query<object>('SELECT * FROM tenancy.memberships_of($1, $2)', [userId, tenantId])).rows,
+      );
+    expect(await inTenant(alice, tenantA)).toHaveLength(1);
+    expect(await inTenant(alice, tenantB)).toEqual([]);
   });
 
   it('is SECURITY INVOKER and executable by the app role only', async () => {

@@ -1,5 +1,6 @@
--- A user's memberships with their tenants, most recently joined first: the read behind
--- `me { memberships { tenant } }` (TenantRepository.membershipsOf), the tenants subgraph's hottest.
+-- A user's memberships with their tenants (or the one in a given tenant), most recently joined first:
+-- the reads behind `me { memberships { tenant } }`, the tenants subgraph's hottest, and behind
+-- `tenants` and `tenant(id)` for members (TenantRepository membershipsOf, listForUser, findForMember).
 --
 -- In a PL/pgSQL function so that each database connection plans the query once and keeps the plan:
 -- sent as a statement, the join and the row-level-security policies it expands into (memberships_read,
@@ -11,7 +12,7 @@
 -- SECURITY INVOKER (the default): the caller's policies apply inside, so a user scope sees exactly
 -- what the same SELECT would show it. Whole rows are returned, so the result follows the tables'
 -- columns without this function changing. EXECUTE goes to the app role only (grantExecute).
-CREATE FUNCTION "tenancy"."memberships_of"("p_user_id" uuid)
+CREATE FUNCTION "tenancy"."memberships_of"("p_user_id" uuid, "p_tenant_id" uuid DEFAULT NULL)
 RETURNS TABLE ("tenant" "tenancy"."tenants", "membership" "tenancy"."memberships")
 LANGUAGE plpgsql STABLE SECURITY INVOKER AS $$
 BEGIN
@@ -20,8 +21,9 @@ BEGIN
     FROM "tenancy"."memberships" m
     INNER JOIN "tenancy"."tenants" t ON t."id" = m."tenant_id"
     WHERE m."user_id" = "p_user_id"
+      AND ("p_tenant_id" IS NULL OR m."tenant_id" = "p_tenant_id")
     ORDER BY m."created_at" DESC, t."id" ASC;
 END
 $$;
 --> statement-breakpoint
-REVOKE EXECUTE ON FUNCTION "tenancy"."memberships_of"(uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION "tenancy"."memberships_of"(uuid, uuid) FROM PUBLIC;
