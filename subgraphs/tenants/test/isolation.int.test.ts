@@ -259,14 +259,20 @@ describe('the membership read (tenancy.memberships_of, planned once per connecti
        VALUES ($1, $3, 'VIEWER', now() - interval '1 day'), ($2, $3, 'TRADER', now())`,
       [tenantA, tenantB, carol],
     );
-    const joined = await withPlatform(h.app, { kind: 'user', userId: carol }, (tx) =>
-      tx
-        .select({ tenant: tenants, membership: memberships })
-        .from(memberships)
-        .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-        .where(eq(memberships.userId, carol))
-        .orderBy(desc(memberships.createdAt), asc(tenants.id)),
-    );
+    const join = (order: 'joined' | 'created') =>
+      withPlatform(h.app, { kind: 'user', userId: carol }, (tx) =>
+        tx
+          .select({ tenant: tenants, membership: memberships })
+          .from(memberships)
+          .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+          .where(eq(memberships.userId, carol))
+          .orderBy(
+            ...(order === 'joined'
+              ? [desc(memberships.createdAt), asc(tenants.id)]
+              : [asc(tenants.createdAt), asc(tenants.id)]),
+          ),
+      );
+    const joined = await join('joined');
     expect(joined.map((r) => r.tenant.id)).toEqual([tenantB, tenantA]);
     const read = await new TenantRepository(h.app).membershipsOf(carol);
     expect(read).toEqual(joined);
@@ -274,10 +280,8 @@ describe('the membership read (tenancy.memberships_of, planned once per connecti
 
     // The same function behind `tenants` (oldest tenant first) and `tenant(id)` for members.
     const repo = new TenantRepository(h.app);
-    const byCreation = [...joined].sort(
-      (x, y) =>
-        x.tenant.createdAt.getTime() - y.tenant.createdAt.getTime() || (x.tenant.id < y.tenant.id ? -1 : 1),
-    );
+    // (In PostgreSQL's order: the tenants' creation times may differ below the millisecond only.)
+    const byCreation = await join('created');
     expect(await repo.listForUser(carol)).toEqual(byCreation.map((r) => r.tenant));
     for (const row of joined) expect(await repo.findForMember(carol, row.tenant.id)).toEqual(row);
     expect(await repo.findForMember(alice, tenantB)).toBeUndefined();
