@@ -1,4 +1,5 @@
 /** Polling for tests (never a timed assertion: the timeout only bounds how long a failure takes). */
+import type { Job, Queue } from 'bullmq';
 
 /**
  * Polls `fn` until it returns a value other than undefined.
@@ -19,4 +20,21 @@ export async function eventually<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * BullMQ job `id` of `queue` once it reached `state`, read after it did: a copy read before the job
+ * finished answers `getState()` with the current state but carries no return value or failure reason.
+ */
+export async function finishedJob(
+  queue: Queue,
+  id: string,
+  state: 'completed' | 'failed',
+  what = `job ${id} ${state}`,
+  timeoutMs?: number,
+): Promise<Job> {
+  await eventually(async () => ((await queue.getJobState(id)) === state ? true : undefined), what, timeoutMs);
+  const job = await queue.getJob(id);
+  if (!job) throw new Error(`${what}: the job is gone`);
+  return job;
 }

@@ -14,7 +14,7 @@ import { runMigrateTenants } from '../src/jobs/migrate-tenants.job.js';
 import { TenantQueues } from '../src/jobs/queues.js';
 import { createRedis } from '../../../lib/redis.js';
 import { provisionActive, startHarness, writeTemplate, type Harness } from './support/harness.js';
-import { eventually } from '../../../test/support/wait.js';
+import { finishedJob } from '../../../test/support/wait.js';
 
 let h: Harness;
 let folder: string;
@@ -73,10 +73,7 @@ describe('migrate-tenants', () => {
     const queues = new TenantQueues(h.config, redis, () => undefined);
     try {
       const job = await queues.enqueueMigrations();
-      const done = await eventually(async () => {
-        const j = await queues.migrations.getJob(job.id);
-        return (await j?.getState()) === 'completed' ? j : undefined;
-      }, 'migrate-tenants job');
+      const done = await finishedJob(queues.migrations, job.id ?? '', 'completed', 'migrate-tenants job');
       expect(done.returnvalue).toEqual({ tenants: 3, migrated: 3, failed: [] });
     } finally {
       await queues.close();

@@ -16,7 +16,7 @@ import { startTestSshd, type TestSshd } from '../../../../test/support/sshd.js';
 import { JOB_KINDS, QUEUES } from '../../src/jobs/queues.js';
 import { provisionActive, startHarness, type Harness } from '../support/harness.js';
 import { dumpSchema, newKeyEntry } from './support/backup-fixtures.js';
-import { eventually } from '../../../../test/support/wait.js';
+import { eventually, finishedJob } from '../../../../test/support/wait.js';
 
 const BACKUP =
   'mutation($id: ID!, $type: BackupType) { backupTenant(tenantId: $id, backupType: $type) { id kind state } }';
@@ -295,10 +295,7 @@ describe('restoreTenant of a backup whose manifest was altered on the MA130', ()
       prefix: h.config.BULLMQ_PREFIX,
     });
     try {
-      const job = await eventually(async () => {
-        const j = await restores.getJob(r.data!.restoreTenant.id);
-        return j && (await j.getState()) === 'failed' ? j : undefined;
-      }, 'the restore to fail');
+      const job = await finishedJob(restores, r.data!.restoreTenant.id, 'failed', 'the restore to fail');
       expect(job.attemptsMade).toBe(1);
       expect(job.failedReason).toContain('MAC');
     } finally {

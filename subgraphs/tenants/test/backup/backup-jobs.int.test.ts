@@ -18,7 +18,7 @@ import { scheduledBackupId } from '../../src/backup/backup.jobs.js';
 import { JOB_KINDS, NIGHTLY_BACKUPS_SCHEDULER, QUEUES } from '../../src/jobs/queues.js';
 import { provisionActive, startHarness, type Harness } from '../support/harness.js';
 import { dumpSchema, fillTenant, listFiles, newKeyEntry } from './support/backup-fixtures.js';
-import { eventually } from '../../../../test/support/wait.js';
+import { eventually, finishedJob } from '../../../../test/support/wait.js';
 
 const JOB = 'query($id: ID!) { job(id: $id) { id kind state progress error result } }';
 const BACKUP =
@@ -333,13 +333,7 @@ describe('nightly backups, retention and the scheduler', () => {
     try {
       const added = await q.add(JOB_KINDS.nightlyBackups, {}, { jobId: 'nightly-test' });
       const day = new Date(added.timestamp).toISOString().slice(0, 10);
-      // The job is read again once completed: a copy read just before it completed has no return value.
-      await eventually(async () => {
-        const j = await q.getJob('nightly-test');
-        return j && (await j.getState()) === 'completed' ? j : undefined;
-      }, 'nightly job');
-      const done = await q.getJob('nightly-test');
-      if (!done) throw new Error('nightly job vanished');
+      const done = await finishedJob(q, 'nightly-test', 'completed', 'nightly job');
       expect(done.returnvalue).toMatchObject({ day, tenants: active.rowCount });
       // The same night again (a retry, a second replica): nothing new.
       const again = await h.worker.backups.nightly({

@@ -28,7 +28,7 @@ import {
   type BackupTestContext,
 } from './support/backup-fixtures.js';
 import { startTestRedis, type TestRedis } from '../../../../test/support/redis-server.js';
-import { eventually } from '../../../../test/support/wait.js';
+import { eventually, finishedJob } from '../../../../test/support/wait.js';
 import { autogroupNice } from '../../../../lib/cpu-priority.js';
 
 let redisDir: string;
@@ -211,10 +211,7 @@ describe('through BullMQ', () => {
       release();
       const r = await settled(id);
       await expectGoodFile(r);
-      const job = await eventually(async () => {
-        const j = await queue.getJob(backupJobId(id));
-        return j && (await j.getState()) === 'completed' ? j : undefined;
-      }, 'job completed');
+      const job = await finishedJob(queue, backupJobId(id), 'completed');
       expect(job.returnvalue).toMatchObject({ backupId: id, status: 'VERIFIED' });
     } finally {
       await proxy.stop();
