@@ -31,9 +31,8 @@ export async function finishedJob(
   id: string,
   state: 'completed' | 'failed',
   what = `job ${id} ${state}`,
-  timeoutMs?: number,
 ): Promise<Job> {
-  await eventually(async () => ((await queue.getJobState(id)) === state ? true : undefined), what, timeoutMs);
+  await eventually(async () => ((await queue.getJobState(id)) === state ? true : undefined), what);
   const job = await queue.getJob(id);
   if (!job) throw new Error(`${what}: the job is gone`);
   return job;

@@ -57,7 +57,13 @@ export interface TenantRepositoryOptions {
   onOwnedCapReached?: () => void;
 }
 
-/** The whole-row columns of `tenancy.memberships_of` (migration 0005), as drizzle reads them. */
+/** `tenancy.memberships_of` (migration 0005) for the placeholder `userId`, and `tenantId` when given. */
+const membershipsOfCall = (inTenant = false) =>
+  inTenant
+    ? sql`"tenancy"."memberships_of"(${sql.placeholder('userId')}, ${sql.placeholder('tenantId')})`
+    : sql`"tenancy"."memberships_of"(${sql.placeholder('userId')})`;
+
+/** The whole-row columns of `tenancy.memberships_of`, as drizzle reads them. */
 const MEMBERSHIPS_OF_FIELDS = {
   tenant: wholeRowFields(tenants, 'tenant'),
   membership: wholeRowFields(memberships, 'membership'),
@@ -73,7 +79,7 @@ const MEMBERSHIPS_OF_FIELDS = {
 export function membershipsStatement(db: Db) {
   return db
     .select(MEMBERSHIPS_OF_FIELDS)
-    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')})`)
+    .from(membershipsOfCall())
     .orderBy(sql`("membership")."created_at" DESC, ("tenant")."id" ASC`);
 }
 
@@ -84,18 +90,14 @@ const MEMBERSHIPS_OF = new PlatformRead((db) => membershipsStatement(db).prepare
 const TENANTS_OF = new PlatformRead((db) =>
   db
     .select({ tenant: MEMBERSHIPS_OF_FIELDS.tenant })
-    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')})`)
+    .from(membershipsOfCall())
     .orderBy(sql`("tenant")."created_at" ASC, ("tenant")."id" ASC`)
     .prepare('tenancy_tenants_of'),
 );
 
 /** A user's membership in one tenant, with the tenant: `tenancy.memberships_of` for that tenant. */
 const MEMBERSHIP_IN = new PlatformRead((db) =>
-  db
-    .select(MEMBERSHIPS_OF_FIELDS)
-    .from(sql`"tenancy"."memberships_of"(${sql.placeholder('userId')}, ${sql.placeholder('tenantId')})`)
-    .limit(1)
-    .prepare('tenancy_membership_in'),
+  db.select(MEMBERSHIPS_OF_FIELDS).from(membershipsOfCall(true)).limit(1).prepare('tenancy_membership_in'),
 );
 
 export class TenantRepository {
