@@ -6,7 +6,9 @@ import {
   ErrorCode,
   createErrorFormatter,
   httpStatusFor,
+  quotaExceeded,
   rateLimited,
+  toGraphQLError,
   withoutStack,
 } from './errors.js';
 
@@ -82,5 +84,21 @@ describe('errors that are answers', () => {
     const fault = new GraphQLError('x', { originalError: new Error('boom') });
     expect(fault.stack).toBe('boom');
     expect(formatted).toBeGreaterThan(0);
+  });
+
+  it('become GraphQLErrors with their code and details, and no frames captured', () => {
+    let captured = 0;
+    Error.prepareStackTrace = (e: Error, frames: unknown[]) => {
+      captured += frames.length;
+      return e.message;
+    };
+    const refusal = toGraphQLError(quotaExceeded('Too many live subscriptions', { limit: 'per_socket' }));
+    expect(refusal.message).toBe('Too many live subscriptions');
+    expect(refusal.extensions).toEqual({ code: 'QUOTA_EXCEEDED', limit: 'per_socket' });
+    expect(refusal.stack).toBeUndefined();
+    expect(captured).toBe(0);
+    // A GraphQLError built the usual way captures its frames.
+    void new GraphQLError('x').stack;
+    expect(captured).toBeGreaterThan(0);
   });
 });

@@ -140,9 +140,15 @@ export function httpStatusFor(code: ErrorCode): number {
   }
 }
 
-/** Converts a domain error to a GraphQLError carrying `extensions.code`. */
+/**
+ * Converts a domain error to a GraphQLError carrying `extensions.code`, built without capturing frames
+ * (see {@link withoutStack}): it is an answer like the AppError it carries, and the subscription
+ * server builds one for every refused subscribe (hundreds in an abusive client's first second).
+ */
 export function toGraphQLError(err: AppError): GraphQLError {
-  return new GraphQLError(err.message, { extensions: { code: err.code, ...err.details } });
+  return withoutStack(
+    () => new GraphQLError(err.message, { extensions: { code: err.code, ...err.details } }),
+  );
 }
 
 function originalOf(error: unknown): unknown {
