@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
 import { requestIdFrom, userAgentFrom } from '../../lib/context.js';
-import { AppError, unavailableRetryAfter } from '../../lib/errors.js';
+import { AppError, unavailableRetryAfter, withoutStack } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { FirstSight, NewDocuments } from './first-sight.js';
 import { authFailureReason, type GatewayMetrics } from './gateway.metrics.js';
@@ -45,12 +45,18 @@ export const LABELS_KEY = 'gatewayLabels';
 /** `res.locals` key holding the request id chosen when the request arrived. */
 export const REQUEST_ID_KEY = 'requestId';
 
-/** Wraps a domain error for Apollo with the HTTP status and headers of a transport-level refusal. */
+/**
+ * Wraps a domain error for Apollo with the HTTP status and headers of a transport-level refusal, built
+ * without capturing frames: a refusal is an answer (lib/errors `withoutStack`).
+ */
 export function refusal(err: AppError, status: number, headers: [string, string][]): GraphQLError {
-  return new GraphQLError(err.message, {
-    originalError: err,
-    extensions: { code: err.code, ...err.details, http: { status, headers: new HeaderMap(headers) } },
-  });
+  return withoutStack(
+    () =>
+      new GraphQLError(err.message, {
+        originalError: err,
+        extensions: { code: err.code, ...err.details, http: { status, headers: new HeaderMap(headers) } },
+      }),
+  );
 }
 
 /**
