@@ -21,7 +21,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Config } from '../../lib/config.js';
-import { AppError, queryTooComplex } from '../../lib/errors.js';
+import { AppError, queryTooComplex, withoutStack } from '../../lib/errors.js';
 import { costDependsOnVariables, QueryCostModel } from './query-cost.js';
 
 /** Depth allowed under `__schema`, whatever MAX_QUERY_DEPTH is (the introspection query needs 13). */
@@ -47,11 +47,15 @@ export type LimitsConfig = Pick<
 
 /** A refusal made inside graphql-js validation: the shared formatter answers with the AppError's code. */
 function reportLimit(context: ValidationContext | null, error: AppError): void {
+  // Built without capturing frames: a refusal is an answer (lib/errors `withoutStack`).
   context?.reportError(
-    new GraphQLError(error.message, {
-      originalError: error,
-      extensions: { code: error.code, ...error.details },
-    }),
+    withoutStack(
+      () =>
+        new GraphQLError(error.message, {
+          originalError: error,
+          extensions: { code: error.code, ...error.details },
+        }),
+    ),
   );
 }
 

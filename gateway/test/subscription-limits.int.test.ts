@@ -355,6 +355,33 @@ describe('subscription limits at the gateway', () => {
     expect(admitted.every((s) => s.closes.length === 0)).toBe(true);
   });
 
+  it("limits a user's subscribes over the burst window too, with its own window in the refusal", async () => {
+    // 60 per 60 s, at most 0.5 × the average rate over 30 s: 15 in the burst window.
+    const url = await gatewayWith(
+      {
+        SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER: 60,
+        RATE_LIMIT_BURST_SECONDS: 30,
+        RATE_LIMIT_BURST_FACTOR: 0.5,
+      },
+      'burst',
+    );
+    const user = randomUUID();
+    const s = socket(url, await auth.mint({ sub: user }), '203.0.113.70');
+    const subs = await many(s, 18, 'burst');
+    expect(subs.filter((x) => x.events.length > 0)).toHaveLength(15);
+    expect(codes(subs)).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+    const refused = subs.find((x) => x.errors)?.errors?.[0];
+    expect(refused).toMatchObject({
+      message: 'Subscribes per user exceed the limit of 15 per 30 s',
+      extensions: { code: 'RATE_LIMITED', limit: 'subscribe_rate_per_user', max: 15, windowSeconds: 30 },
+    });
+    expect(refused?.extensions?.['retryAfter']).toBeGreaterThanOrEqual(1);
+    // The socket goes on, and another user's burst is their own.
+    const other = await many(socket(url, await auth.mint(), '203.0.113.71'), 15, 'burst-other');
+    expect(codes(other)).toEqual([]);
+    expect(s.closes).toEqual([]);
+  });
+
   it('limits the new documents one user brings; documents validated before stay free', async () => {
     const url = await gatewayWith({ GATEWAY_NEW_DOCUMENTS_PER_CALLER: 2 }, 'new_docs');
     const s = socket(url, await auth.mint(), '203.0.113.60');

@@ -134,6 +134,8 @@ type RateConfig = Pick<
   | 'SUBSCRIPTIONS_CONNECT_RATE_PER_IP'
   | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET'
   | 'SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER'
+  | 'RATE_LIMIT_BURST_SECONDS'
+  | 'RATE_LIMIT_BURST_FACTOR'
 >;
 
 /** A refused rate limit: the error to answer with and the limit's metric label. */
@@ -142,10 +144,19 @@ export interface RateRefusal {
   limit: 'connect_rate_per_ip' | 'subscribe_rate_per_socket' | 'subscribe_rate_per_user';
 }
 
-/** Rate limits of `connection_init` (per IP) and `subscribe` (per socket, per user). */
+/**
+ * Rate limits of `connection_init` (per IP) and `subscribe` (per socket, per user). The per-user
+ * subscribe rate also holds over the HTTP limits' burst window (RATE_LIMIT_BURST_SECONDS at
+ * RATE_LIMIT_BURST_FACTOR times its average rate, 34 a second by default): a fixed window alone let a
+ * client open a minute's allowance in its first second, and every subscription it opened then was
+ * validated, planned and started upstream while other tenants' requests waited
+ * (bench/noisy-neighbour.ts). A web client opens a handful at once (the web desk: one for prices).
+ */
 export class SubscriptionRateLimits {
   private readonly connect: WindowCounter;
   private readonly perUser: WindowCounter;
+  /** The per-user rate over the burst window; undefined when bursts are not limited. */
+  private readonly perUserBurst: WindowCounter | undefined;
   private readonly perSocket: RateLimiterMemory;
 
   /**
@@ -165,6 +176,16 @@ export class SubscriptionRateLimits {
       config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER,
       duration,
     );
+    const burst = config.RATE_LIMIT_BURST_SECONDS;
+    const share = (config.RATE_LIMIT_BURST_FACTOR * burst) / duration;
+    this.perUserBurst =
+      share > 0 && burst < duration
+        ? windows.counter(
+            'subs-subscribe-user:burst',
+            Math.max(1, Math.ceil(config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER * share)),
+            burst,
+          )
+        : undefined;
     this.perSocket = new RateLimiterMemory({
       keyPrefix: 'subs-subscribe-socket',
       points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET,
@@ -202,14 +223,27 @@ export class SubscriptionRateLimits {
         ),
       };
     }
+    // Both windows count every subscribe (as the HTTP limits do); the first one over is reported.
     const userWait = counted(this.perUser, userId);
-    if (userWait === undefined) return undefined;
-    const n = this.config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER;
+    const burst = this.perUserBurst;
+    const burstWait = burst ? counted(burst, userId) : undefined;
+    if (userWait !== undefined) {
+      const n = this.config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER;
+      return this.perUserRefusal(userWait, n, this.config.SUBSCRIPTIONS_RATE_WINDOW_SECONDS);
+    }
+    if (burst && burstWait !== undefined) {
+      return this.perUserRefusal(burstWait, burst.limit, this.config.RATE_LIMIT_BURST_SECONDS);
+    }
+    return undefined;
+  }
+
+  private perUserRefusal(wait: number, max: number, windowSeconds: number): RateRefusal {
     return {
       limit: 'subscribe_rate_per_user',
-      error: rateLimited(userWait, `Subscribes per user exceed the limit of ${n} per ${this.window()}`, {
+      error: rateLimited(wait, `Subscribes per user exceed the limit of ${max} per ${windowSeconds} s`, {
         limit: 'subscribe_rate_per_user',
-        max: n,
+        max,
+        windowSeconds,
       }),
     };
   }
