@@ -153,10 +153,10 @@ const KERNEL_VARIABLES = {
   RATE_LIMIT_PER_USER: positiveInt.default(1200),
   RATE_LIMIT_PER_TENANT: positiveInt.default(6000),
   /**
-   * Bursts: each of those limits, the cost budgets and SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER also hold over every RATE_LIMIT_BURST_SECONDS,
-   * at RATE_LIMIT_BURST_FACTOR times its average rate (0: no burst limit), so a window's allowance
-   * cannot be spent in its first second (a tenant's own limits are scaled the same way; a cost budget's
-   * burst never goes below MAX_QUERY_COST).
+   * Bursts: each of those limits, the cost budgets and SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER also
+   * hold over every RATE_LIMIT_BURST_SECONDS, at RATE_LIMIT_BURST_FACTOR times the average rate (0: no
+   * burst limit), so a window's allowance cannot be spent in its first second (a tenant's own limits
+   * are scaled the same way; a cost budget's burst never goes below MAX_QUERY_COST).
    */
   RATE_LIMIT_BURST_SECONDS: positiveInt.default(1),
   RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(0).default(2),
