@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { countFormattedFrames } from '../test/support/stack-frames.js';
 import {
   AppError,
   ErrorCode,
@@ -59,46 +60,33 @@ describe('createErrorFormatter', () => {
 });
 
 describe('errors that are answers', () => {
-  const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
-  afterEach(() => {
-    if (prepare) Object.defineProperty(Error, 'prepareStackTrace', prepare);
-    else Reflect.deleteProperty(Error, 'prepareStackTrace');
-  });
+  const stacks = countFormattedFrames();
 
   it('are wrapped in a GraphQLError without formatting any stack', () => {
     // graphql-js copies a wrapped error's stack over its own, which makes V8 format its own frames
     // (through the source maps in production); an answer has no stack to copy, and no frames.
-    let formatted = 0;
-    Error.prepareStackTrace = (e: Error, frames: unknown[]) => {
-      // Node's source-mapped formatter returns at once when there is no frame.
-      if (frames.length > 0) formatted++;
-      return e.message;
-    };
+    stacks.install();
     const refusal = rateLimited(3, 'too many');
     const other = withoutStack(() => new Error('refused'));
     const wrapped = [refusal, other].map((originalError) => new GraphQLError('x', { originalError }));
-    expect(formatted).toBe(0);
+    expect(stacks.traces).toBe(0);
     expect(refusal.stack).toBeUndefined();
     expect(wrapped[0]?.originalError).toBe(refusal);
     // A fault keeps its stack.
     const fault = new GraphQLError('x', { originalError: new Error('boom') });
     expect(fault.stack).toBe('boom');
-    expect(formatted).toBeGreaterThan(0);
+    expect(stacks.traces).toBeGreaterThan(0);
   });
 
   it('become GraphQLErrors with their code and details, and no frames captured', () => {
-    let captured = 0;
-    Error.prepareStackTrace = (e: Error, frames: unknown[]) => {
-      captured += frames.length;
-      return e.message;
-    };
+    stacks.install();
     const refusal = toGraphQLError(quotaExceeded('Too many live subscriptions', { limit: 'per_socket' }));
     expect(refusal.message).toBe('Too many live subscriptions');
     expect(refusal.extensions).toEqual({ code: 'QUOTA_EXCEEDED', limit: 'per_socket' });
     expect(refusal.stack).toBeUndefined();
-    expect(captured).toBe(0);
+    expect(stacks.frames).toBe(0);
     // A GraphQLError built the usual way captures its frames.
     void new GraphQLError('x').stack;
-    expect(captured).toBeGreaterThan(0);
+    expect(stacks.frames).toBeGreaterThan(0);
   });
 });

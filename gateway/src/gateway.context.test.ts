@@ -1,20 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rateLimited } from '../../lib/errors.js';
+import { countFormattedFrames } from '../../test/support/stack-frames.js';
 import { refusal } from './gateway.context.js';
 
 describe('refusal', () => {
-  const prepare = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
-  afterEach(() => {
-    if (prepare) Object.defineProperty(Error, 'prepareStackTrace', prepare);
-    else Reflect.deleteProperty(Error, 'prepareStackTrace');
-  });
+  const stacks = countFormattedFrames();
 
   it('carries the code, details, status and headers, and captures no frames', () => {
-    let captured = 0;
-    Error.prepareStackTrace = (e: Error, frames: unknown[]) => {
-      captured += frames.length;
-      return e.message;
-    };
+    stacks.install();
     const err = rateLimited(7, 'Too many requests for this user');
     const out = refusal(err, 429, [['retry-after', '7']]);
     expect(out.message).toBe('Too many requests for this user');
@@ -26,6 +19,6 @@ describe('refusal', () => {
     expect(http.status).toBe(429);
     expect(http.headers.get('retry-after')).toBe('7');
     expect(out.stack).toBeUndefined();
-    expect(captured).toBe(0);
+    expect(stacks.frames).toBe(0);
   });
 });
