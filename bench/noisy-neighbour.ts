@@ -840,12 +840,12 @@ async function main(): Promise<void> {
       .filter(([due]) => due >= 1000)
       .map(([, took]) => took)
       .sort((x, y) => x - y);
-    const slowInOpening = noisy.byDue.filter(
-      ([due, took]) => due < 1000 && took > percentile(noisy.latencies, 99),
-    ).length;
+    const noisyP99 = percentile(noisy.latencies, 99);
+    const slowInOpening = noisy.byDue.filter(([due, took]) => due < 1000 && took > noisyP99).length;
+    const afterP99 = percentile(afterOpening, 99);
     console.log(
-      `  without A's first second: noisy p99 ${ms(percentile(afterOpening, 99))}, ` +
-        `${(percentile(afterOpening, 99) / percentile(quiet.latencies, 99)).toFixed(2)}x quiet; ` +
+      `  without A's first second: noisy p99 ${ms(afterP99)}, ` +
+        `${(afterP99 / percentile(quiet.latencies, 99)).toFixed(2)}x quiet; ` +
         `${slowInOpening} of B's orders above the noisy p99 were due in that second`,
     );
     if (timeline > 0) printTimeline(noisy.byDue, cpuSamples, noisyAt, Math.min(timeline, seconds));

@@ -8,6 +8,7 @@
  */
 import type { Config } from '../../lib/config.js';
 import { rateLimited, type AppError } from '../../lib/errors.js';
+import { burstShare } from './rate-limit.service.js';
 import type { WindowCounter, WindowSync } from './window-sync.counter.js';
 
 /** Who pays: the tenant of a verified token, else the client IP. */
@@ -52,9 +53,10 @@ export class CostBudget {
     this.tenants = windows.counter('cost:tenant', config.COST_BUDGET_PER_TENANT, duration);
     this.anonymous = windows.counter('cost:ip', config.COST_BUDGET_PER_IP, duration);
     const burst = config.RATE_LIMIT_BURST_SECONDS;
-    this.burstShare = (config.RATE_LIMIT_BURST_FACTOR * burst) / duration;
+    const share = burstShare(config, duration);
+    this.burstShare = share ?? 0;
     this.bursts =
-      this.burstShare > 0 && burst < duration
+      share !== undefined
         ? {
             tenants: windows.counter(
               'cost:burst:tenant',

@@ -36,6 +36,20 @@ export function rateLimitError(verdict: Extract<RateLimitResult, { allowed: fals
   );
 }
 
+/**
+ * The burst rule of every window limit (RATE_LIMIT_BURST_*): the share of a window's limit allowed
+ * per burst window (factor × burst / window), or undefined when bursts are not limited (no factor, or
+ * a burst window as long as the window, which adds nothing).
+ */
+export function burstShare(
+  config: Pick<Config, 'RATE_LIMIT_BURST_SECONDS' | 'RATE_LIMIT_BURST_FACTOR'>,
+  windowSeconds: number,
+): number | undefined {
+  const burst = config.RATE_LIMIT_BURST_SECONDS;
+  const share = (config.RATE_LIMIT_BURST_FACTOR * burst) / windowSeconds;
+  return share > 0 && burst < windowSeconds ? share : undefined;
+}
+
 /** Who is asking; user and tenant are known only for a verified token. */
 export interface RateLimitSubject {
   ip: string;
@@ -68,7 +82,8 @@ export class RateLimiter {
   constructor(windows: WindowSync, config: RateLimitConfig) {
     this.windowSeconds = config.RATE_LIMIT_WINDOW_SECONDS;
     this.burstSeconds = config.RATE_LIMIT_BURST_SECONDS;
-    this.burstShare = (config.RATE_LIMIT_BURST_FACTOR * this.burstSeconds) / this.windowSeconds;
+    const share = burstShare(config, this.windowSeconds);
+    this.burstShare = share ?? 0;
     const limits: Record<RateLimitScope, number> = {
       ip: config.RATE_LIMIT_PER_IP,
       user: config.RATE_LIMIT_PER_USER,
@@ -82,9 +97,8 @@ export class RateLimiter {
         ]),
       ) as Record<RateLimitScope, WindowCounter>;
     this.limiters = counters('rl', this.windowSeconds, (n) => n);
-    // A burst window as long as the window (or no factor) adds nothing.
-    const bursty = this.burstShare > 0 && this.burstSeconds < this.windowSeconds;
-    this.bursts = bursty ? counters('rl:burst', this.burstSeconds, (n) => this.burstLimit(n)) : undefined;
+    this.bursts =
+      share === undefined ? undefined : counters('rl:burst', this.burstSeconds, (n) => this.burstLimit(n));
   }
 
   /** The most a key with `limit` per window may use in one burst window (at least 1). */

@@ -11,6 +11,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../../lib/config.js';
 import { ErrorCode, AppError, queryTooComplex, rateLimited, toGraphQLError } from '../../../lib/errors.js';
 import type { LimitVerdict, OperationLimits } from '../operation-limits.js';
+import { burstShare } from '../rate-limit.service.js';
 import type { WindowCounter, WindowSync } from '../window-sync.counter.js';
 
 /** A checked document, or the errors to answer its subscribe with (`limit` names a refused limit). */
@@ -176,16 +177,15 @@ export class SubscriptionRateLimits {
       config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER,
       duration,
     );
-    const burst = config.RATE_LIMIT_BURST_SECONDS;
-    const share = (config.RATE_LIMIT_BURST_FACTOR * burst) / duration;
+    const share = burstShare(config, duration);
     this.perUserBurst =
-      share > 0 && burst < duration
-        ? windows.counter(
+      share === undefined
+        ? undefined
+        : windows.counter(
             'subs-subscribe-user:burst',
             Math.max(1, Math.ceil(config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_USER * share)),
-            burst,
-          )
-        : undefined;
+            config.RATE_LIMIT_BURST_SECONDS,
+          );
     this.perSocket = new RateLimiterMemory({
       keyPrefix: 'subs-subscribe-socket',
       points: config.SUBSCRIPTIONS_SUBSCRIBE_RATE_PER_SOCKET,
