@@ -2,8 +2,9 @@
  * Noisy neighbour (issue 11): tenant B places market orders at a steady rate through :8000 while
  * tenant A pushes every abuse at its limits (costly queries, many subscriptions, order bursts,
  * backup requests, registrations). B's p50/p99 are measured quiet and then noisy in the same run;
- * A's answers are counted by code (and apart, those of its first second); afterwards every order B got acknowledged must exist exactly once
- * and be filled. Target: B's noisy p99 within 1.5x of its quiet p99.
+ * A's answers are counted by code (those of its first second also apart); afterwards every order B
+ * got acknowledged must exist exactly once and be filled. Target: B's noisy p99 within 1.5x of its
+ * quiet p99.
  * Run: `npx tsx bench/noisy-neighbour.ts [seconds=20] [rate=100] [--abuse=wide,...|none]
  * [--limits=everyone]`; A's load generator runs at the lowest CPU priority (a client on another
  * machine). B's tenant gets request limits of its own from a platform admin (`setTenantLimits`) and A

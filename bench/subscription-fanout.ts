@@ -6,7 +6,7 @@
  * process, memory per idle subscriber, then delivered messages/s, tick-to-client latency, peak RSS
  * and CPU under the feed. Usage and flags: see {@link main}.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,6 +65,12 @@ async function metricsOf(base: string, prefix: string): Promise<Record<string, n
     if (m?.[1] && m[2]) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
   }
   return out;
+}
+
+/** The open-file limit the bench's processes get: `nofile`, capped at the hard limit (withOpenFileLimit). */
+function openFiles(nofile: number): string {
+  const hard = execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+  return hard === 'unlimited' || Number(hard) >= nofile ? String(nofile) : `${hard} (the hard limit)`;
 }
 
 /** Environment of processes that answer {@link control} (bench/control.preload.js). */
@@ -429,7 +435,7 @@ async function main(): Promise<void> {
     // Every user's tenant is provisioned and backed up (INITIAL) in the background: done before measuring.
     await backgroundSettled(vars);
     console.log(
-      `subscription fan-out: ${count} subscribers (${count} sessions of ${users} users), each on ${perSubscriber} of ${symbols.length} symbols, feed ${ticksPerSecond} ticks/s in total; ${flag('warmup') ?? 5} s warm-up + ${seconds} s measured; ${procs} subscriber processes; open files ${nofile}; ${os.cpus().length} CPUs, load average ${os
+      `subscription fan-out: ${count} subscribers (${count} sessions of ${users} users), each on ${perSubscriber} of ${symbols.length} symbols, feed ${ticksPerSecond} ticks/s in total; ${flag('warmup') ?? 5} s warm-up + ${seconds} s measured; ${procs} subscriber processes; open files ${openFiles(nofile)}; ${os.cpus().length} CPUs, load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(
