@@ -4,14 +4,12 @@ import {
   GraphQLError,
   Kind,
   OperationTypeNode,
-  parse,
   print,
   type ExecutionArgs,
   type DocumentNode,
   type ExecutionResult,
   type FormattedExecutionResult,
   type GraphQLFormattedError,
-  type GraphQLSchema,
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -26,7 +24,6 @@ import {
   quotaExceeded,
   toGraphQLError,
   unavailableRetryAfter,
-  withoutStack,
 } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import { TRY_AGAIN_LATER } from '../../../lib/ws-server.js';
@@ -176,6 +173,8 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
   });
   const rates = new SubscriptionRateLimits(opts.windows, config);
   const documents = new SubscriptionDocuments();
+  /** Errors of refused subscribes, sent as built by `onError` (see `refuse`). */
+  const refusals = new WeakSet<GraphQLError>();
   // Printed once per document (documents are shared, see SubscriptionDocuments), not per subscribe.
   const printed = new WeakMap<DocumentNode, string>();
   const sourceOf = (document: DocumentNode): string => {
@@ -241,9 +240,15 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
     void quota.release({ userId: c.claims.userId, ip: c.ip });
     if (c.privateLeases.delete(id)) void privateQuota.release({ userId: c.claims.userId, ip: c.ip });
   };
-  const refuse = (limit: string | undefined, errors: readonly GraphQLError[]): ExecutionArgs => {
+  /**
+   * A refused subscribe: graphql-ws answers errors returned by `onSubscribe` with an `error` message on
+   * the subscribe's id (graphql and graphql-ws share one graphql-js, under Node as under vitest:
+   * subscription.server.test.ts), and `onError` sends them as built.
+   */
+  const refuse = (limit: string | undefined, errors: readonly GraphQLError[]): GraphQLError[] => {
     if (limit) metrics.refusals.inc({ limit });
-    return refusedArgs(opts.planner().validationSchema, errors);
+    for (const e of errors) refusals.add(e);
+    return [...errors];
   };
 
   const cleanup = useServer<Record<string, unknown> | undefined>(
@@ -335,7 +340,7 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         rates.forgetSocket(c.socketKey);
         for (const id of [...c.leases.keys()]) releaseLease(c, id);
       },
-      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs> => {
+      onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs | GraphQLError[]> => {
         const socket = ctx.extra.socket;
         const connection = connections.get(socket);
         if (!connection) {
@@ -423,8 +428,6 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
         ],
       }),
       subscribe: (args) => {
-        const refused = (args.contextValue as { refusal?: RefusedSubscription }).refusal;
-        if (refused) return refused;
         const { connection, socket, id } = args.contextValue as SubscriptionContext;
         const claims = connection.claims;
         // Events bypass graphql-ws' per-client serialization: the stream serializes each one once and
@@ -464,11 +467,9 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
           };
         }
       },
-      // A refusal (see RefusedSubscription) carries its formatted errors; anything else is formatted here.
+      // A refusal's errors (see `refuse`) are sent as built; anything else is formatted here.
       onError: (_ctx, _id, _payload, errors) =>
-        errors.flatMap((e) =>
-          e.originalError instanceof Refusal ? e.originalError.errors : [format(e.toJSON(), e)],
-        ),
+        errors.map((e) => (refusals.has(e) ? e.toJSON() : format(e.toJSON(), e))),
       onNext: (_ctx, _id, _payload, _args, result): FormattedExecutionResult | undefined => {
         if (!result.errors) return undefined;
         const errors = (result.errors as readonly (GraphQLError | GraphQLFormattedError)[]).map((e) =>
@@ -496,38 +497,4 @@ export async function attachSubscriptionServer(opts: SubscriptionServerOptions):
       privateQuota.stop();
     },
   };
-}
-
-/** The errors a refused subscribe answers with, carried through graphql-ws as a failing iterator. */
-class Refusal extends Error {
-  constructor(readonly errors: readonly GraphQLFormattedError[]) {
-    super(errors[0]?.message ?? 'Subscription refused');
-  }
-}
-
-/**
- * A refused subscribe, answered with a graphql-ws `error` on its id. graphql-ws takes errors returned
- * by `onSubscribe` only when they are instances of its own copy of graphql's GraphQLError, which under
- * a bundler (vitest) is not ours; an iterator that fails on its first `next()` is answered with an
- * `error` message too (`onError` then sends the errors carried here), whatever the copy.
- */
-class RefusedSubscription implements AsyncIterableIterator<ExecutionResult> {
-  constructor(private readonly refusal: Refusal) {}
-  next(): Promise<IteratorResult<ExecutionResult>> {
-    return Promise.reject(this.refusal);
-  }
-  return(): Promise<IteratorResult<ExecutionResult>> {
-    return Promise.resolve({ value: undefined, done: true });
-  }
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
-
-const REFUSED_DOCUMENT = parse('subscription { __typename }');
-
-function refusedArgs(schema: GraphQLSchema, errors: readonly GraphQLError[]): ExecutionArgs {
-  // graphql-ws wraps the failure in a GraphQLError, which reads its stack: none to format.
-  const refusal = new RefusedSubscription(withoutStack(() => new Refusal(errors.map((e) => e.toJSON()))));
-  return { schema, document: REFUSED_DOCUMENT, contextValue: { refusal } };
 }
