@@ -182,6 +182,13 @@ const KERNEL_VARIABLES = {
    */
   GATEWAY_LEAN_EXECUTOR: bool.default(true),
   /**
+   * Serve JSON POSTs of documents Apollo Server has validated before without its request pipeline
+   * (gateway/src/lean-pipeline.ts: the same context, limits, admission and executors, the same
+   * answers); anything else still goes through Apollo Server. Needs GATEWAY_SINGLE_FETCH or
+   * GATEWAY_LEAN_EXECUTOR; off while tracing is on.
+   */
+  GATEWAY_LEAN_PIPELINE: bool.default(true),
+  /**
    * Per-tenant fairness of the gateway (gateway/src/tenant-fairness.ts): operations in flight in one
    * gateway process, for all tenants, per tenant and per user. Beyond a bound an operation waits in its
    * tenant's queue (freed slots go round robin between tenants); beyond GATEWAY_TENANT_QUEUE_MAX

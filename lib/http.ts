@@ -214,28 +214,45 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
     httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search, body: req.body },
     context,
   });
-  for (const [key, value] of response.headers) res.setHeader(key, value);
-  res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
-    const body = response.body.string;
-    const write = (): void => {
-      const type = res.getHeader('content-type');
-      if (typeof type === 'string' && type.includes('charset=') && req.method !== 'HEAD') {
-        // The names spelled as Express's send spells them, so answers stay byte for byte the same.
-        res.setHeader('Content-Type', type);
-        res.setHeader('Content-Length', Buffer.byteLength(body));
-        res.end(body);
-      } else {
-        // Rare (a HEAD, a type without charset): Express's send adds the charset and drops HEAD bodies.
-        res.send(body);
-      }
-    };
-    if (beforeAnswer) beforeAnswer(req, res, body, write);
-    else write();
+    sendGraphQLAnswer(req, res, response.status ?? 200, response.headers, response.body.string, beforeAnswer);
     return;
   }
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.statusCode = response.status ?? 200;
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/**
+ * Writes a complete GraphQL answer as {@link executeGraphQLRequest} writes Apollo Server's: the
+ * headers in the given order, the status, then `Content-Type` and `Content-Length` spelled as
+ * Express's send spells them (so answers stay byte for byte the same), through `beforeAnswer` when
+ * given. For a pipeline of one's own (the gateway's lean pipeline) whose answers must equal Apollo's.
+ */
+export function sendGraphQLAnswer(
+  req: Request,
+  res: Response,
+  status: number,
+  headers: Iterable<[string, string]>,
+  body: string,
+  beforeAnswer?: AnswerHook,
+): void {
+  for (const [key, value] of headers) res.setHeader(key, value);
+  res.statusCode = status;
+  const write = (): void => {
+    const type = res.getHeader('content-type');
+    if (typeof type === 'string' && type.includes('charset=') && req.method !== 'HEAD') {
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
+    } else {
+      // Rare (a HEAD, a type without charset): Express's send adds the charset and drops HEAD bodies.
+      res.send(body);
+    }
+  };
+  if (beforeAnswer) beforeAnswer(req, res, body, write);
+  else write();
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HeaderMap } from '@apollo/server';
+import type { GatewayExecutionResult } from '@apollo/server-gateway-interface';
 import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { AuthClaims } from '../../lib/auth.js';
@@ -37,6 +38,19 @@ export interface GatewayContext {
   tenantLimits: TenantWindowLimits | undefined;
   logger: Logger;
   labels: RequestLabels;
+  /**
+   * Set when the lean pipeline (lean-pipeline.ts) hands the request to Apollo Server after doing part
+   * of it: the plugins and the executor take what it decided instead of doing it twice.
+   */
+  leanDone?: LeanDone | undefined;
+}
+
+/** What the lean pipeline did before handing a request to Apollo Server. */
+export interface LeanDone {
+  /** The admission verdict: admitted, or the refusal to answer. */
+  admission: 'admitted' | { refused: unknown };
+  /** The operation's execution, when it ran: its result, or what it threw. */
+  execution?: { result: GatewayExecutionResult } | { thrown: unknown };
 }
 
 /** `res.locals` key holding the {@link RequestLabels} of a request. */
@@ -176,6 +190,7 @@ export function createContextBuilder(deps: {
  */
 class RequestContextValue implements GatewayContext {
   private childLogger: Logger | undefined;
+  leanDone: LeanDone | undefined;
 
   constructor(
     readonly requestId: string,

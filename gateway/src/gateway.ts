@@ -31,7 +31,7 @@ import { ingressHeaders } from '../../lib/ingress.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
-import { admissionPlugin } from './admission.plugin.js';
+import { admissionPlugin, type AdmissionDeps } from './admission.plugin.js';
 import { BoundedApqCache } from './apq.cache.js';
 import { CostBudget } from './cost-budget.service.js';
 import {
@@ -53,6 +53,7 @@ import { RateLimiter } from './rate-limit.service.js';
 import { TenantLimits } from './tenant-limits.js';
 import { WindowSync } from './window-sync.counter.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
+import { cacheControlOf, LeanPipeline, ValidatedDocuments } from './lean-pipeline.js';
 import { admitFairly, TenantFairness } from './tenant-fairness.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
@@ -128,6 +129,13 @@ const REFUSED_DOCUMENTS_MAX = 1024;
 const FIRST_SIGHT_MAX = 4096;
 
 /**
+ * Validated documents the lean pipeline serves (by text and operation name), and their text in all;
+ * the ASTs are the ones Apollo Server's document store holds too.
+ */
+const LEAN_DOCUMENTS_MAX = 2048;
+const LEAN_DOCUMENTS_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
  * Request duration by operation type, errors by code, `Retry-After` for a subgraph's RATE_LIMITED,
  * and a log line with the request id for every error the formatter is about to mask (the formatter
  * logs the error itself, but Apollo gives it no request context).
@@ -137,6 +145,7 @@ function gatewayPlugin(
   logger: Logger,
   refused: RefusedDocuments,
   firstSight: FirstSight,
+  documents: ValidatedDocuments | undefined,
 ): ApolloServerPlugin<GatewayContext> {
   const classify = createErrorFormatter(logger.child({}, { level: 'silent' }));
   return {
@@ -162,7 +171,7 @@ function gatewayPlugin(
           }
           return Promise.resolve();
         },
-        didResolveOperation: ({ operation, request, contextValue, queryHash }) => {
+        didResolveOperation: ({ operation, request, contextValue, queryHash, document, schema }) => {
           // Validated (Apollo keeps it now): requests that brought the same document meanwhile go on.
           firstSight.through(queryHash, request.operationName, true);
           if (!operation) {
@@ -177,6 +186,15 @@ function gatewayPlugin(
             });
           }
           contextValue.labels.operationType = operation.operation;
+          // Parsed and validated against the schema served now: the lean pipeline may serve the text.
+          if (documents && request.query !== undefined && !request.extensions?.['persistedQuery']) {
+            documents.remember(request.query, request.operationName, {
+              schema,
+              document,
+              queryHash,
+              operation,
+            });
+          }
           return Promise.resolve();
         },
         willSendResponse: ({ response, queryHash, request, operation, overallCachePolicy }) => {
@@ -184,13 +202,11 @@ function gatewayPlugin(
           // every subgraph answer allowed one (the data source restricts the request's policy by
           // each answer's Cache-Control), and no-store otherwise.
           if (!response.http.headers.has('cache-control')) {
-            const cacheable =
-              response.body.kind === 'single' && !response.body.singleResult.errors
-                ? overallCachePolicy.policyIfCacheable()
-                : null;
             response.http.headers.set(
               'cache-control',
-              cacheable ? `max-age=${cacheable.maxAge}, ${cacheable.scope.toLowerCase()}` : 'no-store',
+              response.body.kind === 'single' && !response.body.singleResult.errors
+                ? cacheControlOf(overallCachePolicy)
+                : 'no-store',
             );
           }
           if (response.body.kind !== 'single') return Promise.resolve();
@@ -404,6 +420,11 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
   const fairness = new TenantFairness(config, httpMetrics.registry);
   const refusedDocuments = new RefusedDocuments(REFUSED_DOCUMENTS_MAX, metrics, () => manager.supergraphSdl);
   const firstSight = new FirstSight(FIRST_SIGHT_MAX, metrics, () => manager.supergraphSdl);
+  const leanOn =
+    config.GATEWAY_LEAN_PIPELINE && (config.GATEWAY_SINGLE_FETCH || config.GATEWAY_LEAN_EXECUTOR);
+  const validatedDocuments = leanOn
+    ? new ValidatedDocuments(LEAN_DOCUMENTS_MAX, LEAN_DOCUMENTS_MAX_BYTES)
+    : undefined;
   // One budget for both transports: a caller's new documents over HTTP and over graphql-ws.
   const newDocuments = new NewDocuments(config);
   const shareFirstSight = firstSight.handler();
@@ -545,6 +566,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
             })
           : undefined;
       const gateway = singleFetch ?? apolloGateway;
+      const admission: AdmissionDeps = {
+        limits: currentLimits,
+        budget,
+        metrics,
+        onlyPersisted: config.PERSISTED_OPERATIONS_ONLY ? manifest : undefined,
+      };
       apollo = new ApolloServer<GatewayContext>({
         gateway,
         introspection: config.introspection,
@@ -573,13 +600,8 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
           // fetches, graphql-js resolvers never run. Its one effect, the answer's Cache-Control, is
           // gatewayPlugin's (willSendResponse).
           ApolloServerPluginCacheControlDisabled(),
-          gatewayPlugin(metrics, logger, refusedDocuments, firstSight),
-          admissionPlugin({
-            limits: currentLimits,
-            budget,
-            metrics,
-            onlyPersisted: config.PERSISTED_OPERATIONS_ONLY ? manifest : undefined,
-          }),
+          gatewayPlugin(metrics, logger, refusedDocuments, firstSight, validatedDocuments),
+          admissionPlugin(admission),
         ],
       });
       await apollo.start();
@@ -593,15 +615,25 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
         logger,
         newDocuments: { firstSight, budget: newDocuments },
       });
-      // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
-      handler = (req, res) =>
-        executeGraphQLRequest(
-          server,
-          req,
-          res,
-          () => context({ req, res }).then((ctx) => admitFairly(fairness, ctx, res)),
-          paceRefusals,
-        );
+      const lean =
+        singleFetch && validatedDocuments
+          ? new LeanPipeline({
+              singleFetch,
+              documents: validatedDocuments,
+              admission,
+              firstSight,
+              logger,
+              onPath: (path) => metrics.pipeline.inc({ path }),
+            })
+          : undefined;
+      handler = (req, res) => {
+        // Fairness hook: an admitted request waits for its tenant's turn before anything parses it.
+        const build = (): Promise<GatewayContext> =>
+          context({ req, res }).then((ctx) => admitFairly(fairness, ctx, res));
+        const viaApollo = (ctx: () => Promise<GatewayContext>): Promise<void> =>
+          executeGraphQLRequest(server, req, res, ctx, paceRefusals);
+        return lean ? lean.serve(req, res, build, viaApollo, paceRefusals) : viaApollo(build);
+      };
       schemaDocumentHandler = schemaHandler({
         document: new ApiSchemaDocument(() => manager.supergraphSdl),
         verifier,

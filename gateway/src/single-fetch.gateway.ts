@@ -43,6 +43,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { tracingEnabled } from '../../lib/telemetry.js';
+import type { GatewayContext } from './gateway.context.js';
 import { executeLeanPlan, isLeanPlan, type LeanPlan } from './plan-executor.js';
 
 /** What the fast path needs from the running gateway. */
@@ -277,14 +278,23 @@ function downstreamError(error: GraphQLFormattedError, serviceName: string): Gra
  */
 export class SingleFetchGateway implements GatewayInterface {
   private planner: SingleFetchPlanner | undefined;
+  private served: GraphQLSchema | undefined;
 
   constructor(
     private readonly inner: GatewayInterface,
     private readonly deps: SingleFetchDeps,
   ) {}
 
+  /** The API schema Apollo Server serves now (the one its documents are validated against). */
+  get apiSchema(): GraphQLSchema | undefined {
+    return this.served;
+  }
+
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): GatewayUnsubscriber {
-    return this.inner.onSchemaLoadOrUpdate(callback);
+    return this.inner.onSchemaLoadOrUpdate((schema) => {
+      this.served = schema.apiSchema;
+      callback(schema);
+    });
   }
 
   async load(options: Parameters<GatewayInterface['load']>[0]): Promise<GatewayLoadResult> {
@@ -313,6 +323,23 @@ export class SingleFetchGateway implements GatewayInterface {
     ctx: GatewayGraphQLRequestContext,
     gatewayExecutor: GatewayExecutor,
   ): Promise<GatewayExecutionResult> {
+    // Run already by the lean pipeline (lean-pipeline.ts), which handed the answer to Apollo Server.
+    const done = (ctx.context as Partial<GatewayContext>).leanDone?.execution;
+    if (done) {
+      if ('result' in done) return done.result;
+      throw done.thrown;
+    }
+    const fast = this.executeFast(ctx);
+    if (fast) return fast;
+    this.deps.onPath?.('gateway');
+    return gatewayExecutor(ctx);
+  }
+
+  /**
+   * Runs the operation on the single-fetch path or the lean executor; undefined (nothing done) when
+   * only @apollo/gateway's executor can run it.
+   */
+  executeFast(ctx: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> | undefined {
     const planner = this.currentPlanner();
     const { fetch, failedData, lean } = planner.plan(ctx.document, ctx.source, ctx.operationName);
     const source = fetch ? this.deps.dataSource(fetch.serviceName) : undefined;
@@ -321,15 +348,23 @@ export class SingleFetchGateway implements GatewayInterface {
         this.deps.onPath?.('lean');
         return executeLeanPlan(lean, ctx, planner.supergraphSchema, this.deps.dataSource);
       }
-      this.deps.onPath?.('gateway');
-      return gatewayExecutor(ctx);
+      return undefined;
     }
+    this.deps.onPath?.('single-fetch');
+    return this.fetchOne(ctx, fetch, source, failedData);
+  }
+
+  private async fetchOne(
+    ctx: GatewayGraphQLRequestContext,
+    fetch: FetchNode,
+    source: GraphQLDataSource,
+    failedData: Record<string, null> | null,
+  ): Promise<GatewayExecutionResult> {
     const given = ctx.request.variables ?? {};
     const variables: Record<string, unknown> = {};
     for (const name of fetch.variableUsages ?? []) {
       if (name in given) variables[name] = given[name];
     }
-    this.deps.onPath?.('single-fetch');
     let response;
     try {
       response = await source.process({
