@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     .split(',') ?? ['gateway'];
   // Every client here is 127.0.0.1: the limits stay on (each request runs its checks) but are set
   // above what the load reaches (bench/deployed-platform.ts).
-  const fromShell = shellSettings(['GATEWAY_']);
+  const fromShell = shellSettings(['GATEWAY_', 'SUBGRAPH_']);
   if (Object.keys(fromShell).length > 0)
     console.log(`gateway variables from the shell: ${JSON.stringify(fromShell)}`);
   const deployed = await startDeployedPlatform('gwdeployed', async (env) => ({

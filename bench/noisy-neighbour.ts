@@ -714,11 +714,12 @@ async function main(): Promise<void> {
     ...(warmSeconds > 0 ? { REGISTER_THROTTLE_PER_IP: String(REGISTER_THROTTLE_PER_IP_DEFAULT + 1) } : {}),
     ...sshd.env,
     ...(profileDir ? await profilingVars(profileDir, profiled, env.tmpDir) : {}),
-    // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, ANALYTICS_*,
-    // COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_*, TENANT_POOL_* and TENANTS_WORKER_* (ports and
-    // URLs excepted: the bench chooses its own).
+    // Settings to compare (e.g. GATEWAY_TENANT_MAX_IN_FLIGHT=4): this shell's GATEWAY_*, SUBGRAPH_*,
+    // ANALYTICS_*, COST_BUDGET_*, RATE_LIMIT_BURST_*, PROVISIONING_*, TENANT_POOL_* and TENANTS_WORKER_*
+    // (ports and URLs excepted: the bench chooses its own).
     ...shellSettings([
       'GATEWAY_',
+      'SUBGRAPH_',
       'ANALYTICS_',
       'COST_BUDGET_',
       'RATE_LIMIT_BURST_',

@@ -189,6 +189,11 @@ const KERNEL_VARIABLES = {
    */
   GATEWAY_LEAN_PIPELINE: bool.default(true),
   /**
+   * The same for each subgraph (lib/lean-graphql.ts: the same context, graphql-js execution and
+   * answers as Apollo Server's); a subgraph with plugins of its own stays on Apollo Server's pipeline.
+   */
+  SUBGRAPH_LEAN_PIPELINE: bool.default(true),
+  /**
    * Per-tenant fairness of the gateway (gateway/src/tenant-fairness.ts): operations in flight in one
    * gateway process, for all tenants, per tenant and per user. Beyond a bound an operation waits in its
    * tenant's queue (freed slots go round robin between tenants); beyond GATEWAY_TENANT_QUEUE_MAX

@@ -21,6 +21,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from './config.js';
 import { ErrorCode, AppError, createErrorFormatter, httpStatusFor } from './errors.js';
 import { hasServiceToken, INGRESS_REFUSAL_BODY, SERVICE_TOKEN_HEADER } from './ingress.js';
+import { LeanSubgraphPipeline } from './lean-graphql.js';
 import type { Logger } from './logger.js';
 import { Gauge, type HttpMetrics } from './metrics.js';
 
@@ -37,7 +38,8 @@ export interface Service {
 
 export interface HttpServiceOptions<TContext extends object> {
   name: string;
-  config: Pick<Config, 'BIND_HOST' | 'introspection'>;
+  /** `SUBGRAPH_LEAN_PIPELINE` is on unless false. */
+  config: Pick<Config, 'BIND_HOST' | 'introspection'> & Partial<Pick<Config, 'SUBGRAPH_LEAN_PIPELINE'>>;
   port: number;
   logger: Logger;
   metrics: HttpMetrics;
@@ -459,12 +461,23 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
   const start = async (): Promise<{ port: number; url: string }> => {
     if (opts.graphql) {
       const g = opts.graphql;
+      const formatError = createErrorFormatter(opts.logger);
+      // A subgraph's own plugins may hook anything: those keep every request on Apollo's pipeline.
+      const lean =
+        opts.config.SUBGRAPH_LEAN_PIPELINE !== false && (g.plugins ?? []).length === 0
+          ? new LeanSubgraphPipeline<TContext>({
+              schema: g.schema,
+              formatError,
+              countError: (code) => opts.metrics.graphqlErrors.inc({ code }),
+              onPath: (path) => opts.metrics.graphqlPipeline.inc({ path }),
+            })
+          : undefined;
       const server_ = new ApolloServer<TContext>({
         schema: g.schema,
         introspection: opts.config.introspection,
         csrfPrevention: true,
         includeStacktraceInErrorResponses: false,
-        formatError: createErrorFormatter(opts.logger),
+        formatError,
         plugins: [
           ApolloServerPluginDrainHttpServer({ httpServer: server }),
           ApolloServerPluginLandingPageDisabled(),
@@ -478,13 +491,26 @@ export function createHttpService<TContext extends object>(opts: HttpServiceOpti
           errorCounter(opts.metrics),
           ...(g.plugins ?? []),
           noStore(),
+          ...(lean ? [lean.plugin()] : []),
         ],
       });
       apollo = server_;
       await server_.start();
       const context = (req: Request): Promise<TContext> => contextOrHttpError(g.context, req);
       app.use('/graphql', expressMiddleware(server_, { context: ({ req }) => context(req) }));
-      fastPath = [(req, res) => executeGraphQLRequest(server_, req, res, () => context(req))];
+      const viaApollo = (req: Request, res: Response, ctx: () => Promise<TContext>): Promise<void> =>
+        executeGraphQLRequest(server_, req, res, ctx);
+      fastPath = [
+        (req, res) =>
+          lean
+            ? lean.serve(
+                req,
+                res,
+                () => context(req),
+                (ctx) => viaApollo(req, res, ctx),
+              )
+            : viaApollo(req, res, () => context(req)),
+      ];
     }
     app.use(errorHandler);
     await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@ export interface HttpMetrics {
   registry: Registry;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
   graphqlErrors: Counter<'code'>;
+  graphqlPipeline: Counter<'path'>;
 }
 
 /**
@@ -30,6 +31,12 @@ export function createMetrics(service: string): HttpMetrics {
       name: 'graphql_errors_total',
       help: 'GraphQL errors returned, by code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    graphqlPipeline: new Counter({
+      name: 'graphql_pipeline_total',
+      help: "GraphQL POSTs by the pipeline that answered them: lean (lib/lean-graphql.ts, for documents already validated) or apollo (Apollo Server's, which the lean pipeline also hands requests to)",
+      labelNames: ['path'],
       registers: [registry],
     }),
   };

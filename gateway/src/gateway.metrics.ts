@@ -14,7 +14,6 @@ export interface GatewayMetrics {
   supergraphReloads: Counter<'result'>;
   sharedFetches: Counter;
   queryPath: Counter<'path'>;
-  pipeline: Counter<'path'>;
   limitRefusals: Counter<'limit'>;
   refusedFromMemory: Counter;
   firstSightWaits: Counter;
@@ -59,12 +58,6 @@ export function createGatewayMetrics(http: HttpMetrics): GatewayMetrics {
     queryPath: new Counter({
       name: 'gateway_query_path_total',
       help: "Operations by how the gateway executed them: single-fetch (one subgraph fetch, answer passed through), lean (the query plan on the lean executor) or gateway (@apollo/gateway's executor)",
-      labelNames: ['path'],
-      registers,
-    }),
-    pipeline: new Counter({
-      name: 'gateway_pipeline_total',
-      help: "HTTP GraphQL requests by the pipeline that answered them: lean (the gateway's own, for documents already validated) or apollo (Apollo Server's, which the lean pipeline also hands requests to)",
       labelNames: ['path'],
       registers,
     }),

@@ -28,6 +28,12 @@ import {
   type Service,
 } from '../../lib/http.js';
 import { ingressHeaders } from '../../lib/ingress.js';
+import {
+  LEAN_DOCUMENTS_MAX,
+  LEAN_DOCUMENTS_MAX_BYTES,
+  rememberValidated,
+  ValidatedDocuments,
+} from '../../lib/lean-graphql.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { createMetrics, type HttpMetrics } from '../../lib/metrics.js';
 import { createRedis, pingRedis, type Redis } from '../../lib/redis.js';
@@ -53,7 +59,7 @@ import { RateLimiter } from './rate-limit.service.js';
 import { TenantLimits } from './tenant-limits.js';
 import { WindowSync } from './window-sync.counter.js';
 import { SingleFetchGateway } from './single-fetch.gateway.js';
-import { cacheControlOf, LeanPipeline, ValidatedDocuments } from './lean-pipeline.js';
+import { cacheControlOf, LeanPipeline } from './lean-pipeline.js';
 import { admitFairly, TenantFairness } from './tenant-fairness.js';
 import { SubgraphDataSource, subgraphUrlsFromConfig } from './subgraph.datasource.js';
 import { createSubscriptionMetrics } from './subscriptions/subscription.metrics.js';
@@ -129,13 +135,6 @@ const REFUSED_DOCUMENTS_MAX = 1024;
 const FIRST_SIGHT_MAX = 4096;
 
 /**
- * Validated documents the lean pipeline serves (by text and operation name), and their text in all;
- * the ASTs are the ones Apollo Server's document store holds too.
- */
-const LEAN_DOCUMENTS_MAX = 2048;
-const LEAN_DOCUMENTS_MAX_BYTES = 2 * 1024 * 1024;
-
-/**
  * Request duration by operation type, errors by code, `Retry-After` for a subgraph's RATE_LIMITED,
  * and a log line with the request id for every error the formatter is about to mask (the formatter
  * logs the error itself, but Apollo gives it no request context).
@@ -187,14 +186,7 @@ function gatewayPlugin(
           }
           contextValue.labels.operationType = operation.operation;
           // Parsed and validated against the schema served now: the lean pipeline may serve the text.
-          if (documents && request.query !== undefined && !request.extensions?.['persistedQuery']) {
-            documents.remember(request.query, request.operationName, {
-              schema,
-              document,
-              queryHash,
-              operation,
-            });
-          }
+          if (documents) rememberValidated(documents, { request, schema, document, queryHash, operation });
           return Promise.resolve();
         },
         willSendResponse: ({ response, queryHash, request, operation, overallCachePolicy }) => {
@@ -623,7 +615,7 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): GatewaySe
               admission,
               firstSight,
               logger,
-              onPath: (path) => metrics.pipeline.inc({ path }),
+              onPath: (path) => httpMetrics.graphqlPipeline.inc({ path }),
             })
           : undefined;
       handler = (req, res) => {

@@ -24,80 +24,13 @@ import type {
   GatewaySchemaHash,
 } from '@apollo/server-gateway-interface';
 import type { Request, Response } from 'express';
-import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { sendGraphQLAnswer, type AnswerHook } from '../../lib/http.js';
+import { takePlainRequest, type Taken, type ValidatedDocuments } from '../../lib/lean-graphql.js';
 import type { Logger } from '../../lib/logger.js';
-import { MemoNegotiator } from '../../lib/negotiator-memo.js';
-import { tracingEnabled } from '../../lib/telemetry.js';
 import { admit, type AdmissionDeps } from './admission.plugin.js';
 import type { FirstSight } from './first-sight.js';
 import type { GatewayContext, LeanDone } from './gateway.context.js';
 import type { SingleFetchGateway } from './single-fetch.gateway.js';
-
-/** A document Apollo Server parsed and validated, and the operation a request's name chose in it. */
-interface Validated {
-  /** The API schema it was validated against (a reload makes the entry useless). */
-  schema: GraphQLSchema;
-  document: DocumentNode;
-  /** Apollo's queryHash of the text (sha256, hex). */
-  queryHash: string;
-  operation: OperationDefinitionNode;
-}
-
-/**
- * Documents Apollo Server validated, by text and by the operation name the request gave; bounded
- * in entries and in bytes of text, the oldest text forgotten first.
- */
-export class ValidatedDocuments {
-  private readonly byText = new Map<string, Map<string | undefined, Validated>>();
-  private entries = 0;
-  private bytes = 0;
-
-  constructor(
-    private readonly maxEntries: number,
-    private readonly maxBytes: number,
-  ) {}
-
-  get size(): number {
-    return this.entries;
-  }
-
-  /** Called when Apollo Server resolved an operation: the document passed parsing and validation. */
-  remember(text: string, operationName: string | undefined, validated: Validated): void {
-    if (text.length > this.maxBytes) return;
-    let byName = this.byText.get(text);
-    if (!byName) {
-      while (
-        this.byText.size > 0 &&
-        (this.entries >= this.maxEntries || this.bytes + text.length > this.maxBytes)
-      ) {
-        this.forgetOldest();
-      }
-      byName = new Map<string | undefined, Validated>();
-      this.byText.set(text, byName);
-      this.bytes += text.length;
-    }
-    if (!byName.has(operationName)) this.entries++;
-    byName.set(operationName, validated);
-  }
-
-  /** The validated document of this text and operation name, if validated against `schema`. */
-  get(
-    text: string,
-    operationName: string | undefined,
-    schema: GraphQLSchema | undefined,
-  ): Validated | undefined {
-    const validated = this.byText.get(text)?.get(operationName);
-    return validated && validated.schema === schema ? validated : undefined;
-  }
-
-  private forgetOldest(): void {
-    const [text, byName] = this.byText.entries().next().value as [string, Map<string | undefined, Validated>];
-    this.byText.delete(text);
-    this.entries -= byName.size;
-    this.bytes -= text.length;
-  }
-}
 
 /** Apollo Server's cache policy of a request (restricted by each subgraph answer's Cache-Control). */
 class CachePolicy {
@@ -130,14 +63,6 @@ export function cacheControlOf(policy: {
   return cacheable ? `max-age=${cacheable.maxAge}, ${cacheable.scope.toLowerCase()}` : 'no-store';
 }
 
-/** The media types Apollo Server offers a single result in, its default first. */
-const JSON_TYPE = 'application/json; charset=utf-8';
-const OFFERED = [
-  JSON_TYPE,
-  'application/graphql-response+json; charset=utf-8',
-  'application/json; callbackSpec=1.0; charset=utf-8',
-];
-
 /** The executors never read it (no APQ towards subgraphs); the request context's type wants one. */
 const NO_CACHE: KeyValueCache = {
   get: () => Promise.resolve(undefined),
@@ -146,15 +71,6 @@ const NO_CACHE: KeyValueCache = {
 };
 const SCHEMA_HASH = 'schemaHash no longer exists since Apollo Server 4' as GatewaySchemaHash;
 
-/** A request the lean pipeline takes: its fields as Apollo Server reads them, and the answer's type. */
-interface Taken {
-  query: string;
-  operationName: string | undefined;
-  variables: Record<string, unknown> | undefined;
-  validated: Validated;
-  contentType: string;
-}
-
 export interface LeanPipelineDeps {
   singleFetch: SingleFetchGateway;
   documents: ValidatedDocuments;
@@ -162,7 +78,7 @@ export interface LeanPipelineDeps {
   firstSight: FirstSight;
   /** The logger Apollo Server has (the executors log through the request context's). */
   logger: Logger;
-  /** Counts requests answered here and handed to Apollo Server (`gateway_pipeline_total{path}`). */
+  /** Counts requests answered here and handed to Apollo Server (`graphql_pipeline_total{path}`). */
   onPath?: (path: 'lean' | 'apollo') => void;
 }
 
@@ -180,7 +96,7 @@ export class LeanPipeline {
     apollo: (context: () => Promise<GatewayContext>) => Promise<void>,
     beforeAnswer?: AnswerHook,
   ): Promise<void> {
-    const taken = this.take(req);
+    const taken = takePlainRequest(req, this.deps.documents, this.deps.singleFetch.apiSchema);
     if (!taken) {
       this.deps.onPath?.('apollo');
       return apollo(build);
@@ -249,46 +165,6 @@ export class LeanPipeline {
   ): Promise<void> {
     this.deps.onPath?.('apollo');
     return apollo(context);
-  }
-
-  /**
-   * The request's fields when the lean pipeline takes it: a JSON POST (which Apollo's CSRF check
-   * lets through) whose body Apollo Server would accept as it is, of a document it validated
-   * against the schema served now, with an Accept header it can answer.
-   */
-  private take(req: Request): Taken | undefined {
-    if (req.method !== 'POST' || tracingEnabled()) return undefined;
-    const type = req.headers['content-type'];
-    if (type === undefined || !type.toLowerCase().startsWith('application/json')) return undefined;
-    const body = req.body as unknown;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-    const { query, operationName, variables, extensions } = body as Record<string, unknown>;
-    if (typeof query !== 'string' || query === '' || (extensions !== undefined && extensions !== null)) {
-      return undefined;
-    }
-    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
-      return undefined;
-    }
-    if (
-      variables !== undefined &&
-      variables !== null &&
-      (typeof variables !== 'object' || Array.isArray(variables))
-    ) {
-      return undefined;
-    }
-    const name = typeof operationName === 'string' ? operationName : undefined;
-    const validated = this.deps.documents.get(query, name, this.deps.singleFetch.apiSchema);
-    if (!validated) return undefined;
-    const accept = req.headers.accept;
-    const contentType = accept ? new MemoNegotiator({ headers: { accept } }).mediaType(OFFERED) : JSON_TYPE;
-    if (contentType === undefined) return undefined;
-    return {
-      query,
-      operationName: name,
-      variables: (variables ?? undefined) as Record<string, unknown> | undefined,
-      validated,
-      contentType,
-    };
   }
 
   /** The request context an executor gets, as Apollo Server builds it for a gateway. */

@@ -3,7 +3,7 @@
  * the same test subgraph, one with GATEWAY_LEAN_PIPELINE off, must answer every request the same
  * (status, headers, bytes), whether the lean pipeline answers it or hands it to Apollo Server part
  * way (a context refused, admission refused, an answer with errors), and must run each operation
- * once. `gateway_pipeline_total` shows which pipeline answered.
+ * once. `graphql_pipeline_total` shows which pipeline answered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayBed, type GatewayBed } from './support/harness.js';
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 async function pipelineCount(base: string, path: 'lean' | 'apollo'): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`gateway_pipeline_total{path="${path}"`));
+  const line = text.split('\n').find((l) => l.startsWith(`graphql_pipeline_total{path="${path}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 

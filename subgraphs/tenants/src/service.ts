@@ -2,7 +2,6 @@
  * The tenants subgraph service: GraphQL on /graphql, the seed's REST endpoints, the gateway's internal
  * endpoint (/internal/tenants/:id/limits), /health, /ready and /metrics. No side effects until start().
  */
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type pg from 'pg';
 import { CachedSessionLiveness } from '../../../lib/auth.js';
 import type { TenantsConfig } from './config.js';
@@ -86,8 +85,6 @@ export function createTenantsService(config: TenantsConfig, deps: TenantsService
     resolvers,
     verifier,
     context: (base): TenantsContext => ({ ...base, services: services() }),
-    // No federated traces (ftv1): nothing reads them, and they cost time on every request.
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
     routes: (app) => {
       mountRestRoutes(app, verifier, services);
       mountInternalRoutes(app, config, services);

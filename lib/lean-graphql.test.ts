@@ -1,6 +1,6 @@
 import { buildSchema, Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { cacheControlOf, ValidatedDocuments } from './lean-pipeline.js';
+import { ValidatedDocuments } from './lean-graphql.js';
 
 const schema = buildSchema('type Query { hello: String }');
 
@@ -52,14 +52,5 @@ describe('ValidatedDocuments', () => {
     docs.remember('{ hello }', undefined, validated('{ hello }'));
     expect(docs.size).toBe(1);
     expect(docs.get(text, 'A', schema)).toBeUndefined();
-  });
-});
-
-describe('cacheControlOf', () => {
-  it('says a max-age only for a cacheable policy', () => {
-    expect(cacheControlOf({ policyIfCacheable: () => null })).toBe('no-store');
-    expect(cacheControlOf({ policyIfCacheable: () => ({ maxAge: 30, scope: 'PRIVATE' }) })).toBe(
-      'max-age=30, private',
-    );
   });
 });
