@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, ErrorCode, notFound } from './errors.js';
 import { createHttpService, type HttpService } from './http.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
+import { postRaw } from '../test/support/graphql.js';
 import { HeaderMap } from '@apollo/server';
 
 interface Ctx {
@@ -100,25 +101,7 @@ afterAll(async () => {
   for (const { service } of services) await service.stop();
 });
 
-interface Raw {
-  status: number;
-  headers: [string, string][];
-  text: string;
-}
-
-async function send(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Raw> {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  const kept: [string, string][] = [];
-  res.headers.forEach((value, key) => {
-    if (key !== 'date') kept.push([key, value]);
-  });
-  return { status: res.status, headers: kept, text };
-}
+const send = postRaw;
 
 /** Requests of a service answered by its lean pipeline so far. */
 async function leanCount(metrics: HttpMetrics): Promise<number> {

@@ -227,7 +227,6 @@ export interface LeanSubgraphOptions {
   countError: (code: string) => void;
   /** Counts requests answered here and handed to Apollo Server (`graphql_pipeline_total{path}`). */
   onPath?: (path: 'lean' | 'apollo') => void;
-  documents?: ValidatedDocuments;
 }
 
 /**
@@ -241,11 +240,9 @@ export interface LeanSubgraphOptions {
  * did (nothing ran, so nothing runs twice).
  */
 export class LeanSubgraphPipeline<TContext extends object> {
-  readonly documents: ValidatedDocuments;
+  readonly documents = new ValidatedDocuments(LEAN_DOCUMENTS_MAX, LEAN_DOCUMENTS_MAX_BYTES);
 
-  constructor(private readonly opts: LeanSubgraphOptions) {
-    this.documents = opts.documents ?? new ValidatedDocuments(LEAN_DOCUMENTS_MAX, LEAN_DOCUMENTS_MAX_BYTES);
-  }
+  constructor(private readonly opts: LeanSubgraphOptions) {}
 
   /** The plugin that remembers the documents Apollo Server validated (for Apollo Server's list). */
   plugin(): ApolloServerPlugin<TContext> {
@@ -280,13 +277,19 @@ export class LeanSubgraphPipeline<TContext extends object> {
     } catch {
       return handOver(() => pending);
     }
-    const result: ExecutionResult = await execute({
-      schema: this.opts.schema,
-      document: taken.validated.document,
-      contextValue: context,
-      variableValues: taken.variables,
-      operationName: taken.operationName,
-    });
+    let result: ExecutionResult;
+    try {
+      result = await execute({
+        schema: this.opts.schema,
+        document: taken.validated.document,
+        contextValue: context,
+        variableValues: taken.variables,
+        operationName: taken.operationName,
+      });
+    } catch {
+      // graphql-js throws only on arguments it refuses outright, before any resolver runs.
+      return handOver(() => Promise.resolve(context));
+    }
     // Refused before anything ran (variables): Apollo Server's own answer (a 400, BAD_USER_INPUT).
     if (result.data === undefined) return handOver(() => Promise.resolve(context));
     this.opts.onPath?.('lean');
@@ -299,7 +302,8 @@ export class LeanSubgraphPipeline<TContext extends object> {
     if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
     if (!headers.has('content-type')) headers.set('content-type', taken.contentType);
     // Apollo's field order (errors, data, extensions) and trailing newline.
-    const body = `${JSON.stringify({ errors: formatted?.errors, data: result.data, extensions: result.extensions })}\n`;
+    const fields = { errors: formatted?.errors, data: result.data, extensions: result.extensions };
+    const body = `${JSON.stringify(fields)}\n`;
     sendGraphQLAnswer(req, res, formatted?.status ?? 200, headers, body);
     return undefined;
   }

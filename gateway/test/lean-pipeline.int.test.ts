@@ -6,6 +6,7 @@
  * once. `graphql_pipeline_total` shows which pipeline answered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postRaw, type RawAnswer as Raw } from '../../test/support/graphql.js';
 import { startGatewayBed, type GatewayBed } from './support/harness.js';
 
 let bed: GatewayBed;
@@ -42,25 +43,9 @@ async function pipelineCount(base: string, path: 'lean' | 'apollo'): Promise<num
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-interface Raw {
-  status: number;
-  headers: [string, string][];
-  text: string;
-}
-
-/** One POST; the answer's headers except `date` (the request id is the client's, so it compares). */
-async function send(base: string, body: unknown, headers: Record<string, string>): Promise<Raw> {
-  const res = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': 'lean-pipeline-test', ...headers },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  const kept: [string, string][] = [];
-  res.headers.forEach((value, key) => {
-    if (key !== 'date') kept.push([key, value]);
-  });
-  return { status: res.status, headers: kept, text };
+/** One POST; the request id is the client's, so the answers compare. */
+function send(base: string, body: unknown, headers: Record<string, string>): Promise<Raw> {
+  return postRaw(base, body, { 'x-request-id': 'lean-pipeline-test', ...headers });
 }
 
 /**

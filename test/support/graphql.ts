@@ -53,3 +53,32 @@ export function subgraphGql<T = Record<string, unknown>>(
 ): Promise<GraphQLResult<T>> {
   return gql<T>(`${baseUrl}/graphql`, query, variables, token, { accept: 'application/json', ...headers });
 }
+
+/**
+ * An answer as bytes: status, headers (all but `date`, in order) and body text, to compare two
+ * servers' answers.
+ */
+export interface RawAnswer {
+  status: number;
+  headers: [string, string][];
+  text: string;
+}
+
+/** POSTs a JSON body to `<base>/graphql` with only the headers given (and a JSON content type). */
+export async function postRaw(
+  base: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<RawAnswer> {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  const kept: [string, string][] = [];
+  res.headers.forEach((value, key) => {
+    if (key !== 'date') kept.push([key, value]);
+  });
+  return { status: res.status, headers: kept, text };
+}
