@@ -230,7 +230,7 @@ export async function executeGraphQLRequest<TContext extends BaseContext>(
  * Writes a complete GraphQL answer as {@link executeGraphQLRequest} writes Apollo Server's: the
  * headers in the given order, the status, then `Content-Type` and `Content-Length` spelled as
  * Express's send spells them (so answers stay byte for byte the same), through `beforeAnswer` when
- * given. For a pipeline of one's own (the gateway's lean pipeline) whose answers must equal Apollo's.
+ * given. For the lean pipelines (lib/lean-graphql.ts), whose answers must equal Apollo Server's.
  */
 export function sendGraphQLAnswer(
   req: Request,
