@@ -240,7 +240,7 @@ export interface LeanSubgraphOptions {
  * did (nothing ran, so nothing runs twice).
  */
 export class LeanSubgraphPipeline<TContext extends object> {
-  readonly documents = new ValidatedDocuments(LEAN_DOCUMENTS_MAX, LEAN_DOCUMENTS_MAX_BYTES);
+  private readonly documents = new ValidatedDocuments(LEAN_DOCUMENTS_MAX, LEAN_DOCUMENTS_MAX_BYTES);
 
   constructor(private readonly opts: LeanSubgraphOptions) {}
 

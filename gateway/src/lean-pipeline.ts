@@ -32,7 +32,10 @@ import type { FirstSight } from './first-sight.js';
 import type { GatewayContext, LeanDone } from './gateway.context.js';
 import type { SingleFetchGateway } from './single-fetch.gateway.js';
 
-/** Apollo Server's cache policy of a request (restricted by each subgraph answer's Cache-Control). */
+/**
+ * Apollo Server's cache policy of a request (not exported by it), as far as the gateway uses one: the
+ * data source restricts it by each subgraph answer's Cache-Control, {@link cacheControlOf} reads it.
+ */
 class CachePolicy {
   maxAge: number | undefined;
   scope: 'PUBLIC' | 'PRIVATE' | undefined;
@@ -42,11 +45,6 @@ class CachePolicy {
       this.maxAge = hint.maxAge;
     }
     if (hint.scope !== undefined && this.scope !== 'PRIVATE') this.scope = hint.scope;
-  }
-
-  replace(hint: { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE' }): void {
-    if (hint.maxAge !== undefined) this.maxAge = hint.maxAge;
-    if (hint.scope !== undefined) this.scope = hint.scope;
   }
 
   policyIfCacheable(): { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' } | null {
